@@ -1,0 +1,183 @@
+"""The one Celery app: four queues from one enum, tenant-aware tasks, retries and dead letters.
+
+Every tenant task carries its tenant's schema in the message headers from the moment it is sent
+(`TenantTask.apply_async` stamps the schema of the sending context) and runs inside that schema.
+A tenant task without a schema refuses to run: it never falls back to the public schema.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import Reject
+from kombu import Exchange
+from kombu import Queue as KombuQueue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+logger = logging.getLogger("deskpilot.tasks")
+
+SCHEMA_HEADER = "deskpilot_schema"
+REQUEST_ID_HEADER = "deskpilot_request_id"
+
+
+class Queue(enum.StrEnum):
+    """Kinds of work, most urgent first; a worker serves them in this order."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+QUEUE_ORDER = ",".join(queue.value for queue in Queue)
+
+app = Celery("deskpilot")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@app.on_after_configure.connect
+def _configure_queues(sender: Celery, **_: Any) -> None:
+    from django.conf import settings
+
+    sender.conf.task_queues = [
+        KombuQueue(queue.value, Exchange(queue.value, type="direct"), routing_key=queue.value) for queue in Queue
+    ]
+    sender.conf.task_default_queue = Queue.MEDIUM.value
+    sender.conf.task_routes = (_route_by_declared_queue,)
+    sender.conf.broker_transport_options = {
+        # A task whose worker died without acknowledging it is delivered again once it has been
+        # invisible this long; the sweep that finds such tasks runs every restore interval.
+        "visibility_timeout": settings.CELERY_BROKER_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": settings.CELERY_UNACKED_RESTORE_INTERVAL,
+        "unacked_restore_throttle": 1,
+        # Check the queues in the order given (-Q critical,high,medium,low) on every fetch,
+        # instead of kombu's default round robin, so urgent work is never behind a backlog.
+        "queue_order_strategy": "priority",
+    }
+    sender.conf.broker_connection_retry_on_startup = True
+    sender.conf.worker_hijack_root_logger = False
+    sender.conf.task_send_sent_event = False
+    sender.conf.task_ignore_result = True
+
+
+def _route_by_declared_queue(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> Any:
+    """Every task declares its queue (tenant_task / platform_task); route it there."""
+    queue = getattr(task, "deskpilot_queue", None)
+    return {"queue": queue} if queue else None
+
+
+class MissingTenant(Exception):
+    """A tenant task arrived without a tenant: a programming error, never retried."""
+
+
+class DeskpilotTask(Task):
+    """Base for every task: retries with exponential backoff and jitter, then the dead-letter store."""
+
+    abstract = True
+    tenant_required = False
+    autoretry_for = (Exception,)
+    dont_autoretry_for = (MissingTenant, Reject)
+    retry_backoff = 1
+    retry_jitter = True
+
+    @property
+    def max_retries(self) -> int:  # type: ignore[override]
+        from django.conf import settings
+
+        return settings.CELERY_TASK_MAX_RETRIES
+
+    @property
+    def retry_backoff_max(self) -> int:  # type: ignore[override]
+        from django.conf import settings
+
+        return settings.CELERY_RETRY_BACKOFF_MAX_SECONDS
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        from django.db import connection
+
+        from config.logging import request_id_var
+
+        headers = options.setdefault("headers", {}) or {}
+        options["headers"] = headers
+        if SCHEMA_HEADER not in headers:
+            headers[SCHEMA_HEADER] = getattr(connection, "schema_name", None)
+        if request_id_var.get() != "-":
+            headers.setdefault(REQUEST_ID_HEADER, request_id_var.get())
+        return super().apply_async(args, kwargs, **options)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from config.logging import log_context
+
+        request_id = self.request.get(REQUEST_ID_HEADER) or self.request.id
+        schema = self.request.get(SCHEMA_HEADER)
+        with log_context(request_id=request_id, user="-", schema=schema or "public"):
+            if not self.tenant_required:
+                return super().__call__(*args, **kwargs)
+            return self._call_in_tenant(schema, args, kwargs)
+
+    def _call_in_tenant(self, schema: str | None, args: Any, kwargs: Any) -> Any:
+        from django.db import connection
+        from django_tenants.utils import get_public_schema_name, tenant_context
+
+        from tenants.models import Tenant
+
+        if not schema or schema == get_public_schema_name():
+            raise MissingTenant(f"task {self.name} was sent without a tenant; refusing to run it on the public schema")
+        connection.set_schema_to_public()
+        tenant = Tenant.objects.filter(schema_name=schema).first()
+        if tenant is None:
+            logger.warning("task %s skipped: tenant %s no longer exists", self.name, schema)
+            return None
+        if not tenant.is_active:
+            logger.info("task %s skipped: tenant %s is suspended", self.name, schema)
+            return None
+        try:
+            with tenant_context(tenant):
+                return super().__call__(*args, **kwargs)
+        finally:
+            connection.set_schema_to_public()
+
+    def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from tenants.services import deadletter_note_failure
+
+        deadletter_note_failure(task_id=task_id)
+        logger.warning("task %s[%s] failed, retrying: %s", self.name, task_id, exc)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        from tenants.services import deadletter_record
+
+        logger.error("task %s[%s] failed for good: %s", self.name, task_id, exc, exc_info=exc)
+        deadletter_record(
+            task_name=self.name,
+            task_id=task_id,
+            schema_name=self.request.get(SCHEMA_HEADER),
+            queue=(self.request.delivery_info or {}).get("routing_key") or getattr(self, "deskpilot_queue", ""),
+            args=list(args or ()),
+            kwargs=dict(kwargs or {}),
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=str(einfo),
+            attempts=self.request.retries + 1,
+        )
+
+
+class TenantTask(DeskpilotTask):
+    abstract = True
+    tenant_required = True
+
+
+def tenant_task(*, queue: Queue, **options: Any) -> Any:
+    """Declare a task that does one tenant's work; it runs only inside that tenant's schema."""
+    return app.task(base=TenantTask, deskpilot_queue=queue.value, **options)
+
+
+def platform_task(*, queue: Queue, **options: Any) -> Any:
+    """Declare a task that works on the public schema (dispatchers, platform housekeeping)."""
+    return app.task(base=DeskpilotTask, deskpilot_queue=queue.value, **options)
+
+
+app.autodiscover_tasks()

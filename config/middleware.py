@@ -1,0 +1,77 @@
+"""Middleware that must run before tenancy is decided: request ids and health checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from config import health
+from config.logging import log_context, new_request_id, user_var
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client-supplied id is echoed into logs and headers, so only a safe shape is accepted.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def request_id_from(request: HttpRequest) -> str:
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    return supplied if _VALID_REQUEST_ID.match(supplied) else new_request_id()
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_from(request)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        with log_context(request_id=request_id, user="-"):
+            response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class ValidHostMiddleware:
+    """A malformed Host header is a 400 before anything else looks at it (django-tenants would say 404)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.get_host()  # raises DisallowedHost, which Django answers with 400
+        return self.get_response(request)
+
+
+class HealthCheckMiddleware:
+    """Answers /healthz and /readyz on every host, before the tenant lookup touches the database."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == "/healthz":
+            return JsonResponse({"status": "ok"})
+        if request.path == "/readyz":
+            checks = health.readiness_checks()
+            ready = all(check["ok"] for check in checks.values())
+            return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+        return self.get_response(request)
+
+
+class LogContextUserMiddleware:
+    """After authentication: put the user on every log line of the request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            token = user_var.set(user.get_username())
+            try:
+                return self.get_response(request)
+            finally:
+                user_var.reset(token)
+        return self.get_response(request)

@@ -1,0 +1,15 @@
+"""Development: `make run`. Embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set."""
+
+from .base import *  # noqa: F403
+from .base import database_settings, env, logging_settings, redis_dependent_settings
+from ._stores import resolve_store_urls
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-development-key-not-for-production")
+
+DATABASE_URL, REDIS_URL = resolve_store_urls()
+DATABASES = {"default": database_settings(DATABASE_URL)}
+globals().update(redis_dependent_settings(REDIS_URL))
+
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+LOGGING = logging_settings(env("DESKPILOT_LOG_FORMAT", default="text"), env("DESKPILOT_LOG_LEVEL", default="INFO"))

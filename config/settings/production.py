@@ -1,0 +1,26 @@
+"""Production: every secret and store comes from the environment; nothing is embedded."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import database_settings, env, logging_settings, redis_dependent_settings
+
+REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOWED_HOSTS")
+missing = [name for name in REQUIRED if not env(name, default="")]
+if missing:
+    raise ImproperlyConfigured(f"production settings need these environment variables: {', '.join(missing)}")
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+DATABASE_URL = env("DATABASE_URL")
+REDIS_URL = env("REDIS_URL")
+DATABASES = {"default": database_settings(DATABASE_URL)}
+globals().update(redis_dependent_settings(REDIS_URL))
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+LOGGING = logging_settings("json", env("DESKPILOT_LOG_LEVEL", default="INFO"))

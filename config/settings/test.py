@@ -1,0 +1,31 @@
+"""Tests: real PostgreSQL and Redis, embedded on a throw-away folder (make test sets DESKPILOT_DATA_DIR)."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, database_settings, env, logging_settings, redis_dependent_settings
+from ._stores import resolve_store_urls
+
+# Run straight from pytest, tests get their own data folder, never the development one.
+os.environ.setdefault("DESKPILOT_DATA_DIR", str(BASE_DIR / ".data" / "test"))
+
+DEBUG = False
+SECRET_KEY = "test-secret-key"
+
+DATABASE_URL, REDIS_URL = resolve_store_urls()
+# Each parallel test process gets a Redis database of its own: its broker queues, channel layer and
+# cache are its own, so a test that starts or kills a worker owns the queues it looks at.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw") and REDIS_URL.count("/") == 2:
+    REDIS_URL = f"{REDIS_URL}/{int(_xdist_worker[2:]) + 1}"
+DATABASES = {"default": database_settings(DATABASE_URL)}
+globals().update(redis_dependent_settings(REDIS_URL))
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Short, so a test that kills a worker sees its unacknowledged task delivered again quickly.
+CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=5)
+CELERY_UNACKED_RESTORE_INTERVAL = 1
+CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", default=2)
+CELERY_RETRY_BACKOFF_MAX_SECONDS = 1
+LOGGING = logging_settings("text", env("DESKPILOT_LOG_LEVEL", default="WARNING"))

@@ -1,0 +1,143 @@
+"""Real server and worker processes for tests: daphne, Celery workers, on this test process's stores."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment a child needs to use exactly this test process's database and Redis."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": settings.DATABASE_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+        # Children log at INFO so tests can see what they did (and when a worker is ready).
+        "DESKPILOT_LOG_LEVEL": "INFO",
+    }
+    env.update(extra)
+    return env
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.05,
+               message: str = "condition") -> object:
+    """Poll for an observable outcome (not a fixed sleep); fail with a clear message on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class ManagedProcess:
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix=f"deskpilot-{name}-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def _ready(self) -> bool:
+        raise NotImplementedError
+
+    def _wait_ready(self, what: str) -> None:
+        try:
+            wait_until(self._ready, timeout=STARTUP_TIMEOUT_SECONDS, message=what)
+        except BaseException:
+            self.stop(signal.SIGKILL)  # never leave an orphan consuming this test's queues
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no chance to clean up, as when a machine dies."""
+        self.stop(signal.SIGKILL)
+
+
+class WebServer(ManagedProcess):
+    def __init__(self, port: int | None = None, env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        super().__init__("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                                 "config.asgi:application"], env or child_env())
+        self._wait_ready(f"web server on {self.port}")
+
+    def _ready(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"web server exited:\n{self.output()}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, host: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"Host": host}, timeout=30, follow_redirects=False)
+
+
+class Worker(ManagedProcess):
+    def __init__(self, queues: str = "critical,high,medium,low", concurrency: int = 1,
+                 env: dict[str, str] | None = None) -> None:
+        self.hostname = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        super().__init__("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
+                                    "--prefetch-multiplier", "1", "-c", str(concurrency), "-P", "prefork",
+                                    "-n", self.hostname, "-l", "INFO", "--without-gossip", "--without-mingle"],
+                         env or child_env())
+        self._wait_ready("celery worker ready")
+
+    def _ready(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"worker exited:\n{self.output()}")
+        return "ready." in self.output()
+
+
+@contextlib.contextmanager
+def running(process: ManagedProcess) -> Iterator[ManagedProcess]:
+    try:
+        yield process
+    finally:
+        process.stop()
