@@ -1,0 +1,1 @@
+"""Knowledge-base tasks (ingestion on `medium`, bulk re-index on `low`)."""

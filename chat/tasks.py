@@ -1,0 +1,3 @@
+"""Celery discovers `chat.tasks`; the chat app's tasks live with their areas and are imported here."""
+
+from chat.knowledge.tasks import *  # noqa: F401,F403
