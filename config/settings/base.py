@@ -201,3 +201,31 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "low"},
     },
 }
+
+# --- LLM provider (chat.assistant.llm) -------------------------------------------------------------
+# Off until OPENAI_API_KEY is set: without it the assistant answers in offline mode. The openai
+# client's own variable names, so a tenant-less setup works with the usual environment.
+OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="")
+OPENAI_CHAT_MODEL = env("OPENAI_CHAT_MODEL", default="gpt-4o-mini")
+LLM_CONNECT_TIMEOUT_SECONDS = env.float("LLM_CONNECT_TIMEOUT_SECONDS", default=5)
+# From sending the request to the first streamed token; past it the customer gets the offline answer.
+LLM_FIRST_TOKEN_TIMEOUT_SECONDS = env.float("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", default=15)
+LLM_TOTAL_TIMEOUT_SECONDS = env.float("LLM_TOTAL_TIMEOUT_SECONDS", default=60)
+# Retries happen only before the first token (streamed text is never repeated).
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
+LLM_RETRY_BASE_DELAY_SECONDS = env.float("LLM_RETRY_BASE_DELAY_SECONDS", default=0.5)
+LLM_RETRY_MAX_DELAY_SECONDS = env.float("LLM_RETRY_MAX_DELAY_SECONDS", default=4)
+# A Retry-After longer than this is not waited for: the offline answer is given at once.
+LLM_RETRY_AFTER_MAX_SECONDS = env.float("LLM_RETRY_AFTER_MAX_SECONDS", default=5)
+# Circuit breaker per provider endpoint, shared by all processes through Redis.
+LLM_CIRCUIT_FAILURES = env.int("LLM_CIRCUIT_FAILURES", default=5)
+LLM_CIRCUIT_WINDOW_SECONDS = env.float("LLM_CIRCUIT_WINDOW_SECONDS", default=60)
+LLM_CIRCUIT_COOLDOWN_SECONDS = env.float("LLM_CIRCUIT_COOLDOWN_SECONDS", default=30)
+LLM_TENANT_MAX_CONCURRENCY = env.int("LLM_TENANT_MAX_CONCURRENCY", default=8)
+# Cost estimates: USD per million tokens, "model=in,out;other-model=in,out", merged over the built-in
+# table, and how many minor units make a dollar (1,000,000: micro-dollars, as a call costs a fraction
+# of a cent).
+LLM_PRICES = env.dict("LLM_PRICES", cast={"value": list}, default={})
+LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1_000_000)
+# --- end LLM provider ------------------------------------------------------------------------------

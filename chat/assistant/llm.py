@@ -1,0 +1,500 @@
+"""The LLM provider client: one streaming call, guarded, with its cost.
+
+The assistant engine calls `chat_stream` and falls back to its offline answer on any `LLMError`.
+Retries happen only while nothing has reached the caller yet, so streamed text is never repeated.
+Always close the stream when stopping early (`contextlib.aclosing`), so the tenant's slot is freed
+at once rather than when the generator is garbage-collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+from django.conf import settings
+
+from chat.assistant.resilience import (
+    CODE_AUTH_FAILED,
+    CODE_CONNECTION_FAILED,
+    CODE_FIRST_TOKEN_TIMEOUT,
+    CODE_PROVIDER_ERROR,
+    CODE_RATE_LIMITED,
+    CODE_TIMEOUT,
+    CircuitPolicy,
+    LLMError,
+    LLMRequestRejected,
+    LLMUnavailable,
+    circuit_admit,
+    circuit_record_failure,
+    circuit_record_success,
+    tenant_llm_slot,
+)
+
+__all__ = [
+    "LLMError",
+    "LLMRequestRejected",
+    "LLMUnavailable",
+    "ProviderConfig",
+    "StreamFinished",
+    "TextDelta",
+    "ToolCall",
+    "chat_stream",
+    "estimate_cost_minor",
+    "provider_config_default",
+]
+
+logger = logging.getLogger(__name__)
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Where and as whom to call: the platform's account, or a tenant's own key, endpoint and model."""
+
+    api_key: str = field(repr=False)
+    base_url: str = OPENAI_DEFAULT_BASE_URL
+    chat_model: str = "gpt-4o-mini"
+
+
+def provider_config_default() -> ProviderConfig | None:
+    """The platform's provider from settings, or None when no key is configured (offline mode)."""
+    api_key = settings.OPENAI_API_KEY
+    if not api_key:
+        return None
+    return ProviderConfig(api_key=api_key, base_url=settings.OPENAI_BASE_URL or OPENAI_DEFAULT_BASE_URL,
+                          chat_model=settings.OPENAI_CHAT_MODEL)
+
+
+# Events yielded by chat_stream, in order: TextDelta*, ToolCall*, then exactly one StreamFinished.
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A complete tool call. `arguments_error` is set (and `arguments` empty) when the model wrote
+    arguments that are not a JSON object; the engine can send that error back to the model."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    arguments_json: str
+    arguments_error: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamFinished:
+    model: str
+    finish_reason: str | None
+    tokens_in: int
+    tokens_out: int
+    # True when the provider sent no usage and the counts are estimated from text lengths.
+    usage_estimated: bool
+    cost_minor: int
+    first_token_seconds: float | None
+    total_seconds: float
+    attempts: int
+
+
+LLMEvent = TextDelta | ToolCall | StreamFinished
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    connect_timeout: float
+    first_token_timeout: float
+    total_timeout: float
+    max_retries: int
+    retry_base_delay: float
+    retry_max_delay: float
+    retry_after_max: float
+    tenant_max_concurrency: int
+    circuit: CircuitPolicy
+
+    @classmethod
+    def from_settings(cls) -> CallLimits:
+        total = float(settings.LLM_TOTAL_TIMEOUT_SECONDS)
+        return cls(
+            connect_timeout=float(settings.LLM_CONNECT_TIMEOUT_SECONDS),
+            first_token_timeout=float(settings.LLM_FIRST_TOKEN_TIMEOUT_SECONDS),
+            total_timeout=total,
+            max_retries=int(settings.LLM_MAX_RETRIES),
+            retry_base_delay=float(settings.LLM_RETRY_BASE_DELAY_SECONDS),
+            retry_max_delay=float(settings.LLM_RETRY_MAX_DELAY_SECONDS),
+            retry_after_max=float(settings.LLM_RETRY_AFTER_MAX_SECONDS),
+            tenant_max_concurrency=int(settings.LLM_TENANT_MAX_CONCURRENCY),
+            circuit=CircuitPolicy(
+                failure_threshold=int(settings.LLM_CIRCUIT_FAILURES),
+                window_seconds=float(settings.LLM_CIRCUIT_WINDOW_SECONDS),
+                cooldown_seconds=float(settings.LLM_CIRCUIT_COOLDOWN_SECONDS),
+                probe_seconds=total,
+            ),
+        )
+
+
+async def chat_stream(*, config: ProviderConfig, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                      tenant_schema: str, temperature: float | None = None,
+                      max_output_tokens: int | None = None) -> AsyncIterator[LLMEvent]:
+    """Stream one chat completion as events; raise an LLMError when no usable answer can be had.
+
+    `tools` are in the Chat Completions format (`{"type": "function", "function": {...}}`).
+    An LLMUnavailable raised after some TextDelta was yielded has `after_output=True`.
+    """
+    limits = CallLimits.from_settings()
+    started = time.monotonic()
+    deadline = started + limits.total_timeout
+    request: dict[str, Any] = {
+        "model": config.chat_model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if tools:
+        request["tools"] = tools
+    if temperature is not None:
+        request["temperature"] = temperature
+    if max_output_tokens is not None:
+        request["max_completion_tokens"] = max_output_tokens
+    provider = _provider_label(config.base_url)
+
+    async with tenant_llm_slot(tenant_schema=tenant_schema, limit=limits.tenant_max_concurrency,
+                               lease_seconds=limits.total_timeout + limits.connect_timeout):
+        attempt = 0
+        while True:
+            attempt += 1
+            is_trial = await circuit_admit(base_url=config.base_url, policy=limits.circuit)
+            progress = _AttemptProgress()
+            try:
+                async for event in _attempt(config=config, request=request, limits=limits, deadline=deadline,
+                                            progress=progress, is_trial=is_trial):
+                    yield event
+                finished = progress.finished(config=config, request=request, started=started, attempt=attempt)
+                yield finished
+                return
+            except _AttemptFailed as failure:
+                if failure.counts_against_provider:
+                    await circuit_record_failure(base_url=config.base_url, policy=limits.circuit)
+                delay = _retry_delay(failure=failure, attempt=attempt, limits=limits)
+                retry = (not progress.yielded and delay is not None and attempt <= limits.max_retries
+                         and time.monotonic() + delay < deadline)
+                logger.warning("LLM attempt %s failed (%s, provider %s, tenant %s)%s", attempt, failure.code,
+                               provider, tenant_schema, f"; retrying in {delay:.2f}s" if retry else "")
+                if not retry:
+                    raise failure.as_error(after_output=progress.yielded, attempts=attempt) from failure.__cause__
+                await asyncio.sleep(delay or 0)
+
+
+@dataclass
+class _AttemptProgress:
+    yielded: bool = False
+    first_token_at: float | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    text_chars: int = 0
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+
+    def finished(self, *, config: ProviderConfig, request: dict[str, Any], started: float,
+                 attempt: int) -> StreamFinished:
+        model = self.model or config.chat_model
+        estimated = self.tokens_in is None or self.tokens_out is None
+        # About four characters a token: only used when an OpenAI-compatible endpoint sends no usage.
+        tokens_in = self.tokens_in if self.tokens_in is not None else len(json.dumps(request["messages"])) // 4
+        tokens_out = self.tokens_out if self.tokens_out is not None else self.text_chars // 4
+        return StreamFinished(
+            model=model,
+            finish_reason=self.finish_reason,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            usage_estimated=estimated,
+            cost_minor=estimate_cost_minor(model=model, tokens_in=tokens_in, tokens_out=tokens_out),
+            first_token_seconds=None if self.first_token_at is None else round(self.first_token_at - started, 4),
+            total_seconds=round(time.monotonic() - started, 4),
+            attempts=attempt,
+        )
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, *, code: str, message: str, retryable: bool, counts_against_provider: bool,
+                 retry_after: float | None = None, rejected: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.counts_against_provider = counts_against_provider
+        self.retry_after = retry_after
+        self.rejected = rejected
+
+    def as_error(self, *, after_output: bool, attempts: int) -> LLMError:
+        details = {"attempts": attempts}
+        if self.rejected:
+            return LLMRequestRejected(self.message, code=self.code, details=details)
+        return LLMUnavailable(self.message, code=self.code, details=details, after_output=after_output)
+
+
+async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: CallLimits, deadline: float,
+                   progress: _AttemptProgress, is_trial: bool) -> AsyncIterator[TextDelta | ToolCall]:
+    client = _client_for(config=config, limits=limits)
+    first_token_budget = min(limits.first_token_timeout, deadline - time.monotonic())
+    opened: Any = None
+    try:
+        try:
+            # Connecting, the response headers and the first meaningful chunk all share one budget:
+            # a provider that accepts the request and then says nothing is as useless as a dead one.
+            opened, chunks, first = await asyncio.wait_for(_open_until_first_token(client, request),
+                                                           timeout=max(first_token_budget, 0.001))
+        except TimeoutError as error:
+            raise _AttemptFailed(code=CODE_FIRST_TOKEN_TIMEOUT, retryable=False, counts_against_provider=True,
+                                 message="The language model did not start answering in time.") from error
+        progress.first_token_at = time.monotonic()
+        if is_trial:
+            # A provider that starts answering is healthy: close the half-open circuit now, not at
+            # the end of a long answer, so other conversations stop falling back.
+            await circuit_record_success(base_url=config.base_url)
+
+        tool_parts: dict[int, dict[str, Any]] = {}
+        pending = first
+        while True:
+            for chunk in pending:
+                for event in _absorb(chunk, progress=progress, tool_parts=tool_parts):
+                    progress.yielded = True
+                    yield event
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _AttemptFailed(code=CODE_TIMEOUT, retryable=False, counts_against_provider=True,
+                                     message="The language model took too long to finish its answer.")
+            try:
+                pending = [await asyncio.wait_for(chunks.__anext__(), timeout=remaining)]
+            except StopAsyncIteration:
+                break
+            except TimeoutError as error:
+                raise _AttemptFailed(code=CODE_TIMEOUT, retryable=False, counts_against_provider=True,
+                                     message="The language model took too long to finish its answer.") from error
+        for call in _completed_tool_calls(tool_parts):
+            progress.yielded = True
+            yield call
+    except openai.APIError as error:
+        raise _classify(error) from error
+    finally:
+        if opened is not None:
+            await asyncio.shield(opened.close())
+
+
+async def _open_until_first_token(client: openai.AsyncOpenAI, request: dict[str, Any]) -> tuple[Any, Any, list[Any]]:
+    """Open the stream and read up to the first chunk carrying text, a tool call or an ending."""
+    stream = await client.chat.completions.create(**request)
+    chunks = stream.__aiter__()
+    seen: list[Any] = []
+    try:
+        async for chunk in chunks:
+            seen.append(chunk)
+            if _is_meaningful(chunk):
+                break
+    except BaseException:
+        await asyncio.shield(stream.close())
+        raise
+    return stream, chunks, seen
+
+
+def _is_meaningful(chunk: Any) -> bool:
+    if not chunk.choices:
+        return chunk.usage is not None
+    choice = chunk.choices[0]
+    return bool(choice.delta and (choice.delta.content or choice.delta.tool_calls)) or choice.finish_reason is not None
+
+
+def _absorb(chunk: Any, *, progress: _AttemptProgress, tool_parts: dict[int, dict[str, Any]]) -> list[TextDelta]:
+    """Fold one chunk into the attempt's progress; return the text it carries."""
+    progress.model = chunk.model or progress.model
+    if chunk.usage is not None:
+        progress.tokens_in = chunk.usage.prompt_tokens
+        progress.tokens_out = chunk.usage.completion_tokens
+    events: list[TextDelta] = []
+    for choice in chunk.choices or []:
+        if choice.index != 0:
+            continue
+        if choice.finish_reason is not None:
+            progress.finish_reason = choice.finish_reason
+        delta = choice.delta
+        if delta is None:
+            continue
+        if delta.content:
+            progress.text_chars += len(delta.content)
+            events.append(TextDelta(text=delta.content))
+        for part in delta.tool_calls or []:
+            collected = tool_parts.setdefault(part.index, {"id": "", "name": "", "arguments": []})
+            if part.id:
+                collected["id"] = part.id
+            if part.function is not None:
+                if part.function.name:
+                    collected["name"] += part.function.name
+                if part.function.arguments:
+                    collected["arguments"].append(part.function.arguments)
+    return events
+
+
+def _completed_tool_calls(tool_parts: dict[int, dict[str, Any]]) -> list[ToolCall]:
+    calls = []
+    for index in sorted(tool_parts):
+        collected = tool_parts[index]
+        arguments_json = "".join(collected["arguments"])
+        arguments: dict[str, Any] = {}
+        error = None
+        try:
+            parsed = json.loads(arguments_json or "{}")
+            if isinstance(parsed, dict):
+                arguments = parsed
+            else:
+                error = "The arguments must be a JSON object."
+        except json.JSONDecodeError as exc:
+            error = f"The arguments are not valid JSON: {exc.msg}."
+        calls.append(ToolCall(id=collected["id"] or f"call_{index}", name=collected["name"], arguments=arguments,
+                              arguments_json=arguments_json, arguments_error=error))
+    return calls
+
+
+def _classify(error: openai.APIError) -> _AttemptFailed:
+    if isinstance(error, openai.APITimeoutError):
+        # A read or connect timeout already cost the full budget; trying again rarely beats the
+        # offline answer the customer could have now.
+        return _AttemptFailed(code=CODE_TIMEOUT, retryable=False, counts_against_provider=True,
+                              message="The language model provider timed out.")
+    if isinstance(error, openai.APIConnectionError):
+        return _AttemptFailed(code=CODE_CONNECTION_FAILED, retryable=True, counts_against_provider=True,
+                              message="Could not reach the language model provider.")
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        if status == 429:
+            # A rate limit belongs to an account (perhaps a tenant's own key), not to the endpoint
+            # shared by everyone: it must not open the circuit for every other tenant. An exhausted
+            # quota will not recover by waiting.
+            quota_gone = getattr(error, "code", None) == "insufficient_quota"
+            return _AttemptFailed(code=CODE_RATE_LIMITED, retryable=not quota_gone, counts_against_provider=False,
+                                  retry_after=_retry_after_seconds(error.response),
+                                  message="The language model provider is rate limiting us.")
+        if status >= 500 or status == 408:
+            return _AttemptFailed(code=CODE_PROVIDER_ERROR, retryable=True, counts_against_provider=True,
+                                  retry_after=_retry_after_seconds(error.response),
+                                  message=f"The language model provider failed (HTTP {status}).")
+        if status in (401, 403):
+            return _AttemptFailed(code=CODE_AUTH_FAILED, retryable=False, counts_against_provider=False,
+                                  rejected=True, message="The language model provider refused the API key.")
+        return _AttemptFailed(code="llm_request_rejected", retryable=False, counts_against_provider=False,
+                              rejected=True, message=f"The language model provider refused the request (HTTP {status}).")
+    return _AttemptFailed(code=CODE_PROVIDER_ERROR, retryable=True, counts_against_provider=True,
+                          message="The language model provider sent an answer we could not read.")
+
+
+def _retry_after_seconds(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) / divisor
+        except ValueError:
+            # An HTTP date: no need to parse it, a far-off retry is treated as "not small" below.
+            return float("inf")
+    return None
+
+
+def _retry_delay(*, failure: _AttemptFailed, attempt: int, limits: CallLimits) -> float | None:
+    """Seconds to wait before the next attempt, or None when this failure must not be retried."""
+    if not failure.retryable:
+        return None
+    if failure.retry_after is not None and failure.retry_after > limits.retry_after_max:
+        # The provider asks for a long pause: the customer should not wait through it.
+        return None
+    backoff = min(limits.retry_max_delay, limits.retry_base_delay * 2 ** (attempt - 1))
+    # Jitter spreads out the processes that all failed at the same moment.
+    delay = backoff * random.uniform(0.5, 1.0)
+    return max(delay, failure.retry_after or 0.0)
+
+
+def _provider_label(base_url: str) -> str:
+    """The endpoint's host for logs: never the key, and no path or query that could carry one."""
+    return urlsplit(base_url).hostname or "unknown"
+
+
+# Clients are reused so calls share warm connections (a TLS handshake costs first-token time).
+# An httpx client belongs to the event loop it was first used on, hence one cache per loop.
+_MAX_CLIENTS_PER_LOOP = 64
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+_closing_tasks: set[asyncio.Task[None]] = set()
+
+
+def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOpenAI:
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.setdefault(loop, {})
+    key_fingerprint = hashlib.sha256(config.api_key.encode()).hexdigest()
+    cache_key = (config.base_url, key_fingerprint, limits.connect_timeout, limits.first_token_timeout,
+                 limits.total_timeout)
+    client = per_loop.get(cache_key)
+    if client is None:
+        if len(per_loop) >= _MAX_CLIENTS_PER_LOOP:
+            oldest = per_loop.pop(next(iter(per_loop)))
+            closing = loop.create_task(oldest.close())
+            _closing_tasks.add(closing)
+            closing.add_done_callback(_closing_tasks.discard)
+        client = per_loop[cache_key] = openai.AsyncOpenAI(
+            api_key=config.api_key,
+            base_url=config.base_url,
+            # Retries are ours: only before the first token, and seen by the circuit breaker.
+            max_retries=0,
+            timeout=openai.Timeout(limits.total_timeout, connect=limits.connect_timeout,
+                                   read=limits.first_token_timeout + 1, pool=limits.connect_timeout),
+        )
+    return client
+
+
+# Prices in USD per million tokens (input, output): list prices when this was written. Override
+# with LLM_PRICES in settings; a model not listed is charged at the "*" row, kept high on purpose so
+# an unknown model is never counted as free.
+DEFAULT_PRICES_PER_MILLION_TOKENS: dict[str, tuple[str, str]] = {
+    "gpt-4o-mini": ("0.15", "0.60"),
+    "gpt-4o": ("2.50", "10.00"),
+    "gpt-4.1-nano": ("0.10", "0.40"),
+    "gpt-4.1-mini": ("0.40", "1.60"),
+    "gpt-4.1": ("2.00", "8.00"),
+    "text-embedding-3-small": ("0.02", "0"),
+    "text-embedding-3-large": ("0.13", "0"),
+    "*": ("2.50", "10.00"),
+}
+
+
+def estimate_cost_minor(*, model: str, tokens_in: int, tokens_out: int) -> int:
+    """Estimated cost of a call in minor units of USD, rounded half up.
+
+    The minor unit is set by LLM_COST_MINOR_UNITS_PER_USD, by default 1,000,000 (micro-dollars),
+    because one call usually costs a small fraction of a cent and cents would round it to nothing.
+    """
+    price_in, price_out = _price_for(model)
+    per_usd = Decimal(settings.LLM_COST_MINOR_UNITS_PER_USD)
+    usd = (Decimal(tokens_in) * price_in + Decimal(tokens_out) * price_out) / Decimal(1_000_000)
+    return int((usd * per_usd).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _price_for(model: str) -> tuple[Decimal, Decimal]:
+    prices = {**DEFAULT_PRICES_PER_MILLION_TOKENS, **(settings.LLM_PRICES or {})}
+    # Dated snapshots ("gpt-4o-mini-2024-07-18") use their family's price: the longest matching prefix.
+    matches = [name for name in prices if name != "*" and model.startswith(name)]
+    name = max(matches, key=len) if matches else "*"
+    price_in, price_out = prices[name]
+    return Decimal(str(price_in)), Decimal(str(price_out))

@@ -1,0 +1,358 @@
+"""The provider client against a real local OpenAI-protocol server, with the real `openai` client and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+
+from chat.assistant.llm import (
+    LLMRequestRejected,
+    LLMUnavailable,
+    ProviderConfig,
+    StreamFinished,
+    TextDelta,
+    ToolCall,
+    chat_stream,
+    estimate_cost_minor,
+    provider_config_default,
+)
+from chat.assistant.resilience import circuit_reset, tenant_llm_inflight
+from tests.support.fake_openai import FakeOpenAIServer
+
+API_KEY = "sk-test-secret-0123456789"
+QUESTION = [{"role": "user", "content": "How much is the Harbour Hoodie?"}]
+LOOKUP_TOOL = {"type": "function", "function": {
+    "name": "product_lookup", "description": "Find a product", "parameters": {
+        "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}
+
+
+@pytest.fixture
+def fast_limits(settings: Any) -> Any:
+    """Timeouts and delays scaled down so failures show within a test's patience."""
+    settings.LLM_CONNECT_TIMEOUT_SECONDS = 2
+    settings.LLM_FIRST_TOKEN_TIMEOUT_SECONDS = 5
+    settings.LLM_TOTAL_TIMEOUT_SECONDS = 10
+    settings.LLM_MAX_RETRIES = 2
+    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
+    settings.LLM_RETRY_MAX_DELAY_SECONDS = 0.05
+    settings.LLM_RETRY_AFTER_MAX_SECONDS = 1
+    settings.LLM_CIRCUIT_FAILURES = 5
+    settings.LLM_CIRCUIT_WINDOW_SECONDS = 60
+    settings.LLM_CIRCUIT_COOLDOWN_SECONDS = 30
+    settings.LLM_TENANT_MAX_CONCURRENCY = 8
+    return settings
+
+
+@pytest.fixture
+def llm(fast_limits: Any) -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        # Ports are reused between tests: start from a closed circuit for this address.
+        asyncio.run(circuit_reset(base_url=server.base_url))
+        yield server
+        asyncio.run(circuit_reset(base_url=server.base_url))
+
+
+def provider(server: FakeOpenAIServer) -> ProviderConfig:
+    return ProviderConfig(api_key=API_KEY, base_url=server.base_url, chat_model="gpt-4o-mini")
+
+
+def tenant() -> str:
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+async def collect(server: FakeOpenAIServer, *, tenant_schema: str | None = None,
+                  tools: list[dict[str, Any]] | None = None) -> list[Any]:
+    events = []
+    async with aclosing(chat_stream(config=provider(server), messages=QUESTION, tools=tools,
+                                    tenant_schema=tenant_schema or tenant())) as stream:
+        async for event in stream:
+            events.append(event)
+    return events
+
+
+def failure_of(server: FakeOpenAIServer, **kwargs: Any) -> LLMUnavailable:
+    with pytest.raises(LLMUnavailable) as raised:
+        asyncio.run(collect(server, **kwargs))
+    return raised.value
+
+
+def test_streamed_text_arrives_as_deltas_and_ends_with_usage_and_cost(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(text="The Harbour Hoodie costs €59.95.", chunk_size=4, prompt_tokens=1000,
+                     completion_tokens=200)
+
+    events = asyncio.run(collect(llm, tools=[LOOKUP_TOOL]))
+
+    deltas = [event.text for event in events if isinstance(event, TextDelta)]
+    assert "".join(deltas) == "The Harbour Hoodie costs €59.95."
+    assert len(deltas) == 8
+    finished = events[-1]
+    assert isinstance(finished, StreamFinished)
+    assert (finished.tokens_in, finished.tokens_out, finished.usage_estimated) == (1000, 200, False)
+    assert finished.cost_minor == estimate_cost_minor(model="gpt-4o-mini", tokens_in=1000, tokens_out=200) == 270
+    assert finished.model == "gpt-4o-mini" and finished.finish_reason == "stop" and finished.attempts == 1
+    assert finished.first_token_seconds is not None and finished.first_token_seconds <= finished.total_seconds
+    sent = llm.chat_requests[0]
+    assert sent.json["stream"] is True and sent.json["stream_options"] == {"include_usage": True}
+    assert sent.json["tools"] == [LOOKUP_TOOL]
+    assert sent.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+def test_tool_call_is_assembled_from_its_deltas(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(tool_calls=[
+        {"id": "call_lookup", "name": "product_lookup", "arguments": {"query": "Harbour Hoodie", "size": "M"}},
+        {"name": "opening_hours", "arguments": "{}"},
+    ], chunk_size=3)
+
+    events = asyncio.run(collect(llm, tools=[LOOKUP_TOOL]))
+
+    calls = [event for event in events if isinstance(event, ToolCall)]
+    assert [call.name for call in calls] == ["product_lookup", "opening_hours"]
+    assert calls[0].id == "call_lookup"
+    assert calls[0].arguments == {"query": "Harbour Hoodie", "size": "M"}
+    assert calls[1].arguments == {} and calls[1].arguments_error is None
+    assert isinstance(events[-1], StreamFinished) and events[-1].finish_reason == "tool_calls"
+
+
+def test_tool_call_with_broken_json_arguments_says_so(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(tool_calls=[{"name": "product_lookup", "arguments": '{"query": "Hood'}])
+
+    call = next(event for event in asyncio.run(collect(llm)) if isinstance(event, ToolCall))
+
+    assert call.arguments == {}
+    assert call.arguments_error and "not valid JSON" in call.arguments_error
+    assert call.arguments_json == '{"query": "Hood'
+
+
+@pytest.mark.parametrize("stall", [{"hang": True}, {"first_token_delay": 30}], ids=["no-answer", "headers-only"])
+def test_provider_that_stays_silent_fails_within_the_first_token_timeout(
+        llm: FakeOpenAIServer, fast_limits: Any, stall: dict[str, Any]) -> None:
+    fast_limits.LLM_FIRST_TOKEN_TIMEOUT_SECONDS = 0.5
+    llm.script_reply(**stall)
+
+    started = time.monotonic()
+    error = failure_of(llm)
+    elapsed = time.monotonic() - started
+
+    assert error.code == "llm_first_token_timeout"
+    assert 0.45 <= elapsed < 1.5
+    assert len(llm.chat_requests) == 1, "a stalled provider is not asked again"
+
+
+def test_rate_limit_storm_is_retried_a_bounded_number_of_times(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(status=429, retry_after=0.05, times=10)
+
+    started = time.monotonic()
+    error = failure_of(llm)
+
+    assert error.code == "llm_rate_limited"
+    assert error.details == {"attempts": 3}
+    assert len(llm.chat_requests) == 3
+    request_times = [request.received_at for request in llm.chat_requests]
+    assert all(later - earlier >= 0.05 for earlier, later in zip(request_times, request_times[1:], strict=False)), \
+        "Retry-After is honoured"
+    assert time.monotonic() - started < 2
+
+
+def test_long_retry_after_is_not_waited_for(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(status=429, retry_after=120, times=3)
+
+    started = time.monotonic()
+    error = failure_of(llm)
+
+    assert error.code == "llm_rate_limited"
+    assert len(llm.chat_requests) == 1
+    assert time.monotonic() - started < 1
+
+
+def test_server_errors_then_success_answers_normally(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(status=503, times=2)
+    llm.script_reply(text="We open at 9am.")
+
+    events = asyncio.run(collect(llm))
+
+    assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
+    assert isinstance(events[-1], StreamFinished) and events[-1].attempts == 3
+    assert len(llm.chat_requests) == 3
+
+
+def test_broken_stream_before_any_output_is_retried(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(tool_calls=[{"name": "product_lookup", "arguments": {"query": "hoodie"}}], chunk_size=2,
+                     disconnect_midway=True)
+    llm.script_reply(tool_calls=[{"name": "product_lookup", "arguments": {"query": "hoodie"}}])
+
+    events = asyncio.run(collect(llm))
+
+    calls = [event for event in events if isinstance(event, ToolCall)]
+    assert len(calls) == 1 and calls[0].arguments == {"query": "hoodie"}
+    assert len(llm.chat_requests) == 2
+
+
+def test_broken_stream_after_text_is_not_retried_and_says_output_was_partial(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(text="The Harbour Hoodie is in stock in sizes S, M and L, and it ships today.", chunk_size=4,
+                     disconnect_midway=True)
+    llm.script_reply(text="This must never be streamed after the first attempt's text.")
+    received: list[str] = []
+
+    async def consume() -> None:
+        async with aclosing(chat_stream(config=provider(llm), messages=QUESTION, tools=None,
+                                        tenant_schema=tenant())) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+
+    with pytest.raises(LLMUnavailable) as raised:
+        asyncio.run(consume())
+
+    assert raised.value.after_output is True
+    assert received and "never" not in "".join(received)
+    assert len(llm.chat_requests) == 1
+
+
+def test_circuit_opens_after_failures_fails_fast_and_half_opens_after_cooldown(
+        llm: FakeOpenAIServer, fast_limits: Any) -> None:
+    fast_limits.LLM_CIRCUIT_FAILURES = 3
+    fast_limits.LLM_MAX_RETRIES = 0
+    fast_limits.LLM_CIRCUIT_COOLDOWN_SECONDS = 0.5
+    llm.script_reply(status=500, times=3)
+
+    codes = [failure_of(llm).code for _ in range(3)]
+    assert codes == ["llm_provider_error"] * 3
+
+    started = time.monotonic()
+    blocked = failure_of(llm)
+    assert blocked.code == "llm_circuit_open"
+    assert time.monotonic() - started < 0.2
+    assert len(llm.chat_requests) == 3, "no request reaches the provider while the circuit is open"
+
+    # After the cooldown one trial call goes through; its success closes the circuit.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            events = asyncio.run(collect(llm))
+            break
+        except LLMUnavailable as error:
+            assert error.code == "llm_circuit_open"
+            assert time.monotonic() < deadline, "the circuit never half-opened"
+            time.sleep(0.05)
+    assert isinstance(events[-1], StreamFinished)
+    assert time.monotonic() - started >= 0.4
+    assert isinstance(asyncio.run(collect(llm))[-1], StreamFinished)
+    assert len(llm.chat_requests) == 5
+
+
+def test_failed_trial_call_reopens_the_circuit(llm: FakeOpenAIServer, fast_limits: Any) -> None:
+    fast_limits.LLM_CIRCUIT_FAILURES = 2
+    fast_limits.LLM_MAX_RETRIES = 0
+    fast_limits.LLM_CIRCUIT_COOLDOWN_SECONDS = 0.3
+    llm.script_reply(status=502, times=3)
+    for _ in range(2):
+        failure_of(llm)
+
+    deadline = time.monotonic() + 5
+    while len(llm.chat_requests) < 3:
+        assert failure_of(llm).code in {"llm_circuit_open", "llm_provider_error"}
+        assert time.monotonic() < deadline, "the circuit never half-opened"
+        time.sleep(0.02)
+
+    assert failure_of(llm).code == "llm_circuit_open"
+    assert len(llm.chat_requests) == 3
+
+
+def test_rate_limits_do_not_open_the_shared_circuit(llm: FakeOpenAIServer, fast_limits: Any) -> None:
+    fast_limits.LLM_CIRCUIT_FAILURES = 2
+    fast_limits.LLM_MAX_RETRIES = 0
+    llm.script_reply(status=429, times=3)
+    for _ in range(3):
+        assert failure_of(llm).code == "llm_rate_limited"
+
+    assert isinstance(asyncio.run(collect(llm))[-1], StreamFinished)
+
+
+def test_tenant_concurrency_cap_refuses_extra_calls_without_touching_the_provider(
+        llm: FakeOpenAIServer, fast_limits: Any) -> None:
+    fast_limits.LLM_TENANT_MAX_CONCURRENCY = 2
+    busy_tenant = tenant()
+    llm.script_reply(text="slow answer", first_token_delay=1.0, times=2)
+
+    async def scenario() -> tuple[list[Any], LLMUnavailable | None, list[Any]]:
+        slow = [asyncio.create_task(collect(llm, tenant_schema=busy_tenant)) for _ in range(2)]
+        while len(llm.chat_requests) < 2:
+            await asyncio.sleep(0.01)
+        refused = None
+        try:
+            await collect(llm, tenant_schema=busy_tenant)
+        except LLMUnavailable as error:
+            refused = error
+        other_tenant = await collect(llm)
+        return await asyncio.gather(*slow), refused, other_tenant
+
+    slow_results, refused, other_tenant = asyncio.run(scenario())
+
+    assert refused is not None and refused.code == "llm_tenant_busy"
+    assert len(llm.chat_requests) == 3, "the refused call never reached the provider; the other tenant's did"
+    assert isinstance(other_tenant[-1], StreamFinished)
+    assert all(isinstance(result[-1], StreamFinished) for result in slow_results)
+    assert asyncio.run(tenant_llm_inflight(tenant_schema=busy_tenant)) == 0
+    assert isinstance(asyncio.run(collect(llm, tenant_schema=busy_tenant))[-1], StreamFinished)
+
+
+def test_stopping_early_frees_the_tenant_slot(llm: FakeOpenAIServer) -> None:
+    schema = tenant()
+    llm.script_reply(text="A long answer the caller stops reading halfway through.", chunk_size=2, chunk_delay=0.05)
+
+    async def read_one_delta() -> int:
+        async with aclosing(chat_stream(config=provider(llm), messages=QUESTION, tools=None,
+                                        tenant_schema=schema)) as stream:
+            async for _event in stream:
+                break
+        return await tenant_llm_inflight(tenant_schema=schema)
+
+    assert asyncio.run(read_one_delta()) == 0
+
+
+def test_refused_api_key_is_not_retried_and_never_logged(llm: FakeOpenAIServer, fast_limits: Any,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    llm.api_key = "sk-the-right-one"
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(LLMRequestRejected) as raised:
+        asyncio.run(collect(llm))
+    llm.api_key = None
+    llm.script_reply(status=503, times=3)
+    failure_of(llm)
+
+    assert raised.value.code == "llm_auth_failed"
+    assert len(llm.chat_requests) == 4
+    assert API_KEY not in caplog.text
+    assert API_KEY not in repr(provider(llm))
+
+
+def test_default_provider_comes_from_settings_and_is_off_without_a_key(settings: Any) -> None:
+    settings.OPENAI_API_KEY = ""
+    assert provider_config_default() is None
+
+    settings.OPENAI_API_KEY = "sk-platform"
+    settings.OPENAI_BASE_URL = ""
+    settings.OPENAI_CHAT_MODEL = "gpt-4.1-mini"
+    config = provider_config_default()
+    assert config == ProviderConfig(api_key="sk-platform", base_url="https://api.openai.com/v1",
+                                    chat_model="gpt-4.1-mini")
+
+
+def test_cost_estimate_uses_the_price_table(settings: Any) -> None:
+    assert estimate_cost_minor(model="gpt-4o-mini", tokens_in=1_000_000, tokens_out=1_000_000) == 750_000
+    assert estimate_cost_minor(model="gpt-4o-mini-2024-07-18", tokens_in=1000, tokens_out=0) == 150
+    assert estimate_cost_minor(model="gpt-4o", tokens_in=1000, tokens_out=1000) == 12_500
+    assert estimate_cost_minor(model="some-tenant-model", tokens_in=1000, tokens_out=0) == 2_500
+
+    settings.LLM_PRICES = {"some-tenant-model": ["1", "2"]}
+    settings.LLM_COST_MINOR_UNITS_PER_USD = 100
+    assert estimate_cost_minor(model="some-tenant-model", tokens_in=1_000_000, tokens_out=1_000_000) == 300
+    assert estimate_cost_minor(model="gpt-4o-mini", tokens_in=1000, tokens_out=1000) == 0
