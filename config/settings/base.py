@@ -202,6 +202,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# ---- Commerce (orders app) -------------------------------------------------------------------
+# Shop webhooks larger than this are refused with 413 before the body is read.
+ORDERS_WEBHOOK_MAX_BODY_BYTES = env.int("ORDERS_WEBHOOK_MAX_BODY_BYTES", default=1_048_576)
+# Catalog search: the lowest fuzzy score (0-100) a product needs to count as a match.
+ORDERS_SEARCH_MIN_SCORE = env.int("ORDERS_SEARCH_MIN_SCORE", default=70)
+
 # --- LLM provider (chat.assistant.llm) -------------------------------------------------------------
 # Off until OPENAI_API_KEY is set: without it the assistant answers in offline mode. The openai
 # client's own variable names, so a tenant-less setup works with the usual environment.
@@ -229,3 +235,43 @@ LLM_TENANT_MAX_CONCURRENCY = env.int("LLM_TENANT_MAX_CONCURRENCY", default=8)
 LLM_PRICES = env.dict("LLM_PRICES", cast={"value": list}, default={})
 LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1_000_000)
 # --- end LLM provider ------------------------------------------------------------------------------
+
+# --- Knowledge base (chat.knowledge) ---------------------------------------------------------------
+# Embeddings: with OPENAI_API_KEY set (see the LLM block), any OpenAI-compatible endpoint
+# (OPENAI_BASE_URL) with this model; without it, the local all-MiniLM-L6-v2 on the CPU, no network.
+# "local" or "openai" forces one; "auto" picks by the API key.
+KB_EMBEDDING_PROVIDER = env("KB_EMBEDDING_PROVIDER", default="auto")
+OPENAI_EMBEDDING_MODEL = env("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
+KB_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_EMBEDDING_TIMEOUT_SECONDS", default=30)
+# Texts per embedding call (local model batch, or API request).
+KB_EMBEDDING_BATCH_SIZE = env.int("KB_EMBEDDING_BATCH_SIZE", default=32)
+# BLAS threads per process for the local model (1: parallelism comes from worker processes).
+KB_EMBEDDING_THREADS = env.int("KB_EMBEDDING_THREADS", default=1)
+# Files larger than this are refused before they are read (bytes); also caps fetched web pages.
+KB_MAX_FILE_BYTES = env.int("KB_MAX_FILE_BYTES", default=20 * 1024 * 1024)
+# Web pages imported by URL: timeout per request, redirects followed (each hop is checked).
+KB_URL_TIMEOUT_SECONDS = env.float("KB_URL_TIMEOUT_SECONDS", default=10)
+KB_URL_MAX_REDIRECTS = env.int("KB_URL_MAX_REDIRECTS", default=5)
+# Refuse URLs that resolve to private, loopback or link-local addresses (server-side request
+# forgery). Only tests that import from a local server turn this off.
+KB_URL_BLOCK_PRIVATE_ADDRESSES = env.bool("KB_URL_BLOCK_PRIVATE_ADDRESSES", default=True)
+# Host names exempt from that check (an intranet wiki you trust), comma-separated.
+KB_URL_ALLOWED_HOSTS = env.list("KB_URL_ALLOWED_HOSTS", default=[])
+# Chunking: target and maximum characters per passage, and how much of the previous passage repeats.
+KB_CHUNK_TARGET_CHARS = env.int("KB_CHUNK_TARGET_CHARS", default=700)
+KB_CHUNK_MAX_CHARS = env.int("KB_CHUNK_MAX_CHARS", default=1000)
+KB_CHUNK_OVERLAP_CHARS = env.int("KB_CHUNK_OVERLAP_CHARS", default=150)
+# Search: HNSW candidates examined per query (recall vs speed), candidates taken from each of the
+# vector and full-text rankings before they are fused.
+KB_HNSW_EF_SEARCH = env.int("KB_HNSW_EF_SEARCH", default=100)
+KB_SEARCH_CANDIDATES = env.int("KB_SEARCH_CANDIDATES", default=40)
+# A result's confidence (0-1) below which the assistant says it does not know (tuned on bench/data).
+KB_ANSWER_THRESHOLD = env.float("KB_ANSWER_THRESHOLD", default=0.5)
+CELERY_BEAT_SCHEDULE["kb-reembed-stale-chunks"] = {
+    # Each tenant re-embeds chunks made by another model than the configured one (a model change).
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 15 * 60,
+    "args": ["chat.knowledge.tasks.kb_reembed_stale"],
+    "options": {"queue": "low"},
+}
+# --- end knowledge base ----------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+"""Commerce data in the tenant's admin: read mostly; writes go through the services and webhooks."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from orders import models
+
+
+class VariantInline(admin.TabularInline):
+    model = models.Variant
+    extra = 0
+    fields = ["sku", "size", "colour", "price_minor", "stock", "is_sellable"]
+
+
+@admin.register(models.Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "category", "price_minor", "currency", "is_sellable"]
+    search_fields = ["sku", "name", "category"]
+    inlines = [VariantInline]
+
+
+class OrderItemInline(admin.TabularInline):
+    model = models.OrderItem
+    extra = 0
+    can_delete = False
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = models.OrderStatusChange
+    extra = 0
+    can_delete = False
+    readonly_fields = ["from_status", "to_status", "at", "source", "recorded"]
+
+    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(models.Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "status", "email", "total_minor", "currency", "placed_at"]
+    list_filter = ["status", "platform"]
+    search_fields = ["number", "email", "tracking_number"]
+    # Status changes go through orders.services.orders.order_transition, never a free edit.
+    readonly_fields = ["status", "lookup_key", "source_updated_at"]
+    inlines = [OrderItemInline, StatusChangeInline]
+
+
+@admin.register(models.WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["platform", "topic", "delivery_id", "state", "attempts", "received", "processed"]
+    list_filter = ["platform", "state"]
+    search_fields = ["delivery_id", "topic"]
+    exclude = ["body"]
+    readonly_fields = ["platform", "delivery_id", "topic", "headers", "state", "outcome", "attempts", "received",
+                       "processed"]
+
+
+admin.site.register(models.SpecialDay)
+admin.site.register(models.WeeklyOpening)

@@ -1,0 +1,277 @@
+"""Catalog writes: the CSV import, product and stock updates from shops, commerce settings, secrets."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from orders.exceptions import CatalogImportFailed, InvalidAmount, UnknownCurrency, ValidationFailed
+from orders.models import CommerceSettings, Platform, Product, ShopConnection, Variant
+from orders.money import amount_to_minor, currency_normalize
+from orders.platforms import InventoryData, ProductData, VariantData
+
+logger = logging.getLogger(__name__)
+
+CATALOG_CSV_HEADER = ["product_sku", "name", "category", "description", "price", "currency", "synonyms",
+                      "variant_sku", "size", "colour", "stock"]
+SYNONYM_SEPARATOR = "|"
+MAX_REPORTED_ERRORS = 50
+SAVE_CHUNK = 500
+MIN_SECRET_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    line: int
+    product_sku: str
+    name: str
+    category: str
+    description: str
+    price_minor: int
+    currency: str
+    synonyms: tuple[str, ...]
+    variant_sku: str
+    size: str
+    colour: str
+    stock: int
+
+
+@dataclass(frozen=True)
+class CatalogImportResult:
+    products: int
+    variants: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"products": self.products, "variants": self.variants}
+
+
+# ----------------------------------------------------------------------------- CSV import
+
+
+def _row_parse(line: int, values: list[str]) -> CatalogRow:
+    if len(values) != len(CATALOG_CSV_HEADER):
+        raise ValidationFailed(f"expected {len(CATALOG_CSV_HEADER)} columns, found {len(values)}")
+    cells = dict(zip(CATALOG_CSV_HEADER, (value.strip() for value in values), strict=True))
+    for required in ("product_sku", "name", "price", "currency", "variant_sku", "stock"):
+        if not cells[required]:
+            raise ValidationFailed(f"{required} is empty")
+    currency = currency_normalize(cells["currency"])
+    price_minor = amount_to_minor(cells["price"], currency=currency, field="price")
+    if price_minor <= 0:
+        raise ValidationFailed(f"price must be more than zero, not '{cells['price']}'")
+    if not cells["stock"].lstrip("-").isdigit():
+        raise ValidationFailed(f"stock must be a whole number, not '{cells['stock']}'")
+    stock = int(cells["stock"])
+    if stock < 0:
+        raise ValidationFailed(f"stock must not be negative ({stock})")
+    synonyms = tuple(s.strip() for s in cells["synonyms"].split(SYNONYM_SEPARATOR) if s.strip())
+    return CatalogRow(line=line, product_sku=cells["product_sku"], name=cells["name"], category=cells["category"],
+                      description=cells["description"], price_minor=price_minor, currency=currency,
+                      synonyms=synonyms, variant_sku=cells["variant_sku"], size=cells["size"],
+                      colour=cells["colour"], stock=stock)
+
+
+def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
+    """Every row checked; all problems reported together, each naming its line."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CatalogImportFailed("The file is empty: line 1 must be the header.",
+                                  details={"errors": [{"line": 1, "message": "missing header"}]}) from None
+    header = [name.strip().lstrip("\ufeff") for name in header]
+    if header != CATALOG_CSV_HEADER:
+        message = f"line 1: the header must be exactly {','.join(CATALOG_CSV_HEADER)}"
+        raise CatalogImportFailed(message, details={"errors": [{"line": 1, "message": message}]})
+    rows: list[CatalogRow] = []
+    errors: list[dict[str, object]] = []
+    first_of_product: dict[str, CatalogRow] = {}
+    line_of_variant: dict[str, int] = {}
+    for values in reader:
+        line = reader.line_num
+        if not any(value.strip() for value in values):
+            continue
+        try:
+            row = _row_parse(line, values)
+            first = first_of_product.setdefault(row.product_sku, row)
+            for attribute in ("name", "category", "description", "currency", "synonyms"):
+                if getattr(first, attribute) != getattr(row, attribute):
+                    raise ValidationFailed(f"{attribute} differs from line {first.line} for product {row.product_sku}")
+            if row.variant_sku in line_of_variant:
+                raise ValidationFailed(f"variant_sku {row.variant_sku} already used on line "
+                                       f"{line_of_variant[row.variant_sku]}")
+            line_of_variant[row.variant_sku] = line
+            rows.append(row)
+        except (ValidationFailed, UnknownCurrency, InvalidAmount) as exc:
+            errors.append({"line": line, "message": exc.message})
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                break
+    if errors:
+        summary = "; ".join(f"line {error['line']}: {error['message']}" for error in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise CatalogImportFailed(f"Nothing was imported. {summary}{more}", details={"errors": errors})
+    return rows
+
+
+def catalog_import_csv(*, stream: TextIO, progress: Callable[[int], None] | None = None) -> CatalogImportResult:
+    """Import a catalog CSV (one row per variant): all of it in one transaction, or none of it."""
+    rows = catalog_rows_read(stream=stream)
+    return catalog_rows_save(rows=rows, progress=progress)
+
+
+def catalog_rows_save(*, rows: list[CatalogRow], progress: Callable[[int], None] | None = None) -> CatalogImportResult:
+    by_product: dict[str, list[CatalogRow]] = {}
+    for row in rows:
+        by_product.setdefault(row.product_sku, []).append(row)
+    with transaction.atomic():
+        products = [
+            Product(sku=sku, name=group[0].name, category=group[0].category, description=group[0].description,
+                    synonyms=list(group[0].synonyms), currency=group[0].currency,
+                    price_minor=min(row.price_minor for row in group), is_sellable=True)
+            for sku, group in by_product.items()
+        ]
+        for start in range(0, len(products), SAVE_CHUNK):
+            Product.objects.bulk_create(
+                products[start:start + SAVE_CHUNK], update_conflicts=True, unique_fields=["sku"],
+                update_fields=["name", "category", "description", "synonyms", "currency", "price_minor",
+                               "is_sellable", "updated"])
+        product_ids = dict(Product.objects.filter(sku__in=by_product).values_list("sku", "id"))
+        variants = [
+            Variant(product_id=product_ids[row.product_sku], sku=row.variant_sku, size=row.size, colour=row.colour,
+                    price_minor=row.price_minor, stock=row.stock, is_sellable=True)
+            for row in rows
+        ]
+        for start in range(0, len(variants), SAVE_CHUNK):
+            chunk = variants[start:start + SAVE_CHUNK]
+            Variant.objects.bulk_create(
+                chunk, update_conflicts=True, unique_fields=["sku"],
+                update_fields=["product", "size", "colour", "price_minor", "stock", "is_sellable", "updated"])
+            if progress is not None:
+                progress(len(chunk))
+    logger.info("catalog import: %d products, %d variants", len(products), len(variants))
+    return CatalogImportResult(products=len(products), variants=len(variants))
+
+
+# ----------------------------------------------------------------------------- from shops
+
+
+def _variant_apply(variant: Variant, data: VariantData) -> None:
+    variant.sku = data.sku
+    if data.size:
+        variant.size = data.size
+    if data.colour:
+        variant.colour = data.colour
+    if data.price_minor is not None:
+        variant.price_minor = data.price_minor
+    if data.stock is not None:
+        variant.stock = max(data.stock, 0)  # platforms allow overselling; we only say "sold out"
+    variant.is_sellable = variant.price_minor > 0
+    if data.external_ref:
+        variant.external_ref = data.external_ref
+    if data.inventory_ref:
+        variant.inventory_ref = data.inventory_ref
+
+
+def _product_price_refresh(product: Product) -> None:
+    prices = [v.price_minor for v in product.variants.all() if v.is_sellable]
+    product.price_minor = min(prices) if prices else 0
+    product.is_sellable = bool(prices)
+
+
+def _product_find(data: ProductData) -> Product | None:
+    condition = Q(external_ref=data.external_ref) if data.external_ref else Q(pk__in=[])
+    if data.sku:
+        condition |= Q(sku=data.sku)
+    variant_skus = [variant.sku for variant in data.variants]
+    if variant_skus:
+        condition |= Q(variants__sku__in=variant_skus)
+    return Product.objects.select_for_update(of=("self",)).filter(condition).order_by("id").distinct().first()
+
+
+def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
+    """Apply a shop's product (or variation) snapshot to our catalog; returns what happened."""
+    with transaction.atomic():
+        if data.name is None:
+            return _variation_upsert(data=data)
+        product = _product_find(data)
+        created = product is None
+        if product is None:
+            sku = data.sku or f"{data.platform.upper()}-{data.external_ref}"
+            product = Product(sku=sku, currency=currency, price_minor=0, is_sellable=False)
+        product.name = data.name
+        product.description = data.description or product.description
+        product.category = data.category or product.category
+        product.synonyms = list(dict.fromkeys([*product.synonyms, *data.synonyms]))
+        product.external_ref = data.external_ref or product.external_ref
+        product.save()
+        existing = {v.sku: v for v in Variant.objects.select_for_update().filter(
+            Q(product=product) | Q(sku__in=[d.sku for d in data.variants]))}
+        by_ref = {v.external_ref: v for v in existing.values() if v.external_ref}
+        for variant_data in data.variants:
+            variant = by_ref.get(variant_data.external_ref) or existing.get(variant_data.sku)
+            if variant is None:
+                variant = Variant(product=product, sku=variant_data.sku, price_minor=0, stock=0)
+            variant.product = product
+            _variant_apply(variant, variant_data)
+            variant.save()
+        _product_price_refresh(product)
+        product.save(update_fields=["price_minor", "is_sellable", "updated"])
+    return f"product {product.sku} {'created' if created else 'updated'}"
+
+
+def _variation_upsert(*, data: ProductData) -> str:
+    variant_data = data.variants[0]
+    variant = Variant.objects.select_for_update().filter(
+        Q(external_ref=variant_data.external_ref) | Q(sku=variant_data.sku)).order_by("id").first()
+    product = variant.product if variant else Product.objects.filter(external_ref=data.parent_external_ref).first()
+    if product is None:
+        return f"variation {variant_data.sku} skipped: its product {data.parent_external_ref} is unknown here"
+    if variant is None:
+        variant = Variant(product=product, sku=variant_data.sku, price_minor=0, stock=0)
+    _variant_apply(variant, variant_data)
+    variant.save()
+    _product_price_refresh(product)
+    product.save(update_fields=["price_minor", "is_sellable", "updated"])
+    return f"variant {variant.sku} updated"
+
+
+def variant_stock_set_from_platform(*, data: InventoryData) -> str:
+    updated = Variant.objects.filter(inventory_ref=data.inventory_ref).update(
+        stock=max(data.available, 0), updated=timezone.now())
+    if not updated:
+        return f"inventory item {data.inventory_ref} is not in our catalog; nothing changed"
+    return f"stock of inventory item {data.inventory_ref} set to {max(data.available, 0)}"
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def commerce_currency_set(*, currency: str) -> CommerceSettings:
+    code = currency_normalize(currency)
+    settings_row, _ = CommerceSettings.objects.update_or_create(pk=1, defaults={"currency": code})
+    return settings_row
+
+
+def shop_secret_set(*, platform: str, secret: str) -> ShopConnection:
+    """Set the secret the business's shop signs its webhooks with (replacing any earlier one)."""
+    if platform not in (Platform.SHOPIFY, Platform.WOOCOMMERCE):
+        raise ValidationFailed(f"'{platform}' is not a shop platform we take webhooks from (shopify, woocommerce).")
+    secret = secret.strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValidationFailed(f"A webhook secret needs at least {MIN_SECRET_LENGTH} characters.")
+    connection, _ = ShopConnection.objects.update_or_create(platform=platform, defaults={"webhook_secret": secret})
+    logger.info("webhook secret for %s set", platform)
+    return connection
+
+
+def shop_secret_clear(*, platform: str) -> bool:
+    deleted, _ = ShopConnection.objects.filter(platform=platform).delete()
+    return bool(deleted)
+

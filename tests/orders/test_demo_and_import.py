@@ -1,0 +1,114 @@
+"""Catalog CSV import (all or nothing, errors name the line) and the idempotent demo loader."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_tenants.utils import schema_context
+
+from orders.demo import load_demo
+from orders.exceptions import CatalogImportFailed
+from orders.models import CommerceSettings, Order, OrderStatusChange, Product, SpecialDay, Variant, WeeklyOpening
+from orders.services.catalog import CATALOG_CSV_HEADER, catalog_import_csv
+from tenants.demo import FIXTURES
+
+HEADER = ",".join(CATALOG_CSV_HEADER)
+
+
+def csv_text(*rows: str) -> io.StringIO:
+    return io.StringIO("\n".join([HEADER, *rows]) + "\n")
+
+
+def counts() -> tuple[int, int, int, int]:
+    return Product.objects.count(), Variant.objects.count(), Order.objects.count(), OrderStatusChange.objects.count()
+
+
+def test_demo_loader_loads_everything_and_a_second_run_changes_nothing(shop) -> None:
+    with schema_context(shop.schema_name):
+        first = counts()
+        assert first[0] > 10 and first[1] > first[0] and first[2] >= 10
+        assert CommerceSettings.objects.get().currency == "EUR"
+        assert WeeklyOpening.objects.count() == 6 and SpecialDay.objects.count() == 4
+        hoodie = Variant.objects.get(sku="TL-HOOD-001-NAV-M")
+        assert hoodie.price_minor == 5995 and hoodie.stock == 0 and hoodie.product.currency == "EUR"
+        load_demo(tenant=shop, fixtures=FIXTURES / "shop")
+        assert counts() == first
+        delivered = Order.objects.get(number="TL-10398")
+        assert delivered.status == "delivered" and delivered.total_minor == 6490
+        assert [c.to_status for c in delivered.history.all()] == ["pending", "paid", "packed", "shipped", "delivered"]
+
+
+def test_demo_loader_skips_missing_files(make_tenant, tmp_path) -> None:
+    tenant = make_tenant().tenant
+    (tmp_path / "profile.json").write_text('{"currency": "GBP"}')
+    with schema_context(tenant.schema_name):
+        load_demo(tenant=tenant, fixtures=tmp_path)
+        assert CommerceSettings.objects.get().currency == "GBP"
+        assert counts() == (0, 0, 0, 0)
+
+
+def test_import_upserts_by_sku_with_exact_prices(tenant_a) -> None:
+    rows = [
+        'P-1,Tee,Tops,"Soft, organic",19.99,EUR,t-shirt | tee shirt,P-1-S,S,White,3',
+        'P-1,Tee,Tops,"Soft, organic",21.00,EUR,t-shirt | tee shirt,P-1-M,M,White,0',
+    ]
+    with schema_context(tenant_a.schema_name):
+        result = catalog_import_csv(stream=csv_text(*rows))
+        assert result.as_dict() == {"products": 1, "variants": 2}
+        product = Product.objects.get(sku="P-1")
+        assert product.price_minor == 1999 and product.synonyms == ["t-shirt", "tee shirt"]
+        assert product.description == "Soft, organic"
+        catalog_import_csv(stream=csv_text(rows[0].replace(",3", ",9")))
+        assert Variant.objects.get(sku="P-1-S").stock == 9 and Variant.objects.count() == 2
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("P-2,Cap,Hats,,-1.00,EUR,,P-2-OS,,Black,1", "must not be negative"),
+    ("P-2,Cap,Hats,,0.00,EUR,,P-2-OS,,Black,1", "more than zero"),
+    ("P-2,Cap,Hats,,9.999,EUR,,P-2-OS,,Black,1", "more decimals"),
+    ("P-2,Cap,Hats,,9.99,XYZ,,P-2-OS,,Black,1", "not a currency"),
+    ("P-2,Cap,Hats,,9.99,EUR,,P-2-OS,,Black,-4", "must not be negative"),
+    ("P-2,Cap,Hats,,9.99,EUR,,P-2-OS,,Black,lots", "whole number"),
+    ("P-2,Cap,Hats,,9.99,EUR,,,,Black,1", "variant_sku is empty"),
+    ("P-2,Cap,Hats,,9.99,EUR,,P-1-S,,Black,1", "already used on line 2"),
+    ("P-1,Other name,Tops,,9.99,EUR,,P-9,,Black,1", "name differs from line 2"),
+    ("P-2,Cap,Hats,9.99,EUR,,P-2-OS,,Black,1", "expected 11 columns"),
+])
+def test_import_errors_name_the_line_and_leave_nothing(tenant_a, row: str, message: str) -> None:
+    good = "P-1,Tee,Tops,,19.99,EUR,,P-1-S,S,White,3"
+    with schema_context(tenant_a.schema_name):
+        with pytest.raises(CatalogImportFailed) as failure:
+            catalog_import_csv(stream=csv_text(good, row))
+        assert "line 3:" in failure.value.message and message in failure.value.message
+        assert failure.value.details["errors"][0]["line"] == 3
+        assert counts() == (0, 0, 0, 0)
+
+
+def test_import_refuses_a_wrong_header(tenant_a) -> None:
+    with schema_context(tenant_a.schema_name), pytest.raises(CatalogImportFailed, match="line 1"):
+        catalog_import_csv(stream=io.StringIO("sku,name,price\nA,B,1.00\n"))
+
+
+def test_import_command_reports_lines_and_imports_with_a_progress_bar(tenant_a, tmp_path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([HEADER, "P-1,Tee,Tops,,19.99,EUR,,P-1-S,S,White,3", "P-2,Cap,Hats,,abc,EUR,,P-2,,,1"]))
+    errors = io.StringIO()
+    with pytest.raises(CommandError, match="line 3"):
+        call_command("catalog", "import", "--tenant", tenant_a.schema_name, str(bad), stderr=errors)
+    assert "line 3:" in errors.getvalue()
+    with schema_context(tenant_a.schema_name):
+        assert Product.objects.count() == 0
+
+    out, progress = io.StringIO(), io.StringIO()
+    call_command("catalog", "import", "--tenant", tenant_a.schema_name, str(FIXTURES / "cafe" / "menu.csv"),
+                 stdout=out, stderr=progress)
+    assert "Imported" in out.getvalue() and "variants" in out.getvalue()
+    assert "Importing" in progress.getvalue() and "variant" in progress.getvalue()
+    with schema_context(tenant_a.schema_name):
+        assert Product.objects.filter(name="Flat White").exists()
+
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("catalog", "import", "--tenant", "nosuchtenant", str(bad))
