@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from config.urls_public import robots_txt
+
 urlpatterns = [
+    path("robots.txt", robots_txt),
     path("", include("chat.urls")),
     path("", include("orders.urls")),
 ]

@@ -1,0 +1,41 @@
+"""Bootstrap for benchmarks: Django on throw-away embedded stores (or DATABASE_URL / REDIS_URL if set)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    if "DESKPILOT_DATA_DIR" not in os.environ:
+        data_dir = tempfile.mkdtemp(prefix="deskpilot-bench-")
+        os.environ["DESKPILOT_DATA_DIR"] = data_dir
+
+        def _cleanup() -> None:
+            from config import embedded
+
+            embedded.stop_all()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+        atexit.register(_cleanup)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.setdefault("DESKPILOT_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from tenants.services import schemas_migrate_all
+
+    schemas_migrate_all()
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
