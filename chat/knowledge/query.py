@@ -1,0 +1,183 @@
+"""Making a customer's words searchable: chat shorthand spelled out, typos corrected against the
+business's own vocabulary, and a full-text query that cannot be abused.
+
+The vocabulary is every word in the tenant's chunks with how many chunks use it, read from
+PostgreSQL (`ts_stat`) and cached per process until the knowledge base changes (kb_version).
+Correction uses deletion neighbourhoods (a word and a typo share a form with one letter removed)
+and accepts a candidate only within a small Damerau-Levenshtein distance, preferring common words.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from django.db import connection
+
+# Shorthand people type in chat windows, spelled out so both the model and full-text search see
+# the real word. Only unambiguous forms: "r" and "u" are never anything else in a question.
+SHORTHAND = {
+    "u": "you", "ya": "you", "yu": "you", "r": "are", "ur": "your", "urs": "yours", "pls": "please",
+    "plz": "please", "plse": "please", "thx": "thanks", "thnx": "thanks", "ty": "thank you", "w/": "with",
+    "w/o": "without", "b4": "before", "2day": "today", "2moro": "tomorrow", "2morrow": "tomorrow",
+    "tmrw": "tomorrow", "tmr": "tomorrow", "tomoz": "tomorrow", "wat": "what", "wot": "what", "wht": "what",
+    "hw": "how", "abt": "about", "bout": "about", "cuz": "because", "coz": "because", "bc": "because",
+    "cn": "can", "cld": "could", "wld": "would", "shld": "should", "dont": "don't", "cant": "can't",
+    "wont": "won't", "doesnt": "doesn't", "isnt": "isn't", "im": "i'm", "ive": "i've", "whats": "what's",
+    "wheres": "where's", "hows": "how's", "thru": "through", "msg": "message", "pkg": "package",
+    "info": "information", "asap": "as soon as possible", "appt": "appointment", "acct": "account",
+    "pw": "password", "addr": "address", "qty": "quantity", "amt": "amount", "approx": "approximately",
+    "wknd": "weekend", "mins": "minutes", "hrs": "hours", "yr": "year", "yrs": "years", "mo": "month",
+    "nite": "night", "tonite": "tonight", "luv": "love", "gonna": "going to", "wanna": "want to",
+    "gotta": "got to", "lemme": "let me", "gimme": "give me", "dunno": "don't know", "k": "ok", "kk": "ok",
+    "n": "and", "&": "and", "nd": "and", "ppl": "people", "sth": "something", "smth": "something",
+    "rn": "right now", "atm": "at the moment", "idk": "i don't know", "btw": "by the way",
+}
+_TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|&|w/o?", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+")
+MIN_CORRECTABLE_LENGTH = 4
+VOCABULARY_CACHE_SIZE = 64  # tenants per process
+
+STOPWORDS = frozenset(
+    "a about above after again against all am an and any are as at be because been before being below between "
+    "both but by can could did do does doing down during each few for from further had has have having he her "
+    "here hers him his how i if in into is it its itself just me more most my no nor not now of off on once only "
+    "or other our ours out over own same she should so some such than that the their theirs them then there these "
+    "they this those through to too under until up very was we were what when where which while who whom why will "
+    "with would you your yours hi hello hey please thanks thank ok okay".split()
+)
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    original: str
+    text: str  # shorthand spelled out and typos corrected: what is embedded
+    terms: tuple[str, ...]  # distinct words for full-text search
+    corrections: dict[str, str]
+
+
+@dataclass
+class _Vocabulary:
+    counts: dict[str, int]
+    deletions: dict[str, list[str]]
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:index] + word[index + 1:] for index in range(len(word))}
+
+
+def _build_vocabulary(counts: dict[str, int]) -> _Vocabulary:
+    deletions: dict[str, list[str]] = {}
+    for word in counts:
+        if len(word) < MIN_CORRECTABLE_LENGTH - 1 or not word.isalpha():
+            continue
+        for form in _deletions(word) | {word}:
+            deletions.setdefault(form, []).append(word)
+    return _Vocabulary(counts=counts, deletions=deletions)
+
+
+def damerau_levenshtein(first: str, second: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) turning one word into the other."""
+    rows = len(first) + 1
+    columns = len(second) + 1
+    distance = [[0] * columns for _ in range(rows)]
+    for row in range(rows):
+        distance[row][0] = row
+    for column in range(columns):
+        distance[0][column] = column
+    for row in range(1, rows):
+        for column in range(1, columns):
+            cost = 0 if first[row - 1] == second[column - 1] else 1
+            distance[row][column] = min(distance[row - 1][column] + 1, distance[row][column - 1] + 1,
+                                        distance[row - 1][column - 1] + cost)
+            if (row > 1 and column > 1 and first[row - 1] == second[column - 2]
+                    and first[row - 2] == second[column - 1]):
+                distance[row][column] = min(distance[row][column], distance[row - 2][column - 2] + 1)
+    return distance[-1][-1]
+
+
+class _VocabularyCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[int, _Vocabulary]] = OrderedDict()
+
+    def get(self, schema: str, version: int) -> _Vocabulary:
+        with self._lock:
+            entry = self._entries.get(schema)
+            if entry and entry[0] == version:
+                self._entries.move_to_end(schema)
+                return entry[1]
+        vocabulary = _build_vocabulary(_load_counts())
+        with self._lock:
+            self._entries[schema] = (version, vocabulary)
+            self._entries.move_to_end(schema)
+            while len(self._entries) > VOCABULARY_CACHE_SIZE:
+                self._entries.popitem(last=False)
+        return vocabulary
+
+
+_cache = _VocabularyCache()
+
+
+def _load_counts() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word, ndoc FROM ts_stat($$SELECT to_tsvector('simple', text) FROM chat_knowledgechunk$$)"
+        )
+        return {word: int(count) for word, count in cursor.fetchall()}
+
+
+def vocabulary_for_current_tenant() -> _Vocabulary:
+    from chat.knowledge.services import kb_version
+
+    return _cache.get(str(connection.schema_name), kb_version())
+
+
+def _correct(word: str, vocabulary: _Vocabulary) -> str:
+    if len(word) < MIN_CORRECTABLE_LENGTH or not word.isalpha() or word in vocabulary.counts or word in STOPWORDS:
+        return word
+    allowed = 1 if len(word) < 7 else 2
+    candidates: set[str] = set()
+    for form in _deletions(word) | {word}:
+        candidates.update(vocabulary.deletions.get(form, ()))
+    best: tuple[int, int, str] | None = None
+    for candidate in candidates:
+        distance = damerau_levenshtein(word, candidate)
+        if distance > allowed:
+            continue
+        rank = (distance, -vocabulary.counts.get(candidate, 0), candidate)
+        if best is None or rank < best:
+            best = rank
+    return best[2] if best else word
+
+
+def query_prepare(query: str, *, correct_typos: bool = True) -> PreparedQuery:
+    lowered = " ".join(query.lower().split())
+    vocabulary = vocabulary_for_current_tenant() if correct_typos else None
+    words: list[str] = []
+    corrections: dict[str, str] = {}
+    for token in _TOKEN.findall(lowered):
+        token = token.replace("’", "'")
+        expanded = SHORTHAND.get(token, token)
+        for word in expanded.split():
+            if vocabulary is not None:
+                fixed = _correct(word, vocabulary)
+                if fixed != word:
+                    corrections[word] = fixed
+                    word = fixed
+            words.append(word)
+    text = " ".join(words) if words else lowered
+    terms: list[str] = []
+    for word in words:
+        for piece in _WORD.findall(word.split("'")[0]):
+            if piece not in STOPWORDS and piece not in terms:
+                terms.append(piece)
+    return PreparedQuery(original=query, text=text, terms=tuple(terms), corrections=corrections)
+
+
+def tsquery_text(terms: tuple[str, ...]) -> str:
+    """An OR of the terms for to_tsquery: every term is [a-z0-9]+, so nothing else can get in."""
+    safe = [term for term in terms if _WORD.fullmatch(term)]
+    return " | ".join(safe)

@@ -1,0 +1,253 @@
+"""Reading the knowledge base: hybrid search, its confidence, and what the dashboard shows.
+
+Search runs in the current tenant's schema only (django-tenants' search_path), so one business's
+chunks can never answer another's customers. Two rankings are made and fused per source:
+
+- vector: the nearest chunks by cosine similarity (HNSW, pgvector), among vectors of the model in
+  use. A source scores by its best-matching chunk, nudged by its overall closeness (an FAQ's
+  question-and-answer chunk, a document's second-best passage), so an FAQ is found through
+  whichever phrasing is closest to the customer's words;
+- full text: PostgreSQL `english` full-text search (stemming, stopwords) over titles, phrasings and
+  answers, with typos corrected first against the tenant's vocabulary.
+
+Fusion is reciprocal rank fusion (each ranking contributes 1/(k + rank)), weighted towards the
+vector ranking, which understands paraphrase; full text rescues exact names, codes and rare words.
+The score shown is a calibrated confidence: a logistic function of the best cosine similarity and
+of whether both rankings agree, fitted on the labelled set in bench/data (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from chat.knowledge.embeddings import current_model_id, embedding_provider
+from chat.knowledge.query import PreparedQuery, query_prepare, tsquery_text
+from chat.models import IndexingJob, KnowledgeSource
+
+logger = logging.getLogger(__name__)
+
+MODES = ("hybrid", "vector", "text")
+RRF_K = 20
+VECTOR_WEIGHT = 1.0
+TEXT_WEIGHT = 0.5
+# Share of a source's vector score that comes from its overall closeness rather than its best chunk.
+OVERALL_SHARE = 0.2
+SNIPPET_CHARS = 240
+# Confidence = sigmoid(a + b·best cosine + c·[the top source is also a full-text hit] + d·margin),
+# fitted on bench/data with bench/knowledge_quality.py --calibrate (local MiniLM).
+CONFIDENCE_COEFFICIENTS = (-7.0, 12.0, 1.0, 4.0)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    source_id: int
+    chunk_id: int
+    title: str
+    snippet: str
+    content: str
+    score: float  # calibrated confidence in [0, 1]
+    kind: str
+    url: str = ""
+    heading: str = ""
+
+
+@dataclass
+class _SourceEvidence:
+    source_id: int
+    best_similarity: float = -1.0
+    best_chunk: int | None = None
+    overall_similarity: float | None = None
+    second_similarity: float | None = None
+    text_rank: float = 0.0
+    text_chunk: int | None = None
+    vector_position: int | None = None
+    text_position: int | None = None
+    fused: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def vector_score(self) -> float:
+        overall = self.overall_similarity if self.overall_similarity is not None else self.second_similarity
+        if overall is None:
+            return self.best_similarity
+        return (1 - OVERALL_SHARE) * self.best_similarity + OVERALL_SHARE * overall
+
+
+def kb_answer_threshold() -> float:
+    return float(settings.KB_ANSWER_THRESHOLD)
+
+
+def kb_answerable(*, results: list[SearchResult], threshold: float | None = None) -> bool:
+    """Whether the best result is confident enough to answer from; below it, say you do not know."""
+    limit = kb_answer_threshold() if threshold is None else threshold
+    return bool(results) and results[0].score >= limit
+
+
+def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchResult]:
+    """The `k` best sources for a customer's words, best first, one result per source."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    if not query.strip() or k <= 0:
+        return []
+    prepared = query_prepare(query[:2000])
+    evidence: dict[int, _SourceEvidence] = {}
+    candidates = max(settings.KB_SEARCH_CANDIDATES, k)
+    if mode in ("hybrid", "vector"):
+        _vector_evidence(prepared, candidates, evidence)
+    if mode in ("hybrid", "text"):
+        _text_evidence(prepared, candidates, evidence)
+    if not evidence:
+        return []
+    ranked = _fuse(list(evidence.values()), mode)
+    return _results(ranked[:k], ranked)
+
+
+def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence]) -> None:
+    model_id = current_model_id()
+    vector = embedding_provider().embed([prepared.text])[0]
+    dims = int(vector.shape[0])
+    literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
+    # `dims` is an int from the model, never user input; the cast matches the partial HNSW index.
+    distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(int(settings.KB_HNSW_EF_SEARCH), candidates)])
+        cursor.execute(
+            f"SELECT id, source_id, role, 1 - ({distance}) AS similarity FROM chat_knowledgechunk "
+            f"WHERE embedding_dims = {dims} AND embedding_model = %s ORDER BY {distance} LIMIT %s",
+            [literal, model_id, literal, candidates * 3],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        _schedule_reembed_if_stale(model_id)
+    for chunk_id, source_id, role, similarity in rows:
+        item = evidence.setdefault(source_id, _SourceEvidence(source_id=source_id))
+        similarity = float(similarity)
+        if role == "qa":
+            item.overall_similarity = max(item.overall_similarity or -1.0, similarity)
+        if similarity > item.best_similarity:
+            if item.best_similarity > -1.0:
+                item.second_similarity = max(item.second_similarity or -1.0, item.best_similarity)
+            item.best_similarity, item.best_chunk = similarity, chunk_id
+        elif item.second_similarity is None or similarity > item.second_similarity:
+            item.second_similarity = similarity
+    by_vector = sorted((item for item in evidence.values() if item.best_chunk is not None),
+                       key=lambda item: item.vector_score, reverse=True)
+    for position, item in enumerate(by_vector[:candidates], start=1):
+        item.vector_position = position
+
+
+def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence]) -> None:
+    tsquery = tsquery_text(prepared.terms)
+    if not tsquery:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, source_id, ts_rank_cd(search_vector, query, 1) AS rank "
+            "FROM chat_knowledgechunk, to_tsquery('english', %s) AS query "
+            "WHERE search_vector @@ query ORDER BY rank DESC, id LIMIT %s",
+            [tsquery, candidates * 2],
+        )
+        rows = cursor.fetchall()
+    for chunk_id, source_id, rank in rows:
+        item = evidence.setdefault(source_id, _SourceEvidence(source_id=source_id))
+        if float(rank) > item.text_rank:
+            item.text_rank, item.text_chunk = float(rank), chunk_id
+    by_text = sorted((item for item in evidence.values() if item.text_chunk is not None),
+                     key=lambda item: item.text_rank, reverse=True)
+    for position, item in enumerate(by_text[:candidates], start=1):
+        item.text_position = position
+
+
+def _fuse(items: list[_SourceEvidence], mode: str) -> list[_SourceEvidence]:
+    for item in items:
+        score = 0.0
+        if mode in ("hybrid", "vector") and item.vector_position is not None:
+            score += VECTOR_WEIGHT / (RRF_K + item.vector_position)
+        if mode in ("hybrid", "text") and item.text_position is not None:
+            score += TEXT_WEIGHT / (RRF_K + item.text_position)
+        item.fused = score
+    ranked = [item for item in items if item.fused > 0]
+    ranked.sort(key=lambda item: (item.fused, item.vector_score, item.text_rank), reverse=True)
+    return ranked
+
+
+def confidence(*, best_similarity: float, text_agrees: bool, margin: float) -> float:
+    a, b, c, d = CONFIDENCE_COEFFICIENTS
+    value = a + b * best_similarity + c * (1.0 if text_agrees else 0.0) + d * margin
+    return 1.0 / (1.0 + math.exp(-value))
+
+
+def _results(top: list[_SourceEvidence], ranked: list[_SourceEvidence]) -> list[SearchResult]:
+    from chat.models import KnowledgeChunk
+
+    chunk_ids = [item.best_chunk or item.text_chunk for item in top]
+    chunks = {chunk.pk: chunk for chunk in KnowledgeChunk.objects.filter(pk__in=chunk_ids).select_related("source")}
+    results = []
+    for index, item in enumerate(top):
+        chunk = chunks.get(item.best_chunk or item.text_chunk or 0)
+        if chunk is None:  # deleted between the two queries
+            continue
+        following = ranked[index + 1].vector_score if index + 1 < len(ranked) else 0.0
+        similarity = max(item.vector_score, 0.0) if item.best_chunk is not None else 0.0
+        margin = max(0.0, item.vector_score - following) if item.best_chunk is not None else 0.0
+        score = confidence(best_similarity=similarity, text_agrees=item.text_position is not None, margin=margin)
+        source = chunk.source
+        results.append(SearchResult(
+            source_id=source.pk, chunk_id=chunk.pk, title=source.title, snippet=_snippet(chunk.content),
+            content=chunk.content, score=round(score, 4), kind=source.kind, url=source.url, heading=chunk.heading,
+        ))
+    return results
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= SNIPPET_CHARS:
+        return flat
+    cut = flat.rfind(" ", 0, SNIPPET_CHARS)
+    return flat[:cut if cut > SNIPPET_CHARS // 2 else SNIPPET_CHARS].rstrip(" ,.;:") + "…"
+
+
+def _schedule_reembed_if_stale(model_id: str) -> None:
+    """No vector of the model in use but chunks exist: the model changed; re-embed in the background."""
+    from chat.models import KnowledgeChunk
+    from config.redis import redis_client, tenant_key
+
+    if not KnowledgeChunk.objects.exclude(embedding_model=model_id).exists():
+        return
+    if redis_client().set(tenant_key(str(connection.schema_name), "kb", "reembed-scheduled"), "1", nx=True, ex=600):
+        from chat.knowledge.tasks import kb_reembed_stale
+
+        transaction.on_commit(lambda: kb_reembed_stale.delay())
+        logger.info("embedding model changed to %s: re-embedding scheduled", model_id)
+
+
+# ------------------------------------------------------------------------------ status for people
+
+
+@dataclass(frozen=True)
+class SourceStatusCounts:
+    pending: int
+    indexing: int
+    ready: int
+    failed: int
+
+
+def kb_status_counts() -> SourceStatusCounts:
+    from django.db.models import Count
+
+    counts = dict(KnowledgeSource.objects.values_list("status").annotate(total=Count("id")).values_list("status", "total"))
+    return SourceStatusCounts(pending=counts.get("pending", 0), indexing=counts.get("indexing", 0),
+                              ready=counts.get("ready", 0), failed=counts.get("failed", 0))
+
+
+def kb_failed_sources() -> list[KnowledgeSource]:
+    return list(KnowledgeSource.objects.filter(status=KnowledgeSource.Status.FAILED).order_by("-updated"))
+
+
+def job_get(*, job_id: int) -> IndexingJob | None:
+    return IndexingJob.objects.filter(pk=job_id).first()

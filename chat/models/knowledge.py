@@ -1,0 +1,130 @@
+"""Knowledge base tables, in each tenant's schema: sources, their chunks and bulk indexing jobs.
+
+Embeddings live on the chunk in one `vector` column without a fixed dimension, with the model that
+made them and its dimension beside it. The search reads only rows of the model in use, so a model
+change is safe while the background re-embedding catches up, and any provider's dimension fits.
+HNSW needs a fixed dimension, so the migration adds one partial expression index per supported
+dimension (`(embedding::vector(384)) ... WHERE embedding_dims = 384`, see EMBEDDING_INDEX_DIMENSIONS).
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from pgvector.django import VectorField
+
+# Dimensions with an HNSW index: the local MiniLM (384) and OpenAI's text-embedding-3-small and
+# ada-002 (1536). Other dimensions still work, searched exactly (fine up to tens of thousands of chunks).
+EMBEDDING_INDEX_DIMENSIONS = (384, 1536)
+
+
+class IndexingJob(models.Model):
+    """Progress of one bulk operation (a folder import, a re-index): how many sources, how far."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", "Import"
+        REINDEX = "reindex", "Re-index"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    description = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.done + self.failed}/{self.total} ({self.status})"
+
+
+class KnowledgeSource(models.Model):
+    """One thing the business told us: an FAQ entry, a page, an uploaded file or a web page."""
+
+    class Kind(models.TextChoices):
+        FAQ = "faq", "FAQ entry"
+        PAGE = "page", "Page"
+        FILE = "file", "Uploaded file"
+        URL = "url", "Web page"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        INDEXING = "indexing", "Indexing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # What makes a source "the same one" when it is imported again: the FAQ's question, the file's
+    # name, the page's slug, the URL. Re-importing by key updates in place instead of duplicating.
+    key = models.CharField(max_length=700, unique=True)
+    title = models.CharField(max_length=500)
+    question = models.TextField(blank=True)
+    answer = models.TextField(blank=True)
+    variants = models.JSONField(default=list, blank=True, help_text="Other ways customers ask the question.")
+    # Plain text (Markdown headings kept) of pages, files and web pages; never markup.
+    body = models.TextField(blank=True)
+    document_format = models.CharField(max_length=20, blank=True, help_text="markdown, text, html, pdf or docx.")
+    url = models.URLField(max_length=2000, blank=True)
+    filename = models.CharField(max_length=500, blank=True)
+    # The file an FAQ entry was imported from: re-importing that file removes entries it no longer has.
+    origin = models.CharField(max_length=500, blank=True, db_index=True)
+    # An uploaded file's bytes, kept only until they are extracted into `body`.
+    raw = models.BinaryField(null=True, blank=True, editable=False)
+    content_hash = models.CharField(max_length=64, help_text="Hash of the content as last imported.")
+    indexed_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the content the chunks came from.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    job = models.ForeignKey(IndexingJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="sources")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    indexed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "title"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.title}"
+
+
+class KnowledgeChunk(models.Model):
+    """A piece of a source that is embedded and searched on its own."""
+
+    class Role(models.TextChoices):
+        QUESTION = "question", "FAQ question"
+        PHRASING = "phrasing", "FAQ alternative phrasing"
+        QUESTION_ANSWER = "qa", "FAQ question and answer"
+        PASSAGE = "passage", "Passage of a document"
+
+    source = models.ForeignKey(KnowledgeSource, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    heading = models.CharField(max_length=500, blank=True, help_text="Section path within the document.")
+    text = models.TextField(help_text="What is embedded.")
+    content = models.TextField(help_text="What a reader is shown: the passage, or the FAQ's answer.")
+    content_hash = models.CharField(max_length=64)
+    search_vector = SearchVectorField(null=True)
+    embedding = VectorField(null=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    embedding_dims = models.PositiveSmallIntegerField(null=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "position"], name="kb_chunk_unique_position"),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="kb_chunk_search_gin"),
+            models.Index(fields=["embedding_model"], name="kb_chunk_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}#{self.position} {self.role}"
