@@ -15,7 +15,8 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -148,7 +149,7 @@ class CallLimits:
 
 async def chat_stream(*, config: ProviderConfig, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                       tenant_schema: str, temperature: float | None = None,
-                      max_output_tokens: int | None = None) -> AsyncIterator[LLMEvent]:
+                      max_output_tokens: int | None = None) -> AsyncGenerator[LLMEvent, None]:
     """Stream one chat completion as events; raise an LLMError when no usable answer can be had.
 
     `tools` are in the Chat Completions format (`{"type": "function", "function": {...}}`).
@@ -171,17 +172,21 @@ async def chat_stream(*, config: ProviderConfig, messages: list[dict[str, Any]],
         request["max_completion_tokens"] = max_output_tokens
     provider = _provider_label(config.base_url)
 
+    # The lease outlives the call's own deadline by a margin for the caller's work between events;
+    # it only matters when a process dies holding it.
     async with tenant_llm_slot(tenant_schema=tenant_schema, limit=limits.tenant_max_concurrency,
-                               lease_seconds=limits.total_timeout + limits.connect_timeout):
+                               lease_seconds=limits.total_timeout + limits.connect_timeout + 30):
         attempt = 0
         while True:
             attempt += 1
             is_trial = await circuit_admit(base_url=config.base_url, policy=limits.circuit)
             progress = _AttemptProgress()
             try:
-                async for event in _attempt(config=config, request=request, limits=limits, deadline=deadline,
-                                            progress=progress, is_trial=is_trial):
-                    yield event
+                # aclosing: a caller that stops reading closes the HTTP stream now, not at garbage collection.
+                async with aclosing(_attempt(config=config, request=request, limits=limits, deadline=deadline,
+                                             progress=progress, is_trial=is_trial)) as events:
+                    async for event in events:
+                        yield event
                 finished = progress.finished(config=config, request=request, started=started, attempt=attempt)
                 yield finished
                 return
@@ -247,7 +252,7 @@ class _AttemptFailed(Exception):
 
 
 async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: CallLimits, deadline: float,
-                   progress: _AttemptProgress, is_trial: bool) -> AsyncIterator[TextDelta | ToolCall]:
+                   progress: _AttemptProgress, is_trial: bool) -> AsyncGenerator[TextDelta | ToolCall, None]:
     client = _client_for(config=config, limits=limits)
     first_token_budget = min(limits.first_token_timeout, deadline - time.monotonic())
     opened: Any = None
@@ -255,8 +260,8 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
         try:
             # Connecting, the response headers and the first meaningful chunk all share one budget:
             # a provider that accepts the request and then says nothing is as useless as a dead one.
-            opened, chunks, first = await asyncio.wait_for(_open_until_first_token(client, request),
-                                                           timeout=max(first_token_budget, 0.001))
+            async with asyncio.timeout(max(first_token_budget, 0.001)):
+                opened, chunks, first = await _open_until_first_token(client, request)
         except TimeoutError as error:
             raise _AttemptFailed(code=CODE_FIRST_TOKEN_TIMEOUT, retryable=False, counts_against_provider=True,
                                  message="The language model did not start answering in time.") from error
@@ -278,7 +283,9 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
                 raise _AttemptFailed(code=CODE_TIMEOUT, retryable=False, counts_against_provider=True,
                                      message="The language model took too long to finish its answer.")
             try:
-                pending = [await asyncio.wait_for(chunks.__anext__(), timeout=remaining)]
+                # Scoped to one read, never across a yield: a timeout scope must not wrap the caller's code.
+                async with asyncio.timeout(remaining):
+                    pending = [await chunks.__anext__()]
             except StopAsyncIteration:
                 break
             except TimeoutError as error:
