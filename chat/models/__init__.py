@@ -1,5 +1,29 @@
 """The chat app's tables, one module per area; import them from here."""
 
+from chat.models.conversations import (
+    AnswerState,
+    Author,
+    BusinessProfile,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Message,
+)
 from chat.models.knowledge import IndexingJob, KnowledgeChunk, KnowledgeSource
 
-__all__ = ["IndexingJob", "KnowledgeChunk", "KnowledgeSource"]
+__all__ = [
+    "AnswerState",
+    "Author",
+    "BusinessProfile",
+    "Channel",
+    "Contact",
+    "Conversation",
+    "ConversationEvent",
+    "ConversationStatus",
+    "IndexingJob",
+    "KnowledgeChunk",
+    "KnowledgeSource",
+    "Message",
+]
