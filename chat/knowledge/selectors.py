@@ -10,10 +10,15 @@ chunks can never answer another's customers. Two rankings are made and fused per
 - full text: PostgreSQL `english` full-text search (stemming, stopwords) over titles, phrasings and
   answers, with typos corrected first against the tenant's vocabulary.
 
-Fusion is reciprocal rank fusion (each ranking contributes 1/(k + rank)), weighted towards the
-vector ranking, which understands paraphrase; full text rescues exact names, codes and rare words.
-The score shown is a calibrated confidence: a logistic function of the best cosine similarity and
-of whether both rankings agree, fitted on the labelled set in bench/data (see docs/benchmarks.md).
+Fusion adds to a source's vector score a bonus for its full-text score, relative to the best
+full-text score of this query. Reciprocal rank fusion was measured too (bench/knowledge_quality.py)
+and ranked worse: it throws away how far apart the similarities are, so one shared word could lift
+a distant FAQ above a clear paraphrase. The vector side understands paraphrase; the full-text side
+rescues exact names, codes and rare words the model does not know.
+
+The score shown is a calibrated confidence: a logistic function of the fused score, fitted on the
+labelled set in bench/data (see docs/benchmarks.md), so it falls with rank and reads as the chance
+that the result is the right one.
 """
 
 from __future__ import annotations
@@ -31,16 +36,15 @@ from chat.models import IndexingJob, KnowledgeSource
 
 logger = logging.getLogger(__name__)
 
-MODES = ("hybrid", "vector", "text")
-RRF_K = 20
-VECTOR_WEIGHT = 1.0
-TEXT_WEIGHT = 0.5
+MODES = ("hybrid", "vector", "text", "rrf")
+RRF_K = 20  # only for the "rrf" comparison mode of the benchmark
+# How much a source's full-text score (relative to this query's best) adds to its vector score.
+TEXT_BONUS = 0.12
 # Share of a source's vector score that comes from its overall closeness rather than its best chunk.
 OVERALL_SHARE = 0.2
 SNIPPET_CHARS = 240
-# Confidence = sigmoid(a + b·best cosine + c·[the top source is also a full-text hit] + d·margin),
-# fitted on bench/data with bench/knowledge_quality.py --calibrate (local MiniLM).
-CONFIDENCE_COEFFICIENTS = (-7.0, 12.0, 1.0, 4.0)
+# Confidence = sigmoid(a + b·fused score), fitted on bench/data by bench/knowledge_quality.py (local MiniLM).
+CONFIDENCE_COEFFICIENTS = (-7.0, 12.0)
 
 
 @dataclass(frozen=True)
@@ -97,14 +101,14 @@ def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchRes
     prepared = query_prepare(query[:2000])
     evidence: dict[int, _SourceEvidence] = {}
     candidates = max(settings.KB_SEARCH_CANDIDATES, k)
-    if mode in ("hybrid", "vector"):
+    if mode in ("hybrid", "vector", "rrf"):
         _vector_evidence(prepared, candidates, evidence)
-    if mode in ("hybrid", "text"):
+    if mode in ("hybrid", "text", "rrf"):
         _text_evidence(prepared, candidates, evidence)
     if not evidence:
         return []
     ranked = _fuse(list(evidence.values()), mode)
-    return _results(ranked[:k], ranked)
+    return _results(ranked[:k], mode)
 
 
 def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence]) -> None:
@@ -164,38 +168,41 @@ def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int,
 
 
 def _fuse(items: list[_SourceEvidence], mode: str) -> list[_SourceEvidence]:
+    best_text = max((item.text_rank for item in items), default=0.0) or 1.0
     for item in items:
-        score = 0.0
-        if mode in ("hybrid", "vector") and item.vector_position is not None:
-            score += VECTOR_WEIGHT / (RRF_K + item.vector_position)
-        if mode in ("hybrid", "text") and item.text_position is not None:
-            score += TEXT_WEIGHT / (RRF_K + item.text_position)
-        item.fused = score
+        vector = max(item.vector_score, 0.0) if item.best_chunk is not None else 0.0
+        text = item.text_rank / best_text
+        if mode == "vector":
+            item.fused = vector
+        elif mode == "text":
+            item.fused = text
+        elif mode == "rrf":
+            item.fused = sum(1.0 / (RRF_K + position) for position in (item.vector_position, item.text_position)
+                             if position is not None)
+        else:
+            item.fused = vector + TEXT_BONUS * text
     ranked = [item for item in items if item.fused > 0]
     ranked.sort(key=lambda item: (item.fused, item.vector_score, item.text_rank), reverse=True)
     return ranked
 
 
-def confidence(*, best_similarity: float, text_agrees: bool, margin: float) -> float:
-    a, b, c, d = CONFIDENCE_COEFFICIENTS
-    value = a + b * best_similarity + c * (1.0 if text_agrees else 0.0) + d * margin
-    return 1.0 / (1.0 + math.exp(-value))
+def confidence(*, fused: float) -> float:
+    a, b = CONFIDENCE_COEFFICIENTS
+    return 1.0 / (1.0 + math.exp(-(a + b * fused)))
 
 
-def _results(top: list[_SourceEvidence], ranked: list[_SourceEvidence]) -> list[SearchResult]:
+def _results(top: list[_SourceEvidence], mode: str) -> list[SearchResult]:
     from chat.models import KnowledgeChunk
 
     chunk_ids = [item.best_chunk or item.text_chunk for item in top]
     chunks = {chunk.pk: chunk for chunk in KnowledgeChunk.objects.filter(pk__in=chunk_ids).select_related("source")}
     results = []
-    for index, item in enumerate(top):
+    for item in top:
         chunk = chunks.get(item.best_chunk or item.text_chunk or 0)
         if chunk is None:  # deleted between the two queries
             continue
-        following = ranked[index + 1].vector_score if index + 1 < len(ranked) else 0.0
-        similarity = max(item.vector_score, 0.0) if item.best_chunk is not None else 0.0
-        margin = max(0.0, item.vector_score - following) if item.best_chunk is not None else 0.0
-        score = confidence(best_similarity=similarity, text_agrees=item.text_position is not None, margin=margin)
+        # Text-only and rank-fusion scores are not on the calibrated scale; they keep their raw value.
+        score = confidence(fused=item.fused) if mode in ("hybrid", "vector") else min(1.0, item.fused)
         source = chunk.source
         results.append(SearchResult(
             source_id=source.pk, chunk_id=chunk.pk, title=source.title, snippet=_snippet(chunk.content),
