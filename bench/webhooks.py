@@ -79,7 +79,8 @@ def main() -> None:
     env = child_env(DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_DEBUG="false",
                     DESKPILOT_LOG_LEVEL="WARNING")
     web = WebServer(env=env)
-    worker = Worker(queues="high", concurrency=2, env=env)
+    # The worker logs at INFO: its "ready." line is how we know it is serving.
+    worker = Worker(queues="high", concurrency=2, env={**env, "DESKPILOT_LOG_LEVEL": "INFO"})
     local = threading.local()
 
     def post(body: bytes, topic: str) -> int:

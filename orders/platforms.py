@@ -119,6 +119,13 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _quantity(value: Any, *, field_name: str) -> int:
+    quantity = _int(value, field_name=field_name)
+    if quantity <= 0:
+        raise InvalidPayload(f"{field_name} must be at least 1, not {quantity}.", details={"field": field_name})
+    return quantity
+
+
 def _int(value: Any, *, field_name: str) -> int:
     if isinstance(value, bool):
         raise InvalidPayload(f"{field_name} must be a whole number.", details={"field": field_name})
@@ -226,7 +233,7 @@ def shopify_order(payload: Any) -> OrderData:
         items.append(ItemData(
             sku=_text(line.get("sku")),
             name=_text(line.get("name") or line.get("title")) or "Item",
-            quantity=_int(line["quantity"], field_name=f"line_items[{index}].quantity"),
+            quantity=_quantity(line["quantity"], field_name=f"line_items[{index}].quantity"),
             unit_price_minor=_money(line["price"], currency=currency, field_name=f"line_items[{index}].price"),
         ))
     shipping_set = ((payload.get("total_shipping_price_set") or {}).get("shop_money") or {}).get("amount")
@@ -391,7 +398,7 @@ def woocommerce_order(payload: Any) -> OrderData:
         items.append(ItemData(
             sku=_text(line.get("sku")),
             name=_text(line.get("name")) or "Item",
-            quantity=_int(line["quantity"], field_name=f"line_items[{index}].quantity"),
+            quantity=_quantity(line["quantity"], field_name=f"line_items[{index}].quantity"),
             unit_price_minor=_woo_unit_price(line, currency=currency, index=index),
         ))
     billing = payload.get("billing") or {}

@@ -192,12 +192,13 @@ def _product_find(data: ProductData) -> Product | None:
     variant_skus = [variant.sku for variant in data.variants]
     if variant_skus:
         condition |= Q(variants__sku__in=variant_skus)
-    return Product.objects.select_for_update(of=("self",)).filter(condition).order_by("id").distinct().first()
+    first_id = Product.objects.filter(condition).order_by("id").values_list("id", flat=True).first()
+    return None if first_id is None else Product.objects.select_for_update().get(pk=first_id)
 
 
 def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
     """Apply a shop's product (or variation) snapshot to our catalog; returns what happened."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if data.name is None:
             return _variation_upsert(data=data)
         product = _product_find(data)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 
 from orders.exceptions import InvalidTransition, OrderNotFound
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusChange
@@ -51,14 +52,14 @@ class TransitionResult:
 
 
 def _status_move(*, order: Order, to_status: str, at: datetime, source: str) -> TransitionResult:
-    """Move a locked order; returns what happened without raising (callers decide if refusal is an error)."""
+    """Move a locked order and record it; returns what happened without raising (callers decide if a
+    refusal is an error). The caller saves the order, together with whatever else it changed."""
     current = order.status
     if to_status == current:
         return TransitionResult(False, current, to_status, "already in that status")
     if not order_transition_allowed(from_status=current, to_status=to_status):
         return TransitionResult(False, current, to_status, f"{current} cannot become {to_status}")
     order.status = to_status
-    order.save(update_fields=["status", "updated"])
     OrderStatusChange.objects.create(order=order, from_status=current, to_status=to_status, at=at, source=source)
     return TransitionResult(True, current, to_status)
 
@@ -73,13 +74,15 @@ def order_transition(*, order: Order, to_status: str, at: datetime, source: str)
         if not result.changed and result.from_status != to_status:
             raise InvalidTransition(f"Order {locked.number} is {result.from_status} and cannot become {to_status}.",
                                     details={"from": result.from_status, "to": to_status})
+        locked.save(update_fields=["status", "updated"])
     return locked
 
 
 def order_status_advance(*, order: Order, to_status: str, at: datetime, source: str) -> TransitionResult:
     """A reported status (webhooks): applied when it moves forward, otherwise ignored and logged.
 
-    The order must already be locked by the caller (select_for_update inside its transaction).
+    The order must already be locked by the caller (select_for_update inside its transaction), and
+    the caller saves it.
     """
     result = _status_move(order=order, to_status=to_status, at=at, source=source)
     if not result.changed and result.reason != "already in that status":
@@ -97,37 +100,35 @@ def _tracking_apply(order: Order, tracking: TrackingData | None) -> None:
     order.estimated_delivery = tracking.estimated_delivery or order.estimated_delivery
 
 
-def _items_replace(order: Order, data: OrderData) -> None:
-    current = [(i.sku, i.name, i.quantity, i.unit_price_minor) for i in order.items.all()]
+def _items_replace(order: Order, data: OrderData, *, new: bool = False) -> None:
     wanted = [(i.sku, i.name, i.quantity, i.unit_price_minor) for i in data.items]
-    if current == wanted:
-        return
-    order.items.all().delete()
+    if not new:
+        current = [(i.sku, i.name, i.quantity, i.unit_price_minor) for i in order.items.all()]
+        if current == wanted:
+            return
+        OrderItem.objects.filter(order=order).delete()
     OrderItem.objects.bulk_create(
         OrderItem(order=order, sku=sku, name=name[:300], quantity=quantity, unit_price_minor=price)
         for sku, name, quantity, price in wanted)
 
 
+def _order_new(data: OrderData, *, status: str) -> Order:
+    return Order(number=data.number, lookup_key=order_lookup_key(data.number), email=data.email, phone=data.phone,
+                 currency=data.currency, status=status, subtotal_minor=data.subtotal_minor,
+                 shipping_minor=data.shipping_minor, total_minor=data.total_minor, placed_at=data.placed_at,
+                 platform=data.platform, external_ref=data.external_ref, source_updated_at=data.updated_at)
+
+
 def order_upsert(*, data: OrderData, source: str) -> str:
     """Create or update an order from a shop's snapshot; returns what happened, for the delivery log."""
-    with transaction.atomic():
+    # No savepoint when called inside the delivery's transaction: it commits or rolls back as one.
+    with transaction.atomic(savepoint=False):
         order = (Order.objects.select_for_update()
-                 .filter(platform=data.platform, external_ref=data.external_ref).first()
-                 or Order.objects.select_for_update().filter(lookup_key=order_lookup_key(data.number)).first())
+                 .filter(Q(platform=data.platform, external_ref=data.external_ref)
+                         | Q(lookup_key=order_lookup_key(data.number)))
+                 .order_by("id").first())
         if order is None:
-            order = Order.objects.create(
-                number=data.number, lookup_key=order_lookup_key(data.number), email=data.email, phone=data.phone,
-                currency=data.currency, status=S.PENDING, subtotal_minor=data.subtotal_minor,
-                shipping_minor=data.shipping_minor, total_minor=data.total_minor, placed_at=data.placed_at,
-                platform=data.platform, external_ref=data.external_ref, source_updated_at=data.updated_at)
-            OrderStatusChange.objects.create(order=order, from_status="", to_status=S.PENDING, at=data.placed_at,
-                                             source=source)
-            _items_replace(order, data)
-            _tracking_apply(order, data.tracking)
-            order.save()
-            if data.status and data.status != S.PENDING:
-                order_status_advance(order=order, to_status=data.status, at=data.updated_at, source=source)
-            return f"order {order.number} created as {order.status}"
+            return _order_create(data=data, source=source)
         if order.source_updated_at and data.updated_at < order.source_updated_at:
             logger.info("order %s: %s from %s is older than what we have (%s); ignored", order.number, source,
                         data.updated_at.isoformat(), order.source_updated_at.isoformat())
@@ -141,28 +142,49 @@ def order_upsert(*, data: OrderData, source: str) -> str:
         order.source_updated_at = data.updated_at
         _items_replace(order, data)
         _tracking_apply(order, data.tracking)
-        order.save()
+        result = None
         if data.status:
             result = order_status_advance(order=order, to_status=data.status, at=data.updated_at, source=source)
-            if result.changed:
-                return f"order {order.number} {result.from_status} -> {result.to_status}"
+        order.save()
+        if result is not None and result.changed:
+            return f"order {order.number} {result.from_status} -> {result.to_status}"
         return f"order {order.number} updated, status {order.status}"
+
+
+def _order_create(*, data: OrderData, source: str) -> str:
+    """A new order starts as pending when it was placed; a later status is a change at its update time."""
+    target = data.status or S.PENDING
+    order = _order_new(data, status=S.PENDING)
+    _tracking_apply(order, data.tracking)
+    steps = [OrderStatusChange(from_status="", to_status=S.PENDING, at=data.placed_at, source=source)]
+    if order_transition_allowed(from_status=S.PENDING, to_status=target):
+        order.status = target
+        steps.append(OrderStatusChange(from_status=S.PENDING, to_status=target, at=data.updated_at, source=source))
+    elif target != S.PENDING:
+        logger.info("order %s: new order reported as %s, kept pending", data.number, target)
+    order.save()
+    for step in steps:
+        step.order = order
+    OrderStatusChange.objects.bulk_create(steps)
+    _items_replace(order, data, new=True)
+    return f"order {order.number} created as {order.status}"
 
 
 def fulfillment_apply(*, data: FulfillmentData, source: str) -> str:
     """Tracking details and the shipping status of a fulfillment; its order must already be known."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         order = Order.objects.select_for_update().filter(platform=data.platform,
                                                          external_ref=data.order_external_ref).first()
         if order is None:
             # Deliveries can overtake each other: retry until the order's own webhook has arrived.
             raise OrderNotFound(f"No order with {data.platform} id {data.order_external_ref} yet.")
         _tracking_apply(order, data.tracking)
-        order.save()
+        result = None
         if data.status:
             result = order_status_advance(order=order, to_status=data.status, at=data.updated_at, source=source)
-            if result.changed:
-                return f"order {order.number} {result.from_status} -> {result.to_status}, tracking updated"
+        order.save()
+        if result is not None and result.changed:
+            return f"order {order.number} {result.from_status} -> {result.to_status}, tracking updated"
         return f"order {order.number} tracking updated, status {order.status}"
 
 
@@ -182,16 +204,12 @@ def order_import(*, data: OrderData, history: list[HistoryEntry], source: str) -
         return False
     steps = history or [HistoryEntry(status=data.status or S.PENDING, at=data.placed_at)]
     with transaction.atomic():
-        order = Order.objects.create(
-            number=data.number, lookup_key=order_lookup_key(data.number), email=data.email, phone=data.phone,
-            currency=data.currency, status=steps[0].status, subtotal_minor=data.subtotal_minor,
-            shipping_minor=data.shipping_minor, total_minor=data.total_minor, placed_at=data.placed_at,
-            platform=data.platform, external_ref=data.external_ref, source_updated_at=data.updated_at)
-        OrderStatusChange.objects.create(order=order, from_status="", to_status=steps[0].status, at=steps[0].at,
-                                         source=source)
-        _items_replace(order, data)
+        order = _order_new(data, status=steps[0].status)
         _tracking_apply(order, data.tracking)
         order.save()
+        OrderStatusChange.objects.create(order=order, from_status="", to_status=steps[0].status, at=steps[0].at,
+                                         source=source)
+        _items_replace(order, data, new=True)
         for step in steps[1:]:
             result = _status_move(order=order, to_status=step.status, at=step.at, source=source)
             if not result.changed:
@@ -199,4 +217,5 @@ def order_import(*, data: OrderData, history: list[HistoryEntry], source: str) -
                                         details={"from": result.from_status, "to": step.status})
         if data.status and order.status != data.status:
             raise InvalidTransition(f"Order {data.number}: its history ends at {order.status}, not {data.status}.")
+        order.save(update_fields=["status", "updated"])
     return True

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from orders.exceptions import InvalidPayload, WebhookRejected
@@ -67,10 +68,11 @@ def webhook_signature_valid(*, secret: str, body: bytes, signature: str) -> bool
     return hmac.compare_digest(expected, signature.strip().encode())
 
 
-def _commerce_currency() -> str:
+def _currency_for(platform: str, topic: str) -> str:
+    """The shop currency, read only for topics whose payload does not carry one (products)."""
     from orders.selectors import commerce_currency
 
-    return commerce_currency()
+    return commerce_currency() if TOPICS[platform][topic].needs_currency else ""
 
 
 def webhook_receive(*, platform: str, headers: Mapping[str, str], body: bytes) -> WebhookReceipt:
@@ -95,7 +97,7 @@ def webhook_receive(*, platform: str, headers: Mapping[str, str], body: bytes) -
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookRejected("The body is not valid JSON.", code="invalid_json") from exc
     # Parse now, only to refuse a malformed payload while the shop is still listening.
-    payload_parse(platform=platform, topic=topic, payload=payload, currency=_commerce_currency())
+    payload_parse(platform=platform, topic=topic, payload=payload, currency=_currency_for(platform, topic))
     kept_headers = {key.lower(): value for key, value in headers.items() if key.lower().startswith(names.prefix)}
     try:
         with transaction.atomic():
@@ -114,14 +116,13 @@ def _enqueue(delivery_pk: int) -> None:
     webhook_delivery_process.delay(delivery_pk)
 
 
-def _apply(*, delivery: WebhookDelivery, parsed: Any) -> str:
-    source = f"{delivery.platform}:{delivery.topic}"
+def _apply(*, parsed: Any, currency: str, source: str) -> str:
     if isinstance(parsed, OrderData):
         return order_upsert(data=parsed, source=source)
     if isinstance(parsed, FulfillmentData):
         return fulfillment_apply(data=parsed, source=source)
     if isinstance(parsed, ProductData):
-        return product_upsert_from_platform(data=parsed, currency=_commerce_currency())
+        return product_upsert_from_platform(data=parsed, currency=currency)
     if isinstance(parsed, InventoryData):
         return variant_stock_set_from_platform(data=parsed)
     raise InvalidPayload(f"Nothing knows how to apply {type(parsed).__name__}.")
@@ -138,9 +139,10 @@ def webhook_delivery_apply(*, delivery_id: int) -> str | None:
             if delivery.state == WebhookDelivery.State.PROCESSED:
                 return delivery.outcome
             payload = json_loads_exact(bytes(delivery.body))
+            currency = _currency_for(delivery.platform, delivery.topic)
             parsed = payload_parse(platform=delivery.platform, topic=delivery.topic, payload=payload,
-                                   currency=_commerce_currency())
-            outcome = _apply(delivery=delivery, parsed=parsed)
+                                   currency=currency)
+            outcome = _apply(parsed=parsed, currency=currency, source=f"{delivery.platform}:{delivery.topic}")
             delivery.state = WebhookDelivery.State.PROCESSED
             delivery.outcome = outcome[:300]
             delivery.attempts += 1
@@ -149,7 +151,8 @@ def webhook_delivery_apply(*, delivery_id: int) -> str | None:
     except Exception as exc:
         # The work rolled back; note the attempt, and let the task retry (then dead-letter) it.
         WebhookDelivery.objects.filter(pk=delivery_id).exclude(state=WebhookDelivery.State.PROCESSED).update(
-            state=WebhookDelivery.State.FAILED, outcome=f"{type(exc).__name__}: {exc}"[:300])
+            state=WebhookDelivery.State.FAILED, attempts=F("attempts") + 1,
+            outcome=f"{type(exc).__name__}: {exc}"[:300])
         raise
     logger.info("%s delivery %s (%s): %s", delivery.platform, delivery.delivery_id, delivery.topic, outcome)
     return outcome
