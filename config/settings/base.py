@@ -192,7 +192,11 @@ def logging_settings(log_format: str, level: str) -> dict[str, object]:
     }
 
 # Each app that owns demo data registers its loader here (see tenants.demo).
-DESKPILOT_DEMO_LOADERS: list[str] = ["orders.demo.load_demo", "chat.knowledge.demo.load_demo"]
+DESKPILOT_DEMO_LOADERS: list[str] = [
+    "chat.conversations.demo.load_demo",
+    "orders.demo.load_demo",
+    "chat.knowledge.demo.load_demo",
+]
 
 CELERY_BEAT_SCHEDULE = {
     "prune-replayed-dead-letters": {

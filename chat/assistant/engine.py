@@ -1,0 +1,451 @@
+"""The assistant engine: one customer message in, one checked, stored, streamed answer out.
+
+    answer_customer_message(schema_name=..., message_id=..., sink=...)
+
+The customer's message is already stored (chat.conversations.services.message_receive). The engine
+loads the turn, decides the mode (LLM when a provider is configured, its circuit is closed and the
+plan's budget allows; the offline assistant otherwise, or when the LLM fails), streams the answer
+through `sink` as it is produced and checked, and stores it, unless a person took the conversation
+over in the meantime: then nothing is stored and nothing more is streamed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from chat.assistant import offline, tools
+from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, knowledge_version
+from chat.assistant.factcheck import SentenceGate, check_answer, supported_facts
+from chat.assistant.language import detect_language
+from chat.assistant.llm import ProviderConfig, StreamFinished, TextDelta, ToolCall, chat_stream, provider_config_default
+from chat.assistant.prompts import system_prompt
+from chat.assistant.resilience import LLMError
+from chat.assistant.usage import llm_allowed, usage_record_answer
+from chat.conversations import services
+from chat.models import Author, Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+HISTORY_MESSAGES = 12
+MAX_TOOL_ROUNDS = 4
+STREAM_WORDS_PER_DELTA = 4
+LOW_CONFIDENCE_INTENTS = {"unknown"}
+CACHEABLE_TOOLS = {"knowledge_search", "product_availability"}
+
+T = TypeVar("T")
+
+
+class AnswerSink(Protocol):
+    """Where streamed text goes: the widget's socket group, a console, nowhere."""
+
+    async def delta(self, text: str) -> None: ...
+
+
+class NullSink:
+    async def delta(self, text: str) -> None:
+        return None
+
+
+@dataclass
+class AnswerResult:
+    message_id: int | None
+    text: str
+    mode: str
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    quick_replies: list[str] = field(default_factory=list)
+    handoff: bool = False
+    replied: bool = True
+    confidence: float | None = None
+    first_token_ms: int | None = None
+    total_ms: int = 0
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_minor: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+
+@dataclass
+class Turn:
+    schema_name: str
+    conversation_id: int
+    message_id: int
+    text: str
+    status: str
+    may_reply: bool
+    already_answered: Message | None
+    state: offline.ConversationState
+    low_confidence_streak: int
+    history: list[dict[str, str]]
+    customer_texts: list[str]
+    profile_tone: str
+    profile_languages: list[str]
+    timezone_name: str
+    provider: ProviderConfig | None
+    is_first_question: bool
+
+
+async def _db(in_schema: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run ORM work in a thread, inside the tenant's schema (the connection's schema is per thread)."""
+
+    def _run() -> T:
+        close_old_connections()
+        with schema_context(in_schema):
+            return function(*args, **kwargs)
+
+    return await sync_to_async(_run, thread_sensitive=False)()
+
+
+def _load_turn(schema_name: str, message_id: int) -> Turn:
+    from django.db import connection
+
+    message = Message.objects.select_related("conversation").get(pk=message_id, author=Author.CUSTOMER)
+    conversation: Conversation = message.conversation
+    answered = Message.objects.filter(in_reply_to=message, author=Author.ASSISTANT).first()
+    profile = services.business_profile_get()
+    recent = list(conversation.messages.filter(internal=False, created__lte=message.created)
+                  .exclude(pk=message.pk).order_by("-created", "-id")[:HISTORY_MESSAGES])
+    recent.reverse()
+    history = []
+    for previous in recent:
+        if previous.author == Author.CUSTOMER:
+            history.append({"role": "user", "content": previous.text})
+        elif previous.author in (Author.ASSISTANT, Author.AGENT):
+            prefix = "(A team member wrote) " if previous.author == Author.AGENT else ""
+            history.append({"role": "assistant", "content": prefix + previous.text})
+    customer_texts = [m.text for m in recent if m.author == Author.CUSTOMER] + [message.text]
+    language = detect_language(message.text, default=conversation.language or "en")
+    provider = None
+    if profile.llm_api_key:
+        default = provider_config_default()
+        provider = ProviderConfig(api_key=profile.llm_api_key,
+                                  base_url=profile.llm_base_url or (default.base_url if default else
+                                                                    "https://api.openai.com/v1"),
+                                  chat_model=profile.llm_chat_model or (default.chat_model if default else
+                                                                        "gpt-4o-mini"))
+    else:
+        provider = provider_config_default()
+    tenant = getattr(connection, "tenant", None)
+    return Turn(
+        schema_name=schema_name, conversation_id=conversation.pk, message_id=message.pk, text=message.text,
+        status=conversation.status, may_reply=conversation.assistant_may_reply, already_answered=answered,
+        state=offline.ConversationState(language=language, pending_order_number=conversation.pending_order_number,
+                                        failed_verifications=conversation.failed_verifications,
+                                        human_only_topics=list(profile.human_only_topics or []),
+                                        business_name=profile.name),
+        low_confidence_streak=conversation.low_confidence_streak, history=history, customer_texts=customer_texts,
+        profile_tone=profile.tone, profile_languages=list(profile.languages or []),
+        timezone_name=getattr(tenant, "timezone", "UTC"), provider=provider,
+        is_first_question=not any(m.author == Author.CUSTOMER for m in recent))
+
+
+def _mark_not_needed(message_id: int) -> None:
+    from chat.models import AnswerState
+
+    Message.objects.filter(pk=message_id, answer_state=AnswerState.PENDING).update(answer_state=AnswerState.NOT_NEEDED)
+
+
+async def answer_customer_message(*, schema_name: str, message_id: int, sink: AnswerSink | None = None,
+                                  now: datetime | None = None) -> AnswerResult:
+    sink = sink or NullSink()
+    started = time.monotonic()
+    turn = await _db(schema_name, _load_turn, schema_name, message_id)
+    if turn.already_answered is not None:
+        existing = turn.already_answered
+        return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
+                            tool_calls=existing.tool_calls, quick_replies=existing.quick_replies, replied=True,
+                            confidence=existing.confidence)
+    if not turn.may_reply:
+        await _db(schema_name, _mark_not_needed, message_id)
+        return AnswerResult(message_id=None, text="", mode="none", replied=False)
+
+    now = now or timezone.now()
+    context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
+    streamer = _Streamer(sink, started)
+    draft = await _draft_answer(turn, context, streamer, now)
+    if draft.handoff_reason:
+        draft.text += await _db(schema_name, _away_note, turn.state.language, now)
+    if not streamer.sent_everything_of(draft.text):
+        await streamer.send_rest(draft.text)
+    total_ms = int((time.monotonic() - started) * 1000)
+    stored = await _db(schema_name, services.assistant_answer_store, customer_message_id=message_id,
+                       answer=services.AnswerToStore(
+                           text=draft.text, mode=draft.mode, sources=draft.sources, tool_calls=draft.tool_calls,
+                           quick_replies=draft.quick_replies, confidence=draft.confidence,
+                           low_confidence=draft.low_confidence, handoff_reason=draft.handoff_reason,
+                           model=draft.model, tokens_in=draft.tokens_in, tokens_out=draft.tokens_out,
+                           cost_minor=draft.cost_minor, latency_ms=total_ms, first_token_ms=streamer.first_token_ms,
+                           language=turn.state.language, pending_order_number=draft.pending_order_number,
+                           failed_verifications=draft.failed_verifications))
+    if stored.message is None:
+        return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
+    if stored.created:
+        await _db(schema_name, usage_record_answer, schema_name=schema_name, mode=draft.mode,
+                  tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor)
+    return AnswerResult(message_id=stored.message.pk, text=stored.message.text, mode=draft.mode,
+                        sources=draft.sources, tool_calls=draft.tool_calls, quick_replies=draft.quick_replies,
+                        handoff=stored.handed_over, confidence=draft.confidence,
+                        first_token_ms=streamer.first_token_ms, total_ms=total_ms, model=draft.model,
+                        tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor)
+
+
+def answer_customer_message_sync(*, schema_name: str, message_id: int, now: datetime | None = None) -> AnswerResult:
+    """For commands and worker tasks, which have no event loop of their own."""
+    return asyncio.run(answer_customer_message(schema_name=schema_name, message_id=message_id, now=now))
+
+
+class _Streamer:
+    """Sends text to the sink and remembers what was sent and when the first piece went out."""
+
+    def __init__(self, sink: AnswerSink, started: float) -> None:
+        self.sink = sink
+        self.started = started
+        self.sent = ""
+        self.first_token_ms: int | None = None
+
+    async def send(self, text: str) -> None:
+        if not text:
+            return
+        if self.first_token_ms is None:
+            self.first_token_ms = int((time.monotonic() - self.started) * 1000)
+        self.sent += text
+        await self.sink.delta(text)
+
+    async def send_words(self, text: str) -> None:
+        """Offline answers stream like the LLM's: a few words per delta."""
+        pieces = re.findall(r"\S+\s*|\s+", text)
+        for index in range(0, len(pieces), STREAM_WORDS_PER_DELTA):
+            await self.send("".join(pieces[index:index + STREAM_WORDS_PER_DELTA]))
+
+    def sent_everything_of(self, text: str) -> bool:
+        return self.sent == text
+
+    async def send_rest(self, text: str) -> None:
+        """Stream what is not sent yet; if the final text differs from what was streamed (a corrected
+        answer), the final frame carries the whole text and replaces what was shown."""
+        if text.startswith(self.sent):
+            await self.send_words(text[len(self.sent):])
+
+
+@dataclass
+class Draft:
+    text: str
+    mode: str
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    quick_replies: list[str] = field(default_factory=list)
+    confidence: float | None = None
+    low_confidence: bool = False
+    handoff_reason: str | None = None
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_minor: int = 0
+    pending_order_number: str | None = None
+    failed_verifications: int | None = None
+    cacheable: bool = False
+
+
+def _draft_from_offline(result: offline.OfflineAnswer, context: tools.TurnContext, mode: str = "offline") -> Draft:
+    return Draft(text=result.text, mode=mode, sources=list(context.sources), tool_calls=list(context.calls),
+                 quick_replies=result.quick_replies, confidence=result.confidence,
+                 low_confidence=result.intent in LOW_CONFIDENCE_INTENTS,
+                 handoff_reason=result.handoff_reason or context.handoff_reason,
+                 pending_order_number=result.pending_order_number, failed_verifications=result.failed_verifications,
+                 cacheable=result.cacheable)
+
+
+async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime) -> Draft:
+    text = turn.text
+    language = turn.state.language
+    # Requests for a person and the business's human-only topics never depend on a model.
+    if offline.asks_for_person(text) or offline.human_only_topic(text, turn.state.human_only_topics):
+        result = await _db(turn.schema_name, offline.answer, text=text, state=turn.state, context=context)
+        return _draft_from_offline(result, context)
+
+    use_llm = turn.provider is not None and await _db(turn.schema_name, llm_allowed, schema_name=turn.schema_name)
+    cacheable_turn = not turn.state.pending_order_number and (turn.is_first_question or not use_llm)
+
+    async def compute() -> CachedAnswer | None:
+        draft = await _compute(turn, context, streamer, now, use_llm)
+        compute.draft = draft  # type: ignore[attr-defined]
+        if not draft.cacheable or draft.handoff_reason or draft.low_confidence:
+            return None
+        return CachedAnswer(text=draft.text, sources=draft.sources, tool_calls=draft.tool_calls,
+                            confidence=draft.confidence, mode=draft.mode, quick_replies=draft.quick_replies)
+
+    if not cacheable_turn:
+        return await _compute(turn, context, streamer, now, use_llm)
+    version = await _db(turn.schema_name, knowledge_version)
+    cached, from_cache = await answer_cache_get_or_compute(schema_name=turn.schema_name, language=language,
+                                                           question=text, version=version, compute=compute)
+    if from_cache and cached is not None:
+        await streamer.send_words(cached.text)
+        return Draft(text=cached.text, mode="cache", sources=cached.sources, tool_calls=cached.tool_calls,
+                     quick_replies=cached.quick_replies, confidence=cached.confidence)
+    draft = getattr(compute, "draft", None)
+    if draft is None:  # the leader's answer was not cacheable: compute our own
+        draft = await _compute(turn, context, streamer, now, use_llm)
+    return draft
+
+
+async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime,
+                   use_llm: bool) -> Draft:
+    if use_llm and turn.provider is not None:
+        try:
+            return await _llm_answer(turn, context, streamer, now)
+        except LLMError as exc:
+            logger.warning("LLM unavailable for tenant %s (%s); answering offline", turn.schema_name, exc.code)
+            # Start the turn again from the data: what the model looked up is not reused.
+            context.calls.clear()
+            context.results.clear()
+            context.sources.clear()
+            context.handoff_reason = None
+    result = await _db(turn.schema_name, offline.answer, text=turn.text, state=turn.state, context=context)
+    draft = _draft_from_offline(result, context)
+    if draft.low_confidence and turn.low_confidence_streak + 1 >= services.LOW_CONFIDENCE_HANDOFF_STREAK:
+        draft.text = offline.phrase(turn.state.language, "unknown_handoff")
+        draft.quick_replies = []
+        draft.handoff_reason = "The assistant could not answer confidently twice in a row."
+    if not streamer.sent:
+        await streamer.send_words(draft.text)
+    return draft
+
+
+def _away_note(language: str, now: datetime) -> str:
+    """Outside opening hours, say honestly when a person will reply."""
+    from orders import selectors as commerce
+
+    state = commerce.is_open_at(moment=now)
+    if state.open:
+        return ""
+    zone = commerce.tenant_zone()
+    if state.next_opening is None:
+        return " " + offline.phrase(language, "away_unknown")
+    when = offline.moment_text(state.next_opening.astimezone(zone), language, now.astimezone(zone).date())
+    return " " + offline.phrase(language, "away", when=when)
+
+
+# ----------------------------------------------------------------------------- LLM mode
+
+
+async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime) -> Draft:
+    assert turn.provider is not None
+    prompt = system_prompt(business_name=turn.state.business_name, tone=turn.profile_tone,
+                           languages=turn.profile_languages, now=now.astimezone(_zone(turn)),
+                           timezone_name=turn.timezone_name, human_only_topics=turn.state.human_only_topics)
+    messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *turn.history,
+                                      {"role": "user", "content": turn.text}]
+    usage = {"tokens_in": 0, "tokens_out": 0, "cost_minor": 0, "model": turn.provider.chat_model}
+    answer_text = ""
+    for _round in range(MAX_TOOL_ROUNDS):
+        gate = SentenceGate(facts=supported_facts(context.results))
+        round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, with_tools=True)
+        if calls:
+            messages.append({"role": "assistant", "content": round_text or None, "tool_calls": [
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments_json}}
+                for call in calls]})
+            for call in calls:
+                if call.arguments_error:
+                    result: dict[str, Any] = {"error": call.arguments_error}
+                else:
+                    result = await _db(turn.schema_name, tools.run_tool, call.name, call.arguments, context)
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": tools.tool_result_json(result)})
+            continue
+        final = gate.finish()
+        for piece in final.released:
+            await streamer.send(piece)
+        answer_text = round_text
+        if not final.check.unsupported:
+            break
+        # Re-asked once, without streaming; then replaced by an answer built from the data.
+        messages.append({"role": "assistant", "content": round_text})
+        messages.append({"role": "user", "content": final.check.feedback()})
+        retry_gate = SentenceGate(facts=supported_facts(context.results))
+        retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, with_tools=False)
+        if retry_text and not check_answer(retry_text, supported_facts(context.results)).unsupported:
+            answer_text = retry_text
+        else:
+            logger.warning("tenant %s: the model stated unsupported figures twice; answering from the data",
+                           turn.schema_name)
+            safe_context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
+            result_offline = await _db(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
+                                       context=safe_context)
+            context.calls.extend(safe_context.calls)
+            context.sources.extend(s for s in safe_context.sources if s not in context.sources)
+            answer_text = result_offline.text
+        break
+    else:
+        answer_text = answer_text or offline.phrase(turn.state.language, "unknown")
+    if _reveals_instructions(answer_text, prompt):
+        logger.warning("tenant %s: an answer repeating the system prompt was blocked", turn.schema_name)
+        answer_text = offline.phrase(turn.state.language, "unknown")
+    if not answer_text.strip():
+        answer_text = offline.phrase(turn.state.language, "unknown")
+    used = {call["name"] for call in context.calls}
+    best = context.best_knowledge_score
+    low_confidence = "knowledge_search" in used and not context.sources and not (used - {"knowledge_search"})
+    return Draft(text=answer_text, mode="llm", sources=list(context.sources), tool_calls=list(context.calls),
+                 confidence=best, low_confidence=low_confidence, handoff_reason=context.handoff_reason,
+                 model=str(usage["model"]), tokens_in=int(usage["tokens_in"]), tokens_out=int(usage["tokens_out"]),
+                 cost_minor=int(usage["cost_minor"]), cacheable=bool(used) and used <= CACHEABLE_TOOLS)
+
+
+def _zone(turn: Turn) -> Any:
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(turn.timezone_name)
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+async def _llm_round(turn: Turn, messages: list[dict[str, Any]], gate: SentenceGate, streamer: _Streamer | None,
+                     usage: dict[str, Any], *, with_tools: bool) -> tuple[str, list[ToolCall]]:
+    assert turn.provider is not None
+    text = ""
+    calls: list[ToolCall] = []
+    stream = chat_stream(config=turn.provider, messages=messages, tools=tools.TOOL_SPECS if with_tools else None,
+                         tenant_schema=turn.schema_name)
+    async with aclosing(stream) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                text += event.text
+                if streamer is not None and not calls:
+                    for piece in gate.feed(event.text):
+                        await streamer.send(piece)
+            elif isinstance(event, ToolCall):
+                calls.append(event)
+            elif isinstance(event, StreamFinished):
+                usage["tokens_in"] += event.tokens_in
+                usage["tokens_out"] += event.tokens_out
+                usage["cost_minor"] += event.cost_minor
+                usage["model"] = event.model or usage["model"]
+    return text, calls
+
+
+def _reveals_instructions(answer: str, prompt: str) -> bool:
+    """True when the answer repeats a sentence of the system prompt (8 words or more) word for word."""
+    normalized = " ".join(re.findall(r"\w+", answer.lower()))
+    for sentence in re.split(r"(?<=[.:])\s+|\n", prompt):
+        words = re.findall(r"\w+", sentence.lower())
+        for start in range(0, max(0, len(words) - 7)):
+            if " ".join(words[start:start + 8]) in normalized:
+                return True
+    return False

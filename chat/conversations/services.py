@@ -1,0 +1,287 @@
+"""Writes about conversations: receiving messages, the handoff state machine, storing answers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat.conversations.events import publish_after_commit
+from chat.models import (
+    AnswerState,
+    Author,
+    BusinessProfile,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Message,
+)
+from config.errors import ApplicationError, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+
+# The handoff state machine. The assistant replies only in BOT (and RESOLVED, which a new customer
+# message reopens); once a person has the conversation (HUMAN) or one was asked for (NEEDS_HUMAN),
+# only a person hands it back.
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    ConversationStatus.BOT: {ConversationStatus.NEEDS_HUMAN, ConversationStatus.HUMAN, ConversationStatus.RESOLVED},
+    ConversationStatus.NEEDS_HUMAN: {ConversationStatus.HUMAN, ConversationStatus.BOT, ConversationStatus.RESOLVED},
+    ConversationStatus.HUMAN: {ConversationStatus.BOT, ConversationStatus.NEEDS_HUMAN, ConversationStatus.RESOLVED},
+    ConversationStatus.RESOLVED: {ConversationStatus.BOT, ConversationStatus.NEEDS_HUMAN, ConversationStatus.HUMAN},
+}
+
+
+class TransitionNotAllowed(ApplicationError):
+    code = "transition_not_allowed"
+    status = 409
+
+
+def message_event(message: Message) -> dict[str, Any]:
+    """The one shape of a message in real-time events and APIs."""
+    return {
+        "type": "message",
+        "conversation_id": message.conversation_id,
+        "message": {
+            "id": message.pk,
+            "author": message.author,
+            "text": message.text,
+            "client_id": message.client_id,
+            "internal": message.internal,
+            "sources": message.sources,
+            "quick_replies": message.quick_replies,
+            "agent": message.agent.get_full_name() or message.agent.get_username() if message.agent_id else None,
+            "created": message.created.isoformat(),
+        },
+    }
+
+
+def business_profile_get() -> BusinessProfile:
+    from django.db import connection
+
+    profile = BusinessProfile.objects.filter(pk=1).first()
+    if profile is None:
+        tenant = getattr(connection, "tenant", None)
+        name = getattr(tenant, "name", "") or "our business"
+        profile, _ = BusinessProfile.objects.get_or_create(pk=1, defaults={"name": name, "languages": ["en"]})
+    return profile
+
+
+def contact_get_or_create(*, visitor_id: str, name: str = "", email: str = "", phone: str = "") -> Contact:
+    contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64],
+                                                     defaults={"name": name[:200], "email": email[:254],
+                                                               "phone": phone[:40]})
+    changed = [field for field, value in (("name", name), ("email", email), ("phone", phone))
+               if value and not getattr(contact, field)]
+    if changed and not created:
+        for field in changed:
+            setattr(contact, field, {"name": name, "email": email, "phone": phone}[field])
+        contact.save(update_fields=changed)
+    return contact
+
+
+def conversation_start(*, contact: Contact, channel: str = Channel.WIDGET, language: str = "en") -> Conversation:
+    with transaction.atomic():
+        conversation = Conversation.objects.create(contact=contact, channel=channel, language=language[:8],
+                                                   last_message_at=timezone.now())
+        ConversationEvent.objects.create(conversation=conversation, kind="created", to_status=conversation.status,
+                                         actor="customer")
+        publish_after_commit(conversation_id=conversation.pk, to_conversation=False,
+                             event={"type": "conversation.created", "conversation_id": conversation.pk,
+                                    "channel": conversation.channel, "status": conversation.status})
+    return conversation
+
+
+def message_text_clean(text: str) -> str:
+    cleaned = (text or "").replace("\x00", "").strip()
+    if not cleaned:
+        raise ValidationFailed("A message cannot be empty.", code="empty_message")
+    if len(cleaned) > MAX_MESSAGE_CHARS:
+        raise ValidationFailed(f"A message can be at most {MAX_MESSAGE_CHARS} characters long.",
+                               code="message_too_long", details={"max_chars": MAX_MESSAGE_CHARS})
+    return cleaned
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    message: Message
+    created: bool
+    # True when the assistant should answer it (no person owns the conversation).
+    needs_answer: bool
+
+
+def message_receive(*, conversation: Conversation, text: str, client_id: str | None = None) -> ReceivedMessage:
+    """Store a customer's message before anything else happens; a re-sent message is stored once."""
+    text = message_text_clean(text)
+    client_id = (client_id or "")[:64] or None
+    if client_id:
+        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
+        if existing is not None:
+            return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING)
+    try:
+        with transaction.atomic():
+            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            if locked.status == ConversationStatus.RESOLVED:
+                _transition(locked, ConversationStatus.BOT, actor="customer", reason="The customer wrote again.")
+            state = AnswerState.PENDING if locked.assistant_may_reply else AnswerState.NOT_NEEDED
+            message = Message.objects.create(conversation=locked, author=Author.CUSTOMER, text=text,
+                                             client_id=client_id, answer_state=state)
+            locked.last_message_at = message.created
+            locked.save(update_fields=["last_message_at", "updated"])
+            publish_after_commit(conversation_id=locked.pk, event=message_event(message))
+    except IntegrityError:
+        # The same client id arrived twice at once: the first one stored it.
+        existing = Message.objects.get(conversation=conversation, client_id=client_id)
+        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING)
+    conversation.refresh_from_db()
+    return ReceivedMessage(message, True, state == AnswerState.PENDING)
+
+
+def _transition(conversation: Conversation, to_status: str, *, actor: str, reason: str = "",
+                kind: str = "status_changed") -> None:
+    """Inside a transaction, on a locked row."""
+    if to_status == conversation.status:
+        return
+    if to_status not in ALLOWED_TRANSITIONS[conversation.status]:
+        raise TransitionNotAllowed(f"A conversation cannot go from {conversation.status} to {to_status}.",
+                                   details={"from": conversation.status, "to": to_status})
+    from_status = conversation.status
+    conversation.status = to_status
+    conversation.resolved_at = timezone.now() if to_status == ConversationStatus.RESOLVED else None
+    if to_status == ConversationStatus.BOT:
+        conversation.low_confidence_streak = 0
+    conversation.save(update_fields=["status", "resolved_at", "low_confidence_streak", "updated"])
+    ConversationEvent.objects.create(conversation=conversation, kind=kind, from_status=from_status,
+                                     to_status=to_status, actor=actor[:200], reason=reason[:300])
+    publish_after_commit(conversation_id=conversation.pk, event={
+        "type": "conversation.status", "conversation_id": conversation.pk, "from": from_status, "to": to_status,
+        "actor": actor, "reason": reason})
+
+
+def conversation_transition(*, conversation: Conversation, to_status: str, actor: str, reason: str = "",
+                            kind: str = "status_changed") -> Conversation:
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        _transition(locked, to_status, actor=actor, reason=reason, kind=kind)
+        if to_status in (ConversationStatus.HUMAN, ConversationStatus.NEEDS_HUMAN):
+            # Customer messages waiting for the assistant are now the team's to answer.
+            Message.objects.filter(conversation=locked, answer_state=AnswerState.PENDING).update(
+                answer_state=AnswerState.NOT_NEEDED)
+    return locked
+
+
+def conversation_request_human(*, conversation: Conversation, reason: str, actor: str = "assistant") -> Conversation:
+    return conversation_transition(conversation=conversation, to_status=ConversationStatus.NEEDS_HUMAN, actor=actor,
+                                   reason=reason, kind="handoff_requested")
+
+
+def conversation_take_over(*, conversation: Conversation, agent: Any) -> Conversation:
+    with transaction.atomic():
+        locked = conversation_transition(conversation=conversation, to_status=ConversationStatus.HUMAN,
+                                         actor=agent.get_username(), reason="An agent took over.", kind="taken_over")
+        locked.assignee = agent
+        locked.save(update_fields=["assignee", "updated"])
+        system = Message.objects.create(conversation=locked, author=Author.SYSTEM,
+                                        text=f"{agent.get_full_name() or 'A team member'} joined the conversation.")
+        publish_after_commit(conversation_id=locked.pk, event=message_event(system))
+    return locked
+
+
+def conversation_hand_back(*, conversation: Conversation, agent: Any) -> Conversation:
+    return conversation_transition(conversation=conversation, to_status=ConversationStatus.BOT,
+                                   actor=agent.get_username(), reason="Handed back to the assistant.",
+                                   kind="handed_back")
+
+
+def conversation_resolve(*, conversation: Conversation, actor: str) -> Conversation:
+    return conversation_transition(conversation=conversation, to_status=ConversationStatus.RESOLVED, actor=actor,
+                                   kind="resolved")
+
+
+def agent_message_send(*, conversation: Conversation, agent: Any, text: str, internal: bool = False) -> Message:
+    text = message_text_clean(text)
+    with transaction.atomic():
+        message = Message.objects.create(conversation=conversation, author=Author.AGENT, text=text, agent=agent,
+                                         internal=internal)
+        if not internal:
+            Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created)
+        publish_after_commit(conversation_id=conversation.pk, event=message_event(message), to_conversation=not internal)
+    return message
+
+
+@dataclass(frozen=True)
+class AnswerToStore:
+    text: str
+    mode: str
+    sources: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]]
+    quick_replies: list[str]
+    confidence: float | None
+    low_confidence: bool
+    handoff_reason: str | None
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_minor: int = 0
+    latency_ms: int | None = None
+    first_token_ms: int | None = None
+    language: str = ""
+    pending_order_number: str | None = None
+    failed_verifications: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    message: Message | None  # None: no answer was stored, a person owns the conversation now
+    handed_over: bool
+    created: bool
+
+
+LOW_CONFIDENCE_HANDOFF_STREAK = 2
+
+
+def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore) -> StoredAnswer:
+    """Store the assistant's answer to one customer message, unless a person took over meanwhile.
+
+    The conversation row is locked, so a takeover and an answer never interleave: whichever
+    commits first wins, and an answer that lost is dropped, never shown to the customer.
+    """
+    with transaction.atomic():
+        customer_message = Message.objects.select_related("conversation").get(pk=customer_message_id)
+        conversation = Conversation.objects.select_for_update().get(pk=customer_message.conversation_id)
+        existing = Message.objects.filter(in_reply_to=customer_message, author=Author.ASSISTANT).first()
+        if existing is not None:
+            return StoredAnswer(existing, False, False)
+        if not conversation.assistant_may_reply:
+            Message.objects.filter(pk=customer_message.pk).update(answer_state=AnswerState.NOT_NEEDED)
+            return StoredAnswer(None, False, False)
+        message = Message.objects.create(
+            conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to=customer_message,
+            sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
+            confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
+            first_token_ms=answer.first_token_ms)
+        Message.objects.filter(pk=customer_message.pk).update(answer_state=AnswerState.ANSWERED)
+        conversation.last_message_at = message.created
+        conversation.low_confidence_streak = conversation.low_confidence_streak + 1 if answer.low_confidence else 0
+        if answer.language:
+            conversation.language = answer.language
+        if answer.pending_order_number is not None:
+            conversation.pending_order_number = answer.pending_order_number
+        if answer.failed_verifications is not None:
+            conversation.failed_verifications = answer.failed_verifications
+        conversation.save()
+        publish_after_commit(conversation_id=conversation.pk, event=message_event(message))
+        reason = answer.handoff_reason
+        if reason is None and conversation.low_confidence_streak >= LOW_CONFIDENCE_HANDOFF_STREAK:
+            reason = "The assistant could not answer confidently twice in a row."
+        if reason and conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
+            _transition(conversation, ConversationStatus.NEEDS_HUMAN, actor="assistant", reason=reason,
+                        kind="handoff_requested")
+    return StoredAnswer(message, bool(reason), True)
