@@ -71,3 +71,30 @@ def artifacts_dir() -> Path:
     path = Path(settings.BASE_DIR) / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_copies(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, object]:
+    """Fresh tenants loaded with the demo businesses' content (profile, catalog, orders, hours, FAQ).
+
+    Session-wide because loading embeds the whole FAQ; tests add conversations to them, never edit
+    the content (a test that edits content makes its own tenant).
+    """
+    from django.utils.module_loading import import_string
+    from django_tenants.utils import schema_context
+
+    from tenants.demo import DEMO_TENANTS, FIXTURES
+    from tenants.services import tenant_create
+
+    tenants: dict[str, object] = {}
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        for demo in DEMO_TENANTS:
+            slug = f"{demo.slug}{uuid.uuid4().hex[:10]}"
+            tenant = tenant_create(slug=slug, name=demo.name, domain=f"{slug}.test.localhost",
+                                   timezone_name=demo.timezone).tenant
+            with schema_context(slug):
+                for loader in settings.DESKPILOT_DEMO_LOADERS:
+                    import_string(loader)(tenant=tenant, fixtures=FIXTURES / demo.slug)
+            tenants[demo.slug] = tenant
+        connection.set_schema_to_public()
+    return tenants

@@ -23,6 +23,8 @@ from orders import selectors as commerce
 PRODUCT_MATCH_STRONG = 75.0
 KNOWLEDGE_CONFIDENT_FOR_PRODUCTS = 0.9
 MAX_VERIFICATION_ATTEMPTS = 3
+# Stored as the pending order number while we wait for the customer to give one.
+AWAITING_ORDER_NUMBER = "?"
 
 
 @dataclass
@@ -342,12 +344,18 @@ def answer(*, text: str, state: ConversationState, context: TurnContext) -> Offl
     contact = contact_in(stripped)
     number = order_number_in(stripped) if (_ORDER_WORDS.search(stripped) or state.pending_order_number
                                            or len(stripped) <= 20) else None
-    if state.pending_order_number and (contact or number):
-        return _order_answer(number or state.pending_order_number, contact, state, context)
+    awaiting = state.pending_order_number
+    if awaiting and (contact or number):
+        known_number = number or (awaiting if awaiting != AWAITING_ORDER_NUMBER else None)
+        if known_number:
+            return _order_answer(known_number, contact, state, context)
+        return OfflineAnswer(phrase(language, "ask_order_number"), "order", confidence=1.0,
+                             pending_order_number=AWAITING_ORDER_NUMBER)
     if _ORDER_WORDS.search(stripped) and (number or _ORDER_STATUS_QUESTION.search(stripped)):
         if number:
             return _order_answer(number, contact, state, context)
-        return OfflineAnswer(phrase(language, "ask_order_number"), "order", confidence=1.0)
+        return OfflineAnswer(phrase(language, "ask_order_number"), "order", confidence=1.0,
+                             pending_order_number=AWAITING_ORDER_NUMBER)
 
     if _GREETING.match(stripped):
         return OfflineAnswer(phrase(language, "greeting", name=state.business_name), "greeting", confidence=1.0,

@@ -279,3 +279,14 @@ CELERY_BEAT_SCHEDULE["kb-reembed-stale-chunks"] = {
     "options": {"queue": "low"},
 }
 # --- end knowledge base ----------------------------------------------------------------------------
+
+# --- Assistant sweeper (chat.assistant.tasks) -------------------------------------------------------
+# A customer message still unanswered this long after it arrived is answered by a worker.
+ASSISTANT_SWEEP_GRACE_SECONDS = env.int("ASSISTANT_SWEEP_GRACE_SECONDS", default=30)
+CELERY_BEAT_SCHEDULE["assistant-answer-pending"] = {
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 30,
+    "args": ["chat.assistant.tasks.answer_pending_messages"],
+    "options": {"queue": "critical"},
+}
+# --- end assistant sweeper --------------------------------------------------------------------------

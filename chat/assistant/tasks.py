@@ -1,0 +1,31 @@
+"""The sweeper: a customer message the web process never answered (it died, say) is answered here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from chat.models import AnswerState, Author, Message
+from config.celery import Queue, tenant_task
+
+logger = logging.getLogger(__name__)
+
+
+@tenant_task(queue=Queue.CRITICAL)
+def answer_pending_messages() -> int:
+    """Answer customer messages still waiting after the grace period; safe to run twice at once."""
+    from chat.assistant.engine import answer_customer_message_sync
+
+    cutoff = timezone.now() - timedelta(seconds=settings.ASSISTANT_SWEEP_GRACE_SECONDS)
+    pending = list(Message.objects.filter(author=Author.CUSTOMER, answer_state=AnswerState.PENDING,
+                                          created__lte=cutoff).order_by("created").values_list("pk", flat=True)[:50])
+    for message_id in pending:
+        # The engine stores at most one answer per message, so a race with a live answer is harmless.
+        answer_customer_message_sync(schema_name=connection.schema_name, message_id=message_id)
+    if pending:
+        logger.info("answered %s message(s) left waiting", len(pending))
+    return len(pending)
