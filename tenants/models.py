@@ -110,3 +110,31 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} [{self.schema_name or 'no tenant'}]"
+
+
+class UsageNotice(models.Model):
+    """That a tenant's owners were told their plan reached a level this month.
+
+    The unique constraint is the once-a-month guarantee: answers crossing the line at the same
+    moment all try to insert, and only one row (and so one e-mail) survives.
+    """
+
+    class Level(models.TextChoices):
+        WARNING = "warning", "Most of the plan used"
+        EXHAUSTED = "exhausted", "Plan used up"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_notices")
+    month = models.DateField(help_text="First day of the month the notice is about.")
+    level = models.CharField(max_length=20, choices=Level.choices)
+    created = models.DateTimeField(auto_now_add=True)
+    # Set once the owners' e-mail went out, so a task delivered twice does not send it twice.
+    emailed = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["month", "created"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month", "level"], name="usage_notice_once_per_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.month:%Y-%m} {self.level}"

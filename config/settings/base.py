@@ -280,6 +280,19 @@ CELERY_BEAT_SCHEDULE["kb-reembed-stale-chunks"] = {
 }
 # --- end knowledge base ----------------------------------------------------------------------------
 
+# --- Assistant usage limits and answer cache (chat.assistant.usage, chat.assistant.cache) ---------
+# How long a tenant's plan level is cached for the check before every model call. Recording usage
+# discards it at once; this only delays a plan change made in the admin.
+USAGE_LEVEL_CACHE_SECONDS = env.int("USAGE_LEVEL_CACHE_SECONDS", default=5)
+# Answers to frequent questions, per tenant and knowledge version (any change to the knowledge
+# base, catalog, opening hours or profile starts a new version, so nothing stale is served).
+ASSISTANT_CACHE_ENABLED = env.bool("ASSISTANT_CACHE_ENABLED", default=True)
+ASSISTANT_CACHE_TTL_SECONDS = env.int("ASSISTANT_CACHE_TTL_SECONDS", default=3600)
+# How long identical questions asked together wait for the one being answered before answering
+# on their own; also how long a crashed process can hold a question's lock.
+ASSISTANT_CACHE_WAIT_SECONDS = env.float("ASSISTANT_CACHE_WAIT_SECONDS", default=20)
+# --- end usage limits and answer cache -------------------------------------------------------------
+
 # --- Assistant sweeper (chat.assistant.tasks) -------------------------------------------------------
 # A customer message still unanswered this long after it arrived is answered by a worker.
 ASSISTANT_SWEEP_GRACE_SECONDS = env.int("ASSISTANT_SWEEP_GRACE_SECONDS", default=30)

@@ -1,0 +1,350 @@
+"""Cost control: what each tenant used this month, against its plan, and telling the owners.
+
+The ledger (`tenants.UsageEntry`, public schema) is the only truth; monthly figures are sums over
+it, never counters kept beside it, so nothing can drift. What counts:
+
+- messages: `message` entries, one per answered customer message whatever the mode (llm, offline,
+  cache), because the plan sells answered messages;
+- tokens: chat-model tokens, carried by `message` entries (the answer's tokens) and by `llm_call`
+  entries (model calls that answered no customer message); embedding tokens are not chat tokens;
+- cost: every entry's estimated cost, embeddings included.
+
+A plan level is the higher of the two percentages: at 80% the owners are warned, at 100% the
+assistant stops calling the model (offline mode answers) and the owners are told. Each level is
+told once per tenant and month, guarded by a unique constraint rather than a check.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import cast
+
+import redis
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from config.celery import Queue, tenant_task
+from config.redis import redis_client, tenant_key
+from tenants.exceptions import TenantNotFound
+from tenants.models import Tenant, UsageEntry, UsageNotice
+from tenants.selectors import month_start
+from tenants.services import ROLE_OWNER
+
+__all__ = [
+    "LEVEL_EXHAUSTED",
+    "LEVEL_OK",
+    "LEVEL_WARNING",
+    "UsageMonth",
+    "llm_allowed",
+    "usage_month",
+    "usage_notice_email",
+    "usage_notice_email_send",
+    "usage_notices_current",
+    "usage_record_answer",
+]
+
+logger = logging.getLogger(__name__)
+
+LEVEL_OK = "ok"
+LEVEL_WARNING = str(UsageNotice.Level.WARNING)
+LEVEL_EXHAUSTED = str(UsageNotice.Level.EXHAUSTED)
+WARNING_PERCENT = 80
+EXHAUSTED_PERCENT = 100
+# Levels in the order a month reaches them; reaching one means every earlier one was reached too.
+_LEVELS_IN_ORDER = (LEVEL_WARNING, LEVEL_EXHAUSTED)
+
+# The generation is bumped after every recorded entry; a cached level remembers the generation it
+# was computed at, so a level read before a new entry committed is never served after it.
+_GENERATION_TTL_SECONDS = 40 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class UsageMonth:
+    messages: int
+    tokens: int
+    cost_minor: int
+    # None: no plan, so no limit.
+    message_limit: int | None
+    token_limit: int | None
+    percent: float
+    level: str
+
+    @property
+    def llm_allowed(self) -> bool:
+        return self.level != LEVEL_EXHAUSTED
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+def usage_month(*, schema_name: str, now: datetime | None = None) -> UsageMonth:
+    """The tenant's usage in the month containing `now` (this month by default), against its plan."""
+    month, _tenant_id = _usage_month_with_tenant(schema_name=schema_name, now=now)
+    return month
+
+
+def _usage_month_with_tenant(*, schema_name: str, now: datetime | None) -> tuple[UsageMonth, int]:
+    start = month_start(now)
+    end = _next_month_start(start)
+    in_month = Q(usage_entries__created__gte=start, usage_entries__created__lt=end)
+    # One query: the tenant's plan limits and the month's sums (a LEFT JOIN on the ledger, so a
+    # tenant without entries still gets its row, with zeros).
+    row = (
+        Tenant.objects.filter(schema_name=schema_name)
+        .values("pk", "plan__monthly_messages", "plan__monthly_tokens")
+        .annotate(
+            used_messages=Coalesce(
+                Sum("usage_entries__quantity", filter=in_month & Q(usage_entries__kind=UsageEntry.Kind.MESSAGE)), 0
+            ),
+            used_tokens=Coalesce(
+                Sum(
+                    F("usage_entries__tokens_in") + F("usage_entries__tokens_out"),
+                    filter=in_month & ~Q(usage_entries__kind=UsageEntry.Kind.EMBEDDING),
+                ),
+                0,
+            ),
+            used_cost=Coalesce(Sum("usage_entries__cost_minor", filter=in_month), 0),
+        )
+        .order_by()
+        .first()
+    )
+    if row is None:
+        raise TenantNotFound(f"There is no tenant '{schema_name}'.")
+    messages, tokens = int(row["used_messages"]), int(row["used_tokens"])
+    message_limit, token_limit = row["plan__monthly_messages"], row["plan__monthly_tokens"]
+    month = UsageMonth(
+        messages=messages,
+        tokens=tokens,
+        cost_minor=int(row["used_cost"]),
+        message_limit=message_limit,
+        token_limit=token_limit,
+        percent=max(_percent(messages, message_limit), _percent(tokens, token_limit)),
+        level=_level(((messages, message_limit), (tokens, token_limit))),
+    )
+    return month, int(row["pk"])
+
+
+def _next_month_start(start: datetime) -> datetime:
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+def _percent(used: int, limit: int | None) -> float:
+    if limit is None:
+        return 0.0
+    if limit == 0:
+        # A plan that includes none of it is used up from the start.
+        return 100.0
+    return used * 100 / limit
+
+
+def _level(used_and_limits: tuple[tuple[int, int | None], ...]) -> str:
+    """Compared in integers, so 80 of 100 is exactly the warning line (80/100*100 as a float is not
+    guaranteed to be 80.0 for every limit)."""
+
+    def reached(percent: int) -> bool:
+        return any(limit is not None and used * 100 >= percent * limit for used, limit in used_and_limits)
+
+    if reached(EXHAUSTED_PERCENT):
+        return LEVEL_EXHAUSTED
+    if reached(WARNING_PERCENT):
+        return LEVEL_WARNING
+    return LEVEL_OK
+
+
+def llm_allowed(*, schema_name: str) -> bool:
+    """May the assistant call the model for this tenant now? False once the plan is used up.
+
+    Called before every model call, so the level is cached in Redis for a few seconds (one round
+    trip when cached). Recording usage bumps the tenant's generation, which discards the cached
+    level at once: the answer that reaches 100% is followed by no model call. The few seconds only
+    delay a plan change made in the admin.
+    """
+    client = redis_client()
+    generation_key = _generation_key(schema_name)
+    level_key = tenant_key(schema_name, "usage", "level", f"{month_start():%Y-%m}")
+    try:
+        # The client decodes responses (decode_responses=True): strings, not bytes.
+        generation, cached = cast("list[str | None]", client.mget([generation_key, level_key]))
+    except redis.RedisError:
+        logger.warning("Redis unavailable for the usage level of %s; reading the ledger", schema_name, exc_info=True)
+        return usage_month(schema_name=schema_name).llm_allowed
+    generation = generation or "0"
+    if cached is not None:
+        cached_generation, _, level = cached.partition(":")
+        if cached_generation == generation:
+            return level != LEVEL_EXHAUSTED
+    month = usage_month(schema_name=schema_name)
+    try:
+        client.set(level_key, f"{generation}:{month.level}", ex=settings.USAGE_LEVEL_CACHE_SECONDS)
+    except redis.RedisError:
+        logger.warning("could not cache the usage level of %s", schema_name, exc_info=True)
+    return month.llm_allowed
+
+
+def usage_notices_current(*, schema_name: str) -> list[UsageNotice]:
+    """This month's notices for the dashboard banner, the most serious first."""
+    notices = list(UsageNotice.objects.filter(tenant__schema_name=schema_name, month=month_start().date()))
+    return sorted(notices, key=lambda notice: _LEVELS_IN_ORDER.index(notice.level), reverse=True)
+
+
+def _generation_key(schema_name: str) -> str:
+    return tenant_key(schema_name, "usage", "generation")
+
+
+# ----------------------------------------------------------------------------- writes
+
+
+def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_out: int, cost_minor: int) -> None:
+    """Append one answered customer message to the ledger, then tell the owners if it crossed a line.
+
+    Safe inside the caller's transaction: the cached level is discarded and the lines are checked
+    once it commits. Checked any earlier, two answers committing side by side could each see only
+    its own entry and both miss the line they crossed together.
+    """
+    tenant_id = Tenant.objects.filter(schema_name=schema_name).values_list("pk", flat=True).first()
+    if tenant_id is None:
+        raise TenantNotFound(f"There is no tenant '{schema_name}'.")
+    UsageEntry.objects.create(
+        tenant_id=tenant_id,
+        kind=UsageEntry.Kind.MESSAGE,
+        quantity=1,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_minor=cost_minor,
+    )
+    logger.debug(
+        "usage recorded for %s: %s answer, %s+%s tokens, cost %s", schema_name, mode, tokens_in, tokens_out, cost_minor
+    )
+    transaction.on_commit(lambda: _usage_level_forget(schema_name=schema_name))
+    # Robust: the answer is stored and counted; a failure to tell the owners must not undo that.
+    transaction.on_commit(lambda: _usage_thresholds_check(schema_name=schema_name), robust=True)
+
+
+def _usage_level_forget(*, schema_name: str) -> None:
+    try:
+        with redis_client().pipeline() as pipe:
+            pipe.incr(_generation_key(schema_name))
+            pipe.expire(_generation_key(schema_name), _GENERATION_TTL_SECONDS)
+            pipe.execute()
+    except redis.RedisError:
+        logger.warning(
+            "could not discard the cached usage level of %s; it expires in %ss",
+            schema_name,
+            settings.USAGE_LEVEL_CACHE_SECONDS,
+            exc_info=True,
+        )
+
+
+def _usage_thresholds_check(*, schema_name: str) -> None:
+    month, tenant_id = _usage_month_with_tenant(schema_name=schema_name, now=None)
+    if month.level == LEVEL_OK:
+        return
+    reached = _LEVELS_IN_ORDER[: _LEVELS_IN_ORDER.index(month.level) + 1]
+    first_of_month = month_start().date()
+    created = [
+        notice
+        for level in reached
+        if (notice := _usage_notice_create(tenant_id=tenant_id, month=first_of_month, level=level))
+    ]
+    if not created:
+        return
+    # One e-mail, about the most serious level reached: an answer that jumps from 79% to 100%
+    # tells the owners the plan is used up, not also that it is nearly used up.
+    notice_id = created[-1].pk
+    transaction.on_commit(lambda: _usage_notice_email_enqueue(schema_name=schema_name, notice_id=notice_id))
+
+
+def _usage_notice_create(*, tenant_id: int, month: date, level: str) -> UsageNotice | None:
+    """The new notice, or None when this level was already told this month."""
+    # Only a shortcut for the many answers after the line: the unique constraint is what decides.
+    if UsageNotice.objects.filter(tenant_id=tenant_id, month=month, level=level).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return UsageNotice.objects.create(tenant_id=tenant_id, month=month, level=level)
+    except IntegrityError:
+        # Another answer crossed the same line at the same moment and told the owners.
+        return None
+
+
+def _usage_notice_email_enqueue(*, schema_name: str, notice_id: int) -> None:
+    # The task carries the schema it is sent from; the caller may be on any schema (a thread
+    # of sync_to_async starts on public), so send it from the tenant's.
+    with schema_context(schema_name):
+        usage_notice_email_send.delay(notice_id)
+
+
+def usage_notice_email(*, notice_id: int) -> int:
+    """E-mail every owner of the current tenant about a notice; returns how many were e-mailed.
+
+    Runs in the tenant's schema (owners are that schema's users). Does nothing the second time.
+    """
+    schema_name = connection.schema_name
+    with transaction.atomic():
+        notice = (
+            UsageNotice.objects.select_for_update()
+            .select_related("tenant")
+            .filter(pk=notice_id, tenant__schema_name=schema_name)
+            .first()
+        )
+        if notice is None:
+            logger.warning("usage notice %s is not one of %s's; nothing sent", notice_id, schema_name)
+            return 0
+        if notice.emailed is not None:
+            return 0
+        owners = list(
+            User.objects.filter(groups__name=ROLE_OWNER, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+            .distinct()
+        )
+        if owners:
+            subject, body = _notice_email_text(notice=notice, month=usage_month(schema_name=schema_name))
+            send_mail(subject, body, None, owners)
+        else:
+            logger.warning(
+                "tenant %s has no owner with an e-mail address; usage notice %s not sent", schema_name, notice_id
+            )
+        notice.emailed = timezone.now()
+        notice.save(update_fields=["emailed"])
+    logger.info("usage notice %s (%s) sent to %s owner(s) of %s", notice_id, notice.level, len(owners), schema_name)
+    return len(owners)
+
+
+def _notice_email_text(*, notice: UsageNotice, month: UsageMonth) -> tuple[str, str]:
+    figures = (
+        f"Customer messages answered: {month.messages}"
+        + (f" of {month.message_limit}" if month.message_limit is not None else "")
+        + f"\nModel tokens: {month.tokens}"
+        + (f" of {month.token_limit}" if month.token_limit is not None else "")
+    )
+    business = notice.tenant.name
+    if notice.level == LEVEL_EXHAUSTED:
+        subject = f"{business}: your monthly plan is used up"
+        lead = (
+            f"Your assistant has used everything your plan includes for {notice.month:%B %Y}. "
+            "It keeps answering customers, from your knowledge base and catalog only (offline mode), "
+            "until the month ends or you upgrade your plan."
+        )
+    else:
+        subject = f"{business}: {WARNING_PERCENT}% of your monthly plan used"
+        lead = (
+            f"Your assistant has used {month.percent:.0f}% of what your plan includes for "
+            f"{notice.month:%B %Y}. At 100% it answers from your knowledge base and catalog only "
+            "(offline mode) until the month ends; upgrade your plan to avoid that."
+        )
+    return subject, f"{lead}\n\n{figures}\n"
+
+
+@tenant_task(queue=Queue.MEDIUM)
+def usage_notice_email_send(notice_id: int) -> int:
+    """Tell the owners a plan level was reached (sent after the notice's row committed)."""
+    return usage_notice_email(notice_id=notice_id)
