@@ -30,12 +30,21 @@ from chat.assistant import offline, tools
 from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, knowledge_version
 from chat.assistant.factcheck import SentenceGate, check_answer, supported_facts
 from chat.assistant.language import detect_language
-from chat.assistant.llm import ProviderConfig, StreamFinished, TextDelta, ToolCall, chat_stream, provider_config_default
+from chat.assistant.llm import (
+    OPENAI_DEFAULT_BASE_URL,
+    ProviderConfig,
+    StreamFinished,
+    TextDelta,
+    ToolCall,
+    chat_stream,
+    provider_config_default,
+)
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
 from chat.assistant.usage import llm_allowed, usage_record_answer
 from chat.conversations import services
 from chat.models import Author, Conversation, Message
+from orders import selectors as commerce
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +122,6 @@ async def _db(in_schema: str, function: Callable[..., T], /, *args: Any, **kwarg
 
 
 def _load_turn(schema_name: str, message_id: int) -> Turn:
-    from django.db import connection
-
     message = Message.objects.select_related("conversation").get(pk=message_id, author=Author.CUSTOMER)
     conversation: Conversation = message.conversation
     answered = Message.objects.filter(in_reply_to=message, author=Author.ASSISTANT).first()
@@ -131,17 +138,14 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
             history.append({"role": "assistant", "content": prefix + previous.text})
     customer_texts = [m.text for m in recent if m.author == Author.CUSTOMER] + [message.text]
     language = detect_language(message.text, default=conversation.language or "en")
-    provider = None
+    provider: ProviderConfig | None
     if profile.llm_api_key:
-        default = provider_config_default()
-        provider = ProviderConfig(api_key=profile.llm_api_key,
-                                  base_url=profile.llm_base_url or (default.base_url if default else
-                                                                    "https://api.openai.com/v1"),
-                                  chat_model=profile.llm_chat_model or (default.chat_model if default else
-                                                                        "gpt-4o-mini"))
+        # A tenant's own key goes only where the tenant said, or to OpenAI itself: never to the
+        # platform's endpoint (another vendor, a proxy), which would receive someone else's secret.
+        provider = ProviderConfig(api_key=profile.llm_api_key, base_url=profile.llm_base_url or OPENAI_DEFAULT_BASE_URL,
+                                  chat_model=profile.llm_chat_model or ProviderConfig.chat_model)
     else:
         provider = provider_config_default()
-    tenant = getattr(connection, "tenant", None)
     return Turn(
         schema_name=schema_name, conversation_id=conversation.pk, message_id=message.pk, text=message.text,
         status=conversation.status, may_reply=conversation.assistant_may_reply, already_answered=answered,
@@ -151,7 +155,8 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
                                         business_name=profile.name),
         low_confidence_streak=conversation.low_confidence_streak, history=history, customer_texts=customer_texts,
         profile_tone=profile.tone, profile_languages=list(profile.languages or []),
-        timezone_name=getattr(tenant, "timezone", "UTC"), provider=provider,
+        # Read from the tenant's row: inside schema_context the connection's tenant has no time zone.
+        timezone_name=commerce.tenant_zone().key, provider=provider,
         is_first_question=not any(m.author == Author.CUSTOMER for m in recent))
 
 
@@ -218,6 +223,8 @@ class _Streamer:
         self.started = started
         self.sent = ""
         self.first_token_ms: int | None = None
+        # Set once the model's text started repeating the system prompt: nothing more of it is sent.
+        self.withholding = False
 
     async def send(self, text: str) -> None:
         if not text:
@@ -226,6 +233,19 @@ class _Streamer:
             self.first_token_ms = int((time.monotonic() - self.started) * 1000)
         self.sent += text
         await self.sink.delta(text)
+
+    async def send_model_text(self, text: str, prompt: str) -> None:
+        """Send checked model text, unless with what was sent before it it repeats the system prompt.
+
+        The final answer is checked for that too, but by then it would have been on the customer's
+        screen already: the check has to happen before each piece goes out.
+        """
+        if self.withholding:
+            return
+        if _reveals_instructions(self.sent + text, prompt):
+            self.withholding = True
+            return
+        await self.send(text)
 
     async def send_words(self, text: str) -> None:
         """Offline answers stream like the LLM's: a few words per delta."""
@@ -330,8 +350,6 @@ async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, 
 
 def _away_note(language: str, now: datetime) -> str:
     """Outside opening hours, say honestly when a person will reply."""
-    from orders import selectors as commerce
-
     state = commerce.is_open_at(moment=now)
     if state.open:
         return ""
@@ -356,7 +374,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
     answer_text = ""
     for _round in range(MAX_TOOL_ROUNDS):
         gate = SentenceGate(facts=supported_facts(context.results))
-        round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, with_tools=True)
+        round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, prompt=prompt, with_tools=True)
         if calls:
             messages.append({"role": "assistant", "content": round_text or None, "tool_calls": [
                 {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments_json}}
@@ -370,7 +388,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             continue
         final = gate.finish()
         for piece in final.released:
-            await streamer.send(piece)
+            await streamer.send_model_text(piece, prompt)
         answer_text = round_text
         if not final.check.unsupported:
             break
@@ -378,7 +396,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
         messages.append({"role": "assistant", "content": round_text})
         messages.append({"role": "user", "content": final.check.feedback()})
         retry_gate = SentenceGate(facts=supported_facts(context.results))
-        retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, with_tools=False)
+        retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, prompt=prompt, with_tools=False)
         if retry_text and not check_answer(retry_text, supported_facts(context.results)).unsupported:
             answer_text = retry_text
         else:
@@ -417,7 +435,7 @@ def _zone(turn: Turn) -> Any:
 
 
 async def _llm_round(turn: Turn, messages: list[dict[str, Any]], gate: SentenceGate, streamer: _Streamer | None,
-                     usage: dict[str, Any], *, with_tools: bool) -> tuple[str, list[ToolCall]]:
+                     usage: dict[str, Any], *, prompt: str, with_tools: bool) -> tuple[str, list[ToolCall]]:
     assert turn.provider is not None
     text = ""
     calls: list[ToolCall] = []
@@ -429,7 +447,7 @@ async def _llm_round(turn: Turn, messages: list[dict[str, Any]], gate: SentenceG
                 text += event.text
                 if streamer is not None and not calls:
                     for piece in gate.feed(event.text):
-                        await streamer.send(piece)
+                        await streamer.send_model_text(piece, prompt)
             elif isinstance(event, ToolCall):
                 calls.append(event)
             elif isinstance(event, StreamFinished):
