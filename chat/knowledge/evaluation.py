@@ -30,14 +30,17 @@ class EvaluationSummary:
     answer_rate: float = 0.0  # answerable queries whose best score clears the threshold
     abstain_rate: float = 0.0  # unanswerable queries whose best score stays below it
     misses: list[Miss] = field(default_factory=list)
-    # (best score, top-1 correct) per answerable query and best score per unanswerable one, for calibration.
+    # (best score, top-1 correct) per answerable query and best score per unanswerable one.
     scored: list[tuple[float, bool]] = field(default_factory=list)
     unanswerable_scores: list[float] = field(default_factory=list)
+    # (relevance, margin, top-1 correct) of every query's top result, for calibrating the confidence.
+    features: list[tuple[float, float, bool]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         values = asdict(self)
         values.pop("scored")
         values.pop("unanswerable_scores")
+        values.pop("features")
         return values
 
 
@@ -55,7 +58,10 @@ def evaluate_queries(*, cases: Iterable[tuple[str, str]], k: int = 5, mode: str 
     for query, expected in cases:
         results = kb_search(query=query, k=max(k, 3), mode=mode)
         best = results[0].score if results else 0.0
+        top = results[0] if results else None
         if not expected.strip():
+            if top:
+                summary.features.append((top.relevance, top.margin, False))
             summary.unanswerable += 1
             summary.unanswerable_scores.append(best)
             abstained += best < limit
@@ -68,6 +74,8 @@ def evaluate_queries(*, cases: Iterable[tuple[str, str]], k: int = 5, mode: str 
         reciprocal += 1.0 / rank if rank else 0.0
         answered += best >= limit
         summary.scored.append((best, rank == 1))
+        if top:
+            summary.features.append((top.relevance, top.margin, rank == 1))
         if rank != 1:
             summary.misses.append(Miss(query=query, expected=expected, rank=rank, found=titles[:3]))
     if summary.answerable:

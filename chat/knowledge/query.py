@@ -3,12 +3,14 @@ business's own vocabulary, and a full-text query that cannot be abused.
 
 The vocabulary is every word in the tenant's chunks with how many chunks use it, read from
 PostgreSQL (`ts_stat`) and cached per process until the knowledge base changes (kb_version).
+Only words that are neither in the tenant's vocabulary nor common English are corrected.
 Correction uses deletion neighbourhoods (a word and a typo share a form with one letter removed)
 and accepts a candidate only within a small Damerau-Levenshtein distance, preferring common words.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -135,8 +137,25 @@ def vocabulary_for_current_tenant() -> _Vocabulary:
     return _cache.get(str(connection.schema_name), kb_version())
 
 
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Whole words of the MiniLM tokenizer's vocabulary (about 20,000 common English words).
+
+    A word found there is a real word, not a typo, even if this business never uses it: "gears"
+    must not become "years" because a bike shop's FAQ happens to mention years and not gears.
+    """
+    try:
+        from chat.knowledge.minilm import model_folder
+
+        lines = (model_folder() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    except (ImportError, OSError):
+        return frozenset()
+    return frozenset(line for line in lines if line.isalpha() and line.islower() and len(line) > 1)
+
+
 def _correct(word: str, vocabulary: _Vocabulary) -> str:
-    if len(word) < MIN_CORRECTABLE_LENGTH or not word.isalpha() or word in vocabulary.counts or word in STOPWORDS:
+    if (len(word) < MIN_CORRECTABLE_LENGTH or not word.isalpha() or word in vocabulary.counts or word in STOPWORDS
+            or word in english_words()):
         return word
     allowed = 1 if len(word) < 7 else 2
     candidates: set[str] = set()

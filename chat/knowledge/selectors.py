@@ -43,8 +43,10 @@ TEXT_BONUS = 0.12
 # Share of a source's vector score that comes from its overall closeness rather than its best chunk.
 OVERALL_SHARE = 0.2
 SNIPPET_CHARS = 240
-# Confidence = sigmoid(a + b·fused score), fitted on bench/data by bench/knowledge_quality.py (local MiniLM).
-CONFIDENCE_COEFFICIENTS = (-7.0, 12.0)
+# Confidence = sigmoid(a + b·fused + c·margin), where margin is the fused score minus the best other
+# candidate's (so it is positive only for the top result and the confidence falls with rank);
+# fitted on bench/data by `bench/knowledge_quality.py --calibrate` (local MiniLM).
+CONFIDENCE_COEFFICIENTS = (-2.99, 4.06, 10.20)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class SearchResult:
     kind: str
     url: str = ""
     heading: str = ""
+    relevance: float = 0.0  # the raw fused score the confidence was computed from
+    margin: float = 0.0  # relevance minus the best other candidate's: positive only for the top result
 
 
 @dataclass
@@ -108,7 +112,7 @@ def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchRes
     if not evidence:
         return []
     ranked = _fuse(list(evidence.values()), mode)
-    return _results(ranked[:k], mode)
+    return _results(ranked[:k], ranked, mode)
 
 
 def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence]) -> None:
@@ -186,27 +190,31 @@ def _fuse(items: list[_SourceEvidence], mode: str) -> list[_SourceEvidence]:
     return ranked
 
 
-def confidence(*, fused: float) -> float:
-    a, b = CONFIDENCE_COEFFICIENTS
-    return 1.0 / (1.0 + math.exp(-(a + b * fused)))
+def confidence(*, fused: float, margin: float) -> float:
+    a, b, c = CONFIDENCE_COEFFICIENTS
+    return 1.0 / (1.0 + math.exp(-(a + b * fused + c * margin)))
 
 
-def _results(top: list[_SourceEvidence], mode: str) -> list[SearchResult]:
+def _results(top: list[_SourceEvidence], ranked: list[_SourceEvidence], mode: str) -> list[SearchResult]:
     from chat.models import KnowledgeChunk
 
     chunk_ids = [item.best_chunk or item.text_chunk for item in top]
     chunks = {chunk.pk: chunk for chunk in KnowledgeChunk.objects.filter(pk__in=chunk_ids).select_related("source")}
     results = []
-    for item in top:
+    for index, item in enumerate(top):
         chunk = chunks.get(item.best_chunk or item.text_chunk or 0)
         if chunk is None:  # deleted between the two queries
             continue
+        best_other = ranked[1].fused if index == 0 and len(ranked) > 1 else (ranked[0].fused if index else 0.0)
+        margin = item.fused - best_other
         # Text-only and rank-fusion scores are not on the calibrated scale; they keep their raw value.
-        score = confidence(fused=item.fused) if mode in ("hybrid", "vector") else min(1.0, item.fused)
+        score = (confidence(fused=item.fused, margin=margin) if mode in ("hybrid", "vector")
+                 else min(1.0, item.fused))
         source = chunk.source
         results.append(SearchResult(
             source_id=source.pk, chunk_id=chunk.pk, title=source.title, snippet=_snippet(chunk.content),
             content=chunk.content, score=round(score, 4), kind=source.kind, url=source.url, heading=chunk.heading,
+            relevance=round(item.fused, 5), margin=round(margin, 5),
         ))
     return results
 
