@@ -62,6 +62,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_DEBUG", "false")
     setup()
     import httpx
+    import psutil
     from django_tenants.utils import schema_context
 
     from config.redis import redis_client
@@ -76,8 +77,10 @@ def main() -> None:
     tenant_create(slug=slug, name="Webhook bench", domain=host, timezone_name="Europe/Amsterdam")
     with schema_context(slug):
         shop_secret_set(platform="shopify", secret=SECRET)
+    # Production-like: no DEBUG query log, and database connections kept open between requests and
+    # tasks (DATABASE_CONN_MAX_AGE) instead of one new connection per delivery.
     env = child_env(DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_DEBUG="false",
-                    DESKPILOT_LOG_LEVEL="WARNING")
+                    DESKPILOT_LOG_LEVEL="WARNING", DATABASE_CONN_MAX_AGE=os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
     web = WebServer(env=env)
     # The worker logs at INFO: its "ready." line is how we know it is serving.
     worker = Worker(queues="high", concurrency=2, env={**env, "DESKPILOT_LOG_LEVEL": "INFO"})
@@ -89,6 +92,18 @@ def main() -> None:
             client = local.client = httpx.Client(base_url=web.base_url, timeout=30)
         return client.post("/webhooks/shopify/", content=body, headers=headers(body, topic, host)).status_code
 
+    def cpu_seconds(process: object) -> float:
+        """CPU time used so far by a process and its children (the worker's pool processes)."""
+        root = psutil.Process(process.pid)  # type: ignore[attr-defined]
+        total = 0.0
+        for member in [root, *root.children(recursive=True)]:
+            try:
+                times = member.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def processed_count(status: str) -> int:
         with schema_context(slug):
             return Order.objects.filter(status=status).count()
@@ -97,6 +112,7 @@ def main() -> None:
         # Phase 1: burst of orders/create.
         bodies = [order_payload(100_000 + i, financial_status="pending", updated_at="2026-11-02T10:00:00+01:00")
                   for i in range(args.burst)]
+        web_cpu, worker_cpu = cpu_seconds(web), cpu_seconds(worker)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.clients) as pool:
             codes = list(pool.map(lambda body: post(body, "orders/create"), bodies))
@@ -108,6 +124,9 @@ def main() -> None:
         print(f"burst: {len(bodies)} deliveries from {args.clients} clients accepted in {accepted_seconds:.1f} s = "
               f"{len(bodies) / accepted_seconds:.0f} deliveries/s by one web process; all applied after "
               f"{drained_seconds:.1f} s ({len(bodies) / drained_seconds:.0f}/s by one worker, concurrency 2)")
+        print(f"burst CPU per delivery: web {(cpu_seconds(web) - web_cpu) / len(bodies) * 1000:.1f} ms, "
+              f"worker {(cpu_seconds(worker) - worker_cpu) / len(bodies) * 1000:.1f} ms; "
+              f"load average {os.getloadavg()[0]:.1f}")
 
         # Phase 2: steady rate of orders/updated, one order each; latency send -> order updated.
         count = min(int(args.rate * args.seconds), len(bodies))

@@ -79,11 +79,15 @@ _COLOUR_MIN_SCORE = 85
 DESCRIPTION_WEIGHT = 0.85
 
 
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
 def text_fold(text: str) -> str:
     """Lower case, accents removed, punctuation to spaces: 'Latté, Large!' -> 'latte large'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return re.sub(r"[^a-z0-9]+", " ", stripped.lower()).strip()
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return _NOT_WORD.sub(" ", text.lower()).strip()
 
 
 def _query_tokens(text: str) -> list[str]:
@@ -154,7 +158,6 @@ class AvailabilityResult(_AsDict):
 @dataclass
 class _Indexed:
     product: Product
-    variants: list[Variant]
     words: set[str]
     description_words: set[str]
     phrases: list[str]
@@ -162,26 +165,64 @@ class _Indexed:
     colour_words: dict[str, set[int]] = field(default_factory=dict)  # colour word -> variant ids
 
 
+@dataclass(frozen=True)
+class _CatalogIndex:
+    entries: list[_Indexed]
+    vocabulary: list[str]
+
+
+# Built catalog indexes by schema, with the catalog version they were built from. A search first asks
+# the database for the current version (one small query) and rebuilds only when products changed
+# (any product or variant edit from an import or a shop touches its product's `updated`). Stock and
+# prices are not part of the index: they are read fresh for the products a search returns.
+_INDEX_CACHE: dict[str, tuple[tuple[Any, ...], _CatalogIndex]] = {}
+
+
+def _catalog_version() -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (SELECT count(*) FROM orders_product), (SELECT max(updated) FROM orders_product),"
+                       " (SELECT count(*) FROM orders_variant)")
+        return tuple(cursor.fetchone())
+
+
+def _catalog_index() -> _CatalogIndex:
+    version = _catalog_version()
+    cached = _INDEX_CACHE.get(connection.schema_name)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    entries = _catalog_load()
+    index = _CatalogIndex(entries=entries, vocabulary=sorted(
+        {word for entry in entries for word in entry.words | entry.description_words}))
+    _INDEX_CACHE[connection.schema_name] = (version, index)
+    return index
+
+
 def _catalog_load() -> list[_Indexed]:
-    products = (Product.objects.only("id", "sku", "name", "category", "description", "synonyms", "currency",
-                                     "price_minor", "is_sellable")
-                .prefetch_related(Prefetch("variants", queryset=Variant.objects.order_by("id"))))
-    indexed = []
+    products = Product.objects.only("id", "sku", "name", "category", "description", "synonyms", "currency",
+                                    "price_minor", "is_sellable")
+    by_id: dict[int, _Indexed] = {}
     for product in products:
-        variants = list(product.variants.all())
         phrases = [text_fold(product.name), *(text_fold(s) for s in product.synonyms)]
         words = {word for phrase in phrases for word in phrase.split()} | set(text_fold(product.category).split())
         words.add(text_fold(product.sku).replace(" ", ""))
         description_words = set(text_fold(product.description).split()) - words
-        entry = _Indexed(product=product, variants=variants, words=words, description_words=description_words,
-                         phrases=phrases)
-        for variant in variants:
-            if variant.size:
-                entry.sizes.setdefault(_size_fold(variant.size), set()).add(variant.id)
-            for word in text_fold(variant.colour).split():
-                entry.colour_words.setdefault(word, set()).add(variant.id)
-        indexed.append(entry)
-    return indexed
+        by_id[product.id] = _Indexed(product=product, words=words, description_words=description_words,
+                                     phrases=phrases)
+    for variant_id, product_id, size, colour in Variant.objects.values_list("id", "product_id", "size", "colour"):
+        entry = by_id[product_id]
+        if size:
+            entry.sizes.setdefault(_size_fold(size), set()).add(variant_id)
+        for word in text_fold(colour).split():
+            entry.colour_words.setdefault(word, set()).add(variant_id)
+    return list(by_id.values())
+
+
+def _variants_of(products: list[Product]) -> dict[int, list[Variant]]:
+    """Current variants (stock, price) of the products a search returns: one query."""
+    grouped: dict[int, list[Variant]] = {product.id: [] for product in products}
+    for variant in Variant.objects.filter(product_id__in=list(grouped)).order_by("id"):
+        grouped[variant.product_id].append(variant)
+    return grouped
 
 
 def _fulltext_ranks(tokens: list[str]) -> dict[int, float]:
@@ -189,7 +230,9 @@ def _fulltext_ranks(tokens: list[str]) -> dict[int, float]:
     safe = [token for token in tokens if token.isalnum()]
     if not safe:
         return {}
-    query = SearchQuery(" | ".join(f"{token}:*" for token in safe), search_type="raw", config=SEARCH_CONFIG)
+    # Prefixes only for longer words: "hood" finds "hoodies", but "m" must not find every "made".
+    terms = [f"{token}:*" if len(token) >= _FUZZY_MIN_LENGTH else token for token in safe]
+    query = SearchQuery(" | ".join(terms), search_type="raw", config=SEARCH_CONFIG)
     rows = (Product.objects.filter(search_vector=query)
             .annotate(rank=SearchRank(F("search_vector"), query)).values_list("id", "rank"))
     return {product_id: float(rank) for product_id, rank in rows}
@@ -220,16 +263,19 @@ def _ranked(query: str, limit: int) -> list[tuple[float, _Indexed]]:
     tokens = _query_tokens(query)
     if not tokens:
         return []
-    catalog = _catalog_load()
-    if not catalog:
+    index = _catalog_index()
+    if not index.entries:
         return []
     minimum = settings.ORDERS_SEARCH_MIN_SCORE
-    vocabulary = sorted({word for entry in catalog for word in entry.words | entry.description_words})
-    word_scores = _token_word_scores(tokens, vocabulary, minimum)
+    word_scores = _token_word_scores(tokens, index.vocabulary, minimum)
+    matched_words = {word for scores in word_scores.values() for word in scores}
     fulltext = _fulltext_ranks(tokens)
     query_phrase = " ".join(tokens)
     ranked = []
-    for entry in catalog:
+    for entry in index.entries:
+        rank = fulltext.get(entry.product.id, 0.0)
+        if rank <= 0 and matched_words.isdisjoint(entry.words) and matched_words.isdisjoint(entry.description_words):
+            continue  # most of a large catalog: nothing in it matches any word of the query
         token_scores = []
         named = False
         for token in tokens:
@@ -242,7 +288,6 @@ def _ranked(query: str, limit: int) -> list[tuple[float, _Indexed]]:
             if _attribute_variants(entry, token):
                 best = max(best, 100.0)
             token_scores.append(best)
-        rank = fulltext.get(entry.product.id, 0.0)
         if not named and rank <= 0:
             continue
         coverage = sum(token_scores) / len(tokens)
@@ -269,10 +314,12 @@ def _variants_info(variants: Iterable[Variant], currency: str) -> tuple[VariantI
 
 def catalog_search(*, query: str, limit: int = 5) -> CatalogSearchResult:
     """Products best matching the words (names, synonyms, variants; typos tolerated), best first."""
+    ranked = _ranked(query, max(1, min(limit, 50)))
+    current = _variants_of([entry.product for _score, entry in ranked])
     matches = []
-    for score, entry in _ranked(query, max(1, min(limit, 50))):
+    for score, entry in ranked:
         product = entry.product
-        variants = _variants_info(entry.variants, product.currency)
+        variants = _variants_info(current[product.id], product.currency)
         matches.append(ProductMatch(
             sku=product.sku, name=product.name, category=product.category, description=product.description,
             currency=product.currency, price_from_minor=product.price_minor,
@@ -284,18 +331,21 @@ def catalog_search(*, query: str, limit: int = 5) -> CatalogSearchResult:
 def product_availability(*, query: str, variant: str | None = None, limit: int = 3) -> AvailabilityResult:
     """Whether what the customer asks for is in stock: 'the blue hoodie' + 'M', or 'blue hoodie in M'."""
     hint_tokens = _query_tokens(variant) if variant else _query_tokens(query)
+    ranked = _ranked(f"{query} {variant or ''}", limit)
+    current = _variants_of([entry.product for _score, entry in ranked])
     products = []
-    for _score, entry in _ranked(f"{query} {variant or ''}", limit):
+    for _score, entry in ranked:
         product = entry.product
+        variants = current[product.id]
         wanted: set[int] | None = None
         for token in hint_tokens:
             ids = _attribute_variants(entry, token)
             if ids:
                 wanted = ids if wanted is None else wanted & ids
         if wanted is None:
-            matching = [] if variant else entry.variants
+            matching = [] if variant else variants
         else:
-            matching = [v for v in entry.variants if v.id in wanted]
+            matching = [v for v in variants if v.id in wanted]
         infos = _variants_info(matching, product.currency)
         products.append(ProductAvailability(
             sku=product.sku, name=product.name, category=product.category, currency=product.currency,
