@@ -85,7 +85,8 @@ def demo_logins(port: str) -> list[str]:
         f"Platform admin   http://localhost{suffix}/admin/   {PLATFORM_ADMIN[0]} / {PLATFORM_ADMIN[1]}",
     ]
     for demo in DEMO_TENANTS:
-        lines.append(f"{demo.name:<16} http://{demo.domain}{suffix}/")
+        lines.append(f"{demo.name:<16} http://{demo.domain}{suffix}/   shop page with the chat widget: "
+                     f"http://{demo.domain}{suffix}/demo/")
         lines.append(f"  owner          {demo.owner[0]} / {demo.owner[1]}")
         lines.append(f"  agent          {demo.agent[0]} / {demo.agent[1]}")
     return lines

@@ -29,3 +29,7 @@ def answer_pending_messages() -> int:
     if pending:
         logger.info("answered %s message(s) left waiting", len(pending))
     return len(pending)
+
+
+# Owner e-mails about the plan's usage (80% and 100%) are sent by a task that lives with the ledger.
+from chat.assistant.usage import usage_notice_email_send  # noqa: E402,F401

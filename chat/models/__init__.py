@@ -12,6 +12,7 @@ from chat.models.conversations import (
     Message,
 )
 from chat.models.knowledge import IndexingJob, KnowledgeChunk, KnowledgeSource
+from chat.models.widget import WidgetSettings
 
 __all__ = [
     "AnswerState",
@@ -26,4 +27,5 @@ __all__ = [
     "KnowledgeChunk",
     "KnowledgeSource",
     "Message",
+    "WidgetSettings",
 ]

@@ -136,7 +136,9 @@ def redis_dependent_settings(redis_url: str) -> dict[str, object]:
         "CHANNEL_LAYERS": {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [redis_url], "prefix": "deskpilot"},
+                # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop, so an
+                # idle socket could time out just as the pop returns: give reads room.
+                "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}], "prefix": "deskpilot"},
             }
         },
         "CACHES": {
@@ -196,6 +198,7 @@ DESKPILOT_DEMO_LOADERS: list[str] = [
     "chat.conversations.demo.load_demo",
     "orders.demo.load_demo",
     "chat.knowledge.demo.load_demo",
+    "chat.widget.demo.load_demo",
 ]
 
 CELERY_BEAT_SCHEDULE = {
@@ -303,3 +306,15 @@ CELERY_BEAT_SCHEDULE["assistant-answer-pending"] = {
     "options": {"queue": "critical"},
 }
 # --- end assistant sweeper --------------------------------------------------------------------------
+
+# --- Chat widget (chat.widget) ---------------------------------------------------------------------
+# How long a returning visitor's token stays valid (seconds).
+WIDGET_VISITOR_TOKEN_MAX_AGE_SECONDS = env.int("WIDGET_VISITOR_TOKEN_MAX_AGE_SECONDS", default=180 * 24 * 3600)
+# The server pings every connection; one that has not answered for the timeout is closed.
+WIDGET_PING_INTERVAL_SECONDS = env.float("WIDGET_PING_INTERVAL_SECONDS", default=20)
+WIDGET_PING_TIMEOUT_SECONDS = env.float("WIDGET_PING_TIMEOUT_SECONDS", default=60)
+# Streamed answer pieces kept for clients that reconnect mid-answer (seconds).
+WIDGET_ANSWER_BUFFER_SECONDS = env.int("WIDGET_ANSWER_BUFFER_SECONDS", default=600)
+# Tests only: an ISO datetime the widget and assistant take as "now" (away messages at a closed time).
+DESKPILOT_FROZEN_NOW = env("DESKPILOT_FROZEN_NOW", default="")
+# --- end chat widget --------------------------------------------------------------------------------

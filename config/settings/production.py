@@ -24,3 +24,6 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 LOGGING = logging_settings("json", env("DESKPILOT_LOG_LEVEL", default="INFO"))
+
+# Never a frozen clock in production, whatever the environment says.
+DESKPILOT_FROZEN_NOW = ""

@@ -1,0 +1,412 @@
+"""WebSocket consumers: the customer's widget and the agents' live inbox (docs/widget-protocol.md).
+
+They parse frames and call services; the tenant comes from the ASGI middleware (config.websocket),
+and every database call runs inside that tenant's schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import close_old_connections
+from django_tenants.utils import tenant_context
+
+from chat.conversations import services
+from chat.conversations.events import CHANNEL_EVENT_TYPE, conversation_group, inbox_group
+from chat.widget import services as widget_services
+from chat.widget import streaming
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CLOSE_FORBIDDEN = 4403
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class TenantConsumer(AsyncJsonWebsocketConsumer):
+    """Runs database work inside the connection's tenant, and answers errors in the one shape."""
+
+    groups_joined: set[str]
+
+    async def db(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        tenant = self.scope["tenant"]
+
+        def _run() -> T:
+            close_old_connections()
+            with tenant_context(tenant):
+                return function(*args, **kwargs)
+
+        return await sync_to_async(_run, thread_sensitive=False)()
+
+    @property
+    def schema(self) -> str:
+        return str(self.scope["tenant"].schema_name)
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", set()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        try:
+            content = await self.decode_json(text_data) if text_data else None
+        except ValueError:
+            content = None
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self.send_error("bad_frame", "Frames are JSON objects with a type.")
+            return
+        handler = self.handlers().get(content["type"])
+        if handler is None:
+            await self.send_error("bad_frame", f"Unknown frame type {content['type'][:40]!r}.")
+            return
+        try:
+            await handler(content)
+        except ApplicationError as exc:
+            extra: dict[str, Any] = {}
+            if exc.details:
+                extra["details"] = exc.details
+                if isinstance(exc.details, dict) and "retry_after" in exc.details:
+                    extra["retry_after"] = exc.details["retry_after"]
+            if content.get("client_id"):
+                extra["client_id"] = content["client_id"]
+            await self.send_error(exc.code, exc.message, **extra)
+        except Exception:
+            logger.exception("widget frame %s failed", content["type"])
+            await self.send_error("server_error", "Something went wrong on our side. Please try again.")
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {}
+
+
+class WidgetConsumer(TenantConsumer):
+    """One customer's widget."""
+
+    async def connect(self) -> None:
+        self.groups_joined = set()
+        self.sent_seq: dict[str, int] = {}
+        self.ended: set[str] = set()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        key = (query.get("key") or [""])[0]
+        token = (query.get("token") or [None])[0]
+        origin = _header(self.scope, b"origin")
+        client = self.scope.get("client") or ["unknown"]
+        self.ip = str(client[0])
+        session = await self.db(self._open_session, key, origin, token)
+        if session is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.accept()
+        self.contact_id = session["contact_id"]
+        self.conversation_id = session["conversation_id"]
+        self.limits = session["limits"]
+        self.last_pong = time.monotonic()
+        if self.conversation_id:
+            await self.join(conversation_group(self.schema, self.conversation_id))
+        await self.send_json(session["welcome"])
+        self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
+
+    def _open_session(self, key: str, origin: str | None, token: str | None) -> dict[str, Any] | None:
+        widget = widget_services.widget_settings_for_key(key)
+        if widget is None or not widget_services.origin_allowed(widget, origin):
+            return None
+        visitor_id = widget_services.visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
+        contact = services.contact_get_or_create(visitor_id=visitor_id)
+        conversation = widget_services.visitor_conversation(contact)
+        history = []
+        if conversation is not None:
+            history = [services.message_event(message)["message"]
+                       for message in conversation.messages.filter(internal=False).select_related("agent")
+                       .order_by("created", "id")]
+        return {
+            "contact_id": contact.pk,
+            "conversation_id": conversation.pk if conversation else None,
+            "limits": (widget.messages_per_minute_per_ip, widget.messages_per_minute_per_visitor),
+            "welcome": {
+                "type": "welcome",
+                "visitor_token": widget_services.visitor_token_issue(visitor_id),
+                "conversation_id": conversation.pk if conversation else None,
+                "status": conversation.status if conversation else "bot",
+                "history": history,
+                "away": widget_services.away_state(widget.language),
+                "prechat_done": bool(contact.email or contact.name),
+            },
+        }
+
+    async def disconnect(self, code: int) -> None:
+        pinger = getattr(self, "pinger", None)
+        if pinger is not None:
+            pinger.cancel()
+        await super().disconnect(code)
+
+    async def _ping_loop(self) -> None:
+        interval = settings.WIDGET_PING_INTERVAL_SECONDS
+        timeout = settings.WIDGET_PING_TIMEOUT_SECONDS
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(interval)
+                if time.monotonic() - self.last_pong > timeout:
+                    logger.info("closing a widget connection that stopped answering pings")
+                    await self.close(code=4408)
+                    return
+                await self.send_json({"type": "ping", "ts": int(time.time() * 1000)})
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"message": self.on_message, "resume": self.on_resume, "typing": self.on_typing,
+                "handoff": self.on_handoff, "prechat": self.on_prechat, "rating": self.on_rating,
+                "pong": self.on_pong}
+
+    async def on_pong(self, content: dict[str, Any]) -> None:
+        self.last_pong = time.monotonic()
+
+    async def on_message(self, content: dict[str, Any]) -> None:
+        client_id = str(content.get("client_id") or "")[:64] or None
+        text = content.get("text")
+        if not isinstance(text, str):
+            raise ApplicationError("A message needs a text.", code="invalid")
+        received = await self.db(self._receive, text, client_id)
+        if received is None:
+            return
+        await self.send_json({"type": "ack", "client_id": client_id, "message_id": received["message_id"]})
+        if received["conversation_started"]:
+            await self.join(conversation_group(self.schema, self.conversation_id))
+        if received["needs_answer"] and received["created"]:
+            streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
+                                   customer_message_id=received["message_id"])
+
+    def _receive(self, text: str, client_id: str | None) -> dict[str, Any] | None:
+        from chat.models import Contact, Conversation
+
+        text = services.message_text_clean(text)
+        ip_limit, visitor_limit = self.limits
+        for bucket, limit in ((f"ip:{self.ip}", ip_limit), (f"visitor:{self.contact_id}", visitor_limit)):
+            decision = widget_services.rate_limit_hit(bucket=bucket, limit=limit)
+            if not decision.allowed:
+                raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
+                                       code="rate_limited", status=429, details={"retry_after": decision.retry_after})
+        started = False
+        if self.conversation_id is None:
+            contact = Contact.objects.get(pk=self.contact_id)
+            conversation = services.conversation_start(contact=contact)
+            self.conversation_id = conversation.pk
+            started = True
+        else:
+            conversation = Conversation.objects.get(pk=self.conversation_id)
+        received = services.message_receive(conversation=conversation, text=text, client_id=client_id)
+        return {"message_id": received.message.pk, "created": received.created, "needs_answer": received.needs_answer,
+                "conversation_started": started}
+
+    async def on_resume(self, content: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            return
+        last_id = int(content.get("last_message_id") or 0)
+        messages = await self.db(self._messages_after, last_id)
+        for message in messages:
+            reply_to = message.pop("_reply_to", None)
+            if message["author"] == "assistant" and reply_to:
+                ref = streaming.answer_ref_for(reply_to)
+                self.ended.add(ref)
+                await self.send_json({"type": "answer.end", "answer_ref": ref, "seq": self.sent_seq.get(ref, 0),
+                                      "message": message})
+            else:
+                await self.send_json({"type": "message", "message": message})
+        answer_ref = content.get("answer_ref")
+        if isinstance(answer_ref, str) and answer_ref not in self.ended:
+            seen = int(content.get("seq") or 0)
+            self.sent_seq[answer_ref] = max(self.sent_seq.get(answer_ref, 0), seen)
+            frames = await sync_to_async(streaming.buffered_deltas, thread_sensitive=False)(
+                self.schema, answer_ref, seen)
+            for frame in frames:
+                await self._send_delta(frame)
+
+    def _messages_after(self, last_id: int) -> list[dict[str, Any]]:
+        from chat.models import Message
+
+        rows = (Message.objects.filter(conversation_id=self.conversation_id, internal=False, pk__gt=last_id)
+                .select_related("agent").order_by("created", "id"))
+        return [{**services.message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
+
+    async def _send_delta(self, frame: dict[str, Any]) -> None:
+        ref = frame["answer_ref"]
+        if ref in self.ended or frame["seq"] <= self.sent_seq.get(ref, 0):
+            return  # already delivered: a resumed client never sees a piece twice
+        self.sent_seq[ref] = frame["seq"]
+        await self.send_json(frame)
+
+    async def on_typing(self, content: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            return
+        await self.channel_layer.group_send(conversation_group(self.schema, self.conversation_id), {
+            "type": CHANNEL_EVENT_TYPE,
+            "event": {"type": "typing", "author": "customer", "on": bool(content.get("on")),
+                      "conversation_id": self.conversation_id}})
+
+    async def on_handoff(self, content: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            raise ApplicationError("Say hello first, then we can bring in a person.", code="invalid")
+        await self.db(self._handoff)
+
+    def _handoff(self) -> None:
+        from chat.models import Conversation
+
+        conversation = Conversation.objects.get(pk=self.conversation_id)
+        if conversation.status in ("bot", "resolved"):
+            services.conversation_request_human(conversation=conversation, actor="customer",
+                                                reason="The customer pressed 'talk to a person'.")
+
+    async def on_prechat(self, content: dict[str, Any]) -> None:
+        name = str(content.get("name") or "")[:200].strip()
+        email = str(content.get("email") or "")[:254].strip()
+        if email and "@" not in email:
+            raise ApplicationError("That e-mail address does not look right.", code="invalid")
+        await self.db(self._prechat, name, email)
+        await self.send_json({"type": "prechat.saved"})
+
+    def _prechat(self, name: str, email: str) -> None:
+        from chat.models import Contact
+
+        Contact.objects.filter(pk=self.contact_id).update(**{k: v for k, v in (("name", name), ("email", email)) if v})
+
+    async def on_rating(self, content: dict[str, Any]) -> None:
+        score = content.get("score")
+        if not isinstance(score, int) or not 1 <= score <= 5 or self.conversation_id is None:
+            raise ApplicationError("A rating is a whole number from 1 to 5.", code="invalid")
+        await self.db(self._rate, score)
+        await self.send_json({"type": "rating.saved", "score": score})
+
+    def _rate(self, score: int) -> None:
+        from chat.models import Conversation
+
+        Conversation.objects.filter(pk=self.conversation_id).update(rating=score)
+
+    async def deskpilot_event(self, message: dict[str, Any]) -> None:
+        """An event for this conversation's group, turned into the widget's frames."""
+        event = message["event"]
+        kind = event.get("type")
+        if kind == "answer.delta":
+            await self._send_delta(event)
+        elif kind in ("answer.start", "answer.cancelled"):
+            await self.send_json(event)
+        elif kind == "answer.end":
+            if event["answer_ref"] not in self.ended:
+                self.ended.add(event["answer_ref"])
+                await self.send_json(event)
+        elif kind == "message":
+            message_body = event["message"]
+            if message_body["author"] != "assistant" and not message_body.get("internal"):
+                await self.send_json({"type": "message", "message": message_body})
+        elif kind == "conversation.status":
+            away = await self.db(widget_services.away_state)
+            await self.send_json({"type": "status", "status": event["to"], "away": away})
+        elif kind == "typing" and event.get("author") in ("agent", "assistant"):
+            await self.send_json({"type": "typing", "author": event["author"], "on": bool(event.get("on"))})
+
+
+class AgentConsumer(TenantConsumer):
+    """An agent's live inbox: every event of the tenant, and the conversations they open."""
+
+    async def connect(self) -> None:
+        self.groups_joined = set()
+        self.user = await self.db(self._user_from_session)
+        if self.user is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.accept()
+        await self.join(inbox_group(self.schema))
+        await self.send_json({"type": "welcome", "user": self.user.get_username()})
+
+    def _user_from_session(self) -> Any:
+        from django.contrib.auth import get_user_model
+        from django.contrib.sessions.backends.db import SessionStore
+
+        cookies = _header(self.scope, b"cookie") or ""
+        session_key = None
+        for part in cookies.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == settings.SESSION_COOKIE_NAME:
+                session_key = value
+        if not session_key:
+            return None
+        session = SessionStore(session_key=session_key)
+        user_id = session.get("_auth_user_id")
+        if user_id is None:
+            return None
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        # As Django's own auth does: a password change ends every session made before it.
+        if user is None or session.get("_auth_user_hash") != user.get_session_auth_hash():
+            return None
+        return user
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"subscribe": self.on_subscribe, "message": self.on_message, "take_over": self.on_take_over,
+                "hand_back": self.on_hand_back, "resolve": self.on_resolve, "typing": self.on_typing,
+                "pong": self.on_pong}
+
+    async def on_pong(self, content: dict[str, Any]) -> None:
+        return None
+
+    async def _conversation(self, content: dict[str, Any]) -> Any:
+        from chat.models import Conversation
+
+        conversation_id = content.get("conversation_id")
+        conversation = await self.db(lambda: Conversation.objects.filter(pk=conversation_id).first()) \
+            if isinstance(conversation_id, int) else None
+        if conversation is None:
+            raise ApplicationError("There is no such conversation.", code="not_found", status=404)
+        return conversation
+
+    async def on_subscribe(self, content: dict[str, Any]) -> None:
+        conversation = await self._conversation(content)
+        await self.join(conversation_group(self.schema, conversation.pk))
+        await self.send_json({"type": "subscribed", "conversation_id": conversation.pk})
+
+    async def on_message(self, content: dict[str, Any]) -> None:
+        conversation = await self._conversation(content)
+        message = await self.db(services.agent_message_send, conversation=conversation, agent=self.user,
+                                text=str(content.get("text") or ""), internal=bool(content.get("internal")))
+        await self.send_json({"type": "ack", "client_id": content.get("client_id"), "message_id": message.pk})
+
+    async def on_take_over(self, content: dict[str, Any]) -> None:
+        conversation = await self._conversation(content)
+        await self.db(services.conversation_take_over, conversation=conversation, agent=self.user)
+
+    async def on_hand_back(self, content: dict[str, Any]) -> None:
+        conversation = await self._conversation(content)
+        await self.db(services.conversation_hand_back, conversation=conversation, agent=self.user)
+
+    async def on_resolve(self, content: dict[str, Any]) -> None:
+        conversation = await self._conversation(content)
+        await self.db(services.conversation_resolve, conversation=conversation, actor=self.user.get_username())
+
+    async def on_typing(self, content: dict[str, Any]) -> None:
+        conversation = await self._conversation(content)
+        await self.channel_layer.group_send(conversation_group(self.schema, conversation.pk), {
+            "type": CHANNEL_EVENT_TYPE,
+            "event": {"type": "typing", "author": "agent", "on": bool(content.get("on")),
+                      "conversation_id": conversation.pk}})
+
+    async def deskpilot_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])

@@ -1,0 +1,132 @@
+"""The widget's rules: its settings, visitor tokens, allowed origins, rate limits and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+from django.db import connection
+from django.utils import timezone
+
+from chat.models import Channel, Contact, Conversation, WidgetSettings
+from config.redis import redis_client, tenant_key
+
+RATE_WINDOW_SECONDS = 60
+
+
+def current_time() -> datetime:
+    """Now, unless DESKPILOT_FROZEN_NOW pins it (tests of the away message at a closed time)."""
+    frozen = getattr(settings, "DESKPILOT_FROZEN_NOW", "")
+    return datetime.fromisoformat(frozen) if frozen else timezone.now()
+
+
+def widget_settings_get() -> WidgetSettings:
+    widget, _ = WidgetSettings.objects.get_or_create(pk=1)
+    return widget
+
+
+def widget_settings_for_key(public_key: str) -> WidgetSettings | None:
+    """This tenant's settings if the key is this tenant's key (the host already chose the tenant)."""
+    if not public_key:
+        return None
+    widget = widget_settings_get()
+    return widget if public_key == widget.public_key else None
+
+
+def tenant_domains() -> set[str]:
+    tenant = getattr(connection, "tenant", None)
+    if tenant is None:
+        return set()
+    return {domain.domain for domain in tenant.domains.all()}
+
+
+def origin_allowed(widget: WidgetSettings, origin: str | None) -> bool:
+    """Pages on the business's own domain, and the origins it listed. No Origin (not a browser): allowed,
+    since the check exists to stop other sites' pages, which browsers always label."""
+    if not origin:
+        return True
+    origin = origin.rstrip("/").lower()
+    if origin in {allowed.rstrip("/").lower() for allowed in widget.allowed_origins}:
+        return True
+    host = urlsplit(origin).hostname or ""
+    return host in tenant_domains()
+
+
+def _signer() -> signing.TimestampSigner:
+    # The salt carries the schema: a token made for one tenant is worthless on another.
+    return signing.TimestampSigner(salt=f"deskpilot.widget.visitor.{connection.schema_name}")
+
+
+def visitor_token_issue(visitor_id: str) -> str:
+    return _signer().sign(visitor_id)
+
+
+def visitor_token_read(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return _signer().unsign(token, max_age=settings.WIDGET_VISITOR_TOKEN_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+
+
+def visitor_conversation(contact: Contact) -> Conversation | None:
+    return (Conversation.objects.filter(contact=contact, channel=Channel.WIDGET)
+            .order_by("-created", "-id").first())
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    retry_after: int = 0
+
+
+def rate_limit_hit(*, bucket: str, limit: int) -> RateDecision:
+    """Count one message in a fixed one-minute window; refuse past the limit, saying when to retry."""
+    key = tenant_key(connection.schema_name, "rate", bucket)
+    client = redis_client()
+    count, ttl = client.pipeline().incr(key).ttl(key).execute()
+    if ttl < 0:
+        # The first hit opens the window (EXPIRE ... NX needs Redis 7; this works on any version).
+        client.expire(key, RATE_WINDOW_SECONDS)
+        ttl = RATE_WINDOW_SECONDS
+    if int(count) > limit:
+        return RateDecision(False, max(1, int(ttl)))
+    return RateDecision(True)
+
+
+def away_state(language: str = "en") -> dict[str, Any]:
+    """Whether people are around now, and an honest message when they are not."""
+    from chat.assistant import offline
+    from orders import selectors as commerce
+
+    now = current_time()
+    state = commerce.is_open_at(moment=now)
+    if state.open:
+        return {"open": True, "message": ""}
+    zone = commerce.tenant_zone()
+    if state.next_opening is None:
+        return {"open": False, "message": offline.phrase(language, "away_unknown")}
+    when = offline.moment_text(state.next_opening.astimezone(zone), language, now.astimezone(zone).date())
+    return {"open": False, "message": offline.phrase(language, "away", when=when)}
+
+
+def widget_config(widget: WidgetSettings, *, socket_url: str) -> dict[str, Any]:
+    from chat.conversations.services import business_profile_get
+
+    profile = business_profile_get()
+    return {
+        "name": widget.display_name or profile.name,
+        "greeting": widget.greeting,
+        "language": widget.language,
+        "colors": {"primary": widget.primary_color, "text": widget.text_color},
+        "avatar_url": widget.avatar_url,
+        "position": widget.position,
+        "prechat": {"enabled": widget.prechat_enabled, "require_email": widget.prechat_require_email},
+        "away": away_state(widget.language),
+        "socket_url": socket_url,
+    }

@@ -1,0 +1,96 @@
+"""Streaming an answer to a conversation's sockets, with a buffer for clients that reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from chat.conversations.events import conversation_group, publish_now
+from chat.conversations.services import message_event
+from config.redis import redis_client, tenant_key
+
+logger = logging.getLogger(__name__)
+
+# Answers being generated in this process; a reference keeps each task alive after its socket closes.
+_RUNNING: set[asyncio.Task[Any]] = set()
+
+
+def answer_ref_for(customer_message_id: int) -> str:
+    return f"a{customer_message_id}"
+
+
+def _buffer_key(schema_name: str, answer_ref: str) -> str:
+    return tenant_key(schema_name, "answer", answer_ref)
+
+
+class GroupSink:
+    """Publishes each checked piece of an answer to the conversation's group, numbered, and keeps it."""
+
+    def __init__(self, schema_name: str, conversation_id: int, answer_ref: str) -> None:
+        self.schema_name = schema_name
+        self.group = conversation_group(schema_name, conversation_id)
+        self.answer_ref = answer_ref
+        self.seq = 0
+
+    async def delta(self, text: str) -> None:
+        self.seq += 1
+        frame = {"type": "answer.delta", "answer_ref": self.answer_ref, "seq": self.seq, "text": text}
+        await sync_to_async(_buffer_append, thread_sensitive=False)(self.schema_name, self.answer_ref, frame)
+        await publish_now(self.group, frame)
+
+
+def _buffer_append(schema_name: str, answer_ref: str, frame: dict[str, Any]) -> None:
+    key = _buffer_key(schema_name, answer_ref)
+    pipe = redis_client().pipeline()
+    pipe.rpush(key, json.dumps(frame))
+    pipe.expire(key, settings.WIDGET_ANSWER_BUFFER_SECONDS)
+    pipe.execute()
+
+
+def buffered_deltas(schema_name: str, answer_ref: str, after_seq: int) -> list[dict[str, Any]]:
+    frames = [json.loads(raw) for raw in redis_client().lrange(_buffer_key(schema_name, answer_ref), 0, -1)]
+    return [frame for frame in frames if frame["seq"] > after_seq]
+
+
+def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
+    """Answer in this process, in the background: the task outlives the socket that asked."""
+    task = asyncio.get_running_loop().create_task(
+        _answer(schema_name=schema_name, conversation_id=conversation_id, customer_message_id=customer_message_id))
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+
+
+async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
+    from chat.assistant.engine import answer_customer_message
+    from chat.models import Message
+    from chat.widget.services import current_time
+
+    answer_ref = answer_ref_for(customer_message_id)
+    group = conversation_group(schema_name, conversation_id)
+    sink = GroupSink(schema_name, conversation_id, answer_ref)
+    await publish_now(group, {"type": "answer.start", "answer_ref": answer_ref, "reply_to": customer_message_id})
+    try:
+        result = await answer_customer_message(schema_name=schema_name, message_id=customer_message_id, sink=sink,
+                                               now=current_time())
+    except Exception:
+        # The message is stored and pending: the sweeper answers it. The customer is told nothing false.
+        logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)
+        await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
+        return
+    if not result.replied or result.message_id is None:
+        await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
+        return
+
+    def _load() -> dict[str, Any]:
+        from django_tenants.utils import schema_context
+
+        with schema_context(schema_name):
+            return message_event(Message.objects.select_related("agent").get(pk=result.message_id))["message"]
+
+    message = await sync_to_async(_load, thread_sensitive=False)()
+    await publish_now(group, {"type": "answer.end", "answer_ref": answer_ref, "seq": sink.seq, "message": message})

@@ -1,0 +1,58 @@
+"""HTTP side of the widget: the script, its configuration (CORS by allowed origin), the demo page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from chat.widget import services
+from config.errors import error_response
+
+WIDGET_SCRIPT = Path(settings.BASE_DIR) / "static" / "widget" / "widget.js"
+
+
+@require_GET
+def widget_script(request: HttpRequest) -> HttpResponse:
+    if not WIDGET_SCRIPT.exists():
+        return error_response("not_found", "The widget script is not built.", 404)
+    response = FileResponse(WIDGET_SCRIPT.open("rb"), content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _socket_url(request: HttpRequest) -> str:
+    scheme = "wss" if request.is_secure() else "ws"
+    return f"{scheme}://{request.get_host()}/ws/widget/"
+
+
+@require_GET
+def widget_config(request: HttpRequest) -> HttpResponse:
+    widget = services.widget_settings_for_key(request.GET.get("key", ""))
+    if widget is None:
+        return error_response("unknown_key", "There is no widget with this key on this site.", 404)
+    origin = request.headers.get("Origin")
+    if not services.origin_allowed(widget, origin):
+        return error_response("origin_not_allowed", "This website may not embed this widget.", 403)
+    response = JsonResponse(services.widget_config(widget, socket_url=_socket_url(request)))
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+    response["Vary"] = "Origin"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def demo_page(request: HttpRequest) -> HttpResponse:
+    """A plain shop website with this tenant's widget on it, to try the product in a minute."""
+    widget = services.widget_settings_get()
+    scheme = "https" if request.is_secure() else "http"
+    return render(request, "demo/shop.html", {
+        "tenant_name": request.tenant.name,
+        "widget_src": f"{scheme}://{request.get_host()}/widget.js",
+        "public_key": widget.public_key,
+    })
