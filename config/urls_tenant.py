@@ -6,6 +6,7 @@ from config.urls_public import robots_txt
 
 urlpatterns = [
     path("robots.txt", robots_txt),
+    path("app/", include("chat.dashboard.urls")),
     path("", include("chat.urls")),
     path("", include("orders.urls")),
 ]

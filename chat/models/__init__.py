@@ -11,6 +11,7 @@ from chat.models.conversations import (
     ConversationStatus,
     Message,
 )
+from chat.models.dashboard import CannedResponse, Invitation
 from chat.models.knowledge import IndexingJob, KnowledgeChunk, KnowledgeSource
 from chat.models.widget import WidgetSettings
 
@@ -18,12 +19,14 @@ __all__ = [
     "AnswerState",
     "Author",
     "BusinessProfile",
+    "CannedResponse",
     "Channel",
     "Contact",
     "Conversation",
     "ConversationEvent",
     "ConversationStatus",
     "IndexingJob",
+    "Invitation",
     "KnowledgeChunk",
     "KnowledgeSource",
     "Message",

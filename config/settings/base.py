@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +31,8 @@ SHARED_APPS = [
     "channels",
     "rest_framework",
     "django_htmx",
+    # Also shared: the platform admin logs in on the public schema through the same backends.
+    "axes",
 ]
 TENANT_APPS = [
     "django.contrib.auth",
@@ -38,6 +41,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "chat",
     "orders",
+    "axes",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -66,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -318,3 +323,24 @@ WIDGET_ANSWER_BUFFER_SECONDS = env.int("WIDGET_ANSWER_BUFFER_SECONDS", default=6
 # Tests only: an ISO datetime the widget and assistant take as "now" (away messages at a closed time).
 DESKPILOT_FROZEN_NOW = env("DESKPILOT_FROZEN_NOW", default="")
 # --- end chat widget --------------------------------------------------------------------------------
+
+# --- Dashboard accounts (chat.dashboard) -----------------------------------------------------------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_URL = "dashboard:login"
+LOGIN_REDIRECT_URL = "dashboard:inbox"
+LOGOUT_REDIRECT_URL = "dashboard:login"
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("chat.dashboard.context.layout_context")  # type: ignore[index]
+# Brute force (django-axes, tables in each tenant's schema): this many wrong passwords for one e-mail
+# address from one IP address lock that pair out for the cool-off time; a success resets the count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "chat.dashboard.accounts.login_locked_out"
+AXES_VERBOSE = False
+# Teammate invitation links work once, for this long.
+DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
+# An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.
+DASHBOARD_PRESENCE_TTL_SECONDS = env.int("DASHBOARD_PRESENCE_TTL_SECONDS", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Deskpilot <no-reply@deskpilot.localhost>")
+# --- end dashboard accounts -------------------------------------------------------------------------

@@ -1,0 +1,120 @@
+"""Dashboard accounts: login, logout, password reset, the team page and invitations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+
+from chat.dashboard import forms, selectors, services
+from chat.dashboard.permissions import owner_required
+from config.errors import ApplicationError
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "dashboard/accounts/login.html"
+    authentication_form = forms.EmailLoginForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's own rule): a link or an image cannot log anyone out."""
+
+    next_page = reverse_lazy("dashboard:login")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "dashboard/accounts/password_reset.html"
+    email_template_name = "dashboard/accounts/password_reset_email.txt"
+    subject_template_name = "dashboard/accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("dashboard:password-reset-done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "dashboard/accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "dashboard/accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("dashboard:password-reset-complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "dashboard/accounts/password_reset_complete.html"
+
+
+@owner_required
+def team(request: HttpRequest) -> HttpResponse:
+    form = forms.InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                email=form.cleaned_data["email"], role=form.cleaned_data["role"], invited_by=request.user,
+                tenant=request.tenant, base_url=request.build_absolute_uri("/"))
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"An invitation was sent to {invitation.email}.")
+            return redirect("dashboard:team")
+    return render(request, "dashboard/accounts/team.html", {
+        "form": form,
+        "members": selectors.team_member_list(),
+        "invitations": selectors.invitation_list_open(),
+        "seats": selectors.seat_usage(tenant=request.tenant),
+    })
+
+
+@require_POST
+@owner_required
+def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+    try:
+        removed = services.team_member_remove(user_id=user_id, removed_by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{removed} no longer has access.")
+    return redirect("dashboard:team")
+
+
+@require_POST
+@owner_required
+def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    services.invitation_revoke(invitation_id=invitation_id)
+    messages.success(request, "The invitation was withdrawn.")
+    return redirect("dashboard:team")
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The invitee's page: no login needed, the signed single-use token is the credential."""
+    try:
+        invitation = selectors.invitation_get_open(token=token)
+    except ApplicationError as error:
+        return render(request, "dashboard/accounts/invitation_invalid.html", {"reason": error.message}, status=404)
+    form = forms.InvitationAcceptForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(token=token, name=form.cleaned_data["name"],
+                                              password=form.cleaned_data["password1"], tenant=request.tenant)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome to the team.")
+            return redirect("dashboard:inbox")
+    return render(request, "dashboard/accounts/invitation_accept.html", {"form": form, "invitation": invitation})
+
+
+def login_locked_out(request: HttpRequest, original_response: HttpResponse | None = None,
+                     credentials: dict[str, Any] | None = None) -> HttpResponse:
+    """What django-axes answers once an e-mail address has failed too often from one address."""
+    cooloff = settings.AXES_COOLOFF_TIME
+    minutes = max(1, round(cooloff.total_seconds() / 60)) if isinstance(cooloff, timedelta) else None
+    return render(request, "dashboard/accounts/locked_out.html", {"cooloff_minutes": minutes}, status=429)

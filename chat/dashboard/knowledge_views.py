@@ -1,0 +1,312 @@
+"""Knowledge pages: the sources and their indexing state, FAQ entries, imports, re-indexing, and the
+questions the assistant could not answer, grouped so the owner can answer each group once.
+
+Agents read; owners change. FAQ entries are indexed inside the request (a few short texts, well under a
+second) so an owner can try the answer in the playground right away; files, web pages and re-indexing
+go to the workers and show their progress.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import numpy as np
+from django import forms
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from chat.dashboard.analytics import UNANSWERED_SQL
+from chat.dashboard.permissions import agent_required, owner_required
+from chat.knowledge import selectors as kb_selectors
+from chat.knowledge import services as kb_services
+from chat.knowledge.embeddings import embedding_provider
+from chat.models import Channel, Conversation, IndexingJob, KnowledgeSource, Message
+from config.errors import ApplicationError
+
+SOURCES_SHOWN = 500
+UNANSWERED_DAYS = 90
+UNANSWERED_DISTINCT_QUESTIONS = 200
+# Two questions belong together when their embeddings are this close (cosine).
+SAME_QUESTION_SIMILARITY = 0.8
+_EMBEDDING_CACHE_SIZE = 5000
+
+
+# ------------------------------------------------------------------------- unanswered questions
+
+
+@dataclass
+class UnansweredGroup:
+    question: str  # the phrasing asked most often
+    asked: int
+    last_asked: datetime
+    phrasings: list[str] = field(default_factory=list)  # the others, most asked first
+
+    def faq_form_query(self) -> str:
+        return urlencode({"question": self.question, "variants": "\n".join(self.phrasings)})
+
+
+def question_normalise(text: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
+
+
+_embedding_cache: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+_embedding_cache_lock = threading.Lock()
+
+
+def _embed_cached(texts: list[str]) -> np.ndarray:
+    """Embeddings of the questions, remembered per schema and model: the page is opened again and again
+    while the list of unanswered questions changes little, and embedding is the slow part of it."""
+    provider = embedding_provider()
+    schema = str(connection.schema_name)
+    keys = [(schema, provider.model_id, text) for text in texts]
+    with _embedding_cache_lock:
+        found = {key: _embedding_cache[key] for key in keys if key in _embedding_cache}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        vectors = provider.embed([key[2] for key in missing])
+        found.update(zip(missing, vectors, strict=True))
+        with _embedding_cache_lock:
+            _embedding_cache.update(zip(missing, vectors, strict=True))
+            while len(_embedding_cache) > _EMBEDDING_CACHE_SIZE:
+                _embedding_cache.popitem(last=False)
+    return np.stack([found[key] for key in keys])
+
+
+def _faq_phrasings() -> set[str]:
+    """Every question and phrasing the FAQ already has, normalised: groups it covers are done."""
+    covered: set[str] = set()
+    for question, variants in KnowledgeSource.objects.filter(kind=KnowledgeSource.Kind.FAQ).values_list(
+            "question", "variants"):
+        covered.add(question_normalise(question))
+        covered.update(question_normalise(str(variant)) for variant in variants or [])
+    return covered
+
+
+def unanswered_questions(*, since: datetime) -> list[UnansweredGroup]:
+    """Customers' questions the assistant said it could not answer, grouped by meaning, most asked first.
+
+    SQL folds identical questions (case and punctuation aside) and counts them; only the distinct
+    texts are embedded, then grouped greedily: each text joins the first group whose leading question
+    is at least SAME_QUESTION_SIMILARITY close, else it leads a group of its own.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT MIN(q.text), COUNT(*), MAX(q.created),
+                   btrim(regexp_replace(regexp_replace(lower(left(q.text, 500)), '[^[:alnum:][:space:]]+', ' ', 'g'),
+                                        '\\s+', ' ', 'g')) AS normalised
+            FROM {Message._meta.db_table} m
+            JOIN {Message._meta.db_table} q ON q.id = m.in_reply_to_id
+            JOIN {Conversation._meta.db_table} c ON c.id = q.conversation_id
+            WHERE {UNANSWERED_SQL} AND m.created >= %(since)s AND c.channel <> %(playground)s
+            GROUP BY normalised
+            ORDER BY COUNT(*) DESC, MAX(q.created) DESC
+            LIMIT %(limit)s""", {"threshold": float(settings.KB_ANSWER_THRESHOLD), "since": since,
+                                  "playground": Channel.PLAYGROUND, "limit": UNANSWERED_DISTINCT_QUESTIONS})
+        rows = cursor.fetchall()
+    covered = _faq_phrasings()
+    asked = [(text[:300], int(count), last) for text, count, last, normalised in rows
+             if normalised and question_normalise(normalised) not in covered]
+    if not asked:
+        return []
+    vectors = _embed_cached([text for text, _count, _last in asked])
+    groups: list[UnansweredGroup] = []
+    leaders: list[np.ndarray] = []
+    for (text, count, last), vector in zip(asked, vectors, strict=True):
+        if leaders:
+            similarities = np.stack(leaders) @ vector
+            best = int(np.argmax(similarities))
+            if similarities[best] >= SAME_QUESTION_SIMILARITY:
+                group = groups[best]
+                group.asked += count
+                group.last_asked = max(group.last_asked, last)
+                group.phrasings.append(text)
+                continue
+        groups.append(UnansweredGroup(question=text, asked=count, last_asked=last))
+        leaders.append(vector)
+    return sorted(groups, key=lambda group: (-group.asked, -group.last_asked.timestamp()))
+
+
+# ------------------------------------------------------------------------------------------ forms
+
+
+class FaqForm(forms.Form):
+    question = forms.CharField(max_length=700, widget=forms.TextInput(attrs={"size": 80}))
+    answer = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 80}))
+    variants = forms.CharField(required=False, label="Other ways customers ask it (one per line)",
+                               widget=forms.Textarea(attrs={"rows": 4, "cols": 80}))
+
+    def variant_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["variants"].splitlines() if line.strip()]
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="File (FAQ CSV, Markdown, text, HTML, PDF or Word)")
+
+
+class UrlForm(forms.Form):
+    url = forms.URLField(label="Web page address", max_length=2000, assume_scheme="https")
+
+
+def _source_or_404(source_id: int) -> KnowledgeSource:
+    source = KnowledgeSource.objects.filter(pk=source_id).first()
+    if source is None:
+        raise Http404("There is no such knowledge source.")
+    return source
+
+
+# ------------------------------------------------------------------------------------------ pages
+
+
+@agent_required
+def knowledge_list(request: HttpRequest) -> HttpResponse:
+    sources = list(KnowledgeSource.objects.defer("raw", "body", "answer").select_related("job")
+                   .order_by("kind", "title")[:SOURCES_SHOWN])
+    running = list(IndexingJob.objects.filter(status=IndexingJob.Status.RUNNING)[:5])
+    return render(request, "dashboard/knowledge/list.html", {
+        "counts": kb_selectors.kb_status_counts(), "sources": sources, "running_jobs": running,
+        "upload_form": UploadForm(), "url_form": UrlForm(), "message": request.GET.get("done", ""),
+    })
+
+
+def _faq_page(request: HttpRequest, form: FaqForm, source: KnowledgeSource | None, status: int = 200,
+              error: str = "") -> HttpResponse:
+    return render(request, "dashboard/knowledge/faq_form.html", {"form": form, "source": source, "error": error},
+                  status=status)
+
+
+def _faq_save(*, form: FaqForm, replacing: KnowledgeSource | None) -> int:
+    """Store and index the entry; an edited question is a new key, so the old entry goes."""
+    outcome = kb_services.faq_upsert(question=form.cleaned_data["question"], answer=form.cleaned_data["answer"],
+                                     variants=form.variant_list(), origin=replacing.origin if replacing else "")
+    if replacing is not None and replacing.pk != outcome.source_id:
+        kb_services.source_delete(source_id=replacing.pk)
+    if outcome.action != "unchanged":
+        kb_services.sources_index_now(source_ids=[outcome.source_id])
+    return outcome.source_id
+
+
+@owner_required
+def faq_create(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        # Prefilled from an unanswered-questions group: its question and the other phrasings.
+        return _faq_page(request, FaqForm(initial={"question": request.GET.get("question", ""),
+                                                    "variants": request.GET.get("variants", "")}), None)
+    form = FaqForm(request.POST)
+    if not form.is_valid():
+        return _faq_page(request, form, None, status=400)
+    try:
+        _faq_save(form=form, replacing=None)
+    except ApplicationError as error:
+        return _faq_page(request, form, None, status=error.status, error=error.message)
+    return redirect(reverse("dashboard:knowledge") + "?done=" + "FAQ entry saved")
+
+
+@owner_required
+def faq_edit(request: HttpRequest, source_id: int) -> HttpResponse:
+    source = _source_or_404(source_id)
+    if source.kind != KnowledgeSource.Kind.FAQ:
+        raise Http404("Only FAQ entries are edited here.")
+    if request.method != "POST":
+        return _faq_page(request, FaqForm(initial={"question": source.question, "answer": source.answer,
+                                                    "variants": "\n".join(source.variants or [])}), source)
+    form = FaqForm(request.POST)
+    if not form.is_valid():
+        return _faq_page(request, form, source, status=400)
+    try:
+        _faq_save(form=form, replacing=source)
+    except ApplicationError as error:
+        return _faq_page(request, form, source, status=error.status, error=error.message)
+    return redirect(reverse("dashboard:knowledge") + "?done=" + "FAQ entry saved")
+
+
+@owner_required
+@require_POST
+def source_remove(request: HttpRequest, source_id: int) -> HttpResponse:
+    try:
+        kb_services.source_delete(source_id=source_id)
+    except ApplicationError as error:
+        raise Http404(error.message) from error
+    return redirect(reverse("dashboard:knowledge") + "?done=" + "Source deleted")
+
+
+def _start_indexing(report: kb_services.ImportReport, description: str) -> IndexingJob:
+    job = kb_services.job_start(kind=IndexingJob.Kind.IMPORT, source_ids=report.to_index, description=description)
+    kb_services.sources_index_in_background(source_ids=report.to_index, job_id=job.pk)
+    return job
+
+
+def _import_failed(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return render(request, "dashboard/knowledge/list.html", {
+        "counts": kb_selectors.kb_status_counts(),
+        "sources": list(KnowledgeSource.objects.defer("raw", "body", "answer").order_by("kind", "title")[:SOURCES_SHOWN]),
+        "upload_form": UploadForm(), "url_form": UrlForm(), "error": message,
+    }, status=status)
+
+
+@owner_required
+@require_POST
+def knowledge_upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _import_failed(request, "Choose a file to upload.", 400)
+    upload = form.cleaned_data["file"]
+    if upload.size > settings.KB_MAX_FILE_BYTES:
+        return _import_failed(request, f"'{upload.name}' is larger than the "
+                                       f"{settings.KB_MAX_FILE_BYTES / (1024 * 1024):g} MB limit.", 400)
+    try:
+        report = kb_services.file_import(name=upload.name, data=upload.read())
+    except ApplicationError as error:
+        return _import_failed(request, error.message, error.status)
+    job = _start_indexing(report, f"upload {upload.name}")
+    return redirect("dashboard:knowledge-job", job_id=job.pk)
+
+
+@owner_required
+@require_POST
+def knowledge_url_import(request: HttpRequest) -> HttpResponse:
+    form = UrlForm(request.POST)
+    if not form.is_valid():
+        return _import_failed(request, "Give a web page address starting with http:// or https://.", 400)
+    try:
+        report = kb_services.url_import(url=form.cleaned_data["url"])
+    except ApplicationError as error:
+        return _import_failed(request, error.message, error.status)
+    job = _start_indexing(report, f"web page {form.cleaned_data['url']}")
+    return redirect("dashboard:knowledge-job", job_id=job.pk)
+
+
+@owner_required
+@require_POST
+def knowledge_reindex(request: HttpRequest) -> HttpResponse:
+    job = kb_services.kb_reindex(background=True)
+    return redirect("dashboard:knowledge-job", job_id=job.pk)
+
+
+@agent_required
+def knowledge_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A job's progress; htmx polls the fragment until the job finishes."""
+    job = kb_selectors.job_get(job_id=job_id)
+    if job is None:
+        raise Http404("There is no such indexing job.")
+    template = "dashboard/knowledge/_job.html" if request.headers.get("HX-Request") else "dashboard/knowledge/job.html"
+    percent = round((job.done + job.failed) * 100 / job.total) if job.total else 100
+    failed_sources = list(job.sources.filter(status=KnowledgeSource.Status.FAILED).only("title", "error")[:50])
+    return render(request, template, {"job": job, "percent": percent, "failed_sources": failed_sources})
+
+
+@agent_required
+def knowledge_unanswered(request: HttpRequest) -> HttpResponse:
+    since = timezone.now() - timedelta(days=UNANSWERED_DAYS)
+    return render(request, "dashboard/knowledge/unanswered.html", {
+        "groups": unanswered_questions(since=since), "days": UNANSWERED_DAYS,
+    })

@@ -1,0 +1,140 @@
+"""Dashboard writes: invitations, team membership, canned responses, assignment, presence."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
+from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation
+from config.errors import ApplicationError, ValidationFailed
+from config.redis import redis_client
+from tenants.services import ROLE_AGENT, ROLE_OWNER, tenant_user_create
+
+
+class SeatLimitReached(ApplicationError):
+    code = "seat_limit_reached"
+    status = 409
+
+
+class TeamChangeRefused(ApplicationError):
+    code = "team_change_refused"
+    status = 409
+
+
+def invitation_token(*, invitation: Invitation) -> str:
+    return invitation_signer().sign(f"{invitation.pk}:{invitation.nonce}")
+
+
+def invitation_create(*, email: str, role: str, invited_by: Any, tenant: Any, base_url: str) -> Invitation:
+    email = email.strip().lower()
+    if role not in (ROLE_OWNER, ROLE_AGENT):
+        raise ValidationFailed(f"'{role}' is not a role.")
+    if User.objects.filter(username=email, is_active=True).exists():
+        raise ValidationFailed(f"{email} is already on the team.")
+    with transaction.atomic():
+        # Earlier open invitations to the same address give way to this one (and free their seat).
+        Invitation.objects.filter(email=email, accepted_at__isnull=True, revoked_at__isnull=True).update(
+            revoked_at=timezone.now())
+        seats = seat_usage(tenant=tenant)
+        if seats.full:
+            raise SeatLimitReached(
+                f"Your plan includes {seats.limit} seats and all are taken (invitations still open count too). "
+                "Remove a teammate, withdraw an invitation or move to a larger plan.")
+        invitation = Invitation.objects.create(
+            email=email, role=role, invited_by=invited_by, nonce=secrets.token_urlsafe(24),
+            expires_at=timezone.now() + timedelta(seconds=settings.DASHBOARD_INVITATION_MAX_AGE_SECONDS))
+        link = f"{base_url.rstrip('/')}/app/invite/{invitation_token(invitation=invitation)}/"
+        inviter = invited_by.get_full_name() or invited_by.get_username()
+        subject = f"{inviter} invited you to {tenant.name} on Deskpilot"
+        body = (f"{inviter} invited you to answer {tenant.name}'s customers on Deskpilot as {role}.\n\n"
+                f"Choose your name and password here (the link works once, for "
+                f"{settings.DASHBOARD_INVITATION_MAX_AGE_SECONDS // 86400} days):\n{link}\n")
+        transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+    return invitation
+
+
+def invitation_accept(*, token: str, name: str, password: str, tenant: Any) -> User:
+    with transaction.atomic():
+        invitation = invitation_get_open(token=token)
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.accepted_at is not None:
+            raise ApplicationError("This invitation was already used. Log in instead.", code="invitation_invalid")
+        user = tenant_user_create(email=invitation.email, password=password, role=invitation.role, name=name.strip())
+        if not user.is_active or user.first_name != name.strip():
+            user.is_active = True
+            user.first_name = name.strip()
+            user.save(update_fields=["is_active", "first_name"])
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+    return user
+
+
+def invitation_revoke(*, invitation_id: int) -> None:
+    Invitation.objects.filter(pk=invitation_id, accepted_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def team_member_remove(*, user_id: int, removed_by: Any) -> str:
+    """Deactivate rather than delete: their past replies and events keep their author."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise TeamChangeRefused("That person is not on the team.")
+    if user.pk == removed_by.pk:
+        raise TeamChangeRefused("You cannot remove yourself. Ask another owner.")
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        user.groups.clear()
+        Conversation.objects.filter(assignee=user).update(assignee=None)
+    return user.get_full_name() or user.username
+
+
+def canned_response_save(*, title: str, text: str, canned_response_id: int | None = None) -> CannedResponse:
+    title, text = title.strip(), text.strip()
+    if CannedResponse.objects.filter(title__iexact=title).exclude(pk=canned_response_id).exists():
+        raise ValidationFailed(f"A canned response called '{title}' exists already.")
+    if canned_response_id is None:
+        return CannedResponse.objects.create(title=title, text=text)
+    canned = CannedResponse.objects.get(pk=canned_response_id)
+    canned.title, canned.text = title, text
+    canned.save()
+    return canned
+
+
+def canned_response_delete(*, canned_response_id: int) -> None:
+    CannedResponse.objects.filter(pk=canned_response_id).delete()
+
+
+def conversation_assign(*, conversation: Conversation, assignee: Any | None, actor: Any) -> Conversation:
+    if assignee is not None and not assignee.is_active:
+        raise ValidationFailed("Conversations can be assigned only to people on the team.")
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee", "updated"])
+        ConversationEvent.objects.create(
+            conversation=locked, kind="assigned", actor=actor.get_username(),
+            reason=f"Assigned to {assignee.get_username()}." if assignee is not None else "Unassigned.")
+    return locked
+
+
+# ----------------------------------------------------------------------------- presence
+
+def presence_touch(*, conversation_id: int, user: Any) -> None:
+    """An agent's page says it is still open on this conversation (every ~15 s); the mark lapses
+    on its own when the page closes, so nobody has to say goodbye."""
+    key = presence_key(conversation_id=conversation_id)
+    now = time.time()
+    pipeline = redis_client().pipeline()
+    pipeline.zadd(key, {str(user.pk): now})
+    pipeline.zremrangebyscore(key, "-inf", now - settings.DASHBOARD_PRESENCE_TTL_SECONDS)
+    pipeline.expire(key, settings.DASHBOARD_PRESENCE_TTL_SECONDS * 2)
+    pipeline.execute()

@@ -1,0 +1,112 @@
+/* Deskpilot inbox: live refreshes over the agents' WebSocket. The server renders every piece of
+   HTML; this script only asks for fresh fragments (list rows, transcript, side panel) when an event
+   says something changed, sends presence heartbeats, and fills the reply box from canned responses. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var page = script.dataset.page;
+  var csrf = document.querySelector("meta[name=csrf-token]").content;
+  var conversationId = Number(script.dataset.conversationId || 0);
+  var refreshTimers = {};
+
+  function later(name, fn, delay) {
+    // Bursts of events (a streamed answer, several messages) become one refresh.
+    clearTimeout(refreshTimers[name]);
+    refreshTimers[name] = setTimeout(fn, delay || 250);
+  }
+
+  function announce(text) {
+    var region = document.getElementById("inbox-live-status");
+    if (region) region.textContent = text;
+  }
+
+  function refreshRows() {
+    var form = document.querySelector("form.filters");
+    var params = form ? new URLSearchParams(new FormData(form)) : new URLSearchParams();
+    var current = new URLSearchParams(location.search);
+    if (current.get("page")) params.set("page", current.get("page"));
+    return htmx.ajax("GET", script.dataset.rowsUrl + "?" + params.toString(),
+                     { target: "#conversation-rows", swap: "outerHTML" });
+  }
+
+  function refreshTranscript() {
+    return htmx.ajax("GET", script.dataset.transcriptUrl, { target: "#transcript", swap: "outerHTML" });
+  }
+
+  function refreshConversationPanels() {
+    // Status changes alter the badge and the available actions: take both from a fresh page.
+    htmx.ajax("GET", location.pathname, { target: "#conversation-side", select: "#conversation-side",
+                                          swap: "outerHTML" });
+    htmx.ajax("GET", location.pathname, { target: "#conversation-status", select: "#conversation-status",
+                                          swap: "outerHTML" });
+    refreshTranscript();
+  }
+
+  function onEvent(event) {
+    if (page === "inbox") {
+      if (event.type === "conversation.created" || event.type === "conversation.status" || event.type === "message") {
+        later("rows", function () {
+          refreshRows();
+          if (event.type === "conversation.status" && event.to === "needs_human") {
+            announce("A customer asked for a person.");
+          } else if (event.type === "conversation.created") {
+            announce("New conversation.");
+          }
+        });
+      }
+    } else if (page === "conversation" && event.conversation_id === conversationId) {
+      if (event.type === "message") later("transcript", refreshTranscript);
+      if (event.type === "conversation.status") later("panels", refreshConversationPanels);
+    }
+  }
+
+  var socket = null;
+  var retryDelay = 1000;
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/ws/agent/");
+    socket.addEventListener("open", function () {
+      retryDelay = 1000;
+      document.documentElement.dataset.live = "on";
+      if (conversationId) socket.send(JSON.stringify({ type: "subscribe", conversation_id: conversationId }));
+    });
+    socket.addEventListener("message", function (frame) {
+      var event;
+      try { event = JSON.parse(frame.data); } catch (error) { return; }
+      if (event.type === "ping") { socket.send(JSON.stringify({ type: "pong" })); return; }
+      onEvent(event);
+    });
+    socket.addEventListener("close", function () {
+      document.documentElement.dataset.live = "off";
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 30000);
+      // Whatever happened while we were away is picked up by the refresh after reconnecting.
+      later("reconnect", function () { onEvent({ type: "message", conversation_id: conversationId }); }, retryDelay);
+    });
+  }
+
+  function heartbeat() {
+    htmx.ajax("POST", script.dataset.presenceUrl, { target: "#presence", swap: "outerHTML",
+                                                    headers: { "X-CSRFToken": csrf } });
+  }
+
+  function init() {
+    connect();
+    if (page === "conversation") {
+      setInterval(heartbeat, 15000);
+      var canned = document.getElementById("canned-response");
+      if (canned) {
+        canned.addEventListener("change", function () {
+          var box = document.getElementById(canned.dataset.cannedTarget);
+          if (!canned.value || !box) return;
+          box.value = box.value ? box.value + "\n" + canned.value : canned.value;
+          canned.selectedIndex = 0;
+          box.focus();
+        });
+      }
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
