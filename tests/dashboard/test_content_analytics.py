@@ -143,4 +143,4 @@ def test_analytics_queries_do_not_grow_with_the_data(business: Business) -> None
                                    Said(Author.ASSISTANT, "Answer", _at(3, 8, index, 3), 0.2)],
                              status="resolved", resolved_at=_at(3, 9), rating=index % 5 + 1)
     assert queries() == small
-    assert small <= 20
+    assert small <= 30  # django-tenants adds a SET search_path before each statement

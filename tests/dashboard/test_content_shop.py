@@ -102,6 +102,9 @@ def test_webhook_secrets_are_masked_and_deliveries_listed(business: Business) ->
 
 def test_catalog_and_orders_pages_take_the_same_queries_for_more_rows(business: Business) -> None:
     _catalog(business)
+    with schema_context(business.tenant.schema_name):
+        Order.objects.bulk_create([Order(number=f"S-{n}", lookup_key=f"s{n}", currency="EUR",
+                                         placed_at=datetime(2026, 10, 1, tzinfo=UTC)) for n in range(2)])
     owner = business.client(business.owner)
 
     def queries(path: str) -> int:
