@@ -57,5 +57,5 @@ class CannedResponseForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
-    text = forms.CharField(label="Reply", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+    text = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
     internal = forms.BooleanField(label="Internal note (the customer does not see it)", required=False)

@@ -343,4 +343,7 @@ DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SEC
 # An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.
 DASHBOARD_PRESENCE_TTL_SECONDS = env.int("DASHBOARD_PRESENCE_TTL_SECONDS", default=30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Deskpilot <no-reply@deskpilot.localhost>")
+# Serve the dashboard's CSS and scripts straight from static/ where collectstatic has not run (development,
+# and the browser tests' servers); production images collect them at build time.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 # --- end dashboard accounts -------------------------------------------------------------------------
