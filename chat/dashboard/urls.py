@@ -3,7 +3,7 @@
 Part 2's pages add their paths to `urlpatterns` and their menu entries to `chat.dashboard.nav`.
 """
 
-from django.urls import path
+from django.urls import include, path
 
 from chat.dashboard import accounts, inbox
 
@@ -34,4 +34,5 @@ urlpatterns = [
     path("canned-responses/", inbox.canned_responses, name="canned-responses"),
     path("canned-responses/<int:canned_response_id>/delete", inbox.canned_response_delete,
          name="canned-response-delete"),
+    path("", include("chat.dashboard.content_urls")),
 ]
