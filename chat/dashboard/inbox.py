@@ -41,7 +41,7 @@ def _inbox_context(request: HttpRequest) -> dict[str, object]:
 def inbox(request: HttpRequest) -> HttpResponse:
     context = _inbox_context(request)
     context.update({
-        "status_choices": [("open", "Open"), *[(s.value, s.label) for s in ConversationStatus], ("all", "All")],
+        "status_choices": [("open", "Open"), *ConversationStatus.choices, ("all", "All")],
         "channel_choices": Channel.choices,
     })
     return render(request, "dashboard/inbox/inbox.html", context)
@@ -105,8 +105,8 @@ def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpRespon
         if form.errors:
             response.status_code = 422
         return response
-    for error in form.errors.get("text", []):
-        messages.error(request, error)
+    for problem in form.errors.get("text", []):
+        messages.error(request, problem)
     return redirect("dashboard:conversation", conversation_id=conversation.pk)
 
 
@@ -127,7 +127,7 @@ def conversation_action(request: HttpRequest, conversation_id: int) -> HttpRespo
         elif action == "resolve":
             conversation_services.conversation_resolve(conversation=conversation, actor=actor)
         elif action == "reopen":
-            conversation_services.conversation_transition(conversation=conversation, to_status=ConversationStatus.BOT,
+            conversation_services.conversation_transition(conversation=conversation, to_status=str(ConversationStatus.BOT),
                                                           actor=actor, reason="Reopened.", kind="reopened")
         else:
             messages.error(request, "Unknown action.")

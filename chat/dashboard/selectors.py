@@ -179,7 +179,7 @@ def presence_key(*, conversation_id: int) -> str:
 def presence_viewers(*, conversation_id: int, exclude_user: Any) -> list[str]:
     """The names of the other agents whose page on this conversation is open right now."""
     since = time.time() - settings.DASHBOARD_PRESENCE_TTL_SECONDS
-    user_ids = [int(member) for member in redis_client().zrangebyscore(
+    user_ids = [int(str(member)) for member in redis_client().zrangebyscore(
         presence_key(conversation_id=conversation_id), since, "+inf") if member != str(exclude_user.pk)]
     if not user_ids:
         return []

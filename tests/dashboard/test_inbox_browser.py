@@ -125,6 +125,12 @@ def test_an_agent_sees_a_handoff_live_takes_over_and_the_customer_sees_the_reply
         with schema_context(shop.schema_name):
             last = Message.objects.filter(conversation_id=conversation_id).order_by("-id").first()
             assert last is not None and last.author == Author.CUSTOMER
+
+        # On a phone the inbox fits the screen: nothing scrolls sideways
+        agent.set_viewport_size({"width": 390, "height": 844})
+        agent.goto(f"{base}/app/inbox/?status=all")
+        expect(agent.locator(f'.conversation-row[data-conversation-id="{conversation_id}"]')).to_be_visible()
+        assert agent.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert page_errors(agent) == []
     finally:
         agent_context.close()
