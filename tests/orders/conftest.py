@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from tenants.demo import FIXTURES
@@ -15,36 +17,51 @@ SHOPIFY_SECRET = "shpss_test_secret_for_tenant_a"
 WOO_SECRET = "wc-secret-for-tenant-a"
 
 
-@pytest.fixture
-def shop(make_tenant: Callable[..., object]) -> object:
-    """A tenant in Amsterdam with the demo shop's catalog, orders, hours and currency."""
+def demo_tenant(folder: str, timezone_name: str) -> object:
+    """A fresh tenant with one demo business's catalog, orders, hours and currency."""
     from orders.demo import load_demo
+    from tenants.services import tenant_create
 
-    tenant = make_tenant(name="Threadline test", timezone_name="Europe/Amsterdam").tenant  # type: ignore[attr-defined]
-    with schema_context(tenant.schema_name):
-        load_demo(tenant=tenant, fixtures=FIXTURES / "shop")
+    slug = f"t{uuid.uuid4().hex[:12]}"
+    tenant = tenant_create(slug=slug, name=f"Demo {folder}", domain=f"{slug}.test.localhost",
+                           timezone_name=timezone_name).tenant
+    connection.set_schema_to_public()
+    with schema_context(slug):
+        load_demo(tenant=tenant, fixtures=FIXTURES / folder)
     return tenant
 
 
 @pytest.fixture
-def cafe(make_tenant: Callable[..., object]) -> object:
-    from orders.demo import load_demo
+def shop() -> object:
+    """The demo shop (Amsterdam) for a test that changes it."""
+    return demo_tenant("shop", "Europe/Amsterdam")
 
-    tenant = make_tenant(name="Cafe test", timezone_name="Europe/London").tenant  # type: ignore[attr-defined]
-    with schema_context(tenant.schema_name):
-        load_demo(tenant=tenant, fixtures=FIXTURES / "cafe")
-    return tenant
+
+@pytest.fixture(scope="module")
+def shop_readonly(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> object:
+    """The demo shop shared by a module's tests that only read it."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        return demo_tenant("shop", "Europe/Amsterdam")
+
+
+@pytest.fixture(scope="module")
+def cafe(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> object:
+    """The demo café (London), shared by a module's tests; they only read it."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        return demo_tenant("cafe", "Europe/London")
 
 
 @pytest.fixture
-def connected(shop: object) -> object:
-    """The demo shop with both platforms' webhook secrets set."""
-    from orders.services.catalog import shop_secret_set
+def connected(make_tenant: Callable[..., object]) -> object:
+    """A shop in Amsterdam selling in EUR with both platforms' webhook secrets set."""
+    from orders.services.catalog import commerce_currency_set, shop_secret_set
 
-    with schema_context(shop.schema_name):  # type: ignore[attr-defined]
+    tenant = make_tenant(name="Connected shop", timezone_name="Europe/Amsterdam").tenant  # type: ignore[attr-defined]
+    with schema_context(tenant.schema_name):
+        commerce_currency_set(currency="EUR")
         shop_secret_set(platform="shopify", secret=SHOPIFY_SECRET)
         shop_secret_set(platform="woocommerce", secret=WOO_SECRET)
-    return shop
+    return tenant
 
 
 @pytest.fixture(scope="module")

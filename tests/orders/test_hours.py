@@ -97,13 +97,13 @@ def test_holidays_and_special_hours_replace_the_week(cafe) -> None:
         assert as_dict["next_opening"] == "2026-12-27T09:00:00+00:00" and as_dict["open"] is False
 
 
-def test_several_ranges_a_day_and_closed_days(cafe, shop) -> None:
+def test_several_ranges_a_day_and_closed_days(cafe, shop_readonly) -> None:
     with schema_context(cafe.schema_name):
         friday = opening_hours_on(day=date(2026, 11, 6))
         assert [(r.opens, r.closes) for r in friday.ranges] == [("07:30", "17:00"), ("18:30", "22:00")]
         between = is_open_at(moment=datetime(2026, 11, 6, 17, 30, tzinfo=LONDON))
         assert not between.open and between.next_opening == datetime(2026, 11, 6, 18, 30, tzinfo=LONDON)
-    with schema_context(shop.schema_name):
+    with schema_context(shop_readonly.schema_name):
         sunday = opening_hours_on(day=date(2026, 11, 8))
         assert sunday.closed and not sunday.special and sunday.timezone == "Europe/Amsterdam"
         upcoming = next_opening(after=datetime(2026, 11, 8, 12, 0, tzinfo=AMSTERDAM))

@@ -19,8 +19,8 @@ from orders.selectors import (
 )
 
 
-def test_order_lookup_with_the_right_email_or_phone_returns_plain_data(shop) -> None:
-    with schema_context(shop.schema_name):
+def test_order_lookup_with_the_right_email_or_phone_returns_plain_data(shop_readonly) -> None:
+    with schema_context(shop_readonly.schema_name):
         found = order_lookup(number="TL-10398", email_or_phone="Maria.Jansen@Example.com ")
         assert found.found and found.order.status == "delivered" and found.order.total == "64.90 EUR"
         assert found.order.carrier == "PostNL" and found.order.tracking_number == "3STHRL0048271"
@@ -32,8 +32,8 @@ def test_order_lookup_with_the_right_email_or_phone_returns_plain_data(shop) -> 
             assert order_lookup(number="tl-10398", email_or_phone=phone).found, phone
 
 
-def test_wrong_contact_detail_gets_exactly_the_missing_order_answer(shop) -> None:
-    with schema_context(shop.schema_name):
+def test_wrong_contact_detail_gets_exactly_the_missing_order_answer(shop_readonly) -> None:
+    with schema_context(shop_readonly.schema_name):
         wrong_email = order_lookup(number="TL-10398", email_or_phone="lucas.peeters@example.com")
         wrong_phone = order_lookup(number="TL-10398", email_or_phone="+31 6 9999 9999")
         missing = order_lookup(number="TL-99999", email_or_phone="maria.jansen@example.com")
@@ -42,7 +42,7 @@ def test_wrong_contact_detail_gets_exactly_the_missing_order_answer(shop) -> Non
         assert wrong_email.as_dict() == missing.as_dict()
 
 
-def test_orders_of_one_tenant_are_not_found_in_another(shop, tenant_b) -> None:
+def test_orders_of_one_tenant_are_not_found_in_another(shop_readonly, tenant_b) -> None:
     with schema_context(tenant_b.schema_name):
         assert order_lookup(number="TL-10398", email_or_phone="maria.jansen@example.com") == ORDER_NOT_FOUND
 
@@ -54,8 +54,8 @@ def test_phone_matching_is_by_digits_but_not_loose() -> None:
     assert not phones_match("", "0612345678")
 
 
-def test_catalog_search_tolerates_typos_and_synonyms(shop) -> None:
-    with schema_context(shop.schema_name):
+def test_catalog_search_tolerates_typos_and_synonyms(shop_readonly) -> None:
+    with schema_context(shop_readonly.schema_name):
         hoddie = catalog_search(query="hoddie", limit=5)
         assert hoddie.found and all("Hoodie" in match.name for match in hoddie.matches[:3])
         jeans = catalog_search(query="straigt leg jeens", limit=3)
@@ -65,8 +65,8 @@ def test_catalog_search_tolerates_typos_and_synonyms(shop) -> None:
         assert not nothing.found and nothing.as_dict() == {"query": "motorbike helmet", "found": False, "matches": []}
 
 
-def test_catalog_search_uses_descriptions_through_full_text(shop) -> None:
-    with schema_context(shop.schema_name):
+def test_catalog_search_uses_descriptions_through_full_text(shop_readonly) -> None:
+    with schema_context(shop_readonly.schema_name):
         result = catalog_search(query="kangaroo pocket", limit=3)
         assert result.matches and result.matches[0].name == "Essential Hoodie"
 
@@ -78,8 +78,8 @@ def test_cafe_search_handles_accents_and_misspellings(cafe) -> None:
         assert catalog_search(query="flat wite", limit=1).matches[0].name == "Flat White"
 
 
-def test_availability_of_the_blue_hoodie_in_m(shop) -> None:
-    with schema_context(shop.schema_name):
+def test_availability_of_the_blue_hoodie_in_m(shop_readonly) -> None:
+    with schema_context(shop_readonly.schema_name):
         result = product_availability(query="the blue hoodie in M")
         best = result.products[0]
         assert best.name == "Harbour Hoodie"
@@ -98,8 +98,8 @@ def test_availability_of_the_blue_hoodie_in_m(shop) -> None:
         assert not absent.products[0].variant_found and absent.products[0].variants == ()
 
 
-def test_availability_without_a_variant_lists_them_all(shop) -> None:
-    with schema_context(shop.schema_name):
+def test_availability_without_a_variant_lists_them_all(shop_readonly) -> None:
+    with schema_context(shop_readonly.schema_name):
         product = product_availability(query="Zip Hoodie").products[0]
         assert product.name == "Zip Hoodie"
         assert len(product.variants) == Variant.objects.filter(product__name="Zip Hoodie").count()

@@ -213,11 +213,16 @@ def test_twenty_identical_deliveries_over_http_make_one_change(web, worker, conn
 
 def test_shopify_order_fulfillment_and_stock_end_to_end(web, worker, connected) -> None:
     order = payloads.shopify_order(name="#4001", order_id=4001, price=19.99, total="24.94")
-    assert post_shopify(web, connected, order, "orders/create").json()["status"] == "accepted"
+    created = post_shopify(web, connected, order, "orders/create", delivery_id="create-4001")
+    assert created.json() == {"status": "accepted", "topic": "orders/create", "delivery_id": "create-4001"}
     placed = wait_until(lambda: order_in(connected, number="#4001"), message="order created")
     assert placed.status == "paid" and placed.total_minor == 2494 and placed.shipping_minor == 495
     with schema_context(connected.schema_name):
         assert placed.items.get().unit_price_minor == 1999  # 19.99 as a JSON number, read exactly
+    # The shop retries a delivery it thinks failed: the replay is recognised and changes nothing.
+    replay = post_shopify(web, connected, order, "orders/create", delivery_id="create-4001")
+    assert replay.status_code == 200 and replay.json()["status"] == "duplicate"
+    assert deliveries(connected) == 1
 
     shipped = payloads.shopify_fulfillment(order_id=4001)
     assert post_shopify(web, connected, shipped, "fulfillments/create").status_code == 200
