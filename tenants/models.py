@@ -38,10 +38,9 @@ class Tenant(TenantMixin):
     timezone = models.CharField(max_length=64, default="UTC")
     created = models.DateTimeField(auto_now_add=True)
 
-    auto_create_schema = True
+    # tenants.services.tenant_create copies the schema from the template itself (tenants.schemas).
+    auto_create_schema = False
     auto_drop_schema = True
-    # Only structure is cloned from the template schema: a new business starts empty.
-    clone_mode = "NODATA"
 
     class Meta:
         ordering = ["schema_name"]
@@ -86,6 +85,9 @@ class UsageEntry(models.Model):
         ordering = ["-created"]
         indexes = [models.Index(fields=["tenant", "created"])]
         verbose_name_plural = "usage entries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} × {self.quantity} for {self.tenant_id}"
 
 
 class DeadLetter(models.Model):

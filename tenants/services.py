@@ -18,6 +18,7 @@ from config.celery import SCHEMA_HEADER, app
 from config.redis import redis_client
 from tenants.exceptions import DeadLetterNotFound, TenantError, TenantNotFound
 from tenants.models import DeadLetter, Domain, Plan, Tenant
+from tenants.schemas import schema_copy_structure
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class CreatedTenant:
 
 
 def template_schema_name() -> str:
-    return str(settings.TENANT_BASE_SCHEMA)
+    return str(settings.DESKPILOT_TENANT_TEMPLATE_SCHEMA)
 
 
 def schemas_migrate_all(*, verbosity: int = 0) -> None:
@@ -126,7 +127,8 @@ def tenant_create(
     try:
         with transaction.atomic():
             tenant = Tenant(schema_name=slug, name=name.strip(), plan=plan, timezone=timezone_name)
-            tenant.save(verbosity=0)
+            tenant.save()
+            schema_copy_structure(source=template_schema_name(), target=slug)
             domain_row = Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
             if owner_email:
                 owner_password = secrets.token_urlsafe(12)

@@ -50,9 +50,9 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
-# New tenants are cloned from a migrated template schema instead of running every migration.
-TENANT_BASE_SCHEMA = "tenant_template"
-TENANT_CREATION_FAKES_MIGRATIONS = True
+# New tenants are copied from this migrated template schema (tenants.schemas) instead of running
+# every migration; `manage.py migrate_all` keeps it current.
+DESKPILOT_TENANT_TEMPLATE_SCHEMA = "tenant_template"
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",

@@ -1,8 +1,8 @@
 """Development: `make run`. Embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set."""
 
+from ._stores import resolve_store_urls
 from .base import *  # noqa: F403
 from .base import database_settings, env, logging_settings, redis_dependent_settings
-from ._stores import resolve_store_urls
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-development-key-not-for-production")

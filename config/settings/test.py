@@ -2,9 +2,9 @@
 
 import os
 
+from ._stores import resolve_store_urls
 from .base import *  # noqa: F403
 from .base import BASE_DIR, database_settings, env, logging_settings, redis_dependent_settings
-from ._stores import resolve_store_urls
 
 # Run straight from pytest, tests get their own data folder, never the development one.
 os.environ.setdefault("DESKPILOT_DATA_DIR", str(BASE_DIR / ".data" / "test"))
