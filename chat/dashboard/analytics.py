@@ -8,6 +8,7 @@ assistant, not customers, and are left out everywhere.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -177,34 +178,38 @@ def answer_days(*, period: Period) -> dict[date, tuple[int, int]]:
     rows = _rows(f"""
         SELECT (m.created AT TIME ZONE %(zone)s)::date AS day,
                COUNT(*), COUNT(*) FILTER (WHERE {UNANSWERED_SQL})
-        FROM {{message}} m JOIN {{conversation}} c ON c.id = m.conversation_id
+        FROM {{message}} m
         WHERE m.created >= %(start)s AND m.created < %(end)s AND m.author = 'assistant'
-          AND c.channel <> %(playground)s
+          AND m.conversation_id NOT IN (SELECT id FROM {{conversation}} WHERE channel = %(playground)s)
         GROUP BY 1""", _params(period))
     return {day: (int(answers), int(unanswered)) for day, answers, unanswered in rows}
 
 
 def first_response_times(*, period: Period) -> tuple[Durations, Durations]:
-    """From a conversation's first customer message to the first assistant, and first agent, message."""
+    """From a conversation's first customer message to the first assistant, and first agent, message.
+
+    One pass over the period's messages, grouped by conversation. An assistant message is always a
+    reply, so it comes after the first customer message; an agent's is counted only when it does.
+    """
     rows = _rows("""
-        WITH asked AS (
-            SELECT m.conversation_id, MIN(m.created) AS at
-            FROM {message} m JOIN {conversation} c ON c.id = m.conversation_id
-            WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
-              AND m.author = 'customer'
-            GROUP BY m.conversation_id
-        ), waits AS (
-            SELECT EXTRACT(EPOCH FROM MIN(m.created) FILTER (WHERE m.author = 'assistant') - a.at) AS assistant_s,
-                   EXTRACT(EPOCH FROM MIN(m.created) FILTER (WHERE m.author = 'agent' AND NOT m.internal) - a.at)
-                       AS agent_s
-            FROM asked a JOIN {message} m ON m.conversation_id = a.conversation_id AND m.created >= a.at
-            GROUP BY a.conversation_id, a.at
-        )
         SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY assistant_s),
                percentile_cont(0.9) WITHIN GROUP (ORDER BY assistant_s), COUNT(assistant_s),
                percentile_cont(0.5) WITHIN GROUP (ORDER BY agent_s),
                percentile_cont(0.9) WITHIN GROUP (ORDER BY agent_s), COUNT(agent_s)
-        FROM waits""", _params(period))
+        FROM (
+            SELECT EXTRACT(EPOCH FROM firsts.assistant_at - firsts.asked_at) AS assistant_s,
+                   CASE WHEN firsts.agent_at >= firsts.asked_at
+                        THEN EXTRACT(EPOCH FROM firsts.agent_at - firsts.asked_at) END AS agent_s
+            FROM (
+                SELECT MIN(m.created) FILTER (WHERE m.author = 'customer') AS asked_at,
+                       MIN(m.created) FILTER (WHERE m.author = 'assistant') AS assistant_at,
+                       MIN(m.created) FILTER (WHERE m.author = 'agent' AND NOT m.internal) AS agent_at
+                FROM {message} m JOIN {conversation} c ON c.id = m.conversation_id
+                WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
+                GROUP BY m.conversation_id
+            ) firsts
+            WHERE firsts.asked_at IS NOT NULL
+        ) waits""", _params(period))
     a_median, a_p90, a_count, h_median, h_p90, h_count = rows[0]
     return (Durations(median=_float(a_median), p90=_float(a_p90), count=int(a_count)),
             Durations(median=_float(h_median), p90=_float(h_p90), count=int(h_count)))
@@ -233,23 +238,36 @@ def rating_distribution(*, period: Period) -> dict[int, int]:
     return {rating: found.get(rating, 0) for rating in range(1, 6)}
 
 
+def question_normalise(text: str) -> str:
+    """Case, punctuation and spacing aside: 'Opening hours?' and 'opening  hours' are one question."""
+    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
+
+
 def top_questions(*, period: Period, limit: int = TOP_QUESTIONS) -> list[TopQuestion]:
-    """The most frequent opening questions, compared without case, punctuation or extra spaces."""
+    """The most frequent opening questions, compared without case, punctuation or extra spacing.
+
+    SQL takes each conversation's first customer message and counts them by lower-cased text; the
+    few distinct texts that differ only in punctuation are merged here (one row per distinct text,
+    never per message: a regular expression over every row cost more than the rest of the page).
+    """
     rows = _rows("""
         SELECT MIN(q.text), COUNT(*) AS asked FROM (
-            SELECT DISTINCT ON (m.conversation_id) left(m.text, %(example_chars)s) AS text,
-                   btrim(regexp_replace(regexp_replace(lower(left(m.text, 500)), '[^[:alnum:][:space:]]+', ' ', 'g'),
-                                        '\\s+', ' ', 'g')) AS normalised
+            SELECT DISTINCT ON (m.conversation_id) left(m.text, %(example_chars)s) AS text
             FROM {message} m JOIN {conversation} c ON c.id = m.conversation_id
             WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
               AND m.author = 'customer'
             ORDER BY m.conversation_id, m.created, m.id
         ) q
-        WHERE q.normalised <> ''
-        GROUP BY q.normalised
-        ORDER BY asked DESC, q.normalised
-        LIMIT %(limit)s""", {**_params(period), "limit": limit, "example_chars": QUESTION_EXAMPLE_CHARS})
-    return [TopQuestion(text=text, asked=int(asked)) for text, asked in rows]
+        GROUP BY lower(q.text)
+        ORDER BY asked DESC""", {**_params(period), "example_chars": QUESTION_EXAMPLE_CHARS})
+    merged: dict[str, TopQuestion] = {}
+    for text, asked in rows:
+        key = question_normalise(text)
+        if not key:
+            continue
+        known = merged.get(key)
+        merged[key] = TopQuestion(text=known.text if known else text, asked=int(asked) + (known.asked if known else 0))
+    return sorted(merged.values(), key=lambda question: (-question.asked, question_normalise(question.text)))[:limit]
 
 
 def usage_days(*, tenant_id: int, period: Period) -> dict[date, UsageDay]:

@@ -8,7 +8,6 @@ go to the workers and show their progress.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from chat.dashboard.analytics import UNANSWERED_SQL
+from chat.dashboard.analytics import UNANSWERED_SQL, question_normalise
 from chat.dashboard.permissions import agent_required, owner_required
 from chat.knowledge import selectors as kb_selectors
 from chat.knowledge import services as kb_services
@@ -36,6 +35,7 @@ from config.errors import ApplicationError
 SOURCES_SHOWN = 500
 UNANSWERED_DAYS = 90
 UNANSWERED_DISTINCT_QUESTIONS = 200
+UNANSWERED_DISTINCT_TEXTS = 2000
 # Two questions belong together when their embeddings are this close (cosine).
 SAME_QUESTION_SIMILARITY = 0.8
 _EMBEDDING_CACHE_SIZE = 5000
@@ -53,10 +53,6 @@ class UnansweredGroup:
 
     def faq_form_query(self) -> str:
         return urlencode({"question": self.question, "variants": "\n".join(self.phrasings)})
-
-
-def question_normalise(text: str) -> str:
-    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
 
 
 _embedding_cache: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
@@ -95,27 +91,32 @@ def _faq_phrasings() -> set[str]:
 def unanswered_questions(*, since: datetime) -> list[UnansweredGroup]:
     """Customers' questions the assistant said it could not answer, grouped by meaning, most asked first.
 
-    SQL folds identical questions (case and punctuation aside) and counts them; only the distinct
-    texts are embedded, then grouped greedily: each text joins the first group whose leading question
-    is at least SAME_QUESTION_SIMILARITY close, else it leads a group of its own.
+    SQL counts identical questions (case aside); punctuation and spacing are folded per distinct
+    text; only the distinct questions are embedded, then grouped greedily: each joins the first group
+    whose leading question is at least SAME_QUESTION_SIMILARITY close, else it leads a group of its own.
     """
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            SELECT MIN(q.text), COUNT(*), MAX(q.created),
-                   btrim(regexp_replace(regexp_replace(lower(left(q.text, 500)), '[^[:alnum:][:space:]]+', ' ', 'g'),
-                                        '\\s+', ' ', 'g')) AS normalised
+            SELECT MIN(left(q.text, 300)), COUNT(*), MAX(q.created)
             FROM {Message._meta.db_table} m
             JOIN {Message._meta.db_table} q ON q.id = m.in_reply_to_id
             JOIN {Conversation._meta.db_table} c ON c.id = q.conversation_id
             WHERE {UNANSWERED_SQL} AND m.created >= %(since)s AND c.channel <> %(playground)s
-            GROUP BY normalised
+            GROUP BY lower(left(q.text, 300))
             ORDER BY COUNT(*) DESC, MAX(q.created) DESC
             LIMIT %(limit)s""", {"threshold": float(settings.KB_ANSWER_THRESHOLD), "since": since,
-                                  "playground": Channel.PLAYGROUND, "limit": UNANSWERED_DISTINCT_QUESTIONS})
+                                  "playground": Channel.PLAYGROUND, "limit": UNANSWERED_DISTINCT_TEXTS})
         rows = cursor.fetchall()
     covered = _faq_phrasings()
-    asked = [(text[:300], int(count), last) for text, count, last, normalised in rows
-             if normalised and question_normalise(normalised) not in covered]
+    # Texts that differ only in punctuation or spacing are one question (merged per distinct text).
+    merged: dict[str, tuple[str, int, datetime]] = {}
+    for text, count, last in rows:
+        key = question_normalise(text)
+        if not key or key in covered:
+            continue
+        known = merged.get(key)
+        merged[key] = (known[0], known[1] + int(count), max(known[2], last)) if known else (text, int(count), last)
+    asked = sorted(merged.values(), key=lambda item: (-item[1], -item[2].timestamp()))[:UNANSWERED_DISTINCT_QUESTIONS]
     if not asked:
         return []
     vectors = _embed_cached([text for text, _count, _last in asked])

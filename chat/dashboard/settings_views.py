@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from chat.conversations.services import business_profile_get
 from chat.dashboard.permissions import owner_required
@@ -23,6 +24,7 @@ from chat.models import BusinessProfile, WidgetSettings
 from chat.widget.services import widget_settings_get
 from config.errors import ApplicationError, ValidationFailed
 from orders.models import SpecialDay, WeeklyOpening
+from orders.selectors import tenant_zone
 from orders.services.hours import WEEKDAY_KEYS, opening_hours_set_from_json
 from tenants.models import Tenant
 
@@ -282,7 +284,8 @@ def _hours_initial(tenant: Tenant) -> dict[str, Any]:
     for index, key in enumerate(WEEKDAY_KEYS):
         initial[key] = ", ".join(weekly.get(index, []))
     lines = []
-    for special in SpecialDay.objects.filter(date__gte=date.today()).prefetch_related("ranges").order_by("date"):
+    today = timezone.now().astimezone(tenant_zone()).date()
+    for special in SpecialDay.objects.filter(date__gte=today).prefetch_related("ranges").order_by("date"):
         if special.closed:
             lines.append(f"{special.date.isoformat()} closed {special.note}".strip())
         else:
