@@ -1,0 +1,107 @@
+"""Platform payloads to commerce facts: exact money, status mapping, shop-side catalog changes."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_tenants.utils import schema_context
+
+from orders.exceptions import InvalidAmount, InvalidPayload, UnknownCurrency
+from orders.models import Product, ShopConnection, Variant
+from orders.money import amount_to_minor, minor_to_display
+from orders.platforms import (
+    json_loads_exact,
+    shopify_fulfillment,
+    shopify_inventory_level,
+    shopify_order,
+    woocommerce_order,
+    woocommerce_product,
+)
+from orders.services.catalog import product_upsert_from_platform, variant_stock_set_from_platform
+from tests.orders import payloads
+
+
+def test_money_is_exact_for_strings_and_json_numbers() -> None:
+    assert json_loads_exact(b'{"p": 19.99}')["p"] == Decimal("19.99")
+    assert amount_to_minor(json_loads_exact(b"[0.29]")[0], currency="EUR") == 29  # 0.29 * 100 as float is 28.999...
+    assert amount_to_minor("19.99", currency="EUR") == 1999
+    assert amount_to_minor("1200", currency="JPY") == 1200
+    assert amount_to_minor("1.234", currency="KWD") == 1234
+    assert minor_to_display(1234, currency="KWD") == "1.234 KWD"
+    with pytest.raises(InvalidAmount):
+        amount_to_minor(19.99, currency="EUR")  # a float already lost precision somewhere
+    with pytest.raises(InvalidAmount):
+        amount_to_minor("12.5", currency="JPY")
+    with pytest.raises(UnknownCurrency):
+        amount_to_minor("1.00", currency="EURO")
+
+
+def test_shopify_statuses_map_onto_the_lifecycle() -> None:
+    def status(**kwargs: object) -> str | None:
+        return shopify_order(json_loads_exact(payloads.body(payloads.shopify_order(**kwargs)))).status
+
+    assert status(financial_status="pending") == "pending"
+    assert status(financial_status="paid") == "paid"
+    assert status(financial_status="paid", fulfillment_status="partial") == "packed"
+    assert status(financial_status="paid", fulfillment_status="fulfilled") == "shipped"
+    assert status(financial_status="refunded") == "refunded"
+    assert status(cancelled_at="2026-11-02T12:00:00-05:00") == "cancelled"
+    delivered = [{"status": "success", "shipment_status": "delivered", "tracking_company": "DHL"}]
+    assert status(fulfillment_status="fulfilled", fulfillments=delivered) == "delivered"
+    assert shopify_fulfillment(payloads.shopify_fulfillment(shipment_status="delivered")).status == "delivered"
+
+
+def test_woocommerce_order_reads_billing_contact_and_exact_totals() -> None:
+    data = woocommerce_order(json_loads_exact(payloads.body(payloads.woocommerce_order(price=21.99))))
+    assert (data.status, data.email, data.total_minor, data.shipping_minor) == ("paid", "john.doe@example.com",
+                                                                                  2935, 736)
+    assert data.items[0].unit_price_minor == 2199 and data.updated_at.tzinfo is not None
+    with pytest.raises(InvalidPayload) as missing:
+        woocommerce_order({"id": 1, "currency": "EUR"})
+    assert set(missing.value.details["missing"]) == {"status", "line_items", "total"}
+
+
+def test_shop_product_and_stock_updates(tenant_a) -> None:
+    with schema_context(tenant_a.schema_name):
+        product_upsert_from_platform(data=woocommerce_product(payloads.woocommerce_product(), currency="EUR"),
+                                     currency="EUR")
+        variation = {"id": 801, "parent_id": 799, "sku": "WOO-PREMIUM-M", "price": "23.50", "manage_stock": True,
+                     "stock_quantity": 4, "attributes": [{"id": 1, "name": "Size", "option": "M"}]}
+        outcome = product_upsert_from_platform(data=woocommerce_product(variation, currency="EUR"), currency="EUR")
+        assert "updated" in outcome
+        assert Variant.objects.get(sku="WOO-PREMIUM-M").size == "M"
+        assert Product.objects.get(sku="WOO-PREMIUM").variants.count() == 2
+
+        product_upsert_from_platform(data=woocommerce_product(payloads.woocommerce_product(price="", stock=None),
+                                                              currency="EUR"), currency="EUR")
+        assert Variant.objects.get(sku="WOO-PREMIUM-STD").price_minor == 2199  # no price sent: ours kept
+
+        from orders.platforms import shopify_product
+
+        product_upsert_from_platform(data=shopify_product(payloads.shopify_product(), currency="EUR"), currency="EUR")
+        oversold = shopify_inventory_level(payloads.shopify_inventory_level(available=-3))
+        variant_stock_set_from_platform(data=oversold)
+        assert Variant.objects.get(sku="SH-HARB-BLU-M").stock == 0  # oversold is sold out, not negative
+        unknown = shopify_inventory_level(payloads.shopify_inventory_level(inventory_item_id=1))
+        assert "not in our catalog" in variant_stock_set_from_platform(data=unknown)
+
+
+def test_shop_secret_command(tenant_a) -> None:
+    out = io.StringIO()
+    call_command("shop", "secret", "--tenant", tenant_a.schema_name, "--platform", "shopify", stdout=out)
+    assert "not set" in out.getvalue()
+    call_command("shop", "secret", "--tenant", tenant_a.schema_name, "--platform", "shopify", "--set",
+                 "a-long-enough-secret", stdout=out)
+    with schema_context(tenant_a.schema_name):
+        assert ShopConnection.objects.get(platform="shopify").webhook_secret == "a-long-enough-secret"
+    with pytest.raises(CommandError, match="at least 8"):
+        call_command("shop", "secret", "--tenant", tenant_a.schema_name, "--platform", "shopify", "--set", "short")
+    call_command("shop", "secret", "--tenant", tenant_a.schema_name, "--platform", "shopify", "--clear", stdout=out)
+    with schema_context(tenant_a.schema_name):
+        assert not ShopConnection.objects.exists()
+    with pytest.raises(CommandError, match="no tenant"):
+        call_command("shop", "secret", "--tenant", "nosuchtenant", "--platform", "shopify")
