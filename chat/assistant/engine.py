@@ -302,9 +302,11 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
     use_llm = turn.provider is not None and await _db(turn.schema_name, llm_allowed, schema_name=turn.schema_name)
     cacheable_turn = not turn.state.pending_order_number and (turn.is_first_question or not use_llm)
 
+    computed: list[Draft] = []  # the draft this request made itself, if the cache let it compute
+
     async def compute() -> CachedAnswer | None:
         draft = await _compute(turn, context, streamer, now, use_llm)
-        compute.draft = draft  # type: ignore[attr-defined]
+        computed.append(draft)
         if not draft.cacheable or draft.handoff_reason or draft.low_confidence:
             return None
         return CachedAnswer(text=draft.text, sources=draft.sources, tool_calls=draft.tool_calls,
@@ -319,9 +321,10 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
         await streamer.send_words(cached.text)
         return Draft(text=cached.text, mode="cache", sources=cached.sources, tool_calls=cached.tool_calls,
                      quick_replies=cached.quick_replies, confidence=cached.confidence)
-    draft = getattr(compute, "draft", None)
-    if draft is None:  # the leader's answer was not cacheable: compute our own
-        draft = await _compute(turn, context, streamer, now, use_llm)
+    if computed:
+        return computed[0]
+    # Another request's answer could not be shared (it was personal): compute our own.
+    draft = await _compute(turn, context, streamer, now, use_llm)
     return draft
 
 
