@@ -95,7 +95,7 @@ ASGI_APPLICATION = "config.asgi.application"
 def database_settings(url: str) -> dict[str, object]:
     config = environ.Env.db_url_config(url)
     config["ENGINE"] = "django_tenants.postgresql_backend"
-    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+    config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     config["CONN_HEALTH_CHECKS"] = True
     config.setdefault("OPTIONS", {})["connect_timeout"] = 5
     return config

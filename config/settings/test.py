@@ -8,6 +8,8 @@ from .base import BASE_DIR, database_settings, env, logging_settings, redis_depe
 
 # Run straight from pytest, tests get their own data folder, never the development one.
 os.environ.setdefault("DESKPILOT_DATA_DIR", str(BASE_DIR / ".data" / "test"))
+# Many short-lived test processes share one server: each closes its connections after use.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"
