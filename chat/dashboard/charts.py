@@ -39,7 +39,8 @@ class Series:
 
 
 def count_format(value: float) -> str:
-    return f"{value:,.0f}"
+    # Axis lines fall halfway up: with a top of 1 the middle line is 0.5, not a rounded "0".
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
 
 
 def percent_format(value: float) -> str:
