@@ -97,3 +97,23 @@ def test_a_user_of_one_business_cannot_log_in_on_another_businesss_domain(
         business: Business, other_business: Business) -> None:
     assert login(other_business.client(), business.owner.email, OWNER_PASSWORD).status_code == 200
     assert login(business.client(), business.owner.email, OWNER_PASSWORD).status_code == 302
+
+
+def test_the_menu_lists_only_pages_that_exist_and_hides_owner_pages_from_agents(monkeypatch: object) -> None:
+    from chat.dashboard import nav
+
+    items = [*nav.NAV_ITEMS, nav.NavItem("Not built yet", "dashboard:not-built-yet")]
+    monkeypatch.setattr(nav, "NAV_ITEMS", items)  # type: ignore[attr-defined]
+    owner_labels = [link.label for link in nav.nav_links_for(is_owner=True, current_path="/app/team/")]
+    agent_labels = [link.label for link in nav.nav_links_for(is_owner=False, current_path="/app/inbox/")]
+    assert "Not built yet" not in owner_labels
+    assert "Team" in owner_labels and "Team" not in agent_labels
+    assert "Inbox" in agent_labels
+
+
+def test_the_lockout_counts_an_address_whatever_its_letter_case(business: Business) -> None:
+    client = business.client()
+    for attempt in range(5):
+        email = business.owner.email.upper() if attempt % 2 else business.owner.email
+        login(client, email, "not-it", REMOTE_ADDR="10.4.4.4")
+    assert login(client, business.owner.email.title(), OWNER_PASSWORD, REMOTE_ADDR="10.4.4.4").status_code == 429

@@ -128,12 +128,15 @@ def test_the_conversation_page_folds_sources_and_tool_calls_and_sets_notes_apart
     conversation = conversation_with(business, text="Where is my order?")
     with schema_context(business.tenant.schema_name):
         Message.objects.create(conversation=conversation, author=Author.ASSISTANT, text="On its way.",
-                               sources=[{"title": "Shipping FAQ", "url": "https://shop.example/faq", "score": 0.8}],
+                               sources=[{"title": "Shipping FAQ", "url": "https://shop.example/faq", "score": 0.8},
+                                        {"title": "Odd source", "url": "javascript:alert(1)"}],
                                tool_calls=[{"name": "order_lookup", "arguments": {"number": "TL-1"}}])
         Message.objects.create(conversation=conversation, author=Author.AGENT, agent=business.owner,
                                text="Check with the courier", internal=True)
     page = business.client(business.agent).get(f"/app/inbox/{conversation.pk}/").content.decode()
-    assert "<details><summary>Sources (1)</summary>" in page and "Shipping FAQ" in page
+    assert "<details><summary>Sources (2)</summary>" in page
+    assert '<a href="https://shop.example/faq" rel="noopener noreferrer">Shipping FAQ</a>' in page
+    assert "Odd source" in page and "javascript:" not in page
     assert "Tool calls (1)" in page and "order_lookup" in page
     assert 'class="from-agent internal-note"' in page and "Internal note" in page
 
