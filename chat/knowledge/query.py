@@ -40,6 +40,9 @@ SHORTHAND = {
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|&|w/o?", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 MIN_CORRECTABLE_LENGTH = 4
+# Full-text search leaves out words found in more than this share of the chunks (with enough chunks).
+COMMON_WORD_SHARE = 0.2
+COMMON_WORD_MIN_CHUNKS = 200
 VOCABULARY_CACHE_SIZE = 64  # tenants per process
 
 STOPWORDS = frozenset(
@@ -64,20 +67,26 @@ class PreparedQuery:
 class _Vocabulary:
     counts: dict[str, int]
     deletions: dict[str, list[str]]
+    documents: int = 0  # chunks the counts were taken over
+
+    def too_common(self, word: str) -> bool:
+        """A word in most of this business's chunks says nothing about which one is meant (a bike
+        shop's "bike"), and searching for it makes full text rank a large share of the table."""
+        return self.documents >= COMMON_WORD_MIN_CHUNKS and self.counts.get(word, 0) > COMMON_WORD_SHARE * self.documents
 
 
 def _deletions(word: str) -> set[str]:
     return {word[:index] + word[index + 1:] for index in range(len(word))}
 
 
-def _build_vocabulary(counts: dict[str, int]) -> _Vocabulary:
+def _build_vocabulary(counts: dict[str, int], documents: int) -> _Vocabulary:
     deletions: dict[str, list[str]] = {}
     for word in counts:
         if len(word) < MIN_CORRECTABLE_LENGTH - 1 or not word.isalpha():
             continue
         for form in _deletions(word) | {word}:
             deletions.setdefault(form, []).append(word)
-    return _Vocabulary(counts=counts, deletions=deletions)
+    return _Vocabulary(counts=counts, deletions=deletions, documents=documents)
 
 
 def damerau_levenshtein(first: str, second: str) -> int:
@@ -111,7 +120,7 @@ class _VocabularyCache:
             if entry and entry[0] == version:
                 self._entries.move_to_end(schema)
                 return entry[1]
-        vocabulary = _build_vocabulary(_load_counts())
+        vocabulary = _build_vocabulary(*_load_counts())
         with self._lock:
             self._entries[schema] = (version, vocabulary)
             self._entries.move_to_end(schema)
@@ -123,12 +132,14 @@ class _VocabularyCache:
 _cache = _VocabularyCache()
 
 
-def _load_counts() -> dict[str, int]:
+def _load_counts() -> tuple[dict[str, int], int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT word, ndoc FROM ts_stat($$SELECT to_tsvector('simple', text) FROM chat_knowledgechunk$$)"
         )
-        return {word: int(count) for word, count in cursor.fetchall()}
+        counts = {word: int(count) for word, count in cursor.fetchall()}
+        cursor.execute("SELECT count(*) FROM chat_knowledgechunk")
+        return counts, int(cursor.fetchone()[0])
 
 
 def vocabulary_for_current_tenant() -> _Vocabulary:
@@ -191,7 +202,7 @@ def query_prepare(query: str, *, correct_typos: bool = True) -> PreparedQuery:
     terms: list[str] = []
     for word in words:
         for piece in _WORD.findall(word.split("'")[0]):
-            if piece not in STOPWORDS and piece not in terms:
+            if piece not in STOPWORDS and piece not in terms and not (vocabulary and vocabulary.too_common(piece)):
                 terms.append(piece)
     return PreparedQuery(original=query, text=text, terms=tuple(terms), corrections=corrections)
 
