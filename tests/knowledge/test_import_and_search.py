@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from django_tenants.utils import schema_context
@@ -136,3 +137,15 @@ def test_one_tenants_search_never_returns_another_tenants_chunks(tenant_a, tenan
         results = kb_search(query="do you sell bike locks", k=5)
         assert "Do you sell bike locks?" not in {result.title for result in results}
         assert {result.chunk_id for result in results} <= a_chunks
+
+
+def test_the_plans_source_limit_refuses_an_import_that_would_pass_it(make_tenant, faq_file) -> None:
+    from tenants.models import Plan
+
+    small = Plan.objects.create(code=f"tiny{uuid.uuid4().hex[:6]}", name="Tiny", monthly_messages=10,
+                                knowledge_sources=3, agent_seats=1)
+    tenant = make_tenant(plan_code=small.code).tenant
+    with schema_context(tenant.schema_name):
+        report = services.kb_import_path(path=faq_file)
+        assert report.errors and "allows 3 knowledge sources" in report.errors[0][1]
+        assert KnowledgeSource.objects.count() == 0  # all or nothing
