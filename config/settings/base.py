@@ -338,6 +338,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "chat.dashboard.accounts.login_locked_out"
 AXES_VERBOSE = False
+# Behind this many reverse proxies, the client's address is the one the outermost proxy saw
+# (X-Forwarded-For); 0 takes the socket's address, which a client cannot forge.
+AXES_TRUSTED_PROXY_COUNT = env.int("AXES_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "chat.dashboard.accounts.login_client_address"
 # Teammate invitation links work once, for this long.
 DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.
