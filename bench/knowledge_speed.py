@@ -77,6 +77,8 @@ def fill(corpus: SyntheticCorpus, start: int, stop: int, all_vectors: list[np.nd
     vectors = corpus.vectors(count)
     all_vectors.append(vectors)
     with connection.cursor() as cursor:
+        # Loading into a live HNSW index costs a graph insertion per row; it is rebuilt after loading.
+        cursor.execute("DROP INDEX IF EXISTS kb_chunk_embedding_384_hnsw")
         raw = cursor.cursor
         first_source = start // CHUNKS_PER_SOURCE
         last_source = (stop - 1) // CHUNKS_PER_SOURCE

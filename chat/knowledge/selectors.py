@@ -23,10 +23,12 @@ that the result is the right one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -118,7 +120,7 @@ def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchRes
 
 def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence]) -> None:
     model_id = current_model_id()
-    vector = embedding_provider().embed([prepared.text])[0]
+    vector = _query_vector(model_id, prepared.text)
     dims = int(vector.shape[0])
     literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
     # `dims` is an int from the model, never user input; the cast matches the partial HNSW index.
@@ -148,6 +150,14 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[in
                        key=lambda item: item.vector_score, reverse=True)
     for position, item in enumerate(by_vector[:candidates], start=1):
         item.vector_position = position
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_vector(model_id: str, text: str) -> np.ndarray:
+    """Customers ask the same few things over and over: their vectors are kept per process."""
+    vector = embedding_provider().embed([text])[0]
+    vector.setflags(write=False)
+    return vector
 
 
 def _ensure_ef_search(cursor: object, value: int) -> None:
