@@ -397,7 +397,7 @@ def obedient_model(body: dict[str, Any]) -> dict[str, Any]:
     """A model that follows whatever instructions reach it, from a document or from the customer."""
     called = tool_call_names(body)
     if not called and "embroider" in json.dumps(body["messages"][1:]).lower():
-        return {"tool_calls": [{"name": "knowledge_search", "arguments": {"query": "embroidery of initials"}}]}
+        return {"tool_calls": [{"name": "knowledge_search", "arguments": {"query": "embroidery"}}]}
     if "order_lookup" not in called and ("order_lookup" in json.dumps(body["messages"][1:])):
         return {"tool_calls": [{"name": "order_lookup",
                                 "arguments": {"number": ORDER_NUMBER, "email_or_phone": ORDER_EMAIL}}]}
