@@ -16,7 +16,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
-from chat.models import Author, Message
+from chat.models import Author, CannedResponse, Message
 from tenants.services import ROLE_AGENT, tenant_user_create
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     CHROMIUM_ARGS,
@@ -63,6 +63,7 @@ def test_an_agent_sees_a_handoff_live_takes_over_and_the_customer_sees_the_reply
     email = f"anna-{uuid.uuid4().hex[:6]}@shop.example"
     with schema_context(shop.schema_name):
         tenant_user_create(email=email, password=AGENT_PASSWORD, role=ROLE_AGENT, name="Anna")
+        CannedResponse.objects.get_or_create(title="Greeting", defaults={"text": "Hello, Anna here."})
     base = f"http://{domain_of(shop)}:{web.port}"
 
     agent_context = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -110,7 +111,9 @@ def test_an_agent_sees_a_handoff_live_takes_over_and_the_customer_sees_the_reply
         expect(widget.log.locator(".msg.system", has_text="joined")).to_be_visible()
         assistant_answers = widget.log.locator(".msg.assistant:not([data-kind=greeting]) .bubble").count()
 
-        agent.get_by_role("textbox", name="Message").fill("Hello, Anna here. How can I help?")
+        agent.get_by_label("Insert a canned response").select_option(label="Greeting")
+        expect(agent.get_by_role("textbox", name="Message")).to_have_value("Hello, Anna here.")
+        agent.get_by_role("textbox", name="Message").press_sequentially(" How can I help?")
         agent.get_by_role("button", name="Send").click()
         expect(agent.get_by_role("textbox", name="Message")).to_have_value("")
 

@@ -80,3 +80,18 @@ def test_an_owner_cannot_remove_themselves(business: Business) -> None:
 def test_an_agent_cannot_invite(business: Business) -> None:
     response = business.client(business.agent).post("/app/team/", {"email": "x@example.test", "role": "owner"})
     assert response.status_code == 403
+
+
+def test_a_withdrawn_invitation_link_stops_working_and_frees_its_seat(business: Business) -> None:
+    from chat.models import Invitation
+
+    mail.outbox.clear()
+    invite(business, "maybe@example.test")
+    path = invitation_path()
+    with schema_context(business.tenant.schema_name):
+        invitation = Invitation.objects.get(email="maybe@example.test")
+    business.client(business.owner).post(f"/app/team/invitations/{invitation.pk}/revoke")
+    withdrawn = business.client().get(path)
+    assert withdrawn.status_code == 404 and b"withdrawn" in withdrawn.content
+    team = business.client(business.owner).get("/app/team/").content.decode()
+    assert "2 of 3 seats used" in team
