@@ -142,8 +142,11 @@ def redis_dependent_settings(redis_url: str) -> dict[str, object]:
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop, so an
-                # idle socket could time out just as the pop returns: give reads room.
-                "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}], "prefix": "deskpilot"},
+                # idle socket could time out just as the pop returns: give reads room. Its pool also
+                # refuses a 101st concurrent command (dropping that event): streaming hundreds of
+                # answers at once needs more.
+                "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30, "max_connections": 2000}],
+                           "prefix": "deskpilot"},
             }
         },
         "CACHES": {

@@ -1,0 +1,154 @@
+"""Concurrent widget conversations against one web process.
+
+    .venv/bin/python bench/widget_load.py [--levels 500,1000,2000] [--delay 0.5]
+
+One daphne process (the real widget WebSocket path: consumer, services, engine, channel layer) and
+a fake OpenAI server in a process of its own, answering in plain text after a fixed first-token
+delay. At each level, N widget connections are opened and left idle (the web process's resident
+memory before and after gives the cost of an idle connection); then every connection sends one
+message at once, and each connection's time from sending to its first `answer.delta` is divided by
+the same burst of N streams made directly with the `openai` client. Prints p50/p95 of both and of
+the ratio, answers per second, and errors (error frames, refused or dropped connections, missing
+answers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import math
+import resource
+import time
+import uuid
+from pathlib import Path
+
+from _django import percentile, setup
+
+LIMIT_SECONDS = 180
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def open_connection(port: int, domain: str, key: str) -> object:
+    from websockets.asyncio.client import connect
+
+    connection = await connect(f"ws://{domain}:{port}/ws/widget/?key={key}", host="127.0.0.1", port=port,
+                               open_timeout=60, ping_interval=None, max_queue=None)
+    welcome = json.loads(await connection.recv())
+    assert welcome["type"] == "welcome", welcome
+    return connection
+
+
+async def first_delta(connection: object, index: int) -> float | str:
+    await connection.send(json.dumps({"type": "message", "client_id": f"b{index}",  # type: ignore[attr-defined]
+                                      "text": f"Question {uuid.uuid4().hex[:8]}: tell me how you work?"}))
+    sent = time.perf_counter()
+    first: float | None = None
+    deadline = sent + LIMIT_SECONDS
+    while time.perf_counter() < deadline:
+        frame = json.loads(await asyncio.wait_for(connection.recv(), deadline - time.perf_counter()))  # type: ignore[attr-defined]
+        if frame["type"] == "ping":
+            await connection.send(json.dumps({"type": "pong", "ts": frame.get("ts")}))  # type: ignore[attr-defined]
+        elif frame["type"] == "error":
+            return f"error frame {frame.get('code')}"
+        elif frame["type"] == "answer.delta" and first is None:
+            first = time.perf_counter()
+        elif frame["type"] == "answer.end":
+            return (first or time.perf_counter()) - sent
+    return "no answer in time"
+
+
+async def direct_burst(base_url: str, count: int) -> list[float]:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
+
+    async def one(index: int) -> float:
+        started = time.perf_counter()
+        stream = await client.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                                      messages=[{"role": "user", "content": f"Q{index}"}])
+        first = None
+        async for chunk in stream:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter()
+        return ((first or time.perf_counter()) - started) * 1000
+
+    return list(await asyncio.gather(*(one(index) for index in range(count))))
+
+
+async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, base_url: str) -> str:
+    before = rss_kib(web_pid)
+    opened = await asyncio.gather(*(open_connection(port, domain, key) for _ in range(level)),
+                                  return_exceptions=True)
+    connections = [c for c in opened if not isinstance(c, BaseException)]
+    refused = level - len(connections)
+    await asyncio.sleep(2)  # let the server settle before reading its memory
+    per_connection = (rss_kib(web_pid) - before) / max(1, len(connections))
+    started = time.perf_counter()
+    results = await asyncio.gather(*(first_delta(c, i) for i, c in enumerate(connections)),
+                                   return_exceptions=True)
+    elapsed = time.perf_counter() - started
+    through = [r * 1000 for r in results if isinstance(r, float)]
+    failures = collections.Counter(r if isinstance(r, str) else type(r).__name__ for r in results
+                                   if not isinstance(r, float))
+    errors = refused + sum(failures.values())
+    direct = await direct_burst(base_url, min(level, 500))
+    await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
+    if not through:
+        return f"{level:>5} connections: no answers ({errors} errors)"
+    return (f"{level:>5} connections: first token p50 {percentile(through, 50):,.0f} ms p95 "
+            f"{percentile(through, 95):,.0f} ms; direct p50 {percentile(direct, 50):,.0f} p95 "
+            f"{percentile(direct, 95):,.0f} ms; ratio p50 {percentile(through, 50) / percentile(direct, 50):.2f} "
+            f"p95 {percentile(through, 95) / percentile(direct, 95):.2f}; {len(through) / elapsed:.1f} answers/s; "
+            f"{errors} errors {dict(failures) or ''}; {per_connection:.0f} KiB per idle connection")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--levels", default="500,1000,2000")
+    parser.add_argument("--delay", type=float, default=0.5)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    setup()
+    from assistant import start_fake_model
+    from django_tenants.utils import schema_context
+
+    from chat.widget.services import widget_settings_get
+    from tenants.services import tenant_create
+    from tests.support.processes import WebServer, child_env
+
+    slug = f"w{uuid.uuid4().hex[:10]}"
+    tenant = tenant_create(slug=slug, name="Widget bench", domain=f"{slug}.bench.localhost", plan_code="scale").tenant
+    with schema_context(slug):
+        widget = widget_settings_get()
+        # One machine plays every visitor: the per-IP limit would otherwise stop the burst.
+        widget.messages_per_minute_per_ip = 1_000_000
+        widget.save()
+        key = widget.public_key
+    fake, base_url = start_fake_model(delay=args.delay, chunk_delay=0.0)
+    web = WebServer(env=child_env(DJANGO_SETTINGS_MODULE="config.settings.local", OPENAI_API_KEY="sk-bench",
+                                  OPENAI_BASE_URL=base_url, LLM_TENANT_MAX_CONCURRENCY="100000",
+                                  ASSISTANT_CACHE_ENABLED="false", DATABASE_CONN_MAX_AGE="60",
+                                  DJANGO_DEBUG="false", DESKPILOT_LOG_LEVEL="WARNING"))
+    try:
+        print(f"web process {web.pid}, model first-token delay {args.delay * 1000:.0f} ms, "
+              f"open files limit {hard}", flush=True)
+        for level in [int(value) for value in args.levels.split(",")]:
+            print(asyncio.run(run_level(level, web.port, tenant.get_primary_domain().domain, key, web.pid,
+                                        base_url)), flush=True)
+    finally:
+        web.stop()
+        fake.terminate()
+    assert math.isfinite(1.0)
+
+
+if __name__ == "__main__":
+    main()
