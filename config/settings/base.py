@@ -145,8 +145,10 @@ def redis_dependent_settings(redis_url: str) -> dict[str, object]:
                 # idle socket could time out just as the pop returns: give reads room. Its pool also
                 # refuses a 101st concurrent command (dropping that event): streaming hundreds of
                 # answers at once needs more.
+                # All sockets of one web process share one Redis queue in channels-redis, whose
+                # default capacity (100) silently drops events past it: streamed answers need room.
                 "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30, "max_connections": 2000}],
-                           "prefix": "deskpilot"},
+                           "prefix": "deskpilot", "capacity": 20000, "expiry": 120},
             }
         },
         "CACHES": {
