@@ -140,35 +140,21 @@ def shop(django_db_setup: None, django_db_blocker: Any) -> Iterator[Tenant]:
 
 
 @pytest.fixture
-def limits(settings: Any) -> Any:
-    """Short timeouts and back-offs, so failures show within a test's patience."""
-    settings.KB_EMBEDDING_PROVIDER = "local"
-    settings.ASSISTANT_CACHE_ENABLED = False
-    settings.LLM_CONNECT_TIMEOUT_SECONDS = 2
-    settings.LLM_FIRST_TOKEN_TIMEOUT_SECONDS = 5
-    settings.LLM_TOTAL_TIMEOUT_SECONDS = 15
-    settings.LLM_MAX_RETRIES = 2
-    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
-    settings.LLM_RETRY_MAX_DELAY_SECONDS = 0.05
-    settings.LLM_RETRY_AFTER_MAX_SECONDS = 1
-    settings.LLM_CIRCUIT_FAILURES = 5
-    settings.LLM_CIRCUIT_WINDOW_SECONDS = 60
-    settings.LLM_CIRCUIT_COOLDOWN_SECONDS = 30
-    settings.LLM_TENANT_MAX_CONCURRENCY = 8
-    return settings
+def limits(fast_limits: Any) -> Any:
+    """The shared short limits, the local embedding model, and no answer cache (each test counts calls)."""
+    fast_limits.KB_EMBEDDING_PROVIDER = "local"
+    fast_limits.ASSISTANT_CACHE_ENABLED = False
+    fast_limits.LLM_TOTAL_TIMEOUT_SECONDS = 15
+    return fast_limits
 
 
 @pytest.fixture
-def llm(limits: Any) -> Iterator[FakeOpenAIServer]:
-    """The platform's provider: a fake model on a port of its own, with a closed circuit."""
-    with FakeOpenAIServer() as server:
-        # The OS reuses ports between tests, and the circuit is keyed by the address.
-        asyncio.run(circuit_reset(base_url=server.base_url))
-        limits.OPENAI_API_KEY = PLATFORM_KEY
-        limits.OPENAI_BASE_URL = server.base_url
-        limits.OPENAI_CHAT_MODEL = "gpt-4o-mini"
-        yield server
-        asyncio.run(circuit_reset(base_url=server.base_url))
+def llm(llm: FakeOpenAIServer, limits: Any) -> FakeOpenAIServer:
+    """The platform's provider is the fake model."""
+    limits.OPENAI_API_KEY = PLATFORM_KEY
+    limits.OPENAI_BASE_URL = llm.base_url
+    limits.OPENAI_CHAT_MODEL = "gpt-4o-mini"
+    return llm
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -23,7 +22,7 @@ from chat.assistant.llm import (
     estimate_cost_minor,
     provider_config_default,
 )
-from chat.assistant.resilience import circuit_reset, tenant_llm_inflight
+from chat.assistant.resilience import tenant_llm_inflight
 from tests.support.fake_openai import FakeOpenAIServer
 
 API_KEY = "sk-test-secret-0123456789"
@@ -31,32 +30,6 @@ QUESTION = [{"role": "user", "content": "How much is the Harbour Hoodie?"}]
 LOOKUP_TOOL = {"type": "function", "function": {
     "name": "product_lookup", "description": "Find a product", "parameters": {
         "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}
-
-
-@pytest.fixture
-def fast_limits(settings: Any) -> Any:
-    """Timeouts and delays scaled down so failures show within a test's patience."""
-    settings.LLM_CONNECT_TIMEOUT_SECONDS = 2
-    settings.LLM_FIRST_TOKEN_TIMEOUT_SECONDS = 5
-    settings.LLM_TOTAL_TIMEOUT_SECONDS = 10
-    settings.LLM_MAX_RETRIES = 2
-    settings.LLM_RETRY_BASE_DELAY_SECONDS = 0.01
-    settings.LLM_RETRY_MAX_DELAY_SECONDS = 0.05
-    settings.LLM_RETRY_AFTER_MAX_SECONDS = 1
-    settings.LLM_CIRCUIT_FAILURES = 5
-    settings.LLM_CIRCUIT_WINDOW_SECONDS = 60
-    settings.LLM_CIRCUIT_COOLDOWN_SECONDS = 30
-    settings.LLM_TENANT_MAX_CONCURRENCY = 8
-    return settings
-
-
-@pytest.fixture
-def llm(fast_limits: Any) -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as server:
-        # Ports are reused between tests: start from a closed circuit for this address.
-        asyncio.run(circuit_reset(base_url=server.base_url))
-        yield server
-        asyncio.run(circuit_reset(base_url=server.base_url))
 
 
 def provider(server: FakeOpenAIServer) -> ProviderConfig:
