@@ -9,8 +9,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django_tenants.utils import schema_context
 
 from chat.assistant.engine import answer_customer_message_sync
