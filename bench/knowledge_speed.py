@@ -54,17 +54,22 @@ class SyntheticCorpus:
         self.centroids = unit(self.rng.standard_normal((CLUSTERS, DIMS)))
         self.words = synthetic_words(self.rng)
         ranks = np.arange(1, VOCABULARY + 1)
-        self.word_p = (1 / ranks) / (1 / ranks).sum()
+        # Cumulative Zipf weights, sampled with searchsorted: choice(p=...) re-sums 20k weights per call.
+        self.word_cdf = np.cumsum((1 / ranks) / (1 / ranks).sum())
 
     def vectors(self, count: int) -> np.ndarray:
         clusters = self.rng.integers(0, CLUSTERS, size=count)
         return unit(self.centroids[clusters] + 0.08 * self.rng.standard_normal((count, DIMS)).astype(np.float32))
 
+    def _sample(self, count: int) -> list[str]:
+        picks = np.minimum(np.searchsorted(self.word_cdf, self.rng.random(count)), VOCABULARY - 1)
+        return [self.words[index] for index in picks]
+
     def text(self) -> str:
-        return " ".join(self.rng.choice(self.words, size=WORDS_PER_CHUNK, p=self.word_p))
+        return " ".join(self._sample(WORDS_PER_CHUNK))
 
     def query_text(self) -> str:
-        return " ".join(self.rng.choice(self.words, size=int(self.rng.integers(2, 6)), p=self.word_p))
+        return " ".join(self._sample(int(self.rng.integers(2, 6))))
 
 
 def fill(corpus: SyntheticCorpus, start: int, stop: int, all_vectors: list[np.ndarray]) -> None:

@@ -45,7 +45,7 @@ TEXT_BONUS = 0.12
 # Share of a source's vector score that comes from its overall closeness rather than its best chunk.
 OVERALL_SHARE = 0.2
 SNIPPET_CHARS = 240
-TEXT_MATCH_CAP = 1000
+TEXT_MATCH_CAP = 300
 # Confidence = sigmoid(a + b·fused + c·margin), where margin is the fused score minus the best other
 # candidate's (so it is positive only for the top result and the confidence falls with rank);
 # fitted on bench/data by `bench/knowledge_quality.py --calibrate` (local MiniLM).
@@ -130,7 +130,7 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[in
         cursor.execute(
             f"SELECT id, source_id, role, 1 - ({distance}) AS similarity FROM chat_knowledgechunk "
             f"WHERE embedding_dims = {dims} AND embedding_model = %s ORDER BY {distance} LIMIT %s",
-            [literal, model_id, literal, candidates * 3],
+            [literal, model_id, literal, candidates * 2],
         )
         rows = cursor.fetchall()
     if not rows:
