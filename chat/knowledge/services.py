@@ -130,7 +130,7 @@ def faq_upsert(*, question: str, answer: str, variants: Iterable[str] = (), orig
     if not KnowledgeSource.objects.filter(key=key).exists():
         _check_source_limit(adding=1)
     source, action = _upsert(
-        key=key, kind=KnowledgeSource.Kind.FAQ,
+        key=key, kind=str(KnowledgeSource.Kind.FAQ),
         content_hash=chunking.content_hash("faq", question, answer, *cleaned),
         fields={"title": question[:500], "question": question, "answer": answer, "variants": cleaned,
                 "origin": origin},
@@ -147,7 +147,7 @@ def faq_import_csv(*, text: str, name: str, origin: str) -> ImportReport:
     rows = extraction.parse_faq_csv(text, name=name)
     new_keys = {_faq_key(row.question) for row in rows}
     existing_keys = set(KnowledgeSource.objects.filter(key__in=new_keys).values_list("key", flat=True))
-    removed = KnowledgeSource.objects.filter(kind=KnowledgeSource.Kind.FAQ, origin=origin).exclude(key__in=new_keys)
+    removed = KnowledgeSource.objects.filter(kind=str(KnowledgeSource.Kind.FAQ), origin=origin).exclude(key__in=new_keys)
     _check_source_limit(adding=len(new_keys - existing_keys) - removed.count())
     report = ImportReport()
     for gone in removed:
@@ -180,7 +180,7 @@ def page_upsert(*, title: str, text: str, key: str | None = None, document_forma
     if not KnowledgeSource.objects.filter(key=key).exists():
         _check_source_limit(adding=1)
     source, action = _upsert(
-        key=key[:700], kind=KnowledgeSource.Kind.PAGE, content_hash=chunking.content_hash("page", title, text),
+        key=key[:700], kind=str(KnowledgeSource.Kind.PAGE), content_hash=chunking.content_hash("page", title, text),
         fields={"title": title[:500], "body": text, "document_format": document_format},
     )
     return ImportOutcome(source_id=source.pk, title=source.title, action=action)
@@ -221,7 +221,7 @@ def _upsert_file(*, key: str, name: str, data: bytes, document_format: str) -> t
     digest = hashlib.sha256(data).hexdigest()
     existing = KnowledgeSource.objects.filter(key=key).first()
     title = existing.title if existing and existing.content_hash == digest else _title_from_filename(name)
-    return _upsert(key=key, kind=KnowledgeSource.Kind.FILE, content_hash=digest,
+    return _upsert(key=key, kind=str(KnowledgeSource.Kind.FILE), content_hash=digest,
                    fields={"title": title, "filename": name[:500], "document_format": document_format,
                            "raw": data})
 
@@ -259,7 +259,7 @@ def url_import(*, url: str) -> ImportReport:
     if not KnowledgeSource.objects.filter(key=key[:700]).exists():
         _check_source_limit(adding=1)
     existing = KnowledgeSource.objects.filter(key=key[:700]).first()
-    source, action = _upsert(key=key[:700], kind=KnowledgeSource.Kind.URL,
+    source, action = _upsert(key=key[:700], kind=str(KnowledgeSource.Kind.URL),
                              content_hash=existing.content_hash if existing else "",
                              fields={"title": existing.title if existing else url[:500], "url": url})
     report = ImportReport(outcomes=[ImportOutcome(source_id=source.pk, title=source.title, action=action)])
@@ -431,9 +431,8 @@ def _drafts_for(source: KnowledgeSource) -> tuple[list[chunking.ChunkDraft], _Ex
     elif source.kind == KnowledgeSource.Kind.URL:
         extracted = _fetch_url_source(source)
         body, title = extracted.body, extracted.title
-    settings_ = settings
-    drafts = chunking.document_chunks(title=title, text=body, target=settings_.KB_CHUNK_TARGET_CHARS,
-                                      maximum=settings_.KB_CHUNK_MAX_CHARS, overlap=settings_.KB_CHUNK_OVERLAP_CHARS)
+    drafts = chunking.document_chunks(title=title, text=body, target=settings.KB_CHUNK_TARGET_CHARS,
+                                      maximum=settings.KB_CHUNK_MAX_CHARS, overlap=settings.KB_CHUNK_OVERLAP_CHARS)
     if not drafts:
         raise ExtractionFailed(f"'{source.title}' has no text to index.", code="kb_empty_document")
     return drafts, extracted
@@ -507,7 +506,7 @@ def kb_reindex(*, background: bool, on_progress: ProgressCallback | None = None)
     """Re-chunk every source and embed what the current model has not embedded yet."""
     source_ids = list(KnowledgeSource.objects.exclude(status=KnowledgeSource.Status.FAILED, indexed_hash="")
                       .order_by("pk").values_list("pk", flat=True))
-    job = job_start(kind=IndexingJob.Kind.REINDEX, source_ids=source_ids, description="re-index every source")
+    job = job_start(kind=str(IndexingJob.Kind.REINDEX), source_ids=source_ids, description="re-index every source")
     if background:
         sources_index_in_background(source_ids=source_ids, job_id=job.pk, bulk=True)
         return job

@@ -110,7 +110,7 @@ class Command(BaseCommand):
         summary = (f"{report.count('created')} new, {report.count('updated')} changed, "
                    f"{report.count('unchanged')} unchanged, {report.count('removed')} removed, "
                    f"{len(report.errors)} refused")
-        job = services.job_start(kind=IndexingJob.Kind.IMPORT, source_ids=report.to_index,
+        job = services.job_start(kind=str(IndexingJob.Kind.IMPORT), source_ids=report.to_index,
                                  description=options["path"] or options["url"])
         if options["background"]:
             services.sources_index_in_background(source_ids=report.to_index, job_id=job.pk)
