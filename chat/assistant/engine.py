@@ -352,15 +352,8 @@ async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, 
 
 
 def _away_note(language: str, now: datetime) -> str:
-    """Outside opening hours, say honestly when a person will reply."""
-    state = commerce.is_open_at(moment=now)
-    if state.open:
-        return ""
-    zone = commerce.tenant_zone()
-    if state.next_opening is None:
-        return " " + offline.phrase(language, "away_unknown")
-    when = offline.moment_text(state.next_opening.astimezone(zone), language, now.astimezone(zone).date())
-    return " " + offline.phrase(language, "away", when=when)
+    note = offline.away_message(language=language, now=now)
+    return f" {note}" if note else ""
 
 
 # ----------------------------------------------------------------------------- LLM mode

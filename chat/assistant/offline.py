@@ -214,8 +214,8 @@ _ORDER_STATUS_QUESTION = re.compile(
     r"\b(where('?s| is)|status|track|tracking|when will|arrive|arrived|shipped|delivered|hasn'?t come|"
     r"not (yet )?(arrived|received)|still waiting|waar is|wanneer komt|status van)\b", re.IGNORECASE)
 _ORDER_NUMBER = re.compile(r"(?<![\w@.])#?([A-Za-z]{1,5}-?\d{3,10}|\d{4,10})(?![\w@])")
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+_EMAIL = tools.EMAIL_PATTERN
+_PHONE = tools.PHONE_PATTERN
 _HOURS = re.compile(
     r"\b(open|opened|opening|close|closes|closed|closing|hours|time do you|what time|when do you|tonight|"
     r"holiday|bank holiday|christmas|xmas|new year|easter|sunday|monday|tuesday|wednesday|thursday|friday|"
@@ -372,6 +372,18 @@ def answer(*, text: str, state: ConversationState, context: TurnContext) -> Offl
         if hours is not None:
             return hours
     return _products_or_knowledge(stripped, language, context)
+
+
+def away_message(*, language: str, now: datetime) -> str:
+    """Outside opening hours, when a person will reply; empty while the business is open."""
+    zone = commerce.tenant_zone()
+    state = commerce.is_open_at(moment=now)
+    if state.open:
+        return ""
+    if state.next_opening is None:
+        return phrase(language, "away_unknown")
+    when = moment_text(state.next_opening.astimezone(zone), language, now.astimezone(zone).date())
+    return phrase(language, "away", when=when)
 
 
 def _handoff(language: str, key: str, reason: str, context: TurnContext) -> OfflineAnswer:

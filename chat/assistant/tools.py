@@ -67,8 +67,9 @@ TOOL_SPECS: list[dict[str, Any]] = [
 ]
 TOOL_NAMES = {spec["function"]["name"] for spec in TOOL_SPECS}
 
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+# What a customer's e-mail address and phone number look like in free text (offline mode uses them too).
+EMAIL_PATTERN = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
+PHONE_PATTERN = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
 
 @dataclass
@@ -86,8 +87,8 @@ class TurnContext:
     def contact_details(self) -> set[str]:
         found: set[str] = set()
         for text in self.customer_texts:
-            found.update(match.group(0).strip().casefold() for match in _EMAIL.finditer(text))
-            found.update(re.sub(r"\D", "", match.group(0)) for match in _PHONE.finditer(text))
+            found.update(match.group(0).strip().casefold() for match in EMAIL_PATTERN.finditer(text))
+            found.update(re.sub(r"\D", "", match.group(0)) for match in PHONE_PATTERN.finditer(text))
         return found
 
 

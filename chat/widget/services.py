@@ -99,20 +99,43 @@ def rate_limit_hit(*, bucket: str, limit: int) -> RateDecision:
     return RateDecision(True)
 
 
+@dataclass(frozen=True)
+class WidgetMessage:
+    message_id: int
+    conversation_id: int
+    created: bool
+    needs_answer: bool
+
+
+def widget_message_receive(*, contact_id: int, conversation_id: int | None, ip: str, limits: tuple[int, int],
+                           text: str, client_id: str | None) -> WidgetMessage:
+    """A visitor's message: checked, rate-limited per IP and per visitor, then stored (starting the
+    visitor's conversation on the first one)."""
+    from chat.conversations.services import conversation_start, message_receive, message_text_clean
+    from config.errors import ApplicationError
+
+    text = message_text_clean(text)
+    ip_limit, visitor_limit = limits
+    for bucket, limit in ((f"ip:{ip}", ip_limit), (f"visitor:{contact_id}", visitor_limit)):
+        decision = rate_limit_hit(bucket=bucket, limit=limit)
+        if not decision.allowed:
+            raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
+                                   code="rate_limited", status=429, details={"retry_after": decision.retry_after})
+    if conversation_id is None:
+        conversation = conversation_start(contact=Contact.objects.get(pk=contact_id))
+    else:
+        conversation = Conversation.objects.get(pk=conversation_id)
+    received = message_receive(conversation=conversation, text=text, client_id=client_id)
+    return WidgetMessage(message_id=received.message.pk, conversation_id=conversation.pk, created=received.created,
+                         needs_answer=received.needs_answer)
+
+
 def away_state(language: str = "en") -> dict[str, Any]:
     """Whether people are around now, and an honest message when they are not."""
-    from chat.assistant import offline
-    from orders import selectors as commerce
+    from chat.assistant.offline import away_message
 
-    now = current_time()
-    state = commerce.is_open_at(moment=now)
-    if state.open:
-        return {"open": True, "message": ""}
-    zone = commerce.tenant_zone()
-    if state.next_opening is None:
-        return {"open": False, "message": offline.phrase(language, "away_unknown")}
-    when = offline.moment_text(state.next_opening.astimezone(zone), language, now.astimezone(zone).date())
-    return {"open": False, "message": offline.phrase(language, "away", when=when)}
+    message = away_message(language=language, now=current_time())
+    return {"open": not message, "message": message}
 
 
 def widget_config(widget: WidgetSettings, *, socket_url: str) -> dict[str, Any]:
