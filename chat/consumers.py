@@ -187,37 +187,16 @@ class WidgetConsumer(TenantConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise ApplicationError("A message needs a text.", code="invalid")
-        received = await self.db(self._receive, text, client_id)
-        if received is None:
-            return
-        await self.send_json({"type": "ack", "client_id": client_id, "message_id": received["message_id"]})
-        if received["conversation_started"]:
+        received = await self.db(widget_services.widget_message_receive, contact_id=self.contact_id,
+                                 conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text,
+                                 client_id=client_id)
+        await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
+        if received.conversation_id != self.conversation_id:
+            self.conversation_id = received.conversation_id
             await self.join(conversation_group(self.schema, self.conversation_id))
-        if received["needs_answer"] and received["created"]:
+        if received.needs_answer and received.created:
             streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
-                                   customer_message_id=received["message_id"])
-
-    def _receive(self, text: str, client_id: str | None) -> dict[str, Any] | None:
-        from chat.models import Contact, Conversation
-
-        text = services.message_text_clean(text)
-        ip_limit, visitor_limit = self.limits
-        for bucket, limit in ((f"ip:{self.ip}", ip_limit), (f"visitor:{self.contact_id}", visitor_limit)):
-            decision = widget_services.rate_limit_hit(bucket=bucket, limit=limit)
-            if not decision.allowed:
-                raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
-                                       code="rate_limited", status=429, details={"retry_after": decision.retry_after})
-        started = False
-        if self.conversation_id is None:
-            contact = Contact.objects.get(pk=self.contact_id)
-            conversation = services.conversation_start(contact=contact)
-            self.conversation_id = conversation.pk
-            started = True
-        else:
-            conversation = Conversation.objects.get(pk=self.conversation_id)
-        received = services.message_receive(conversation=conversation, text=text, client_id=client_id)
-        return {"message_id": received.message.pk, "created": received.created, "needs_answer": received.needs_answer,
-                "conversation_started": started}
+                                   customer_message_id=received.message_id)
 
     async def on_resume(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
