@@ -116,7 +116,8 @@ class Message(models.Model):
     author = models.CharField(max_length=20, choices=Author.choices)
     text = models.TextField()
     # The sender's own id for the message: a re-sent message is stored once.
-    client_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL, not "": the unique constraint must let any number of messages have no client id.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     internal = models.BooleanField(default=False, help_text="An agents' note the customer never sees.")
     in_reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
@@ -166,3 +167,6 @@ class ConversationEvent(models.Model):
 
     class Meta:
         ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_status}->{self.to_status} by {self.actor}"

@@ -34,3 +34,6 @@ class WidgetSettings(models.Model):
     class Meta:
         verbose_name_plural = "widget settings"
         constraints = [models.CheckConstraint(condition=Q(id=1), name="widget_settings_singleton")]
+
+    def __str__(self) -> str:
+        return f"Widget {self.public_key}"
