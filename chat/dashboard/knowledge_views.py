@@ -196,20 +196,25 @@ def _faq_save(*, form: FaqForm, replacing: KnowledgeSource | None) -> int:
     return outcome.source_id
 
 
+def _faq_submit(request: HttpRequest, *, replacing: KnowledgeSource | None) -> HttpResponse:
+    """A posted FAQ form, new or replacing an entry: saved, or shown again with what is wrong."""
+    form = FaqForm(request.POST)
+    if not form.is_valid():
+        return _faq_page(request, form, replacing, status=400)
+    try:
+        _faq_save(form=form, replacing=replacing)
+    except ApplicationError as error:
+        return _faq_page(request, form, replacing, status=error.status, error=error.message)
+    return redirect(reverse("dashboard:knowledge") + "?done=" + "FAQ entry saved")
+
+
 @owner_required
 def faq_create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         # Prefilled from an unanswered-questions group: its question and the other phrasings.
         return _faq_page(request, FaqForm(initial={"question": request.GET.get("question", ""),
                                                     "variants": request.GET.get("variants", "")}), None)
-    form = FaqForm(request.POST)
-    if not form.is_valid():
-        return _faq_page(request, form, None, status=400)
-    try:
-        _faq_save(form=form, replacing=None)
-    except ApplicationError as error:
-        return _faq_page(request, form, None, status=error.status, error=error.message)
-    return redirect(reverse("dashboard:knowledge") + "?done=" + "FAQ entry saved")
+    return _faq_submit(request, replacing=None)
 
 
 @owner_required
@@ -220,14 +225,7 @@ def faq_edit(request: HttpRequest, source_id: int) -> HttpResponse:
     if request.method != "POST":
         return _faq_page(request, FaqForm(initial={"question": source.question, "answer": source.answer,
                                                     "variants": "\n".join(source.variants or [])}), source)
-    form = FaqForm(request.POST)
-    if not form.is_valid():
-        return _faq_page(request, form, source, status=400)
-    try:
-        _faq_save(form=form, replacing=source)
-    except ApplicationError as error:
-        return _faq_page(request, form, source, status=error.status, error=error.message)
-    return redirect(reverse("dashboard:knowledge") + "?done=" + "FAQ entry saved")
+    return _faq_submit(request, replacing=source)
 
 
 @owner_required
