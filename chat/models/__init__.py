@@ -1,5 +1,6 @@
 """The chat app's tables, one module per area; import them from here."""
 
+from chat.models.analytics import AnalyticsDay, AnalyticsQuestion
 from chat.models.conversations import (
     AnswerState,
     Author,
@@ -16,6 +17,8 @@ from chat.models.knowledge import IndexingJob, KnowledgeChunk, KnowledgeSource
 from chat.models.widget import WidgetSettings
 
 __all__ = [
+    "AnalyticsDay",
+    "AnalyticsQuestion",
     "AnswerState",
     "Author",
     "BusinessProfile",
