@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.conversations.events import publish_after_commit
+from chat.dashboard.rollup import analytics_day_mark_stale
 from chat.models import (
     AnswerState,
     Author,
@@ -134,6 +135,7 @@ def message_receive(*, conversation: Conversation, text: str, client_id: str | N
                                              client_id=client_id, answer_state=state)
             locked.last_message_at = message.created
             locked.save(update_fields=["last_message_at", "updated"])
+            analytics_day_mark_stale(conversation=locked)
             publish_after_commit(conversation_id=locked.pk, event=message_event(message))
     except IntegrityError:
         # The same client id arrived twice at once: the first one stored it.
@@ -159,6 +161,7 @@ def _transition(conversation: Conversation, to_status: str, *, actor: str, reaso
     conversation.save(update_fields=["status", "resolved_at", "low_confidence_streak", "updated"])
     ConversationEvent.objects.create(conversation=conversation, kind=kind, from_status=from_status,
                                      to_status=to_status, actor=actor[:200], reason=reason[:300])
+    analytics_day_mark_stale(conversation=conversation)
     publish_after_commit(conversation_id=conversation.pk, event={
         "type": "conversation.status", "conversation_id": conversation.pk, "from": from_status, "to": to_status,
         "actor": actor, "reason": reason})
@@ -211,8 +214,18 @@ def agent_message_send(*, conversation: Conversation, agent: Any, text: str, int
                                          internal=internal)
         if not internal:
             Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created)
+            analytics_day_mark_stale(conversation=conversation)
         publish_after_commit(conversation_id=conversation.pk, event=message_event(message), to_conversation=not internal)
     return message
+
+
+def conversation_rate(*, conversation: Conversation, score: int) -> None:
+    """The customer's rating of the conversation, 1 to 5; a later rating replaces an earlier one."""
+    if not 1 <= score <= 5:
+        raise ValidationFailed("A rating is a whole number from 1 to 5.", code="invalid")
+    with transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).update(rating=score)
+        analytics_day_mark_stale(conversation=conversation)
 
 
 @dataclass(frozen=True)
@@ -277,6 +290,7 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore) -
         if answer.failed_verifications is not None:
             conversation.failed_verifications = answer.failed_verifications
         conversation.save()
+        analytics_day_mark_stale(conversation=conversation)
         publish_after_commit(conversation_id=conversation.pk, event=message_event(message))
         reason = answer.handoff_reason
         if reason is None and conversation.low_confidence_streak >= LOW_CONFIDENCE_HANDOFF_STREAK:

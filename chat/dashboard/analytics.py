@@ -1,42 +1,49 @@
 """Analytics and usage: the owner's view of how the assistant and the team are doing.
 
-Every figure is one aggregate SQL statement over the tenant's schema (GROUP BY day, FILTER, percentile_cont),
-so a page costs the same handful of queries whether the tenant has ten conversations or a hundred
-thousand messages. Days are the tenant's local days. Playground conversations are the owner testing the
-assistant, not customers, and are left out everywhere.
+Finished days come from the daily roll-up (chat/dashboard/rollup.py: one row per local day, computed
+once, computed again when a later change marks it stale); only today is aggregated live from the
+messages, with the same statements. A page therefore costs the same handful of queries, and about the
+same time, whether the tenant has ten conversations or a hundred thousand messages. Days are the
+tenant's local days. Playground conversations are the owner testing the assistant, not customers, and
+are left out everywhere.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from chat.assistant.usage import LEVEL_EXHAUSTED, LEVEL_WARNING, UsageMonth, usage_month, usage_notices_current
 from chat.dashboard.charts import ChartPoint, Series, bar_chart_svg, count_format, line_chart_svg
 from chat.dashboard.permissions import owner_required
-from chat.models import Channel, Conversation, ConversationEvent, Message
+from chat.dashboard.rollup import (
+    UNANSWERED_SQL,
+    DayFacts,
+    analytics_days_roll_up,
+    day_facts_compute,
+    first_unfinished_day,
+    question_normalise,
+)
+from chat.models import AnalyticsDay, AnalyticsQuestion
 from config.errors import ValidationFailed
 from tenants.models import UsageEntry
+
+# The knowledge page's unanswered questions share these with the analytics.
+__all__ = ["UNANSWERED_SQL", "question_normalise"]
 
 DEFAULT_PERIOD_DAYS = 30
 MAX_PERIOD_DAYS = 366
 TOP_QUESTIONS = 10
-QUESTION_EXAMPLE_CHARS = 300
-T = TypeVar("T")
 
 
 # ------------------------------------------------------------------------------------- the period
@@ -139,141 +146,6 @@ class AnalyticsReport:
         return self.totals[part] / self.totals[whole] if self.totals.get(whole) else None
 
 
-def _tables() -> dict[str, str]:
-    return {"message": Message._meta.db_table, "conversation": Conversation._meta.db_table,
-            "event": ConversationEvent._meta.db_table}
-
-
-def _rows(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(**_tables()), params)
-        return list(cursor.fetchall())
-
-
-def _params(period: Period) -> dict[str, Any]:
-    return {"start": period.start, "end": period.end, "zone": period.zone.key, "playground": Channel.PLAYGROUND,
-            "threshold": float(settings.KB_ANSWER_THRESHOLD)}
-
-
-# Shared by the analytics and the knowledge page's unanswered questions: an assistant answer that
-# cited nothing and was below the knowledge base's answer threshold is the assistant saying it did
-# not know (the offline "unknown" reply, an LLM answer whose knowledge search found nothing sure).
-UNANSWERED_SQL = "m.author = 'assistant' AND m.confidence < %(threshold)s AND m.sources = '[]'::jsonb"
-
-
-def conversation_days(*, period: Period) -> dict[date, tuple[int, int, int]]:
-    """Per local day: conversations started, resolved by the assistant alone, handed to a person."""
-    rows = _rows("""
-        SELECT (c.created AT TIME ZONE %(zone)s)::date AS day,
-               COUNT(*),
-               COUNT(*) FILTER (WHERE c.status = 'resolved' AND NOT EXISTS (
-                   SELECT 1 FROM {message} m WHERE m.conversation_id = c.id AND m.author = 'agent'
-                   AND NOT m.internal)),
-               COUNT(*) FILTER (WHERE EXISTS (
-                   SELECT 1 FROM {event} e WHERE e.conversation_id = c.id AND e.kind = 'handoff_requested'))
-        FROM {conversation} c
-        WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
-        GROUP BY 1""", _params(period))
-    return {day: (int(total), int(alone), int(handed)) for day, total, alone, handed in rows}
-
-
-def answer_days(*, period: Period) -> dict[date, tuple[int, int]]:
-    """Per local day: assistant answers, and those that did not know."""
-    rows = _rows(f"""
-        SELECT (m.created AT TIME ZONE %(zone)s)::date AS day,
-               COUNT(*), COUNT(*) FILTER (WHERE {UNANSWERED_SQL})
-        FROM {{message}} m
-        WHERE m.created >= %(start)s AND m.created < %(end)s AND m.author = 'assistant'
-          AND m.conversation_id NOT IN (SELECT id FROM {{conversation}} WHERE channel = %(playground)s)
-        GROUP BY 1""", _params(period))
-    return {day: (int(answers), int(unanswered)) for day, answers, unanswered in rows}
-
-
-def first_response_times(*, period: Period) -> tuple[Durations, Durations]:
-    """From a conversation's first customer message to the first assistant, and first agent, message.
-
-    One pass over the period's messages, grouped by conversation. An assistant message is always a
-    reply, so it comes after the first customer message; an agent's is counted only when it does.
-    """
-    rows = _rows("""
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY assistant_s),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY assistant_s), COUNT(assistant_s),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY agent_s),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY agent_s), COUNT(agent_s)
-        FROM (
-            SELECT EXTRACT(EPOCH FROM firsts.assistant_at - firsts.asked_at) AS assistant_s,
-                   CASE WHEN firsts.agent_at >= firsts.asked_at
-                        THEN EXTRACT(EPOCH FROM firsts.agent_at - firsts.asked_at) END AS agent_s
-            FROM (
-                SELECT MIN(m.created) FILTER (WHERE m.author = 'customer') AS asked_at,
-                       MIN(m.created) FILTER (WHERE m.author = 'assistant') AS assistant_at,
-                       MIN(m.created) FILTER (WHERE m.author = 'agent' AND NOT m.internal) AS agent_at
-                FROM {message} m JOIN {conversation} c ON c.id = m.conversation_id
-                WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
-                GROUP BY m.conversation_id
-            ) firsts
-            WHERE firsts.asked_at IS NOT NULL
-        ) waits""", _params(period))
-    a_median, a_p90, a_count, h_median, h_p90, h_count = rows[0]
-    return (Durations(median=_float(a_median), p90=_float(a_p90), count=int(a_count)),
-            Durations(median=_float(h_median), p90=_float(h_p90), count=int(h_count)))
-
-
-def resolution_times(*, period: Period) -> Durations:
-    rows = _rows("""
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM c.resolved_at - c.created)),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM c.resolved_at - c.created)),
-               COUNT(*)
-        FROM {conversation} c
-        WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
-          AND c.status = 'resolved' AND c.resolved_at IS NOT NULL""", _params(period))
-    median, p90, count = rows[0]
-    return Durations(median=_float(median), p90=_float(p90), count=int(count))
-
-
-def rating_distribution(*, period: Period) -> dict[int, int]:
-    """How many conversations got each rating, 1 to 5 (zeros included)."""
-    rows = _rows("""
-        SELECT c.rating, COUNT(*) FROM {conversation} c
-        WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
-          AND c.rating IS NOT NULL
-        GROUP BY 1""", _params(period))
-    found = {int(rating): int(count) for rating, count in rows}
-    return {rating: found.get(rating, 0) for rating in range(1, 6)}
-
-
-def question_normalise(text: str) -> str:
-    """Case, punctuation and spacing aside: 'Opening hours?' and 'opening  hours' are one question."""
-    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
-
-
-def top_questions(*, period: Period, limit: int = TOP_QUESTIONS) -> list[TopQuestion]:
-    """The most frequent opening questions, compared without case, punctuation or extra spacing.
-
-    SQL takes each conversation's first customer message and counts them by lower-cased text; the
-    few distinct texts that differ only in punctuation are merged here (one row per distinct text,
-    never per message: a regular expression over every row cost more than the rest of the page).
-    """
-    rows = _rows("""
-        SELECT MIN(q.text), COUNT(*) AS asked FROM (
-            SELECT DISTINCT ON (m.conversation_id) left(m.text, %(example_chars)s) AS text
-            FROM {message} m JOIN {conversation} c ON c.id = m.conversation_id
-            WHERE c.created >= %(start)s AND c.created < %(end)s AND c.channel <> %(playground)s
-              AND m.author = 'customer'
-            ORDER BY m.conversation_id, m.created, m.id
-        ) q
-        GROUP BY lower(q.text)
-        ORDER BY asked DESC""", {**_params(period), "example_chars": QUESTION_EXAMPLE_CHARS})
-    merged: dict[str, TopQuestion] = {}
-    for text, asked in rows:
-        key = question_normalise(text)
-        if not key:
-            continue
-        known = merged.get(key)
-        merged[key] = TopQuestion(text=known.text if known else text, asked=int(asked) + (known.asked if known else 0))
-    return sorted(merged.values(), key=lambda question: (-question.asked, question_normalise(question.text)))[:limit]
-
-
 def usage_days(*, tenant_id: int, period: Period) -> dict[date, UsageDay]:
     """The tenant's ledger (public schema) summed per local day."""
     rows = (UsageEntry.objects.filter(tenant_id=tenant_id, created__gte=period.start, created__lt=period.end)
@@ -286,52 +158,103 @@ def usage_days(*, tenant_id: int, period: Period) -> dict[date, UsageDay]:
                                  cost_minor=int(row["cost"] or 0)) for row in rows}
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def percentile(ordered: list[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont over sorted values: interpolated between the two nearest ranks."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    below = math.floor(position)
+    above = math.ceil(position)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
-# The report's statements are independent reads, each a scan of the period's rows: run side by side
-# on their own connections, the page waits for the slowest instead of the sum (measured in
-# bench/dashboard.py). A small shared pool bounds the extra connections per web process.
-_REPORT_QUERIES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="analytics")
+def durations(samples: list[list[float]]) -> Durations:
+    ordered = sorted(value for day in samples for value in day)
+    return Durations(median=percentile(ordered, 0.5), p90=percentile(ordered, 0.9), count=len(ordered))
 
 
-def _in_schema(schema_name: str, function: Callable[[], T]) -> Callable[[], T]:
-    def run() -> T:
-        try:
-            with schema_context(schema_name):
-                return function()
-        finally:
-            connection.close()  # the pool thread's own connection; the next task opens a fresh one
+def stored_days(*, first: date, last: date, zone: ZoneInfo) -> list[DayFacts]:
+    """The finished days first..last from the roll-up; any missing or stale day is rolled up first,
+    so the page never shows a day that was not computed from the data as it is now."""
+    def current() -> list[AnalyticsDay]:
+        return list(AnalyticsDay.objects.filter(day__range=(first, last), time_zone=zone.key).order_by("day"))
 
-    return run
+    rows = current()
+    fresh = {row.day for row in rows if not row.stale}
+    missing = [day for day in _dates(first, last) if day not in fresh]
+    if missing:
+        analytics_days_roll_up(days=missing, zone=zone)
+        rows = current()
+    return [DayFacts(day=row.day, conversations=row.conversations, resolved_by_assistant=row.resolved_by_assistant,
+                     handed_off=row.handed_off, answers=row.answers, unanswered=row.unanswered,
+                     ratings=list(row.ratings), assistant_waits=row.assistant_waits, agent_waits=row.agent_waits,
+                     resolutions=row.resolutions) for row in rows]
 
 
-def analytics_report(*, period: Period, tenant_id: int, schema_name: str) -> AnalyticsReport:
-    tasks: dict[str, Callable[[], Any]] = {
-        "conversations": lambda: conversation_days(period=period),
-        "answers": lambda: answer_days(period=period),
-        "waits": lambda: first_response_times(period=period),
-        "questions": lambda: top_questions(period=period),
-        "resolution": lambda: resolution_times(period=period),
-        "ratings": lambda: rating_distribution(period=period),
-    }
-    futures = {name: _REPORT_QUERIES.submit(_in_schema(schema_name, task)) for name, task in tasks.items()}
-    # The cheap ones run here meanwhile.
+def _dates(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def top_questions(*, stored_first: date | None, stored_last: date | None, live: list[DayFacts],
+                  limit: int = TOP_QUESTIONS) -> list[TopQuestion]:
+    """The most frequent opening questions over rolled-up days and live days together.
+
+    From the roll-up, one statement reads the top `limit` questions plus the stored counts of every
+    question asked on the live days: a question in neither set is behind all of the top ones, whatever
+    the live days add, so the merged top is exact (ties broken by the question, as everywhere).
+    """
+    totals: dict[str, list[Any]] = {}  # normalised question -> [example, asked]
+    for facts in live:
+        for key, (example, asked) in facts.questions.items():
+            totals.setdefault(key, [example, 0])[1] += asked
+    if stored_first is not None and stored_last is not None:
+        table = AnalyticsQuestion._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"""
+                WITH sums AS (
+                    SELECT key, (array_agg(example ORDER BY asked DESC, example))[1] AS example, SUM(asked) AS asked
+                    FROM {table} WHERE day BETWEEN %(first)s AND %(last)s GROUP BY key)
+                (SELECT * FROM sums ORDER BY asked DESC, key COLLATE "C" LIMIT %(limit)s)
+                UNION
+                (SELECT * FROM sums WHERE key = ANY(%(keys)s))""",
+                           {"first": stored_first, "last": stored_last, "limit": limit, "keys": list(totals)})
+            for key, example, asked in cursor.fetchall():
+                # The example as written on the rolled-up days, where a question has been asked longest.
+                known = totals.setdefault(key, [example, 0])
+                known[0] = example
+                known[1] += int(asked)
+    ranked = sorted(totals.items(), key=lambda item: (-item[1][1], item[0]))[:limit]
+    return [TopQuestion(text=example, asked=asked) for _key, (example, asked) in ranked]
+
+
+def analytics_report(*, period: Period, tenant_id: int, schema_name: str,
+                     now: datetime | None = None) -> AnalyticsReport:
+    """The period's figures: finished days from the roll-up, the rest (today) computed live."""
+    zone = period.zone
+    live_first = max(period.first, first_unfinished_day(zone=zone, now=now))
+    stored_last = min(period.last, live_first - timedelta(days=1))
+    stored = stored_days(first=period.first, last=stored_last, zone=zone) if period.first <= stored_last else []
+    live = (list(day_facts_compute(first=live_first, last=period.last, zone=zone).values())
+            if live_first <= period.last else [])
+    questions = top_questions(stored_first=period.first if stored else None, stored_last=stored_last if stored else None,
+                              live=live)
     usage = usage_days(tenant_id=tenant_id, period=period)
     month = usage_month(schema_name=schema_name)
-    results = {name: future.result() for name, future in futures.items()}
-    conversations, answers = results["conversations"], results["answers"]
+    facts = stored + live
+    by_day = {day.day: day for day in facts}
     days = []
     for day in period.days:
-        total, alone, handed = conversations.get(day, (0, 0, 0))
-        answered, unanswered = answers.get(day, (0, 0))
-        days.append(DayFigures(day=day, conversations=total, resolved_by_assistant=alone, handed_off=handed,
-                               answers=answered, unanswered=unanswered))
-    assistant_wait, human_wait = results["waits"]
+        found = by_day.get(day) or DayFacts(day=day)
+        days.append(DayFigures(day=day, conversations=found.conversations,
+                               resolved_by_assistant=found.resolved_by_assistant, handed_off=found.handed_off,
+                               answers=found.answers, unanswered=found.unanswered))
     report = AnalyticsReport(
-        period=period, days=days, assistant_first_response=assistant_wait, human_first_response=human_wait,
-        resolution=results["resolution"], ratings=results["ratings"], top_questions=results["questions"],
+        period=period, days=days,
+        assistant_first_response=durations([day.assistant_waits for day in facts]),
+        human_first_response=durations([day.agent_waits for day in facts]),
+        resolution=durations([day.resolutions for day in facts]),
+        ratings={rating: sum(day.ratings[rating - 1] for day in facts) for rating in range(1, 6)},
+        top_questions=questions,
         usage_days=[usage.get(day, UsageDay(day=day, messages=0, tokens=0, cost_minor=0)) for day in period.days],
         month=month)
     report.totals = {
