@@ -44,7 +44,8 @@
 
   function onEvent(event) {
     if (page === "inbox") {
-      if (event.type === "conversation.created" || event.type === "conversation.status" || event.type === "message") {
+      if (event.type === "conversation.created" || event.type === "conversation.status" || event.type === "message" ||
+          event.type === "conversation.assigned") {
         later("rows", function () {
           refreshRows();
           if (event.type === "conversation.status" && event.to === "needs_human") {
@@ -57,6 +58,10 @@
     } else if (page === "conversation" && event.conversation_id === conversationId) {
       if (event.type === "message") later("transcript", refreshTranscript);
       if (event.type === "conversation.status") later("panels", refreshConversationPanels);
+      if (event.type === "conversation.assigned") {
+        later("panels", refreshConversationPanels);
+        announce(event.assignee ? "Assigned to " + event.assignee.name + "." : "Nobody is assigned now.");
+      }
     }
   }
 

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.conversations import services as conversation_services
+from chat.conversations.events import conversation_group
 from chat.dashboard import services as dashboard_services
 from chat.models import Author, Channel, Contact, Conversation, ConversationStatus, Message
 from tests.dashboard.conftest import Business
+from tests.support.processes import WebServer, child_env
+from tests.support.ws import WidgetSocket
 
 
 def conversation_with(business: Business, *, name: str = "", email: str = "", text: str = "Hello",
@@ -176,6 +186,58 @@ def test_a_conversation_is_assigned_to_a_teammate(business: Business) -> None:
     client.post(f"/app/inbox/{conversation.pk}/assign", {"assignee": ""})
     conversation.refresh_from_db()
     assert conversation.assignee_id is None
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[WebServer]:
+    server = WebServer(env=child_env(OPENAI_API_KEY=""))
+    yield server
+    server.stop()
+
+
+def agent_socket(web: WebServer, business: Business, user: User) -> WidgetSocket:
+    """The agents' live socket, as the dashboard opens it with the user's logged-in session."""
+    session = business.client(user).cookies[settings.SESSION_COOKIE_NAME].value
+    socket = WidgetSocket(web.port, business.domain, "/ws/agent/", cookie=f"{settings.SESSION_COOKIE_NAME}={session}")
+    socket.recv_until("welcome")
+    return socket
+
+
+def test_an_assignment_reaches_the_other_agents_live_and_nobody_else(
+        web: WebServer, business: Business, other_business: Business) -> None:
+    conversation = conversation_with(business)
+    # The owner has the conversation open (the page subscribes to it); another business's owner is online.
+    owner = agent_socket(web, business, business.owner)
+    owner.send({"type": "subscribe", "conversation_id": conversation.pk})
+    owner.recv_until("subscribed")
+    outsider = agent_socket(web, other_business, other_business.owner)
+    agent = business.client(business.agent)
+
+    def assign_and_unassign() -> None:
+        agent.post(f"/app/inbox/{conversation.pk}/assign", {"assignee": str(business.owner.pk)})
+        assigned = owner.recv_until("conversation.assigned", timeout=10)
+        assert assigned == {"type": "conversation.assigned", "conversation_id": conversation.pk,
+                            "assignee": {"id": business.owner.pk, "name": "Olivia Owner"},
+                            "actor": business.agent.username}
+        agent.post(f"/app/inbox/{conversation.pk}/assign", {"assignee": ""})
+        unassigned = owner.recv_until("conversation.assigned", timeout=10)
+        assert unassigned["assignee"] is None and unassigned["conversation_id"] == conversation.pk
+
+    async def listening_as_the_customers_widget() -> None:
+        # The conversation's group is shared with the customer's widget: the assignment must not go there.
+        layer = get_channel_layer()
+        customer_side = await layer.new_channel()
+        await layer.group_add(conversation_group(business.tenant.schema_name, conversation.pk), customer_side)
+        await sync_to_async(assign_and_unassign)()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(layer.receive(customer_side), timeout=1)
+
+    async_to_sync(listening_as_the_customers_widget)()
+    assert len(owner.of_type("conversation.assigned")) == 2  # once each, though the owner is in both groups
+    with pytest.raises((TimeoutError, AssertionError)):
+        outsider.recv_until("conversation.assigned", timeout=1)
+    owner.close()
+    outsider.close()
 
 
 def test_agents_see_who_else_is_viewing_a_conversation(business: Business) -> None:
