@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import timedelta
@@ -10,15 +11,18 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.conversations.events import publish_after_commit
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
 from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation
 from config.errors import ApplicationError, ValidationFailed
-from config.redis import redis_client
+from config.redis import redis_client, tenant_key
+from tenants.models import Tenant
 from tenants.services import ROLE_AGENT, ROLE_OWNER, tenant_user_create
+
+logger = logging.getLogger(__name__)
 
 
 class SeatLimitReached(ApplicationError):
@@ -53,14 +57,38 @@ def invitation_create(*, email: str, role: str, invited_by: Any, tenant: Any, ba
         invitation = Invitation.objects.create(
             email=email, role=role, invited_by=invited_by, nonce=secrets.token_urlsafe(24),
             expires_at=timezone.now() + timedelta(seconds=settings.DASHBOARD_INVITATION_MAX_AGE_SECONDS))
-        link = f"{base_url.rstrip('/')}/app/invite/{invitation_token(invitation=invitation)}/"
-        inviter = invited_by.get_full_name() or invited_by.get_username()
-        subject = f"{inviter} invited you to {tenant.name} on Deskpilot"
-        body = (f"{inviter} invited you to answer {tenant.name}'s customers on Deskpilot as {role}.\n\n"
-                f"Choose your name and password here (the link works once, for "
-                f"{settings.DASHBOARD_INVITATION_MAX_AGE_SECONDS // 86400} days):\n{link}\n")
-        transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+        # A worker sends the e-mail: a slow or failing mail server neither holds up the owner's page nor
+        # loses the invitation (retries, then the dead-letter store).
+        from chat.dashboard.tasks import invitation_email_send
+
+        transaction.on_commit(lambda: invitation_email_send.delay(invitation.pk, base_url))
     return invitation
+
+
+def invitation_email_send(*, invitation_id: int, base_url: str) -> bool:
+    """E-mail an invitation its link; False when there is nothing to send: the invitation is gone,
+    used, withdrawn or expired, or was e-mailed already (a task delivered twice sends one e-mail,
+    unless the worker died between sending and noting it)."""
+    invitation = Invitation.objects.select_related("invited_by").filter(pk=invitation_id).first()
+    if invitation is None or invitation.accepted_at or invitation.revoked_at or invitation.expires_at <= timezone.now():
+        logger.info("invitation %s not e-mailed: it is no longer open", invitation_id)
+        return False
+    schema_name = connection.schema_name
+    sent_key = tenant_key(schema_name, "invitation", str(invitation.pk), "emailed")
+    if redis_client().exists(sent_key):
+        return False
+    business = Tenant.objects.get(schema_name=schema_name).name
+    inviter = (invitation.invited_by.get_full_name() or invitation.invited_by.get_username()
+               if invitation.invited_by else "Your team")
+    link = f"{base_url.rstrip('/')}/app/invite/{invitation_token(invitation=invitation)}/"
+    subject = f"{inviter} invited you to {business} on Deskpilot"
+    body = (f"{inviter} invited you to answer {business}'s customers on Deskpilot as {invitation.role}.\n\n"
+            f"Choose your name and password here (the link works once, for "
+            f"{settings.DASHBOARD_INVITATION_MAX_AGE_SECONDS // 86400} days):\n{link}\n")
+    send_mail(subject, body, None, [invitation.email])
+    redis_client().set(sent_key, "1", ex=settings.DASHBOARD_INVITATION_MAX_AGE_SECONDS)
+    logger.info("invitation %s e-mailed", invitation.pk)
+    return True
 
 
 def invitation_accept(*, token: str, name: str, password: str, tenant: Any) -> User:

@@ -1,11 +1,18 @@
-"""Dashboard tasks: the analytics roll-up (`low`). They take ids, call a service, and may run twice."""
+"""Dashboard tasks: invitation e-mails (`medium`), the analytics roll-up (`low`). They take ids, call a
+service, and may run twice."""
 
 from __future__ import annotations
 
-from chat.dashboard import rollup
+from chat.dashboard import rollup, services
 from config.celery import Queue, tenant_task
 
-__all__ = ["analytics_roll_up"]
+__all__ = ["analytics_roll_up", "invitation_email_send"]
+
+
+@tenant_task(queue=Queue.MEDIUM)
+def invitation_email_send(invitation_id: int, base_url: str) -> bool:
+    """E-mail a teammate their invitation link (sent once the invitation's row has committed)."""
+    return services.invitation_email_send(invitation_id=invitation_id, base_url=base_url)
 
 
 @tenant_task(queue=Queue.LOW)

@@ -1,14 +1,44 @@
-"""The owner invites teammates by e-mail link, within the plan's seats, and removes them."""
+"""The owner invites teammates by e-mail link (sent by a task), within the plan's seats, and removes them."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
+import celery
+import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django_tenants.utils import schema_context
 
+from chat.dashboard.tasks import invitation_email_send
+from chat.models import Invitation
+from config.celery import SCHEMA_HEADER
+from config.redis import redis_client
+from tenants.models import DeadLetter
 from tests.dashboard.conftest import Business
+from tests.support.processes import Worker, child_env, wait_until
+
+INVITATION_TASK = "chat.dashboard.tasks.invitation_email_send"
+
+
+@pytest.fixture(autouse=True)
+def tasks_run_here(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Tasks these tests cause run at once in this process, inside the schema stamped on them as a
+    worker would, and are listed; the tests with a real worker (the `worker` fixture) send for real."""
+    sent: list[dict[str, Any]] = []
+    if "worker" in request.fixturenames:
+        return sent
+
+    def run_here(task: Any, args: Any = None, kwargs: Any = None, **options: Any) -> None:
+        schema = (options.get("headers") or {}).get(SCHEMA_HEADER)
+        sent.append({"name": task.name, "args": list(args or ()), "queue": task.deskpilot_queue, "schema": schema})
+        with schema_context(schema):
+            task.run(*(args or ()), **(kwargs or {}))
+
+    monkeypatch.setattr(celery.app.task.Task, "apply_async", run_here)
+    return sent
 
 
 def invite(business: Business, email: str, role: str = "agent") -> object:
@@ -95,3 +125,62 @@ def test_a_withdrawn_invitation_link_stops_working_and_frees_its_seat(business: 
     assert withdrawn.status_code == 404 and b"withdrawn" in withdrawn.content
     team = business.client(business.owner).get("/app/team/").content.decode()
     assert "2 of 3 seats used" in team
+
+
+def test_the_invitation_email_is_a_task_sent_after_commit_and_sent_once(
+        business: Business, tasks_run_here: list[dict[str, Any]]) -> None:
+    mail.outbox.clear()
+    invite(business, "later@example.test")
+    with schema_context(business.tenant.schema_name):
+        invitation = Invitation.objects.get(email="later@example.test")
+    assert tasks_run_here == [{"name": INVITATION_TASK, "queue": "medium", "schema": business.tenant.schema_name,
+                               "args": [invitation.pk, f"http://{business.domain}/"]}]
+    assert [message.to for message in mail.outbox] == [["later@example.test"]]
+    assert "Olivia Owner invited you to Business A" in mail.outbox[0].subject
+    # Delivered twice (a worker died before acknowledging it): one e-mail all the same.
+    with schema_context(business.tenant.schema_name):
+        assert invitation_email_send.run(invitation.pk, f"http://{business.domain}/") is False
+    assert len(mail.outbox) == 1
+
+
+def test_a_withdrawn_invitation_is_not_emailed_when_its_task_runs_late(business: Business) -> None:
+    with schema_context(business.tenant.schema_name):
+        invitation = Invitation.objects.create(email="gone@example.test", role="agent", nonce="n-gone",
+                                               expires_at="2099-01-01T00:00:00Z", revoked_at="2026-01-01T00:00:00Z")
+        mail.outbox.clear()
+        assert invitation_email_send.run(invitation.pk, f"http://{business.domain}/") is False
+    assert mail.outbox == []
+
+
+@pytest.fixture
+def worker(request: pytest.FixtureRequest) -> Iterator[Worker]:
+    """A real worker on `medium`, with the environment the test asks for (indirect parametrisation)."""
+    redis_client().flushdb()  # this test process's own Redis database: no work left by earlier tests
+    process = Worker(queues="medium", env=child_env(**getattr(request, "param", {})))
+    yield process
+    process.stop()
+
+
+def test_a_real_worker_emails_the_invitation_in_the_tenants_schema(business: Business, worker: Worker) -> None:
+    assert b"An invitation was sent" in invite(business, "worker@example.test").content
+    with schema_context(business.tenant.schema_name):
+        invitation = Invitation.objects.get(email="worker@example.test")
+    # The worker's e-mail outbox is in its own process: it notes each invitation it e-mailed in Redis.
+    emailed = f"deskpilot:{business.tenant.schema_name}:invitation:{invitation.pk}:emailed"
+    wait_until(lambda: redis_client().exists(emailed), timeout=60, message="invitation e-mailed by the worker")
+    assert f"invitation {invitation.pk} e-mailed" in worker.output()
+
+
+# The test settings' in-memory e-mail backend checks every header, so a sender address with a line
+# break in it is an e-mail that cannot be sent, on every attempt.
+@pytest.mark.parametrize("worker", [{"DEFAULT_FROM_EMAIL": "Deskpilot\nBcc: x@example.test"}], indirect=True)
+def test_an_invitation_email_that_keeps_failing_lands_in_the_dead_letter_store(
+        business: Business, worker: Worker) -> None:
+    assert b"An invitation was sent" in invite(business, "unlucky@example.test").content
+    with schema_context(business.tenant.schema_name):
+        invitation = Invitation.objects.get(email="unlucky@example.test")
+    letter = wait_until(lambda: DeadLetter.objects.filter(task_name=INVITATION_TASK, args__0=invitation.pk).first(),
+                        timeout=60, message="dead letter after retries")
+    assert letter.schema_name == business.tenant.schema_name and letter.queue == "medium"
+    assert letter.args == [invitation.pk, f"http://{business.domain}/"]
+    assert "BadHeaderError" in letter.error and letter.attempts == 3
