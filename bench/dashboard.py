@@ -1,6 +1,7 @@
 """Dashboard pages: server time of every part-2 page on a tenant with a realistic amount of history.
 
     .venv/bin/python bench/dashboard.py [--conversations 10000] [--messages-per-conversation 10] [--runs 7]
+                                        [--pages analytics]
 
 Starts its own embedded PostgreSQL and Redis in a temporary data folder (DESKPILOT_DATA_DIR) and builds
 one tenant with `--conversations` conversations over the last 60 days, each with
@@ -13,7 +14,10 @@ over the period as it would in production).
 Then it opens each page through Django's in-process client, logged in as the owner, `--runs` times
 after one warm-up request, and prints p50 / p95 / max server time (the whole request: middleware,
 tenant lookup, session, queries, template). The first request of the unanswered-questions page is
-shown apart: it embeds the distinct questions once, later requests reuse the vectors.
+shown apart: it embeds the distinct questions once, later requests reuse the vectors. The first request
+of an analytics page is also shown apart: it rolls up the finished days of its period that beat has
+not rolled up yet (all of them, on data loaded this way). `--pages` measures only the pages whose
+label contains one of the given words.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--messages-per-conversation", type=int, default=10)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--pages", nargs="*", default=[], help="only pages whose label contains one of these")
     args = parser.parse_args()
     setup()
     from django.contrib.auth.models import User
@@ -145,6 +150,8 @@ def main() -> None:
     ]
     print(f"{'page':<24} {'first':>8} {'p50':>8} {'p95':>8} {'max':>8}  (ms, {args.runs} runs after the first)")
     for label, path in pages:
+        if args.pages and not any(word in label for word in args.pages):
+            continue
         started = time.perf_counter()
         response = client.get(path)
         first = (time.perf_counter() - started) * 1000
