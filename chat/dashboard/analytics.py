@@ -2,10 +2,11 @@
 
 Finished days come from the daily roll-up (chat/dashboard/rollup.py: one row per local day, computed
 once, computed again when a later change marks it stale); only today is aggregated live from the
-messages, with the same statements. A page therefore costs the same handful of queries, and about the
-same time, whether the tenant has ten conversations or a hundred thousand messages. Days are the
-tenant's local days. Playground conversations are the owner testing the assistant, not customers, and
-are left out everywhere.
+messages, with the same statements. A page therefore costs the same handful of queries whatever the
+tenant's history; what grows with it is only the number of wait samples read (one per conversation
+of the period, a few bytes each) and the distinct opening questions summed in SQL. Days are the
+tenant's local days. Playground conversations are the owner testing the assistant, not customers,
+and are left out everywhere.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ The rules:
   agent's reply, a handoff, a reopening) marks that day stale in the same transaction
   (`analytics_day_mark_stale`, called by the conversation services); a stale or missing day is rolled
   up again before the page shows it, and by the hourly beat task meanwhile. Writes that bypass the
-  services (a bulk load, a manual fix in SQL) are not seen until `analytics_days_roll_up` runs for
-  those days.
+  services (a bulk load, a manual fix in SQL) must mark the days they touch stale themselves
+  (`AnalyticsDay.objects.filter(day__range=...).update(stale=True)`), or the stored days keep the
+  figures from before them.
 - A row remembers the time zone its day boundaries were computed in; after the tenant changes its
   time zone every row counts as missing and is computed again.
 
