@@ -15,16 +15,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.db import close_old_connections
-from django_tenants.utils import tenant_context
 
 from chat.conversations import services
 from chat.conversations.events import CHANNEL_EVENT_TYPE, conversation_group, inbox_group
 from chat.widget import services as widget_services
 from chat.widget import streaming
+from config.db import in_tenant, in_thread
 from config.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -46,14 +44,7 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: set[str]
 
     async def db(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        tenant = self.scope["tenant"]
-
-        def _run() -> T:
-            close_old_connections()
-            with tenant_context(tenant):
-                return function(*args, **kwargs)
-
-        return await sync_to_async(_run, thread_sensitive=False)()
+        return await in_tenant(self.scope["tenant"], function, *args, **kwargs)
 
     @property
     def schema(self) -> str:
@@ -216,8 +207,7 @@ class WidgetConsumer(TenantConsumer):
         if isinstance(answer_ref, str) and answer_ref not in self.ended:
             seen = int(content.get("seq") or 0)
             self.sent_seq[answer_ref] = max(self.sent_seq.get(answer_ref, 0), seen)
-            frames = await sync_to_async(streaming.buffered_deltas, thread_sensitive=False)(
-                self.schema, answer_ref, seen)
+            frames = await in_thread(streaming.buffered_deltas, self.schema, answer_ref, seen)
             for frame in frames:
                 await self._send_delta(frame)
 

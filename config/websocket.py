@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, remove_www
 
+from config.db import in_thread
+
 websocket_urlpatterns: list[Any] = []
 
 
-@database_sync_to_async
 def _tenant_for_host(host: str) -> Any:
     from tenants.models import Domain
 
@@ -37,7 +37,9 @@ class TenantWebSocketMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        tenant = await _tenant_for_host(_host_from_scope(scope))
+        # On the database pool, not channels' one-thread executor: every handshake looks up its
+        # tenant, and a burst of hundreds of them queued behind each other on a single thread.
+        tenant = await in_thread(_tenant_for_host, _host_from_scope(scope))
         if tenant is None or not tenant.is_active:
             await send({"type": "websocket.close", "code": 4404 if tenant is None else 4403})
             return None

@@ -15,16 +15,12 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
 from django.utils import timezone
-from django_tenants.utils import schema_context
 
 from chat.assistant import offline, tools
 from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, knowledge_version
@@ -44,6 +40,7 @@ from chat.assistant.resilience import LLMError
 from chat.assistant.usage import llm_allowed, usage_record_answer
 from chat.conversations import services
 from chat.models import Author, Conversation, Message
+from config.db import in_schema
 from orders import selectors as commerce
 
 logger = logging.getLogger(__name__)
@@ -53,8 +50,6 @@ MAX_TOOL_ROUNDS = 4
 STREAM_WORDS_PER_DELTA = 4
 LOW_CONFIDENCE_INTENTS = {"unknown"}
 CACHEABLE_TOOLS = {"knowledge_search", "product_availability"}
-
-T = TypeVar("T")
 
 
 class AnswerSink(Protocol):
@@ -110,17 +105,6 @@ class Turn:
     is_first_question: bool
 
 
-async def _db(in_schema: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """Run ORM work in a thread, inside the tenant's schema (the connection's schema is per thread)."""
-
-    def _run() -> T:
-        close_old_connections()
-        with schema_context(in_schema):
-            return function(*args, **kwargs)
-
-    return await sync_to_async(_run, thread_sensitive=False)()
-
-
 def _load_turn(schema_name: str, message_id: int) -> Turn:
     message = Message.objects.select_related("conversation").get(pk=message_id, author=Author.CUSTOMER)
     conversation: Conversation = message.conversation
@@ -170,14 +154,14 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
                                   now: datetime | None = None) -> AnswerResult:
     sink = sink or NullSink()
     started = time.monotonic()
-    turn = await _db(schema_name, _load_turn, schema_name, message_id)
+    turn = await in_schema(schema_name, _load_turn, schema_name, message_id)
     if turn.already_answered is not None:
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
                             tool_calls=existing.tool_calls, quick_replies=existing.quick_replies, replied=True,
                             confidence=existing.confidence)
     if not turn.may_reply:
-        await _db(schema_name, _mark_not_needed, message_id)
+        await in_schema(schema_name, _mark_not_needed, message_id)
         return AnswerResult(message_id=None, text="", mode="none", replied=False)
 
     now = now or timezone.now()
@@ -185,11 +169,11 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
     streamer = _Streamer(sink, started)
     draft = await _draft_answer(turn, context, streamer, now)
     if draft.handoff_reason:
-        draft.text += await _db(schema_name, _away_note, turn.state.language, now)
+        draft.text += await in_schema(schema_name, _away_note, turn.state.language, now)
     if not streamer.sent_everything_of(draft.text):
         await streamer.send_rest(draft.text)
     total_ms = int((time.monotonic() - started) * 1000)
-    stored = await _db(schema_name, services.assistant_answer_store, customer_message_id=message_id,
+    stored = await in_schema(schema_name, services.assistant_answer_store, customer_message_id=message_id,
                        answer=services.AnswerToStore(
                            text=draft.text, mode=draft.mode, sources=draft.sources, tool_calls=draft.tool_calls,
                            quick_replies=draft.quick_replies, confidence=draft.confidence,
@@ -201,7 +185,7 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
     if stored.created:
-        await _db(schema_name, usage_record_answer, schema_name=schema_name, mode=draft.mode,
+        await in_schema(schema_name, usage_record_answer, schema_name=schema_name, mode=draft.mode,
                   tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor)
     return AnswerResult(message_id=stored.message.pk, text=stored.message.text, mode=draft.mode,
                         sources=draft.sources, tool_calls=draft.tool_calls, quick_replies=draft.quick_replies,
@@ -296,10 +280,10 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
     language = turn.state.language
     # Requests for a person and the business's human-only topics never depend on a model.
     if offline.asks_for_person(text) or offline.human_only_topic(text, turn.state.human_only_topics):
-        result = await _db(turn.schema_name, offline.answer, text=text, state=turn.state, context=context)
+        result = await in_schema(turn.schema_name, offline.answer, text=text, state=turn.state, context=context)
         return _draft_from_offline(result, context)
 
-    use_llm = turn.provider is not None and await _db(turn.schema_name, llm_allowed, schema_name=turn.schema_name)
+    use_llm = turn.provider is not None and await in_schema(turn.schema_name, llm_allowed, schema_name=turn.schema_name)
     cacheable_turn = not turn.state.pending_order_number and (turn.is_first_question or not use_llm)
 
     computed: list[Draft] = []  # the draft this request made itself, if the cache let it compute
@@ -314,7 +298,7 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
 
     if not cacheable_turn:
         return await _compute(turn, context, streamer, now, use_llm)
-    version = await _db(turn.schema_name, knowledge_version)
+    version = await in_schema(turn.schema_name, knowledge_version)
     cached, from_cache = await answer_cache_get_or_compute(schema_name=turn.schema_name, language=language,
                                                            question=text, version=version, compute=compute)
     if from_cache and cached is not None:
@@ -340,7 +324,7 @@ async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, 
             context.results.clear()
             context.sources.clear()
             context.handoff_reason = None
-    result = await _db(turn.schema_name, offline.answer, text=turn.text, state=turn.state, context=context)
+    result = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state, context=context)
     draft = _draft_from_offline(result, context)
     if draft.low_confidence and turn.low_confidence_streak + 1 >= services.LOW_CONFIDENCE_HANDOFF_STREAK:
         draft.text = offline.phrase(turn.state.language, "unknown_handoff")
@@ -379,7 +363,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
                 if call.arguments_error:
                     result: dict[str, Any] = {"error": call.arguments_error}
                 else:
-                    result = await _db(turn.schema_name, tools.run_tool, call.name, call.arguments, context)
+                    result = await in_schema(turn.schema_name, tools.run_tool, call.name, call.arguments, context)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": tools.tool_result_json(result)})
             continue
         final = gate.finish()
@@ -399,7 +383,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             logger.warning("tenant %s: the model stated unsupported figures twice; answering from the data",
                            turn.schema_name)
             safe_context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
-            result_offline = await _db(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
+            result_offline = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
                                        context=safe_context)
             context.calls.extend(safe_context.calls)
             context.sources.extend(s for s in safe_context.sources if s not in context.sources)

@@ -376,14 +376,20 @@ def answer(*, text: str, state: ConversationState, context: TurnContext) -> Offl
 
 def away_message(*, language: str, now: datetime) -> str:
     """Outside opening hours, when a person will reply; empty while the business is open."""
+    return away_message_until(language=language, now=now)[0]
+
+
+def away_message_until(*, language: str, now: datetime) -> tuple[str, datetime | None]:
+    """The away message, and the moment it changes next (the opening closes, or the business opens);
+    None when no change is in sight."""
     zone = commerce.tenant_zone()
     state = commerce.is_open_at(moment=now)
     if state.open:
-        return ""
+        return "", state.closes_at
     if state.next_opening is None:
-        return phrase(language, "away_unknown")
+        return phrase(language, "away_unknown"), None
     when = moment_text(state.next_opening.astimezone(zone), language, now.astimezone(zone).date())
-    return phrase(language, "away", when=when)
+    return phrase(language, "away", when=when), state.next_opening
 
 
 def _handoff(language: str, key: str, reason: str, context: TurnContext) -> OfflineAnswer:

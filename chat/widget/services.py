@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -130,12 +131,30 @@ def widget_message_receive(*, contact_id: int, conversation_id: int | None, ip: 
                          needs_answer=received.needs_answer)
 
 
+# (schema, language, frozen clock) -> (monotonic expiry, state). Every widget connection shows the
+# banner, and working it out from the opening hours costs a few queries and milliseconds of CPU: a
+# web process reuses it until the business opens or closes, or for AWAY_STATE_CACHE_SECONDS at most,
+# so a change to the hours shows in new widgets after that long.
+_away_states: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+
+
 def away_state(language: str = "en") -> dict[str, Any]:
     """Whether people are around now, and an honest message when they are not."""
-    from chat.assistant.offline import away_message
+    from chat.assistant.offline import away_message_until
 
-    message = away_message(language=language, now=current_time())
-    return {"open": not message, "message": message}
+    key = (connection.schema_name, language, str(getattr(settings, "DESKPILOT_FROZEN_NOW", "")))
+    cached = _away_states.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    now = current_time()
+    message, changes_at = away_message_until(language=language, now=now)
+    state = {"open": not message, "message": message}
+    lifetime = float(settings.AWAY_STATE_CACHE_SECONDS)
+    if changes_at is not None:
+        lifetime = min(lifetime, (changes_at - now).total_seconds())
+    if lifetime > 0:
+        _away_states[key] = (time.monotonic() + lifetime, state)
+    return state
 
 
 def widget_config(widget: WidgetSettings, *, socket_url: str) -> dict[str, Any]:

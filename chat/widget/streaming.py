@@ -7,11 +7,11 @@ import json
 import logging
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from chat.conversations.events import conversation_group, publish_now
 from chat.conversations.services import message_event
+from config.db import in_schema, in_thread
 from config.redis import redis_client, tenant_key
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class GroupSink:
     async def delta(self, text: str) -> None:
         self.seq += 1
         frame = {"type": "answer.delta", "answer_ref": self.answer_ref, "seq": self.seq, "text": text}
-        await sync_to_async(_buffer_append, thread_sensitive=False)(self.schema_name, self.answer_ref, frame)
+        await in_thread(_buffer_append, self.schema_name, self.answer_ref, frame)
         await publish_now(self.group, frame)
 
 
@@ -87,10 +87,7 @@ async def _answer(*, schema_name: str, conversation_id: int, customer_message_id
         return
 
     def _load() -> dict[str, Any]:
-        from django_tenants.utils import schema_context
+        return message_event(Message.objects.select_related("agent").get(pk=result.message_id))["message"]
 
-        with schema_context(schema_name):
-            return message_event(Message.objects.select_related("agent").get(pk=result.message_id))["message"]
-
-    message = await sync_to_async(_load, thread_sensitive=False)()
+    message = await in_schema(schema_name, _load)
     await publish_now(group, {"type": "answer.end", "answer_ref": answer_ref, "seq": sink.seq, "message": message})

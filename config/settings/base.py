@@ -96,12 +96,22 @@ def database_settings(url: str) -> dict[str, object]:
     config = environ.Env.db_url_config(url)
     config["ENGINE"] = "django_tenants.postgresql_backend"
     config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    config["CONN_HEALTH_CHECKS"] = True
+    # Off by default: a health check is one more round trip (SELECT 1) before the first query of every
+    # request and of every database call from async code. Without it, a connection the server dropped
+    # fails one request, after which Django notices the error and replaces it.
+    config["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
     config.setdefault("OPTIONS", {})["connect_timeout"] = 5
     return config
 
 
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# django-tenants issues `SET search_path` once per connection and schema switch instead of before every
+# statement (which doubled the round trips of every query). Safe with django-tenants 4.0.1: switching
+# tenant, closing the connection, a rollback and a rollback to a savepoint (which undo a SET made inside
+# them) all make it set the path again; tests/tenants/test_isolation.py checks the rollback cases.
+TENANT_LIMIT_SET_CALLS = True
+# Threads for database work from async code (config/db.py); each keeps one connection.
+DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=32)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -140,15 +150,18 @@ def redis_dependent_settings(redis_url: str) -> dict[str, object]:
         "CELERY_BROKER_URL": redis_url,
         "CHANNEL_LAYERS": {
             "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop, so an
-                # idle socket could time out just as the pop returns: give reads room. Its pool also
-                # refuses a 101st concurrent command (dropping that event): streaming hundreds of
-                # answers at once needs more.
-                # All sockets of one web process share one Redis queue in channels-redis, whose
-                # default capacity (100) silently drops events past it: streamed answers need room.
+                # Redis pub/sub, not channels-redis's list-based layer: a web process subscribes once
+                # per group its sockets joined and Redis pushes each event to it, where the list layer
+                # polled one event per round trip (two, with its clean-up script) from a single queue
+                # per process, which made a burst of streamed answers wait seconds in line. Pub/sub
+                # does not keep events for a process that is not listening; nothing depends on that:
+                # streamed pieces are kept in Redis for resuming clients (chat.widget.streaming) and
+                # every message is in the database, which a reconnecting widget reads (`resume`).
+                # Pub/sub channels ignore Redis's database number: deployments sharing one Redis
+                # server need prefixes of their own (CHANNEL_LAYER_PREFIX).
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
                 "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30, "max_connections": 2000}],
-                           "prefix": "deskpilot", "capacity": 20000, "expiry": 120},
+                           "prefix": env.str("CHANNEL_LAYER_PREFIX", default="deskpilot")},
             }
         },
         "CACHES": {
@@ -325,6 +338,9 @@ WIDGET_PING_INTERVAL_SECONDS = env.float("WIDGET_PING_INTERVAL_SECONDS", default
 WIDGET_PING_TIMEOUT_SECONDS = env.float("WIDGET_PING_TIMEOUT_SECONDS", default=60)
 # Streamed answer pieces kept for clients that reconnect mid-answer (seconds).
 WIDGET_ANSWER_BUFFER_SECONDS = env.int("WIDGET_ANSWER_BUFFER_SECONDS", default=600)
+# How long a web process reuses the away banner it worked out from the opening hours (seconds; it is
+# recomputed anyway when the business opens or closes): the delay before a change to the hours shows.
+AWAY_STATE_CACHE_SECONDS = env.float("AWAY_STATE_CACHE_SECONDS", default=15)
 # Tests only: an ISO datetime the widget and assistant take as "now" (away messages at a closed time).
 DESKPILOT_FROZEN_NOW = env("DESKPILOT_FROZEN_NOW", default="")
 # --- end chat widget --------------------------------------------------------------------------------

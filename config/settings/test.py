@@ -22,6 +22,11 @@ if _xdist_worker.startswith("gw") and REDIS_URL.count("/") == 2:
     REDIS_URL = f"{REDIS_URL}/{int(_xdist_worker[2:]) + 1}"
 DATABASES = {"default": database_settings(DATABASE_URL)}
 globals().update(redis_dependent_settings(REDIS_URL))
+# The channel layer's pub/sub channels are shared by every Redis database: a prefix per test process
+# (inherited by the servers it starts) keeps one process's events from reaching another's sockets.
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"deskpilot-{_xdist_worker or 'main'}"  # type: ignore[name-defined]  # noqa: F405
+# Every test sees a change to opening hours at once.
+AWAY_STATE_CACHE_SECONDS = 0
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

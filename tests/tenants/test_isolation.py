@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
 from django_tenants.utils import schema_context
 
 from tenants import services
@@ -27,6 +28,34 @@ def test_rows_created_in_tenant_a_are_invisible_from_tenant_b_through_the_orm(te
     with schema_context(tenant_b.schema_name):
         assert not User.objects.filter(username="only-a@example.test").exists()
         assert User.objects.count() == 0
+
+
+class _Undo(Exception):
+    pass
+
+
+def test_a_rolled_back_schema_switch_never_leaves_queries_in_the_previous_tenant(tenant_a, tenant_b) -> None:
+    # The search path is set once per connection and schema (TENANT_LIMIT_SET_CALLS). PostgreSQL undoes
+    # a SET made inside a transaction or savepoint that rolls back, so the connection would silently be
+    # back on the previous tenant if the backend kept trusting what it had set.
+    with schema_context(tenant_a.schema_name):
+        services.tenant_user_create(email="rollback-a@example.test", password="pw-123456", role="agent")
+    with schema_context(tenant_b.schema_name):
+        assert not User.objects.filter(username="rollback-a@example.test").exists()  # the path is now B
+    with schema_context(tenant_a.schema_name):
+        with pytest.raises(_Undo), transaction.atomic():
+            assert User.objects.filter(username="rollback-a@example.test").exists()  # SET to A, inside
+            raise _Undo
+        assert User.objects.filter(username="rollback-a@example.test").exists()
+
+    with transaction.atomic():
+        with schema_context(tenant_b.schema_name):
+            assert User.objects.count() == 0  # B, set inside the outer transaction
+        with schema_context(tenant_a.schema_name):
+            with pytest.raises(_Undo), transaction.atomic():  # a savepoint
+                assert User.objects.filter(username="rollback-a@example.test").exists()
+                raise _Undo
+            assert User.objects.filter(username="rollback-a@example.test").exists()
 
 
 def test_each_domain_serves_its_own_tenant_and_unknown_hosts_get_404(web: WebServer, tenant_a, tenant_b) -> None:

@@ -1,0 +1,54 @@
+"""The widget's away banner: worked out once per web process, and never past an opening or closing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import schema_context
+
+from chat.widget import services as widget_services
+from orders.services.hours import opening_hours_set_from_json
+
+CLOSED_WEEK = {day: [] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+@pytest.fixture
+def bakery(make_tenant, settings) -> Iterator[object]:
+    """Open Wednesdays 09:00-17:00 in Amsterdam; the banner kept for up to a minute."""
+    settings.AWAY_STATE_CACHE_SECONDS = 60
+    tenant = make_tenant(name="Bakery", timezone_name="Europe/Amsterdam").tenant
+    with schema_context(tenant.schema_name):
+        opening_hours_set_from_json(data={"weekly": {**CLOSED_WEEK, "wed": [["09:00", "17:00"]]}})
+    yield tenant
+    widget_services._away_states.clear()
+
+
+def test_the_banner_is_reused_without_queries_while_nothing_changes(bakery, settings) -> None:
+    settings.DESKPILOT_FROZEN_NOW = "2026-11-25T10:00:00+01:00"  # a Wednesday morning: open
+    with schema_context(bakery.schema_name):
+        first = widget_services.away_state("en")
+        with CaptureQueriesContext(connection) as queries:
+            again = widget_services.away_state("en")
+    assert first == again == {"open": True, "message": ""}
+    assert len(queries) == 0
+
+
+def test_a_banner_worked_out_just_before_closing_is_not_reused_after_it(bakery, settings) -> None:
+    # Half a second before closing the banner says "open", and may be kept for half a second only.
+    settings.DESKPILOT_FROZEN_NOW = "2026-11-25T16:59:59.500+01:00"
+    with schema_context(bakery.schema_name):
+        assert widget_services.away_state("en")["open"] is True
+        lifetime = widget_services._away_states[(bakery.schema_name, "en", settings.DESKPILOT_FROZEN_NOW)]
+    assert lifetime[1]["open"] is True
+    assert lifetime[0] - time.monotonic() <= 0.5
+
+
+def test_closed_says_when_a_person_will_reply(bakery, settings) -> None:
+    settings.DESKPILOT_FROZEN_NOW = "2026-11-25T18:00:00+01:00"  # Wednesday evening: closed till next week
+    with schema_context(bakery.schema_name):
+        state = widget_services.away_state("en")
+    assert state["open"] is False and state["message"]
