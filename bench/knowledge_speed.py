@@ -6,7 +6,8 @@ Search: one tenant is filled with synthetic chunks (clustered unit vectors in 38
 text drawn from a Zipf-distributed vocabulary) by COPY, the HNSW index is rebuilt as a migration
 would build it, and `kb_search` runs warm with query vectors computed beforehand, so the figures
 are the database and fusion work a search adds on top of embedding the query (measured separately
-below), for the hybrid search and each of its halves alone (vector, full text). Recall@10 compares the HNSW answer with exact nearest neighbours computed in numpy.
+below), for the hybrid search and each of its halves alone (vector, full text). Recall@10
+compares the HNSW answer with exact nearest neighbours computed in numpy.
 
 Ingestion: FAQ entries and document pages indexed with the local model, in chunks per second.
 Model: install size, resident memory after loading, embeddings per second (batch 32).
@@ -77,6 +78,7 @@ def fill(corpus: SyntheticCorpus, start: int, stop: int, all_vectors: list[np.nd
     """Add chunks start..stop (and their sources) with COPY; search vectors are filled in SQL."""
     from django.db import connection
 
+    from chat.knowledge import services
     from chat.knowledge.embeddings import LOCAL_MODEL_ID
 
     count = stop - start
@@ -108,6 +110,8 @@ def fill(corpus: SyntheticCorpus, start: int, stop: int, all_vectors: list[np.nd
                        "WHERE search_vector IS NULL")
         cursor.execute("SELECT setval(pg_get_serial_sequence('chat_knowledgesource', 'id'), "
                        "(SELECT max(id) FROM chat_knowledgesource))")
+    # COPY went around the services, which keep the term statistics a search reads: count them.
+    services.term_statistics_rebuild()
 
 
 def rebuild_index() -> float:

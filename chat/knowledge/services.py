@@ -79,6 +79,84 @@ def _bump_version_after_commit() -> None:
     transaction.on_commit(lambda: redis_client().incr(tenant_key(schema, "kb", "version")))
 
 
+# The words of some sources' chunks: as written (typo correction) and as full-text lexemes.
+_TERM_COUNTS_SQL = """
+SELECT 'word', term, count(*)
+FROM chat_knowledgechunk, unnest(tsvector_to_array(to_tsvector('simple', text))) AS term
+WHERE source_id = ANY(%s) GROUP BY term
+UNION ALL
+SELECT 'lexeme', term, count(*)
+FROM chat_knowledgechunk, unnest(tsvector_to_array(search_vector)) AS term
+WHERE source_id = ANY(%s) AND search_vector IS NOT NULL GROUP BY term
+"""
+
+
+def _term_counts(source_ids: list[int]) -> dict[tuple[str, str], int]:
+    """How many of these sources' chunks use each word and lexeme."""
+    if not source_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_TERM_COUNTS_SQL, [source_ids, source_ids])
+        return {(kind, term): int(count) for kind, term, count in cursor.fetchall()}
+
+
+def _term_counts_apply(*, before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]) -> None:
+    """Move the tenant's term statistics from some sources' old chunks to their new ones.
+
+    One upsert in (kind, term) order, as the last write of its transaction: two transactions
+    lock the rows of shared words in the same order and hold nothing else they wait for, so
+    concurrent indexing cannot deadlock on them.
+    """
+    changed = sorted((key, after.get(key, 0) - before.get(key, 0)) for key in before.keys() | after.keys())
+    changed = [(key, change) for key, change in changed if change]
+    if not changed:
+        return
+    kinds = [kind for (kind, _term), _change in changed]
+    terms = [term for (_kind, term), _change in changed]
+    changes = [change for _key, change in changed]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO chat_knowledgeterm AS known (kind, term, chunks) "
+            "SELECT kind, term, change FROM unnest(%s::text[], %s::text[], %s::int[]) AS delta(kind, term, change) "
+            "ORDER BY kind, term "
+            "ON CONFLICT (kind, term) DO UPDATE SET chunks = GREATEST(known.chunks + EXCLUDED.chunks, 0)",
+            [kinds, terms, changes],
+        )
+        if any(change < 0 for change in changes):
+            cursor.execute(
+                "DELETE FROM chat_knowledgeterm WHERE chunks <= 0 AND (kind, term) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                [kinds, terms],
+            )
+
+
+def term_statistics_rebuild() -> None:
+    """Count every word and lexeme of the tenant's chunks again (after chunks were loaded by other
+    means than these services, such as the speed benchmark's COPY)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE chat_knowledgeterm IN EXCLUSIVE MODE")
+        cursor.execute("DELETE FROM chat_knowledgeterm")
+        cursor.execute(
+            "INSERT INTO chat_knowledgeterm (kind, term, chunks) "
+            "SELECT 'word', word, ndoc FROM ts_stat('SELECT to_tsvector(''simple'', text) FROM chat_knowledgechunk') "
+            "UNION ALL SELECT 'lexeme', word, ndoc "
+            "FROM ts_stat('SELECT search_vector FROM chat_knowledgechunk WHERE search_vector IS NOT NULL')"
+        )
+        _bump_version_after_commit()
+
+
+def _sources_delete(source_ids: list[int]) -> dict[tuple[str, str], int]:
+    """Delete sources with their chunks; returns the chunks' term counts, for the caller to take out
+    of the statistics (_term_counts_apply) as the last write of its transaction."""
+    # Locked first: an indexing transaction replacing their chunks finishes before they are counted.
+    source_ids = list(KnowledgeSource.objects.select_for_update().filter(pk__in=source_ids).order_by("pk")
+                      .values_list("pk", flat=True))
+    removed = _term_counts(source_ids)
+    if KnowledgeSource.objects.filter(pk__in=source_ids).delete()[0]:
+        _bump_version_after_commit()
+    return removed
+
+
 def _check_source_limit(*, adding: int) -> None:
     from tenants.models import Tenant
 
@@ -152,15 +230,14 @@ def faq_import_csv(*, text: str, name: str, origin: str) -> ImportReport:
     report = ImportReport()
     for gone in removed:
         report.outcomes.append(ImportOutcome(source_id=gone.pk, title=gone.title, action="removed"))
-    if removed.exists():
-        removed.delete()
-        _bump_version_after_commit()
+    removed_terms = _sources_delete(list(removed.values_list("pk", flat=True)))
     for row in rows:
         try:
             outcome = faq_upsert(question=row.question, answer=row.answer, variants=row.variants, origin=origin)
         except ApplicationError as exc:
             raise ImportRejected(f"'{name}' line {row.line}: {exc.message}", code=exc.code) from exc
         report.outcomes.append(outcome)
+    _term_counts_apply(before=removed_terms, after={})
     report.to_index = [outcome.source_id for outcome in report.outcomes if outcome.action in ("created", "updated")]
     return report
 
@@ -469,6 +546,7 @@ def _store_chunks(item: _Prepared, *, model_id: str) -> None:
         locked = KnowledgeSource.objects.select_for_update().filter(pk=source.pk).first()
         if locked is None:
             return
+        before = _term_counts([locked.pk])
         locked.chunks.all().delete()
         rows = []
         for position, draft in enumerate(drafts):
@@ -499,6 +577,7 @@ def _store_chunks(item: _Prepared, *, model_id: str) -> None:
             if locked.kind == KnowledgeSource.Kind.URL:
                 updates.update(content_hash=extracted.content_hash, indexed_hash=extracted.content_hash)
         KnowledgeSource.objects.filter(pk=locked.pk).update(**updates)
+        _term_counts_apply(before=before, after=_term_counts([locked.pk]))
         _bump_version_after_commit()
 
 
@@ -537,8 +616,8 @@ def chunks_reembed_stale(*, limit: int | None = None) -> int:
     return total
 
 
+@transaction.atomic
 def source_delete(*, source_id: int) -> None:
-    deleted, _ = KnowledgeSource.objects.filter(pk=source_id).delete()
-    if not deleted:
+    if not KnowledgeSource.objects.filter(pk=source_id).exists():
         raise SourceNotFound(f"There is no knowledge source {source_id}.")
-    _bump_version_after_commit()
+    _term_counts_apply(before=_sources_delete([source_id]), after={})

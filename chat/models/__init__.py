@@ -13,7 +13,7 @@ from chat.models.conversations import (
     Message,
 )
 from chat.models.dashboard import CannedResponse, Invitation
-from chat.models.knowledge import IndexingJob, KnowledgeChunk, KnowledgeSource
+from chat.models.knowledge import IndexingJob, KnowledgeChunk, KnowledgeSource, KnowledgeTerm
 from chat.models.widget import WidgetSettings
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "Invitation",
     "KnowledgeChunk",
     "KnowledgeSource",
+    "KnowledgeTerm",
     "Message",
     "WidgetSettings",
 ]

@@ -5,6 +5,8 @@ made them and its dimension beside it. The search reads only rows of the model i
 change is safe while the background re-embedding catches up, and any provider's dimension fits.
 HNSW needs a fixed dimension, so the migration adds one partial expression index per supported
 dimension (`(embedding::vector(384)) ... WHERE embedding_dims = 384`, see EMBEDDING_INDEX_DIMENSIONS).
+Beside the chunks, KnowledgeTerm keeps how many chunks use each word, so a search knows which of a
+customer's words are rare in this business without counting them over the whole table.
 """
 
 from __future__ import annotations
@@ -128,3 +130,26 @@ class KnowledgeChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id}#{self.position} {self.role}"
+
+
+class KnowledgeTerm(models.Model):
+    """How many chunks use a word: kept exact as chunks are stored and deleted (services).
+
+    Two kinds: the words of the chunks' text as written (what typo correction compares a customer's
+    words with) and the stemmed `english` lexemes of their full-text vectors (how many chunks a
+    full-text word matches, so a search can start from the rare ones).
+    """
+
+    class Kind(models.TextChoices):
+        WORD = "word", "Word of the chunk text"
+        LEXEME = "lexeme", "Full-text lexeme"
+
+    pk = models.CompositePrimaryKey("kind", "term")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    term = models.TextField()
+    # Not a PositiveIntegerField: its CHECK would refuse the negative change an upsert proposes for a
+    # term that is only being taken away; services clamp at zero and remove rows that reach it.
+    chunks = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.term}: {self.chunks}"
