@@ -1,8 +1,9 @@
 """Making a customer's words searchable: chat shorthand spelled out, typos corrected against the
 business's own vocabulary, and a full-text query that cannot be abused.
 
-The vocabulary is every word in the tenant's chunks with how many chunks use it, read from
-PostgreSQL (`ts_stat`) and cached per process until the knowledge base changes (kb_version).
+The vocabulary is every word in the tenant's chunks with how many chunks use it, and every
+full-text lexeme with how many chunks it matches, read from the term statistics the services keep
+(KnowledgeTerm) and cached per process until the knowledge base changes (kb_version).
 Only words that are neither in the tenant's vocabulary nor common English are corrected.
 Correction uses deletion neighbourhoods (a word and a typo share a form with one letter removed)
 and accepts a candidate only within a small Damerau-Levenshtein distance, preferring common words.
@@ -14,7 +15,7 @@ import functools
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 
@@ -61,6 +62,7 @@ class PreparedQuery:
     text: str  # shorthand spelled out and typos corrected: what is embedded
     terms: tuple[str, ...]  # distinct words for full-text search
     corrections: dict[str, str]
+    vocabulary: _Vocabulary | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class _Vocabulary:
     counts: dict[str, int]
     deletions: dict[str, list[str]]
     documents: int = 0  # chunks the counts were taken over
+    lexeme_chunks: dict[str, int] = field(default_factory=dict)  # full-text lexeme -> chunks it matches
 
     def too_common(self, word: str) -> bool:
         """A word in most of this business's chunks says nothing about which one is meant (a bike
@@ -79,14 +82,16 @@ def _deletions(word: str) -> set[str]:
     return {word[:index] + word[index + 1:] for index in range(len(word))}
 
 
-def _build_vocabulary(counts: dict[str, int], documents: int) -> _Vocabulary:
+def _build_vocabulary(counts: dict[str, int], documents: int,
+                      lexeme_chunks: dict[str, int] | None = None) -> _Vocabulary:
     deletions: dict[str, list[str]] = {}
     for word in counts:
         if len(word) < MIN_CORRECTABLE_LENGTH - 1 or not word.isalpha():
             continue
         for form in _deletions(word) | {word}:
             deletions.setdefault(form, []).append(word)
-    return _Vocabulary(counts=counts, deletions=deletions, documents=documents)
+    return _Vocabulary(counts=counts, deletions=deletions, documents=documents,
+                       lexeme_chunks=lexeme_chunks or {})
 
 
 def damerau_levenshtein(first: str, second: str) -> int:
@@ -132,14 +137,52 @@ class _VocabularyCache:
 _cache = _VocabularyCache()
 
 
-def _load_counts() -> tuple[dict[str, int], int]:
+def _load_counts() -> tuple[dict[str, int], int, dict[str, int]]:
+    """Words and their chunk counts, how many chunks there are, and full-text lexemes' chunk counts."""
+    from chat.models import KnowledgeTerm
+
+    words: dict[str, int] = {}
+    lexemes: dict[str, int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT word, ndoc FROM ts_stat($$SELECT to_tsvector('simple', text) FROM chat_knowledgechunk$$)"
-        )
-        counts = {word: int(count) for word, count in cursor.fetchall()}
+        cursor.execute("SELECT kind, term, chunks FROM chat_knowledgeterm WHERE chunks > 0")
+        for kind, term, count in cursor.fetchall():
+            (words if kind == KnowledgeTerm.Kind.WORD else lexemes)[term] = int(count)
         cursor.execute("SELECT count(*) FROM chat_knowledgechunk")
-        return counts, int(cursor.fetchone()[0])
+        row = cursor.fetchone()
+    return words, int(row[0]) if row else 0, lexemes
+
+
+class _LexemeCache:
+    """The `english` lexemes of words, from PostgreSQL's own stemmer, kept per process: they depend
+    on nothing but the word, and customers use the same words over and over."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._lexemes: dict[str, tuple[str, ...]] = {}
+
+    def get(self, words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+        with self._lock:
+            found = {word: self._lexemes[word] for word in words if word in self._lexemes}
+        missing = [word for word in dict.fromkeys(words) if word not in found]
+        if missing:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT word, tsvector_to_array(to_tsvector('english', word)) "
+                               "FROM unnest(%s::text[]) AS word", [missing])
+                fresh = {word: tuple(lexemes) for word, lexemes in cursor.fetchall()}
+            with self._lock:
+                if len(self._lexemes) + len(fresh) > self._size:
+                    self._lexemes.clear()
+                self._lexemes.update(fresh)
+            found.update(fresh)
+        return found
+
+
+_lexemes = _LexemeCache(size=100_000)
+
+
+def english_lexemes(words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return _lexemes.get(words)
 
 
 def vocabulary_for_current_tenant() -> _Vocabulary:
@@ -204,10 +247,38 @@ def query_prepare(query: str, *, correct_typos: bool = True) -> PreparedQuery:
         for piece in _WORD.findall(word.split("'")[0]):
             if piece not in STOPWORDS and piece not in terms and not (vocabulary and vocabulary.too_common(piece)):
                 terms.append(piece)
-    return PreparedQuery(original=query, text=text, terms=tuple(terms), corrections=corrections)
+    return PreparedQuery(original=query, text=text, terms=tuple(terms), corrections=corrections,
+                         vocabulary=vocabulary)
 
 
-def tsquery_text(terms: tuple[str, ...]) -> str:
-    """An OR of the terms for to_tsquery: every term is [a-z0-9]+, so nothing else can get in."""
+def selective_terms(prepared: PreparedQuery, *, budget: int) -> tuple[str, ...]:
+    """The terms to look chunks up by: the rarest first, for as long as together they match at most
+    `budget` chunks of this business. Ranking a match reads its row, so this bounds the work of a
+    full-text search at any size; while the counts allow, that is every term (and every match).
+
+    A word that matches thousands of chunks tells little about which one is meant; chunks that hold
+    it and also a rarer word of the query are found through the rarer word and still ranked with
+    every word.
+    """
+    vocabulary = prepared.vocabulary
+    if vocabulary is None or not prepared.terms:
+        return prepared.terms
+    lexemes = english_lexemes(prepared.terms)
+    matches = {term: max((vocabulary.lexeme_chunks.get(lexeme, 0) for lexeme in lexemes.get(term, ())), default=0)
+               for term in prepared.terms}
+    chosen: list[str] = []
+    total = 0
+    for term in sorted(prepared.terms, key=lambda term: (matches[term], term)):
+        if total + matches[term] > budget:
+            break
+        chosen.append(term)
+        total += matches[term]
+    return tuple(term for term in prepared.terms if term in chosen)
+
+
+def tsquery_text(terms: tuple[str, ...], *, operator: str = "|") -> str:
+    """An OR (or AND) of the terms for to_tsquery: every term is [a-z0-9]+, so nothing else can get in."""
+    if operator not in ("|", "&"):
+        raise ValueError("operator is | or &")
     safe = [term for term in terms if _WORD.fullmatch(term)]
-    return " | ".join(safe)
+    return f" {operator} ".join(safe)

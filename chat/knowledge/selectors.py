@@ -8,7 +8,11 @@ chunks can never answer another's customers. Two rankings are made and fused per
   question-and-answer chunk, a document's second-best passage), so an FAQ is found through
   whichever phrasing is closest to the customer's words;
 - full text: PostgreSQL `english` full-text search (stemming, stopwords) over titles, phrasings and
-  answers, with typos corrected first against the tenant's vocabulary.
+  answers, with typos corrected first against the tenant's vocabulary. Ranking reads every chunk it
+  ranks, so the chunks are looked up by the query's rarest words, as many as together match at most
+  TEXT_MATCH_BUDGET chunks (the term statistics say how many each matches): in a knowledge base of
+  usual size that is every word and every match; in a large one, the chunks with a rare word of the
+  query, plus the vector side's candidates, all ranked by every word of the query.
 
 Fusion adds to a source's vector score a bonus for its full-text score, relative to the best
 full-text score of this query. Reciprocal rank fusion was measured too (bench/knowledge_quality.py)
@@ -27,14 +31,15 @@ import functools
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
 from chat.knowledge.embeddings import current_model_id, embedding_provider
-from chat.knowledge.query import PreparedQuery, query_prepare, tsquery_text
-from chat.models import IndexingJob, KnowledgeSource
+from chat.knowledge.query import PreparedQuery, query_prepare, selective_terms, tsquery_text
+from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +50,9 @@ TEXT_BONUS = 0.12
 # Share of a source's vector score that comes from its overall closeness rather than its best chunk.
 OVERALL_SHARE = 0.2
 SNIPPET_CHARS = 240
-TEXT_MATCH_CAP = 300
+# Chunks the full-text side may look up by the query's words (by the term statistics, so also the
+# most it reads if they were ever wrong). About 4 ms of ranking at 100k chunks on 2 cores.
+TEXT_MATCH_BUDGET = 300
 # Confidence = sigmoid(a + b·fused + c·margin), where margin is the fused score minus the best other
 # candidate's (so it is positive only for the top result and the confidence falls with rank);
 # fitted on bench/data by `bench/knowledge_quality.py --calibrate` (local MiniLM).
@@ -89,6 +96,13 @@ class _SourceEvidence:
         return (1 - OVERALL_SHARE) * self.best_similarity + OVERALL_SHARE * overall
 
 
+@dataclass(frozen=True)
+class _VectorCandidate:
+    chunk_id: int
+    source_id: int
+    faq: bool  # a chunk of an FAQ entry, whose text vector is on its question-and-answer chunk
+
+
 def kb_answer_threshold() -> float:
     return float(settings.KB_ANSWER_THRESHOLD)
 
@@ -108,17 +122,20 @@ def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchRes
     prepared = query_prepare(query[:2000])
     evidence: dict[int, _SourceEvidence] = {}
     candidates = max(settings.KB_SEARCH_CANDIDATES, k)
+    vector_chunks: list[_VectorCandidate] = []
     if mode in ("hybrid", "vector", "rrf"):
-        _vector_evidence(prepared, candidates, evidence)
+        vector_chunks = _vector_evidence(prepared, candidates, evidence)
     if mode in ("hybrid", "text", "rrf"):
-        _text_evidence(prepared, candidates, evidence)
+        _text_evidence(prepared, candidates, evidence, vector_chunks=vector_chunks)
     if not evidence:
         return []
     ranked = _fuse(list(evidence.values()), mode)
     return _results(ranked[:k], ranked, mode)
 
 
-def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence]) -> None:
+def _vector_evidence(prepared: PreparedQuery, candidates: int,
+                     evidence: dict[int, _SourceEvidence]) -> list[_VectorCandidate]:
+    """Adds the nearest chunks' similarities to their sources' evidence; returns those chunks."""
     model_id = current_model_id()
     vector = _query_vector(model_id, prepared.text)
     dims = int(vector.shape[0])
@@ -150,6 +167,9 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[in
                        key=lambda item: item.vector_score, reverse=True)
     for position, item in enumerate(by_vector[:candidates], start=1):
         item.vector_position = position
+    faq_roles = {KnowledgeChunk.Role.QUESTION, KnowledgeChunk.Role.PHRASING, KnowledgeChunk.Role.QUESTION_ANSWER}
+    return [_VectorCandidate(chunk_id=chunk_id, source_id=source_id, faq=role in faq_roles)
+            for chunk_id, source_id, role, _similarity in rows]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -169,20 +189,43 @@ def _ensure_ef_search(cursor: object, value: int) -> None:
         session._kb_ef_search = value  # type: ignore[union-attr]
 
 
-def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence]) -> None:
-    tsquery = tsquery_text(prepared.terms)
-    if not tsquery:
+def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int, _SourceEvidence], *,
+                   vector_chunks: list[_VectorCandidate]) -> None:
+    ranking = tsquery_text(prepared.terms)
+    if not ranking:
         return
+    lookup = selective_terms(prepared, budget=TEXT_MATCH_BUDGET)
     with connection.cursor() as cursor:
-        # Ranking reads every matching chunk's text vector; past TEXT_MATCH_CAP matches the query's words
-        # are common in this business anyway, so a bounded sample keeps the cost flat at any size.
-        cursor.execute(
-            "SELECT id, source_id, ts_rank_cd(search_vector, query, 1) AS rank "
-            "FROM (SELECT id, source_id, search_vector FROM chat_knowledgechunk "
-            "      WHERE search_vector @@ to_tsquery('english', %s) LIMIT %s) AS matched, "
-            "to_tsquery('english', %s) AS query ORDER BY rank DESC, id LIMIT %s",
-            [tsquery, TEXT_MATCH_CAP, tsquery, candidates * 2],
-        )
+        if lookup == prepared.terms:
+            # Together the words match at most the budget: every match is ranked.
+            cursor.execute(
+                "SELECT id, source_id, ts_rank_cd(search_vector, query, 1) AS rank "
+                "FROM (SELECT id, source_id, search_vector FROM chat_knowledgechunk "
+                "      WHERE search_vector @@ to_tsquery('english', %s) LIMIT %s) AS matched, "
+                "to_tsquery('english', %s) AS query ORDER BY rank DESC, id LIMIT %s",
+                [ranking, TEXT_MATCH_BUDGET, ranking, candidates * 2],
+            )
+        else:
+            # Chunks with the rare words (or, when every word is common, with all of them), and the
+            # vector side's candidates (with their FAQ's question-and-answer chunk, the one with a text
+            # vector): every word of the query ranks them all.
+            cursor.execute(
+                "SELECT id, source_id, max(rank) AS rank FROM ("
+                "  SELECT id, source_id, ts_rank_cd(search_vector, query, 1) AS rank "
+                "  FROM (SELECT id, source_id, search_vector FROM chat_knowledgechunk "
+                "        WHERE search_vector @@ to_tsquery('english', %s) LIMIT %s) AS matched, "
+                "  to_tsquery('english', %s) AS query "
+                "  UNION ALL "
+                "  SELECT id, source_id, ts_rank_cd(search_vector, query, 1) "
+                "  FROM chat_knowledgechunk, to_tsquery('english', %s) AS query "
+                # By primary key, not `@@`: the planner would otherwise read the common words' index
+                # entries too; a chunk that matches no word ranks 0 and is dropped below.
+                "  WHERE (id = ANY(%s) OR (role = 'qa' AND source_id = ANY(%s))) AND search_vector IS NOT NULL"
+                ") AS ranked GROUP BY id, source_id HAVING max(rank) > 0 ORDER BY rank DESC, id LIMIT %s",
+                [tsquery_text(lookup) if lookup else tsquery_text(prepared.terms, operator="&"), TEXT_MATCH_BUDGET,
+                 ranking, ranking, [candidate.chunk_id for candidate in vector_chunks],
+                 sorted({candidate.source_id for candidate in vector_chunks if candidate.faq}), candidates * 2],
+            )
         rows = cursor.fetchall()
     for chunk_id, source_id, rank in rows:
         item = evidence.setdefault(source_id, _SourceEvidence(source_id=source_id))
@@ -218,11 +261,28 @@ def confidence(*, fused: float, margin: float) -> float:
     return 1.0 / (1.0 + math.exp(-(a + b * fused + c * margin)))
 
 
-def _results(top: list[_SourceEvidence], ranked: list[_SourceEvidence], mode: str) -> list[SearchResult]:
-    from chat.models import KnowledgeChunk
+class _ResultRow(NamedTuple):
+    chunk_id: int
+    content: str
+    heading: str
+    source_id: int
+    title: str
+    kind: str
+    url: str
 
+
+def _results(top: list[_SourceEvidence], ranked: list[_SourceEvidence], mode: str) -> list[SearchResult]:
     chunk_ids = [item.best_chunk or item.text_chunk for item in top]
-    chunks = {chunk.pk: chunk for chunk in KnowledgeChunk.objects.filter(pk__in=chunk_ids).select_related("source")}
+    # Only what a result shows (not the vectors, nor a source's stored file or whole text), in SQL:
+    # building this query through the ORM took longer than running it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT chunk.id, chunk.content, chunk.heading, source.id, source.title, source.kind, source.url "
+            "FROM chat_knowledgechunk AS chunk JOIN chat_knowledgesource AS source ON source.id = chunk.source_id "
+            "WHERE chunk.id = ANY(%s)",
+            [chunk_ids],
+        )
+        chunks = {row[0]: _ResultRow(*row) for row in cursor.fetchall()}
     results = []
     for index, item in enumerate(top):
         chunk = chunks.get(item.best_chunk or item.text_chunk or 0)
@@ -233,10 +293,9 @@ def _results(top: list[_SourceEvidence], ranked: list[_SourceEvidence], mode: st
         # Text-only and rank-fusion scores are not on the calibrated scale; they keep their raw value.
         score = (confidence(fused=item.fused, margin=margin) if mode in ("hybrid", "vector")
                  else min(1.0, item.fused))
-        source = chunk.source
         results.append(SearchResult(
-            source_id=source.pk, chunk_id=chunk.pk, title=source.title, snippet=_snippet(chunk.content),
-            content=chunk.content, score=round(score, 4), kind=source.kind, url=source.url, heading=chunk.heading,
+            source_id=chunk.source_id, chunk_id=chunk.chunk_id, title=chunk.title, snippet=_snippet(chunk.content),
+            content=chunk.content, score=round(score, 4), kind=chunk.kind, url=chunk.url, heading=chunk.heading,
             relevance=round(item.fused, 5), margin=round(margin, 5),
         ))
     return results
@@ -252,7 +311,6 @@ def _snippet(text: str) -> str:
 
 def _schedule_reembed_if_stale(model_id: str) -> None:
     """No vector of the model in use but chunks exist: the model changed; re-embed in the background."""
-    from chat.models import KnowledgeChunk
     from config.redis import redis_client, tenant_key
 
     if not KnowledgeChunk.objects.exclude(embedding_model=model_id).exists():
