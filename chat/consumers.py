@@ -269,7 +269,7 @@ class WidgetConsumer(TenantConsumer):
     def _rate(self, score: int) -> None:
         from chat.models import Conversation
 
-        Conversation.objects.filter(pk=self.conversation_id).update(rating=score)
+        services.conversation_rate(conversation=Conversation.objects.get(pk=self.conversation_id), score=score)
 
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
         """An event for this conversation's group, turned into the widget's frames."""

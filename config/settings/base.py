@@ -367,6 +367,14 @@ AXES_CLIENT_IP_CALLABLE = "chat.dashboard.accounts.login_client_address"
 DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.
 DASHBOARD_PRESENCE_TTL_SECONDS = env.int("DASHBOARD_PRESENCE_TTL_SECONDS", default=30)
+CELERY_BEAT_SCHEDULE["analytics-roll-up"] = {
+    # Hourly, not daily: each tenant's day ends at its own midnight, and a tenant's finished days are
+    # stored within the hour after it (the analytics page rolls up any day still missing itself).
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 3600,
+    "args": ["chat.dashboard.tasks.analytics_roll_up"],
+    "options": {"queue": "low"},
+}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Deskpilot <no-reply@deskpilot.localhost>")
 # Serve the dashboard's CSS and scripts straight from static/ where collectstatic has not run (development,
 # and the browser tests' servers); production images collect them at build time.

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -296,6 +297,9 @@ def test_today_is_computed_live_and_never_stored(business: Business) -> None:
 
 
 def test_the_roll_up_task_stores_finished_days_once_and_again_when_stale(business: Business) -> None:
+    assert any(entry["task"] == "tenants.tasks.dispatch_to_active_tenants"
+               and entry.get("args") == ["chat.dashboard.tasks.analytics_roll_up"]
+               for entry in settings.CELERY_BEAT_SCHEDULE.values())
     assert analytics_roll_up.deskpilot_queue == "low"
     tenant = Tenant.objects.get(pk=business.tenant.pk)
     with tenant_context(tenant):
