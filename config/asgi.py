@@ -12,3 +12,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from config.websocket import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+
+# Loaded now rather than by the first answer, which would otherwise stall every socket of the
+# process while the assistant's modules (and the openai client's) are imported.
+import chat.assistant.engine  # noqa: E402, F401

@@ -169,7 +169,7 @@ def llm_allowed(*, schema_name: str) -> bool:
     """
     client = redis_client()
     generation_key = _generation_key(schema_name)
-    level_key = tenant_key(schema_name, "usage", "level", f"{month_start():%Y-%m}")
+    level_key = _level_key(schema_name)
     try:
         # The client decodes responses (decode_responses=True): strings, not bytes.
         generation, cached = cast("list[str | None]", client.mget([generation_key, level_key]))
@@ -182,11 +182,29 @@ def llm_allowed(*, schema_name: str) -> bool:
         if cached_generation == generation:
             return level != LEVEL_EXHAUSTED
     month = usage_month(schema_name=schema_name)
+    _usage_level_remember(schema_name=schema_name, generation=generation, level=month.level)
+    return month.llm_allowed
+
+
+def _level_key(schema_name: str) -> str:
+    return tenant_key(schema_name, "usage", "level", f"{month_start():%Y-%m}")
+
+
+# Caches the level only if no entry was recorded since `generation` was read: a level computed
+# before a newer entry committed must not be served after it.
+_REMEMBER_IF_CURRENT = """
+if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
+    redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
+end
+"""
+
+
+def _usage_level_remember(*, schema_name: str, generation: str, level: str) -> None:
     try:
-        client.set(level_key, f"{generation}:{month.level}", ex=settings.USAGE_LEVEL_CACHE_SECONDS)
+        redis_client().eval(_REMEMBER_IF_CURRENT, 2, _generation_key(schema_name), _level_key(schema_name),
+                            generation, level, int(settings.USAGE_LEVEL_CACHE_SECONDS))
     except redis.RedisError:
         logger.warning("could not cache the usage level of %s", schema_name, exc_info=True)
-    return month.llm_allowed
 
 
 def usage_notices_current(*, schema_name: str) -> list[UsageNotice]:
@@ -244,7 +262,15 @@ def _usage_level_forget(*, schema_name: str) -> None:
 
 
 def _usage_thresholds_check(*, schema_name: str) -> None:
+    # Runs after the generation bump of this entry: the level computed here, which counts it, is
+    # what the next answer's llm_allowed needs, so it is cached rather than computed a second time.
+    try:
+        generation = redis_client().get(_generation_key(schema_name)) or "0"
+    except redis.RedisError:
+        generation = None
     month, tenant_id = _usage_month_with_tenant(schema_name=schema_name, now=None)
+    if generation is not None:
+        _usage_level_remember(schema_name=schema_name, generation=str(generation), level=month.level)
     if month.level == LEVEL_OK:
         return
     reached = _LEVELS_IN_ORDER[: _LEVELS_IN_ORDER.index(month.level) + 1]
