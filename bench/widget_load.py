@@ -88,7 +88,7 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
     opened = await asyncio.gather(*(open_connection(port, domain, key) for _ in range(level)),
                                   return_exceptions=True)
     connections = [c for c in opened if not isinstance(c, BaseException)]
-    refused = level - len(connections)
+    refused = collections.Counter(f"not opened: {type(c).__name__}" for c in opened if isinstance(c, BaseException))
     await asyncio.sleep(2)  # let the server settle before reading its memory
     per_connection = (rss_kib(web_pid) - before) / max(1, len(connections))
     started = time.perf_counter()
@@ -98,7 +98,8 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
     through = [r * 1000 for r in results if isinstance(r, float)]
     failures = collections.Counter(r if isinstance(r, str) else type(r).__name__ for r in results
                                    if not isinstance(r, float))
-    errors = refused + sum(failures.values())
+    failures.update(refused)
+    errors = sum(failures.values())
     direct = await direct_burst(base_url, min(level, 500))
     await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
     if not through:
