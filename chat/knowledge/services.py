@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from chat.knowledge import chunking, extraction
@@ -29,7 +29,7 @@ from chat.knowledge.exceptions import (
     SourceLimitReached,
     SourceNotFound,
 )
-from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
+from chat.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
 from config.errors import ApplicationError
 from config.redis import redis_client, tenant_key
 
@@ -145,16 +145,32 @@ def term_statistics_rebuild() -> None:
         _bump_version_after_commit()
 
 
-def _sources_delete(source_ids: list[int]) -> dict[tuple[str, str], int]:
-    """Delete sources with their chunks; returns the chunks' term counts, for the caller to take out
-    of the statistics (_term_counts_apply) as the last write of its transaction."""
+@dataclass
+class _Removal:
+    """What deleting sources leaves to do at the end of the transaction (the last writes, so that
+    rows shared with concurrent indexing are locked last): take their words out of the term
+    statistics, and count them in the jobs still waiting for them (as done: nothing is left to do)."""
+
+    terms: dict[tuple[str, str], int]
+    pending_items: list[int]
+
+    def finish(self) -> None:
+        for item_id in self.pending_items:
+            _job_item_finish(item_id, failed=False)
+        _term_counts_apply(before=self.terms, after={})
+
+
+def _sources_delete(source_ids: list[int]) -> _Removal:
+    """Delete sources with their chunks; call finish() on the result as the transaction's last write."""
     # Locked first: an indexing transaction replacing their chunks finishes before they are counted.
     source_ids = list(KnowledgeSource.objects.select_for_update().filter(pk__in=source_ids).order_by("pk")
                       .values_list("pk", flat=True))
-    removed = _term_counts(source_ids)
+    removal = _Removal(terms=_term_counts(source_ids), pending_items=list(
+        IndexingJobItem.objects.filter(source_id__in=source_ids, outcome=IndexingJobItem.Outcome.PENDING)
+        .order_by("pk").values_list("pk", flat=True)))
     if KnowledgeSource.objects.filter(pk__in=source_ids).delete()[0]:
         _bump_version_after_commit()
-    return removed
+    return removal
 
 
 def _check_source_limit(*, adding: int) -> None:
@@ -230,14 +246,14 @@ def faq_import_csv(*, text: str, name: str, origin: str) -> ImportReport:
     report = ImportReport()
     for gone in removed:
         report.outcomes.append(ImportOutcome(source_id=gone.pk, title=gone.title, action="removed"))
-    removed_terms = _sources_delete(list(removed.values_list("pk", flat=True)))
+    removal = _sources_delete(list(removed.values_list("pk", flat=True)))
     for row in rows:
         try:
             outcome = faq_upsert(question=row.question, answer=row.answer, variants=row.variants, origin=origin)
         except ApplicationError as exc:
             raise ImportRejected(f"'{name}' line {row.line}: {exc.message}", code=exc.code) from exc
         report.outcomes.append(outcome)
-    _term_counts_apply(before=removed_terms, after={})
+    removal.finish()
     report.to_index = [outcome.source_id for outcome in report.outcomes if outcome.action in ("created", "updated")]
     return report
 
@@ -371,21 +387,52 @@ def kb_import_path(*, path: Path) -> ImportReport:
 
 
 def job_start(*, kind: str, source_ids: list[int], description: str = "") -> IndexingJob:
-    job = IndexingJob.objects.create(kind=kind, total=len(source_ids), description=description[:300],
-                                     status=IndexingJob.Status.FINISHED if not source_ids else IndexingJob.Status.RUNNING,
-                                     finished=timezone.now() if not source_ids else None)
-    KnowledgeSource.objects.filter(pk__in=source_ids).update(job=job)
+    source_ids = list(dict.fromkeys(source_ids))
+    with transaction.atomic():
+        job = IndexingJob.objects.create(
+            kind=kind, total=len(source_ids), description=description[:300],
+            status=IndexingJob.Status.FINISHED if not source_ids else IndexingJob.Status.RUNNING,
+            finished=timezone.now() if not source_ids else None)
+        IndexingJobItem.objects.bulk_create(IndexingJobItem(job=job, source_id=source_id) for source_id in source_ids)
+        KnowledgeSource.objects.filter(pk__in=source_ids).update(job=job)
     return job
 
 
-def _job_note(job_id: int | None, *, failed: bool) -> None:
+def _job_note(job_id: int | None, *, source_id: int, failed: bool, error: str = "") -> None:
+    """Count a source as done or failed in its job, once however often its task runs; a later
+    success (a replayed task) turns its failure into done. The job finishes with its last source."""
     if job_id is None:
         return
-    column = "failed" if failed else "done"
-    IndexingJob.objects.filter(pk=job_id).update(**{column: F(column) + 1})
-    IndexingJob.objects.filter(pk=job_id, status=IndexingJob.Status.RUNNING,
-                               total__lte=F("done") + F("failed")).update(status=IndexingJob.Status.FINISHED,
-                                                                          finished=timezone.now())
+    item_id = IndexingJobItem.objects.filter(job_id=job_id, source_id=source_id).values_list("pk", flat=True).first()
+    if item_id is not None:
+        _job_item_finish(item_id, failed=failed, error=error)
+
+
+def _job_item_finish(item_id: int, *, failed: bool, error: str = "") -> None:
+    outcome = IndexingJobItem.Outcome.FAILED if failed else IndexingJobItem.Outcome.DONE
+    with transaction.atomic():
+        item = IndexingJobItem.objects.select_for_update().filter(pk=item_id).first()
+        if item is None or item.outcome == outcome:
+            return
+        counters = {str(outcome): F(str(outcome)) + 1}
+        if item.outcome != IndexingJobItem.Outcome.PENDING:
+            counters[item.outcome] = F(item.outcome) - 1
+        IndexingJobItem.objects.filter(pk=item.pk).update(outcome=outcome, error=error[:2000])
+        IndexingJob.objects.filter(pk=item.job_id).update(**counters)
+        IndexingJob.objects.filter(pk=item.job_id, total__lte=F("done") + F("failed")).update(
+            status=Case(When(failed=0, then=Value(IndexingJob.Status.FINISHED)),
+                        default=Value(IndexingJob.Status.FINISHED_WITH_FAILURES)),
+            finished=timezone.now())
+
+
+def source_index_given_up(*, source_id: int, job_id: int | None, attempts: int, error: str) -> None:
+    """Indexing a source failed for good (its task used up its retries and went to the dead-letter
+    store): the source shows it failed and why, and its job counts it as failed, so it can finish."""
+    reason = f"Indexing failed after {attempts} attempt{'s' if attempts != 1 else ''}: {error}"[:2000]
+    with transaction.atomic():
+        KnowledgeSource.objects.filter(pk=source_id).update(status=KnowledgeSource.Status.FAILED, error=reason)
+        _job_note(job_id, source_id=source_id, failed=True, error=reason)
+    logger.warning("knowledge source %s failed for good: %s", source_id, reason)
 
 
 def sources_index_in_background(*, source_ids: list[int], job_id: int | None, bulk: bool = False) -> None:
@@ -433,7 +480,7 @@ def _prepare(source: KnowledgeSource, *, model_id: str, job_id: int | None) -> _
         KnowledgeSource.objects.filter(pk=source.pk).update(status=KnowledgeSource.Status.FAILED, error=exc.message,
                                                             raw=None)
         logger.info("knowledge source %s failed: %s", source.pk, exc.message)
-        _job_note(job_id, failed=True)
+        _job_note(job_id, source_id=source.pk, failed=True, error=exc.message)
         return None
     # Vectors of chunks whose text has not changed are kept: only new or changed text is embedded.
     kept = {
@@ -464,6 +511,8 @@ def sources_index_now(*, source_ids: list[int], job_id: int | None = None, provi
                 item = _prepare(source, model_id=model_id, job_id=job_id)
                 if item is not None:
                     prepared.append(item)
+            else:  # already indexed as it is (a task run twice, say): nothing left to do
+                _job_note(job_id, source_id=source_id, failed=False)
         missing = {draft.content_hash: draft.text for item in prepared for draft in item.drafts
                    if draft.content_hash not in item.vectors}
         try:
@@ -478,8 +527,7 @@ def sources_index_now(*, source_ids: list[int], job_id: int | None = None, provi
             for draft in item.drafts:
                 if draft.content_hash not in item.vectors:
                     item.vectors[draft.content_hash] = fresh[draft.content_hash]
-            _store_chunks(item, model_id=model_id)
-            _job_note(job_id, failed=False)
+            _store_chunks(item, model_id=model_id, job_id=job_id)
         done += len(batch_ids)
         if on_progress:
             on_progress(done, len(source_ids))
@@ -540,12 +588,14 @@ def _fetch_url_source(source: KnowledgeSource) -> _Extracted:
                       document_format=document_format)
 
 
-def _store_chunks(item: _Prepared, *, model_id: str) -> None:
+def _store_chunks(item: _Prepared, *, model_id: str, job_id: int | None) -> None:
     source, drafts, extracted = item.source, item.drafts, item.extracted
     with transaction.atomic():
         locked = KnowledgeSource.objects.select_for_update().filter(pk=source.pk).first()
         if locked is None:
             return
+        # Counted with the chunks it is about: a worker killed in between leaves neither.
+        _job_note(job_id, source_id=locked.pk, failed=False)
         before = _term_counts([locked.pk])
         locked.chunks.all().delete()
         rows = []
@@ -620,4 +670,4 @@ def chunks_reembed_stale(*, limit: int | None = None) -> int:
 def source_delete(*, source_id: int) -> None:
     if not KnowledgeSource.objects.filter(pk=source_id).exists():
         raise SourceNotFound(f"There is no knowledge source {source_id}.")
-    _term_counts_apply(before=_sources_delete([source_id]), after={})
+    _sources_delete([source_id]).finish()

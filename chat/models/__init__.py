@@ -13,7 +13,7 @@ from chat.models.conversations import (
     Message,
 )
 from chat.models.dashboard import CannedResponse, Invitation
-from chat.models.knowledge import IndexingJob, KnowledgeChunk, KnowledgeSource, KnowledgeTerm
+from chat.models.knowledge import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource, KnowledgeTerm
 from chat.models.widget import WidgetSettings
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ConversationEvent",
     "ConversationStatus",
     "IndexingJob",
+    "IndexingJobItem",
     "Invitation",
     "KnowledgeChunk",
     "KnowledgeSource",

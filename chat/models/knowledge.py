@@ -22,7 +22,11 @@ EMBEDDING_INDEX_DIMENSIONS = (384, 1536)
 
 
 class IndexingJob(models.Model):
-    """Progress of one bulk operation (a folder import, a re-index): how many sources, how far."""
+    """Progress of one bulk operation (a folder import, a re-index): how many sources, how far.
+
+    `done` and `failed` count the job's items (one per source), each once: the job finishes when
+    every source is done or failed, including a source whose task failed for good.
+    """
 
     class Kind(models.TextChoices):
         IMPORT = "import", "Import"
@@ -31,9 +35,10 @@ class IndexingJob(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
+        FINISHED_WITH_FAILURES = "finished_with_failures", "Finished with failures"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.RUNNING)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
@@ -94,6 +99,28 @@ class KnowledgeSource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"
+
+
+class IndexingJobItem(models.Model):
+    """One source's part in a bulk job: pending until it is counted as done or failed, once, however
+    often its task runs (retries, a redelivery after a crash, a replayed dead letter)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(IndexingJob, on_delete=models.CASCADE, related_name="items")
+    # Kept (without its source) when the source is deleted, so the job's total stays what it was.
+    source = models.ForeignKey(KnowledgeSource, on_delete=models.SET_NULL, null=True, related_name="job_items")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "source"], name="kb_job_item_unique")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} source {self.source_id}: {self.outcome}"
 
 
 class KnowledgeChunk(models.Model):

@@ -239,4 +239,4 @@ class Command(BaseCommand):
             self.stdout.write(f"  ✗ #{source.pk} {source.title}: {source.error}")
         for job in jobs:
             self.stdout.write(f"Job {job.pk} {job.kind}: {job.done + job.failed}/{job.total} "
-                              f"({job.failed} failed) {job.status}")
+                              f"({job.failed} failed) {job.get_status_display().lower()}")
