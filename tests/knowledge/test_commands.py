@@ -66,3 +66,63 @@ def test_import_reports_refused_files_and_fails_the_command(tenant_a, tmp_path) 
         run("import", str(tmp_path), "--tenant", tenant_a.schema_name)
     with pytest.raises(CommandError, match="There is no tenant 'nobody'"):
         run("search", "x", "--tenant", "nobody")
+
+
+KENNEL_FAQ = """question,answer,variants
+Can my dog stay overnight?,"Dogs can board in our kennel from one night to three weeks, with two walks a day.",dog boarding | overnight kennel
+Do you groom cats?,"We groom cats on Tuesdays; book at least a week ahead.",cat grooming | cat haircut
+"""
+
+
+def test_reindex_all_tenants_reindexes_each_tenant_in_its_own_schema(make_tenant, faq_file, tmp_path,
+                                                                     monkeypatch) -> None:
+    from django_tenants.utils import schema_context
+
+    import tenants.selectors
+    from chat.knowledge.selectors import kb_search
+    from chat.models import IndexingJob, KnowledgeChunk
+    from tenants.services import tenant_set_status
+
+    bikes, kennel, suspended = (make_tenant(name=name).tenant for name in ("Bikes", "Kennel", "Suspended"))
+    kennel_file = tmp_path / "kennel.csv"
+    kennel_file.write_text(KENNEL_FAQ, encoding="utf-8")
+    for tenant, path in ((bikes, faq_file), (kennel, kennel_file), (suspended, kennel_file)):
+        run("import", str(path), "--tenant", tenant.schema_name)
+    tenant_set_status(slug=suspended.schema_name, status="suspended")
+
+    def chunks() -> set[tuple[str, str]]:
+        return set(KnowledgeChunk.objects.values_list("source__title", "content_hash"))
+
+    before = {}
+    for tenant in (bikes, kennel, suspended):
+        with schema_context(tenant.schema_name):
+            before[tenant.schema_name] = chunks()
+    # The suite runs test files in parallel: other files' tenants must not be re-indexed under their
+    # feet, so "all tenants" is the platform's real list of active tenants, narrowed to this test's.
+    ours = {bikes.schema_name, kennel.schema_name, suspended.schema_name}
+    every_active = tenants.selectors.active_tenant_schemas
+    monkeypatch.setattr(tenants.selectors, "active_tenant_schemas",
+                        lambda: [schema for schema in every_active() if schema in ours])
+
+    out, err = run("reindex", "--all-tenants")
+
+    assert f"{bikes.schema_name}:\nRe-indexed 5 sources, 0 failed." in out
+    assert f"{kennel.schema_name}:\nRe-indexed 2 sources, 0 failed." in out
+    assert suspended.schema_name not in out
+    assert "Re-indexing [##############################] 5/5" in err
+    assert "Re-indexing [##############################] 2/2" in err
+    for tenant, sources in ((bikes, 5), (kennel, 2)):
+        with schema_context(tenant.schema_name):
+            job = IndexingJob.objects.get(kind="reindex")
+            assert (job.status, job.total, job.done, job.failed) == ("finished", sources, sources, 0)
+            # Re-chunked in place: the same chunks, in this tenant and no other.
+            assert chunks() == before[tenant.schema_name]
+    with schema_context(suspended.schema_name):
+        assert not IndexingJob.objects.filter(kind="reindex").exists()
+    with schema_context(bikes.schema_name):
+        assert {result.title for result in kb_search(query="dog boarding overnight", k=5)} <= {
+            title for title, _hash in before[bikes.schema_name]}
+    with schema_context(kennel.schema_name):
+        assert kb_search(query="can my dog sleep over", k=1)[0].title == "Can my dog stay overnight?"
+        assert {result.title for result in kb_search(query="ebike repair", k=5)} <= {
+            "Can my dog stay overnight?", "Do you groom cats?"}
