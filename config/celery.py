@@ -111,8 +111,15 @@ class DeskpilotTask(Task):
         return super().apply_async(args, kwargs, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from django.db import close_old_connections, connection
+
         from config.logging import log_context
 
+        # As Django does at the start of a request: drop a connection that is past
+        # DATABASE_CONN_MAX_AGE or broke in an earlier task, and reuse it otherwise. Never for a
+        # task run in-process (eagerly) inside the caller's transaction, which it would close.
+        if not self.request.is_eager and not connection.in_atomic_block:
+            close_old_connections()
         request_id = self.request.get(REQUEST_ID_HEADER) or self.request.id
         schema = self.request.get(SCHEMA_HEADER)
         with log_context(request_id=request_id, user="-", schema=schema or "public"):
