@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from chat.models import BusinessProfile, KnowledgeChunk, KnowledgeSource
+from chat.models import BusinessProfile, KnowledgeSource
 from config.errors import ApplicationError
 from config.redis import redis_client, tenant_key
 from orders.models import CommerceSettings, Product, SpecialDay, SpecialDayOpening, Variant, WeeklyOpening
@@ -73,9 +73,11 @@ class CachedAnswer:
 
 # Every table an answer can be drawn from. Orders are not here: answers about an order are never
 # cached (the caller's compute returns None for them).
+# Chunks are not read here: a knowledge base of 100,000 chunks is hundreds of megabytes to scan on
+# every answer. Every change to chunks bumps the knowledge base's counter in Redis after it commits
+# (chat.knowledge.services), which is part of the version instead.
 _VERSIONED_MODELS = (
     KnowledgeSource,
-    KnowledgeChunk,
     Product,
     Variant,
     CommerceSettings,
@@ -107,9 +109,12 @@ def knowledge_version() -> str:
     current tenant's schema. Read it at the start of an answer, before searching."""
     if connection.schema_name == get_public_schema_name():
         raise ApplicationError("The knowledge version is read inside a tenant's schema.", code="no_tenant")
+    from chat.knowledge.services import kb_version
+
     with connection.cursor() as cursor:
         cursor.execute(_knowledge_version_sql())
         fingerprint = cursor.fetchone()[0]
+    fingerprint += f";chunks:{kb_version()}"
     return hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
 
 

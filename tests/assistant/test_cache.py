@@ -272,6 +272,22 @@ def test_knowledge_edits_and_deletes_change_the_version(tenant_a) -> None:
     assert len(empty) == 16
 
 
+def test_chunks_embedded_again_change_the_version_without_their_source_changing(tenant_a) -> None:
+    from chat.knowledge.services import chunks_reembed_stale, faq_upsert, sources_index_now
+    from chat.models import KnowledgeChunk
+
+    with schema_context(tenant_a.schema_name):
+        outcome = faq_upsert(question="Do you deliver?", answer="Yes, within the city.")
+        sources_index_now(source_ids=[outcome.source_id])
+        indexed = knowledge_version()
+        # As after a change of embedding model: the chunks are stale, their source is as it was.
+        KnowledgeChunk.objects.update(embedding_model="an-older-model")
+        stale = knowledge_version()
+        assert chunks_reembed_stale() > 0
+        embedded_again = knowledge_version()
+    assert embedded_again not in {indexed, stale}
+
+
 def test_catalog_opening_hours_and_profile_changes_change_the_version(tenant_a) -> None:
     with schema_context(tenant_a.schema_name):
         product = Product.objects.create(sku="HOOD-1", name="Harbour Hoodie", price_minor=5900, currency="EUR")
