@@ -100,7 +100,7 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
                                    if not isinstance(r, float))
     failures.update(refused)
     errors = sum(failures.values())
-    direct = await direct_burst(base_url, min(level, 500))
+    direct = await direct_burst(base_url, level)
     await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
     if not through:
         return f"{level:>5} connections: no answers ({errors} errors)"
