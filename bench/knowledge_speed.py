@@ -141,9 +141,9 @@ class PrecomputedProvider:
 
 
 def search_latency(corpus: SyntheticCorpus, queries: int, stored: np.ndarray) -> dict[str, list[float]]:
-    """Each query searched once per mode, the modes taking turns query by query: a burst of load
-    from other work on the machine, or pages still coming into the cache, weighs on every mode
-    alike rather than on whichever ran at that moment. Warmed first with other queries."""
+    """Every query once per mode, one mode after the other, after warming every mode with other
+    queries. (Modes taking turns query by query was tried: the first mode to search a query then
+    pays for bringing its index pages into shared buffers and the others find them there.)"""
     from chat.knowledge import selectors
     from chat.knowledge.embeddings import LOCAL_MODEL_ID
     from chat.knowledge.query import query_prepare
@@ -161,8 +161,8 @@ def search_latency(corpus: SyntheticCorpus, queries: int, stored: np.ndarray) ->
             for mode in SEARCH_MODES:
                 selectors.kb_search(query=text, k=5, mode=mode)
         timings: dict[str, list[float]] = {mode: [] for mode in SEARCH_MODES}
-        for text in texts:
-            for mode in SEARCH_MODES:
+        for mode in SEARCH_MODES:
+            for text in texts:
                 started = time.perf_counter()
                 selectors.kb_search(query=text, k=5, mode=mode)
                 timings[mode].append((time.perf_counter() - started) * 1000)
