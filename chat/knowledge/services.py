@@ -594,8 +594,6 @@ def _store_chunks(item: _Prepared, *, model_id: str, job_id: int | None) -> None
         locked = KnowledgeSource.objects.select_for_update().filter(pk=source.pk).first()
         if locked is None:
             return
-        # Counted with the chunks it is about: a worker killed in between leaves neither.
-        _job_note(job_id, source_id=locked.pk, failed=False)
         before = _term_counts([locked.pk])
         locked.chunks.all().delete()
         rows = []
@@ -627,6 +625,9 @@ def _store_chunks(item: _Prepared, *, model_id: str, job_id: int | None) -> None
             if locked.kind == KnowledgeSource.Kind.URL:
                 updates.update(content_hash=extracted.content_hash, indexed_hash=extracted.content_hash)
         KnowledgeSource.objects.filter(pk=locked.pk).update(**updates)
+        # Counted in its job with the chunks it is about (a worker killed in between leaves neither);
+        # the rows shared with other sources' indexing (job, term statistics) are locked last.
+        _job_note(job_id, source_id=locked.pk, failed=False)
         _term_counts_apply(before=before, after=_term_counts([locked.pk]))
         _bump_version_after_commit()
 
