@@ -111,7 +111,7 @@ def start_fake_model(*, delay: float, chunk_delay: float) -> tuple[subprocess.Po
     otherwise lose some SYNs and wait a second for the retry, directly and through Deskpilot alike.
     """
     port = free_port()
-    code = ("import http.server; http.server.ThreadingHTTPServer.request_queue_size = 1024; "
+    code = ("import http.server; http.server.ThreadingHTTPServer.request_queue_size = 4096; "
             "from tests.support.fake_openai import main; main()")
     process = subprocess.Popen(
         [sys.executable, "-c", code, "--port", str(port), "--first-token-delay", str(delay),

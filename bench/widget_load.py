@@ -80,7 +80,12 @@ async def direct_burst(base_url: str, count: int) -> list[float]:
                 first = time.perf_counter()
         return ((first or time.perf_counter()) - started) * 1000
 
-    return list(await asyncio.gather(*(one(index) for index in range(count))))
+    results = await asyncio.gather(*(one(index) for index in range(count)), return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        print(f"  direct burst: {len(failed)} of {count} streams failed ({type(failed[0]).__name__}: {failed[0]})",
+              flush=True)
+    return [r for r in results if isinstance(r, float)]
 
 
 async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, base_url: str) -> str:
