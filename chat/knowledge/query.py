@@ -251,29 +251,45 @@ def query_prepare(query: str, *, correct_typos: bool = True) -> PreparedQuery:
                          vocabulary=vocabulary)
 
 
-def selective_terms(prepared: PreparedQuery, *, budget: int) -> tuple[str, ...]:
-    """The terms to look chunks up by: the rarest first, for as long as together they match at most
+@dataclass(frozen=True)
+class TextLookup:
+    """How full-text search finds the chunks it ranks: those holding any of `terms`, or every one
+    of them (`every`). `complete` when that is every chunk the query's words match."""
+
+    terms: tuple[str, ...]
+    every: bool = False
+    complete: bool = True
+
+
+def text_lookup(prepared: PreparedQuery, *, budget: int) -> TextLookup:
+    """The words to look chunks up by: the rarest first, for as long as together they match at most
     `budget` chunks of this business. Ranking a match reads its row, so this bounds the work of a
-    full-text search at any size; while the counts allow, that is every term (and every match).
+    full-text search at any size; while the counts allow, that is every word (and every match).
 
     A word that matches thousands of chunks tells little about which one is meant; chunks that hold
     it and also a rarer word of the query are found through the rarer word and still ranked with
-    every word.
+    every word. When each word matching anything is that common, the chunks holding all of them are
+    the ones to rank.
     """
     vocabulary = prepared.vocabulary
-    if vocabulary is None or not prepared.terms:
-        return prepared.terms
+    if vocabulary is None or not vocabulary.lexeme_chunks or not prepared.terms:
+        return TextLookup(terms=prepared.terms)  # no counts to go by: every match, up to the budget
     lexemes = english_lexemes(prepared.terms)
     matches = {term: max((vocabulary.lexeme_chunks.get(lexeme, 0) for lexeme in lexemes.get(term, ())), default=0)
                for term in prepared.terms}
-    chosen: list[str] = []
+    found = [term for term in prepared.terms if matches[term]]  # the others match no chunk at all
+    if sum(matches[term] for term in found) <= budget:
+        return TextLookup(terms=prepared.terms)
+    chosen: set[str] = set()
     total = 0
-    for term in sorted(prepared.terms, key=lambda term: (matches[term], term)):
+    for term in sorted(found, key=lambda term: (matches[term], term)):
         if total + matches[term] > budget:
             break
-        chosen.append(term)
+        chosen.add(term)
         total += matches[term]
-    return tuple(term for term in prepared.terms if term in chosen)
+    if chosen:
+        return TextLookup(terms=tuple(term for term in found if term in chosen), complete=False)
+    return TextLookup(terms=tuple(found), every=True, complete=False)
 
 
 def tsquery_text(terms: tuple[str, ...], *, operator: str = "|") -> str:

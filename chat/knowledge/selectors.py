@@ -38,7 +38,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from chat.knowledge.embeddings import current_model_id, embedding_provider
-from chat.knowledge.query import PreparedQuery, query_prepare, selective_terms, tsquery_text
+from chat.knowledge.query import PreparedQuery, query_prepare, text_lookup, tsquery_text
 from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 
 logger = logging.getLogger(__name__)
@@ -194,9 +194,9 @@ def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int,
     ranking = tsquery_text(prepared.terms)
     if not ranking:
         return
-    lookup = selective_terms(prepared, budget=TEXT_MATCH_BUDGET)
+    lookup = text_lookup(prepared, budget=TEXT_MATCH_BUDGET)
     with connection.cursor() as cursor:
-        if lookup == prepared.terms:
+        if lookup.complete:
             # Together the words match at most the budget: every match is ranked.
             cursor.execute(
                 "SELECT id, source_id, ts_rank_cd(search_vector, query, 1) AS rank "
@@ -222,7 +222,7 @@ def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int,
                 # entries too; a chunk that matches no word ranks 0 and is dropped below.
                 "  WHERE (id = ANY(%s) OR (role = 'qa' AND source_id = ANY(%s))) AND search_vector IS NOT NULL"
                 ") AS ranked GROUP BY id, source_id HAVING max(rank) > 0 ORDER BY rank DESC, id LIMIT %s",
-                [tsquery_text(lookup) if lookup else tsquery_text(prepared.terms, operator="&"), TEXT_MATCH_BUDGET,
+                [tsquery_text(lookup.terms, operator="&" if lookup.every else "|"), TEXT_MATCH_BUDGET,
                  ranking, ranking, [candidate.chunk_id for candidate in vector_chunks],
                  sorted({candidate.source_id for candidate in vector_chunks if candidate.faq}), candidates * 2],
             )

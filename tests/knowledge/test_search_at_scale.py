@@ -10,7 +10,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from chat.knowledge import selectors, services
-from chat.knowledge.query import query_prepare, selective_terms, vocabulary_for_current_tenant
+from chat.knowledge.query import TextLookup, query_prepare, text_lookup, vocabulary_for_current_tenant
 from chat.models import KnowledgeSource
 
 from .conftest import BIKE_FAQ
@@ -72,12 +72,15 @@ def test_the_statistics_are_per_tenant(tenant_a, tenant_b, faq_file, tmp_path) -
 def test_lookup_starts_from_the_rarest_words_within_the_budget(tenant_a, faq_file) -> None:
     with schema_context(tenant_a.schema_name):
         import_now(faq_file)
-        prepared = query_prepare("bike rental warranty")
-        assert prepared.terms == ("bike", "rental", "warranty")
-        # "bike" matches 4 chunks, "rental" none (the FAQ says "rent"), "warranty" 1.
-        assert selective_terms(prepared, budget=300) == ("bike", "rental", "warranty")
-        assert selective_terms(prepared, budget=1) == ("rental", "warranty")
-        assert selective_terms(prepared, budget=0) == ("rental",)
+        prepared = query_prepare("bike rental warranty repair")
+        assert prepared.terms == ("bike", "rental", "warranty", "repair")
+        # "bike" matches 4 chunks, "rental" none (the FAQ says "rent"), "warranty" 1, "repair" 2.
+        assert text_lookup(prepared, budget=300) == TextLookup(terms=prepared.terms, complete=True)
+        assert text_lookup(prepared, budget=3) == TextLookup(terms=("warranty", "repair"), complete=False)
+        assert text_lookup(prepared, budget=1) == TextLookup(terms=("warranty",), complete=False)
+        # Every word that matches anything is more common than the budget: chunks with all of them.
+        assert text_lookup(prepared, budget=0) == TextLookup(terms=("bike", "warranty", "repair"), every=True,
+                                                             complete=False)
 
 
 @pytest.mark.parametrize("query", [
@@ -103,6 +106,6 @@ def test_full_text_alone_finds_a_rare_word_among_common_ones(tenant_a, faq_file,
         results = selectors.kb_search(query="bike shimano", k=3, mode="text")
         assert results[0].title == "Do you fix electric bikes?"
         # Every word more common than the budget: chunks that hold all of them, at most the budget.
-        results = selectors.kb_search(query="bikes repairs", k=3, mode="text")
+        results = selectors.kb_search(query="bikes repairs rental", k=3, mode="text")
         assert len(results) == 1
         assert results[0].title in ("Do you fix electric bikes?", "How long does a repair take?")
