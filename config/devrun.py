@@ -51,7 +51,10 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     beat_schedule = embedded.data_dir() / "celerybeat-schedule"
     commands = {
-        "web": [PYTHON, "-m", "daphne", "-b", host, "-p", port, "config.asgi:application"],
+        # daphne drops a WebSocket whose handshake is not accepted within 5 s by default, which a
+        # burst of a thousand widgets opening at once (each looks up its tenant and visitor) outlasts.
+        "web": [PYTHON, "-m", "daphne", "-b", host, "-p", port, "--websocket_connect_timeout", "30",
+                "config.asgi:application"],
         "worker": [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "critical,high,medium,low",
                    "--prefetch-multiplier", "1", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
                    "-l", "INFO", "-n", "worker@%h"],

@@ -100,7 +100,7 @@ class WebServer(ManagedProcess):
     def __init__(self, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         super().__init__("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                 "config.asgi:application"], env or child_env())
+                                 "--websocket_connect_timeout", "30", "config.asgi:application"], env or child_env())
         self._wait_ready(f"web server on {self.port}")
 
     def _ready(self) -> bool:
