@@ -39,8 +39,13 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
     """Run blocking work (ORM, Redis) from async code, on the database pool."""
 
     def _run() -> T:
+        # As around a request: a connection past DATABASE_CONN_MAX_AGE (or broken) is replaced
+        # before, and closed after, so idle pool threads do not sit on expired connections.
         close_old_connections()
-        return function(*args, **kwargs)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            close_old_connections()
 
     return await sync_to_async(_run, thread_sensitive=False, executor=database_executor())()
 
