@@ -140,7 +140,16 @@ def main() -> None:
         client.force_login(User.objects.get(username="owner@bench.example"),
                            backend="django.contrib.auth.backends.ModelBackend")
         product_id = Product.objects.values_list("pk", flat=True).first()
+        from chat.models import Conversation
+
+        conversation_id = Conversation.objects.order_by("-pk").values_list("pk", flat=True).first()
     pages = [
+        ("inbox (open)", "/app/inbox/"), ("inbox (all, page 50)", "/app/inbox/?status=all&page=50"),
+        ("inbox (needs a human)", "/app/inbox/?status=needs_human"), ("inbox search", "/app/inbox/?status=all&q=order"),
+        ("inbox rows (live refresh)", "/app/inbox/rows?status=all"),
+        ("conversation", f"/app/inbox/{conversation_id}/"),
+        ("conversation transcript", f"/app/inbox/{conversation_id}/transcript"),
+        ("canned responses", "/app/canned-responses/"), ("team", "/app/team/"),
         ("knowledge", "/app/knowledge/"), ("unanswered questions", "/app/knowledge/unanswered/"),
         ("playground", "/app/playground/"), ("catalog", "/app/catalog/"), ("catalog search", "/app/catalog/?q=product"),
         ("product", f"/app/catalog/{product_id}/"), ("orders", "/app/orders/"), ("webhooks", "/app/webhooks/"),
