@@ -205,28 +205,34 @@ def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int,
                 "to_tsquery('english', %s) AS query ORDER BY rank DESC, id LIMIT %s",
                 [ranking, TEXT_MATCH_BUDGET, ranking, candidates * 2],
             )
+            rows = cursor.fetchall()
         else:
             # Chunks with the rare words (or, when every word is common, with all of them), and the
-            # vector side's candidates (with their FAQ's question-and-answer chunk, the one with a text
-            # vector): every word of the query ranks them all.
+            # vector side's candidates with their FAQ's question-and-answer chunk (the one with a text
+            # vector), by primary key and source: every word of the query ranks them all. Plain parts
+            # joined by UNION ALL: a chunk matching them by `OR` took the planner longer than the search.
+            parts = ["(SELECT id, source_id, search_vector FROM chat_knowledgechunk "
+                     " WHERE search_vector @@ to_tsquery('english', %s) LIMIT %s)"]
+            params: list[object] = [ranking, tsquery_text(lookup.terms, operator="&" if lookup.every else "|"),
+                                    TEXT_MATCH_BUDGET]
+            chunk_ids = [candidate.chunk_id for candidate in vector_chunks]
+            faq_sources = sorted({candidate.source_id for candidate in vector_chunks if candidate.faq})
+            if chunk_ids:
+                parts.append("SELECT id, source_id, search_vector FROM chat_knowledgechunk WHERE id = ANY(%s)")
+                params.append(chunk_ids)
+            if faq_sources:
+                parts.append("SELECT id, source_id, search_vector FROM chat_knowledgechunk "
+                             "WHERE role = 'qa' AND source_id = ANY(%s)")
+                params.append(faq_sources)
+            # A chunk found twice ranks the same both times; one that matches no word ranks 0.
             cursor.execute(
                 "SELECT id, source_id, max(rank) AS rank FROM ("
-                "  SELECT id, source_id, ts_rank_cd(search_vector, query, 1) AS rank "
-                "  FROM (SELECT id, source_id, search_vector FROM chat_knowledgechunk "
-                "        WHERE search_vector @@ to_tsquery('english', %s) LIMIT %s) AS matched, "
-                "  to_tsquery('english', %s) AS query "
-                "  UNION ALL "
-                "  SELECT id, source_id, ts_rank_cd(search_vector, query, 1) "
-                "  FROM chat_knowledgechunk, to_tsquery('english', %s) AS query "
-                # By primary key, not `@@`: the planner would otherwise read the common words' index
-                # entries too; a chunk that matches no word ranks 0 and is dropped below.
-                "  WHERE (id = ANY(%s) OR (role = 'qa' AND source_id = ANY(%s))) AND search_vector IS NOT NULL"
+                "  SELECT id, source_id, ts_rank_cd(search_vector, to_tsquery('english', %s), 1) AS rank "
+                f" FROM ({' UNION ALL '.join(parts)}) AS candidate WHERE search_vector IS NOT NULL"
                 ") AS ranked GROUP BY id, source_id HAVING max(rank) > 0 ORDER BY rank DESC, id LIMIT %s",
-                [tsquery_text(lookup.terms, operator="&" if lookup.every else "|"), TEXT_MATCH_BUDGET,
-                 ranking, ranking, [candidate.chunk_id for candidate in vector_chunks],
-                 sorted({candidate.source_id for candidate in vector_chunks if candidate.faq}), candidates * 2],
+                [*params, candidates * 2],
             )
-        rows = cursor.fetchall()
+            rows = cursor.fetchall()
     for chunk_id, source_id, rank in rows:
         item = evidence.setdefault(source_id, _SourceEvidence(source_id=source_id))
         if float(rank) > item.text_rank:
