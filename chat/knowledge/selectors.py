@@ -183,6 +183,11 @@ def _query_vector(model_id: str, text: str) -> np.ndarray:
 def _ensure_ef_search(cursor: object, value: int) -> None:
     """Set hnsw.ef_search once per database session rather than in a transaction per query (three
     round trips fewer per search); only HNSW scans read it, and every one of them is ours."""
+    if connection.in_atomic_block:
+        # A SET made inside a transaction is undone if it rolls back, while the note below would
+        # stay: inside one, set it for this transaction only and note nothing.
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(value)}")  # type: ignore[attr-defined]
+        return
     session = connection.connection  # the psycopg connection: a new session is a new object
     if getattr(session, "_kb_ef_search", None) != value:
         cursor.execute(f"SET hnsw.ef_search = {int(value)}")  # type: ignore[attr-defined]
