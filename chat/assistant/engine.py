@@ -173,20 +173,20 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
     if not streamer.sent_everything_of(draft.text):
         await streamer.send_rest(draft.text)
     total_ms = int((time.monotonic() - started) * 1000)
+    answer = services.AnswerToStore(
+        text=draft.text, mode=draft.mode, sources=draft.sources, tool_calls=draft.tool_calls,
+        quick_replies=draft.quick_replies, confidence=draft.confidence, low_confidence=draft.low_confidence,
+        handoff_reason=draft.handoff_reason, model=draft.model, tokens_in=draft.tokens_in,
+        tokens_out=draft.tokens_out, cost_minor=draft.cost_minor, latency_ms=total_ms,
+        first_token_ms=streamer.first_token_ms, language=turn.state.language,
+        pending_order_number=draft.pending_order_number, failed_verifications=draft.failed_verifications)
     stored = await in_schema(schema_name, services.assistant_answer_store, customer_message_id=message_id,
-                       answer=services.AnswerToStore(
-                           text=draft.text, mode=draft.mode, sources=draft.sources, tool_calls=draft.tool_calls,
-                           quick_replies=draft.quick_replies, confidence=draft.confidence,
-                           low_confidence=draft.low_confidence, handoff_reason=draft.handoff_reason,
-                           model=draft.model, tokens_in=draft.tokens_in, tokens_out=draft.tokens_out,
-                           cost_minor=draft.cost_minor, latency_ms=total_ms, first_token_ms=streamer.first_token_ms,
-                           language=turn.state.language, pending_order_number=draft.pending_order_number,
-                           failed_verifications=draft.failed_verifications))
+                             answer=answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
     if stored.created:
         await in_schema(schema_name, usage_record_answer, schema_name=schema_name, mode=draft.mode,
-                  tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor)
+                        tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor)
     return AnswerResult(message_id=stored.message.pk, text=stored.message.text, mode=draft.mode,
                         sources=draft.sources, tool_calls=draft.tool_calls, quick_replies=draft.quick_replies,
                         handoff=stored.handed_over, confidence=draft.confidence,
@@ -283,7 +283,8 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
         result = await in_schema(turn.schema_name, offline.answer, text=text, state=turn.state, context=context)
         return _draft_from_offline(result, context)
 
-    use_llm = turn.provider is not None and await in_schema(turn.schema_name, llm_allowed, schema_name=turn.schema_name)
+    use_llm = turn.provider is not None and await in_schema(turn.schema_name, llm_allowed,
+                                                            schema_name=turn.schema_name)
     cacheable_turn = not turn.state.pending_order_number and (turn.is_first_question or not use_llm)
 
     computed: list[Draft] = []  # the draft this request made itself, if the cache let it compute
@@ -384,7 +385,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
                            turn.schema_name)
             safe_context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
             result_offline = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
-                                       context=safe_context)
+                                             context=safe_context)
             context.calls.extend(safe_context.calls)
             context.sources.extend(s for s in safe_context.sources if s not in context.sources)
             answer_text = result_offline.text
