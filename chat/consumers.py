@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat.conversations import services
-from chat.conversations.events import CHANNEL_EVENT_TYPE, conversation_group, inbox_group
+from chat.conversations.events import conversation_group, inbox_group, publish_now
 from chat.widget import services as widget_services
 from chat.widget import streaming
 from config.db import in_tenant, in_thread
@@ -228,10 +228,9 @@ class WidgetConsumer(TenantConsumer):
     async def on_typing(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
             return
-        await self.channel_layer.group_send(conversation_group(self.schema, self.conversation_id), {
-            "type": CHANNEL_EVENT_TYPE,
-            "event": {"type": "typing", "author": "customer", "on": bool(content.get("on")),
-                      "conversation_id": self.conversation_id}})
+        await publish_now(conversation_group(self.schema, self.conversation_id), {
+            "type": "typing", "author": "customer", "on": bool(content.get("on")),
+            "conversation_id": self.conversation_id})
 
     async def on_handoff(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
@@ -372,10 +371,8 @@ class AgentConsumer(TenantConsumer):
 
     async def on_typing(self, content: dict[str, Any]) -> None:
         conversation = await self._conversation(content)
-        await self.channel_layer.group_send(conversation_group(self.schema, conversation.pk), {
-            "type": CHANNEL_EVENT_TYPE,
-            "event": {"type": "typing", "author": "agent", "on": bool(content.get("on")),
-                      "conversation_id": conversation.pk}})
+        await publish_now(conversation_group(self.schema, conversation.pk), {
+            "type": "typing", "author": "agent", "on": bool(content.get("on")), "conversation_id": conversation.pk})
 
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])

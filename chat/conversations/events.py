@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
+
+from config.live import group_publish, group_publish_async
 
 logger = logging.getLogger(__name__)
 
@@ -28,22 +28,16 @@ def inbox_group(schema_name: str) -> str:
 
 
 def _send(group: str, event: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(group, {"type": CHANNEL_EVENT_TYPE, "event": event})
+        group_publish(group, {"type": CHANNEL_EVENT_TYPE, "event": event})
     except Exception:  # a lost live update must never undo or fail the write that caused it
         logger.exception("could not publish %s to %s", event.get("type"), group)
 
 
 async def publish_now(group: str, event: dict[str, Any]) -> None:
     """For streaming from async code (answer deltas), where there is no transaction to wait for."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        await layer.group_send(group, {"type": CHANNEL_EVENT_TYPE, "event": event})
+        await group_publish_async(group, {"type": CHANNEL_EVENT_TYPE, "event": event})
     except Exception:
         logger.exception("could not publish %s to %s", event.get("type"), group)
 

@@ -11,8 +11,8 @@ from django.conf import settings
 
 from chat.conversations.events import conversation_group, publish_now
 from chat.conversations.services import message_event
-from config.db import in_schema, in_thread
-from config.redis import redis_client, tenant_key
+from config.db import in_schema
+from config.redis import redis_client, redis_client_async, tenant_key
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +40,17 @@ class GroupSink:
     async def delta(self, text: str) -> None:
         self.seq += 1
         frame = {"type": "answer.delta", "answer_ref": self.answer_ref, "seq": self.seq, "text": text}
-        await in_thread(_buffer_append, self.schema_name, self.answer_ref, frame)
+        # Kept before it is published: a client resuming after this piece went out finds it.
+        await _buffer_append(self.schema_name, self.answer_ref, frame)
         await publish_now(self.group, frame)
 
 
-def _buffer_append(schema_name: str, answer_ref: str, frame: dict[str, Any]) -> None:
+async def _buffer_append(schema_name: str, answer_ref: str, frame: dict[str, Any]) -> None:
     key = _buffer_key(schema_name, answer_ref)
-    pipe = redis_client().pipeline()
-    pipe.rpush(key, json.dumps(frame))
-    pipe.expire(key, settings.WIDGET_ANSWER_BUFFER_SECONDS)
-    pipe.execute()
+    async with redis_client_async().pipeline(transaction=False) as pipe:
+        pipe.rpush(key, json.dumps(frame))
+        pipe.expire(key, settings.WIDGET_ANSWER_BUFFER_SECONDS)
+        await pipe.execute()
 
 
 def buffered_deltas(schema_name: str, answer_ref: str, after_seq: int) -> list[dict[str, Any]]:

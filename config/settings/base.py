@@ -112,6 +112,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_LIMIT_SET_CALLS = True
 # Threads for database work from async code (config/db.py); each keeps one connection.
 DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=32)
+# Redis connections a process keeps for publishing live events (config/live.py), per event loop.
+LIVE_PUBLISH_CONNECTIONS = env.int("LIVE_PUBLISH_CONNECTIONS", default=16)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
