@@ -22,16 +22,17 @@ import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
+from redis import asyncio as aioredis
 
 from chat.models import BusinessProfile, KnowledgeSource
 from config.errors import ApplicationError
-from config.redis import redis_client, tenant_key
+from config.redis import redis_client_async, tenant_key
 from orders.models import CommerceSettings, Product, SpecialDay, SpecialDayOpening, Variant, WeeklyOpening
 
 __all__ = ["CachedAnswer", "answer_cache_get_or_compute", "knowledge_version", "normalize_question"]
@@ -223,21 +224,21 @@ async def answer_cache_get_or_compute(
 async def _wait_or_lead(*, keys: _Keys, lock_token: str, wait_seconds: float) -> tuple[CachedAnswer | None, bool]:
     """(answer, False) when cached; (None, True) when this caller holds the lock and must compute;
     (None, False) when it must compute on its own."""
-    client = redis_client()
+    # The event loop's own client, not a thread: a burst of answers would queue for the few threads.
+    client = redis_client_async()
     deadline = asyncio.get_running_loop().time() + wait_seconds
     lock_ms = max(1, int(wait_seconds * 1000))
     while True:
-        cached_raw, lock_held, uncacheable = await asyncio.to_thread(_look, client, keys)
+        cached_raw, lock_held, uncacheable = await _look(client, keys)
         cached = _parse(cached_raw, keys=keys)
         if cached is not None:
             return cached, False
         if uncacheable:
             return None, False
         if not lock_held:
-            if await asyncio.to_thread(client.set, keys.lock, lock_token, nx=True, px=lock_ms):
+            if await client.set(keys.lock, lock_token, nx=True, px=lock_ms):
                 # Someone may have stored the answer between the look and the lock.
-                stored = cast("str | None", await asyncio.to_thread(client.get, keys.answer))
-                cached = _parse(stored, keys=keys)
+                cached = _parse(await client.get(keys.answer), keys=keys)
                 if cached is not None:
                     await _release(keys=keys, lock_token=lock_token)
                     return cached, False
@@ -249,14 +250,14 @@ async def _wait_or_lead(*, keys: _Keys, lock_token: str, wait_seconds: float) ->
         await asyncio.sleep(POLL_INTERVAL_SECONDS)
 
 
-def _look(client: redis.Redis, keys: _Keys) -> tuple[str | None, bool, bool]:
+async def _look(client: aioredis.Redis, keys: _Keys) -> tuple[str | None, bool, bool]:
     # One MULTI, so a leader that stored its answer and then released its lock is never seen
     # halfway (lock gone, answer not there yet).
-    with client.pipeline(transaction=True) as pipe:
+    async with client.pipeline(transaction=True) as pipe:
         pipe.get(keys.answer)
         pipe.exists(keys.lock)
         pipe.exists(keys.uncacheable)
-        cached_raw, lock_held, uncacheable = pipe.execute()
+        cached_raw, lock_held, uncacheable = await pipe.execute()
     return cached_raw, bool(lock_held), bool(uncacheable)
 
 
@@ -272,7 +273,7 @@ def _parse(raw: str | None, *, keys: _Keys) -> CachedAnswer | None:
 
 async def _store(*, keys: _Keys, answer: CachedAnswer, ttl_seconds: int) -> None:
     try:
-        await asyncio.to_thread(redis_client().set, keys.answer, answer.to_json(), ex=ttl_seconds)
+        await redis_client_async().set(keys.answer, answer.to_json(), ex=ttl_seconds)
     except redis.RedisError:
         logger.warning("could not cache an answer at %s", keys.answer, exc_info=True)
 
@@ -286,7 +287,7 @@ async def _lead_finish(
         await _store(keys=keys, answer=answer, ttl_seconds=ttl_seconds)
     else:
         try:
-            await asyncio.to_thread(redis_client().set, keys.uncacheable, "1", px=max(1, int(wait_seconds * 1000)))
+            await redis_client_async().set(keys.uncacheable, "1", px=max(1, int(wait_seconds * 1000)))
         except redis.RedisError:
             logger.warning("could not mark %s as not cacheable", keys.answer, exc_info=True)
     await _release(keys=keys, lock_token=lock_token)
@@ -294,6 +295,6 @@ async def _lead_finish(
 
 async def _release(*, keys: _Keys, lock_token: str) -> None:
     try:
-        await asyncio.to_thread(redis_client().eval, _RELEASE_SCRIPT, 1, keys.lock, lock_token)
+        await redis_client_async().eval(_RELEASE_SCRIPT, 1, keys.lock, lock_token)
     except redis.RedisError:
         logger.warning("could not release the lock of %s; it expires on its own", keys.answer, exc_info=True)

@@ -37,7 +37,7 @@ from chat.assistant.llm import (
 )
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
-from chat.assistant.usage import llm_allowed, usage_record_answer
+from chat.assistant.usage import llm_allowed_async, usage_record_answer
 from chat.conversations import services
 from chat.models import Author, Conversation, Message
 from config.db import in_schema
@@ -283,8 +283,7 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
         result = await in_schema(turn.schema_name, offline.answer, text=text, state=turn.state, context=context)
         return _draft_from_offline(result, context)
 
-    use_llm = turn.provider is not None and await in_schema(turn.schema_name, llm_allowed,
-                                                            schema_name=turn.schema_name)
+    use_llm = turn.provider is not None and await llm_allowed_async(schema_name=turn.schema_name)
     cacheable_turn = not turn.state.pending_order_number and (turn.is_first_question or not use_llm)
 
     computed: list[Draft] = []  # the draft this request made itself, if the cache let it compute

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from config.errors import ApplicationError
-from config.redis import redis_client, tenant_key
+from config.redis import redis_client_async, tenant_key
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ async def circuit_record_success(*, base_url: str) -> None:
 async def circuit_reset(*, base_url: str) -> None:
     """Close a provider's circuit by hand (ops, tests)."""
     key = circuit_key(base_url)
-    await asyncio.to_thread(redis_client().delete, key, f"{key}:failures")
+    await redis_client_async().delete(key, f"{key}:failures")
 
 
 # Per-tenant cap on calls in flight.
@@ -240,7 +240,7 @@ async def tenant_llm_slot(*, tenant_schema: str, limit: int, lease_seconds: floa
 
 async def _release(key: str, lease_id: str) -> None:
     try:
-        await asyncio.to_thread(redis_client().zrem, key, lease_id)
+        await redis_client_async().zrem(key, lease_id)
     except redis.RedisError:
         logger.warning("could not release an LLM slot; it expires on its own", exc_info=True)
 
@@ -248,27 +248,17 @@ async def _release(key: str, lease_id: str) -> None:
 async def tenant_llm_inflight(*, tenant_schema: str) -> int:
     """How many LLM calls the tenant has in flight now (expired leases excluded)."""
     key = tenant_inflight_key(tenant_schema)
-    client = redis_client()
-    seconds, micros = await asyncio.to_thread(client.time)
-    return int(await asyncio.to_thread(client.zcount, key, seconds + micros / 1_000_000, "+inf"))
+    client = redis_client_async()
+    seconds, micros = await client.time()
+    return int(await client.zcount(key, seconds + micros / 1_000_000, "+inf"))
 
 
 async def _run_script(source: str, *, keys: list[str], args: list[Any]) -> Any:
-    """Run a script off the event loop. When Redis itself fails, return None: the guards then let
-    the call through, because losing the guard for a moment is better than losing every answer."""
-    script = _registered_script(source)
+    """Run a script on the event loop's own Redis client (no thread: a burst of answers would queue
+    for the few threads). When Redis itself fails, return None: the guards then let the call
+    through, because losing the guard for a moment is better than losing every answer."""
     try:
-        return await asyncio.to_thread(script, keys=keys, args=args)
+        return await redis_client_async().register_script(source)(keys=keys, args=args)
     except redis.RedisError:
         logger.warning("Redis unavailable for LLM guards; letting the call through", exc_info=True)
         return None
-
-
-_scripts: dict[str, Any] = {}
-
-
-def _registered_script(source: str) -> Any:
-    script = _scripts.get(source)
-    if script is None:
-        script = _scripts[source] = redis_client().register_script(source)
-    return script

@@ -32,7 +32,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from config.celery import Queue, tenant_task
-from config.redis import redis_client, tenant_key
+from config.db import in_schema
+from config.redis import redis_client, redis_client_async, tenant_key
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant, UsageEntry, UsageNotice
 from tenants.selectors import month_start
@@ -44,6 +45,7 @@ __all__ = [
     "LEVEL_WARNING",
     "UsageMonth",
     "llm_allowed",
+    "llm_allowed_async",
     "usage_month",
     "usage_notice_email",
     "usage_notice_email_send",
@@ -159,6 +161,26 @@ def _level(used_and_limits: tuple[tuple[int, int | None], ...]) -> str:
     return LEVEL_OK
 
 
+async def llm_allowed_async(*, schema_name: str) -> bool:
+    """llm_allowed for async code: the cached level is read on the event loop's own Redis client;
+    only a missing or outdated level goes to a database thread to be computed."""
+    try:
+        generation, cached = await redis_client_async().mget([_generation_key(schema_name), _level_key(schema_name)])
+    except redis.RedisError:
+        cached = None
+    if cached is not None:
+        level = _cached_level(cached, generation=generation or "0")
+        if level is not None:
+            return level != LEVEL_EXHAUSTED
+    return await in_schema(schema_name, llm_allowed, schema_name=schema_name)
+
+
+def _cached_level(cached: str, *, generation: str) -> str | None:
+    """The level a cache entry holds, or None when it was computed before the latest entry."""
+    cached_generation, _, level = cached.partition(":")
+    return level if cached_generation == generation else None
+
+
 def llm_allowed(*, schema_name: str) -> bool:
     """May the assistant call the model for this tenant now? False once the plan is used up.
 
@@ -177,10 +199,8 @@ def llm_allowed(*, schema_name: str) -> bool:
         logger.warning("Redis unavailable for the usage level of %s; reading the ledger", schema_name, exc_info=True)
         return usage_month(schema_name=schema_name).llm_allowed
     generation = generation or "0"
-    if cached is not None:
-        cached_generation, _, level = cached.partition(":")
-        if cached_generation == generation:
-            return level != LEVEL_EXHAUSTED
+    if cached is not None and (level := _cached_level(cached, generation=generation)) is not None:
+        return level != LEVEL_EXHAUSTED
     month = usage_month(schema_name=schema_name)
     _usage_level_remember(schema_name=schema_name, generation=generation, level=month.level)
     return month.llm_allowed
