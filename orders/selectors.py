@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,14 +56,30 @@ def commerce_currency() -> str:
     return CommerceSettings.objects.filter(pk=1).values_list("currency", flat=True).first() or "EUR"
 
 
+# schema name -> (time zone name, monotonic time it may be used until).
+_zone_names: dict[str, tuple[str, float]] = {}
+
+
 def tenant_zone() -> ZoneInfo:
     """The current tenant's time zone: opening hours are written in it."""
+    name = getattr(getattr(connection, "tenant", None), "timezone", None)
+    return ZoneInfo(name or _tenant_zone_name(connection.schema_name) or "UTC")
+
+
+def _tenant_zone_name(schema_name: str) -> str | None:
+    # Inside schema_context the connection's tenant is a stand-in without a time zone. An answer
+    # asks for the zone several times, so the tenant row's value is kept for a moment: it is set
+    # when the tenant is created and changed only by a platform admin.
     from tenants.models import Tenant
 
-    name = getattr(getattr(connection, "tenant", None), "timezone", None)
-    if not name:
-        name = Tenant.objects.filter(schema_name=connection.schema_name).values_list("timezone", flat=True).first()
-    return ZoneInfo(name or "UTC")
+    now = monotonic()
+    cached = _zone_names.get(schema_name)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    name = Tenant.objects.filter(schema_name=schema_name).values_list("timezone", flat=True).first()
+    if name:
+        _zone_names[schema_name] = (name, now + float(settings.TENANT_ZONE_CACHE_SECONDS))
+    return name
 
 
 # ============================================================================= catalog

@@ -317,6 +317,10 @@ CELERY_BEAT_SCHEDULE["kb-reembed-stale-chunks"] = {
 # How long a tenant's plan level is cached for the check before every model call. Recording usage
 # discards it at once; this only delays a plan change made in the admin.
 USAGE_LEVEL_CACHE_SECONDS = env.int("USAGE_LEVEL_CACHE_SECONDS", default=5)
+# Seconds the running usage totals (a cache of the ledger's monthly sums and the plan's limits) are
+# kept before they are summed from the ledger again. Near a line the ledger decides anyway, so only
+# a plan made smaller can take this long to apply.
+USAGE_TOTALS_CACHE_SECONDS = env.int("USAGE_TOTALS_CACHE_SECONDS", default=60)
 # Answers to frequent questions, per tenant and knowledge version (any change to the knowledge
 # base, catalog, opening hours or profile starts a new version, so nothing stale is served).
 ASSISTANT_CACHE_ENABLED = env.bool("ASSISTANT_CACHE_ENABLED", default=True)
@@ -348,6 +352,8 @@ WIDGET_ANSWER_BUFFER_SECONDS = env.int("WIDGET_ANSWER_BUFFER_SECONDS", default=6
 # How long a web process reuses the away banner it worked out from the opening hours (seconds; it is
 # recomputed anyway when the business opens or closes): the delay before a change to the hours shows.
 AWAY_STATE_CACHE_SECONDS = env.float("AWAY_STATE_CACHE_SECONDS", default=15)
+# Seconds a process reuses a tenant's time zone (set at creation, changed only in the platform admin).
+TENANT_ZONE_CACHE_SECONDS = env.float("TENANT_ZONE_CACHE_SECONDS", default=60)
 # Tests only: an ISO datetime the widget and assistant take as "now" (away messages at a closed time).
 DESKPILOT_FROZEN_NOW = env("DESKPILOT_FROZEN_NOW", default="")
 # --- end chat widget --------------------------------------------------------------------------------
