@@ -144,6 +144,15 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
         is_first_question=not any(m.author == Author.CUSTOMER for m in recent))
 
 
+def _answer_store_and_count(schema_name: str, message_id: int, answer: services.AnswerToStore) -> services.StoredAnswer:
+    # One trip to a database thread for both: each trip is a wait in line behind other answers.
+    stored = services.assistant_answer_store(customer_message_id=message_id, answer=answer)
+    if stored.created:
+        usage_record_answer(schema_name=schema_name, mode=answer.mode, tokens_in=answer.tokens_in,
+                            tokens_out=answer.tokens_out, cost_minor=answer.cost_minor)
+    return stored
+
+
 def _mark_not_needed(message_id: int) -> None:
     from chat.models import AnswerState
 
@@ -180,13 +189,9 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
         tokens_out=draft.tokens_out, cost_minor=draft.cost_minor, latency_ms=total_ms,
         first_token_ms=streamer.first_token_ms, language=turn.state.language,
         pending_order_number=draft.pending_order_number, failed_verifications=draft.failed_verifications)
-    stored = await in_schema(schema_name, services.assistant_answer_store, customer_message_id=message_id,
-                             answer=answer)
+    stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
-    if stored.created:
-        await in_schema(schema_name, usage_record_answer, schema_name=schema_name, mode=draft.mode,
-                        tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor)
     return AnswerResult(message_id=stored.message.pk, text=stored.message.text, mode=draft.mode,
                         sources=draft.sources, tool_calls=draft.tool_calls, quick_replies=draft.quick_replies,
                         handoff=stored.handed_over, confidence=draft.confidence,

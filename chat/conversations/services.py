@@ -266,30 +266,35 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore) -
     commits first wins, and an answer that lost is dropped, never shown to the customer.
     """
     with transaction.atomic():
-        customer_message = Message.objects.select_related("conversation").get(pk=customer_message_id)
-        conversation = Conversation.objects.select_for_update().get(pk=customer_message.conversation_id)
-        existing = Message.objects.filter(in_reply_to=customer_message, author=Author.ASSISTANT).first()
+        # The customer's message's conversation, locked (only its row: `of` keeps the message row free).
+        conversation = (Conversation.objects.select_for_update(of=("self",))
+                        .get(messages__pk=customer_message_id, messages__author=Author.CUSTOMER))
+        existing = Message.objects.filter(in_reply_to_id=customer_message_id, author=Author.ASSISTANT).first()
         if existing is not None:
             return StoredAnswer(existing, False, False)
         if not conversation.assistant_may_reply:
-            Message.objects.filter(pk=customer_message.pk).update(answer_state=AnswerState.NOT_NEEDED)
+            Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.NOT_NEEDED)
             return StoredAnswer(None, False, False)
         message = Message.objects.create(
-            conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to=customer_message,
+            conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to_id=customer_message_id,
             sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
             confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
             tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
             first_token_ms=answer.first_token_ms)
-        Message.objects.filter(pk=customer_message.pk).update(answer_state=AnswerState.ANSWERED)
+        Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.ANSWERED)
         conversation.last_message_at = message.created
         conversation.low_confidence_streak = conversation.low_confidence_streak + 1 if answer.low_confidence else 0
+        changed = ["last_message_at", "low_confidence_streak", "updated"]
         if answer.language:
             conversation.language = answer.language
+            changed.append("language")
         if answer.pending_order_number is not None:
             conversation.pending_order_number = answer.pending_order_number
+            changed.append("pending_order_number")
         if answer.failed_verifications is not None:
             conversation.failed_verifications = answer.failed_verifications
-        conversation.save()
+            changed.append("failed_verifications")
+        conversation.save(update_fields=changed)
         analytics_day_mark_stale(conversation=conversation)
         publish_after_commit(conversation_id=conversation.pk, event=message_event(message))
         reason = answer.handoff_reason
