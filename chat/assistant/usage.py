@@ -9,6 +9,11 @@ it, never counters kept beside it, so nothing can drift. What counts:
   entries (model calls that answered no customer message); embedding tokens are not chat tokens;
 - cost: every entry's estimated cost, embeddings included.
 
+Summing the ledger after every answer would grow with the month's traffic, so Redis keeps running
+totals beside it, as a cache only: seeded from the ledger, incremented after each entry commits,
+dropped every USAGE_TOTALS_CACHE_SECONDS so any drift is short-lived. They only tell whether the
+month is clearly below the warning line; whenever they say otherwise, the ledger decides.
+
 A plan level is the higher of the two percentages: at 80% the owners are warned, at 100% the
 assistant stops calling the model (offline mode answers) and the owners are told. Each level is
 told once per tenant and month, guarded by a unique constraint rather than a check.
@@ -201,9 +206,17 @@ def llm_allowed(*, schema_name: str) -> bool:
     generation = generation or "0"
     if cached is not None and (level := _cached_level(cached, generation=generation)) is not None:
         return level != LEVEL_EXHAUSTED
-    month = usage_month(schema_name=schema_name)
-    _usage_level_remember(schema_name=schema_name, generation=generation, level=month.level)
-    return month.llm_allowed
+    level = _usage_level(schema_name=schema_name, generation=generation)
+    _usage_level_remember(schema_name=schema_name, generation=generation, level=level)
+    return level != LEVEL_EXHAUSTED
+
+
+def _usage_level(*, schema_name: str, generation: str | None) -> str:
+    """The month's level: from the running totals when they are clearly below the warning line,
+    from the ledger otherwise (so every line is decided on the ledger's figures)."""
+    if _usage_estimate_level(schema_name=schema_name, generation=generation) == LEVEL_OK:
+        return LEVEL_OK
+    return usage_month(schema_name=schema_name).level
 
 
 def _level_key(schema_name: str) -> str:
@@ -225,6 +238,49 @@ def _usage_level_remember(*, schema_name: str, generation: str, level: str) -> N
                             generation, level, int(settings.USAGE_LEVEL_CACHE_SECONDS))
     except redis.RedisError:
         logger.warning("could not cache the usage level of %s", schema_name, exc_info=True)
+
+
+def _totals_key(schema_name: str) -> str:
+    return tenant_key(schema_name, "usage", "totals", f"{month_start():%Y-%m}")
+
+
+# Seeds the running totals only if no entry was recorded since `generation` was read (one recorded
+# meanwhile may be missing from the sum and would never be added). ARGV: generation, messages,
+# tokens, message limit, token limit ('' = none), ttl.
+_TOTALS_SEED_IF_CURRENT = """
+if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
+    redis.call('HSET', KEYS[2], 'messages', ARGV[2], 'tokens', ARGV[3], 'message_limit', ARGV[4],
+               'token_limit', ARGV[5])
+    redis.call('EXPIRE', KEYS[2], ARGV[6])
+end
+"""
+
+
+def _usage_estimate_level(*, schema_name: str, generation: str | None) -> str:
+    """The level by the running totals; seeded from the ledger when missing. LEVEL_EXHAUSTED
+    (ask the ledger) when Redis cannot tell."""
+    client = redis_client()
+    try:
+        totals = client.hgetall(_totals_key(schema_name))
+    except redis.RedisError:
+        return LEVEL_EXHAUSTED
+    if totals:
+        def limit(name: str) -> int | None:
+            return int(totals[name]) if totals.get(name) else None
+
+        return _level(((int(totals.get("messages") or 0), limit("message_limit")),
+                       (int(totals.get("tokens") or 0), limit("token_limit"))))
+    month = usage_month(schema_name=schema_name)
+    if generation is not None:
+        try:
+            client.eval(_TOTALS_SEED_IF_CURRENT, 2, _generation_key(schema_name), _totals_key(schema_name),
+                        generation, month.messages, month.tokens,
+                        "" if month.message_limit is None else month.message_limit,
+                        "" if month.token_limit is None else month.token_limit,
+                        int(settings.USAGE_TOTALS_CACHE_SECONDS))
+        except redis.RedisError:
+            logger.warning("could not keep the usage totals of %s", schema_name, exc_info=True)
+    return month.level
 
 
 def usage_notices_current(*, schema_name: str) -> list[UsageNotice]:
@@ -261,17 +317,29 @@ def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_o
     logger.debug(
         "usage recorded for %s: %s answer, %s+%s tokens, cost %s", schema_name, mode, tokens_in, tokens_out, cost_minor
     )
-    transaction.on_commit(lambda: _usage_level_forget(schema_name=schema_name))
+    tokens = tokens_in + tokens_out
+    transaction.on_commit(lambda: _usage_counted(schema_name=schema_name, messages=1, tokens=tokens))
     # Robust: the answer is stored and counted; a failure to tell the owners must not undo that.
     transaction.on_commit(lambda: _usage_thresholds_check(schema_name=schema_name), robust=True)
 
 
-def _usage_level_forget(*, schema_name: str) -> None:
+# Bumps the generation (discarding cached levels) and adds the entry to the running totals, if
+# they exist: missing totals are seeded from the ledger, which holds this entry already.
+# ARGV: messages, tokens, generation ttl.
+_COUNTED = """
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HINCRBY', KEYS[2], 'messages', ARGV[1])
+    redis.call('HINCRBY', KEYS[2], 'tokens', ARGV[2])
+end
+"""
+
+
+def _usage_counted(*, schema_name: str, messages: int, tokens: int) -> None:
     try:
-        with redis_client().pipeline() as pipe:
-            pipe.incr(_generation_key(schema_name))
-            pipe.expire(_generation_key(schema_name), _GENERATION_TTL_SECONDS)
-            pipe.execute()
+        redis_client().eval(_COUNTED, 2, _generation_key(schema_name), _totals_key(schema_name), messages, tokens,
+                            _GENERATION_TTL_SECONDS)
     except redis.RedisError:
         logger.warning(
             "could not discard the cached usage level of %s; it expires in %ss",
@@ -284,13 +352,18 @@ def _usage_level_forget(*, schema_name: str) -> None:
 def _usage_thresholds_check(*, schema_name: str) -> None:
     # Runs after the generation bump of this entry: the level computed here, which counts it, is
     # what the next answer's llm_allowed needs, so it is cached rather than computed a second time.
+    generation: str | None
     try:
-        generation = redis_client().get(_generation_key(schema_name)) or "0"
+        generation = str(redis_client().get(_generation_key(schema_name)) or "0")
     except redis.RedisError:
         generation = None
+    if _usage_estimate_level(schema_name=schema_name, generation=generation) == LEVEL_OK:
+        if generation is not None:
+            _usage_level_remember(schema_name=schema_name, generation=generation, level=LEVEL_OK)
+        return
     month, tenant_id = _usage_month_with_tenant(schema_name=schema_name, now=None)
     if generation is not None:
-        _usage_level_remember(schema_name=schema_name, generation=str(generation), level=month.level)
+        _usage_level_remember(schema_name=schema_name, generation=generation, level=month.level)
     if month.level == LEVEL_OK:
         return
     reached = _LEVELS_IN_ORDER[: _LEVELS_IN_ORDER.index(month.level) + 1]

@@ -11,6 +11,7 @@ from typing import Any
 import celery.app.task
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from chat.assistant.usage import (
@@ -21,6 +22,7 @@ from chat.assistant.usage import (
     usage_record_answer,
 )
 from config.celery import SCHEMA_HEADER
+from config.redis import redis_client, tenant_key
 from tenants import services
 from tenants.models import Plan, Tenant, UsageEntry, UsageNotice
 from tenants.selectors import month_start
@@ -206,6 +208,37 @@ def test_usage_of_one_tenant_never_counts_for_another(make_tenant, sent_tasks, l
     assert llm_allowed(schema_name=tenant_b.schema_name)
     assert usage_notices_current(schema_name=tenant_b.schema_name) == []
     assert {task["headers"][SCHEMA_HEADER] for task in _emails_sent(sent_tasks)} == {tenant_a.schema_name}
+
+
+def test_far_below_the_lines_an_answer_does_not_sum_the_months_ledger(make_tenant, sent_tasks) -> None:
+    tenant = _tenant_on_plan(make_tenant, messages=1000)
+    _seed_answers(tenant, 300)
+    _answer(tenant)
+
+    with CaptureQueriesContext(connection) as queries:
+        _answer(tenant)
+        assert llm_allowed(schema_name=tenant.schema_name)
+
+    sums = [query["sql"] for query in queries if "SUM(" in query["sql"].upper()]
+    assert sums == []
+    month = usage_month(schema_name=tenant.schema_name)
+    assert (month.messages, month.level) == (302, "ok")
+
+
+def test_the_ledger_decides_once_the_running_totals_are_summed_again(make_tenant, sent_tasks) -> None:
+    tenant = _tenant_on_plan(make_tenant, messages=100)
+    _seed_answers(tenant, 60)
+    _answer(tenant)
+    # Written past the running totals (as a lost increment would leave them): 61 counted, 79 true.
+    _seed_answers(tenant, 18)
+    _answer(tenant)
+    assert _levels(tenant) == []
+
+    # The totals expire after USAGE_TOTALS_CACHE_SECONDS; the next answer sums the ledger: 81%.
+    redis_client().delete(tenant_key(tenant.schema_name, "usage", "totals", f"{month_start():%Y-%m}"))
+    _answer(tenant)
+    assert _levels(tenant) == ["warning"]
+    assert len(_emails_sent(sent_tasks)) == 1
 
 
 def test_last_months_usage_does_not_count_this_month(make_tenant, sent_tasks) -> None:
