@@ -303,7 +303,13 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
 
 async def _open_until_first_token(client: openai.AsyncOpenAI, request: dict[str, Any]) -> tuple[Any, Any, list[Any]]:
     """Open the stream and read up to the first chunk carrying text, a tool call or an ending."""
-    stream = await client.chat.completions.create(**request)
+    # Through the client's own request method, as plain JSON both ways: `chat.completions.create`
+    # walks the request (every message and tool schema) through its type-driven transform and
+    # builds a typed model for every chunk, which together cost more CPU than all of Deskpilot's
+    # own work on an answer. The client still does the rest: key, base URL, timeouts, typed errors
+    # for failed statuses and for error events inside the stream.
+    stream = await client.post("/chat/completions", cast_to=object, body=request, stream=True,
+                               stream_cls=openai.AsyncStream[object])
     chunks = stream.__aiter__()
     seen: list[Any] = []
     try:
@@ -317,41 +323,67 @@ async def _open_until_first_token(client: openai.AsyncOpenAI, request: dict[str,
     return stream, chunks, seen
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A JSON object from the stream, or an empty one for anything else (a provider's oddity is
+    skipped, not a crash)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _first_choice(chunk: Any) -> dict[str, Any] | None:
+    choices = _mapping(chunk).get("choices")
+    return _mapping(choices[0]) if isinstance(choices, list) and choices else None
+
+
 def _is_meaningful(chunk: Any) -> bool:
-    if not chunk.choices:
-        return chunk.usage is not None
-    choice = chunk.choices[0]
-    return bool(choice.delta and (choice.delta.content or choice.delta.tool_calls)) or choice.finish_reason is not None
+    choice = _first_choice(chunk)
+    if choice is None:
+        return _mapping(chunk).get("usage") is not None
+    delta = _mapping(choice.get("delta"))
+    return bool(delta.get("content") or delta.get("tool_calls")) or choice.get("finish_reason") is not None
 
 
 def _absorb(chunk: Any, *, progress: _AttemptProgress, tool_parts: dict[int, dict[str, Any]]) -> list[TextDelta]:
     """Fold one chunk into the attempt's progress; return the text it carries."""
-    progress.model = chunk.model or progress.model
-    if chunk.usage is not None:
-        progress.tokens_in = chunk.usage.prompt_tokens
-        progress.tokens_out = chunk.usage.completion_tokens
+    chunk = _mapping(chunk)
+    model = chunk.get("model")
+    if isinstance(model, str) and model:
+        progress.model = model
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        progress.tokens_in = _count(usage.get("prompt_tokens"))
+        progress.tokens_out = _count(usage.get("completion_tokens"))
     events: list[TextDelta] = []
-    for choice in chunk.choices or []:
-        if choice.index != 0:
+    choices = chunk.get("choices")
+    for choice in choices if isinstance(choices, list) else []:
+        choice = _mapping(choice)
+        if choice.get("index", 0) != 0:
             continue
-        if choice.finish_reason is not None:
-            progress.finish_reason = choice.finish_reason
-        delta = choice.delta
-        if delta is None:
-            continue
-        if delta.content:
-            progress.text_chars += len(delta.content)
-            events.append(TextDelta(text=delta.content))
-        for part in delta.tool_calls or []:
-            collected = tool_parts.setdefault(part.index, {"id": "", "name": "", "arguments": []})
-            if part.id:
-                collected["id"] = part.id
-            if part.function is not None:
-                if part.function.name:
-                    collected["name"] += part.function.name
-                if part.function.arguments:
-                    collected["arguments"].append(part.function.arguments)
+        if choice.get("finish_reason") is not None:
+            progress.finish_reason = str(choice["finish_reason"])
+        delta = _mapping(choice.get("delta"))
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            progress.text_chars += len(content)
+            events.append(TextDelta(text=content))
+        parts = delta.get("tool_calls")
+        for part in parts if isinstance(parts, list) else []:
+            part = _mapping(part)
+            index = part.get("index")
+            if not isinstance(index, int):
+                continue
+            collected = tool_parts.setdefault(index, {"id": "", "name": "", "arguments": []})
+            if part.get("id"):
+                collected["id"] = str(part["id"])
+            function = _mapping(part.get("function"))
+            if isinstance(function.get("name"), str):
+                collected["name"] += function["name"]
+            if isinstance(function.get("arguments"), str):
+                collected["arguments"].append(function["arguments"])
     return events
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and value >= 0 else None
 
 
 def _completed_tool_calls(tool_parts: dict[int, dict[str, Any]]) -> list[ToolCall]:

@@ -167,6 +167,38 @@ def test_broken_stream_before_any_output_is_retried(llm: FakeOpenAIServer) -> No
     assert len(llm.chat_requests) == 2
 
 
+def test_error_event_inside_the_stream_before_any_output_is_retried(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(tool_calls=[{"name": "product_lookup", "arguments": {"query": "hoodie"}}], chunk_size=2,
+                     error_midway=True)
+    llm.script_reply(text="We open at 9am.")
+
+    events = asyncio.run(collect(llm))
+
+    assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
+    assert not [event for event in events if isinstance(event, ToolCall)]
+    assert len(llm.chat_requests) == 2
+
+
+def test_error_event_after_text_ends_the_answer_as_partial(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(text="The Harbour Hoodie is in stock in sizes S, M and L, and it ships today.", chunk_size=4,
+                     error_midway=True)
+    received: list[str] = []
+
+    async def consume() -> None:
+        async with aclosing(chat_stream(config=provider(llm), messages=QUESTION, tools=None,
+                                        tenant_schema=tenant())) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+
+    with pytest.raises(LLMUnavailable) as raised:
+        asyncio.run(consume())
+
+    assert raised.value.after_output is True
+    assert received and "ships today" not in "".join(received)
+    assert len(llm.chat_requests) == 1
+
+
 def test_broken_stream_after_text_is_not_retried_and_says_output_was_partial(llm: FakeOpenAIServer) -> None:
     llm.script_reply(text="The Harbour Hoodie is in stock in sizes S, M and L, and it ships today.", chunk_size=4,
                      disconnect_midway=True)

@@ -55,7 +55,8 @@ class ScriptedReply:
     make the answer; streamed, both are cut into pieces of `chunk_size` characters. `status` other
     than 200 answers with an OpenAI error body (and `Retry-After` when `retry_after` is set). `hang`
     never answers until the client gives up; `disconnect_midway` drops the connection after about
-    half of the answer. Delays are in seconds; `first_token_delay=None` uses the server's setting.
+    half of the answer; `error_midway` sends an error event there instead (as the API does when a
+    streamed answer fails on its side) and ends the stream. Delays are in seconds; `first_token_delay=None` uses the server's setting.
     """
 
     text: str = ""
@@ -68,6 +69,7 @@ class ScriptedReply:
     error_message: str | None = None
     hang: bool = False
     disconnect_midway: bool = False
+    error_midway: bool = False
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -405,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
         if include_usage:
             frames.append({"id": completion_id, "object": "chat.completion.chunk", "created": created,
                            "model": model, "choices": [], "usage": usage})
-        cut_after = max(2, len(frames) // 2) if reply.disconnect_midway else None
+        cut_after = max(2, len(frames) // 2) if reply.disconnect_midway or reply.error_midway else None
 
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -416,6 +418,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._pause(first_token_delay)
         for position, frame in enumerate(frames):
             if cut_after is not None and position == cut_after:
+                if reply.error_midway:
+                    error = {"error": {"message": "The server had an error while processing your request.",
+                                       "type": "server_error", "code": None}}
+                    self._write_chunk(f"data: {json.dumps(error)}\n\n".encode())
+                    break
                 self._drop_connection()
             if position > 0 and chunk_delay:
                 self._pause(chunk_delay)
