@@ -103,6 +103,8 @@ class Turn:
     timezone_name: str
     provider: ProviderConfig | None
     is_first_question: bool
+    # Read with the turn when its answer may be cached (one trip to a database thread, not two).
+    knowledge_version: str | None = None
 
 
 def _load_turn(schema_name: str, message_id: int) -> Turn:
@@ -121,6 +123,7 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
             prefix = "(A team member wrote) " if previous.author == Author.AGENT else ""
             history.append({"role": "assistant", "content": prefix + previous.text})
     customer_texts = [m.text for m in recent if m.author == Author.CUSTOMER] + [message.text]
+    is_first_question = not any(m.author == Author.CUSTOMER for m in recent)
     language = detect_language(message.text, default=conversation.language or "en")
     provider: ProviderConfig | None
     if profile.llm_api_key:
@@ -141,7 +144,8 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
         profile_tone=profile.tone, profile_languages=list(profile.languages or []),
         # Read from the tenant's row: inside schema_context the connection's tenant has no time zone.
         timezone_name=commerce.tenant_zone().key, provider=provider,
-        is_first_question=not any(m.author == Author.CUSTOMER for m in recent))
+        is_first_question=is_first_question,
+        knowledge_version=knowledge_version() if is_first_question and not conversation.pending_order_number else None)
 
 
 def _answer_store_and_count(schema_name: str, message_id: int, answer: services.AnswerToStore) -> services.StoredAnswer:
@@ -303,7 +307,7 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
 
     if not cacheable_turn:
         return await _compute(turn, context, streamer, now, use_llm)
-    version = await in_schema(turn.schema_name, knowledge_version)
+    version = turn.knowledge_version or await in_schema(turn.schema_name, knowledge_version)
     cached, from_cache = await answer_cache_get_or_compute(schema_name=turn.schema_name, language=language,
                                                            question=text, version=version, compute=compute)
     if from_cache and cached is not None:

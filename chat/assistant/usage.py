@@ -21,7 +21,9 @@ told once per tenant and month, guarded by a unique constraint rather than a che
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
@@ -177,7 +179,21 @@ async def llm_allowed_async(*, schema_name: str) -> bool:
         level = _cached_level(cached, generation=generation or "0")
         if level is not None:
             return level != LEVEL_EXHAUSTED
-    return await in_schema(schema_name, llm_allowed, schema_name=schema_name)
+    # When the cached level expires, every answer under way would compute it at once; one does,
+    # the others of this event loop wait for its result.
+    loop = asyncio.get_running_loop()
+    computing = _computing_levels.setdefault(loop, {})
+    pending = computing.get(schema_name)
+    if pending is None:
+        pending = computing[schema_name] = loop.create_task(in_schema(schema_name, llm_allowed,
+                                                                      schema_name=schema_name))
+        pending.add_done_callback(lambda _task: computing.pop(schema_name, None))
+    return await asyncio.shield(pending)
+
+
+_computing_levels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task[bool]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _cached_level(cached: str, *, generation: str) -> str | None:
