@@ -49,9 +49,10 @@ def _pool_arguments(host: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     address = host.pop("address", None)
     if address is None:
         raise ValueError("The channel layer's Redis hosts need an 'address' (a redis:// URL).")
-    # A burst waits for one of a few connections rather than opening hundreds: a PUBLISH is short.
+    # A burst waits for one of a few connections rather than opening hundreds: a PUBLISH is short,
+    # so the wait is a queue with no limit of its own (a dead Redis still fails on socket timeouts).
     host["max_connections"] = int(settings.LIVE_PUBLISH_CONNECTIONS)
-    host.setdefault("timeout", host.get("socket_timeout") or 30)
+    host["timeout"] = None
     return address, host
 
 

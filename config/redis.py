@@ -24,8 +24,10 @@ def redis_client_async() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
+        # No wait limit for a free connection: under a burst the wait is a queue, not a failure
+        # (each command is short; a dead Redis still fails on the socket timeouts).
         pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=int(settings.LIVE_PUBLISH_CONNECTIONS), timeout=5,
+            settings.REDIS_URL, max_connections=int(settings.LIVE_PUBLISH_CONNECTIONS), timeout=None,
             socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
         client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
     return client
