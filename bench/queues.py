@@ -52,7 +52,7 @@ def main() -> None:
             with schema_context(slug):
                 sent = time.time()
                 tenant_worker_probe.apply_async(args=[marker], queue="critical")
-            started_at = float(wait_until(lambda: redis_client().lindex(attempts, 0), timeout=60,
+            started_at = float(wait_until(lambda key=attempts: redis_client().lindex(key, 0), timeout=60,
                                           message="critical task start"))
             delays.append((started_at - sent) * 1000)
         remaining = broker.llen("low")

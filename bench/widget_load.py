@@ -151,6 +151,11 @@ def main() -> None:
             print(asyncio.run(run_level(level, web.port, tenant.get_primary_domain().domain, key, web.pid,
                                         base_url)), flush=True)
     finally:
+        # Warnings and errors only (DESKPILOT_LOG_LEVEL=WARNING): what went wrong, if anything.
+        log = "\n".join(line for line in web.output().splitlines()
+                        if not any(word in line for word in ('"WSCONNECT', '"WSDISCONNECT', '"WSREJECT', '"GET ')))
+        if log.strip():
+            print("web process log (last 40 lines):\n" + "\n".join(log.splitlines()[-40:]), flush=True)
         web.stop()
         fake.terminate()
     assert math.isfinite(1.0)
