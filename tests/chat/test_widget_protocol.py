@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import schema_context
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.models import Contact, Conversation, Message
 from chat.widget.services import widget_settings_get
@@ -144,7 +144,7 @@ def test_dead_connections_are_closed(web: WebServer, tenant_a) -> None:
     ws = open_widget(web, tenant_a, answer_pings=False)
     ws.recv_until("welcome")
     ws.recv_until("ping", timeout=10)  # and never answer
-    with pytest.raises(Exception):
+    with pytest.raises(ConnectionClosed):
         for _ in range(20):
             ws.recv(timeout=10)
     assert ws.connection.close_code == 4408

@@ -119,5 +119,5 @@ def _admin_login(client, username: str, password: str) -> bool:
     assert login_page.status_code == 200 and token
     response = client.post("/admin/login/?next=/admin/",
                            data={"username": username, "password": password, "csrfmiddlewaretoken": token},
-                           headers={"Referer": f"http://localhost/admin/login/"})
+                           headers={"Referer": "http://localhost/admin/login/"})
     return response.status_code == 302 and response.headers.get("location") == "/admin/"
