@@ -179,29 +179,12 @@ def test_error_event_inside_the_stream_before_any_output_is_retried(llm: FakeOpe
     assert len(llm.chat_requests) == 2
 
 
-def test_error_event_after_text_ends_the_answer_as_partial(llm: FakeOpenAIServer) -> None:
+@pytest.mark.parametrize("failure", [{"disconnect_midway": True}, {"error_midway": True}],
+                         ids=["connection dropped", "error event"])
+def test_a_stream_failing_after_text_is_not_retried_and_says_output_was_partial(
+        llm: FakeOpenAIServer, failure: dict[str, bool]) -> None:
     llm.script_reply(text="The Harbour Hoodie is in stock in sizes S, M and L, and it ships today.", chunk_size=4,
-                     error_midway=True)
-    received: list[str] = []
-
-    async def consume() -> None:
-        async with aclosing(chat_stream(config=provider(llm), messages=QUESTION, tools=None,
-                                        tenant_schema=tenant())) as stream:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    received.append(event.text)
-
-    with pytest.raises(LLMUnavailable) as raised:
-        asyncio.run(consume())
-
-    assert raised.value.after_output is True
-    assert received and "ships today" not in "".join(received)
-    assert len(llm.chat_requests) == 1
-
-
-def test_broken_stream_after_text_is_not_retried_and_says_output_was_partial(llm: FakeOpenAIServer) -> None:
-    llm.script_reply(text="The Harbour Hoodie is in stock in sizes S, M and L, and it ships today.", chunk_size=4,
-                     disconnect_midway=True)
+                     **failure)
     llm.script_reply(text="This must never be streamed after the first attempt's text.")
     received: list[str] = []
 
@@ -216,7 +199,7 @@ def test_broken_stream_after_text_is_not_retried_and_says_output_was_partial(llm
         asyncio.run(consume())
 
     assert raised.value.after_output is True
-    assert received and "never" not in "".join(received)
+    assert received and "never" not in "".join(received) and "ships today" not in "".join(received)
     assert len(llm.chat_requests) == 1
 
 
