@@ -62,7 +62,27 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
     async def send_error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
+    # Channels hands a socket's frames to its consumer one at a time: while one is being handled
+    # (a message waiting for the database under load, say), the client's next frames, its pongs
+    # among them, wait unread. Silence is only held against a client while we were listening.
+    frames_in_progress = 0
+    last_frame_done = 0.0
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        self.frames_in_progress += 1
+        try:
+            await self._receive_frame(text_data)
+        finally:
+            self.frames_in_progress -= 1
+            self.last_frame_done = time.monotonic()
+
+    def silent_for(self, last_heard: float) -> float:
+        """Seconds the client has said nothing while this consumer was free to read it."""
+        if self.frames_in_progress:
+            return 0.0
+        return time.monotonic() - max(last_heard, self.last_frame_done)
+
+    async def _receive_frame(self, text_data: str | None) -> None:
         try:
             content = await self.decode_json(text_data) if text_data else None
         except ValueError:
@@ -159,7 +179,7 @@ class WidgetConsumer(TenantConsumer):
         with contextlib.suppress(asyncio.CancelledError):
             while True:
                 await asyncio.sleep(interval)
-                if time.monotonic() - self.last_pong > timeout:
+                if self.silent_for(self.last_pong) > timeout:
                     logger.info("closing a widget connection that stopped answering pings")
                     await self.close(code=4408)
                     return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import transaction
 from django_tenants.utils import schema_context
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -138,6 +140,28 @@ def test_prechat_rating_handoff_status_and_ping(web: WebServer, tenant_a) -> Non
         assert contact.name == "Ada"
         assert Conversation.objects.get(contact=contact).rating == 4
     ws.close()
+
+
+def test_a_client_whose_pongs_wait_behind_a_slow_message_is_not_taken_for_dead(web: WebServer, tenant_a) -> None:
+    ws = open_widget(web, tenant_a)
+    ws.recv_until("welcome")
+    ws.send({"type": "message", "client_id": "slow-1", "text": "hello"})
+    first_message_id = ws.recv_until("ack")["message_id"]
+    ws.recv_until("answer.end")
+    with schema_context(tenant_a.schema_name):
+        conversation_id = Message.objects.get(pk=first_message_id).conversation_id
+
+    # The next message waits for this lock far longer than the 3 s pong timeout, while the client
+    # keeps answering pings that the server cannot read until the message is handled.
+    with schema_context(tenant_a.schema_name), transaction.atomic():
+        Conversation.objects.select_for_update().get(pk=conversation_id)
+        ws.send({"type": "message", "client_id": "slow-2", "text": "are you there?"})
+        held_until = time.monotonic() + 6
+        while time.monotonic() < held_until:
+            ws.recv(timeout=held_until - time.monotonic() + 1)  # pings, answered by the client
+
+    assert ws.recv_until("ack", client_id="slow-2", timeout=20)["message_id"]
+    assert ws.connection.close_code is None
 
 
 def test_dead_connections_are_closed(web: WebServer, tenant_a) -> None:
