@@ -88,6 +88,14 @@ async def direct_burst(base_url: str, count: int) -> list[float]:
     return [r for r in results if isinstance(r, float)]
 
 
+def failure_name(error: BaseException) -> str:
+    """The exception's name, with the close code when the server closed the socket."""
+    received = getattr(error, "rcvd", None)
+    if received is not None:
+        return f"{type(error).__name__} (close code {received.code})"
+    return type(error).__name__
+
+
 async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, base_url: str) -> str:
     before = rss_kib(web_pid)
     opened = await asyncio.gather(*(open_connection(port, domain, key) for _ in range(level)),
@@ -101,7 +109,7 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
                                    return_exceptions=True)
     elapsed = time.perf_counter() - started
     through = [r * 1000 for r in results if isinstance(r, float)]
-    failures = collections.Counter(r if isinstance(r, str) else type(r).__name__ for r in results
+    failures = collections.Counter(r if isinstance(r, str) else failure_name(r) for r in results
                                    if not isinstance(r, float))
     failures.update(refused)
     errors = sum(failures.values())
