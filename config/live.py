@@ -6,7 +6,8 @@ commit) `async_to_sync(layer.group_send)` is worse: it starts a thread and an ev
 layer a new connection, for each event. In a burst of answers that was a sixth of the web process's
 CPU. Here the event is serialized by the layer itself and PUBLISHed on the channel the layer's
 subscribers listen to (channels-redis names it "<prefix>__group__<group>" and picks the host by
-the same hash), through a connection pool: no new loop, no lock, no connection per event. The
+the same hash), through a pooled client (config.redis): no new loop, no lock, no connection per
+event. The
 widget and inbox tests receive these events on real sockets, so a change of that naming in a new
 channels-redis version fails them.
 
@@ -15,20 +16,15 @@ Any other channel layer (the in-memory one, say) is sent to through its own `gro
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import weakref
 from typing import Any
 
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
-from redis import asyncio as aioredis
 
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aioredis.Redis]] = weakref.WeakKeyDictionary()
+from config.redis import pooled_client, pooled_client_async
 
 
 def _layer_config() -> dict[str, Any]:
@@ -44,35 +40,12 @@ def _target(layer: RedisPubSubChannelLayer, group: str, message: dict[str, Any])
     return _consistent_hash(channel, len(_hosts())), channel, layer.serialize(message)
 
 
-def _pool_arguments(host: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    host = dict(host)
+def _client_arguments(index: int) -> tuple[str, dict[str, Any]]:
+    host = _hosts()[index]
     address = host.pop("address", None)
     if address is None:
         raise ValueError("The channel layer's Redis hosts need an 'address' (a redis:// URL).")
-    # A burst waits for one of a few connections rather than opening hundreds: a PUBLISH is short,
-    # so the wait is a queue with no limit of its own (a dead Redis still fails on socket timeouts).
-    host["max_connections"] = int(settings.LIVE_PUBLISH_CONNECTIONS)
-    host["timeout"] = None
     return address, host
-
-
-@functools.cache
-def _sync_client(index: int) -> redis.Redis:
-    address, options = _pool_arguments(_hosts()[index])
-    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(address, **options))
-
-
-def _async_client(index: int) -> aioredis.Redis:
-    # A redis.asyncio connection belongs to the loop it was opened on.
-    loop = asyncio.get_running_loop()
-    clients = _async_clients.get(loop)
-    if clients is None:
-        clients = []
-        for host in _hosts():
-            address, options = _pool_arguments(host)
-            clients.append(aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(address, **options)))
-        _async_clients[loop] = clients
-    return clients[index]
 
 
 def group_publish(group: str, message: dict[str, Any]) -> None:
@@ -84,7 +57,8 @@ def group_publish(group: str, message: dict[str, Any]) -> None:
         async_to_sync(layer.group_send)(group, message)
         return
     index, channel, payload = _target(layer, group, message)
-    _sync_client(index).publish(channel, payload)
+    address, options = _client_arguments(index)
+    pooled_client(address, **options).publish(channel, payload)
 
 
 async def group_publish_async(group: str, message: dict[str, Any]) -> None:
@@ -96,4 +70,5 @@ async def group_publish_async(group: str, message: dict[str, Any]) -> None:
         await layer.group_send(group, message)
         return
     index, channel, payload = _target(layer, group, message)
-    await _async_client(index).publish(channel, payload)
+    address, options = _client_arguments(index)
+    await pooled_client_async(address, **options).publish(channel, payload)

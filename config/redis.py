@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
+from typing import Any
 
 import redis
 from django.conf import settings
 from redis import asyncio as aioredis
 
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], aioredis.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @functools.cache
@@ -19,17 +22,36 @@ def redis_client() -> redis.Redis:
 
 
 def redis_client_async() -> aioredis.Redis:
-    """The same Redis for async code, without a thread: one client per event loop (an asyncio
-    connection belongs to the loop that opened it), with a bounded pool that a burst waits for."""
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
+    """The same Redis for async code, without a thread (see pooled_client_async)."""
+    return pooled_client_async(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
+
+
+def _pool_options(options: dict[str, Any]) -> dict[str, Any]:
+    # A burst waits for one of a few connections rather than opening hundreds: each command is
+    # short, so the wait is a queue with no limit of its own (a dead Redis still fails on the
+    # socket timeouts).
+    return {**options, "max_connections": int(settings.REDIS_POOL_CONNECTIONS), "timeout": None}
+
+
+@functools.cache
+def _pooled_client(address: str, options: tuple[tuple[str, Any], ...]) -> redis.Redis:
+    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(address, **_pool_options(dict(options))))
+
+
+def pooled_client(address: str, **options: Any) -> redis.Redis:
+    """A client on a bounded connection pool shared by the process's threads, one per address and options."""
+    return _pooled_client(address, tuple(sorted(options.items())))
+
+
+def pooled_client_async(address: str, **options: Any) -> aioredis.Redis:
+    """As pooled_client, for async code: one per event loop (an asyncio connection belongs to the
+    loop that opened it)."""
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (address, tuple(sorted(options.items())))
+    client = clients.get(key)
     if client is None:
-        # No wait limit for a free connection: under a burst the wait is a queue, not a failure
-        # (each command is short; a dead Redis still fails on the socket timeouts).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=int(settings.LIVE_PUBLISH_CONNECTIONS), timeout=None,
-            socket_connect_timeout=2, socket_timeout=5, decode_responses=True)
-        client = _async_clients[loop] = aioredis.Redis(connection_pool=pool)
+        pool = aioredis.BlockingConnectionPool.from_url(address, **_pool_options(options))
+        client = clients[key] = aioredis.Redis(connection_pool=pool)
     return client
 
 

@@ -112,8 +112,9 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_LIMIT_SET_CALLS = True
 # Threads for database work from async code (config/db.py); each keeps one connection.
 DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=32)
-# Redis connections a process keeps for publishing live events (config/live.py), per event loop.
-LIVE_PUBLISH_CONNECTIONS = env.int("LIVE_PUBLISH_CONNECTIONS", default=16)
+# Connections in each of a process's pooled Redis clients (config.redis: live events, and Redis from
+# async code, per event loop); a burst waits for a free one.
+REDIS_POOL_CONNECTIONS = env.int("REDIS_POOL_CONNECTIONS", default=16)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
