@@ -1,7 +1,7 @@
 """Cost control: what each tenant used this month, against its plan, and telling the owners.
 
-The ledger (`tenants.UsageEntry`, public schema) is the only truth; monthly figures are sums over
-it, never counters kept beside it, so nothing can drift. What counts:
+The ledger (`tenants.UsageEntry`, public schema) is the only truth; every decision about a line is
+made on sums over it (the running totals below are only a shortcut far from the lines). What counts:
 
 - messages: `message` entries, one per answered customer message whatever the mode (llm, offline,
   cache), because the plan sells answered messages;
