@@ -35,7 +35,8 @@ from config.errors import ApplicationError
 from config.redis import redis_client_async, tenant_key
 from orders.models import CommerceSettings, Product, SpecialDay, SpecialDayOpening, Variant, WeeklyOpening
 
-__all__ = ["CachedAnswer", "answer_cache_get_or_compute", "knowledge_version", "normalize_question"]
+__all__ = ["CachedAnswer", "answer_cache_get_or_compute", "knowledge_fingerprint_sql", "knowledge_version",
+           "knowledge_version_of", "normalize_question"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ _VERSIONED_MODELS = (
 )
 
 
-def _knowledge_version_sql() -> str:
+def knowledge_fingerprint_sql() -> str:
+    """One scalar SELECT of the knowledge tables' fingerprint in the current schema; with the knowledge
+    base's counter, knowledge_version_of() makes the version of it."""
     # Per table: the row count, which changes on every insert and delete, and the sum of the rows'
     # xmin, the id of the transaction that wrote each row's current version. Any UPDATE, through
     # save(), QuerySet.update() or raw SQL, gives the row a new xmin and so a new sum; max(updated)
@@ -105,18 +108,27 @@ def _knowledge_version_sql() -> str:
     return f"SELECT concat_ws(';', {', '.join(per_table)})"
 
 
+def _require_tenant_schema() -> None:
+    if connection.schema_name == get_public_schema_name():
+        raise ApplicationError("The knowledge version is read inside a tenant's schema.", code="no_tenant")
+
+
+def knowledge_version_of(fingerprint: str) -> str:
+    """The version from the tables' fingerprint, read in the current tenant's schema."""
+    _require_tenant_schema()
+    from chat.knowledge.services import kb_version
+
+    return hashlib.sha256(f"{fingerprint};chunks:{kb_version()}".encode()).hexdigest()[:16]
+
+
 def knowledge_version() -> str:
     """A short string that changes whenever anything an answer may be drawn from changes, in the
     current tenant's schema. Read it at the start of an answer, before searching."""
-    if connection.schema_name == get_public_schema_name():
-        raise ApplicationError("The knowledge version is read inside a tenant's schema.", code="no_tenant")
-    from chat.knowledge.services import kb_version
-
+    _require_tenant_schema()
     with connection.cursor() as cursor:
-        cursor.execute(_knowledge_version_sql())
+        cursor.execute(knowledge_fingerprint_sql())
         fingerprint = cursor.fetchone()[0]
-    fingerprint += f";chunks:{kb_version()}"
-    return hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+    return knowledge_version_of(fingerprint)
 
 
 # ----------------------------------------------------------------------------- questions

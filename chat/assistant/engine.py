@@ -15,16 +15,25 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.utils import timezone
 
 from chat.assistant import offline, tools
-from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, knowledge_version
+from chat.assistant.cache import (
+    CachedAnswer,
+    answer_cache_get_or_compute,
+    knowledge_fingerprint_sql,
+    knowledge_version,
+    knowledge_version_of,
+)
 from chat.assistant.factcheck import SentenceGate, check_answer, supported_facts
+from chat.assistant.first_tokens import FirstTokenTurn
 from chat.assistant.language import detect_language
 from chat.assistant.llm import (
     OPENAI_DEFAULT_BASE_URL,
@@ -37,6 +46,7 @@ from chat.assistant.llm import (
 )
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
+from chat.assistant.selectors import turn_snapshot
 from chat.assistant.usage import llm_allowed_async, usage_record_answer
 from chat.conversations import services
 from chat.models import Author, Conversation, Message
@@ -108,44 +118,53 @@ class Turn:
 
 
 def _load_turn(schema_name: str, message_id: int) -> Turn:
-    message = Message.objects.select_related("conversation").get(pk=message_id, author=Author.CUSTOMER)
-    conversation: Conversation = message.conversation
-    answered = Message.objects.filter(in_reply_to=message, author=Author.ASSISTANT).first()
-    profile = services.business_profile_get()
-    recent = list(conversation.messages.filter(internal=False, created__lte=message.created)
-                  .exclude(pk=message.pk).order_by("-created", "-id")[:HISTORY_MESSAGES])
-    recent.reverse()
+    snapshot = turn_snapshot(message_id=message_id, history=HISTORY_MESSAGES,
+                             knowledge_fingerprint_sql=knowledge_fingerprint_sql())
+    if snapshot is None:
+        raise Message.DoesNotExist(f"No customer message {message_id} in {schema_name}.")
+    version = None if snapshot.knowledge_fingerprint is None else knowledge_version_of(snapshot.knowledge_fingerprint)
+    if snapshot.profile is None:
+        stored_profile = services.business_profile_get()  # creates the tenant's profile row
+        profile = {field: getattr(stored_profile, field) for field in (
+            "name", "tone", "languages", "human_only_topics", "llm_api_key", "llm_base_url", "llm_chat_model")}
+        # The new row is part of what the version covers.
+        version = None if version is None else knowledge_version()
+    else:
+        profile = snapshot.profile
     history = []
-    for previous in recent:
-        if previous.author == Author.CUSTOMER:
-            history.append({"role": "user", "content": previous.text})
-        elif previous.author in (Author.ASSISTANT, Author.AGENT):
-            prefix = "(A team member wrote) " if previous.author == Author.AGENT else ""
-            history.append({"role": "assistant", "content": prefix + previous.text})
-    customer_texts = [m.text for m in recent if m.author == Author.CUSTOMER] + [message.text]
-    is_first_question = not any(m.author == Author.CUSTOMER for m in recent)
-    language = detect_language(message.text, default=conversation.language or "en")
+    for author, text in snapshot.recent:
+        if author == Author.CUSTOMER:
+            history.append({"role": "user", "content": text})
+        elif author in (Author.ASSISTANT, Author.AGENT):
+            prefix = "(A team member wrote) " if author == Author.AGENT else ""
+            history.append({"role": "assistant", "content": prefix + text})
+    customer_texts = [text for author, text in snapshot.recent if author == Author.CUSTOMER] + [snapshot.text]
+    language = detect_language(snapshot.text, default=snapshot.language or "en")
     provider: ProviderConfig | None
-    if profile.llm_api_key:
+    if profile["llm_api_key"]:
         # A tenant's own key goes only where the tenant said, or to OpenAI itself: never to the
         # platform's endpoint (another vendor, a proxy), which would receive someone else's secret.
-        provider = ProviderConfig(api_key=profile.llm_api_key, base_url=profile.llm_base_url or OPENAI_DEFAULT_BASE_URL,
-                                  chat_model=profile.llm_chat_model or ProviderConfig.chat_model)
+        provider = ProviderConfig(api_key=profile["llm_api_key"],
+                                  base_url=profile["llm_base_url"] or OPENAI_DEFAULT_BASE_URL,
+                                  chat_model=profile["llm_chat_model"] or ProviderConfig.chat_model)
     else:
         provider = provider_config_default()
+    answered = (Message.objects.get(pk=snapshot.answered_id) if snapshot.answered_id is not None else None)
     return Turn(
-        schema_name=schema_name, conversation_id=conversation.pk, message_id=message.pk, text=message.text,
-        status=conversation.status, may_reply=conversation.assistant_may_reply, already_answered=answered,
-        state=offline.ConversationState(language=language, pending_order_number=conversation.pending_order_number,
-                                        failed_verifications=conversation.failed_verifications,
-                                        human_only_topics=list(profile.human_only_topics or []),
-                                        business_name=profile.name),
-        low_confidence_streak=conversation.low_confidence_streak, history=history, customer_texts=customer_texts,
-        profile_tone=profile.tone, profile_languages=list(profile.languages or []),
+        schema_name=schema_name, conversation_id=snapshot.conversation_id, message_id=snapshot.message_id,
+        text=snapshot.text, status=snapshot.status,
+        may_reply=Conversation.assistant_may_reply_in(snapshot.status),
+        already_answered=answered,
+        state=offline.ConversationState(language=language, pending_order_number=snapshot.pending_order_number,
+                                        failed_verifications=snapshot.failed_verifications,
+                                        human_only_topics=list(profile["human_only_topics"] or []),
+                                        business_name=profile["name"]),
+        low_confidence_streak=snapshot.low_confidence_streak, history=history, customer_texts=customer_texts,
+        profile_tone=profile["tone"], profile_languages=list(profile["languages"] or []),
         # Read from the tenant's row: inside schema_context the connection's tenant has no time zone.
         timezone_name=commerce.tenant_zone().key, provider=provider,
-        is_first_question=is_first_question,
-        knowledge_version=knowledge_version() if is_first_question and not conversation.pending_order_number else None)
+        is_first_question=snapshot.is_first_question,
+        knowledge_version=version)
 
 
 def _answer_store_and_count(schema_name: str, message_id: int, answer: services.AnswerToStore) -> services.StoredAnswer:
@@ -167,6 +186,16 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
                                   now: datetime | None = None) -> AnswerResult:
     sink = sink or NullSink()
     started = time.monotonic()
+    first_token = FirstTokenTurn()
+    try:
+        return await _answer(schema_name=schema_name, message_id=message_id, sink=sink, now=now, started=started,
+                             first_token=first_token)
+    finally:
+        first_token.first_text_sent()
+
+
+async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: datetime | None, started: float,
+                  first_token: FirstTokenTurn) -> AnswerResult:
     turn = await in_schema(schema_name, _load_turn, schema_name, message_id)
     if turn.already_answered is not None:
         existing = turn.already_answered
@@ -179,7 +208,7 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
 
     now = now or timezone.now()
     context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
-    streamer = _Streamer(sink, started)
+    streamer = _Streamer(sink, started, on_first_text=first_token.first_text_sent)
     draft = await _draft_answer(turn, context, streamer, now)
     if draft.handoff_reason:
         draft.text += await in_schema(schema_name, _away_note, turn.state.language, now)
@@ -193,6 +222,8 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
         tokens_out=draft.tokens_out, cost_minor=draft.cost_minor, latency_ms=total_ms,
         first_token_ms=streamer.first_token_ms, language=turn.state.language,
         pending_order_number=draft.pending_order_number, failed_verifications=draft.failed_verifications)
+    # The customer has the whole answer; storing it can wait for other customers' first words.
+    await first_token.let_earlier_answers_start(max_seconds=settings.ASSISTANT_STORE_DEFER_SECONDS)
     stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
@@ -211,9 +242,10 @@ def answer_customer_message_sync(*, schema_name: str, message_id: int, now: date
 class _Streamer:
     """Sends text to the sink and remembers what was sent and when the first piece went out."""
 
-    def __init__(self, sink: AnswerSink, started: float) -> None:
+    def __init__(self, sink: AnswerSink, started: float, on_first_text: Callable[[], None]) -> None:
         self.sink = sink
         self.started = started
+        self.on_first_text = on_first_text
         self.sent = ""
         self.first_token_ms: int | None = None
         # Set once the model's text started repeating the system prompt: nothing more of it is sent.
@@ -222,10 +254,13 @@ class _Streamer:
     async def send(self, text: str) -> None:
         if not text:
             return
-        if self.first_token_ms is None:
+        first = self.first_token_ms is None
+        if first:
             self.first_token_ms = int((time.monotonic() - self.started) * 1000)
         self.sent += text
         await self.sink.delta(text)
+        if first:
+            self.on_first_text()
 
     async def send_model_text(self, text: str, prompt: str) -> None:
         """Send checked model text, unless with what was sent before it it repeats the system prompt.

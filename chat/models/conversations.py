@@ -93,7 +93,12 @@ class Conversation(models.Model):
 
     @property
     def assistant_may_reply(self) -> bool:
-        return self.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED)
+        return self.assistant_may_reply_in(self.status)
+
+    @staticmethod
+    def assistant_may_reply_in(status: str) -> bool:
+        # No bot reply once a person is asked for or has taken over, until it is handed back.
+        return status in (ConversationStatus.BOT, ConversationStatus.RESOLVED)
 
 
 class Author(models.TextChoices):

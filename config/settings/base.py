@@ -331,6 +331,10 @@ ASSISTANT_CACHE_TTL_SECONDS = env.int("ASSISTANT_CACHE_TTL_SECONDS", default=360
 ASSISTANT_CACHE_WAIT_SECONDS = env.float("ASSISTANT_CACHE_WAIT_SECONDS", default=20)
 # --- end usage limits and answer cache -------------------------------------------------------------
 
+# An answer that has been streamed in full is stored once the answers asked before it in the same
+# process have sent their first words, or after this many seconds (chat.assistant.first_tokens).
+ASSISTANT_STORE_DEFER_SECONDS = env.float("ASSISTANT_STORE_DEFER_SECONDS", default=2.0)
+
 # --- Assistant sweeper (chat.assistant.tasks) -------------------------------------------------------
 # A customer message still unanswered this long after it arrived is answered by a worker.
 ASSISTANT_SWEEP_GRACE_SECONDS = env.int("ASSISTANT_SWEEP_GRACE_SECONDS", default=30)

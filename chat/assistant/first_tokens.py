@@ -1,0 +1,93 @@
+"""First tokens before bookkeeping: an answer already streamed waits to be stored while answers asked
+before it finished are still waiting for their first word.
+
+A process answers many conversations at once on one event loop, and every piece of work (loading a
+turn, sending a request, reading a stream, storing an answer) takes its turn on the same CPU. When
+a burst of questions arrives, the answers that are done would otherwise be stored in the middle of
+the others' preparation, and every customer still looking at "typing…" would wait for that too.
+Storing is not something a customer sees: it only has to happen soon, and before the next turn of
+the same conversation is read. So an answer that has finished streaming yields to the answers that
+were asked before that moment until each has sent its first text, for at most
+ASSISTANT_STORE_DEFER_SECONDS. Later arrivals do not hold it back, so under steady load a store
+waits for the answers ahead of it, never indefinitely.
+
+Per event loop: answers in other processes share no CPU with these ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import weakref
+
+
+class _LoopLine:
+    def __init__(self) -> None:
+        self.tickets = itertools.count()
+        self.waiting: set[int] = set()
+        # (horizon, order, future): stores parked until no ticket below their horizon is waiting.
+        self.parked: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.order = itertools.count()
+
+    def issue(self) -> int:
+        ticket = next(self.tickets)
+        self.waiting.add(ticket)
+        return ticket
+
+    def horizon(self) -> int:
+        """Tickets below this one were issued before now."""
+        return next(self.tickets)
+
+    def release(self, ticket: int) -> None:
+        self.waiting.discard(ticket)
+        lowest = min(self.waiting, default=None)
+        while self.parked and (lowest is None or self.parked[0][0] <= lowest):
+            _, _, future = heapq.heappop(self.parked)
+            if not future.done():
+                future.set_result(None)
+
+    def park(self, horizon: int) -> asyncio.Future[None] | None:
+        lowest = min(self.waiting, default=None)
+        if lowest is None or lowest >= horizon:
+            return None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.parked, (horizon, next(self.order), future))
+        return future
+
+
+_lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopLine] = weakref.WeakKeyDictionary()
+
+
+def _line() -> _LoopLine:
+    loop = asyncio.get_running_loop()
+    line = _lines.get(loop)
+    if line is None:
+        line = _lines[loop] = _LoopLine()
+    return line
+
+
+class FirstTokenTurn:
+    """One answer's place in its event loop's line, from the moment it is asked to its first text."""
+
+    def __init__(self) -> None:
+        self._line = _line()
+        self._ticket: int | None = self._line.issue()
+
+    def first_text_sent(self) -> None:
+        """Called when the answer's first text went out, or when it ends without any; idempotent."""
+        if self._ticket is not None:
+            ticket, self._ticket = self._ticket, None
+            self._line.release(ticket)
+
+    async def let_earlier_answers_start(self, *, max_seconds: float) -> None:
+        """Wait until every answer asked before now has sent its first text (at most max_seconds)."""
+        self.first_text_sent()
+        if max_seconds <= 0:
+            return
+        future = self._line.park(self._line.horizon())
+        if future is None:
+            return
+        await asyncio.wait({future}, timeout=max_seconds)
+        # If the answers ahead are slow (a tool round, a slow provider), this one is stored anyway.
+        future.cancel()
