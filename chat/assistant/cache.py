@@ -28,7 +28,6 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
-from redis import asyncio as aioredis
 
 from chat.models import BusinessProfile, KnowledgeSource
 from config.errors import ApplicationError
@@ -233,44 +232,47 @@ async def answer_cache_get_or_compute(
     return answer, False
 
 
+# One round trip per look, atomic: the answer if cached; else "uncacheable" if a leader found it
+# could not be shared; else the lock if free (this caller leads); else "wait".
+# KEYS: answer, lock, uncacheable. ARGV: lock token, lock milliseconds.
+_LOOK_OR_LEAD_SCRIPT = """
+local cached = redis.call('GET', KEYS[1])
+if cached then
+  return {'cached', cached}
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {'uncacheable'}
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {'lead'}
+end
+return {'wait'}
+"""
+
+
 async def _wait_or_lead(*, keys: _Keys, lock_token: str, wait_seconds: float) -> tuple[CachedAnswer | None, bool]:
     """(answer, False) when cached; (None, True) when this caller holds the lock and must compute;
     (None, False) when it must compute on its own."""
     # The event loop's own client, not a thread: a burst of answers would queue for the few threads.
-    client = redis_client_async()
+    look_or_lead = redis_client_async().register_script(_LOOK_OR_LEAD_SCRIPT)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     lock_ms = max(1, int(wait_seconds * 1000))
     while True:
-        cached_raw, lock_held, uncacheable = await _look(client, keys)
-        cached = _parse(cached_raw, keys=keys)
-        if cached is not None:
-            return cached, False
-        if uncacheable:
+        verdict = await look_or_lead(keys=[keys.answer, keys.lock, keys.uncacheable], args=[lock_token, lock_ms])
+        if verdict[0] == "cached":
+            cached = _parse(verdict[1], keys=keys)
+            if cached is not None:
+                return cached, False
+            # Unreadable: answer on our own; the new answer replaces it.
             return None, False
-        if not lock_held:
-            if await client.set(keys.lock, lock_token, nx=True, px=lock_ms):
-                # Someone may have stored the answer between the look and the lock.
-                cached = _parse(await client.get(keys.answer), keys=keys)
-                if cached is not None:
-                    await _release(keys=keys, lock_token=lock_token)
-                    return cached, False
-                return None, True
-            continue
+        if verdict[0] == "uncacheable":
+            return None, False
+        if verdict[0] == "lead":
+            return None, True
         if asyncio.get_running_loop().time() >= deadline:
             logger.info("gave up waiting for an identical question's answer after %ss", wait_seconds)
             return None, False
         await asyncio.sleep(POLL_INTERVAL_SECONDS)
-
-
-async def _look(client: aioredis.Redis, keys: _Keys) -> tuple[str | None, bool, bool]:
-    # One MULTI, so a leader that stored its answer and then released its lock is never seen
-    # halfway (lock gone, answer not there yet).
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.get(keys.answer)
-        pipe.exists(keys.lock)
-        pipe.exists(keys.uncacheable)
-        cached_raw, lock_held, uncacheable = await pipe.execute()
-    return cached_raw, bool(lock_held), bool(uncacheable)
 
 
 def _parse(raw: str | None, *, keys: _Keys) -> CachedAnswer | None:
@@ -290,19 +292,33 @@ async def _store(*, keys: _Keys, answer: CachedAnswer, ttl_seconds: int) -> None
         logger.warning("could not cache an answer at %s", keys.answer, exc_info=True)
 
 
+# The answer (or the uncacheable mark) goes in before the lock comes off, in one step: waiters
+# that see the lock gone always find one or the other.
+# KEYS: answer, lock, uncacheable. ARGV: lock token, answer JSON ("" when not cacheable), answer TTL
+# seconds, mark milliseconds.
+_LEAD_FINISH_SCRIPT = """
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+else
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
+end
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
+
+
 async def _lead_finish(
     *, keys: _Keys, lock_token: str, answer: CachedAnswer | None, ttl_seconds: int, wait_seconds: float
 ) -> None:
-    # The answer (or the uncacheable mark) goes in before the lock comes off: waiters that see the
-    # lock gone always find one or the other.
-    if answer is not None:
-        await _store(keys=keys, answer=answer, ttl_seconds=ttl_seconds)
-    else:
-        try:
-            await redis_client_async().set(keys.uncacheable, "1", px=max(1, int(wait_seconds * 1000)))
-        except redis.RedisError:
-            logger.warning("could not mark %s as not cacheable", keys.answer, exc_info=True)
-    await _release(keys=keys, lock_token=lock_token)
+    try:
+        await redis_client_async().register_script(_LEAD_FINISH_SCRIPT)(
+            keys=[keys.answer, keys.lock, keys.uncacheable],
+            args=[lock_token, "" if answer is None else answer.to_json(), ttl_seconds,
+                  max(1, int(wait_seconds * 1000))])
+    except redis.RedisError:
+        logger.warning("could not finish the cache entry %s; its lock expires on its own", keys.answer, exc_info=True)
 
 
 async def _release(*, keys: _Keys, lock_token: str) -> None:

@@ -262,7 +262,7 @@ class _Streamer:
         if first:
             self.on_first_text()
 
-    async def send_model_text(self, text: str, prompt: str) -> None:
+    async def send_model_text(self, text: str, echo: InstructionEcho) -> None:
         """Send checked model text, unless with what was sent before it it repeats the system prompt.
 
         The final answer is checked for that too, but by then it would have been on the customer's
@@ -270,7 +270,7 @@ class _Streamer:
         """
         if self.withholding:
             return
-        if _reveals_instructions(self.sent + text, prompt):
+        if echo.found_in(self.sent + text):
             self.withholding = True
             return
         await self.send(text)
@@ -392,13 +392,14 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
     prompt = system_prompt(business_name=turn.state.business_name, tone=turn.profile_tone,
                            languages=turn.profile_languages, now=now.astimezone(_zone(turn)),
                            timezone_name=turn.timezone_name, human_only_topics=turn.state.human_only_topics)
+    echo = InstructionEcho(prompt)
     messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *turn.history,
                                       {"role": "user", "content": turn.text}]
     usage = {"tokens_in": 0, "tokens_out": 0, "cost_minor": 0, "model": turn.provider.chat_model}
     answer_text = ""
     for _round in range(MAX_TOOL_ROUNDS):
         gate = SentenceGate(facts=supported_facts(context.results))
-        round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, prompt=prompt, with_tools=True)
+        round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, echo=echo, with_tools=True)
         if calls:
             messages.append({"role": "assistant", "content": round_text or None, "tool_calls": [
                 {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments_json}}
@@ -412,7 +413,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             continue
         final = gate.finish()
         for piece in final.released:
-            await streamer.send_model_text(piece, prompt)
+            await streamer.send_model_text(piece, echo)
         answer_text = round_text
         if not final.check.unsupported:
             break
@@ -420,7 +421,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
         messages.append({"role": "assistant", "content": round_text})
         messages.append({"role": "user", "content": final.check.feedback()})
         retry_gate = SentenceGate(facts=supported_facts(context.results))
-        retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, prompt=prompt, with_tools=False)
+        retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, echo=echo, with_tools=False)
         if retry_text and not check_answer(retry_text, supported_facts(context.results)).unsupported:
             answer_text = retry_text
         else:
@@ -435,7 +436,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
         break
     else:
         answer_text = answer_text or offline.phrase(turn.state.language, "unknown")
-    if _reveals_instructions(answer_text, prompt):
+    if echo.found_in(answer_text):
         logger.warning("tenant %s: an answer repeating the system prompt was blocked", turn.schema_name)
         answer_text = offline.phrase(turn.state.language, "unknown")
     if not answer_text.strip():
@@ -459,7 +460,7 @@ def _zone(turn: Turn) -> Any:
 
 
 async def _llm_round(turn: Turn, messages: list[dict[str, Any]], gate: SentenceGate, streamer: _Streamer | None,
-                     usage: dict[str, Any], *, prompt: str, with_tools: bool) -> tuple[str, list[ToolCall]]:
+                     usage: dict[str, Any], *, echo: InstructionEcho, with_tools: bool) -> tuple[str, list[ToolCall]]:
     assert turn.provider is not None
     text = ""
     calls: list[ToolCall] = []
@@ -471,7 +472,7 @@ async def _llm_round(turn: Turn, messages: list[dict[str, Any]], gate: SentenceG
                 text += event.text
                 if streamer is not None and not calls:
                     for piece in gate.feed(event.text):
-                        await streamer.send_model_text(piece, prompt)
+                        await streamer.send_model_text(piece, echo)
             elif isinstance(event, ToolCall):
                 calls.append(event)
             elif isinstance(event, StreamFinished):
@@ -482,12 +483,23 @@ async def _llm_round(turn: Turn, messages: list[dict[str, Any]], gate: SentenceG
     return text, calls
 
 
-def _reveals_instructions(answer: str, prompt: str) -> bool:
-    """True when the answer repeats a sentence of the system prompt (8 words or more) word for word."""
-    normalized = " ".join(re.findall(r"\w+", answer.lower()))
-    for sentence in re.split(r"(?<=[.:])\s+|\n", prompt):
-        words = re.findall(r"\w+", sentence.lower())
-        for start in range(0, max(0, len(words) - 7)):
-            if " ".join(words[start:start + 8]) in normalized:
-                return True
-    return False
+_WORDS = re.compile(r"\w+")
+ECHO_WORDS = 8
+
+
+class InstructionEcho:
+    """Recognises an answer that repeats a sentence of the system prompt (8 words or more) word for
+    word. The prompt's phrases are collected once per answer: the check runs on every streamed piece."""
+
+    def __init__(self, prompt: str) -> None:
+        self.phrases: set[str] = set()
+        for sentence in re.split(r"(?<=[.:])\s+|\n", prompt):
+            words = _WORDS.findall(sentence.lower())
+            self.phrases.update(" ".join(words[start:start + ECHO_WORDS])
+                                for start in range(len(words) - ECHO_WORDS + 1))
+
+    def found_in(self, answer: str) -> bool:
+        words = _WORDS.findall(answer.lower())
+        return any(" ".join(words[start:start + ECHO_WORDS]) in self.phrases
+                   for start in range(len(words) - ECHO_WORDS + 1))
+
