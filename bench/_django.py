@@ -33,6 +33,10 @@ def setup() -> None:
     from tenants.services import schemas_migrate_all
 
     schemas_migrate_all()
+    # As the web and worker processes do once loaded (config.asgi, config.celery).
+    from config.startup import freeze_loaded_objects
+
+    freeze_loaded_objects()
 
 
 def percentile(values: list[float], pct: float) -> float:

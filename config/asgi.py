@@ -16,3 +16,6 @@ application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocke
 # Loaded now rather than by the first answer, which would otherwise stall every socket of the
 # process while the assistant's modules (and the openai client's) are imported.
 import chat.assistant.engine  # noqa: E402, F401
+from config.startup import freeze_loaded_objects  # noqa: E402
+
+freeze_loaded_objects()

@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
+from celery.signals import worker_process_init
 from kombu import Exchange
 from kombu import Queue as KombuQueue
 
@@ -38,6 +39,14 @@ QUEUE_ORDER = ",".join(queue.value for queue in Queue)
 
 app = Celery("deskpilot")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@worker_process_init.connect
+def _freeze_after_start(**_: Any) -> None:
+    # Each pool process, once forked with the app loaded (see config.startup).
+    from config.startup import freeze_loaded_objects
+
+    freeze_loaded_objects()
 
 
 @app.on_after_configure.connect
