@@ -90,9 +90,11 @@ class AnswerResult:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_minor: int = 0
+    # The stored answer as events and APIs show it (services.message_event), for the widget's last frame.
+    stored_message: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+        return {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "stored_message"}
 
 
 @dataclass
@@ -201,7 +203,7 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
                             tool_calls=existing.tool_calls, quick_replies=existing.quick_replies, replied=True,
-                            confidence=existing.confidence)
+                            confidence=existing.confidence, stored_message=services.message_event(existing)["message"])
     if not turn.may_reply:
         await in_schema(schema_name, _mark_not_needed, message_id)
         return AnswerResult(message_id=None, text="", mode="none", replied=False)
@@ -231,7 +233,8 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
                         sources=draft.sources, tool_calls=draft.tool_calls, quick_replies=draft.quick_replies,
                         handoff=stored.handed_over, confidence=draft.confidence,
                         first_token_ms=streamer.first_token_ms, total_ms=total_ms, model=draft.model,
-                        tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor)
+                        tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor,
+                        stored_message=services.message_event(stored.message)["message"])
 
 
 def answer_customer_message_sync(*, schema_name: str, message_id: int, now: datetime | None = None) -> AnswerResult:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from chat.conversations.events import publish_after_commit
@@ -267,11 +268,14 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore) -
     """
     with transaction.atomic():
         # The customer's message's conversation, locked (only its row: `of` keeps the message row free).
+        # With the id of an answer stored already (a retry), in the same query.
         conversation = (Conversation.objects.select_for_update(of=("self",))
+                        .annotate(existing_answer_id=Subquery(
+                            Message.objects.filter(in_reply_to_id=customer_message_id, author=Author.ASSISTANT)
+                            .values("pk")[:1]))
                         .get(messages__pk=customer_message_id, messages__author=Author.CUSTOMER))
-        existing = Message.objects.filter(in_reply_to_id=customer_message_id, author=Author.ASSISTANT).first()
-        if existing is not None:
-            return StoredAnswer(existing, False, False)
+        if conversation.existing_answer_id is not None:
+            return StoredAnswer(Message.objects.get(pk=conversation.existing_answer_id), False, False)
         if not conversation.assistant_may_reply:
             Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.NOT_NEEDED)
             return StoredAnswer(None, False, False)

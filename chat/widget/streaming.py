@@ -10,8 +10,6 @@ from typing import Any
 from django.conf import settings
 
 from chat.conversations.events import conversation_group, publish_now
-from chat.conversations.services import message_event
-from config.db import in_schema
 from config.redis import redis_client, redis_client_async, tenant_key
 
 logger = logging.getLogger(__name__)
@@ -68,7 +66,6 @@ def start_answer(*, schema_name: str, conversation_id: int, customer_message_id:
 
 async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
     from chat.assistant.engine import answer_customer_message
-    from chat.models import Message
     from chat.widget.services import current_time
 
     answer_ref = answer_ref_for(customer_message_id)
@@ -83,12 +80,8 @@ async def _answer(*, schema_name: str, conversation_id: int, customer_message_id
         logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)
         await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
         return
-    if not result.replied or result.message_id is None:
+    if not result.replied or result.stored_message is None:
         await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
         return
-
-    def _load() -> dict[str, Any]:
-        return message_event(Message.objects.select_related("agent").get(pk=result.message_id))["message"]
-
-    message = await in_schema(schema_name, _load)
-    await publish_now(group, {"type": "answer.end", "answer_ref": answer_ref, "seq": sink.seq, "message": message})
+    await publish_now(group, {"type": "answer.end", "answer_ref": answer_ref, "seq": sink.seq,
+                              "message": result.stored_message})
