@@ -283,6 +283,11 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     shop, cafe = demo_tenant("shop"), demo_tenant("cafe")
     process, base_url = start_fake_model(delay=args.delay, chunk_delay=args.chunk_delay)
+    # What the set-up left behind (two demo tenants' worth of objects) is frozen like a web process's
+    # start-up objects: otherwise every full garbage collection in a burst walks it again.
+    from config.startup import freeze_loaded_objects
+
+    freeze_loaded_objects()
     try:
         levels = [int(level) for level in args.levels.split(",")]
         lines = measure_llm(shop.schema_name, base_url, levels, args.samples)  # type: ignore[attr-defined]
