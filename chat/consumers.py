@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -45,6 +46,17 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
 
     async def db(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await in_tenant(self.scope["tenant"], function, *args, **kwargs)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch first closes stale database connections, on asgiref's one shared
+        # sync thread, before every message it hands any consumer: each frame and each event (every
+        # streamed piece of every answer, to every socket) queued for that single thread. These
+        # consumers never use a connection of that thread: all their database work goes through
+        # config.db's pool, which closes old connections around each call.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     @property
     def schema(self) -> str:
