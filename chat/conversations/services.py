@@ -122,11 +122,9 @@ def message_receive(*, conversation: Conversation, text: str, client_id: str | N
     """Store a customer's message before anything else happens; a re-sent message is stored once."""
     text = message_text_clean(text)
     client_id = (client_id or "")[:64] or None
-    if client_id:
-        existing = Message.objects.filter(conversation=conversation, client_id=client_id).first()
-        if existing is not None:
-            return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING)
     try:
+        # A re-sent client id fails the unique constraint below and is answered from the first copy,
+        # so the usual case (a new message) costs no lookup first.
         with transaction.atomic():
             locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
             if locked.status == ConversationStatus.RESOLVED:
@@ -139,10 +137,14 @@ def message_receive(*, conversation: Conversation, text: str, client_id: str | N
             analytics_day_mark_stale(conversation=locked)
             publish_after_commit(conversation_id=locked.pk, event=message_event(message))
     except IntegrityError:
-        # The same client id arrived twice at once: the first one stored it.
+        if client_id is None:
+            raise
+        # The same client id again (re-sent, or twice at once): the first one stored it.
         existing = Message.objects.get(conversation=conversation, client_id=client_id)
         return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING)
-    conversation.refresh_from_db()
+    # The caller's instance as committed (status, last message), without reading it back.
+    for column in Conversation._meta.concrete_fields:
+        setattr(conversation, column.attname, getattr(locked, column.attname))
     return ReceivedMessage(message, True, state == AnswerState.PENDING)
 
 

@@ -86,18 +86,33 @@ class RateDecision:
     retry_after: int = 0
 
 
-def rate_limit_hit(*, bucket: str, limit: int) -> RateDecision:
-    """Count one message in a fixed one-minute window; refuse past the limit, saying when to retry."""
-    key = tenant_key(connection.schema_name, "rate", bucket)
-    client = redis_client()
-    count, ttl = client.pipeline().incr(key).ttl(key).execute()
-    if ttl < 0:
-        # The first hit opens the window (EXPIRE ... NX needs Redis 7; this works on any version).
-        client.expire(key, RATE_WINDOW_SECONDS)
-        ttl = RATE_WINDOW_SECONDS
-    if int(count) > limit:
-        return RateDecision(False, max(1, int(ttl)))
-    return RateDecision(True)
+# Per bucket, in order: count one hit in a fixed window (the first hit opens it), and stop at the
+# first bucket past its limit, so a refused message is not counted against the buckets after it.
+# KEYS: the buckets. ARGV: window seconds, then each bucket's limit. Returns 0 when allowed, else the
+# seconds until the full bucket's window ends.
+_RATE_SCRIPT = """
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('TTL', key)
+  if ttl < 0 then
+    redis.call('EXPIRE', key, ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+  if count > tonumber(ARGV[i + 1]) then
+    return math.max(1, ttl)
+  end
+end
+return 0
+"""
+
+
+def rate_limits_hit(*, limits: list[tuple[str, int]]) -> RateDecision:
+    """Count one message against each (bucket, limit per minute), in one round trip; refuse at the
+    first bucket past its limit, saying when to retry."""
+    keys = [tenant_key(connection.schema_name, "rate", bucket) for bucket, _ in limits]
+    retry_after = int(redis_client().register_script(_RATE_SCRIPT)(
+        keys=keys, args=[RATE_WINDOW_SECONDS, *(limit for _, limit in limits)]))
+    return RateDecision(False, retry_after) if retry_after else RateDecision(True)
 
 
 @dataclass(frozen=True)
@@ -117,11 +132,10 @@ def widget_message_receive(*, contact_id: int, conversation_id: int | None, ip: 
 
     text = message_text_clean(text)
     ip_limit, visitor_limit = limits
-    for bucket, limit in ((f"ip:{ip}", ip_limit), (f"visitor:{contact_id}", visitor_limit)):
-        decision = rate_limit_hit(bucket=bucket, limit=limit)
-        if not decision.allowed:
-            raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
-                                   code="rate_limited", status=429, details={"retry_after": decision.retry_after})
+    decision = rate_limits_hit(limits=[(f"ip:{ip}", ip_limit), (f"visitor:{contact_id}", visitor_limit)])
+    if not decision.allowed:
+        raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
+                               code="rate_limited", status=429, details={"retry_after": decision.retry_after})
     if conversation_id is None:
         conversation = conversation_start(contact=Contact.objects.get(pk=contact_id))
     else:
