@@ -223,7 +223,8 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         handoff_reason=draft.handoff_reason, model=draft.model, tokens_in=draft.tokens_in,
         tokens_out=draft.tokens_out, cost_minor=draft.cost_minor, latency_ms=total_ms,
         first_token_ms=streamer.first_token_ms, language=turn.state.language,
-        pending_order_number=draft.pending_order_number, failed_verifications=draft.failed_verifications)
+        pending_order_number=draft.pending_order_number, failed_verifications=draft.failed_verifications,
+        finished_at=timezone.now())
     # The customer has the whole answer; storing it can wait for other customers' first words.
     await first_token.let_earlier_answers_start(max_seconds=settings.ASSISTANT_STORE_DEFER_SECONDS)
     stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -250,6 +251,8 @@ class AnswerToStore:
     language: str = ""
     pending_order_number: str | None = None
     failed_verifications: int | None = None
+    # When the customer had the whole answer; the message is dated then. None: now.
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -286,9 +289,10 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore) -
             sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
             confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
             tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
-            first_token_ms=answer.first_token_ms)
+            first_token_ms=answer.first_token_ms, created=answer.finished_at or timezone.now())
         Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.ANSWERED)
-        conversation.last_message_at = message.created
+        # The customer may have written again before the answer was stored: never move backwards.
+        conversation.last_message_at = max(filter(None, (conversation.last_message_at, message.created)))
         conversation.low_confidence_streak = conversation.low_confidence_streak + 1 if answer.low_confidence else 0
         changed = ["last_message_at", "low_confidence_streak", "updated"]
         if answer.language:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class BusinessProfile(models.Model):
@@ -138,7 +139,9 @@ class Message(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     cost_minor = models.PositiveIntegerField(default=0)
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by whoever stores the message: an answer is dated when it finished streaming, not when it
+    # was written down (chat.assistant.first_tokens may store it a moment later).
+    created = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["created", "id"]

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.assistant.cache import knowledge_version
@@ -126,3 +127,23 @@ def test_a_tenant_without_a_profile_row_gets_one_and_is_answered(tenant_a: Any) 
     assert turn.state.business_name == profile.name and turn.profile_tone == profile.tone
     # The version covers the profile row the turn has just created, as a later turn will see it.
     assert turn.knowledge_version == expected_version
+
+
+def test_an_answer_stored_after_the_customers_next_message_keeps_its_place(tenant_a: Any) -> None:
+    """Under load an answer is stored a moment after it streamed; the customer may have written again."""
+    schema = tenant_a.schema_name
+    with schema_context(schema):
+        conversation = _conversation()
+        first = services.message_receive(conversation=conversation, text="hello").message
+        streamed_until = timezone.now()
+        second = services.message_receive(conversation=conversation, text="and another thing").message
+        services.assistant_answer_store(customer_message_id=first.pk, answer=services.AnswerToStore(
+            text="Hi! How can I help?", mode="offline", sources=[], tool_calls=[], quick_replies=[],
+            confidence=None, low_confidence=False, handoff_reason=None, finished_at=streamed_until))
+        transcript = list(Message.objects.filter(conversation=conversation).order_by("created", "id")
+                          .values_list("text", flat=True))
+        conversation.refresh_from_db()
+        turn = _load_turn(schema, second.pk)
+    assert transcript == ["hello", "Hi! How can I help?", "and another thing"]
+    assert conversation.last_message_at == second.created
+    assert turn.history == [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hi! How can I help?"}]
