@@ -46,7 +46,7 @@ from chat.assistant.llm import (
 )
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
-from chat.assistant.selectors import turn_snapshot
+from chat.assistant.selectors import TurnProfile, turn_snapshot
 from chat.assistant.usage import llm_allowed_async, usage_record_answer
 from chat.conversations import services
 from chat.models import Author, Conversation, Message
@@ -126,9 +126,7 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
         raise Message.DoesNotExist(f"No customer message {message_id} in {schema_name}.")
     version = None if snapshot.knowledge_fingerprint is None else knowledge_version_of(snapshot.knowledge_fingerprint)
     if snapshot.profile is None:
-        stored_profile = services.business_profile_get()  # creates the tenant's profile row
-        profile = {field: getattr(stored_profile, field) for field in (
-            "name", "tone", "languages", "human_only_topics", "llm_api_key", "llm_base_url", "llm_chat_model")}
+        profile = TurnProfile.of(services.business_profile_get())  # creates the tenant's profile row
         # The new row is part of what the version covers.
         version = None if version is None else knowledge_version()
     else:
@@ -143,12 +141,11 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
     customer_texts = [text for author, text in snapshot.recent if author == Author.CUSTOMER] + [snapshot.text]
     language = detect_language(snapshot.text, default=snapshot.language or "en")
     provider: ProviderConfig | None
-    if profile["llm_api_key"]:
+    if profile.llm_api_key:
         # A tenant's own key goes only where the tenant said, or to OpenAI itself: never to the
         # platform's endpoint (another vendor, a proxy), which would receive someone else's secret.
-        provider = ProviderConfig(api_key=profile["llm_api_key"],
-                                  base_url=profile["llm_base_url"] or OPENAI_DEFAULT_BASE_URL,
-                                  chat_model=profile["llm_chat_model"] or ProviderConfig.chat_model)
+        provider = ProviderConfig(api_key=profile.llm_api_key, base_url=profile.llm_base_url or OPENAI_DEFAULT_BASE_URL,
+                                  chat_model=profile.llm_chat_model or ProviderConfig.chat_model)
     else:
         provider = provider_config_default()
     answered = (Message.objects.get(pk=snapshot.answered_id) if snapshot.answered_id is not None else None)
@@ -159,10 +156,10 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
         already_answered=answered,
         state=offline.ConversationState(language=language, pending_order_number=snapshot.pending_order_number,
                                         failed_verifications=snapshot.failed_verifications,
-                                        human_only_topics=list(profile["human_only_topics"] or []),
-                                        business_name=profile["name"]),
+                                        human_only_topics=profile.human_only_topics,
+                                        business_name=profile.name),
         low_confidence_streak=snapshot.low_confidence_streak, history=history, customer_texts=customer_texts,
-        profile_tone=profile["tone"], profile_languages=list(profile["languages"] or []),
+        profile_tone=profile.tone, profile_languages=profile.languages,
         # Read from the tenant's row: inside schema_context the connection's tenant has no time zone.
         timezone_name=commerce.tenant_zone().key, provider=provider,
         is_first_question=snapshot.is_first_question,

@@ -17,6 +17,25 @@ from chat.models import Author, BusinessProfile, Conversation, Message
 
 
 @dataclass(frozen=True)
+class TurnProfile:
+    """What an answer needs of the business profile."""
+
+    name: str
+    tone: str
+    languages: list[str]
+    human_only_topics: list[str]
+    llm_api_key: str
+    llm_base_url: str
+    llm_chat_model: str
+
+    @classmethod
+    def of(cls, profile: BusinessProfile) -> TurnProfile:
+        return cls(name=profile.name, tone=profile.tone, languages=list(profile.languages or []),
+                   human_only_topics=list(profile.human_only_topics or []), llm_api_key=profile.llm_api_key,
+                   llm_base_url=profile.llm_base_url, llm_chat_model=profile.llm_chat_model)
+
+
+@dataclass(frozen=True)
 class TurnSnapshot:
     message_id: int
     text: str
@@ -31,7 +50,7 @@ class TurnSnapshot:
     # The conversation's visible messages before this one, oldest first: (author, text).
     recent: list[tuple[str, str]]
     # None when the tenant has no profile row yet.
-    profile: dict[str, Any] | None
+    profile: TurnProfile | None
     # No earlier message of the customer in this conversation.
     is_first_question: bool
     # The knowledge tables' fingerprint (chat.assistant.cache), when asked for and the turn may be cached.
@@ -82,10 +101,10 @@ def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: s
         return None
     (message_pk, text, conversation_id, status, language, pending_order_number, failed_verifications, streak,
      answered_id, recent, name, tone, languages, human_only_topics, api_key, base_url, chat_model, is_first, knowledge) = row
-    profile = None if name is None else {
-        "name": name, "tone": tone, "languages": _json(languages) or [],
-        "human_only_topics": _json(human_only_topics) or [], "llm_api_key": api_key, "llm_base_url": base_url,
-        "llm_chat_model": chat_model}
+    profile = None if name is None else TurnProfile(
+        name=name, tone=tone, languages=list(_json(languages) or []),
+        human_only_topics=list(_json(human_only_topics) or []), llm_api_key=api_key, llm_base_url=base_url,
+        llm_chat_model=chat_model)
     return TurnSnapshot(
         message_id=message_pk, text=text, conversation_id=conversation_id, status=status, language=language,
         pending_order_number=pending_order_number, failed_verifications=failed_verifications,
