@@ -5,11 +5,12 @@ A process answers many conversations at once on one event loop, and every piece 
 turn, sending a request, reading a stream, storing an answer) takes its turn on the same CPU. When
 a burst of questions arrives, the answers that are done would otherwise be stored in the middle of
 the others' preparation, and every customer still looking at "typing…" would wait for that too.
-Storing is not something a customer sees: it only has to happen soon, and before the next turn of
-the same conversation is read. So an answer that has finished streaming yields to the answers that
-were asked before that moment until each has sent its first text, for at most
-ASSISTANT_STORE_DEFER_SECONDS. Later arrivals do not hold it back, so under steady load a store
-waits for the answers ahead of it, never indefinitely.
+Storing is not something a customer sees: the customer already has the text, and the message is
+dated when it finished streaming, so it keeps its place in the transcript. So an answer that has
+finished streaming yields to the answers that were asked before that moment until each has sent its
+first text, for at most ASSISTANT_STORE_DEFER_SECONDS. Later arrivals do not hold it back, so under
+steady load a store waits for the answers ahead of it, never indefinitely. The price: a customer who
+writes again within that moment gets an answer whose history may lack the one just read.
 
 Per event loop: answers in other processes share no CPU with these ones.
 """
