@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import weakref
 from typing import Any
 
 import redis
 from django.conf import settings
 from redis import asyncio as aioredis
 
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], aioredis.Redis]] = (
-    weakref.WeakKeyDictionary()
-)
+from config.loops import PerLoop
+
+_async_clients: PerLoop[dict[tuple[Any, ...], aioredis.Redis]] = PerLoop(dict)
 
 
 @functools.cache
@@ -46,7 +44,7 @@ def pooled_client(address: str, **options: Any) -> redis.Redis:
 def pooled_client_async(address: str, **options: Any) -> aioredis.Redis:
     """As pooled_client, for async code: one per event loop (an asyncio connection belongs to the
     loop that opened it)."""
-    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    clients = _async_clients.get()
     key = (address, tuple(sorted(options.items())))
     client = clients.get(key)
     if client is None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import weakref
+
+from config.loops import PerLoop
 
 
 class _LoopLine:
@@ -57,22 +58,14 @@ class _LoopLine:
         return future
 
 
-_lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopLine] = weakref.WeakKeyDictionary()
-
-
-def _line() -> _LoopLine:
-    loop = asyncio.get_running_loop()
-    line = _lines.get(loop)
-    if line is None:
-        line = _lines[loop] = _LoopLine()
-    return line
+_lines: PerLoop[_LoopLine] = PerLoop(_LoopLine)
 
 
 class FirstTokenTurn:
     """One answer's place in its event loop's line, from the moment it is asked to its first text."""
 
     def __init__(self) -> None:
-        self._line = _line()
+        self._line = _lines.get()
         self._ticket: int | None = self._line.issue()
 
     def first_text_sent(self) -> None:

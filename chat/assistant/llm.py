@@ -14,7 +14,6 @@ import json
 import logging
 import random
 import time
-import weakref
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from chat.assistant.resilience import (
     circuit_record_success,
     tenant_llm_slot,
 )
+from config.loops import PerLoop
 
 __all__ = [
     "LLMError",
@@ -473,15 +473,12 @@ def _provider_label(base_url: str) -> str:
 # Clients are reused so calls share warm connections (a TLS handshake costs first-token time).
 # An httpx client belongs to the event loop it was first used on, hence one cache per loop.
 _MAX_CLIENTS_PER_LOOP = 64
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], openai.AsyncOpenAI]] = (
-    weakref.WeakKeyDictionary()
-)
+_clients: PerLoop[dict[tuple[Any, ...], openai.AsyncOpenAI]] = PerLoop(dict)
 _closing_tasks: set[asyncio.Task[None]] = set()
 
 
 def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOpenAI:
-    loop = asyncio.get_running_loop()
-    per_loop = _clients.setdefault(loop, {})
+    per_loop = _clients.get()
     key_fingerprint = hashlib.sha256(config.api_key.encode()).hexdigest()
     cache_key = (config.base_url, key_fingerprint, limits.connect_timeout, limits.first_token_timeout,
                  limits.total_timeout)
@@ -489,7 +486,7 @@ def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOp
     if client is None:
         if len(per_loop) >= _MAX_CLIENTS_PER_LOOP:
             oldest = per_loop.pop(next(iter(per_loop)))
-            closing = loop.create_task(oldest.close())
+            closing = asyncio.get_running_loop().create_task(oldest.close())
             _closing_tasks.add(closing)
             closing.add_done_callback(_closing_tasks.discard)
         client = per_loop[cache_key] = openai.AsyncOpenAI(

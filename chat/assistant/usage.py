@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
@@ -40,6 +39,7 @@ from django_tenants.utils import schema_context
 
 from config.celery import Queue, tenant_task
 from config.db import in_schema
+from config.loops import PerLoop
 from config.redis import redis_client, redis_client_async, tenant_key
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant, UsageEntry, UsageNotice
@@ -181,19 +181,16 @@ async def llm_allowed_async(*, schema_name: str) -> bool:
             return level != LEVEL_EXHAUSTED
     # When the cached level expires, every answer under way would compute it at once; one does,
     # the others of this event loop wait for its result.
-    loop = asyncio.get_running_loop()
-    computing = _computing_levels.setdefault(loop, {})
+    computing = _computing_levels.get()
     pending = computing.get(schema_name)
     if pending is None:
-        pending = computing[schema_name] = loop.create_task(in_schema(schema_name, llm_allowed,
+        pending = computing[schema_name] = asyncio.get_running_loop().create_task(in_schema(schema_name, llm_allowed,
                                                                       schema_name=schema_name))
         pending.add_done_callback(lambda _task: computing.pop(schema_name, None))
     return await asyncio.shield(pending)
 
 
-_computing_levels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Task[bool]]] = (
-    weakref.WeakKeyDictionary()
-)
+_computing_levels: PerLoop[dict[str, asyncio.Task[bool]]] = PerLoop(dict)
 
 
 def _cached_level(cached: str, *, generation: str) -> str | None:
