@@ -93,9 +93,6 @@ class AnswerResult:
     # The stored answer as events and APIs show it (services.message_event), for the widget's last frame.
     stored_message: dict[str, Any] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in self.__dataclass_fields__ if key != "stored_message"}
-
 
 @dataclass
 class Turn:
