@@ -8,8 +8,8 @@ delay. At each level, N widget connections are opened and left idle (the web pro
 memory before and after gives the cost of an idle connection); then every connection sends one
 message at once, and each connection's time from sending to its first `answer.delta` is divided by
 the same burst of N streams made directly with the `openai` client. Prints p50/p95 of both and of
-the ratio, answers per second, and errors (error frames, refused or dropped connections, missing
-answers).
+the ratio, answers per second, the web process's CPU time per answer during the burst, and errors
+(error frames, refused or dropped connections, missing answers).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import asyncio
 import collections
 import json
 import math
+import os
 import resource
 import time
 import uuid
@@ -34,6 +35,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def open_connection(port: int, domain: str, key: str) -> object:
@@ -104,10 +111,10 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
     refused = collections.Counter(f"not opened: {type(c).__name__}" for c in opened if isinstance(c, BaseException))
     await asyncio.sleep(2)  # let the server settle before reading its memory
     per_connection = (rss_kib(web_pid) - before) / max(1, len(connections))
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(web_pid)
     results = await asyncio.gather(*(first_delta(c, i) for i, c in enumerate(connections)),
                                    return_exceptions=True)
-    elapsed = time.perf_counter() - started
+    elapsed, web_cpu = time.perf_counter() - started, cpu_seconds(web_pid) - cpu_before
     through = [r * 1000 for r in results if isinstance(r, float)]
     failures = collections.Counter(r if isinstance(r, str) else failure_name(r) for r in results
                                    if not isinstance(r, float))
@@ -121,7 +128,7 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
             f"{percentile(through, 95):,.0f} ms; direct p50 {percentile(direct, 50):,.0f} p95 "
             f"{percentile(direct, 95):,.0f} ms; ratio p50 {percentile(through, 50) / percentile(direct, 50):.2f} "
             f"p95 {percentile(through, 95) / percentile(direct, 95):.2f}; {len(through) / elapsed:.1f} answers/s; "
-            f"{errors} errors {dict(failures) or ''}; {per_connection:.0f} KiB per idle connection")
+            f"web process CPU {web_cpu * 1000 / len(through):.1f} ms per answer; {errors} errors {dict(failures) or ''}; {per_connection:.0f} KiB per idle connection")
 
 
 def main() -> None:
