@@ -33,7 +33,7 @@ from chat.assistant.cache import (
     knowledge_version_of,
 )
 from chat.assistant.factcheck import SentenceGate, check_answer, supported_facts
-from chat.assistant.first_tokens import FirstTokenTurn
+from chat.assistant.first_tokens import FirstTokenTurn, previous_answer_stored
 from chat.assistant.language import detect_language
 from chat.assistant.llm import (
     OPENAI_DEFAULT_BASE_URL,
@@ -179,10 +179,12 @@ def _mark_not_needed(message_id: int) -> None:
 
 
 async def answer_customer_message(*, schema_name: str, message_id: int, sink: AnswerSink | None = None,
-                                  now: datetime | None = None) -> AnswerResult:
+                                  now: datetime | None = None, first_token: FirstTokenTurn | None = None) -> AnswerResult:
+    """`first_token`: the answer's place in line, taken when the customer's message arrived (before it
+    was stored), so answers finished meanwhile are stored after this one's first words; now if not given."""
     sink = sink or NullSink()
     started = time.monotonic()
-    first_token = FirstTokenTurn()
+    first_token = first_token or FirstTokenTurn()
     try:
         return await _answer(schema_name=schema_name, message_id=message_id, sink=sink, now=now, started=started,
                              first_token=first_token)
@@ -193,6 +195,9 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
 async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: datetime | None, started: float,
                   first_token: FirstTokenTurn) -> AnswerResult:
     turn = await in_schema(schema_name, _load_turn, schema_name, message_id)
+    if await previous_answer_stored((schema_name, turn.conversation_id)):
+        # The conversation's last answer was waiting to be stored: read the turn again, with it.
+        turn = await in_schema(schema_name, _load_turn, schema_name, message_id)
     if turn.already_answered is not None:
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
@@ -220,8 +225,9 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         pending_order_number=draft.pending_order_number, failed_verifications=draft.failed_verifications,
         finished_at=timezone.now())
     # The customer has the whole answer; storing it can wait for other customers' first words.
-    await first_token.let_earlier_answers_start(max_seconds=settings.ASSISTANT_STORE_DEFER_SECONDS)
-    stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
+    async with first_token.storing_after_earlier_answers((schema_name, turn.conversation_id),
+                                                         max_seconds=settings.ASSISTANT_STORE_DEFER_SECONDS):
+        stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
     return AnswerResult(message_id=stored.message.pk, text=stored.message.text, mode=draft.mode,

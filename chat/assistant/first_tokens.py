@@ -1,16 +1,21 @@
 """First tokens before bookkeeping: an answer already streamed waits to be stored while answers asked
 before it finished are still waiting for their first word.
 
-A process answers many conversations at once on one event loop, and every piece of work (loading a
-turn, sending a request, reading a stream, storing an answer) takes its turn on the same CPU. When
-a burst of questions arrives, the answers that are done would otherwise be stored in the middle of
-the others' preparation, and every customer still looking at "typing…" would wait for that too.
-Storing is not something a customer sees: the customer already has the text, and the message is
-dated when it finished streaming, so it keeps its place in the transcript. So an answer that has
-finished streaming yields to the answers that were asked before that moment until each has sent its
-first text, for at most ASSISTANT_STORE_DEFER_SECONDS. Later arrivals do not hold it back, so under
-steady load a store waits for the answers ahead of it, never indefinitely. The price: a customer who
-writes again within that moment gets an answer whose history may lack the one just read.
+A process answers many conversations at once on one event loop, and every piece of work (storing a
+customer's message, loading a turn, sending a request, reading a stream, storing an answer) takes
+its turn on the same CPU. When a burst of questions arrives, the answers that are done would
+otherwise be stored in the middle of the others' preparation, and every customer still looking at
+"typing…" would wait for that too. Storing is not something a customer sees: the customer already
+has the text, and the message is dated when it finished streaming, so it keeps its place in the
+transcript. So an answer that has finished streaming yields to the answers that were asked before
+that moment until each has sent its first text, for at most ASSISTANT_STORE_DEFER_SECONDS. An
+answer is asked when its customer's message arrives (the widget takes its place in line before the
+message is even stored). Later arrivals do not hold it back, so under steady load a store waits
+for the answers ahead of it, never indefinitely.
+
+Nothing reads a conversation's history before its last answer is stored: the next answer in the
+same conversation, in the same process, has the waiting store done first. (An answer computed in
+another process, after a message that reached another process, may miss an answer stored late.)
 
 Per event loop: answers in other processes share no CPU with these ones.
 """
@@ -18,8 +23,10 @@ Per event loop: answers in other processes share no CPU with these ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
+from collections.abc import AsyncIterator, Hashable
 
 from config.loops import PerLoop
 
@@ -31,6 +38,8 @@ class _LoopLine:
         # (horizon, order, future): stores parked until no ticket below their horizon is waiting.
         self.parked: list[tuple[int, int, asyncio.Future[None]]] = []
         self.order = itertools.count()
+        # Conversation -> (the parked store's wake-up, done once it is stored).
+        self.storing: dict[Hashable, tuple[asyncio.Future[None], asyncio.Future[None]]] = {}
 
     def issue(self) -> int:
         ticket = next(self.tickets)
@@ -74,14 +83,37 @@ class FirstTokenTurn:
             ticket, self._ticket = self._ticket, None
             self._line.release(ticket)
 
-    async def let_earlier_answers_start(self, *, max_seconds: float) -> None:
-        """Wait until every answer asked before now has sent its first text (at most max_seconds)."""
+    @contextlib.asynccontextmanager
+    async def storing_after_earlier_answers(self, conversation: Hashable, *, max_seconds: float) -> AsyncIterator[None]:
+        """Wait until every answer asked before now has sent its first text (at most max_seconds), then
+        run the body, the store; the next answer in `conversation` waits for it (`previous_answer_stored`)."""
         self.first_text_sent()
-        if max_seconds <= 0:
-            return
-        future = self._line.park(self._line.horizon())
-        if future is None:
-            return
-        await asyncio.wait({future}, timeout=max_seconds)
-        # If the answers ahead are slow (a tool round, a slow provider), this one is stored anyway.
-        future.cancel()
+        loop = asyncio.get_running_loop()
+        wake_up = self._line.park(self._line.horizon()) if max_seconds > 0 else None
+        if wake_up is None:  # nobody ahead: stored at once
+            wake_up = loop.create_future()
+            wake_up.set_result(None)
+        stored: asyncio.Future[None] = loop.create_future()
+        self._line.storing[conversation] = (wake_up, stored)
+        try:
+            await asyncio.wait({wake_up}, timeout=max_seconds)
+            # If the answers ahead are slow (a tool round, a slow provider), this one is stored anyway.
+            wake_up.cancel()
+            yield
+        finally:
+            stored.set_result(None)
+            if self._line.storing.get(conversation, (None, stored))[1] is stored:
+                del self._line.storing[conversation]
+
+
+async def previous_answer_stored(conversation: Hashable) -> bool:
+    """If an answer in `conversation` is waiting to be stored in this event loop, store it now and
+    wait until it is (True): the next answer's history must include it."""
+    waiting = _lines.get().storing.get(conversation)
+    if waiting is None:
+        return False
+    wake_up, stored = waiting
+    if not wake_up.done():
+        wake_up.set_result(None)
+    await asyncio.shield(stored)
+    return True

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
+from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations.events import conversation_group, publish_now
 from config.redis import redis_client, redis_client_async, tenant_key
 
@@ -56,30 +57,35 @@ def buffered_deltas(schema_name: str, answer_ref: str, after_seq: int) -> list[d
     return [frame for frame in frames if frame["seq"] > after_seq]
 
 
-def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
+def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
+                 first_token: FirstTokenTurn) -> None:
     """Answer in this process, in the background: the task outlives the socket that asked."""
     task = asyncio.get_running_loop().create_task(
-        _answer(schema_name=schema_name, conversation_id=conversation_id, customer_message_id=customer_message_id))
+        _answer(schema_name=schema_name, conversation_id=conversation_id, customer_message_id=customer_message_id,
+                first_token=first_token))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
 
 
-async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
+async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
+                  first_token: FirstTokenTurn) -> None:
     from chat.assistant.engine import answer_customer_message
     from chat.widget.services import current_time
 
     answer_ref = answer_ref_for(customer_message_id)
     group = conversation_group(schema_name, conversation_id)
     sink = GroupSink(schema_name, conversation_id, answer_ref)
-    await publish_now(group, {"type": "answer.start", "answer_ref": answer_ref, "reply_to": customer_message_id})
     try:
+        await publish_now(group, {"type": "answer.start", "answer_ref": answer_ref, "reply_to": customer_message_id})
         result = await answer_customer_message(schema_name=schema_name, message_id=customer_message_id, sink=sink,
-                                               now=current_time())
+                                               now=current_time(), first_token=first_token)
     except Exception:
         # The message is stored and pending: the sweeper answers it. The customer is told nothing false.
         logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)
         await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
         return
+    finally:
+        first_token.first_text_sent()  # however it ended, later answers do not wait for this one
     if not result.replied or result.stored_message is None:
         await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
         return

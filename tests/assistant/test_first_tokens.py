@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from chat.assistant.first_tokens import FirstTokenTurn
+from chat.assistant.first_tokens import FirstTokenTurn, previous_answer_stored
+
+
+async def _stored(turn: FirstTokenTurn, *, max_seconds: float, conversation: object = ("shop", 1)) -> None:
+    async with turn.storing_after_earlier_answers(conversation, max_seconds=max_seconds):
+        pass
 
 
 async def _yield_to_loop() -> None:
@@ -20,7 +25,7 @@ def test_a_finished_answer_is_stored_once_earlier_answers_have_started() -> None
         slow, quick = FirstTokenTurn(), FirstTokenTurn()
 
         async def store_quick() -> None:
-            await quick.let_earlier_answers_start(max_seconds=60)
+            await _stored(quick, max_seconds=60)
             happened.append("quick stored")
 
         storing = asyncio.create_task(store_quick())
@@ -40,7 +45,7 @@ def test_a_finished_answer_is_stored_once_earlier_answers_have_started() -> None
 def test_nothing_waits_when_no_earlier_answer_is_still_starting() -> None:
     async def scenario() -> bool:
         alone = FirstTokenTurn()
-        task = asyncio.create_task(alone.let_earlier_answers_start(max_seconds=60))
+        task = asyncio.create_task(_stored(alone, max_seconds=60))
         await _yield_to_loop()
         return task.done()
 
@@ -50,7 +55,7 @@ def test_nothing_waits_when_no_earlier_answer_is_still_starting() -> None:
 def test_an_answer_that_never_starts_holds_others_back_only_until_their_deadline() -> None:
     async def scenario() -> tuple[bool, bool]:
         stuck, finished = FirstTokenTurn(), FirstTokenTurn()
-        task = asyncio.create_task(finished.let_earlier_answers_start(max_seconds=0.05))
+        task = asyncio.create_task(_stored(finished, max_seconds=0.05))
         await _yield_to_loop()
         parked = not task.done()
         await asyncio.wait_for(task, timeout=10)
@@ -63,7 +68,7 @@ def test_an_answer_that_never_starts_holds_others_back_only_until_their_deadline
 def test_an_answer_that_ends_without_text_gives_up_its_place_once() -> None:
     async def scenario() -> list[bool]:
         silent, other, finished = FirstTokenTurn(), FirstTokenTurn(), FirstTokenTurn()
-        task = asyncio.create_task(finished.let_earlier_answers_start(max_seconds=60))
+        task = asyncio.create_task(_stored(finished, max_seconds=60))
         silent.first_text_sent()
         silent.first_text_sent()  # a second call (the engine's finally) changes nothing
         await _yield_to_loop()
@@ -83,9 +88,35 @@ def test_each_event_loop_keeps_its_own_line() -> None:
 
     async def other_loop() -> bool:
         alone = FirstTokenTurn()
-        task = asyncio.create_task(alone.let_earlier_answers_start(max_seconds=60))
+        task = asyncio.create_task(_stored(alone, max_seconds=60))
         await _yield_to_loop()
         return task.done()
 
     assert asyncio.run(starts_and_waits())
     assert asyncio.run(other_loop()) is True
+
+
+def test_the_next_answer_in_a_conversation_has_the_waiting_store_done_first() -> None:
+    async def scenario() -> list[str]:
+        happened: list[str] = []
+        slow, finished = FirstTokenTurn(), FirstTokenTurn()
+
+        async def store_finished() -> None:
+            async with finished.storing_after_earlier_answers(("shop", 7), max_seconds=60):
+                await asyncio.sleep(0)
+                happened.append("answer stored")
+
+        storing = asyncio.create_task(store_finished())
+        await _yield_to_loop()
+        happened.append("parked" if not storing.done() else "stored too early")
+        # Another conversation's answer does not release it.
+        assert await previous_answer_stored(("shop", 8)) is False
+        # The same conversation's next answer does, and finds it stored when it returns.
+        assert await previous_answer_stored(("shop", 7)) is True
+        happened.append("next answer reads the history")
+        slow.first_text_sent()
+        await asyncio.wait_for(storing, timeout=10)
+        assert await previous_answer_stored(("shop", 7)) is False
+        return happened
+
+    assert asyncio.run(scenario()) == ["parked", "answer stored", "next answer reads the history"]
