@@ -48,17 +48,26 @@ def _client_arguments(index: int) -> tuple[str, dict[str, Any]]:
     return address, host
 
 
-def group_publish(group: str, message: dict[str, Any]) -> None:
-    """Send `message` to every consumer in `group`, from synchronous code."""
+def groups_publish(groups: list[str], message: dict[str, Any]) -> None:
+    """Send `message` to every consumer in each of `groups`, from synchronous code: one round trip
+    per Redis host of the layer."""
     layer = get_channel_layer()
     if layer is None:
         return
     if not isinstance(layer, RedisPubSubChannelLayer):
-        async_to_sync(layer.group_send)(group, message)
+        for group in groups:
+            async_to_sync(layer.group_send)(group, message)
         return
-    index, channel, payload = _target(layer, group, message)
-    address, options = _client_arguments(index)
-    pooled_client(address, **options).publish(channel, payload)
+    by_host: dict[int, list[tuple[str, bytes]]] = {}
+    for group in groups:
+        index, channel, payload = _target(layer, group, message)
+        by_host.setdefault(index, []).append((channel, payload))
+    for index, publications in by_host.items():
+        address, options = _client_arguments(index)
+        with pooled_client(address, **options).pipeline(transaction=False) as pipe:
+            for channel, payload in publications:
+                pipe.publish(channel, payload)
+            pipe.execute()
 
 
 async def group_publish_async(group: str, message: dict[str, Any]) -> None:

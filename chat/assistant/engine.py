@@ -47,7 +47,7 @@ from chat.assistant.llm import (
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
 from chat.assistant.selectors import TurnProfile, turn_snapshot
-from chat.assistant.usage import llm_allowed_async, usage_record_answer
+from chat.assistant.usage import llm_allowed_async
 from chat.conversations import services
 from chat.models import Author, Conversation, Message
 from config.db import in_schema
@@ -164,12 +164,8 @@ def _load_turn(schema_name: str, message_id: int) -> Turn:
 
 
 def _answer_store_and_count(schema_name: str, message_id: int, answer: services.AnswerToStore) -> services.StoredAnswer:
-    # One trip to a database thread for both: each trip is a wait in line behind other answers.
-    stored = services.assistant_answer_store(customer_message_id=message_id, answer=answer)
-    if stored.created:
-        usage_record_answer(schema_name=schema_name, mode=answer.mode, tokens_in=answer.tokens_in,
-                            tokens_out=answer.tokens_out, cost_minor=answer.cost_minor)
-    return stored
+    # Stored and counted together: one trip to a database thread, and usually one statement.
+    return services.assistant_answer_store(customer_message_id=message_id, answer=answer, count_usage=True)
 
 
 def _mark_not_needed(message_id: int) -> None:

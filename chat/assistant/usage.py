@@ -57,6 +57,8 @@ __all__ = [
     "usage_notice_email",
     "usage_notice_email_send",
     "usage_notices_current",
+    "usage_answer_counted",
+    "usage_answer_entry",
     "usage_record_answer",
 ]
 
@@ -319,18 +321,25 @@ def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_o
     tenant_id = Tenant.objects.filter(schema_name=schema_name).values_list("pk", flat=True).first()
     if tenant_id is None:
         raise TenantNotFound(f"There is no tenant '{schema_name}'.")
-    UsageEntry.objects.create(
-        tenant_id=tenant_id,
-        kind=UsageEntry.Kind.MESSAGE,
-        quantity=1,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-        cost_minor=cost_minor,
-    )
+    entry = usage_answer_entry(tokens_in=tokens_in, tokens_out=tokens_out, cost_minor=cost_minor)
+    entry.tenant_id = tenant_id
+    entry.save(force_insert=True)
     logger.debug(
         "usage recorded for %s: %s answer, %s+%s tokens, cost %s", schema_name, mode, tokens_in, tokens_out, cost_minor
     )
-    tokens = tokens_in + tokens_out
+    usage_answer_counted(schema_name=schema_name, tokens=tokens_in + tokens_out)
+
+
+def usage_answer_entry(*, tokens_in: int, tokens_out: int, cost_minor: int) -> UsageEntry:
+    """The ledger entry of one answered customer message, not saved and with no tenant yet (the
+    one-statement store of an answer, chat.conversations.statements, inserts it with the answer)."""
+    return UsageEntry(kind=UsageEntry.Kind.MESSAGE, quantity=1, tokens_in=tokens_in, tokens_out=tokens_out,
+                      cost_minor=cost_minor)
+
+
+def usage_answer_counted(*, schema_name: str, tokens: int) -> None:
+    """After an answer's ledger entry: once the transaction commits, the cached level is discarded
+    and the owners are told if it crossed a line."""
     transaction.on_commit(lambda: _usage_counted(schema_name=schema_name, messages=1, tokens=tokens))
     # Robust: the answer is stored and counted; a failure to tell the owners must not undo that.
     transaction.on_commit(lambda: _usage_thresholds_check(schema_name=schema_name), robust=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from config.live import group_publish, group_publish_async
+from config.live import group_publish_async, groups_publish
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,11 @@ def inbox_group(schema_name: str) -> str:
     return f"{schema_name}.inbox"
 
 
-def _send(group: str, event: dict[str, Any]) -> None:
+def _send(groups: list[str], event: dict[str, Any]) -> None:
     try:
-        group_publish(group, {"type": CHANNEL_EVENT_TYPE, "event": event})
+        groups_publish(groups, {"type": CHANNEL_EVENT_TYPE, "event": event})
     except Exception:  # a lost live update must never undo or fail the write that caused it
-        logger.exception("could not publish %s to %s", event.get("type"), group)
+        logger.exception("could not publish %s to %s", event.get("type"), ", ".join(groups))
 
 
 async def publish_now(group: str, event: dict[str, Any]) -> None:
@@ -51,8 +51,4 @@ def publish_after_commit(*, conversation_id: int, event: dict[str, Any], to_conv
     if to_inbox:
         groups.append(inbox_group(schema))
 
-    def _publish() -> None:
-        for group in groups:
-            _send(group, event)
-
-    transaction.on_commit(_publish)
+    transaction.on_commit(lambda: _send(groups, event))

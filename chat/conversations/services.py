@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from chat.conversations import statements
 from chat.conversations.events import publish_after_commit
-from chat.dashboard.rollup import analytics_day_mark_stale
+from chat.dashboard.rollup import analytics_day_mark_stale, analytics_day_mark_stale_for
 from chat.models import (
     AnswerState,
     Author,
@@ -95,10 +97,14 @@ def conversation_start(*, contact: Contact, channel: str = Channel.WIDGET, langu
                                                    last_message_at=timezone.now())
         ConversationEvent.objects.create(conversation=conversation, kind="created", to_status=conversation.status,
                                          actor="customer")
-        publish_after_commit(conversation_id=conversation.pk, to_conversation=False,
-                             event={"type": "conversation.created", "conversation_id": conversation.pk,
-                                    "channel": conversation.channel, "status": conversation.status})
+        _publish_created(conversation)
     return conversation
+
+
+def _publish_created(conversation: Conversation) -> None:
+    publish_after_commit(conversation_id=conversation.pk, to_conversation=False,
+                         event={"type": "conversation.created", "conversation_id": conversation.pk,
+                                "channel": conversation.channel, "status": conversation.status})
 
 
 def message_text_clean(text: str) -> str:
@@ -119,15 +125,54 @@ class ReceivedMessage:
     needs_answer: bool
 
 
+def conversation_start_with_message(*, contact_id: int, text: str, client_id: str | None = None,
+                                    channel: str = Channel.WIDGET, language: str = "en"
+                                    ) -> tuple[Conversation, ReceivedMessage]:
+    """A contact's first message, with the conversation it starts (one statement: see `statements`)."""
+    text = message_text_clean(text)
+    client_id = (client_id or "")[:64] or None
+    with _savepoint_if_nested():
+        conversation, message = statements.first_message_insert(contact_id=contact_id, channel=channel,
+                                                                language=language, text=text, client_id=client_id)
+    _publish_created(conversation)
+    publish_after_commit(conversation_id=conversation.pk, event=message_event(message))
+    return conversation, ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING)
+
+
 def message_receive(*, conversation: Conversation, text: str, client_id: str | None = None) -> ReceivedMessage:
-    """Store a customer's message before anything else happens; a re-sent message is stored once."""
+    """Store a customer's message before anything else happens; a re-sent message is stored once.
+    The caller's instance gets the conversation's status and last message time as committed."""
+    received, status, last_message_at = _message_receive(conversation_id=conversation.pk, text=text,
+                                                         client_id=client_id)
+    if received.created:
+        conversation.status, conversation.last_message_at = status, last_message_at
+    return received
+
+
+def conversation_message_receive(*, conversation_id: int, text: str, client_id: str | None = None
+                                 ) -> ReceivedMessage:
+    """`message_receive` for a conversation known by its id."""
+    return _message_receive(conversation_id=conversation_id, text=text, client_id=client_id)[0]
+
+
+def _message_receive(*, conversation_id: int, text: str, client_id: str | None
+                     ) -> tuple[ReceivedMessage, str, datetime | None]:
     text = message_text_clean(text)
     client_id = (client_id or "")[:64] or None
     try:
-        # A re-sent client id fails the unique constraint below and is answered from the first copy,
-        # so the usual case (a new message) costs no lookup first.
+        # A re-sent client id fails the unique constraint and is answered from the first copy, so
+        # the usual case (a new message) costs no lookup first.
+        with _savepoint_if_nested():
+            stored = statements.next_message_insert(conversation_id=conversation_id, text=text, client_id=client_id)
+        if stored is not None:
+            message = stored.message
+            analytics_day_mark_stale_for(channel=stored.channel, started=stored.started)
+            publish_after_commit(conversation_id=conversation_id, event=message_event(message))
+            return ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING), stored.status, \
+                message.created
+        # Resolved (a new message reopens it), or no such conversation (DoesNotExist).
         with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+            locked = Conversation.objects.select_for_update().get(pk=conversation_id)
             if locked.status == ConversationStatus.RESOLVED:
                 _transition(locked, ConversationStatus.BOT, actor="customer", reason="The customer wrote again.")
             state = AnswerState.PENDING if locked.assistant_may_reply else AnswerState.NOT_NEEDED
@@ -141,12 +186,15 @@ def message_receive(*, conversation: Conversation, text: str, client_id: str | N
         if client_id is None:
             raise
         # The same client id again (re-sent, or twice at once): the first one stored it.
-        existing = Message.objects.get(conversation=conversation, client_id=client_id)
-        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING)
-    # The caller's instance as committed (status, last message), without reading it back.
-    for column in Conversation._meta.concrete_fields:
-        setattr(conversation, column.attname, getattr(locked, column.attname))
-    return ReceivedMessage(message, True, state == AnswerState.PENDING)
+        existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
+        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING), "", None
+    return ReceivedMessage(message, True, state == AnswerState.PENDING), locked.status, locked.last_message_at
+
+
+def _savepoint_if_nested() -> contextlib.AbstractContextManager[Any]:
+    """A single statement is atomic on its own; inside a caller's transaction it needs a savepoint,
+    so that a failure (a re-sent client id) leaves the caller's transaction usable."""
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
 
 
 def _transition(conversation: Conversation, to_status: str, *, actor: str, reason: str = "",
@@ -265,12 +313,58 @@ class StoredAnswer:
 LOW_CONFIDENCE_HANDOFF_STREAK = 2
 
 
-def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore) -> StoredAnswer:
+def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore, count_usage: bool = False
+                           ) -> StoredAnswer:
     """Store the assistant's answer to one customer message, unless a person took over meanwhile.
 
     The conversation row is locked, so a takeover and an answer never interleave: whichever
     commits first wins, and an answer that lost is dropped, never shown to the customer.
+    `count_usage`: the answer is counted in the tenant's usage ledger in the same transaction.
     """
+    if not answer.handoff_reason and not answer.low_confidence:
+        # Nothing to hand over: the one-statement path (see `statements`).
+        stored = _assistant_answer_insert(customer_message_id=customer_message_id, answer=answer,
+                                          count_usage=count_usage)
+        if stored is not None:
+            return stored
+    return _assistant_answer_store_with_handoff(customer_message_id=customer_message_id, answer=answer,
+                                                count_usage=count_usage)
+
+
+def _answer_message(customer_message_id: int, answer: AnswerToStore, conversation: Conversation | None) -> Message:
+    return Message(
+        conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to_id=customer_message_id,
+        sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
+        confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
+        tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
+        first_token_ms=answer.first_token_ms, created=answer.finished_at or timezone.now())
+
+
+def _assistant_answer_insert(*, customer_message_id: int, answer: AnswerToStore, count_usage: bool
+                             ) -> StoredAnswer | None:
+    from chat.assistant.usage import usage_answer_counted, usage_answer_entry
+
+    usage = (usage_answer_entry(tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost_minor=answer.cost_minor)
+             if count_usage else None)
+    inserted = statements.answer_insert(
+        customer_message_id=customer_message_id, answer=_answer_message(customer_message_id, answer, None),
+        language=answer.language or None, pending_order_number=answer.pending_order_number,
+        failed_verifications=answer.failed_verifications, usage=usage)
+    if inserted is None:
+        return None  # no such customer message: the ORM path says so
+    if inserted.existing_id is not None:
+        return StoredAnswer(Message.objects.get(pk=inserted.existing_id), False, False)
+    if inserted.message is None:
+        return StoredAnswer(None, False, False)
+    analytics_day_mark_stale_for(channel=inserted.channel, started=inserted.started)
+    publish_after_commit(conversation_id=inserted.conversation_id, event=message_event(inserted.message))
+    if count_usage:
+        usage_answer_counted(schema_name=connection.schema_name, tokens=answer.tokens_in + answer.tokens_out)
+    return StoredAnswer(inserted.message, False, True)
+
+
+def _assistant_answer_store_with_handoff(*, customer_message_id: int, answer: AnswerToStore, count_usage: bool
+                                         ) -> StoredAnswer:
     with transaction.atomic():
         # The customer's message's conversation, locked (only its row: `of` keeps the message row free).
         # With the id of an answer stored already (a retry), in the same query.
@@ -284,12 +378,13 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore) -
         if not conversation.assistant_may_reply:
             Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.NOT_NEEDED)
             return StoredAnswer(None, False, False)
-        message = Message.objects.create(
-            conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to_id=customer_message_id,
-            sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
-            confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
-            first_token_ms=answer.first_token_ms, created=answer.finished_at or timezone.now())
+        message = _answer_message(customer_message_id, answer, conversation)
+        message.save(force_insert=True)
+        if count_usage:
+            from chat.assistant.usage import usage_record_answer
+
+            usage_record_answer(schema_name=connection.schema_name, mode=answer.mode, tokens_in=answer.tokens_in,
+                                tokens_out=answer.tokens_out, cost_minor=answer.cost_minor)
         Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.ANSWERED)
         # The customer may have written again before the answer was stored: never move backwards.
         conversation.last_message_at = max(filter(None, (conversation.last_message_at, message.created)))

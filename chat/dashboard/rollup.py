@@ -253,10 +253,15 @@ def analytics_day_mark_stale(*, conversation: Conversation) -> None:
     """A conversation changed: if it started on a day that may be rolled up already, that day's row
     must be computed again. Call it inside the transaction that makes the change (or after the
     change committed), never before: see the module's note on why no change is lost."""
-    if conversation.channel == Channel.PLAYGROUND:
+    analytics_day_mark_stale_for(channel=conversation.channel, started=conversation.created)
+
+
+def analytics_day_mark_stale_for(*, channel: str, started: datetime) -> None:
+    """`analytics_day_mark_stale` for a conversation known by its channel and start only."""
+    if channel == Channel.PLAYGROUND:
         return
     zone = tenant_zone()
-    day = conversation.created.astimezone(zone).date()
+    day = started.astimezone(zone).date()
     if day >= timezone.now().astimezone(zone).date():
         return  # today: computed live, and rolled up only after ROLLUP_SETTLE past its end
     # An upsert, not an update: a roll-up of this day may have inserted its row and not committed yet.

@@ -127,7 +127,11 @@ def widget_message_receive(*, contact_id: int, conversation_id: int | None, ip: 
                            text: str, client_id: str | None) -> WidgetMessage:
     """A visitor's message: checked, rate-limited per IP and per visitor, then stored (starting the
     visitor's conversation on the first one)."""
-    from chat.conversations.services import conversation_start, message_receive, message_text_clean
+    from chat.conversations.services import (
+        conversation_message_receive,
+        conversation_start_with_message,
+        message_text_clean,
+    )
     from config.errors import ApplicationError
 
     text = message_text_clean(text)
@@ -137,11 +141,12 @@ def widget_message_receive(*, contact_id: int, conversation_id: int | None, ip: 
         raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
                                code="rate_limited", status=429, details={"retry_after": decision.retry_after})
     if conversation_id is None:
-        conversation = conversation_start(contact=Contact.objects.get(pk=contact_id))
+        conversation, received = conversation_start_with_message(contact_id=contact_id, text=text,
+                                                                 client_id=client_id)
+        conversation_id = conversation.pk
     else:
-        conversation = Conversation.objects.get(pk=conversation_id)
-    received = message_receive(conversation=conversation, text=text, client_id=client_id)
-    return WidgetMessage(message_id=received.message.pk, conversation_id=conversation.pk, created=received.created,
+        received = conversation_message_receive(conversation_id=conversation_id, text=text, client_id=client_id)
+    return WidgetMessage(message_id=received.message.pk, conversation_id=conversation_id, created=received.created,
                          needs_answer=received.needs_answer)
 
 
