@@ -168,6 +168,12 @@ def _answer_store_and_count(schema_name: str, message_id: int, answer: services.
     return services.assistant_answer_store(customer_message_id=message_id, answer=answer, count_usage=True)
 
 
+def store_defer_seconds() -> float:
+    """How long after its question arrived a streamed answer may wait to be stored: never more than
+    half the sweeper's grace, which would otherwise answer the question again."""
+    return max(0.0, min(settings.ASSISTANT_STORE_DEFER_SECONDS, settings.ASSISTANT_SWEEP_GRACE_SECONDS / 2))
+
+
 def _mark_not_needed(message_id: int) -> None:
     from chat.models import AnswerState
 
@@ -222,7 +228,7 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         finished_at=timezone.now())
     # The customer has the whole answer; storing it can wait for other customers' first words.
     async with first_token.storing_after_earlier_answers((schema_name, turn.conversation_id),
-                                                         max_seconds=settings.ASSISTANT_STORE_DEFER_SECONDS):
+                                                         max_seconds=store_defer_seconds()):
         stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)

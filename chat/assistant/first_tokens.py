@@ -8,10 +8,11 @@ otherwise be stored in the middle of the others' preparation, and every customer
 "typing…" would wait for that too. Storing is not something a customer sees: the customer already
 has the text, and the message is dated when it finished streaming, so it keeps its place in the
 transcript. So an answer that has finished streaming yields to the answers that were asked before
-that moment until each has sent its first text, for at most ASSISTANT_STORE_DEFER_SECONDS. An
-answer is asked when its customer's message arrives (the widget takes its place in line before the
-message is even stored). Later arrivals do not hold it back, so under steady load a store waits
-for the answers ahead of it, never indefinitely.
+that moment until each has sent its first text, and is stored at the latest
+ASSISTANT_STORE_DEFER_SECONDS after its own question arrived (the widget takes its place in line
+before the message is even stored), well inside the sweeper's grace: the sweeper never answers a
+question whose answer is only waiting to be stored. Later arrivals do not hold it back, so under
+steady load a store waits for the answers ahead of it, never indefinitely.
 
 Nothing reads a conversation's history before its last answer is stored: the next answer in the
 same conversation, in the same process, has the waiting store done first. (An answer computed in
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
+import time
 from collections.abc import AsyncIterator, Hashable
 
 from config.loops import PerLoop
@@ -76,6 +78,7 @@ class FirstTokenTurn:
     def __init__(self) -> None:
         self._line = _lines.get()
         self._ticket: int | None = self._line.issue()
+        self.asked_at = time.monotonic()
 
     def first_text_sent(self) -> None:
         """Called when the answer's first text went out, or when it ends without any; idempotent."""
@@ -85,10 +88,12 @@ class FirstTokenTurn:
 
     @contextlib.asynccontextmanager
     async def storing_after_earlier_answers(self, conversation: Hashable, *, max_seconds: float) -> AsyncIterator[None]:
-        """Wait until every answer asked before now has sent its first text (at most max_seconds), then
-        run the body, the store; the next answer in `conversation` waits for it (`previous_answer_stored`)."""
+        """Wait until every answer asked before now has sent its first text, but no later than
+        `max_seconds` after this answer was asked, then run the body, the store; the next answer in
+        `conversation` waits for it (`previous_answer_stored`)."""
         self.first_text_sent()
         loop = asyncio.get_running_loop()
+        max_seconds = self.asked_at + max_seconds - time.monotonic()
         wake_up = self._line.park(self._line.horizon()) if max_seconds > 0 else None
         if wake_up is None:  # nobody ahead: stored at once
             wake_up = loop.create_future()

@@ -332,8 +332,9 @@ ASSISTANT_CACHE_WAIT_SECONDS = env.float("ASSISTANT_CACHE_WAIT_SECONDS", default
 # --- end usage limits and answer cache -------------------------------------------------------------
 
 # An answer that has been streamed in full is stored once the answers asked before it in the same
-# process have sent their first words, or after this many seconds (chat.assistant.first_tokens).
-ASSISTANT_STORE_DEFER_SECONDS = env.float("ASSISTANT_STORE_DEFER_SECONDS", default=2.0)
+# process have sent their first words, and at the latest this many seconds after its question
+# arrived (chat.assistant.first_tokens); never more than half of ASSISTANT_SWEEP_GRACE_SECONDS.
+ASSISTANT_STORE_DEFER_SECONDS = env.float("ASSISTANT_STORE_DEFER_SECONDS", default=15.0)
 
 # --- Assistant sweeper (chat.assistant.tasks) -------------------------------------------------------
 # A customer message still unanswered this long after it arrived is answered by a worker.

@@ -65,6 +65,21 @@ def test_an_answer_that_never_starts_holds_others_back_only_until_their_deadline
     assert asyncio.run(scenario()) == (True, True)
 
 
+def test_the_deadline_counts_from_when_the_question_arrived() -> None:
+    """An answer whose question came in long ago is stored at once, whoever is still waiting."""
+    async def scenario() -> bool:
+        stuck, finished = FirstTokenTurn(), FirstTokenTurn()
+        finished.asked_at -= 60  # its question arrived a minute ago; the deadline is 30 s
+        task = asyncio.create_task(_stored(finished, max_seconds=30))
+        await _yield_to_loop()
+        stored_at_once = task.done()
+        stuck.first_text_sent()
+        await asyncio.wait_for(task, timeout=10)
+        return stored_at_once
+
+    assert asyncio.run(scenario()) is True
+
+
 def test_an_answer_that_ends_without_text_gives_up_its_place_once() -> None:
     async def scenario() -> list[bool]:
         silent, other, finished = FirstTokenTurn(), FirstTokenTurn(), FirstTokenTurn()
