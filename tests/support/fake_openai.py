@@ -15,6 +15,8 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
+import os
 import re
 import select
 import socket
@@ -115,6 +117,9 @@ class FakeOpenAIServer:
         self._scripts: dict[Endpoint, deque[ScriptedReply]] = {"chat": deque(), "embeddings": deque()}
         self._requests: list[ReceivedRequest] = []
         self._stopping = threading.Event()
+        # Written to once on stop: every handler thread waits on it with its socket, so an idle
+        # keep-alive connection or a first-token delay costs no wake-ups until something happens.
+        self._stop_signal: tuple[int, int] | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -128,6 +133,7 @@ class FakeOpenAIServer:
         httpd.block_on_close = True
         self._httpd = httpd
         self._stopping.clear()
+        self._stop_signal = os.pipe()
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-openai", daemon=True)
         self._thread.start()
@@ -137,10 +143,16 @@ class FakeOpenAIServer:
         if self._httpd is None:
             return
         self._stopping.set()
+        if self._stop_signal is not None:
+            os.write(self._stop_signal[1], b"x")
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._stop_signal is not None:
+            for descriptor in self._stop_signal:
+                os.close(descriptor)
+            self._stop_signal = None
         self._httpd = None
         self._thread = None
 
@@ -233,22 +245,29 @@ class _Handler(BaseHTTPRequestHandler):
             while not self.close_connection and self._wait_for_next_request():
                 self.handle_one_request()
 
-    def _readable(self, timeout_seconds: float) -> bool:
-        # poll, not select: select() cannot watch a descriptor numbered 1024 or more, which a
-        # benchmark with a thousand streams open reaches.
+    def _wait(self, timeout_seconds: float) -> str:
+        """Wait until the client sends something or hangs up ("client"), the server stops ("stop"),
+        or the time is up ("timeout"). poll, not select: select() cannot watch a descriptor
+        numbered 1024 or more, which a benchmark with a thousand streams open reaches."""
+        stop_signal = self.fake._stop_signal
+        if self.fake._stopping.is_set() or stop_signal is None:
+            return "stop"
         poller = select.poll()
         poller.register(self.connection, select.POLLIN)
-        return bool(poller.poll(timeout_seconds * 1000))
+        poller.register(stop_signal[0], select.POLLIN)
+        ready = poller.poll(None if math.isinf(timeout_seconds) else max(0, int(timeout_seconds * 1000)))
+        if any(descriptor == stop_signal[0] for descriptor, _ in ready):
+            return "stop"
+        return "client" if ready else "timeout"
 
     def _wait_for_next_request(self) -> bool:
-        while not self.fake._stopping.is_set():
-            if self._readable(POLL_INTERVAL_SECONDS):
-                return True
-        return False
+        return self._wait(math.inf) == "client"
 
     def _client_gone(self) -> bool:
         try:
-            return self._readable(0) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
         except OSError:
             return True
 
@@ -256,12 +275,15 @@ class _Handler(BaseHTTPRequestHandler):
         """Wait, but stop at once if the client gave up or the server is stopping."""
         deadline = time.monotonic() + seconds
         while True:
-            if self.fake._stopping.is_set() or self._client_gone():
-                raise _ClientGone
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            time.sleep(min(POLL_INTERVAL_SECONDS, remaining))
+            woken = self._wait(remaining)
+            if woken == "stop" or (woken == "client" and self._client_gone()):
+                raise _ClientGone
+            if woken == "client":
+                # The client sent more while it waits (it has not gone): check again in a moment.
+                time.sleep(min(POLL_INTERVAL_SECONDS, remaining))
 
     def _hang(self) -> None:
         self._pause(float("inf"))
