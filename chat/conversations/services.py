@@ -142,10 +142,12 @@ def conversation_start_with_message(*, contact_id: int, text: str, client_id: st
 def message_receive(*, conversation: Conversation, text: str, client_id: str | None = None) -> ReceivedMessage:
     """Store a customer's message before anything else happens; a re-sent message is stored once.
     The caller's instance gets the conversation's status and last message time as committed."""
-    received, status, last_message_at = _message_receive(conversation_id=conversation.pk, text=text,
-                                                         client_id=client_id)
-    if received.created:
-        conversation.status, conversation.last_message_at = status, last_message_at
+    received, committed = _message_receive(conversation_id=conversation.pk, text=text, client_id=client_id)
+    if isinstance(committed, Conversation):  # the ORM path: the whole row as committed
+        for column in Conversation._meta.concrete_fields:
+            setattr(conversation, column.attname, getattr(committed, column.attname))
+    elif committed is not None:
+        conversation.status, conversation.last_message_at = committed, received.message.created
     return received
 
 
@@ -156,7 +158,9 @@ def conversation_message_receive(*, conversation_id: int, text: str, client_id: 
 
 
 def _message_receive(*, conversation_id: int, text: str, client_id: str | None
-                     ) -> tuple[ReceivedMessage, str, datetime | None]:
+                     ) -> tuple[ReceivedMessage, Conversation | str | None]:
+    """The message, and what the conversation became: its row (the ORM path), its status (the
+    one-statement path) or None (a re-sent message changed nothing)."""
     text = message_text_clean(text)
     client_id = (client_id or "")[:64] or None
     try:
@@ -168,8 +172,7 @@ def _message_receive(*, conversation_id: int, text: str, client_id: str | None
             message = stored.message
             analytics_day_mark_stale_for(channel=stored.channel, started=stored.started)
             publish_after_commit(conversation_id=conversation_id, event=message_event(message))
-            return ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING), stored.status, \
-                message.created
+            return ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING), stored.status
         # Resolved (a new message reopens it), or no such conversation (DoesNotExist).
         with transaction.atomic():
             locked = Conversation.objects.select_for_update().get(pk=conversation_id)
@@ -187,8 +190,8 @@ def _message_receive(*, conversation_id: int, text: str, client_id: str | None
             raise
         # The same client id again (re-sent, or twice at once): the first one stored it.
         existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
-        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING), "", None
-    return ReceivedMessage(message, True, state == AnswerState.PENDING), locked.status, locked.last_message_at
+        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING), None
+    return ReceivedMessage(message, True, state == AnswerState.PENDING), locked
 
 
 def _savepoint_if_nested() -> contextlib.AbstractContextManager[Any]:

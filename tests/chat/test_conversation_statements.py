@@ -137,3 +137,17 @@ def test_a_second_unsure_answer_still_asks_for_a_person(tenant_a: Any) -> None:
         conversation.refresh_from_db()
     assert first.created and not first.handed_over
     assert second.created and second.handed_over and conversation.status == ConversationStatus.NEEDS_HUMAN
+
+
+def test_the_callers_conversation_shows_what_its_message_committed(tenant_a: Any) -> None:
+    with schema_context(tenant_a.schema_name):
+        conversation, _ = _first_message("v-instance")
+        services.conversation_transition(conversation=conversation, to_status=ConversationStatus.RESOLVED,
+                                         actor="a@b.c")
+        conversation.refresh_from_db()
+        reopening = services.message_receive(conversation=conversation, text="it broke again")
+        reopened = (conversation.status, conversation.resolved_at, conversation.last_message_at)
+        following = services.message_receive(conversation=conversation, text="hello?")
+        followed = (conversation.status, conversation.last_message_at)
+    assert reopened == (ConversationStatus.BOT, None, reopening.message.created)
+    assert followed == (ConversationStatus.BOT, following.message.created)
