@@ -95,10 +95,14 @@ def conversation_start(*, contact: Contact, channel: str = Channel.WIDGET, langu
     with transaction.atomic():
         conversation = Conversation.objects.create(contact=contact, channel=channel, language=language[:8],
                                                    last_message_at=timezone.now())
-        ConversationEvent.objects.create(conversation=conversation, kind="created", to_status=conversation.status,
-                                         actor="customer")
+        _created_event(conversation).save(force_insert=True)
         _publish_created(conversation)
     return conversation
+
+
+def _created_event(conversation: Conversation) -> ConversationEvent:
+    return ConversationEvent(conversation=conversation, kind="created", to_status=conversation.status,
+                             actor="customer")
 
 
 def _publish_created(conversation: Conversation) -> None:
@@ -131,9 +135,13 @@ def conversation_start_with_message(*, contact_id: int, text: str, client_id: st
     """A contact's first message, with the conversation it starts (one statement: see `statements`)."""
     text = message_text_clean(text)
     client_id = (client_id or "")[:64] or None
+    now = timezone.now()
+    conversation = Conversation(contact_id=contact_id, channel=channel, language=language[:8], last_message_at=now)
+    state = AnswerState.PENDING if conversation.assistant_may_reply else AnswerState.NOT_NEEDED
+    message = Message(author=Author.CUSTOMER, text=text, client_id=client_id, answer_state=state, created=now)
     with _savepoint_if_nested():
-        conversation, message = statements.first_message_insert(contact_id=contact_id, channel=channel,
-                                                                language=language, text=text, client_id=client_id)
+        statements.first_message_insert(conversation=conversation, event=_created_event(conversation),
+                                        message=message)
     _publish_created(conversation)
     publish_after_commit(conversation_id=conversation.pk, event=message_event(message))
     return conversation, ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING)
@@ -143,11 +151,8 @@ def message_receive(*, conversation: Conversation, text: str, client_id: str | N
     """Store a customer's message before anything else happens; a re-sent message is stored once.
     The caller's instance gets the conversation's status and last message time as committed."""
     received, committed = _message_receive(conversation_id=conversation.pk, text=text, client_id=client_id)
-    if isinstance(committed, Conversation):  # the ORM path: the whole row as committed
-        for column in Conversation._meta.concrete_fields:
-            setattr(conversation, column.attname, getattr(committed, column.attname))
-    elif committed is not None:
-        conversation.status, conversation.last_message_at = committed, received.message.created
+    for attname, value in committed.items():
+        setattr(conversation, attname, value)
     return received
 
 
@@ -158,9 +163,9 @@ def conversation_message_receive(*, conversation_id: int, text: str, client_id: 
 
 
 def _message_receive(*, conversation_id: int, text: str, client_id: str | None
-                     ) -> tuple[ReceivedMessage, Conversation | str | None]:
-    """The message, and what the conversation became: its row (the ORM path), its status (the
-    one-statement path) or None (a re-sent message changed nothing)."""
+                     ) -> tuple[ReceivedMessage, dict[str, Any]]:
+    """The message, and the conversation's columns as the message left them (attribute name -> value;
+    none for a re-sent message, which changed nothing)."""
     text = message_text_clean(text)
     client_id = (client_id or "")[:64] or None
     try:
@@ -172,7 +177,8 @@ def _message_receive(*, conversation_id: int, text: str, client_id: str | None
             message = stored.message
             analytics_day_mark_stale_for(channel=stored.channel, started=stored.started)
             publish_after_commit(conversation_id=conversation_id, event=message_event(message))
-            return ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING), stored.status
+            return (ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING),
+                    {"status": stored.status, "last_message_at": message.created})
         # Resolved (a new message reopens it), or no such conversation (DoesNotExist).
         with transaction.atomic():
             locked = Conversation.objects.select_for_update().get(pk=conversation_id)
@@ -190,8 +196,9 @@ def _message_receive(*, conversation_id: int, text: str, client_id: str | None
             raise
         # The same client id again (re-sent, or twice at once): the first one stored it.
         existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
-        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING), None
-    return ReceivedMessage(message, True, state == AnswerState.PENDING), locked
+        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING), {}
+    return (ReceivedMessage(message, True, state == AnswerState.PENDING),
+            {column.attname: getattr(locked, column.attname) for column in Conversation._meta.concrete_fields})
 
 
 def _savepoint_if_nested() -> contextlib.AbstractContextManager[Any]:

@@ -64,15 +64,13 @@ def _insert(alias: str, instance: Model, *, linked: dict[str, tuple[str, list[An
     return sql, [*params, *source_params]
 
 
-def first_message_insert(*, contact_id: int, channel: str, language: str, text: str,
-                         client_id: str | None) -> tuple[Conversation, Message]:
-    """A new conversation, its "created" event and the customer's first message, in one statement.
-    Returns both rows as the ORM would after saving them."""
-    now = timezone.now()
-    conversation = Conversation(contact_id=contact_id, channel=channel, language=language[:8], last_message_at=now)
-    event = ConversationEvent(kind="created", to_status=conversation.status, actor="customer")
-    state = AnswerState.PENDING if conversation.assistant_may_reply else AnswerState.NOT_NEEDED
-    message = Message(author=Author.CUSTOMER, text=text, client_id=client_id, answer_state=state, created=now)
+def _statuses_the_assistant_replies_in() -> list[str]:
+    return [status for status in ConversationStatus.values if Conversation.assistant_may_reply_in(status)]
+
+
+def first_message_insert(*, conversation: Conversation, event: ConversationEvent, message: Message) -> None:
+    """A new conversation, its first event and the customer's first message (three unsaved rows), in
+    one statement. The instances get their ids, as the ORM's saves would give them."""
     new_conversation, conversation_params = _insert("new_conversation", conversation)
     from_new_conversation = {"conversation_id": ("new_conversation.id", [])}
     new_event, event_params = _insert("new_event", event, linked=from_new_conversation,
@@ -84,9 +82,8 @@ def first_message_insert(*, contact_id: int, channel: str, language: str, text: 
                        "SELECT new_conversation.id, new_message.id FROM new_conversation, new_message",
                        [*conversation_params, *event_params, *message_params])
         conversation.pk, message.pk = cursor.fetchone()
-    message.conversation = conversation
+    event.conversation = message.conversation = conversation
     conversation._state.adding = message._state.adding = False
-    return conversation, message
 
 
 @dataclass(frozen=True)
@@ -106,11 +103,10 @@ def next_message_insert(*, conversation_id: int, text: str, client_id: str | Non
     now = timezone.now()
     message = Message(conversation_id=conversation_id, author=Author.CUSTOMER, text=text, client_id=client_id,
                       answer_state=AnswerState.PENDING, created=now)
-    may_reply = [status for status in ConversationStatus.values if Conversation.assistant_may_reply_in(status)]
     new_message, message_params = _insert(
         "new_message", message, returning=("id", "answer_state"),
         linked={"answer_state": ("CASE WHEN locked.status = ANY(%s) THEN %s ELSE %s END",
-                                 [may_reply, AnswerState.PENDING, AnswerState.NOT_NEEDED])},
+                                 [_statuses_the_assistant_replies_in(), AnswerState.PENDING, AnswerState.NOT_NEEDED])},
         source=("locked WHERE locked.status <> %s", [ConversationStatus.RESOLVED]))
     table = _quote(Conversation._meta.db_table)
     sql = (f"WITH locked AS (SELECT id, status, channel, created FROM {table} WHERE id = %s FOR UPDATE), "
@@ -150,7 +146,6 @@ def answer_insert(*, customer_message_id: int, answer: Message, language: str | 
     customer message. An answer that may start a handoff is stored through the ORM instead."""
     message_table = _quote(Message._meta.db_table)
     table = _quote(Conversation._meta.db_table)
-    may_reply = [status for status in ConversationStatus.values if Conversation.assistant_may_reply_in(status)]
     new_message, message_params = _insert("new_message", answer, linked={"conversation_id": ("replying.id", [])},
                                           source=("replying", []))
     steps = [
@@ -160,7 +155,7 @@ def answer_insert(*, customer_message_id: int, answer: Message, language: str | 
         (f"existing AS (SELECT id FROM {message_table} WHERE in_reply_to_id = %s AND author = %s LIMIT 1)",
          [customer_message_id, Author.ASSISTANT]),
         ("replying AS (SELECT id FROM locked WHERE status = ANY(%s) AND NOT EXISTS (SELECT 1 FROM existing))",
-         [may_reply]),
+         [_statuses_the_assistant_replies_in()]),
         (new_message, message_params),
         (f"answered AS (UPDATE {message_table} SET answer_state = "
          "CASE WHEN EXISTS (SELECT 1 FROM replying) THEN %s ELSE %s END "
