@@ -265,6 +265,15 @@ def measure_offline(tenants: list[tuple[object, list[str]]]) -> tuple[list[float
     return timings, modes
 
 
+def setup_for_answers() -> None:
+    """Django for answering as a web process does (no debug, kept connections), on throw-away stores."""
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
+    # The knowledge base embeds with the local model even though a model key is set for phase 1.
+    os.environ["KB_EMBEDDING_PROVIDER"] = "local"
+    setup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--delay", type=float, default=0.5, help="the fake model's first-token delay, seconds")
@@ -272,11 +281,7 @@ def main() -> None:
     parser.add_argument("--levels", default="1,50,200", help="concurrent conversations, comma-separated")
     parser.add_argument("--samples", type=int, default=60, help="at least this many answers per level")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
-    # The knowledge base embeds with the local model even though a model key is set for phase 1.
-    os.environ["KB_EMBEDDING_PROVIDER"] = "local"
-    setup()
+    setup_for_answers()
     from config.redis import redis_client
 
     redis_client().flushdb()

@@ -23,12 +23,11 @@ import asyncio
 import collections
 import contextvars
 import gc
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _django import percentile, setup
+from _django import percentile
 
 STAGES = ("turn loaded", "request sent", "response headers", "first text", "stored")
 
@@ -185,11 +184,9 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=200, help="answers one at a time for the CPU figures")
     parser.add_argument("--delay", type=float, default=0.5, help="the fake model's first-token delay in the burst")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
-    os.environ["KB_EMBEDDING_PROVIDER"] = "local"
-    setup()
     import assistant as bench
+
+    bench.setup_for_answers()
 
     from config.startup import freeze_loaded_objects
 

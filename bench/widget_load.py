@@ -99,6 +99,10 @@ async def direct_burst(base_url: str, count: int) -> list[float]:
     return [r for r in results if isinstance(r, float)]
 
 
+def p95_or_none(durations: list[float]) -> str:
+    return f"{percentile(durations, 95):,.0f}" if durations else "none"
+
+
 def failure_name(error: BaseException) -> str:
     """The exception's name, with the close code when the server closed the socket."""
     received = getattr(error, "rcvd", None)
@@ -130,13 +134,15 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
     errors = sum(failures.values())
     direct_after = await direct_burst(base_url, level)
     direct = min(direct_before, direct_after, key=lambda burst: percentile(burst, 95) if burst else math.inf)
+    if not direct:
+        return f"{level:>5} connections: the direct bursts gave no answers"
     await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
     if not through:
         return f"{level:>5} connections: no answers ({errors} errors)"
     return (f"{level:>5} connections: first token p50 {percentile(through, 50):,.0f} ms p95 "
             f"{percentile(through, 95):,.0f} ms; direct p50 {percentile(direct, 50):,.0f} p95 "
-            f"{percentile(direct, 95):,.0f} ms (best of p95 {percentile(direct_before, 95):,.0f} before and "
-            f"{percentile(direct_after, 95):,.0f} after); ratio p50 {percentile(through, 50) / percentile(direct, 50):.2f} "
+            f"{percentile(direct, 95):,.0f} ms (best of p95 {p95_or_none(direct_before)} before and "
+            f"{p95_or_none(direct_after)} after); ratio p50 {percentile(through, 50) / percentile(direct, 50):.2f} "
             f"p95 {percentile(through, 95) / percentile(direct, 95):.2f}; {len(through) / elapsed:.1f} answers/s; "
             f"web process CPU {web_cpu * 1000 / len(through):.1f} ms per answer; {errors} errors {dict(failures) or ''}; {per_connection:.0f} KiB per idle connection")
 
