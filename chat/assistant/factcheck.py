@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ClaimKind(StrEnum):
@@ -213,6 +215,8 @@ _STATUS_PATTERNS = [
 ]
 # Statements about how things usually go are policy, not the status of this customer's order.
 _GENERAL_STATEMENT = re.compile(r"(?i)\b(?:usually|typically|normally|generally|always|within|every|each|most)\b")
+# What every match of _STOCK_STATUS and _STATUS_PATTERNS contains.
+_STATUS_WORDS = ("stock", "sold out", "available", *STATUS_PHRASES)
 _CONDITION_BEFORE = re.compile(r"(?i)\b(?:if|once|when|whether|as soon as|until|unless|after)\b")
 _PERCENT = re.compile(r"(?<![\w.,])(?P<n>\d+(?:[.,]\d+)?)\s?(?:%|(?i:percent|per cent)\b)(?!\s?(?i:sure|certain))")
 
@@ -276,13 +280,20 @@ def extract_claims(text: str) -> list[Claim]:
 
 
 _LINK = re.compile(r"\bhttps?://\S+|\bwww\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+")
+# Every sentence of every streamed answer goes through these patterns before it is shown, so a
+# family of patterns is skipped when the sentence lacks what each of its matches contains (a link's
+# marker, a digit, a number or status word): the same claims, without trying dozens of patterns at
+# every position of every sentence.
+_LINK_MARKERS = ("://", "www.", "@")
+_DIGIT = re.compile(r"\d")
 
 
 def _claims_in_sentence(sentence: str, *, offset: int) -> list[Claim]:
     # Links and e-mail addresses carry numbers (tracking ids, dates in paths) but state nothing;
     # they are blanked out, keeping every other character where it was.
     sentence_as_written = sentence
-    sentence = _LINK.sub(lambda match: " " * len(match.group(0)), sentence)
+    if any(marker in sentence for marker in _LINK_MARKERS):
+        sentence = _LINK.sub(lambda match: " " * len(match.group(0)), sentence)
     taken: list[tuple[int, int]] = []
     found: list[Claim] = []
 
@@ -296,24 +307,34 @@ def _claims_in_sentence(sentence: str, *, offset: int) -> list[Claim]:
         found.append(Claim(kind=kind, text=sentence[start:end], value=value, sentence=sentence_as_written,
                            start=offset + start, end=offset + end))
 
-    for start, end, money in _money_in(sentence):
-        add(ClaimKind.MONEY, start, end, money)
-    for start, end, dates in _dates_in(sentence):
-        add(ClaimKind.DATE, start, end, dates)
-    for start, end, moment in _times_in(sentence):
+    with_digits = _DIGIT.search(sentence) is not None
+    # Only ASCII text is screened for words: elsewhere IGNORECASE matches "ſ" for "s" and "İ" for "i".
+    lowered = sentence.lower() if sentence.isascii() else None
+    if with_digits:
+        for start, end, money in _money_in(sentence):
+            add(ClaimKind.MONEY, start, end, money)
+        for start, end, dates in _dates_in(sentence):
+            add(ClaimKind.DATE, start, end, dates)
+    for start, end, moment in _times_in(sentence, with_digits=with_digits):
         add(ClaimKind.TIME, start, end, moment)
-    for pattern in _STOCK_PATTERNS:
-        for match in pattern.finditer(sentence):
-            add(ClaimKind.STOCK, match.start(), match.end(), _count(match.group("n")))
-    for match in _PERCENT.finditer(sentence):
-        percent = _decimal(match.group("n").replace(",", "."))
-        if percent is not None:
-            add(ClaimKind.PERCENT, match.start(), match.end(), percent)
-    if not sentence.rstrip().endswith("?"):
+    if with_digits or _may_contain(lowered, NUMBER_WORDS):
+        for pattern in _STOCK_PATTERNS:
+            for match in pattern.finditer(sentence):
+                add(ClaimKind.STOCK, match.start(), match.end(), _count(match.group("n")))
+    if with_digits:
+        for match in _PERCENT.finditer(sentence):
+            percent = _decimal(match.group("n").replace(",", "."))
+            if percent is not None:
+                add(ClaimKind.PERCENT, match.start(), match.end(), percent)
+    if not sentence.rstrip().endswith("?") and _may_contain(lowered, _STATUS_WORDS):
         for start, end, status in _statuses_in(sentence):
             add(ClaimKind.STATUS, start, end, status)
     found.sort(key=lambda claim: claim.start)
     return found
+
+
+def _may_contain(lowered: str | None, words: Iterable[str]) -> bool:
+    return lowered is None or any(word in lowered for word in words)
 
 
 def _money_in(text: str) -> Iterator[tuple[int, int, Money]]:
@@ -353,7 +374,14 @@ def parse_amount(raw: str) -> Decimal | None:
     return _decimal(f"{whole}.{fraction or '0'}")
 
 
-def _times_in(text: str) -> Iterator[tuple[int, int, time]]:
+def _times_in(text: str, *, with_digits: bool) -> Iterator[tuple[int, int, time]]:
+    if with_digits:
+        yield from _clock_times_in(text)
+    for match in _TIME_WORDS.finditer(text):
+        yield match.start(), match.end(), time(0, 0) if match.group("word").lower() == "midnight" else time(12, 0)
+
+
+def _clock_times_in(text: str) -> Iterator[tuple[int, int, time]]:
     for match in _TIME_RANGE.finditer(text):
         second = _clock(match.group("h2"), match.group("m2"), match.group("ap2"))
         first_meridiem = match.group("ap1") or _implied_meridiem(int(match.group("h1")), second)
@@ -372,8 +400,6 @@ def _times_in(text: str) -> Iterator[tuple[int, int, time]]:
         # "2h" is more often a duration than two o'clock: only with minutes or after "at", "from"...
         if match.group("m") or _TIME_H_CONTEXT.search(text[:match.start()]):
             yield match.start(), match.end(), time(int(match.group("h")), int(match.group("m") or 0))
-    for match in _TIME_WORDS.finditer(text):
-        yield match.start(), match.end(), time(0, 0) if match.group("word").lower() == "midnight" else time(12, 0)
 
 
 def _clock(hour_text: str, minute_text: str | None, meridiem: str | None) -> time | None:
@@ -463,11 +489,20 @@ def _statuses_in(sentence: str) -> Iterator[tuple[int, int, StatusValue]]:
             negation = f"{groups.get('cop') or ''} {groups.get('mods') or ''}".lower()
             negated = bool(re.search(r"n't|\bnot\b|\bnever\b|\byet to be\b", negation))
             yield match.start("status"), match.end("status"), StatusValue(
-                STATUS_PHRASES[match.group("status").lower()], negated=negated)
+                _phrase_value(STATUS_PHRASES, match.group("status")), negated=negated)
 
 
 def _count(text: str) -> int:
-    return int(text) if text.isdigit() else NUMBER_WORDS[text.lower()]
+    return int(text) if text.isdigit() else _phrase_value(NUMBER_WORDS, text)
+
+
+def _phrase_value(table: dict[str, T], matched: str) -> T:
+    """The entry an IGNORECASE pattern matched: also for "ſhipped" or "SHİPPED", which the pattern
+    matches but which do not lower-case to a key."""
+    value = table.get(matched.lower())
+    if value is not None:
+        return value
+    return next(value for phrase, value in table.items() if re.fullmatch(re.escape(phrase), matched, re.IGNORECASE))
 
 
 def _decimal(text: str) -> Decimal | None:

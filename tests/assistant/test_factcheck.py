@@ -127,6 +127,27 @@ def test_order_statuses_and_percentages_are_read() -> None:
     assert [claim.value for claim in claims if claim.kind is ClaimKind.PERCENT] == [Decimal(20)]
 
 
+@pytest.mark.parametrize(("answer", "status"), [
+    ("Sorry, it is no longer available.", "out_of_stock"), ("It is SOLD OUT.", "out_of_stock"),
+    ("Good news: it is in stock.", "in_stock"), ("It's on its way!", "in_transit"),
+])
+def test_stock_and_order_statuses_without_digits_are_read(answer: str, status: str) -> None:
+    claims = extract_claims(answer)
+
+    assert [(claim.kind, claim.value.status) for claim in claims] == [(ClaimKind.STATUS, status)]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("answer", ["Your order has been ſhipped.", "YOUR ORDER HAS BEEN SHİPPED.",
+                                    "We have ſeven left."])
+def test_letters_the_patterns_fold_to_ascii_are_read_not_crashed_on(answer: str) -> None:
+    # Python's IGNORECASE matches "ſ" as "s" and "İ" as "i", but they do not lower-case to the
+    # words the values are looked up by: this was a KeyError in the middle of a streamed answer.
+    claims = extract_claims(answer)
+
+    assert [claim.kind for claim in claims] == [ClaimKind.STOCK if "left" in answer else ClaimKind.STATUS]
+    assert getattr(claims[0].value, "status", claims[0].value) in ("shipped", 7)
+
+
 @pytest.mark.parametrize("plain", [
     "I would take size 38 for you.",
     "Your order TL-10421 is linked to your e-mail address.",
