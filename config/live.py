@@ -16,6 +16,7 @@ Any other channel layer (the in-memory one, say) is sent to through its own `gro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,7 +25,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 
-from config.redis import pooled_client, pooled_client_async
+from config.redis import pooled_client, pooled_client_async, redis_client_async
 
 
 def _layer_config() -> dict[str, Any]:
@@ -70,14 +71,50 @@ def groups_publish(groups: list[str], message: dict[str, Any]) -> None:
             pipe.execute()
 
 
-async def group_publish_async(group: str, message: dict[str, Any]) -> None:
-    """Send `message` to every consumer in `group`, from async code."""
+@dataclass(frozen=True)
+class KeptCopy:
+    """A copy of what is published, appended to a Redis list (REDIS_URL's) that expires."""
+
+    key: str
+    value: str
+    ttl_seconds: int
+
+
+async def group_publish_async(group: str, message: dict[str, Any], *, kept: KeptCopy | None = None) -> None:
+    """Send `message` to every consumer in `group`, from async code; with `kept`, append the copy
+    first, so whoever reads the list after the event went out finds it there.
+
+    When the layer's Redis is REDIS_URL's (one host, the same address), both take one round trip:
+    a streamed answer publishes every piece this way.
+    """
     layer = get_channel_layer()
-    if layer is None:
-        return
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        await layer.group_send(group, message)
+    if layer is None or not isinstance(layer, RedisPubSubChannelLayer):
+        if kept is not None:
+            await _keep(redis_client_async(), kept)
+        if layer is not None:
+            await layer.group_send(group, message)
         return
     index, channel, payload = _target(layer, group, message)
     address, options = _client_arguments(index)
-    await pooled_client_async(address, **options).publish(channel, payload)
+    client = pooled_client_async(address, **options)
+    if kept is None:
+        await client.publish(channel, payload)
+    elif len(_hosts()) == 1 and address == settings.REDIS_URL:
+        async with client.pipeline(transaction=False) as pipe:
+            _queue_kept(pipe, kept)
+            pipe.publish(channel, payload)
+            await pipe.execute()
+    else:
+        await _keep(redis_client_async(), kept)
+        await client.publish(channel, payload)
+
+
+async def _keep(client: Any, kept: KeptCopy) -> None:
+    async with client.pipeline(transaction=False) as pipe:
+        _queue_kept(pipe, kept)
+        await pipe.execute()
+
+
+def _queue_kept(pipe: Any, kept: KeptCopy) -> None:
+    pipe.rpush(kept.key, kept.value)
+    pipe.expire(kept.key, kept.ttl_seconds)

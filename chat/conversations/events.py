@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from config.live import group_publish_async, groups_publish
+from config.live import KeptCopy, group_publish_async, groups_publish
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +34,11 @@ def _send(groups: list[str], event: dict[str, Any]) -> None:
         logger.exception("could not publish %s to %s", event.get("type"), ", ".join(groups))
 
 
-async def publish_now(group: str, event: dict[str, Any]) -> None:
-    """For streaming from async code (answer deltas), where there is no transaction to wait for."""
+async def publish_now(group: str, event: dict[str, Any], *, kept: KeptCopy | None = None) -> None:
+    """For streaming from async code (answer deltas), where there is no transaction to wait for;
+    `kept` appends a copy to a Redis list first (config.live.group_publish_async)."""
     try:
-        await group_publish_async(group, {"type": CHANNEL_EVENT_TYPE, "event": event})
+        await group_publish_async(group, {"type": CHANNEL_EVENT_TYPE, "event": event}, kept=kept)
     except Exception:
         logger.exception("could not publish %s to %s", event.get("type"), group)
 

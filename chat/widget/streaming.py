@@ -11,7 +11,8 @@ from django.conf import settings
 
 from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations.events import conversation_group, publish_now
-from config.redis import redis_client, redis_client_async, tenant_key
+from config.live import KeptCopy
+from config.redis import redis_client, tenant_key
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,9 @@ class GroupSink:
         self.seq += 1
         frame = {"type": "answer.delta", "answer_ref": self.answer_ref, "seq": self.seq, "text": text}
         # Kept before it is published: a client resuming after this piece went out finds it.
-        await _buffer_append(self.schema_name, self.answer_ref, frame)
-        await publish_now(self.group, frame)
-
-
-async def _buffer_append(schema_name: str, answer_ref: str, frame: dict[str, Any]) -> None:
-    key = _buffer_key(schema_name, answer_ref)
-    async with redis_client_async().pipeline(transaction=False) as pipe:
-        pipe.rpush(key, json.dumps(frame))
-        pipe.expire(key, settings.WIDGET_ANSWER_BUFFER_SECONDS)
-        await pipe.execute()
+        await publish_now(self.group, frame, kept=KeptCopy(key=_buffer_key(self.schema_name, self.answer_ref),
+                                                           value=json.dumps(frame),
+                                                           ttl_seconds=settings.WIDGET_ANSWER_BUFFER_SECONDS))
 
 
 def buffered_deltas(schema_name: str, answer_ref: str, after_seq: int) -> list[dict[str, Any]]:
