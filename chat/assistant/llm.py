@@ -254,6 +254,7 @@ class _AttemptFailed(Exception):
 async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: CallLimits, deadline: float,
                    progress: _AttemptProgress, is_trial: bool) -> AsyncGenerator[TextDelta | ToolCall, None]:
     client = _client_for(config=config, limits=limits)
+    read_timeout = _read_timeout(limits)
     first_token_budget = min(limits.first_token_timeout, deadline - time.monotonic())
     opened: Any = None
     try:
@@ -283,8 +284,12 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
                 raise _AttemptFailed(code=CODE_TIMEOUT, retryable=False, counts_against_provider=True,
                                      message="The language model took too long to finish its answer.")
             try:
-                # Scoped to one read, never across a yield: a timeout scope must not wrap the caller's code.
-                async with asyncio.timeout(remaining):
+                if remaining < read_timeout:
+                    # Scoped to one read, never across a yield: a timeout scope must not wrap the caller's code.
+                    async with asyncio.timeout(remaining):
+                        pending = [await chunks.__anext__()]
+                else:
+                    # The client's own read timeout comes first: no timer for every chunk of every answer.
                     pending = [await chunks.__anext__()]
             except StopAsyncIteration:
                 break
@@ -470,6 +475,11 @@ def _provider_label(base_url: str) -> str:
     return urlsplit(base_url).hostname or "unknown"
 
 
+def _read_timeout(limits: CallLimits) -> float:
+    """The longest the client waits for bytes on a streaming response."""
+    return limits.first_token_timeout + 1
+
+
 # Clients are reused so calls share warm connections (a TLS handshake costs first-token time).
 # An httpx client belongs to the event loop it was first used on, hence one cache per loop.
 _MAX_CLIENTS_PER_LOOP = 64
@@ -495,7 +505,7 @@ def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOp
             # Retries are ours: only before the first token, and seen by the circuit breaker.
             max_retries=0,
             timeout=openai.Timeout(limits.total_timeout, connect=limits.connect_timeout,
-                                   read=limits.first_token_timeout + 1, pool=limits.connect_timeout),
+                                   read=_read_timeout(limits), pool=limits.connect_timeout),
         )
     return client
 

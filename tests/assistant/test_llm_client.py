@@ -344,3 +344,31 @@ def test_cost_estimate_uses_the_price_table(settings: Any) -> None:
     settings.LLM_COST_MINOR_UNITS_PER_USD = 100
     assert estimate_cost_minor(model="some-tenant-model", tokens_in=1_000_000, tokens_out=1_000_000) == 300
     assert estimate_cost_minor(model="gpt-4o-mini", tokens_in=1000, tokens_out=1000) == 0
+
+
+
+@pytest.mark.parametrize(("reply", "what"), [
+    ({"chunk_delay": 1.0}, "drips past the total budget"),
+    ({"pause_midway": 4.0}, "falls silent for longer than a read may wait"),
+])
+def test_a_stream_that_stops_flowing_mid_answer_fails_as_a_timeout_after_output(
+        llm: FakeOpenAIServer, fast_limits: Any, reply: dict[str, float], what: str) -> None:
+    fast_limits.LLM_FIRST_TOKEN_TIMEOUT_SECONDS = 2  # a read may wait 3 s
+    fast_limits.LLM_TOTAL_TIMEOUT_SECONDS = 4
+    llm.script_reply(text="One moment. Two moments. Three moments. Four moments. Five moments.", chunk_size=12,
+                     **reply)
+    received: list[str] = []
+
+    async def consume() -> None:
+        async with aclosing(chat_stream(config=provider(llm), messages=QUESTION, tools=None,
+                                        tenant_schema=tenant())) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+
+    with pytest.raises(LLMUnavailable) as raised:
+        asyncio.run(consume())
+
+    assert raised.value.code == "llm_timeout", what
+    assert raised.value.after_output is True and received and "Five" not in "".join(received)
+    assert len(llm.chat_requests) == 1

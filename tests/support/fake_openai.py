@@ -58,7 +58,8 @@ class ScriptedReply:
     than 200 answers with an OpenAI error body (and `Retry-After` when `retry_after` is set). `hang`
     never answers until the client gives up; `disconnect_midway` drops the connection after about
     half of the answer; `error_midway` sends an error event there instead (as the API does when a
-    streamed answer fails on its side) and ends the stream. Delays are in seconds; `first_token_delay=None` uses the server's setting.
+    streamed answer fails on its side) and ends the stream; `pause_midway` falls silent there for that
+many seconds, then goes on. Delays are in seconds; `first_token_delay=None` uses the server's setting.
     """
 
     text: str = ""
@@ -72,6 +73,7 @@ class ScriptedReply:
     hang: bool = False
     disconnect_midway: bool = False
     error_midway: bool = False
+    pause_midway: float = 0.0
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -429,7 +431,8 @@ class _Handler(BaseHTTPRequestHandler):
         if include_usage:
             frames.append({"id": completion_id, "object": "chat.completion.chunk", "created": created,
                            "model": model, "choices": [], "usage": usage})
-        cut_after = max(2, len(frames) // 2) if reply.disconnect_midway or reply.error_midway else None
+        midway = max(2, len(frames) // 2)
+        cut_after = midway if reply.disconnect_midway or reply.error_midway else None
 
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -448,6 +451,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop_connection()
             if position > 0 and chunk_delay:
                 self._pause(chunk_delay)
+            if position == midway and reply.pause_midway:
+                self._pause(reply.pause_midway)
             self._write_chunk(f"data: {json.dumps(frame)}\n\n".encode())
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
