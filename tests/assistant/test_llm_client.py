@@ -50,6 +50,22 @@ async def collect(server: FakeOpenAIServer, *, tenant_schema: str | None = None,
     return events
 
 
+def text_until_failure(server: FakeOpenAIServer) -> tuple[list[str], LLMUnavailable]:
+    """The text pieces a caller received before the stream failed, and the failure."""
+    received: list[str] = []
+
+    async def consume() -> None:
+        async with aclosing(chat_stream(config=provider(server), messages=QUESTION, tools=None,
+                                        tenant_schema=tenant())) as stream:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    received.append(event.text)
+
+    with pytest.raises(LLMUnavailable) as raised:
+        asyncio.run(consume())
+    return received, raised.value
+
+
 def failure_of(server: FakeOpenAIServer, **kwargs: Any) -> LLMUnavailable:
     with pytest.raises(LLMUnavailable) as raised:
         asyncio.run(collect(server, **kwargs))
@@ -186,19 +202,9 @@ def test_a_stream_failing_after_text_is_not_retried_and_says_output_was_partial(
     llm.script_reply(text="The Harbour Hoodie is in stock in sizes S, M and L, and it ships today.", chunk_size=4,
                      **failure)
     llm.script_reply(text="This must never be streamed after the first attempt's text.")
-    received: list[str] = []
+    received, failure = text_until_failure(llm)
 
-    async def consume() -> None:
-        async with aclosing(chat_stream(config=provider(llm), messages=QUESTION, tools=None,
-                                        tenant_schema=tenant())) as stream:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    received.append(event.text)
-
-    with pytest.raises(LLMUnavailable) as raised:
-        asyncio.run(consume())
-
-    assert raised.value.after_output is True
+    assert failure.after_output is True
     assert received and "never" not in "".join(received) and "ships today" not in "".join(received)
     assert len(llm.chat_requests) == 1
 
@@ -357,18 +363,8 @@ def test_a_stream_that_stops_flowing_mid_answer_fails_as_a_timeout_after_output(
     fast_limits.LLM_TOTAL_TIMEOUT_SECONDS = 4
     llm.script_reply(text="One moment. Two moments. Three moments. Four moments. Five moments.", chunk_size=12,
                      **reply)
-    received: list[str] = []
+    received, failure = text_until_failure(llm)
 
-    async def consume() -> None:
-        async with aclosing(chat_stream(config=provider(llm), messages=QUESTION, tools=None,
-                                        tenant_schema=tenant())) as stream:
-            async for event in stream:
-                if isinstance(event, TextDelta):
-                    received.append(event.text)
-
-    with pytest.raises(LLMUnavailable) as raised:
-        asyncio.run(consume())
-
-    assert raised.value.code == "llm_timeout", what
-    assert raised.value.after_output is True and received and "Five" not in "".join(received)
+    assert failure.code == "llm_timeout", what
+    assert failure.after_output is True and received and "Five" not in "".join(received)
     assert len(llm.chat_requests) == 1
