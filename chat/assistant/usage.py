@@ -271,14 +271,15 @@ end
 """
 
 
-def _usage_estimate_level(*, schema_name: str, generation: str | None) -> str:
-    """The level by the running totals; seeded from the ledger when missing. LEVEL_EXHAUSTED
-    (ask the ledger) when Redis cannot tell."""
+def _usage_estimate_level(*, schema_name: str, generation: str | None, totals: dict[str, str] | None = None) -> str:
+    """The level by the running totals (read here unless given); seeded from the ledger when
+    missing. LEVEL_EXHAUSTED (ask the ledger) when Redis cannot tell."""
     client = redis_client()
-    try:
-        totals = client.hgetall(_totals_key(schema_name))
-    except redis.RedisError:
-        return LEVEL_EXHAUSTED
+    if totals is None:
+        try:
+            totals = cast("dict[str, str]", client.hgetall(_totals_key(schema_name)))
+        except redis.RedisError:
+            return LEVEL_EXHAUSTED
     if totals:
         def limit(name: str) -> int | None:
             return int(totals[name]) if totals.get(name) else None
@@ -340,28 +341,36 @@ def usage_answer_entry(*, tokens_in: int, tokens_out: int, cost_minor: int) -> U
 def usage_answer_counted(*, schema_name: str, tokens: int) -> None:
     """After an answer's ledger entry: once the transaction commits, the cached level is discarded
     and the owners are told if it crossed a line."""
-    transaction.on_commit(lambda: _usage_counted(schema_name=schema_name, messages=1, tokens=tokens))
     # Robust: the answer is stored and counted; a failure to tell the owners must not undo that.
-    transaction.on_commit(lambda: _usage_thresholds_check(schema_name=schema_name), robust=True)
+    transaction.on_commit(lambda: _usage_counted_and_checked(schema_name=schema_name, tokens=tokens), robust=True)
+
+
+def _usage_counted_and_checked(*, schema_name: str, tokens: int) -> None:
+    counted = _usage_counted(schema_name=schema_name, messages=1, tokens=tokens)
+    _usage_thresholds_check(schema_name=schema_name, counted=counted)
 
 
 # Bumps the generation (discarding cached levels) and adds the entry to the running totals, if
-# they exist: missing totals are seeded from the ledger, which holds this entry already.
+# they exist: missing totals are seeded from the ledger, which holds this entry already. Returns
+# the new generation and the totals, which the thresholds check needs next (one round trip).
 # ARGV: messages, tokens, generation ttl.
 _COUNTED = """
-redis.call('INCR', KEYS[1])
+local generation = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HINCRBY', KEYS[2], 'messages', ARGV[1])
     redis.call('HINCRBY', KEYS[2], 'tokens', ARGV[2])
 end
+return {generation, redis.call('HGETALL', KEYS[2])}
 """
 
 
-def _usage_counted(*, schema_name: str, messages: int, tokens: int) -> None:
+def _usage_counted(*, schema_name: str, messages: int, tokens: int) -> tuple[str, dict[str, str]] | None:
+    """The generation after this entry and the running totals with it ({} when there are none),
+    or None when Redis could not be told."""
     try:
-        redis_client().eval(_COUNTED, 2, _generation_key(schema_name), _totals_key(schema_name), messages, tokens,
-                            _GENERATION_TTL_SECONDS)
+        generation, flat = redis_client().eval(_COUNTED, 2, _generation_key(schema_name), _totals_key(schema_name),
+                                               messages, tokens, _GENERATION_TTL_SECONDS)
     except redis.RedisError:
         logger.warning(
             "could not discard the cached usage level of %s; it expires in %ss",
@@ -369,17 +378,23 @@ def _usage_counted(*, schema_name: str, messages: int, tokens: int) -> None:
             settings.USAGE_LEVEL_CACHE_SECONDS,
             exc_info=True,
         )
+        return None
+    return str(generation), dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _usage_thresholds_check(*, schema_name: str) -> None:
+def _usage_thresholds_check(*, schema_name: str, counted: tuple[str, dict[str, str]] | None) -> None:
     # Runs after the generation bump of this entry: the level computed here, which counts it, is
     # what the next answer's llm_allowed needs, so it is cached rather than computed a second time.
     generation: str | None
-    try:
-        generation = str(redis_client().get(_generation_key(schema_name)) or "0")
-    except redis.RedisError:
-        generation = None
-    if _usage_estimate_level(schema_name=schema_name, generation=generation) == LEVEL_OK:
+    totals: dict[str, str] | None = None
+    if counted is not None:
+        generation, totals = counted
+    else:
+        try:
+            generation = str(redis_client().get(_generation_key(schema_name)) or "0")
+        except redis.RedisError:
+            generation = None
+    if _usage_estimate_level(schema_name=schema_name, generation=generation, totals=totals) == LEVEL_OK:
         if generation is not None:
             _usage_level_remember(schema_name=schema_name, generation=generation, level=LEVEL_OK)
         return
