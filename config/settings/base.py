@@ -162,7 +162,9 @@ def redis_dependent_settings(redis_url: str) -> dict[str, object]:
                 # every message is in the database, which a reconnecting widget reads (`resume`).
                 # Pub/sub channels ignore Redis's database number: deployments sharing one Redis
                 # server need prefixes of their own (CHANNEL_LAYER_PREFIX).
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                # Subscribing in batches (config.channel_layer): one at a time, a burst of sockets
+                # joining their groups queued for seconds.
+                "BACKEND": "config.channel_layer.BatchingPubSubChannelLayer",
                 "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30, "max_connections": 2000}],
                            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="deskpilot")},
             }
