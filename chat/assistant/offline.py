@@ -199,8 +199,10 @@ _HANDOFF = re.compile(
     r"\b(talk|speak|chat) (to|with) (a |an |someone|somebody|you)", re.IGNORECASE)
 _HANDOFF_VERB = re.compile(r"\b(talk|speak|chat|connect|transfer|put me through|want|need|get|can i|could i|"
                            r"let me|i'd like|praten|spreken|contact)\b", re.IGNORECASE)
+# The optional closing word sits in one group with the punctuation after it: two runs of the same
+# punctuation around an optional word made "hi" followed by 4,000 "!" and a letter backtrack quadratically.
 _GREETING = re.compile(r"^\s*(hi+|hello+|hey+|hiya|yo|good (morning|afternoon|evening)|morning|hallo|hoi|"
-                       r"goedemorgen|goedemiddag|goedenavond|dag)\b[\s!.,?]*(there|all|team)?[\s!.,?]*$",
+                       r"goedemorgen|goedemiddag|goedenavond|dag)\b[\s!.,?]*(?:(there|all|team)[\s!.,?]*)?$",
                        re.IGNORECASE)
 _THANKS = re.compile(r"^\s*(thanks?|thank you|thx|ty|cheers|great|perfect|ok(ay)?|cool|awesome|lovely|brilliant|"
                      r"super|bedankt|dank je( wel)?|dankjewel|top|prima)\b[\s\w!.,]{0,30}$", re.IGNORECASE)
@@ -455,9 +457,9 @@ def _requested_day(text: str, today: date) -> date | None:
             day_number = int(match.group(1) or match.group(3))
             try:
                 candidate = date(today.year, month, day_number)
-            except ValueError:
+                return candidate if candidate >= today else date(today.year + 1, month, day_number)
+            except ValueError:  # no such day ("31 feb"), or "29 feb" after this leap day: next year has none
                 return None
-            return candidate if candidate >= today else date(today.year + 1, month, day_number)
     return None
 
 

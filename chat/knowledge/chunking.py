@@ -47,8 +47,16 @@ def faq_chunks(*, question: str, answer: str, variants: list[str]) -> list[Chunk
     return [draft.with_hash() for draft in drafts]
 
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# The title's closing hashes and spaces are stripped by _heading_title, not by the pattern: a lazy
+# title followed by \s*#*\s*$ backtracked cubically on a long heading line with a run of spaces
+# (minutes for one 4,000-character line).
+_HEADING = re.compile(r"^(#{1,6})\s+(.+)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def _heading_title(raw: str) -> str:
+    """What the pattern r"(.+?)\\s*#*\\s*$" used to capture, stripped: the title without its closing hashes."""
+    return (raw.rstrip().rstrip("#").rstrip() or raw[:1]).strip()
 
 
 @dataclass
@@ -71,7 +79,7 @@ def _sections(text: str) -> list[_Section]:
         heading = _HEADING.match(line)
         if heading:
             close_paragraph()
-            level, title = len(heading.group(1)), heading.group(2).strip()
+            level, title = len(heading.group(1)), _heading_title(heading.group(2))
             stack = [(depth, name) for depth, name in stack if depth < level] + [(level, title)]
             sections.append(_Section(path=[name for _depth, name in stack], paragraphs=[]))
         elif not line.strip():
@@ -155,7 +163,7 @@ def first_heading(text: str) -> str:
     for line in text.splitlines():
         heading = _HEADING.match(line)
         if heading:
-            return heading.group(2).strip()
+            return _heading_title(heading.group(2))
         if line.strip():
             break
     return ""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +14,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django_tenants.utils import schema_context
 
+from chat.assistant import offline, tools
 from chat.assistant.engine import answer_customer_message_sync
 from chat.conversations import services
 from chat.models import AnswerState, Conversation, ConversationEvent, Message
@@ -183,6 +185,35 @@ def test_a_resent_message_is_stored_and_answered_once(demo_copies) -> None:
     assert one.message_id == two.message_id
     with schema_context(shop.schema_name):
         assert Message.objects.filter(conversation=chat.conversation, author="assistant").count() == 1
+
+
+@pytest.mark.parametrize(("text", "today", "expected"), [
+    ("are you open on 29 february?", date(2028, 3, 1), None),  # past this leap day, next year has none: was ValueError
+    ("open feb 29?", date(2028, 2, 1), date(2028, 2, 29)),
+    ("open on 31 feb?", date(2028, 1, 1), None),
+    ("open on 3 march?", date(2028, 3, 4), date(2029, 3, 3)),
+])
+def test_a_requested_day_that_does_not_exist_is_no_day(text: str, today: date, expected: date | None) -> None:
+    assert offline._requested_day(text, today) == expected
+
+
+@pytest.mark.parametrize("text", ["hi" + "!" * 3997 + "x", "1" * 4000, "x" * 4000, "a." * 2000])
+def test_recognising_a_long_message_takes_no_time(text: str) -> None:
+    started = time.perf_counter()
+    for _ in range(5):  # each of these took 40-70 ms per call on a 4,000-character message
+        offline._GREETING.match(text)
+        offline.contact_in(text)
+        offline.order_number_in(text)
+        tools.TurnContext(customer_texts=[text]).contact_details()
+    assert time.perf_counter() - started < 0.1
+
+
+def test_e_mail_addresses_are_still_found_in_free_text() -> None:
+    assert offline.contact_in("it's o'brien+shop@mail.example.co.uk, thanks") == "o'brien+shop@mail.example.co.uk"
+    assert offline.order_number_in("order 10412, me@example.com") == "10412"
+    assert tools.TurnContext(customer_texts=["a@b.nl or c.d@e-f.com"]).contact_details() == {"a@b.nl", "c.d@e-f.com"}
+    assert offline._GREETING.match("Hi there!!") and offline._GREETING.match("hello team ?")
+    assert not offline._GREETING.match("hi there, where is my order")
 
 
 def test_empty_and_oversized_messages_are_refused_with_clear_errors(demo_copies) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from django_tenants.utils import schema_context
 
-from chat.knowledge import services
+from chat.knowledge import chunking, services
 from chat.knowledge.exceptions import ImportRejected
 from chat.knowledge.selectors import kb_search
 from chat.models import KnowledgeChunk, KnowledgeSource
@@ -195,3 +196,19 @@ def test_a_url_that_times_out_fails_with_the_reason_and_others_are_unaffected(te
         source = KnowledgeSource.objects.get(pk=slow.to_index[0])
         assert source.status == "failed" and "did not answer within 0.5 seconds" in source.error
         assert KnowledgeSource.objects.filter(kind="faq", status="ready").count() == 5
+
+
+@pytest.mark.parametrize("line", ["# a" + " " * 1500 + "b", "## a" + "\t" * 1500 + "b", "# " + "#" * 1500 + "b"])
+def test_a_long_heading_line_is_chunked_at_once(line: str) -> None:
+    started = time.perf_counter()  # the heading pattern backtracked cubically: seconds here, minutes at 4,000
+    assert chunking.first_heading(line) == line.lstrip("#").strip()
+    assert chunking.document_chunks(title="T", text=line + "\n\nBody.")[0].heading == line.lstrip("#").strip()[:500]
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(("line", "title"), [
+    ("# Returns ##", "Returns"), ("## C#", "C"), ("# a # b #  ", "a # b"), ("# ###", "#"), ("#  \t ", ""),
+    ("### Opening hours", "Opening hours"),
+])
+def test_heading_titles_lose_their_closing_hashes(line: str, title: str) -> None:
+    assert chunking.first_heading(line) == title
