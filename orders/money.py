@@ -24,6 +24,9 @@ _TWO_DECIMALS = {
     "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR", "ZMW", "ZWL",
 }
 
+# The most a BIGINT column (every *_minor field) holds.
+MAX_MINOR = 2**63 - 1
+
 MINOR_DIGITS: dict[str, int] = {
     **{code: 0 for code in _ZERO_DECIMALS},
     **{code: 2 for code in _TWO_DECIMALS},
@@ -57,12 +60,17 @@ def amount_to_minor(amount: object, *, currency: str, field: str = "amount") -> 
         raise InvalidAmount(f"{field}: '{amount}' is not a number.", details={"field": field, "value": str(amount)}) from exc
     if not value.is_finite():
         raise InvalidAmount(f"{field}: '{amount}' is not a number.", details={"field": field, "value": str(amount)})
-    minor = value.scaleb(digits)
+    try:
+        minor = value.scaleb(digits)
+    except ArithmeticError as exc:  # decimal.Overflow: an exponent past Decimal's range ("1e999999")
+        raise InvalidAmount(f"{field}: '{amount}' is too large.", details={"field": field, "value": str(amount)}) from exc
     if minor != minor.to_integral_value():
         raise InvalidAmount(f"{field}: '{amount}' has more decimals than {currency} allows ({digits}).",
                             details={"field": field, "value": str(amount)})
     if minor < 0:
         raise InvalidAmount(f"{field}: '{amount}' must not be negative.", details={"field": field, "value": str(amount)})
+    if minor > MAX_MINOR:  # checked before int(): "1e999990" would take a minute to become an int
+        raise InvalidAmount(f"{field}: '{amount}' is too large.", details={"field": field, "value": str(amount)})
     return int(minor)
 
 

@@ -101,10 +101,19 @@ Parsed = OrderData | FulfillmentData | ProductData | InventoryData
 
 def json_loads_exact(body: bytes) -> Any:
     """JSON with every non-integer number as Decimal, exactly as written."""
-    return json.loads(body, parse_float=Decimal)
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except (RecursionError, ArithmeticError) as exc:
+        # Nesting deeper than the parser's recursion limit, or a number Decimal cannot hold
+        # ("1e99999999999999999999"): refused like any other invalid JSON (callers catch ValueError).
+        raise ValueError(f"unusable JSON: {type(exc).__name__}") from exc
 
 
 # ----------------------------------------------------------------------------- shared helpers
+
+# A whole number from a payload beyond a BIGINT is refused before int(): a JSON number such as
+# 1e999999999 arrives as Decimal, and int() of it would build a billion-digit integer.
+_MAX_WHOLE = 2**63 - 1
 
 
 def _require(payload: Any, fields: list[str], *, where: str) -> None:
@@ -131,10 +140,13 @@ def _int(value: Any, *, field_name: str) -> int:
         raise InvalidPayload(f"{field_name} must be a whole number.", details={"field": field_name})
     if isinstance(value, int):
         return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+    if isinstance(value, Decimal) and value == value.to_integral_value() and -_MAX_WHOLE <= value <= _MAX_WHOLE:
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+        try:
+            return int(value.strip())
+        except ValueError:  # isdigit() passes "²", "--1" and 5,000 digits, which int() refuses
+            pass
     raise InvalidPayload(f"{field_name} must be a whole number, not {value!r}.", details={"field": field_name})
 
 
@@ -364,10 +376,12 @@ def _woo_unit_price(line: dict[str, Any], *, currency: str, index: int) -> int:
         raise InvalidPayload(f"line_items[{index}].price must be exact.", details={"field": f"line_items[{index}].price"})
     try:
         value = Decimal(str(raw))
+        # Inside the try too: NaN, Infinity and "1e999999" parse, then fail to scale, round or compare.
+        minor = value.scaleb(MINOR_DIGITS[currency]).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        negative = minor < 0
     except ArithmeticError as exc:
         raise InvalidPayload(f"line_items[{index}].price '{raw}' is not a number.") from exc
-    minor = value.scaleb(MINOR_DIGITS[currency]).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    if minor < 0:
+    if negative:
         raise InvalidPayload(f"line_items[{index}].price must not be negative.")
     return int(minor)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from django.db import transaction
 from django.db.models import Q
@@ -66,9 +66,13 @@ def _row_parse(line: int, values: list[str]) -> CatalogRow:
     price_minor = amount_to_minor(cells["price"], currency=currency, field="price")
     if price_minor <= 0:
         raise ValidationFailed(f"price must be more than zero, not '{cells['price']}'")
-    if not cells["stock"].lstrip("-").isdigit():
+    try:
+        # isdigit() alone let "²", "--1" and 5,000 digits through to a ValueError from int().
+        stock = int(cells["stock"]) if cells["stock"].lstrip("-").isdigit() else None
+    except ValueError:
+        stock = None
+    if stock is None:
         raise ValidationFailed(f"stock must be a whole number, not '{cells['stock']}'")
-    stock = int(cells["stock"])
     if stock < 0:
         raise ValidationFailed(f"stock must not be negative ({stock})")
     synonyms = tuple(s.strip() for s in cells["synonyms"].split(SYNONYM_SEPARATOR) if s.strip())
@@ -76,6 +80,15 @@ def _row_parse(line: int, values: list[str]) -> CatalogRow:
                       description=cells["description"], price_minor=price_minor, currency=currency,
                       synonyms=synonyms, variant_sku=cells["variant_sku"], size=cells["size"],
                       colour=cells["colour"], stock=stock)
+
+
+def _rows_until_csv_error(reader: Any, errors: list[dict[str, object]]) -> Iterator[list[str]]:
+    """The reader's rows. One the csv module cannot read (a lone carriage return in an unquoted field,
+    a field over its size limit) ends them as an error naming its line, instead of a csv.Error."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        errors.append({"line": reader.line_num, "message": str(exc)})
 
 
 def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
@@ -86,6 +99,8 @@ def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
     except StopIteration:
         raise CatalogImportFailed("The file is empty: line 1 must be the header.",
                                   details={"errors": [{"line": 1, "message": "missing header"}]}) from None
+    except csv.Error as exc:
+        raise CatalogImportFailed(f"line 1: {exc}", details={"errors": [{"line": 1, "message": str(exc)}]}) from exc
     header = [name.strip().lstrip("\ufeff") for name in header]
     if header != CATALOG_CSV_HEADER:
         message = f"line 1: the header must be exactly {','.join(CATALOG_CSV_HEADER)}"
@@ -94,7 +109,7 @@ def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
     errors: list[dict[str, object]] = []
     first_of_product: dict[str, CatalogRow] = {}
     line_of_variant: dict[str, int] = {}
-    for values in reader:
+    for values in _rows_until_csv_error(reader, errors):
         line = reader.line_num
         if not any(value.strip() for value in values):
             continue

@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from orders.demo import load_demo
 from orders.exceptions import CatalogImportFailed
 from orders.models import CommerceSettings, Order, OrderStatusChange, Product, SpecialDay, Variant, WeeklyOpening
-from orders.services.catalog import CATALOG_CSV_HEADER, catalog_import_csv
+from orders.services.catalog import CATALOG_CSV_HEADER, catalog_import_csv, catalog_rows_read
 from tenants.demo import FIXTURES
 
 HEADER = ",".join(CATALOG_CSV_HEADER)
@@ -85,6 +85,19 @@ def test_import_errors_name_the_line_and_leave_nothing(tenant_a, row: str, messa
         assert "line 3:" in failure.value.message and message in failure.value.message
         assert failure.value.details["errors"][0]["line"] == 3
         assert counts() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (["P-1,Tee,Tops,,19.99,EUR,,P-1-S,S,White,\u00b2"], "stock must be a whole number"),  # was ValueError
+    (["P-1,Tee,Tops,,19.99,EUR,,P-1-S,S,White,--3"], "stock must be a whole number"),
+    (["P-1,Tee,Tops,,19.99,EUR,,P-1-S,S,White," + "9" * 5000], "stock must be a whole number"),
+    (["P-1,Tee,Tops,,1e999999,EUR,,P-1-S,S,White,3"], "too large"),  # was decimal.Overflow
+    (["P-1,Tee,Tops,Soft\rcotton,19.99,EUR,,P-1-S,S,White,3"], "new-line character"),  # was csv.Error
+])
+def test_rows_python_cannot_read_are_errors_on_their_line(rows: list[str], message: str) -> None:
+    with pytest.raises(CatalogImportFailed) as failure:
+        catalog_rows_read(stream=csv_text(*rows))
+    assert "line 2:" in failure.value.message and message in failure.value.message
 
 
 def test_import_refuses_a_wrong_header(tenant_a) -> None:

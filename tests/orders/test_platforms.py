@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from decimal import Decimal
 
 import pytest
@@ -38,6 +39,35 @@ def test_money_is_exact_for_strings_and_json_numbers() -> None:
         amount_to_minor("12.5", currency="JPY")
     with pytest.raises(UnknownCurrency):
         amount_to_minor("1.00", currency="EURO")
+
+
+@pytest.mark.parametrize("amount", ["1e999999", "1E+999998", "1e300000", "99999999999999999999999"])
+def test_absurdly_large_amounts_are_refused_quickly(amount: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(InvalidAmount, match="too large"):  # was decimal.Overflow, or seconds building an int
+        amount_to_minor(amount, currency="EUR")
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize("available", ["\u00b2", "--5", "9" * 5000, Decimal("1e300000")])
+def test_a_whole_number_int_cannot_read_is_a_clear_payload_error(available: object) -> None:
+    started = time.perf_counter()
+    with pytest.raises(InvalidPayload, match="whole number"):  # was ValueError, or seconds in int()
+        shopify_inventory_level({"inventory_item_id": 1, "available": available})
+    assert time.perf_counter() - started < 1
+    assert shopify_inventory_level({"inventory_item_id": 1, "available": "\uff11\uff12"}).available == 12
+
+
+@pytest.mark.parametrize("price", ["NaN", "Infinity", "1e999999", "1e40"])
+def test_a_woocommerce_line_price_decimal_cannot_round_is_a_payload_error(price: str) -> None:
+    with pytest.raises(InvalidPayload, match="not a number"):  # was decimal.InvalidOperation / Overflow
+        woocommerce_order(json_loads_exact(payloads.body(payloads.woocommerce_order(price=price))))
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"p": 1e99999999999999999999}'])
+def test_json_the_parser_cannot_hold_is_invalid_json(body: bytes) -> None:
+    with pytest.raises(ValueError, match="unusable JSON"):  # was RecursionError / decimal.InvalidOperation
+        json_loads_exact(body)
 
 
 def test_shopify_statuses_map_onto_the_lifecycle() -> None:
