@@ -53,7 +53,10 @@ def origin_allowed(widget: WidgetSettings, origin: str | None) -> bool:
     origin = origin.rstrip("/").lower()
     if origin in {allowed.rstrip("/").lower() for allowed in widget.allowed_origins}:
         return True
-    host = urlsplit(origin).hostname or ""
+    try:
+        host = urlsplit(origin).hostname or ""
+    except ValueError:  # "http://[" (an unclosed IPv6 bracket), a full-width "#" (NFKC): no real origin
+        return False
     return host in tenant_domains()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from django_tenants.utils import schema_context
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.models import Contact, Conversation, Message
-from chat.widget.services import widget_settings_get
+from chat.widget.services import origin_allowed, widget_settings_get
 from tenants import services as tenant_services
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.processes import WebServer, child_env
@@ -318,3 +319,10 @@ def test_widget_script_and_demo_page_are_served(web: WebServer, demo_copies) -> 
         script = client.get("/widget.js")
         assert script.status_code == 200 and script.headers["content-type"].startswith("application/javascript")
     assert isinstance(httpx, object)
+
+
+@pytest.mark.parametrize("origin", ["http://[", "https://[::1", "https://shop.example\uff03.evil"])
+def test_an_origin_header_that_is_no_url_is_not_allowed(origin: str) -> None:
+    widget = SimpleNamespace(allowed_origins=["https://shop.example"])
+    assert origin_allowed(widget, origin) is False  # urlsplit raised ValueError: a 500 instead of a 403
+    assert origin_allowed(widget, "https://shop.example/") is True
