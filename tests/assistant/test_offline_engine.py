@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -197,15 +196,12 @@ def test_a_requested_day_that_does_not_exist_is_no_day(text: str, today: date, e
     assert offline._requested_day(text, today) == expected
 
 
-@pytest.mark.parametrize("text", ["hi" + "!" * 3997 + "x", "1" * 4000, "x" * 4000, "a." * 2000])
-def test_recognising_a_long_message_takes_no_time(text: str) -> None:
-    started = time.perf_counter()
-    for _ in range(5):  # each of these took 40-70 ms per call on a 4,000-character message
-        offline._GREETING.match(text)
-        offline.contact_in(text)
-        offline.order_number_in(text)
-        tools.TurnContext(customer_texts=[text]).contact_details()
-    assert time.perf_counter() - started < 0.1
+@pytest.mark.parametrize("text", ["hi" + "!" * 3997 + "x", "x" * 4000, "a." * 2000])
+def test_a_long_message_without_a_greeting_or_an_address_has_neither(text: str) -> None:
+    # These patterns took 40-70 ms a call on such text: bench/hostile_text.py times them.
+    assert offline._GREETING.match(text) is None
+    assert offline.contact_in(text) is None
+    assert tools.TurnContext(customer_texts=[text]).contact_details() == set()
 
 
 def test_e_mail_addresses_are_still_found_in_free_text() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -199,11 +198,10 @@ def test_a_url_that_times_out_fails_with_the_reason_and_others_are_unaffected(te
 
 
 @pytest.mark.parametrize("line", ["# a" + " " * 1500 + "b", "## a" + "\t" * 1500 + "b", "# " + "#" * 1500 + "b"])
-def test_a_long_heading_line_is_chunked_at_once(line: str) -> None:
-    started = time.perf_counter()  # the heading pattern backtracked cubically: seconds here, minutes at 4,000
+def test_a_long_heading_line_keeps_its_title(line: str) -> None:
+    # The heading pattern backtracked cubically on such lines: bench/hostile_text.py times them.
     assert chunking.first_heading(line) == line.lstrip("#").strip()
     assert chunking.document_chunks(title="T", text=line + "\n\nBody.")[0].heading == line.lstrip("#").strip()[:500]
-    assert time.perf_counter() - started < 1
 
 
 @pytest.mark.parametrize(("line", "title"), [

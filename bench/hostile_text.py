@@ -1,0 +1,54 @@
+"""How long the text functions take on hostile input: long runs that made patterns backtrack.
+
+    .venv/bin/python bench/hostile_text.py
+
+Each line: the function, the input (4,000 characters, the widget's message limit, unless said),
+and the median time of five calls. Pure functions: no database, no Redis.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+from _django import setup
+
+CASES: list[tuple[str, str, str]] = [
+    ("knowledge heading", "'# a' + 4,000 spaces + 'b'", "# a" + " " * 4000 + "b"),
+    ("knowledge heading", "'# ' + 4,000 '#' + 'b'", "# " + "#" * 4000 + "b"),
+    ("offline greeting", "'hi' + 3,997 '!' + 'x'", "hi" + "!" * 3997 + "x"),
+    ("e-mail in free text", "4,000 letters", "x" * 4000),
+    ("e-mail in free text", "2,000 times 'a.'", "a." * 2000),
+    ("fact check", "4,000 digits", "1" * 4000),
+    ("fact check", "sentence of 'shipped ' x 500", "shipped " * 500),
+]
+
+
+def timed(function: Callable[[str], object], text: str) -> float:
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        function(text)
+        runs.append((time.perf_counter() - started) * 1000)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    setup()
+    from chat.assistant import factcheck, offline, tools
+    from chat.knowledge import chunking
+
+    functions: dict[str, Callable[[str], object]] = {
+        "knowledge heading": lambda text: chunking.document_chunks(title="T", text=text + "\n\nBody."),
+        "offline greeting": lambda text: offline._GREETING.match(text),  # noqa: SLF001
+        "e-mail in free text": lambda text: (offline.contact_in(text),
+                                             tools.TurnContext(customer_texts=[text]).contact_details()),
+        "fact check": factcheck.extract_claims,
+    }
+    for name, described, text in CASES:
+        print(f"{name:<20} {described:<32} {timed(functions[name], text):8.2f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
