@@ -89,6 +89,12 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             self.frames_in_progress -= 1
             self.last_frame_done = time.monotonic()
 
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        content = await super().decode_json(text_data)
+        # Only a \u escape makes a lone surrogate: most frames skip the walk.
+        return services.without_lone_surrogates(content) if "\\u" in text_data else content
+
     def silent_for(self, last_heard: float) -> float:
         """Seconds the client has said nothing while this consumer was free to read it."""
         if self.frames_in_progress:

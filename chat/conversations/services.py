@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -111,8 +112,24 @@ def _publish_created(conversation: Conversation) -> None:
                                 "channel": conversation.channel, "status": conversation.status})
 
 
+# A lone UTF-16 surrogate ("\ud800" in JSON) decodes to a str that cannot be encoded as UTF-8:
+# PostgreSQL, Redis and every page would refuse it. Shown as the replacement character instead.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """`value` (decoded JSON: strings, lists, dicts) with every lone surrogate replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(key): without_lone_surrogates(item) for key, item in value.items()}
+    return value
+
+
 def message_text_clean(text: str) -> str:
-    cleaned = (text or "").replace("\x00", "").strip()
+    cleaned = without_lone_surrogates((text or "").replace("\x00", "")).strip()
     if not cleaned:
         raise ValidationFailed("A message cannot be empty.", code="empty_message")
     if len(cleaned) > MAX_MESSAGE_CHARS:

@@ -110,6 +110,19 @@ def test_errors_are_frames_with_a_code_and_a_human_message(web: WebServer, tenan
     ws.close()
 
 
+def test_a_lone_surrogate_in_a_frame_is_stored_as_a_replacement_character(web: WebServer, tenant_a) -> None:
+    # "\ud800" is valid JSON but no UTF-8: stored as it was, PostgreSQL would refuse the message.
+    ws = open_widget(web, tenant_a)
+    ws.recv_until("welcome")
+    ws.send({"type": "message", "client_id": "s1\udc00", "text": "where is my order \ud800?"})
+    ack = ws.recv_until("ack")
+    assert ack["client_id"] == "s1\ufffd"
+    assert ws.recv_until("answer.end")["message"]["author"] == "assistant"
+    ws.close()
+    with schema_context(tenant_a.schema_name):
+        assert Message.objects.get(pk=ack["message_id"]).text == "where is my order \ufffd?"
+
+
 def test_rate_limit_answers_with_a_retry_time(web: WebServer, tenant_a) -> None:
     with schema_context(tenant_a.schema_name):
         widget = widget_settings_get()
