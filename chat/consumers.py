@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -38,6 +38,25 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+# Ids and sequence numbers are PostgreSQL bigints; anything else in a frame is the client's mistake.
+_LARGEST_COUNT = 2**63 - 1
+
+
+def _is_whole_number(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _frame_count(content: dict[str, Any], field: str) -> int:
+    """A frame's id or sequence number: 0 when missing, a bad_frame error when not a whole number
+    from 0 to a bigint's largest."""
+    value = content.get(field)
+    if value is None:
+        return 0
+    if not _is_whole_number(value) or not 0 <= value <= _LARGEST_COUNT:
+        raise ApplicationError(f"{field} must be a whole number from 0.", code="bad_frame")
+    return int(value)
 
 
 class TenantConsumer(AsyncJsonWebsocketConsumer):
@@ -239,7 +258,7 @@ class WidgetConsumer(TenantConsumer):
     async def on_resume(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
             return
-        last_id = int(content.get("last_message_id") or 0)
+        last_id = _frame_count(content, "last_message_id")
         messages = await self.db(self._messages_after, last_id)
         for message in messages:
             reply_to = message.pop("_reply_to", None)
@@ -252,7 +271,7 @@ class WidgetConsumer(TenantConsumer):
                 await self.send_json({"type": "message", "message": message})
         answer_ref = content.get("answer_ref")
         if isinstance(answer_ref, str) and answer_ref not in self.ended:
-            seen = int(content.get("seq") or 0)
+            seen = _frame_count(content, "seq")
             self.sent_seq[answer_ref] = max(self.sent_seq.get(answer_ref, 0), seen)
             frames = await in_thread(streaming.buffered_deltas, self.schema, answer_ref, seen)
             for frame in frames:
@@ -307,7 +326,7 @@ class WidgetConsumer(TenantConsumer):
 
     async def on_rating(self, content: dict[str, Any]) -> None:
         score = content.get("score")
-        if not isinstance(score, int) or not 1 <= score <= 5 or self.conversation_id is None:
+        if not _is_whole_number(score) or not 1 <= score <= 5 or self.conversation_id is None:
             raise ApplicationError("A rating is a whole number from 1 to 5.", code="invalid")
         await self.db(self._rate, score)
         await self.send_json({"type": "rating.saved", "score": score})

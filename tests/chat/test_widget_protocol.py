@@ -104,6 +104,16 @@ def test_errors_are_frames_with_a_code_and_a_human_message(web: WebServer, tenan
     assert long["code"] == "message_too_long" and "4000" in long["message"]
     ws.send({"type": "rating", "score": 9})
     assert ws.recv_until("error")["code"] == "invalid"
+    ws.send({"type": "message", "client_id": "e0", "text": "hi"})
+    ws.recv_until("answer.end")
+    # Fields of the wrong kind are the client's mistake, said so: not "something went wrong on our side".
+    for frame in ({"type": "resume", "last_message_id": "abc"}, {"type": "resume", "last_message_id": [1]},
+                  {"type": "resume", "last_message_id": 10**30}, {"type": "resume", "last_message_id": -1},
+                  {"type": "resume", "last_message_id": 0, "answer_ref": "a999999999", "seq": {"n": 1}}):
+        ws.send(frame)
+        assert ws.recv_until("error")["code"] == "bad_frame", frame
+    ws.send({"type": "rating", "score": True})
+    assert ws.recv_until("error")["code"] == "invalid"
     # The refused messages hold nobody back: the next answer ends as soon as it is stored.
     ws.send({"type": "message", "client_id": "e3", "text": "hello"})
     assert ws.recv_until("answer.end")["message"]["author"] == "assistant"
