@@ -407,7 +407,7 @@ class AgentConsumer(TenantConsumer):
 
         conversation_id = content.get("conversation_id")
         conversation = await self.db(lambda: Conversation.objects.filter(pk=conversation_id).first()) \
-            if isinstance(conversation_id, int) else None
+            if _is_whole_number(conversation_id) and 0 < conversation_id <= _LARGEST_COUNT else None
         if conversation is None:
             raise ApplicationError("There is no such conversation.", code="not_found", status=404)
         return conversation

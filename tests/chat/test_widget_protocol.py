@@ -273,6 +273,9 @@ def test_customer_and_agent_on_two_server_processes_see_each_other_live(web: Web
             conversation_id = Conversation.objects.latest("id").pk
         agent = WidgetSocket(second.port, domain_of(tenant_a), "/ws/agent/", cookie=_agent_cookie(tenant_a))
         agent.recv_until("welcome")
+        for unknown in (10**30, True, "1"):  # no such conversation, said so (10**30 was a server error)
+            agent.send({"type": "subscribe", "conversation_id": unknown})
+            assert agent.recv_until("error")["code"] == "not_found"
         agent.send({"type": "subscribe", "conversation_id": conversation_id})
         agent.recv_until("subscribed")
         agent.send({"type": "take_over", "conversation_id": conversation_id})
