@@ -24,7 +24,7 @@ from chat.conversations import services
 from chat.conversations.events import conversation_group, inbox_group, publish_now
 from chat.widget import services as widget_services
 from chat.widget import streaming
-from config.db import in_tenant, in_thread
+from config.db import BIGINT_MAX, in_tenant, in_thread
 from config.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-# Ids and sequence numbers are PostgreSQL bigints; anything else in a frame is the client's mistake.
-_LARGEST_COUNT = 2**63 - 1
-
-
 def _is_whole_number(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -54,7 +50,7 @@ def _frame_count(content: dict[str, Any], field: str) -> int:
     value = content.get(field)
     if value is None:
         return 0
-    if not _is_whole_number(value) or not 0 <= value <= _LARGEST_COUNT:
+    if not _is_whole_number(value) or not 0 <= value <= BIGINT_MAX:
         raise ApplicationError(f"{field} must be a whole number from 0.", code="bad_frame")
     return int(value)
 
@@ -407,7 +403,7 @@ class AgentConsumer(TenantConsumer):
 
         conversation_id = content.get("conversation_id")
         conversation = await self.db(lambda: Conversation.objects.filter(pk=conversation_id).first()) \
-            if _is_whole_number(conversation_id) and 0 < conversation_id <= _LARGEST_COUNT else None
+            if _is_whole_number(conversation_id) and 0 < conversation_id <= BIGINT_MAX else None
         if conversation is None:
             raise ApplicationError("There is no such conversation.", code="not_found", status=404)
         return conversation

@@ -22,6 +22,10 @@ from django_tenants.utils import schema_context, tenant_context
 
 T = TypeVar("T")
 
+# The largest value a PostgreSQL bigint holds (ids, counts, amounts in minor units): a number from
+# outside bigger than this is refused before it reaches a query or int() of a huge Decimal.
+BIGINT_MAX = 2**63 - 1
+
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from config.db import BIGINT_MAX
 from orders.exceptions import InvalidAmount, UnknownCurrency
 
 # Active ISO 4217 codes by number of minor-unit digits. Anything not listed is refused: a shop
@@ -23,9 +24,6 @@ _TWO_DECIMALS = {
     "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD",
     "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR", "ZMW", "ZWL",
 }
-
-# The most a BIGINT column (every *_minor field) holds.
-MAX_MINOR = 2**63 - 1
 
 MINOR_DIGITS: dict[str, int] = {
     **{code: 0 for code in _ZERO_DECIMALS},
@@ -69,7 +67,7 @@ def amount_to_minor(amount: object, *, currency: str, field: str = "amount") -> 
                             details={"field": field, "value": str(amount)})
     if minor < 0:
         raise InvalidAmount(f"{field}: '{amount}' must not be negative.", details={"field": field, "value": str(amount)})
-    if minor > MAX_MINOR:  # checked before int(): "1e999990" would take a minute to become an int
+    if minor > BIGINT_MAX:  # every *_minor field is a bigint; checked before int(), which "1e999990" would keep busy a minute
         raise InvalidAmount(f"{field}: '{amount}' is too large.", details={"field": field, "value": str(amount)})
     return int(minor)
 

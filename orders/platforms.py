@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils.html import strip_tags
 
+from config.db import BIGINT_MAX
 from orders.exceptions import InvalidPayload
 from orders.models import OrderStatus, Platform
 from orders.money import MINOR_DIGITS, amount_to_minor, currency_normalize
@@ -111,10 +112,6 @@ def json_loads_exact(body: bytes) -> Any:
 
 # ----------------------------------------------------------------------------- shared helpers
 
-# A whole number from a payload beyond a BIGINT is refused before int(): a JSON number such as
-# 1e999999999 arrives as Decimal, and int() of it would build a billion-digit integer.
-_MAX_WHOLE = 2**63 - 1
-
 
 def _require(payload: Any, fields: list[str], *, where: str) -> None:
     if not isinstance(payload, dict):
@@ -140,7 +137,7 @@ def _int(value: Any, *, field_name: str) -> int:
         raise InvalidPayload(f"{field_name} must be a whole number.", details={"field": field_name})
     if isinstance(value, int):
         return value
-    if isinstance(value, Decimal) and value == value.to_integral_value() and -_MAX_WHOLE <= value <= _MAX_WHOLE:
+    if isinstance(value, Decimal) and value == value.to_integral_value() and -BIGINT_MAX <= value <= BIGINT_MAX:
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         try:
