@@ -11,7 +11,6 @@ over in the meantime: then nothing is stored and nothing more is streamed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -43,6 +42,7 @@ from chat.assistant.llm import (
     ToolCall,
     chat_stream,
     provider_config_default,
+    run_then_close_llm_clients,
 )
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
@@ -242,7 +242,8 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
 
 def answer_customer_message_sync(*, schema_name: str, message_id: int, now: datetime | None = None) -> AnswerResult:
     """For commands and worker tasks, which have no event loop of their own."""
-    return asyncio.run(answer_customer_message(schema_name=schema_name, message_id=message_id, now=now))
+    return run_then_close_llm_clients(
+        answer_customer_message(schema_name=schema_name, message_id=message_id, now=now))
 
 
 class _Streamer:

@@ -14,16 +14,17 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import openai
 from django.conf import settings
 
+from chat.assistant.http import llm_http_client
 from chat.assistant.resilience import (
     CODE_AUTH_FAILED,
     CODE_CONNECTION_FAILED,
@@ -56,6 +57,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -506,8 +509,33 @@ def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOp
             max_retries=0,
             timeout=openai.Timeout(limits.total_timeout, connect=limits.connect_timeout,
                                    read=_read_timeout(limits), pool=limits.connect_timeout),
+            http_client=llm_http_client(),
         )
     return client
+
+
+async def llm_clients_close() -> None:
+    """Close the running loop's clients and their connections.
+
+    A loop that ends (`asyncio.run` in a command or a worker task) must call this first: an
+    aiohttp session left open when its loop closes keeps its sockets until garbage collection
+    and says so in the log.
+    """
+    per_loop = _clients.get()
+    clients = list(per_loop.values())
+    per_loop.clear()
+    await asyncio.gather(*(client.close() for client in clients))
+
+
+def run_then_close_llm_clients(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` for code that may call the model: the loop's clients are closed before it ends."""
+    async def run() -> T:
+        try:
+            return await coroutine
+        finally:
+            await llm_clients_close()
+
+    return asyncio.run(run())
 
 
 # Prices in USD per million tokens (input, output): list prices when this was written. Override

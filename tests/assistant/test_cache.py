@@ -13,6 +13,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, knowledge_version, normalize_question
+from chat.assistant.llm import run_then_close_llm_clients
 from chat.models import BusinessProfile, KnowledgeSource
 from config.errors import ApplicationError
 from config.redis import redis_client, tenant_key
@@ -69,7 +70,7 @@ def test_twenty_identical_questions_at_once_make_one_model_call(schema: str) -> 
     async def ask_twenty() -> list[tuple[CachedAnswer | None, bool]]:
         return await asyncio.gather(*(_ask(schema, compute) for _ in range(20)))
 
-    results = asyncio.run(ask_twenty())
+    results = run_then_close_llm_clients(ask_twenty())
 
     assert compute.calls == 1
     assert [answer for answer, _ in results] == [_answer()] * 20
@@ -86,7 +87,7 @@ def test_identical_questions_from_two_threads_each_with_its_own_event_loop_make_
 
     def event_loop_of_its_own() -> None:
         start.wait()
-        results.extend(asyncio.run(ask_ten()))
+        results.extend(run_then_close_llm_clients(ask_ten()))
 
     threads = [threading.Thread(target=event_loop_of_its_own) for _ in range(2)]
     for thread in threads:
@@ -101,9 +102,9 @@ def test_identical_questions_from_two_threads_each_with_its_own_event_loop_make_
 def test_the_same_question_asked_differently_is_served_from_the_cache(schema: str) -> None:
     compute = CountingCompute(_answer(), seconds=0)
 
-    first = asyncio.run(_ask(schema, compute, question="Are you open on Sunday?"))
-    again = asyncio.run(_ask(schema, compute, question="  are you OPEN on sunday "))
-    other_day = asyncio.run(_ask(schema, compute, question="Are you open on Saturday?"))
+    first = run_then_close_llm_clients(_ask(schema, compute, question="Are you open on Sunday?"))
+    again = run_then_close_llm_clients(_ask(schema, compute, question="  are you OPEN on sunday "))
+    other_day = run_then_close_llm_clients(_ask(schema, compute, question="Are you open on Saturday?"))
 
     assert first == (_answer(), False)
     assert again == (_answer(), True)
@@ -114,10 +115,10 @@ def test_the_same_question_asked_differently_is_served_from_the_cache(schema: st
 def test_a_new_knowledge_version_or_another_language_is_a_new_entry(schema: str) -> None:
     compute = CountingCompute(_answer(), seconds=0)
 
-    asyncio.run(_ask(schema, compute, version="v1"))
-    assert asyncio.run(_ask(schema, compute, version="v2"))[1] is False
-    assert asyncio.run(_ask(schema, compute, version="v1", language="de"))[1] is False
-    assert asyncio.run(_ask(schema, compute, version="v1"))[1] is True
+    run_then_close_llm_clients(_ask(schema, compute, version="v1"))
+    assert run_then_close_llm_clients(_ask(schema, compute, version="v2"))[1] is False
+    assert run_then_close_llm_clients(_ask(schema, compute, version="v1", language="de"))[1] is False
+    assert run_then_close_llm_clients(_ask(schema, compute, version="v1"))[1] is True
     assert compute.calls == 3
 
 
@@ -125,9 +126,9 @@ def test_tenants_never_share_an_entry(tenant_a, tenant_b) -> None:
     compute_a = CountingCompute(_answer("Business A opens at 9."), seconds=0)
     compute_b = CountingCompute(_answer("Business B opens at 11."), seconds=0)
 
-    asyncio.run(_ask(tenant_a.schema_name, compute_a))
-    answer_b, from_cache_b = asyncio.run(_ask(tenant_b.schema_name, compute_b))
-    answer_a, from_cache_a = asyncio.run(_ask(tenant_a.schema_name, compute_a))
+    run_then_close_llm_clients(_ask(tenant_a.schema_name, compute_a))
+    answer_b, from_cache_b = run_then_close_llm_clients(_ask(tenant_b.schema_name, compute_b))
+    answer_a, from_cache_a = run_then_close_llm_clients(_ask(tenant_a.schema_name, compute_a))
 
     assert (answer_b.text, from_cache_b) == ("Business B opens at 11.", False)
     assert (answer_a.text, from_cache_a) == ("Business A opens at 9.", True)
@@ -142,14 +143,14 @@ def test_an_uncacheable_answer_is_not_stored_and_waiters_answer_on_their_own(sch
         return await asyncio.gather(*(_ask(schema, compute, question="Where is my order 1042?") for _ in range(5)))
 
     started = time.monotonic()
-    results = asyncio.run(ask_five())
+    results = run_then_close_llm_clients(ask_five())
     elapsed = time.monotonic() - started
 
     assert results == [(None, False)] * 5
     assert compute.calls == 5
     # They did not sit out the wait: the first told them at once that it was not cacheable.
     assert elapsed < 3
-    asyncio.run(_ask(schema, compute, question="Where is my order 1042?"))
+    run_then_close_llm_clients(_ask(schema, compute, question="Where is my order 1042?"))
     assert compute.calls == 6
     stored = [
         key
@@ -173,7 +174,7 @@ def test_when_the_first_caller_fails_a_waiter_answers_instead(schema: str) -> No
     async def ask_four() -> list[Any]:
         return await asyncio.gather(*(_ask(schema, failing_first) for _ in range(4)), return_exceptions=True)
 
-    results = asyncio.run(ask_four())
+    results = run_then_close_llm_clients(ask_four())
 
     assert sum(isinstance(result, RuntimeError) for result in results) == 1
     assert [result[0] for result in results if not isinstance(result, Exception)] == [_answer()] * 3
@@ -192,7 +193,7 @@ def test_a_waiter_gives_up_after_the_wait_and_answers_itself(schema: str, settin
         return [await leader, follower]
 
     started = time.monotonic()
-    (slow_answer, _), (quick_answer, quick_from_cache) = asyncio.run(slow_and_quick())
+    (slow_answer, _), (quick_answer, quick_from_cache) = run_then_close_llm_clients(slow_and_quick())
 
     assert slow_answer is not None and quick_answer is not None
     assert slow_answer.text == "slow"
@@ -205,8 +206,8 @@ def test_with_the_cache_off_every_question_is_computed(schema: str, settings: An
     settings.ASSISTANT_CACHE_ENABLED = False
     compute = CountingCompute(_answer(), seconds=0)
 
-    assert asyncio.run(_ask(schema, compute)) == (_answer(), False)
-    assert asyncio.run(_ask(schema, compute)) == (_answer(), False)
+    assert run_then_close_llm_clients(_ask(schema, compute)) == (_answer(), False)
+    assert run_then_close_llm_clients(_ask(schema, compute)) == (_answer(), False)
     assert compute.calls == 2
 
 

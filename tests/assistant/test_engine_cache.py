@@ -16,6 +16,7 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from chat.assistant.engine import AnswerResult, answer_customer_message
+from chat.assistant.llm import run_then_close_llm_clients
 from chat.assistant.resilience import circuit_reset
 from chat.models import Author, Message
 from tenants.models import Tenant
@@ -57,11 +58,11 @@ def llm(settings: Any) -> Iterator[FakeOpenAIServer]:
     settings.ASSISTANT_CACHE_WAIT_SECONDS = 20
     settings.LLM_TENANT_MAX_CONCURRENCY = 8
     with FakeOpenAIServer(responder=faq_model) as server:
-        asyncio.run(circuit_reset(base_url=server.base_url))
+        run_then_close_llm_clients(circuit_reset(base_url=server.base_url))
         settings.OPENAI_API_KEY = PLATFORM_KEY
         settings.OPENAI_BASE_URL = server.base_url
         yield server
-        asyncio.run(circuit_reset(base_url=server.base_url))
+        run_then_close_llm_clients(circuit_reset(base_url=server.base_url))
 
 
 def test_a_repeated_question_is_answered_from_the_cache_until_the_knowledge_changes(
@@ -113,7 +114,7 @@ def test_ten_identical_questions_at_once_make_one_model_call(shop: Tenant, llm: 
             answer_customer_message(schema_name=shop.schema_name, message_id=message.pk, now=NOW)
             for message in messages)))
 
-    results = asyncio.run(all_at_once())
+    results = run_then_close_llm_clients(all_at_once())
 
     assert len(llm.chat_requests) == 2, "one answer computed: one lookup and one answer call"
     assert sorted(result.mode for result in results) == ["cache"] * 9 + ["llm"]

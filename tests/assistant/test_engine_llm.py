@@ -8,7 +8,6 @@ own tests (test_engine_cache.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import time
@@ -29,7 +28,7 @@ from django_tenants.utils import schema_context
 
 from chat.assistant import engine
 from chat.assistant.engine import AnswerResult, answer_customer_message
-from chat.assistant.llm import estimate_cost_minor
+from chat.assistant.llm import estimate_cost_minor, run_then_close_llm_clients
 from chat.assistant.resilience import circuit_reset
 from chat.conversations import services
 from chat.models import Author, BusinessProfile, Conversation, ConversationStatus, Message
@@ -90,7 +89,7 @@ def customer_says(tenant: Tenant, text: str, conversation: Conversation | None =
 
 
 def answer(tenant: Tenant, message: Message, sink: Sink | None = None) -> AnswerResult:
-    return asyncio.run(answer_customer_message(schema_name=tenant.schema_name, message_id=message.pk, sink=sink,
+    return run_then_close_llm_clients(answer_customer_message(schema_name=tenant.schema_name, message_id=message.pk, sink=sink,
                                                now=NOW))
 
 
@@ -536,13 +535,13 @@ def test_a_rate_limit_storm_is_retried_a_bounded_number_of_times_then_offline(
 
 def test_a_provider_that_is_down_gets_an_offline_answer_never_an_error(shop: Tenant, limits: Any) -> None:
     dead_url = f"http://127.0.0.1:{free_port()}/v1"
-    asyncio.run(circuit_reset(base_url=dead_url))
+    run_then_close_llm_clients(circuit_reset(base_url=dead_url))
     limits.OPENAI_API_KEY = PLATFORM_KEY
     limits.OPENAI_BASE_URL = dead_url
     try:
         result, _ = ask(shop, HOURS_QUESTION)
     finally:
-        asyncio.run(circuit_reset(base_url=dead_url))
+        run_then_close_llm_clients(circuit_reset(base_url=dead_url))
 
     assert_offline_hours_answer(result)
     assert stored_answer(shop, result).mode == "offline"
@@ -599,7 +598,7 @@ def test_a_tenant_that_used_its_whole_plan_is_answered_offline_without_calling_t
 def test_a_tenants_own_key_endpoint_and_model_are_used_instead_of_the_platforms(
         shop: Tenant, llm: FakeOpenAIServer) -> None:
     with FakeOpenAIServer() as own:
-        asyncio.run(circuit_reset(base_url=own.base_url))
+        run_then_close_llm_clients(circuit_reset(base_url=own.base_url))
         own.script_reply(text="Hello from your own model!", prompt_tokens=100, completion_tokens=10)
         with schema_context(shop.schema_name):
             BusinessProfile.objects.filter(pk=1).update(llm_api_key="sk-tenant-own-key", llm_base_url=own.base_url,
@@ -624,7 +623,7 @@ def test_a_tenants_own_key_is_never_sent_to_the_platforms_endpoint(
         shop: Tenant, llm: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
     # A tenant who gives only a key means OpenAI itself; here "OpenAI" is a second local server.
     with FakeOpenAIServer() as openai_itself:
-        asyncio.run(circuit_reset(base_url=openai_itself.base_url))
+        run_then_close_llm_clients(circuit_reset(base_url=openai_itself.base_url))
         monkeypatch.setattr(engine, "OPENAI_DEFAULT_BASE_URL", openai_itself.base_url)
         openai_itself.script_reply(text="Hello from OpenAI!")
         with schema_context(shop.schema_name):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from chat.assistant.first_tokens import FirstTokenTurn, previous_answer_stored
+from chat.assistant.llm import run_then_close_llm_clients
 
 
 async def _stored(turn: FirstTokenTurn, *, max_seconds: float, conversation: object = ("shop", 1)) -> None:
@@ -39,7 +40,7 @@ def test_a_finished_answer_is_stored_once_earlier_answers_have_started() -> None
         later.first_text_sent()
         return happened
 
-    assert asyncio.run(scenario()) == ["waiting", "slow started", "quick stored"]
+    assert run_then_close_llm_clients(scenario()) == ["waiting", "slow started", "quick stored"]
 
 
 def test_nothing_waits_when_no_earlier_answer_is_still_starting() -> None:
@@ -49,7 +50,7 @@ def test_nothing_waits_when_no_earlier_answer_is_still_starting() -> None:
         await _yield_to_loop()
         return task.done()
 
-    assert asyncio.run(scenario()) is True
+    assert run_then_close_llm_clients(scenario()) is True
 
 
 def test_an_answer_that_never_starts_holds_others_back_only_until_their_deadline() -> None:
@@ -62,7 +63,7 @@ def test_an_answer_that_never_starts_holds_others_back_only_until_their_deadline
         stuck.first_text_sent()
         return parked, task.done()
 
-    assert asyncio.run(scenario()) == (True, True)
+    assert run_then_close_llm_clients(scenario()) == (True, True)
 
 
 def test_the_deadline_counts_from_when_the_question_arrived() -> None:
@@ -77,7 +78,7 @@ def test_the_deadline_counts_from_when_the_question_arrived() -> None:
         await asyncio.wait_for(task, timeout=10)
         return stored_at_once
 
-    assert asyncio.run(scenario()) is True
+    assert run_then_close_llm_clients(scenario()) is True
 
 
 def test_an_answer_that_ends_without_text_gives_up_its_place_once() -> None:
@@ -93,7 +94,7 @@ def test_an_answer_that_ends_without_text_gives_up_its_place_once() -> None:
         states.append(task.done())
         return states
 
-    assert asyncio.run(scenario()) == [False, True]
+    assert run_then_close_llm_clients(scenario()) == [False, True]
 
 
 def test_each_event_loop_keeps_its_own_line() -> None:
@@ -107,8 +108,8 @@ def test_each_event_loop_keeps_its_own_line() -> None:
         await _yield_to_loop()
         return task.done()
 
-    assert asyncio.run(starts_and_waits())
-    assert asyncio.run(other_loop()) is True
+    assert run_then_close_llm_clients(starts_and_waits())
+    assert run_then_close_llm_clients(other_loop()) is True
 
 
 def test_the_next_answer_in_a_conversation_has_the_waiting_store_done_first() -> None:
@@ -134,4 +135,4 @@ def test_the_next_answer_in_a_conversation_has_the_waiting_store_done_first() ->
         assert await previous_answer_stored(("shop", 7)) is False
         return happened
 
-    assert asyncio.run(scenario()) == ["parked", "answer stored", "next answer reads the history"]
+    assert run_then_close_llm_clients(scenario()) == ["parked", "answer stored", "next answer reads the history"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 import uuid
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +23,9 @@ from chat.assistant.llm import (
     chat_stream,
     estimate_cost_minor,
     provider_config_default,
+    run_then_close_llm_clients,
 )
-from chat.assistant.resilience import tenant_llm_inflight
+from chat.assistant.resilience import circuit_reset, tenant_llm_inflight
 from tests.support.fake_openai import FakeOpenAIServer
 
 API_KEY = "sk-test-secret-0123456789"
@@ -62,13 +65,13 @@ def text_until_failure(server: FakeOpenAIServer) -> tuple[list[str], LLMUnavaila
                     received.append(event.text)
 
     with pytest.raises(LLMUnavailable) as raised:
-        asyncio.run(consume())
+        run_then_close_llm_clients(consume())
     return received, raised.value
 
 
 def failure_of(server: FakeOpenAIServer, **kwargs: Any) -> LLMUnavailable:
     with pytest.raises(LLMUnavailable) as raised:
-        asyncio.run(collect(server, **kwargs))
+        run_then_close_llm_clients(collect(server, **kwargs))
     return raised.value
 
 
@@ -76,7 +79,7 @@ def test_streamed_text_arrives_as_deltas_and_ends_with_usage_and_cost(llm: FakeO
     llm.script_reply(text="The Harbour Hoodie costs €59.95.", chunk_size=4, prompt_tokens=1000,
                      completion_tokens=200)
 
-    events = asyncio.run(collect(llm, tools=[LOOKUP_TOOL]))
+    events = run_then_close_llm_clients(collect(llm, tools=[LOOKUP_TOOL]))
 
     deltas = [event.text for event in events if isinstance(event, TextDelta)]
     assert "".join(deltas) == "The Harbour Hoodie costs €59.95."
@@ -99,7 +102,7 @@ def test_tool_call_is_assembled_from_its_deltas(llm: FakeOpenAIServer) -> None:
         {"name": "opening_hours", "arguments": "{}"},
     ], chunk_size=3)
 
-    events = asyncio.run(collect(llm, tools=[LOOKUP_TOOL]))
+    events = run_then_close_llm_clients(collect(llm, tools=[LOOKUP_TOOL]))
 
     calls = [event for event in events if isinstance(event, ToolCall)]
     assert [call.name for call in calls] == ["product_lookup", "opening_hours"]
@@ -112,7 +115,7 @@ def test_tool_call_is_assembled_from_its_deltas(llm: FakeOpenAIServer) -> None:
 def test_tool_call_with_broken_json_arguments_says_so(llm: FakeOpenAIServer) -> None:
     llm.script_reply(tool_calls=[{"name": "product_lookup", "arguments": '{"query": "Hood'}])
 
-    call = next(event for event in asyncio.run(collect(llm)) if isinstance(event, ToolCall))
+    call = next(event for event in run_then_close_llm_clients(collect(llm)) if isinstance(event, ToolCall))
 
     assert call.arguments == {}
     assert call.arguments_error and "not valid JSON" in call.arguments_error
@@ -164,7 +167,7 @@ def test_server_errors_then_success_answers_normally(llm: FakeOpenAIServer) -> N
     llm.script_reply(status=503, times=2)
     llm.script_reply(text="We open at 9am.")
 
-    events = asyncio.run(collect(llm))
+    events = run_then_close_llm_clients(collect(llm))
 
     assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
     assert isinstance(events[-1], StreamFinished) and events[-1].attempts == 3
@@ -176,7 +179,7 @@ def test_broken_stream_before_any_output_is_retried(llm: FakeOpenAIServer) -> No
                      disconnect_midway=True)
     llm.script_reply(tool_calls=[{"name": "product_lookup", "arguments": {"query": "hoodie"}}])
 
-    events = asyncio.run(collect(llm))
+    events = run_then_close_llm_clients(collect(llm))
 
     calls = [event for event in events if isinstance(event, ToolCall)]
     assert len(calls) == 1 and calls[0].arguments == {"query": "hoodie"}
@@ -188,7 +191,7 @@ def test_error_event_inside_the_stream_before_any_output_is_retried(llm: FakeOpe
                      error_midway=True)
     llm.script_reply(text="We open at 9am.")
 
-    events = asyncio.run(collect(llm))
+    events = run_then_close_llm_clients(collect(llm))
 
     assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
     assert not [event for event in events if isinstance(event, ToolCall)]
@@ -229,7 +232,7 @@ def test_circuit_opens_after_failures_fails_fast_and_half_opens_after_cooldown(
     deadline = time.monotonic() + 5
     while True:
         try:
-            events = asyncio.run(collect(llm))
+            events = run_then_close_llm_clients(collect(llm))
             break
         except LLMUnavailable as error:
             assert error.code == "llm_circuit_open"
@@ -237,7 +240,7 @@ def test_circuit_opens_after_failures_fails_fast_and_half_opens_after_cooldown(
             time.sleep(0.05)
     assert isinstance(events[-1], StreamFinished)
     assert time.monotonic() - started >= 0.4
-    assert isinstance(asyncio.run(collect(llm))[-1], StreamFinished)
+    assert isinstance(run_then_close_llm_clients(collect(llm))[-1], StreamFinished)
     assert len(llm.chat_requests) == 5
 
 
@@ -266,7 +269,7 @@ def test_rate_limits_do_not_open_the_shared_circuit(llm: FakeOpenAIServer, fast_
     for _ in range(3):
         assert failure_of(llm).code == "llm_rate_limited"
 
-    assert isinstance(asyncio.run(collect(llm))[-1], StreamFinished)
+    assert isinstance(run_then_close_llm_clients(collect(llm))[-1], StreamFinished)
 
 
 def test_tenant_concurrency_cap_refuses_extra_calls_without_touching_the_provider(
@@ -287,14 +290,14 @@ def test_tenant_concurrency_cap_refuses_extra_calls_without_touching_the_provide
         other_tenant = await collect(llm)
         return await asyncio.gather(*slow), refused, other_tenant
 
-    slow_results, refused, other_tenant = asyncio.run(scenario())
+    slow_results, refused, other_tenant = run_then_close_llm_clients(scenario())
 
     assert refused is not None and refused.code == "llm_tenant_busy"
     assert len(llm.chat_requests) == 3, "the refused call never reached the provider; the other tenant's did"
     assert isinstance(other_tenant[-1], StreamFinished)
     assert all(isinstance(result[-1], StreamFinished) for result in slow_results)
-    assert asyncio.run(tenant_llm_inflight(tenant_schema=busy_tenant)) == 0
-    assert isinstance(asyncio.run(collect(llm, tenant_schema=busy_tenant))[-1], StreamFinished)
+    assert run_then_close_llm_clients(tenant_llm_inflight(tenant_schema=busy_tenant)) == 0
+    assert isinstance(run_then_close_llm_clients(collect(llm, tenant_schema=busy_tenant))[-1], StreamFinished)
 
 
 def test_stopping_early_frees_the_tenant_slot(llm: FakeOpenAIServer) -> None:
@@ -308,7 +311,7 @@ def test_stopping_early_frees_the_tenant_slot(llm: FakeOpenAIServer) -> None:
                 break
         return await tenant_llm_inflight(tenant_schema=schema)
 
-    assert asyncio.run(read_one_delta()) == 0
+    assert run_then_close_llm_clients(read_one_delta()) == 0
 
 
 def test_refused_api_key_is_not_retried_and_never_logged(llm: FakeOpenAIServer, fast_limits: Any,
@@ -317,7 +320,7 @@ def test_refused_api_key_is_not_retried_and_never_logged(llm: FakeOpenAIServer, 
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(LLMRequestRejected) as raised:
-        asyncio.run(collect(llm))
+        run_then_close_llm_clients(collect(llm))
     llm.api_key = None
     llm.script_reply(status=503, times=3)
     failure_of(llm)
@@ -368,3 +371,56 @@ def test_a_stream_that_stops_flowing_mid_answer_fails_as_a_timeout_after_output(
     assert failure.code == "llm_timeout", what
     assert failure.after_output is True and received and "Five" not in "".join(received)
     assert len(llm.chat_requests) == 1
+
+
+def test_the_request_reaches_the_provider_as_the_sdk_built_it(llm: FakeOpenAIServer) -> None:
+    llm.script_reply(text="We open at 9am.")
+
+    run_then_close_llm_clients(collect(llm))
+
+    (request,) = llm.chat_requests
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"].startswith("AsyncOpenAI/Python")
+    assert request.json["messages"] == QUESTION and request.json["stream"] is True
+
+
+def test_a_provider_that_refuses_connections_is_a_connection_failure_retried_then_given_up(
+        fast_limits: Any) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = ProviderConfig(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/v1", chat_model="gpt-4o-mini")
+
+    async def call() -> None:
+        async with aclosing(chat_stream(config=config, messages=QUESTION, tools=None,
+                                        tenant_schema=tenant())) as stream:
+            async for _event in stream:
+                pass
+
+    with pytest.raises(LLMUnavailable) as raised:
+        run_then_close_llm_clients(call())
+
+    assert raised.value.code == "llm_connection_failed"
+    assert raised.value.details["attempts"] == 3 and raised.value.after_output is False
+    asyncio.run(circuit_reset(base_url=config.base_url))
+
+
+def connections_to(port: int) -> int:
+    """Established TCP connections from a client socket to `port` on this machine (from /proc)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[2].split(":")[1], 16) == port and fields[3] == "01":
+            count += 1
+    return count
+
+
+def test_a_loop_that_ends_closes_its_connections_to_the_provider(llm: FakeOpenAIServer) -> None:
+    """A worker task answers in a loop of its own: its keep-alive connections must not outlive it."""
+    llm.script_reply(text="We open at 9am.")
+
+    events = run_then_close_llm_clients(collect(llm))
+
+    assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
+    assert connections_to(llm.port) == 0

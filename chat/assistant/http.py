@@ -1,0 +1,118 @@
+"""The HTTP transport under the `openai` client: aiohttp instead of httpx's own connection pool.
+
+The `openai` client builds every request, owns the key, the base URL, the timeouts and the typed
+errors; only the bytes on the wire go through aiohttp, the transport the SDK itself offers
+(`openai[aiohttp]`). Measured against the local model server (bench/llm_transport.py), a streamed
+answer costs a third of the CPU it costs through httpx's pool, whose pure-Python HTTP parser, anyio
+streams and pool bookkeeping were the largest share of the web process's work in a burst.
+
+This module is our own adapter rather than the SDK's vendored one because the errors must keep
+their meaning: a refused connection is a connection failure (retried), not a timeout.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import httpx2
+
+# Read as much as has arrived: a streamed answer's events are small and must not wait for more.
+_READ_SIZE = 64 * 1024
+
+
+@contextmanager
+def _httpx_errors(*, connecting: bool) -> Iterator[None]:
+    """aiohttp's errors as the httpx errors the `openai` client turns into its typed ones."""
+    try:
+        yield
+    except aiohttp.ClientProxyConnectionError as error:
+        raise httpx2.ProxyError(str(error)) from error
+    except aiohttp.ConnectionTimeoutError as error:
+        raise httpx2.ConnectTimeout(str(error)) from error
+    except aiohttp.SocketTimeoutError as error:
+        raise httpx2.ReadTimeout(str(error)) from error
+    except (aiohttp.ServerTimeoutError, TimeoutError) as error:
+        raise (httpx2.ConnectTimeout if connecting else httpx2.ReadTimeout)(str(error)) from error
+    except aiohttp.ClientConnectorError as error:
+        raise httpx2.ConnectError(str(error)) from error
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as error:
+        raise httpx2.UnsupportedProtocol(str(error)) from error
+    except aiohttp.ClientPayloadError as error:
+        raise httpx2.RemoteProtocolError(str(error)) from error
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError) as error:
+        raise httpx2.RemoteProtocolError(str(error)) from error
+    except (aiohttp.ClientError, OSError) as error:
+        raise (httpx2.ConnectError if connecting else httpx2.ReadError)(str(error)) from error
+
+
+class _ResponseBody(httpx2.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors(connecting=False):
+            content = self._response.content
+            while True:
+                data = await content.readany()
+                if not data:
+                    return
+                yield data
+
+    async def aclose(self) -> None:
+        # Released, not closed: a body read to its end leaves the connection for the next call,
+        # and one abandoned midway is dropped by aiohttp rather than reused half-read.
+        self._response.release()
+
+
+class AiohttpTransport(httpx2.AsyncBaseTransport):
+    """An httpx transport that sends requests through one aiohttp session per event loop.
+
+    Proxies come from the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) as they would for httpx.
+    """
+
+    def __init__(self, *, max_connections: int, keepalive_seconds: float, ssl_context: ssl.SSLContext | None = None
+                 ) -> None:
+        self._max_connections = max_connections
+        self._keepalive_seconds = keepalive_seconds
+        self._ssl_context = ssl_context or httpx2.create_ssl_context()
+        self._session: aiohttp.ClientSession | None = None
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive_seconds,
+                                             ssl=self._ssl_context)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=True, auto_decompress=False,
+                                                  skip_auto_headers=("User-Agent", "Accept-Encoding"))
+        return self._session
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        body: Any = await request.aread() if request.method not in ("GET", "HEAD") else None
+        with _httpx_errors(connecting=True):
+            response = await self._session_now().request(
+                request.method, str(request.url), headers=list(request.headers.multi_items()), data=body or None,
+                allow_redirects=False, compress=None,
+                timeout=aiohttp.ClientTimeout(connect=timeouts.get("pool"), sock_connect=timeouts.get("connect"),
+                                              sock_read=timeouts.get("read")))
+        return httpx2.Response(status_code=response.status, headers=list(response.raw_headers),
+                               stream=_ResponseBody(response), request=request,
+                               extensions={"http_version": b"HTTP/1.1",
+                                           "reason_phrase": (response.reason or "").encode()})
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def llm_http_client(*, max_connections: int = 1000, keepalive_seconds: float = 30.0) -> httpx2.AsyncClient:
+    """The `http_client` for an `openai.AsyncOpenAI` made on the running event loop."""
+    # Redirects are followed as the SDK's own default client does; proxies are the transport's.
+    return httpx2.AsyncClient(transport=AiohttpTransport(max_connections=max_connections,
+                                                         keepalive_seconds=keepalive_seconds),
+                              follow_redirects=True, trust_env=False)
+
