@@ -31,7 +31,7 @@ from django_tenants.utils import get_public_schema_name
 
 from chat.models import BusinessProfile, KnowledgeSource
 from config.errors import ApplicationError
-from config.redis import redis_client_async, tenant_key
+from config.redis import RedisScript, redis_client_async, tenant_key
 from orders.models import CommerceSettings, Product, SpecialDay, SpecialDayOpening, Variant, WeeklyOpening
 
 __all__ = ["CachedAnswer", "answer_cache_get_or_compute", "knowledge_fingerprint_sql", "knowledge_version",
@@ -169,12 +169,12 @@ def _answer_key(*, schema_name: str, language: str, question: str, version: str)
 
 # Deletes the lock only if this caller still holds it: a lock that expired during a slow compute
 # may belong to another process by now.
-_RELEASE_SCRIPT = """
+_RELEASE_SCRIPT = RedisScript("""
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ async def answer_cache_get_or_compute(
 # One round trip per look, atomic: the answer if cached; else "uncacheable" if a leader found it
 # could not be shared; else the lock if free (this caller leads); else "wait".
 # KEYS: answer, lock, uncacheable. ARGV: lock token, lock milliseconds.
-_LOOK_OR_LEAD_SCRIPT = """
+_LOOK_OR_LEAD_SCRIPT = RedisScript("""
 local cached = redis.call('GET', KEYS[1])
 if cached then
   return {'cached', cached}
@@ -247,18 +247,18 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {'lead'}
 end
 return {'wait'}
-"""
+""")
 
 
 async def _wait_or_lead(*, keys: _Keys, lock_token: str, wait_seconds: float) -> tuple[CachedAnswer | None, bool]:
     """(answer, False) when cached; (None, True) when this caller holds the lock and must compute;
     (None, False) when it must compute on its own."""
     # The event loop's own client, not a thread: a burst of answers would queue for the few threads.
-    look_or_lead = redis_client_async().register_script(_LOOK_OR_LEAD_SCRIPT)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     lock_ms = max(1, int(wait_seconds * 1000))
     while True:
-        verdict = await look_or_lead(keys=[keys.answer, keys.lock, keys.uncacheable], args=[lock_token, lock_ms])
+        verdict = await _LOOK_OR_LEAD_SCRIPT.run_async(redis_client_async(), keys=[keys.answer, keys.lock, keys.uncacheable],
+                                                       args=[lock_token, lock_ms])
         if verdict[0] == "cached":
             cached = _parse(verdict[1], keys=keys)
             if cached is not None:
@@ -296,7 +296,7 @@ async def _store(*, keys: _Keys, answer: CachedAnswer, ttl_seconds: int) -> None
 # that see the lock gone always find one or the other.
 # KEYS: answer, lock, uncacheable. ARGV: lock token, answer JSON ("" when not cacheable), answer TTL
 # seconds, mark milliseconds.
-_LEAD_FINISH_SCRIPT = """
+_LEAD_FINISH_SCRIPT = RedisScript("""
 if ARGV[2] ~= '' then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 else
@@ -306,15 +306,15 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
 end
 return 1
-"""
+""")
 
 
 async def _lead_finish(
     *, keys: _Keys, lock_token: str, answer: CachedAnswer | None, ttl_seconds: int, wait_seconds: float
 ) -> None:
     try:
-        await redis_client_async().register_script(_LEAD_FINISH_SCRIPT)(
-            keys=[keys.answer, keys.lock, keys.uncacheable],
+        await _LEAD_FINISH_SCRIPT.run_async(
+            redis_client_async(), keys=[keys.answer, keys.lock, keys.uncacheable],
             args=[lock_token, "" if answer is None else answer.to_json(), ttl_seconds,
                   max(1, int(wait_seconds * 1000))])
     except redis.RedisError:
@@ -323,6 +323,6 @@ async def _lead_finish(
 
 async def _release(*, keys: _Keys, lock_token: str) -> None:
     try:
-        await redis_client_async().eval(_RELEASE_SCRIPT, 1, keys.lock, lock_token)
+        await _RELEASE_SCRIPT.run_async(redis_client_async(), keys=[keys.lock], args=[lock_token])
     except redis.RedisError:
         logger.warning("could not release the lock of %s; it expires on its own", keys.answer, exc_info=True)

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from config.errors import ApplicationError
-from config.redis import redis_client_async, tenant_key
+from config.redis import RedisScript, redis_client_async, tenant_key
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class CircuitPolicy:
 
 # KEYS[1] state hash {open_until, probe_until}; KEYS[2] sorted set of failure times.
 # ARGV: probe_seconds. Returns {verdict, seconds_until_retry}: closed | probe | open.
-_ADMIT_SCRIPT = """
+_ADMIT_SCRIPT = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
@@ -101,10 +101,10 @@ if now < probe_until then
 end
 redis.call('HSET', KEYS[1], 'probe_until', tostring(now + tonumber(ARGV[1])))
 return {'probe', '0'}
-"""
+""")
 
 # ARGV: threshold, window, cooldown, member id, state ttl. Returns 'open' or 'closed'.
-_FAILURE_SCRIPT = """
+_FAILURE_SCRIPT = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
@@ -128,11 +128,11 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then
   return 'open'
 end
 return 'closed'
-"""
+""")
 
 # A success while the circuit is half-open closes it; a success while closed changes nothing
 # (failures age out of the window on their own).
-_SUCCESS_SCRIPT = """
+_SUCCESS_SCRIPT = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
@@ -144,7 +144,7 @@ if open_until > 0 then
   return 'open'
 end
 return 'closed'
-"""
+""")
 
 
 async def circuit_admit(*, base_url: str, policy: CircuitPolicy) -> bool:
@@ -197,7 +197,7 @@ async def circuit_reset(*, base_url: str) -> None:
 # N web processes could then run N times its cap.
 
 # KEYS[1] lease set. ARGV: limit, lease seconds, lease id. Returns 1 when acquired, 0 when full.
-_ACQUIRE_SCRIPT = """
+_ACQUIRE_SCRIPT = RedisScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -207,7 +207,7 @@ end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
 return 1
-"""
+""")
 
 
 def tenant_inflight_key(tenant_schema: str) -> str:
@@ -253,12 +253,12 @@ async def tenant_llm_inflight(*, tenant_schema: str) -> int:
     return int(await client.zcount(key, seconds + micros / 1_000_000, "+inf"))
 
 
-async def _run_script(source: str, *, keys: list[str], args: list[Any]) -> Any:
+async def _run_script(script: RedisScript, *, keys: list[str], args: list[Any]) -> Any:
     """Run a script on the event loop's own Redis client (no thread: a burst of answers would queue
     for the few threads). When Redis itself fails, return None: the guards then let the call
     through, because losing the guard for a moment is better than losing every answer."""
     try:
-        return await redis_client_async().register_script(source)(keys=keys, args=args)
+        return await script.run_async(redis_client_async(), keys=keys, args=args)
     except redis.RedisError:
         logger.warning("Redis unavailable for LLM guards; letting the call through", exc_info=True)
         return None

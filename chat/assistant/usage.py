@@ -40,7 +40,7 @@ from django_tenants.utils import schema_context
 from config.celery import Queue, tenant_task
 from config.db import in_schema
 from config.loops import PerLoop
-from config.redis import redis_client, redis_client_async, tenant_key
+from config.redis import RedisScript, redis_client, redis_client_async, tenant_key
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant, UsageEntry, UsageNotice
 from tenants.selectors import month_start
@@ -240,17 +240,17 @@ def _level_key(schema_name: str) -> str:
 
 # Caches the level only if no entry was recorded since `generation` was read: a level computed
 # before a newer entry committed must not be served after it.
-_REMEMBER_IF_CURRENT = """
+_REMEMBER_IF_CURRENT = RedisScript("""
 if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
     redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
 end
-"""
+""")
 
 
 def _usage_level_remember(*, schema_name: str, generation: str, level: str) -> None:
     try:
-        redis_client().eval(_REMEMBER_IF_CURRENT, 2, _generation_key(schema_name), _level_key(schema_name),
-                            generation, level, int(settings.USAGE_LEVEL_CACHE_SECONDS))
+        _REMEMBER_IF_CURRENT(redis_client(), keys=[_generation_key(schema_name), _level_key(schema_name)],
+                             args=[generation, level, int(settings.USAGE_LEVEL_CACHE_SECONDS)])
     except redis.RedisError:
         logger.warning("could not cache the usage level of %s", schema_name, exc_info=True)
 
@@ -262,13 +262,13 @@ def _totals_key(schema_name: str) -> str:
 # Seeds the running totals only if no entry was recorded since `generation` was read (one recorded
 # meanwhile may be missing from the sum and would never be added). ARGV: generation, messages,
 # tokens, message limit, token limit ('' = none), ttl.
-_TOTALS_SEED_IF_CURRENT = """
+_TOTALS_SEED_IF_CURRENT = RedisScript("""
 if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
     redis.call('HSET', KEYS[2], 'messages', ARGV[2], 'tokens', ARGV[3], 'message_limit', ARGV[4],
                'token_limit', ARGV[5])
     redis.call('EXPIRE', KEYS[2], ARGV[6])
 end
-"""
+""")
 
 
 def _usage_estimate_level(*, schema_name: str, generation: str | None, totals: dict[str, str] | None = None) -> str:
@@ -289,11 +289,11 @@ def _usage_estimate_level(*, schema_name: str, generation: str | None, totals: d
     month = usage_month(schema_name=schema_name)
     if generation is not None:
         try:
-            client.eval(_TOTALS_SEED_IF_CURRENT, 2, _generation_key(schema_name), _totals_key(schema_name),
-                        generation, month.messages, month.tokens,
-                        "" if month.message_limit is None else month.message_limit,
-                        "" if month.token_limit is None else month.token_limit,
-                        int(settings.USAGE_TOTALS_CACHE_SECONDS))
+            _TOTALS_SEED_IF_CURRENT(client, keys=[_generation_key(schema_name), _totals_key(schema_name)], args=[
+                generation, month.messages, month.tokens,
+                "" if month.message_limit is None else month.message_limit,
+                "" if month.token_limit is None else month.token_limit,
+                int(settings.USAGE_TOTALS_CACHE_SECONDS)])
         except redis.RedisError:
             logger.warning("could not keep the usage totals of %s", schema_name, exc_info=True)
     return month.level
@@ -354,7 +354,7 @@ def _usage_counted_and_checked(*, schema_name: str, tokens: int) -> None:
 # they exist: missing totals are seeded from the ledger, which holds this entry already. Returns
 # the new generation and the totals, which the thresholds check needs next (one round trip).
 # ARGV: messages, tokens, generation ttl.
-_COUNTED = """
+_COUNTED = RedisScript("""
 local generation = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -362,15 +362,15 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
     redis.call('HINCRBY', KEYS[2], 'tokens', ARGV[2])
 end
 return {generation, redis.call('HGETALL', KEYS[2])}
-"""
+""")
 
 
 def _usage_counted(*, schema_name: str, messages: int, tokens: int) -> tuple[str, dict[str, str]] | None:
     """The generation after this entry and the running totals with it ({} when there are none),
     or None when Redis could not be told."""
     try:
-        generation, flat = redis_client().eval(_COUNTED, 2, _generation_key(schema_name), _totals_key(schema_name),
-                                               messages, tokens, _GENERATION_TTL_SECONDS)
+        generation, flat = _COUNTED(redis_client(), keys=[_generation_key(schema_name), _totals_key(schema_name)],
+                                    args=[messages, tokens, _GENERATION_TTL_SECONDS])
     except redis.RedisError:
         logger.warning(
             "could not discard the cached usage level of %s; it expires in %ss",

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from chat.models import Channel, Contact, Conversation, WidgetSettings
-from config.redis import redis_client, tenant_key
+from config.redis import RedisScript, redis_client, tenant_key
 
 RATE_WINDOW_SECONDS = 60
 
@@ -93,7 +93,7 @@ class RateDecision:
 # first bucket past its limit, so a refused message is not counted against the buckets after it.
 # KEYS: the buckets. ARGV: window seconds, then each bucket's limit. Returns 0 when allowed, else the
 # seconds until the full bucket's window ends.
-_RATE_SCRIPT = """
+_RATE_SCRIPT = RedisScript("""
 for i, key in ipairs(KEYS) do
   local count = redis.call('INCR', key)
   local ttl = redis.call('TTL', key)
@@ -106,15 +106,15 @@ for i, key in ipairs(KEYS) do
   end
 end
 return 0
-"""
+""")
 
 
 def rate_limits_hit(*, limits: list[tuple[str, int]]) -> RateDecision:
     """Count one message against each (bucket, limit per minute), in one round trip; refuse at the
     first bucket past its limit, saying when to retry."""
     keys = [tenant_key(connection.schema_name, "rate", bucket) for bucket, _ in limits]
-    retry_after = int(redis_client().register_script(_RATE_SCRIPT)(
-        keys=keys, args=[RATE_WINDOW_SECONDS, *(limit for _, limit in limits)]))
+    retry_after = int(_RATE_SCRIPT(
+        redis_client(), keys=keys, args=[RATE_WINDOW_SECONDS, *(limit for _, limit in limits)]))
     return RateDecision(False, retry_after) if retry_after else RateDecision(True)
 
 
