@@ -16,6 +16,9 @@ application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocke
 # Loaded now rather than by the first answer, which would otherwise stall every socket of the
 # process while the assistant's modules (and the openai client's) are imported.
 import chat.assistant.engine  # noqa: E402, F401
+from chat.assistant.http import default_ssl_context  # noqa: E402
+
+default_ssl_context()  # the CA bundle, read now rather than on the loop when the first answer starts
 from config.startup import freeze_loaded_objects  # noqa: E402
 
 freeze_loaded_objects()

@@ -13,6 +13,7 @@ their meaning: a refused connection is a connection failure (retried), not a tim
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -69,6 +70,13 @@ class _ResponseBody(httpx2.AsyncByteStream):
         self._response.release()
 
 
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The CA bundle httpx would trust, loaded once per process: loading it takes about 27 ms of CPU,
+    which every new client (a tenant's own key, a new event loop) would otherwise spend on the loop."""
+    return httpx2.create_ssl_context()
+
+
 class AiohttpTransport(httpx2.AsyncBaseTransport):
     """An httpx transport that sends requests through one aiohttp session per event loop.
 
@@ -79,7 +87,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                  ) -> None:
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
-        self._ssl_context = ssl_context or httpx2.create_ssl_context()
+        self._ssl_context = ssl_context or default_ssl_context()
         self._session: aiohttp.ClientSession | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:

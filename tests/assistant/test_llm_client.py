@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import time
 import uuid
 from contextlib import aclosing
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chat.assistant.http import default_ssl_context, llm_http_client
 from chat.assistant.llm import (
     LLMRequestRejected,
     LLMUnavailable,
@@ -424,3 +426,10 @@ def test_a_loop_that_ends_closes_its_connections_to_the_provider(llm: FakeOpenAI
 
     assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
     assert connections_to(llm.port) == 0
+
+
+def test_clients_share_one_certificate_bundle_loaded_once_per_process() -> None:
+    first, second = llm_http_client(), llm_http_client()
+
+    assert first._transport._ssl_context is second._transport._ssl_context is default_ssl_context()
+    assert default_ssl_context().verify_mode == ssl.CERT_REQUIRED and default_ssl_context().check_hostname
