@@ -12,9 +12,11 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 
-from chat.assistant.http import default_ssl_context, llm_http_client
+from chat.assistant.http import AiohttpTransport, default_ssl_context, llm_http_client
 from chat.assistant.llm import (
     LLMRequestRejected,
     LLMUnavailable,
@@ -29,6 +31,7 @@ from chat.assistant.llm import (
 )
 from chat.assistant.resilience import circuit_reset, tenant_llm_inflight
 from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.tls import local_tls
 
 API_KEY = "sk-test-secret-0123456789"
 QUESTION = [{"role": "user", "content": "How much is the Harbour Hoodie?"}]
@@ -433,3 +436,33 @@ def test_clients_share_one_certificate_bundle_loaded_once_per_process() -> None:
 
     assert first._transport._ssl_context is second._transport._ssl_context is default_ssl_context()
     assert default_ssl_context().verify_mode == ssl.CERT_REQUIRED and default_ssl_context().check_hostname
+
+
+def test_a_streamed_answer_over_https_from_a_provider_whose_certificate_is_trusted() -> None:
+    tls = local_tls()
+    with FakeOpenAIServer(tls=tls.server, default_reply={"text": "We open at 9am."}) as server:
+        async def stream_text() -> str:
+            http_client = httpx2.AsyncClient(transport=AiohttpTransport(max_connections=10, keepalive_seconds=5,
+                                                                        ssl_context=tls.client))
+            client = openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0,
+                                        http_client=http_client)
+            try:
+                stream = await client.post("/chat/completions", cast_to=object, stream=True,
+                                           stream_cls=openai.AsyncStream[object],
+                                           body={"model": "gpt-4o-mini", "stream": True, "messages": QUESTION})
+                return "".join([chunk["choices"][0]["delta"].get("content") or ""
+                                async for chunk in stream if chunk.get("choices")])
+            finally:
+                await client.close()
+
+        assert server.base_url.startswith("https://")
+        assert asyncio.run(stream_text()) == "We open at 9am."
+
+
+def test_a_provider_whose_certificate_nobody_vouches_for_is_never_sent_the_question(fast_limits: Any) -> None:
+    with FakeOpenAIServer(tls=local_tls().server) as server:
+        failure = failure_of(server)
+        asyncio.run(circuit_reset(base_url=server.base_url))
+
+    assert failure.code == "llm_connection_failed"
+    assert server.chat_requests == []

@@ -20,6 +20,7 @@ import os
 import re
 import select
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -106,8 +107,11 @@ class FakeOpenAIServer:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, first_token_delay: float = 0.0,
                  chunk_delay: float = 0.0, default_reply: ReplyLike | None = None,
-                 responder: Responder | None = None, api_key: str | None = None) -> None:
+                 responder: Responder | None = None, api_key: str | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        # When set, the server speaks HTTPS with this context's certificate.
+        self.tls = tls
         self.requested_port = port
         self.first_token_delay = first_token_delay
         self.chunk_delay = chunk_delay
@@ -130,6 +134,10 @@ class FakeOpenAIServer:
     def start(self) -> FakeOpenAIServer:
         handler = functools.partial(_Handler, fake=self)
         httpd = ThreadingHTTPServer((self.host, self.requested_port), handler)
+        if self.tls is not None:
+            # A client that refuses the certificate fails the handshake inside accept(): an OSError
+            # the server swallows, so it goes on serving.
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         # Handler threads are joined on close (they watch `_stopping`), so none outlives the server.
         httpd.daemon_threads = False
         httpd.block_on_close = True
@@ -172,7 +180,7 @@ class FakeOpenAIServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}/v1"
 
     # Scripting
 
