@@ -17,8 +17,9 @@ application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocke
 # process while the assistant's modules (and the openai client's) are imported.
 import chat.assistant.engine  # noqa: E402, F401
 from chat.assistant.http import default_ssl_context  # noqa: E402
+from chat.assistant.llm import llm_clients_close  # noqa: E402
+from config.startup import before_server_stops, freeze_loaded_objects  # noqa: E402
 
 default_ssl_context()  # the CA bundle, read now rather than on the loop when the first answer starts
-from config.startup import freeze_loaded_objects  # noqa: E402
-
+before_server_stops(llm_clients_close)
 freeze_loaded_objects()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 
 def freeze_loaded_objects() -> None:
@@ -15,3 +19,20 @@ def freeze_loaded_objects() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def before_server_stops(close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `close()` on the server's event loop when daphne is told to stop, before the loop ends.
+
+    Daphne runs Twisted on asyncio and stops both on SIGTERM; what is still open on the loop then
+    (the LLM clients' keep-alive connections) would be left to garbage collection, which logs each
+    as an error. Twisted waits for the returned work before it stops. Outside daphne (no Twisted
+    reactor installed) there is nothing to do, and importing the reactor would install one.
+    """
+    if "twisted.internet.reactor" not in sys.modules:
+        return
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    reactor.addSystemEventTrigger(  # type: ignore[attr-defined]
+        "before", "shutdown", lambda: Deferred.fromFuture(asyncio.ensure_future(close())))

@@ -337,6 +337,26 @@ def test_a_client_that_reconnects_mid_answer_gets_exactly_what_it_missed(demo_co
             server.stop()
 
 
+def test_a_web_process_told_to_stop_closes_its_model_connections_without_an_error(demo_copies) -> None:
+    cafe = demo_copies["cafe"]
+    with FakeOpenAIServer() as llm:
+        llm.default_reply = {"text": "Dogs are welcome on the terrace."}
+        server = WebServer(env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
+                                         ASSISTANT_CACHE_ENABLED="false"))
+        try:
+            ws = open_widget(server, cafe)
+            ws.recv_until("welcome")
+            ws.send({"type": "message", "client_id": "m1", "text": "tell me about your terrace"})
+            assert ws.recv_until("answer.end", timeout=30)["message"]["text"] == "Dogs are welcome on the terrace."
+            assert llm.chat_requests, "the answer came from the model, over a connection kept open"
+            ws.close()
+        finally:
+            server.stop()  # SIGTERM, as an orchestrator stops a task
+
+    log = server.output()
+    assert "Unclosed" not in log and "ERROR" not in log, log[-2000:]
+
+
 def test_widget_script_and_demo_page_are_served(web: WebServer, demo_copies) -> None:
     shop = demo_copies["shop"]
     with web.client(domain_of(shop)) as client:
