@@ -235,7 +235,9 @@ def measure_llm(schema_name: str, base_url: str, levels: list[int], samples: int
                              f"{through_cpu * 1000 / len(through):.1f}")
             await client.close()
 
-        asyncio.run(run())
+        from chat.assistant.llm import run_then_close_llm_clients
+
+        run_then_close_llm_clients(run())
     return lines
 
 

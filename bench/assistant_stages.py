@@ -107,7 +107,9 @@ def _with_model(base_url: str, work: Callable[[], Awaitable[None]]) -> None:
 
     with override_settings(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=base_url, OPENAI_CHAT_MODEL="gpt-4o-mini",
                            LLM_TENANT_MAX_CONCURRENCY=1000):
-        asyncio.run(work())
+        from chat.assistant.llm import run_then_close_llm_clients
+
+        run_then_close_llm_clients(work())
 
 
 def sequential_cpu(schema_name: str, count: int, recorder: _Recorder) -> None:
