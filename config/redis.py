@@ -72,7 +72,7 @@ class RedisScript:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()  # Redis names scripts so
 
     def __call__(self, client: redis.Redis, *, keys: Sequence[Any], args: Sequence[Any] = ()) -> Any:
         try:

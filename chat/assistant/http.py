@@ -22,9 +22,6 @@ from typing import Any
 import aiohttp
 import httpx2
 
-# Read as much as has arrived: a streamed answer's events are small and must not wait for more.
-_READ_SIZE = 64 * 1024
-
 
 @contextmanager
 def _httpx_errors(*, connecting: bool) -> Iterator[None]:
@@ -59,6 +56,7 @@ class _ResponseBody(httpx2.AsyncByteStream):
         with _httpx_errors(connecting=False):
             content = self._response.content
             while True:
+                # As much as has arrived: a streamed answer's events are small and must not wait for more.
                 data = await content.readany()
                 if not data:
                     return
@@ -124,4 +122,3 @@ def llm_http_client(*, max_connections: int = 1000, keepalive_seconds: float = 3
     return httpx2.AsyncClient(transport=AiohttpTransport(max_connections=max_connections,
                                                          keepalive_seconds=keepalive_seconds),
                               follow_redirects=True, trust_env=False)
-
