@@ -61,7 +61,7 @@ def _instrument(recorder: _Recorder) -> None:
 
     openai.AsyncOpenAI.post = observed_post  # type: ignore[method-assign]
     in_schema = engine.in_schema
-    after = {"_load_turn": "turn loaded", "_answer_store_and_count": "stored"}
+    after = {"turn_load": "turn loaded", "_answer_store_and_count": "stored"}
 
     async def observed_in_schema(schema_name: str, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if function.__name__ == "_answer_store_and_count":

@@ -236,16 +236,16 @@ class WidgetConsumer(TenantConsumer):
         first_token = FirstTokenTurn()
         answering = False
         try:
-            received = await self.db(widget_services.widget_message_receive, contact_id=self.contact_id,
-                                     conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text,
-                                     client_id=client_id)
+            received, turn = await self.db(widget_services.widget_message_receive_with_turn,
+                                           contact_id=self.contact_id, conversation_id=self.conversation_id,
+                                           ip=self.ip, limits=self.limits, text=text, client_id=client_id)
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
             if received.conversation_id != self.conversation_id:
                 self.conversation_id = received.conversation_id
                 await self.join(conversation_group(self.schema, self.conversation_id))
             if received.needs_answer and received.created:
                 streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
-                                       customer_message_id=received.message_id, first_token=first_token)
+                                       customer_message_id=received.message_id, first_token=first_token, turn=turn)
                 answering = True
         finally:
             if not answering:  # refused, a re-send, or a person's conversation: nobody waits for it

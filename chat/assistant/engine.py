@@ -116,7 +116,9 @@ class Turn:
     knowledge_version: str | None = None
 
 
-def _load_turn(schema_name: str, message_id: int) -> Turn:
+def turn_load(schema_name: str, message_id: int) -> Turn:
+    """Everything an answer to `message_id` needs from the database, in one trip (run it in a
+    database thread, inside the tenant's schema)."""
     snapshot = turn_snapshot(message_id=message_id, history=HISTORY_MESSAGES,
                              knowledge_fingerprint_sql=knowledge_fingerprint_sql())
     if snapshot is None:
@@ -181,25 +183,29 @@ def _mark_not_needed(message_id: int) -> None:
 
 
 async def answer_customer_message(*, schema_name: str, message_id: int, sink: AnswerSink | None = None,
-                                  now: datetime | None = None, first_token: FirstTokenTurn | None = None) -> AnswerResult:
+                                  now: datetime | None = None, first_token: FirstTokenTurn | None = None,
+                                  turn: Turn | None = None) -> AnswerResult:
     """`first_token`: the answer's place in line, taken when the customer's message arrived (before it
-    was stored), so answers finished meanwhile are stored after this one's first words; now if not given."""
+    was stored), so answers finished meanwhile are stored after this one's first words; now if not given.
+    `turn`: `turn_load`'s result when the caller read it already, in the trip that stored the message
+    (one trip to a database thread fewer per answer); read here otherwise."""
     sink = sink or NullSink()
     started = time.monotonic()
     first_token = first_token or FirstTokenTurn()
     try:
         return await _answer(schema_name=schema_name, message_id=message_id, sink=sink, now=now, started=started,
-                             first_token=first_token)
+                             first_token=first_token, turn=turn)
     finally:
         first_token.first_text_sent()
 
 
 async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: datetime | None, started: float,
-                  first_token: FirstTokenTurn) -> AnswerResult:
-    turn = await in_schema(schema_name, _load_turn, schema_name, message_id)
+                  first_token: FirstTokenTurn, turn: Turn | None) -> AnswerResult:
+    if turn is None:
+        turn = await in_schema(schema_name, turn_load, schema_name, message_id)
     if await previous_answer_stored((schema_name, turn.conversation_id)):
         # The conversation's last answer was waiting to be stored: read the turn again, with it.
-        turn = await in_schema(schema_name, _load_turn, schema_name, message_id)
+        turn = await in_schema(schema_name, turn_load, schema_name, message_id)
     if turn.already_answered is not None:
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,

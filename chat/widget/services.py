@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,6 +16,11 @@ from django.utils import timezone
 
 from chat.models import Channel, Contact, Conversation, WidgetSettings
 from config.redis import RedisScript, redis_client, tenant_key
+
+if TYPE_CHECKING:
+    from chat.assistant.engine import Turn
+
+logger = logging.getLogger(__name__)
 
 RATE_WINDOW_SECONDS = 60
 
@@ -151,6 +157,24 @@ def widget_message_receive(*, contact_id: int, conversation_id: int | None, ip: 
         received = conversation_message_receive(conversation_id=conversation_id, text=text, client_id=client_id)
     return WidgetMessage(message_id=received.message.pk, conversation_id=conversation_id, created=received.created,
                          needs_answer=received.needs_answer)
+
+
+def widget_message_receive_with_turn(**message: Any) -> tuple[WidgetMessage, Turn | None]:
+    """`widget_message_receive`, and when the message is to be answered, the assistant's turn for it
+    read in the same trip to the database thread (each trip costs the web process's event loop a
+    hand-over, and a burst of first messages is one trip each). The message is stored and
+    acknowledged even if reading the turn fails: the answer then reads it itself."""
+    from chat.assistant.engine import turn_load
+
+    received = widget_message_receive(**message)
+    if not (received.needs_answer and received.created):
+        return received, None
+    try:
+        return received, turn_load(connection.schema_name, received.message_id)
+    except Exception:
+        logger.warning("could not read the turn of message %s with it; the answer reads it", received.message_id,
+                       exc_info=True)
+        return received, None
 
 
 # (schema, language, frozen clock) -> (monotonic expiry, state). Every widget connection shows the

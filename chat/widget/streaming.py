@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -13,6 +13,9 @@ from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations.events import conversation_group, publish_now
 from config.live import KeptCopy
 from config.redis import redis_client, tenant_key
+
+if TYPE_CHECKING:
+    from chat.assistant.engine import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +55,18 @@ def buffered_deltas(schema_name: str, answer_ref: str, after_seq: int) -> list[d
 
 
 def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                 first_token: FirstTokenTurn) -> None:
-    """Answer in this process, in the background: the task outlives the socket that asked."""
+                 first_token: FirstTokenTurn, turn: Turn | None = None) -> None:
+    """Answer in this process, in the background: the task outlives the socket that asked. `turn`:
+    the assistant's turn when it was read with the message (see `widget_message_receive_with_turn`)."""
     task = asyncio.get_running_loop().create_task(
         _answer(schema_name=schema_name, conversation_id=conversation_id, customer_message_id=customer_message_id,
-                first_token=first_token))
+                first_token=first_token, turn=turn))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
 
 
 async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                  first_token: FirstTokenTurn) -> None:
+                  first_token: FirstTokenTurn, turn: Turn | None) -> None:
     from chat.assistant.engine import answer_customer_message
     from chat.widget.services import current_time
 
@@ -72,7 +76,7 @@ async def _answer(*, schema_name: str, conversation_id: int, customer_message_id
     try:
         await publish_now(group, {"type": "answer.start", "answer_ref": answer_ref, "reply_to": customer_message_id})
         result = await answer_customer_message(schema_name=schema_name, message_id=customer_message_id, sink=sink,
-                                               now=current_time(), first_token=first_token)
+                                               now=current_time(), first_token=first_token, turn=turn)
     except Exception:
         # The message is stored and pending: the sweeper answers it. The customer is told nothing false.
         logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.assistant.cache import knowledge_version
-from chat.assistant.engine import HISTORY_MESSAGES, _load_turn
+from chat.assistant.engine import HISTORY_MESSAGES, turn_load
 from chat.assistant.selectors import turn_snapshot
 from chat.conversations import services
 from chat.models import Author, BusinessProfile, Message
@@ -46,7 +46,7 @@ def test_a_long_conversation_gives_the_model_its_latest_visible_messages_oldest_
         current = services.message_receive(conversation=conversation, text="and one more thing").message
 
         snapshot = turn_snapshot(message_id=current.pk, history=HISTORY_MESSAGES)
-        turn = _load_turn(tenant_a.schema_name, current.pk)
+        turn = turn_load(tenant_a.schema_name, current.pk)
 
     assert snapshot is not None
     assert len(snapshot.recent) == HISTORY_MESSAGES
@@ -65,7 +65,7 @@ def test_a_first_question_carries_the_current_knowledge_version(tenant_a: Any) -
     schema = tenant_a.schema_name
     with schema_context(schema):
         first = services.message_receive(conversation=_conversation(), text="Do you ship to Spain?").message
-        turn = _load_turn(schema, first.pk)
+        turn = turn_load(schema, first.pk)
         expected = knowledge_version()
     assert turn.is_first_question is True
     assert turn.history == [] and turn.customer_texts == ["Do you ship to Spain?"]
@@ -79,7 +79,7 @@ def test_an_order_verification_in_progress_is_never_read_for_the_cache(tenant_a:
         conversation.pending_order_number = "TL-10411"
         conversation.save(update_fields=["pending_order_number"])
         first = services.message_receive(conversation=conversation, text="it's oliver@example.com").message
-        turn = _load_turn(schema, first.pk)
+        turn = turn_load(schema, first.pk)
     assert turn.is_first_question is True
     assert turn.state.pending_order_number == "TL-10411"
     assert turn.knowledge_version is None
@@ -92,10 +92,10 @@ def test_an_answered_message_and_a_taken_over_conversation_are_seen(tenant_a: An
         conversation = _conversation()
         asked = services.message_receive(conversation=conversation, text="hello").message
         answer = _answer(asked, "Hi! How can I help?")
-        answered_turn = _load_turn(schema, asked.pk)
+        answered_turn = turn_load(schema, asked.pk)
         services.conversation_take_over(conversation=conversation, agent=agent)
         later = services.message_receive(conversation=conversation, text="are you a person?").message
-        taken_over_turn = _load_turn(schema, later.pk)
+        taken_over_turn = turn_load(schema, later.pk)
     assert answered_turn.already_answered is not None
     assert answered_turn.already_answered.pk == answer.pk
     assert answered_turn.may_reply is True
@@ -121,7 +121,7 @@ def test_a_tenant_without_a_profile_row_gets_one_and_is_answered(tenant_a: Any) 
     with schema_context(schema):
         BusinessProfile.objects.all().delete()
         asked = services.message_receive(conversation=_conversation(), text="hi").message
-        turn = _load_turn(schema, asked.pk)
+        turn = turn_load(schema, asked.pk)
         profile = BusinessProfile.objects.get(pk=1)
         expected_version = knowledge_version()
     assert turn.state.business_name == profile.name and turn.profile_tone == profile.tone
@@ -143,7 +143,7 @@ def test_an_answer_stored_after_the_customers_next_message_keeps_its_place(tenan
         transcript = list(Message.objects.filter(conversation=conversation).order_by("created", "id")
                           .values_list("text", flat=True))
         conversation.refresh_from_db()
-        turn = _load_turn(schema, second.pk)
+        turn = turn_load(schema, second.pk)
     assert transcript == ["hello", "Hi! How can I help?", "and another thing"]
     assert conversation.last_message_at == second.created
     assert turn.history == [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hi! How can I help?"}]

@@ -337,6 +337,33 @@ def test_a_client_that_reconnects_mid_answer_gets_exactly_what_it_missed(demo_co
             server.stop()
 
 
+def test_a_second_question_is_answered_knowing_the_first_answer(demo_copies) -> None:
+    """The turn is read with the stored message, in one trip: it must still hold the conversation so far."""
+    cafe = demo_copies["cafe"]
+    with FakeOpenAIServer() as llm:
+        llm.script_reply(text="Our terrace has twelve tables.")
+        llm.script_reply(text="Yes, you can book one of them.")
+        server = WebServer(env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
+                                         ASSISTANT_CACHE_ENABLED="false"))
+        try:
+            ws = open_widget(server, cafe)
+            ws.recv_until("welcome")
+            ws.send({"type": "message", "client_id": "q1", "text": "tell me about your terrace"})
+            first = ws.recv_until("answer.end", timeout=30)
+            ws.send({"type": "message", "client_id": "q2", "text": "can I book a table there?"})
+            second = ws.recv_until("answer.end", answer_ref=f"a{ws.recv_until('ack', client_id='q2')['message_id']}",
+                                   timeout=30)
+            ws.close()
+        finally:
+            server.stop()
+
+    assert first["message"]["text"] == "Our terrace has twelve tables."
+    assert second["message"]["text"] == "Yes, you can book one of them."
+    history = [(m["role"], m["content"]) for m in llm.chat_requests[-1].json["messages"] if m["role"] != "system"]
+    assert history[-3:] == [("user", "tell me about your terrace"), ("assistant", "Our terrace has twelve tables."),
+                            ("user", "can I book a table there?")]
+
+
 def test_a_web_process_told_to_stop_closes_its_model_connections_without_an_error(demo_copies) -> None:
     cafe = demo_copies["cafe"]
     with FakeOpenAIServer() as llm:
