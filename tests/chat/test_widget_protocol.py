@@ -50,6 +50,12 @@ def open_widget(web: WebServer, tenant, *, token: str | None = None, origin: str
                         answer_pings=answer_pings)
 
 
+def web_with_model(llm: FakeOpenAIServer) -> WebServer:
+    """A web process of the test's own whose assistant asks `llm`, every time (no answer cache)."""
+    return WebServer(env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
+                                   ASSISTANT_CACHE_ENABLED="false"))
+
+
 def test_welcome_ack_and_a_streamed_answer(web: WebServer, demo_copies) -> None:
     cafe = demo_copies["cafe"]
     ws = open_widget(web, cafe)
@@ -309,8 +315,7 @@ def test_a_client_that_reconnects_mid_answer_gets_exactly_what_it_missed(demo_co
                  "We know our regulars.", "We play music on Fridays.", "We welcome dogs.", "Ask us anything!"]
     with FakeOpenAIServer() as llm:
         llm.default_reply = {"text": " ".join(sentences), "chunk_size": 6, "chunk_delay": 0.25}
-        server = WebServer(env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
-                                         ASSISTANT_CACHE_ENABLED="false"))
+        server = web_with_model(llm)
         try:
             first = open_widget(server, cafe)
             token = first.recv_until("welcome")["visitor_token"]
@@ -343,8 +348,7 @@ def test_a_second_question_is_answered_knowing_the_first_answer(demo_copies) -> 
     with FakeOpenAIServer() as llm:
         llm.script_reply(text="Our terrace has twelve tables.")
         llm.script_reply(text="Yes, you can book one of them.")
-        server = WebServer(env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
-                                         ASSISTANT_CACHE_ENABLED="false"))
+        server = web_with_model(llm)
         try:
             ws = open_widget(server, cafe)
             ws.recv_until("welcome")
@@ -368,8 +372,7 @@ def test_a_web_process_told_to_stop_closes_its_model_connections_without_an_erro
     cafe = demo_copies["cafe"]
     with FakeOpenAIServer() as llm:
         llm.default_reply = {"text": "Dogs are welcome on the terrace."}
-        server = WebServer(env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
-                                         ASSISTANT_CACHE_ENABLED="false"))
+        server = web_with_model(llm)
         try:
             ws = open_widget(server, cafe)
             ws.recv_until("welcome")
