@@ -466,3 +466,20 @@ def test_a_provider_whose_certificate_nobody_vouches_for_is_never_sent_the_quest
 
     assert failure.code == "llm_connection_failed"
     assert server.chat_requests == []
+
+
+def test_calls_go_through_the_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's host does not resolve here: only a proxy can reach it. (The fake server forwards
+    nothing; it answers the proxied request itself, which is all a proxy test needs.)"""
+    with FakeOpenAIServer(default_reply={"text": "We open at 9am."}) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        config = ProviderConfig(api_key=API_KEY, base_url="http://llm.invalid/v1", chat_model="gpt-4o-mini")
+
+        async def text() -> str:
+            async with aclosing(chat_stream(config=config, messages=QUESTION, tools=None,
+                                            tenant_schema=tenant())) as stream:
+                return "".join([event.text async for event in stream if isinstance(event, TextDelta)])
+
+        assert run_then_close_llm_clients(text()) == "We open at 9am."
+        assert [request.path for request in proxy.chat_requests] == ["http://llm.invalid/v1/chat/completions"]
