@@ -9,7 +9,8 @@ memory before and after gives the cost of an idle connection); then every connec
 message at once, and each connection's time from sending to its first `answer.delta` is divided by
 the same burst of N streams made directly with the `openai` client (the faster of two such bursts,
 one before and one after). Prints p50/p95 of both and of the ratio, answers per second, the web
-process's CPU time per answer during the burst, and errors (error frames, refused or dropped
+process's CPU time per answer during the burst (and the share of it already spent when the p95
+first token arrived), and errors (error frames, refused or dropped
 connections, missing answers).
 """
 
@@ -54,7 +55,9 @@ async def open_connection(port: int, domain: str, key: str) -> object:
     return connection
 
 
-async def first_delta(connection: object, index: int) -> float | str:
+async def first_delta(connection: object, index: int, web_pid: int, cpu_at_first: list[float]) -> float | str:
+    """Seconds from sending to the first answer.delta (or what went wrong); the web process's CPU
+    time when that delta arrived goes to `cpu_at_first`."""
     await connection.send(json.dumps({"type": "message", "client_id": f"b{index}",  # type: ignore[attr-defined]
                                       "text": f"Question {uuid.uuid4().hex[:8]}: tell me how you work?"}))
     sent = time.perf_counter()
@@ -68,6 +71,7 @@ async def first_delta(connection: object, index: int) -> float | str:
             return f"error frame {frame.get('code')}"
         elif frame["type"] == "answer.delta" and first is None:
             first = time.perf_counter()
+            cpu_at_first.append(cpu_seconds(web_pid))
         elif frame["type"] == "answer.end":
             return (first or time.perf_counter()) - sent
     return "no answer in time"
@@ -99,6 +103,12 @@ async def direct_burst(base_url: str, count: int) -> list[float]:
     return [r for r in results if isinstance(r, float)]
 
 
+def _share_before(cpu_at_first: list[float], cpu_before: float, burst_cpu: float, pct: float) -> float:
+    """How much of the burst's web CPU had been spent when the pct-th percentile first token arrived:
+    near 1, the work before first tokens is most of an answer's work, and reordering cannot help."""
+    return (percentile(cpu_at_first, pct) - cpu_before) / burst_cpu if cpu_at_first and burst_cpu else 0.0
+
+
 def p95_or_none(durations: list[float]) -> str:
     return f"{percentile(durations, 95):,.0f}" if durations else "none"
 
@@ -124,7 +134,8 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
     await asyncio.sleep(2)  # let the server settle before reading its memory
     per_connection = (rss_kib(web_pid) - before) / max(1, len(connections))
     started, cpu_before = time.perf_counter(), cpu_seconds(web_pid)
-    results = await asyncio.gather(*(first_delta(c, i) for i, c in enumerate(connections)),
+    cpu_at_first: list[float] = []
+    results = await asyncio.gather(*(first_delta(c, i, web_pid, cpu_at_first) for i, c in enumerate(connections)),
                                    return_exceptions=True)
     elapsed, web_cpu = time.perf_counter() - started, cpu_seconds(web_pid) - cpu_before
     through = [r * 1000 for r in results if isinstance(r, float)]
@@ -144,7 +155,8 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
             f"{percentile(direct, 95):,.0f} ms (best of p95 {p95_or_none(direct_before)} before and "
             f"{p95_or_none(direct_after)} after); ratio p50 {percentile(through, 50) / percentile(direct, 50):.2f} "
             f"p95 {percentile(through, 95) / percentile(direct, 95):.2f}; {len(through) / elapsed:.1f} answers/s; "
-            f"web process CPU {web_cpu * 1000 / len(through):.1f} ms per answer; {errors} errors {dict(failures) or ''}; {per_connection:.0f} KiB per idle connection")
+            f"web process CPU {web_cpu * 1000 / len(through):.1f} ms per answer, "
+            f"{_share_before(cpu_at_first, cpu_before, web_cpu, 95):.0%} of it spent by the p95 first token; {errors} errors {dict(failures) or ''}; {per_connection:.0f} KiB per idle connection")
 
 
 def main() -> None:

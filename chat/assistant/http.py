@@ -77,7 +77,8 @@ def default_ssl_context() -> ssl.SSLContext:
 
 
 class AiohttpTransport(httpx2.AsyncBaseTransport):
-    """An httpx transport that sends requests through one aiohttp session per event loop.
+    """An httpx transport that sends requests through one aiohttp session, made on first use on the
+    event loop of the client that owns it (the LLM clients are kept per loop).
 
     Proxies come from the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) as they would for httpx,
     read when the transport is made: aiohttp's own `trust_env` reads the environment and looks for
