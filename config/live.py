@@ -25,7 +25,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 
-from config.redis import pooled_client, pooled_client_async, redis_client_async
+from config.redis import AutoPipelinedRedis, pooled_client, pooled_client_async, redis_client_async
 
 
 def _layer_config() -> dict[str, Any]:
@@ -100,21 +100,15 @@ async def group_publish_async(group: str, message: dict[str, Any], *, kept: Kept
     if kept is None:
         await client.publish(channel, payload)
     elif len(_hosts()) == 1 and address == settings.REDIS_URL:
-        async with client.pipeline(transaction=False) as pipe:
-            _queue_kept(pipe, kept)
-            pipe.publish(channel, payload)
-            await pipe.execute()
+        await client.execute_together(*_keep_commands(kept), ("PUBLISH", channel, payload))
     else:
         await _keep(redis_client_async(), kept)
         await client.publish(channel, payload)
 
 
-async def _keep(client: Any, kept: KeptCopy) -> None:
-    async with client.pipeline(transaction=False) as pipe:
-        _queue_kept(pipe, kept)
-        await pipe.execute()
+async def _keep(client: AutoPipelinedRedis, kept: KeptCopy) -> None:
+    await client.execute_together(*_keep_commands(kept))
 
 
-def _queue_kept(pipe: Any, kept: KeptCopy) -> None:
-    pipe.rpush(kept.key, kept.value)
-    pipe.expire(kept.key, kept.ttl_seconds)
+def _keep_commands(kept: KeptCopy) -> tuple[tuple[Any, ...], ...]:
+    return ("RPUSH", kept.key, kept.value), ("EXPIRE", kept.key, kept.ttl_seconds)
