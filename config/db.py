@@ -6,6 +6,12 @@ for PostgreSQL, not on the CPU, so with hundreds of sockets in one web process s
 queue: a burst of widget messages waited seconds for a free thread while the CPU sat idle. This pool
 is sized by `DATABASE_ASYNC_THREADS` instead; each thread keeps one database connection open
 (`DATABASE_CONN_MAX_AGE`), so a web process holds up to that many connections.
+
+A few reads are waited for by every answer under way at once (the tenant's plan level when its
+cached copy expired): `in_schema_ahead` runs those on a small pool of their own
+(`DATABASE_AHEAD_THREADS`), so they never queue behind a burst of ordinary work. In a burst of a
+thousand widget messages the plan level, queued behind every message being stored, held every
+answer's request to the model for 5 s (bench/widget_load.py).
 """
 
 from __future__ import annotations
@@ -26,22 +32,34 @@ T = TypeVar("T")
 # outside bigger than this is refused before it reaches a query or int() of a huge Decimal.
 BIGINT_MAX = 2**63 - 1
 
-_executor: ThreadPoolExecutor | None = None
+_executors: dict[str, ThreadPoolExecutor] = {}
 _executor_lock = threading.Lock()
 
 
-def database_executor() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
+def _executor_named(name: str, threads: int) -> ThreadPoolExecutor:
+    executor = _executors.get(name)
+    if executor is None:
         with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=settings.DATABASE_ASYNC_THREADS, thread_name_prefix="db")
-    return _executor
+            executor = _executors.get(name)
+            if executor is None:
+                executor = _executors[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+    return executor
+
+
+def database_executor() -> ThreadPoolExecutor:
+    return _executor_named("db", settings.DATABASE_ASYNC_THREADS)
+
+
+def database_executor_ahead() -> ThreadPoolExecutor:
+    return _executor_named("db-ahead", settings.DATABASE_AHEAD_THREADS)
 
 
 async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run blocking work (ORM, Redis) from async code, on the database pool."""
+    return await _in_pool(database_executor(), function, *args, **kwargs)
 
+
+async def _in_pool(executor: ThreadPoolExecutor, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     def _run() -> T:
         # As around a request: a connection past DATABASE_CONN_MAX_AGE (or broken) is replaced
         # before, and closed after, so idle pool threads do not sit on expired connections.
@@ -51,18 +69,23 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
         finally:
             close_old_connections()
 
-    return await sync_to_async(_run, thread_sensitive=False, executor=database_executor())()
+    return await sync_to_async(_run, thread_sensitive=False, executor=executor)()
 
 
 async def in_schema(schema_name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run ORM work from async code inside one tenant's schema (a connection's schema is per thread,
     and a pool thread may have served another tenant last)."""
+    return await in_thread(_in_schema, schema_name, function, *args, **kwargs)
 
-    def _run() -> T:
-        with schema_context(schema_name):
-            return function(*args, **kwargs)
 
-    return await in_thread(_run)
+async def in_schema_ahead(schema_name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """As in_schema, on the small pool kept for short reads that many tasks wait for at once."""
+    return await _in_pool(database_executor_ahead(), _in_schema, schema_name, function, *args, **kwargs)
+
+
+def _in_schema(schema_name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    with schema_context(schema_name):
+        return function(*args, **kwargs)
 
 
 async def in_tenant(tenant: Any, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from config.celery import Queue, tenant_task
-from config.db import in_schema
+from config.db import in_schema_ahead
 from config.loops import PerLoop
 from config.redis import RedisScript, redis_client, redis_client_async, tenant_key
 from tenants.exceptions import TenantNotFound
@@ -186,8 +186,9 @@ async def llm_allowed_async(*, schema_name: str) -> bool:
     computing = _computing_levels.get()
     pending = computing.get(schema_name)
     if pending is None:
-        pending = computing[schema_name] = asyncio.get_running_loop().create_task(in_schema(schema_name, llm_allowed,
-                                                                      schema_name=schema_name))
+        # Ahead of the database pool's queue: in a burst, that queue is every message being stored.
+        pending = computing[schema_name] = asyncio.get_running_loop().create_task(
+            in_schema_ahead(schema_name, llm_allowed, schema_name=schema_name))
         pending.add_done_callback(lambda _task: computing.pop(schema_name, None))
     return await asyncio.shield(pending)
 

@@ -112,6 +112,9 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_LIMIT_SET_CALLS = True
 # Threads for database work from async code (config/db.py); each keeps one connection.
 DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=32)
+# ... and for the few short reads every answer waits for at once (the plan level), kept apart so a
+# burst of ordinary work never queues ahead of them.
+DATABASE_AHEAD_THREADS = env.int("DATABASE_AHEAD_THREADS", default=2)
 # Connections in each of a process's pooled Redis clients (config.redis: live events, and Redis from
 # async code, per event loop); a burst waits for a free one.
 REDIS_POOL_CONNECTIONS = env.int("REDIS_POOL_CONNECTIONS", default=16)
