@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 from config.loops import PerLoop
@@ -62,64 +63,73 @@ _Queued = tuple[tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 
 class AutoPipelinedRedis(aioredis.Redis):
     """An asyncio Redis client whose commands, from every task of the event loop, are sent together:
-    what is asked during one pass of the loop goes out as one pipeline in the next.
+    what is asked while a batch is on its way goes out as one pipeline after it, in the order asked.
 
     A plain client sends each command on a connection of its own from the pool and holds it until
     the reply has been read, which on a busy loop is one pass later. In a burst of a thousand
     answers the loop passes took tens of milliseconds, so the pool's 16 connections carried at most
     16 commands per pass: an answer's budget check waited 4 s (median) in that queue, its start
-    event 1 s (bench/widget_load.py). Pipelined, every command waits at most a pass, and costs a
-    fifth of the CPU (redis-py's connection checkout, socket write and read once per batch rather
-    than per command).
+    event 1 s (bench/widget_load.py). Pipelined, a command waits for the batch before it at most,
+    and costs a fifth of the CPU (redis-py's connection checkout, socket write and read once per
+    batch rather than per command).
 
     Each caller still gets its own reply or error (a script Redis forgot is a NoScriptError for its
-    caller only). Commands of one task keep their order: the next is asked once the previous one
-    answered. Commands of different tasks were never ordered, and two batches may be in flight at
-    once on two connections. `pipeline()` and `pubsub()` are redis-py's own.
+    caller only). One batch is in flight at a time, so Redis runs the commands in the order they
+    were asked, whichever task asked them: an event queued before another is published before it.
+    `pipeline()` and `pubsub()` are redis-py's own.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queued: list[_Queued] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sender: asyncio.Task[None] | None = None
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        return await self._queue(args, options)
+        return await self.queue_command(*args, **options)
+
+    def queue_command(self, *args: Any, **options: Any) -> asyncio.Future[Any]:
+        """Queue a command now, without waiting for it: the future gets its reply or error. Commands
+        queued one after another run in that order."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queued.append((args, options, future))
+        if self._sender is None:
+            # Its first step runs on the loop's next pass: everything asked until then joins the batch.
+            self._sender = loop.create_task(self._send_batches())
+        return future
 
     async def execute_together(self, *commands: tuple[Any, ...]) -> list[Any]:
-        """Run `commands` one after another in the same batch (RPUSH then PUBLISH, say: whoever
-        receives the message finds the list appended); the first error is raised after all ran."""
-        replies = await asyncio.gather(*(self._queue(command, {}) for command in commands), return_exceptions=True)
+        """Run `commands` one after another (RPUSH then PUBLISH, say: whoever receives the message
+        finds the list appended); the first error is raised after all ran."""
+        replies = await asyncio.gather(*(self.queue_command(*command) for command in commands), return_exceptions=True)
         for reply in replies:
             if isinstance(reply, BaseException):
                 raise reply
         return replies
 
-    def _queue(self, args: tuple[Any, ...], options: dict[str, Any]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self._queued:
-            # The task's first step runs on the loop's next pass: everything asked until then joins.
-            task = loop.create_task(self._send_queued())
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        self._queued.append((args, options, future))
-        return future
+    async def _send_batches(self) -> None:
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                await self._send(batch)
+        finally:
+            self._sender = None
+            if self._queued:  # cancelled (the loop is closing): nobody will send these
+                batch, self._queued = self._queued, []
+                _fail(batch, RedisConnectionError("The Redis client was closed before the command was sent."))
 
-    async def _send_queued(self) -> None:
-        batch, self._queued = self._queued, []
+    async def _send(self, batch: list[_Queued]) -> None:
         try:
             async with self.pipeline(transaction=False) as pipe:
                 for args, options, _future in batch:
                     pipe.execute_command(*args, **options)
                 replies = await pipe.execute(raise_on_error=False)
-        except BaseException as error:
-            for _args, _options, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
+        except Exception as error:
+            _fail(batch, error)
             return
+        except BaseException as error:
+            _fail(batch, error)
+            raise
         for (_args, _options, future), reply in zip(batch, replies, strict=True):
             if future.done():  # its caller was cancelled meanwhile
                 continue
@@ -127,6 +137,12 @@ class AutoPipelinedRedis(aioredis.Redis):
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+
+def _fail(batch: list[_Queued], error: BaseException) -> None:
+    for _args, _options, future in batch:
+        if not future.done():
+            future.set_exception(error)
 
 
 def tenant_key(schema_name: str, *parts: str) -> str:

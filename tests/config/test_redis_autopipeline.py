@@ -113,3 +113,28 @@ def test_scripts_run_by_digest_through_the_pipeline(flush_between: bool) -> None
     results = asyncio.run(scenario())
 
     assert sorted(results) == [value * 10 for value in range(1, 22)]
+
+
+def test_commands_run_in_the_order_they_were_queued_whichever_task_queued_them() -> None:
+    """Batches go one at a time: an event queued before another is published before it."""
+    key = f"test:autopipe:{uuid.uuid4().hex}"
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        client = redis_client_async()
+        queued: list[str] = []
+
+        async def writer(name: str) -> None:
+            for index in range(60):
+                queued.append(f"{name}{index}")
+                client.queue_command("RPUSH", key, f"{name}{index}")
+                if index % 7 == 0:
+                    await asyncio.sleep(0)  # let batches go out meanwhile
+
+        await asyncio.gather(*(writer(name) for name in "abc"))
+        stored = await client.lrange(key, 0, -1)
+        await client.delete(key)
+        return queued, stored
+
+    queued, stored = asyncio.run(scenario())
+
+    assert stored == queued
