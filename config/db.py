@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_tenants.utils import schema_context, tenant_context
 
+from config.live import HeldPublications, groups_publish_queued, publications_held_by
+
 T = TypeVar("T")
 
 # The largest value a PostgreSQL bigint holds (ids, counts, amounts in minor units): a number from
@@ -60,16 +62,23 @@ async def in_thread(function: Callable[..., T], /, *args: Any, **kwargs: Any) ->
 
 
 async def _in_pool(executor: ThreadPoolExecutor, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    # The live events the work commits are published by this event loop afterwards (config.live).
+    held = HeldPublications()
+
     def _run() -> T:
         # As around a request: a connection past DATABASE_CONN_MAX_AGE (or broken) is replaced
         # before, and closed after, so idle pool threads do not sit on expired connections.
         close_old_connections()
         try:
-            return function(*args, **kwargs)
+            with publications_held_by(held):
+                return function(*args, **kwargs)
         finally:
             close_old_connections()
 
-    return await sync_to_async(_run, thread_sensitive=False, executor=executor)()
+    try:
+        return await sync_to_async(_run, thread_sensitive=False, executor=executor)()
+    finally:
+        groups_publish_queued(held.take())
 
 
 async def in_schema(schema_name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

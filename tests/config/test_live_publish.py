@@ -60,3 +60,85 @@ def test_the_copy_is_in_redis_url_and_the_event_reaches_the_group(layers: object
     assert received["event"] == frame
     assert [json.loads(raw) for raw in redis_client().lrange(key, 0, -1)] == [frame]
     assert 0 < redis_client().ttl(key) <= 60
+
+
+def _event_sender(group: str) -> object:
+    from django.db import transaction
+
+    from config.live import groups_publish
+
+    def send(*names: str, fail_after: bool = False) -> None:
+        for name in names:
+            with transaction.atomic():
+                transaction.on_commit(lambda name=name: groups_publish([group], {"type": "deskpilot.event",
+                                                                                  "event": {"name": name}}))
+        if fail_after:
+            raise RuntimeError("failed after committing")
+
+    return send
+
+
+def _received_names(layer: object, channel: str, count: int) -> object:
+    async def receive() -> list[str]:
+        return [(await asyncio.wait_for(layer.receive(channel), 10))["event"]["name"] for _ in range(count)]
+
+    return receive()
+
+
+def test_events_a_database_trip_commits_reach_the_group_in_order_even_if_it_then_fails() -> None:
+    from config.db import in_thread
+
+    group = f"tenant.conversation.{uuid.uuid4().hex[:8]}"
+    send = _event_sender(group)
+
+    async def scenario() -> tuple[list[str], str]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            await in_thread(send, "first", "second", "third")
+            try:
+                await in_thread(send, "fourth", fail_after=True)
+                error = ""
+            except RuntimeError as exc:
+                error = str(exc)
+            return await _received_names(layer, channel, 4), error
+        finally:
+            await layer.group_discard(group, channel)
+
+    with override_settings(CHANNEL_LAYERS=layer_on(settings.REDIS_URL)):
+        names, error = asyncio.run(scenario())
+
+    assert names == ["first", "second", "third", "fourth"]
+    assert error == "failed after committing"
+
+
+def test_a_trip_whose_caller_gave_up_still_publishes_what_it_commits_later() -> None:
+    import threading
+
+    from config.db import in_thread
+
+    group = f"tenant.conversation.{uuid.uuid4().hex[:8]}"
+    send = _event_sender(group)
+    started, go_on = threading.Event(), threading.Event()
+
+    def slow_send() -> None:
+        started.set()
+        go_on.wait(30)
+        send("after the caller left")
+
+    async def scenario() -> list[str]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            trip = asyncio.ensure_future(in_thread(slow_send))
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+            trip.cancel()
+            go_on.set()
+            return await _received_names(layer, channel, 1)
+        finally:
+            await layer.group_discard(group, channel)
+
+    with override_settings(CHANNEL_LAYERS=layer_on(settings.REDIS_URL)):
+        assert asyncio.run(scenario()) == ["after the caller left"]
