@@ -236,9 +236,9 @@ class WidgetConsumer(TenantConsumer):
         first_token = FirstTokenTurn()
         answering = False
         try:
-            received, turn = await self.db(widget_services.widget_message_receive_with_turn,
-                                           contact_id=self.contact_id, conversation_id=self.conversation_id,
-                                           ip=self.ip, limits=self.limits, text=text, client_id=client_id)
+            received, turn = await widget_services.widget_message_receive_async(
+                tenant=self.scope["tenant"], contact_id=self.contact_id, conversation_id=self.conversation_id,
+                ip=self.ip, limits=self.limits, text=text, client_id=client_id)
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
             if received.conversation_id != self.conversation_id:
                 self.conversation_id = received.conversation_id

@@ -28,3 +28,25 @@ def test_limits_are_per_tenant(tenant_a: Any, tenant_b: Any) -> None:
         assert not rate_limits_hit(limits=[(bucket, 1)]).allowed
     with schema_context(tenant_b.schema_name):
         assert rate_limits_hit(limits=[(bucket, 1)]).allowed
+
+
+def test_the_socket_counts_in_the_same_buckets_from_its_event_loop(tenant_a: Any, tenant_b: Any) -> None:
+    import asyncio
+
+    from chat.widget.services import rate_limits_hit_async
+
+    bucket = f"ip:{uuid.uuid4().hex}"
+
+    async def three_from_the_loop() -> list[bool]:
+        decisions = [await rate_limits_hit_async(schema_name=tenant_a.schema_name, limits=[(bucket, 3)])
+                     for _ in range(3)]
+        return [decision.allowed for decision in decisions]
+
+    with schema_context(tenant_a.schema_name):
+        assert rate_limits_hit(limits=[(bucket, 3)]).allowed
+    from_loop = asyncio.run(three_from_the_loop())
+    with schema_context(tenant_b.schema_name):
+        other_tenant = rate_limits_hit(limits=[(bucket, 3)])
+
+    assert from_loop == [True, True, False]
+    assert other_tenant.allowed
