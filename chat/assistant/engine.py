@@ -119,8 +119,10 @@ class Turn:
 def turn_load(schema_name: str, message_id: int) -> Turn:
     """Everything an answer to `message_id` needs from the database, in one trip (run it in a
     database thread, inside the tenant's schema)."""
+    # The knowledge version only keys the answer cache: with the cache off, nothing reads it.
     snapshot = turn_snapshot(message_id=message_id, history=HISTORY_MESSAGES,
-                             knowledge_fingerprint_sql=knowledge_fingerprint_sql())
+                             knowledge_fingerprint_sql=knowledge_fingerprint_sql()
+                             if settings.ASSISTANT_CACHE_ENABLED else None)
     if snapshot is None:
         raise Message.DoesNotExist(f"No customer message {message_id} in {schema_name}.")
     version = None if snapshot.knowledge_fingerprint is None else knowledge_version_of(snapshot.knowledge_fingerprint)
@@ -341,7 +343,8 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
         return _draft_from_offline(result, context)
 
     use_llm = turn.provider is not None and await llm_allowed_async(schema_name=turn.schema_name)
-    cacheable_turn = not turn.state.pending_order_number and (turn.is_first_question or not use_llm)
+    cacheable_turn = (settings.ASSISTANT_CACHE_ENABLED and not turn.state.pending_order_number
+                      and (turn.is_first_question or not use_llm))
 
     computed: list[Draft] = []  # the draft this request made itself, if the cache let it compute
 
