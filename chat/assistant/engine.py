@@ -11,6 +11,7 @@ over in the meantime: then nothing is stored and nothing more is streamed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -505,17 +506,22 @@ ECHO_WORDS = 8
 
 class InstructionEcho:
     """Recognises an answer that repeats a sentence of the system prompt (8 words or more) word for
-    word. The prompt's phrases are collected once per answer: the check runs on every streamed piece."""
+    word. The prompt's phrases are collected once per prompt (a tenant's prompt changes with the
+    minute it states), not once per answer: the check runs on every streamed piece."""
 
     def __init__(self, prompt: str) -> None:
-        self.phrases: set[str] = set()
-        for sentence in re.split(r"(?<=[.:])\s+|\n", prompt):
-            words = _WORDS.findall(sentence.lower())
-            self.phrases.update(" ".join(words[start:start + ECHO_WORDS])
-                                for start in range(len(words) - ECHO_WORDS + 1))
+        self.phrases = _prompt_phrases(prompt)
 
     def found_in(self, answer: str) -> bool:
         words = _WORDS.findall(answer.lower())
         return any(" ".join(words[start:start + ECHO_WORDS]) in self.phrases
                    for start in range(len(words) - ECHO_WORDS + 1))
 
+
+@functools.lru_cache(maxsize=1024)
+def _prompt_phrases(prompt: str) -> frozenset[str]:
+    phrases: set[str] = set()
+    for sentence in re.split(r"(?<=[.:])\s+|\n", prompt):
+        words = _WORDS.findall(sentence.lower())
+        phrases.update(" ".join(words[start:start + ECHO_WORDS]) for start in range(len(words) - ECHO_WORDS + 1))
+    return frozenset(phrases)
