@@ -15,7 +15,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,6 +179,12 @@ def store_defer_seconds() -> float:
     return max(0.0, min(settings.ASSISTANT_STORE_DEFER_SECONDS, settings.ASSISTANT_SWEEP_GRACE_SECONDS / 2))
 
 
+def stream_hold_seconds() -> float:
+    """How long after its question arrived the rest of a started answer may wait for earlier answers'
+    first words: never more than half the model call's own deadline, which the wait counts against."""
+    return max(0.0, min(settings.ASSISTANT_STREAM_HOLD_SECONDS, settings.LLM_TOTAL_TIMEOUT_SECONDS / 2))
+
+
 def _mark_not_needed(message_id: int) -> None:
     from chat.models import AnswerState
 
@@ -220,7 +226,8 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
 
     now = now or timezone.now()
     context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
-    streamer = _Streamer(sink, started, on_first_text=first_token.first_text_sent)
+    streamer = _Streamer(sink, started, after_first_text=lambda: first_token.after_earlier_answers(
+        max_seconds=stream_hold_seconds()))
     draft = await _draft_answer(turn, context, streamer, now)
     if draft.handoff_reason:
         draft.text += await in_schema(schema_name, _away_note, turn.state.language, now)
@@ -258,10 +265,10 @@ def answer_customer_message_sync(*, schema_name: str, message_id: int, now: date
 class _Streamer:
     """Sends text to the sink and remembers what was sent and when the first piece went out."""
 
-    def __init__(self, sink: AnswerSink, started: float, on_first_text: Callable[[], None]) -> None:
+    def __init__(self, sink: AnswerSink, started: float, after_first_text: Callable[[], Awaitable[None]]) -> None:
         self.sink = sink
         self.started = started
-        self.on_first_text = on_first_text
+        self.after_first_text = after_first_text
         self.sent = ""
         self.first_token_ms: int | None = None
         # Set once the model's text started repeating the system prompt: nothing more of it is sent.
@@ -276,7 +283,7 @@ class _Streamer:
         self.sent += text
         await self.sink.delta(text)
         if first:
-            self.on_first_text()
+            await self.after_first_text()
 
     async def send_model_text(self, text: str, echo: InstructionEcho) -> None:
         """Send checked model text, unless with what was sent before it it repeats the system prompt.

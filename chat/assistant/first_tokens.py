@@ -1,5 +1,5 @@
-"""First tokens before bookkeeping: an answer already streamed waits to be stored while answers asked
-before it finished are still waiting for their first word.
+"""First tokens before everything else: while answers asked earlier are still waiting for their first
+word, a started answer holds the rest of its text, and an answer already streamed waits to be stored.
 
 A process answers many conversations at once on one event loop, and every piece of work (storing a
 customer's message, loading a turn, sending a request, reading a stream, storing an answer) takes
@@ -13,6 +13,14 @@ ASSISTANT_STORE_DEFER_SECONDS after its own question arrived (the widget takes i
 before the message is even stored), well inside the sweeper's grace: the sweeper never answers a
 question whose answer is only waiting to be stored. Later arrivals do not hold it back, so under
 steady load a store waits for the answers ahead of it, never indefinitely.
+
+The rest of an answer is held the same way once its first text is out (`after_earlier_answers`),
+at the latest ASSISTANT_STREAM_HOLD_SECONDS after its question arrived: reading, checking and
+sending the rest of a text is work a customer still waiting for a first word does not need, and in
+a burst it used to come before the later customers' first words. The customer who has a first sentence waits for
+the next one; the one still looking at "typing..." gets a first sentence sooner. Measured with
+bench/widget_load.py at 1,000 answers at once: the p95 first token came when 63-66% of the burst's
+CPU had been spent, against 70-73% without the hold. Alone, an answer streams straight through.
 
 Nothing reads a conversation's history before its last answer is stored: the next answer in the
 same conversation, in the same process, has the waiting store done first. (An answer computed in
@@ -86,22 +94,26 @@ class FirstTokenTurn:
             ticket, self._ticket = self._ticket, None
             self._line.release(ticket)
 
+    async def after_earlier_answers(self, *, max_seconds: float) -> None:
+        """Called once this answer's first text is out: gives up its place, then waits until every
+        answer asked before now has sent its first text, but no later than `max_seconds` after this
+        answer was asked."""
+        wake_up, remaining = self._wake_up_after_earlier_answers(max_seconds)
+        try:
+            await asyncio.wait({wake_up}, timeout=remaining)
+        finally:
+            wake_up.cancel()
+
     @contextlib.asynccontextmanager
     async def storing_after_earlier_answers(self, conversation: Hashable, *, max_seconds: float) -> AsyncIterator[None]:
         """Wait until every answer asked before now has sent its first text, but no later than
         `max_seconds` after this answer was asked, then run the body, the store; the next answer in
         `conversation` waits for it (`previous_answer_stored`)."""
-        self.first_text_sent()
-        loop = asyncio.get_running_loop()
-        max_seconds = self.asked_at + max_seconds - time.monotonic()
-        wake_up = self._line.park(self._line.horizon()) if max_seconds > 0 else None
-        if wake_up is None:  # nobody ahead: stored at once
-            wake_up = loop.create_future()
-            wake_up.set_result(None)
-        stored: asyncio.Future[None] = loop.create_future()
+        wake_up, remaining = self._wake_up_after_earlier_answers(max_seconds)
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._line.storing[conversation] = (wake_up, stored)
         try:
-            await asyncio.wait({wake_up}, timeout=max_seconds)
+            await asyncio.wait({wake_up}, timeout=remaining)
             # If the answers ahead are slow (a tool round, a slow provider), this one is stored anyway.
             wake_up.cancel()
             yield
@@ -109,6 +121,18 @@ class FirstTokenTurn:
             stored.set_result(None)
             if self._line.storing.get(conversation, (None, stored))[1] is stored:
                 del self._line.storing[conversation]
+
+    def _wake_up_after_earlier_answers(self, max_seconds: float) -> tuple[asyncio.Future[None], float]:
+        """Gives up this answer's place; returns a future done once every answer asked before now
+        has sent its first text (done already when none is waiting, or the deadline has passed),
+        and the seconds left until the deadline, `max_seconds` after this answer was asked."""
+        self.first_text_sent()
+        remaining = self.asked_at + max_seconds - time.monotonic()
+        wake_up = self._line.park(self._line.horizon()) if remaining > 0 else None
+        if wake_up is None:  # nobody ahead, or no time left
+            wake_up = asyncio.get_running_loop().create_future()
+            wake_up.set_result(None)
+        return wake_up, remaining
 
 
 async def previous_answer_stored(conversation: Hashable) -> bool:

@@ -340,6 +340,10 @@ ASSISTANT_CACHE_WAIT_SECONDS = env.float("ASSISTANT_CACHE_WAIT_SECONDS", default
 # process have sent their first words, and at the latest this many seconds after its question
 # arrived (chat.assistant.first_tokens); never more than half of ASSISTANT_SWEEP_GRACE_SECONDS.
 ASSISTANT_STORE_DEFER_SECONDS = env.float("ASSISTANT_STORE_DEFER_SECONDS", default=15.0)
+# Likewise, once an answer's first words are out, the rest of it waits while answers asked before it
+# in the same process have not sent theirs, at the latest this many seconds after its question
+# arrived (0: never waits); never more than half of LLM_TOTAL_TIMEOUT_SECONDS.
+ASSISTANT_STREAM_HOLD_SECONDS = env.float("ASSISTANT_STREAM_HOLD_SECONDS", default=10.0)
 
 # --- Assistant sweeper (chat.assistant.tasks) -------------------------------------------------------
 # A customer message still unanswered this long after it arrived is answered by a worker.

@@ -136,3 +136,41 @@ def test_the_next_answer_in_a_conversation_has_the_waiting_store_done_first() ->
         return happened
 
     assert run_then_close_llm_clients(scenario()) == ["parked", "answer stored", "next answer reads the history"]
+
+
+def test_the_rest_of_a_started_answer_waits_for_earlier_answers_not_later_ones() -> None:
+    async def scenario() -> list[str]:
+        happened: list[str] = []
+        slow, started = FirstTokenTurn(), FirstTokenTurn()
+
+        async def rest_of_started() -> None:
+            await started.after_earlier_answers(max_seconds=60)
+            happened.append("rest sent")
+
+        rest = asyncio.create_task(rest_of_started())
+        await _yield_to_loop()
+        later = FirstTokenTurn()  # asked after `started` had its first words: does not hold it
+        happened.append("held" if not rest.done() else "sent too early")
+        slow.first_text_sent()
+        happened.append("slow started")
+        await asyncio.wait_for(rest, timeout=10)
+        later.first_text_sent()
+        return happened
+
+    assert run_then_close_llm_clients(scenario()) == ["held", "slow started", "rest sent"]
+
+
+def test_the_rest_is_held_only_until_its_deadline_and_not_at_all_when_alone() -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        alone = FirstTokenTurn()
+        not_held = asyncio.create_task(alone.after_earlier_answers(max_seconds=60))
+        await _yield_to_loop()
+        stuck, held = FirstTokenTurn(), FirstTokenTurn()
+        waiting = asyncio.create_task(held.after_earlier_answers(max_seconds=0.05))
+        await _yield_to_loop()
+        parked = not waiting.done()
+        await asyncio.wait_for(waiting, timeout=10)
+        stuck.first_text_sent()
+        return not_held.done(), parked, waiting.done()
+
+    assert run_then_close_llm_clients(scenario()) == (True, True, True)
