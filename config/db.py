@@ -16,6 +16,7 @@ answer's request to the model for 5 s (bench/widget_load.py).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -76,9 +77,23 @@ async def _in_pool(executor: ThreadPoolExecutor, function: Callable[..., T], /, 
             close_old_connections()
 
     try:
-        return await sync_to_async(_run, thread_sensitive=False, executor=executor)()
-    finally:
-        groups_publish_queued(held.take())
+        result = await sync_to_async(_run, thread_sensitive=False, executor=executor)()
+    except asyncio.CancelledError:
+        groups_publish_queued(held.take())  # sent all the same; nobody waits for this caller any more
+        raise
+    except BaseException:
+        await _published(held)
+        raise
+    # Waited for (one batch to Redis), so a loop that ends next, as a command's or a task's does,
+    # has not dropped them.
+    await _published(held)
+    return result
+
+
+async def _published(held: HeldPublications) -> None:
+    publishing = groups_publish_queued(held.take())
+    if publishing is not None:
+        await publishing
 
 
 async def in_schema(schema_name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

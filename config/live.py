@@ -125,32 +125,29 @@ def groups_publish(groups: list[str], message: dict[str, Any]) -> None:
             pipe.execute()
 
 
-_sending: set[asyncio.Future[Any]] = set()
-
-
-def groups_publish_queued(publications: list[Publication]) -> None:
+def groups_publish_queued(publications: list[Publication]) -> asyncio.Future[Any] | None:
     """Publish, from the event loop, what a database trip held: queued now, in order, on the loop's
-    pipelined clients, without waiting for Redis. A failure is logged, as `groups_publish`'s
-    callers do: a lost live update never undoes the write that caused it."""
-    if not publications:
-        return
+    pipelined clients. Returns what to await until Redis has them all (None when there was
+    nothing); a failure is logged, as `groups_publish`'s callers do: a lost live update never
+    undoes the write that caused it."""
     layer = get_channel_layer()
-    if layer is None:
-        return
+    if not publications or layer is None:
+        return None
+    sent: list[asyncio.Future[Any]] = []
     for groups, message in publications:
         for group in groups:
             if isinstance(layer, RedisPubSubChannelLayer):
                 index, channel, payload = _target(layer, group, message)
                 address, options = _client_arguments(index)
-                sent = pooled_client_async(address, **options).queue_command("PUBLISH", channel, payload)
+                one = pooled_client_async(address, **options).queue_command("PUBLISH", channel, payload)
             else:
-                sent = asyncio.ensure_future(layer.group_send(group, message))
-            _sending.add(sent)
-            sent.add_done_callback(_log_failure)
+                one = asyncio.ensure_future(layer.group_send(group, message))
+            one.add_done_callback(_log_failure)
+            sent.append(one)
+    return asyncio.gather(*sent, return_exceptions=True)
 
 
 def _log_failure(sent: asyncio.Future[Any]) -> None:
-    _sending.discard(sent)
     if not sent.cancelled() and sent.exception() is not None:
         logger.error("could not publish a live event", exc_info=sent.exception())
 

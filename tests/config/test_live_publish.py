@@ -142,3 +142,29 @@ def test_a_trip_whose_caller_gave_up_still_publishes_what_it_commits_later() -> 
 
     with override_settings(CHANNEL_LAYERS=layer_on(settings.REDIS_URL)):
         assert asyncio.run(scenario()) == ["after the caller left"]
+
+
+def test_a_loop_that_ends_right_after_its_trip_has_published_the_events() -> None:
+    """As a command or a worker task does: `asyncio.run` ends, and would cancel anything still queued."""
+    from config.db import in_thread
+
+    group = f"tenant.conversation.{uuid.uuid4().hex[:8]}"
+    layers = layer_on(settings.REDIS_URL)
+    import redis
+
+    listener = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(f"{layers['default']['CONFIG']['prefix']}__group__{group}")
+    try:
+        with override_settings(CHANNEL_LAYERS=layers):
+            asyncio.run(in_thread(_event_sender(group), "last words"))
+            layer = get_channel_layer()
+        received = None
+        for _ in range(50):
+            received = listener.get_message(timeout=0.2)
+            if received is not None:
+                break
+    finally:
+        listener.close()
+
+    assert received is not None
+    assert layer.deserialize(received["data"])["event"] == {"name": "last words"}
