@@ -26,6 +26,12 @@ Nothing reads a conversation's history before its last answer is stored: the nex
 same conversation, in the same process, has the waiting store done first. (An answer computed in
 another process, after a message that reached another process, may miss an answer stored late.)
 
+Only in a burst: while the event loop keeps its timers waiting (ASSISTANT_BURST_LAG_MS late or more
+in the last second), the answers still waiting for their first words wait for the CPU, and taking
+it from them for bookkeeping or the rest of a text delays them. Otherwise they are waiting for
+their model (a tool round, a slow provider), and a started answer streams and is stored at once:
+two customers at a quiet moment never wait for each other.
+
 Per event loop: answers in other processes share no CPU with these ones.
 """
 
@@ -38,11 +44,19 @@ import itertools
 import time
 from collections.abc import AsyncIterator, Hashable
 
+from django.conf import settings
+
 from config.loops import PerLoop
+
+# How often the loop's lateness is looked at, and how long a late timer keeps the loop "busy".
+_LAG_TICK_SECONDS = 0.05
+_BUSY_FOR_SECONDS = 1.0
 
 
 class _LoopLine:
     def __init__(self) -> None:
+        self.busy_until = 0.0
+        self._watching = asyncio.get_running_loop().create_task(self._watch_lateness())
         self.tickets = itertools.count()
         self.waiting: set[int] = set()
         # (horizon, order, future): stores parked until no ticket below their horizon is waiting.
@@ -50,6 +64,21 @@ class _LoopLine:
         self.order = itertools.count()
         # Conversation -> (the parked store's wake-up, done once it is stored).
         self.storing: dict[Hashable, tuple[asyncio.Future[None], asyncio.Future[None]]] = {}
+
+    def busy(self) -> bool:
+        """Whether the loop's timers fired ASSISTANT_BURST_LAG_MS late or more in the last second: the
+        answers waiting for first words then wait for the CPU, which other answers' work would take;
+        otherwise they wait for their model, and holding anything back would gain nobody anything."""
+        return settings.ASSISTANT_BURST_LAG_MS <= 0 or asyncio.get_running_loop().time() < self.busy_until
+
+    async def _watch_lateness(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + _LAG_TICK_SECONDS
+            await asyncio.sleep(_LAG_TICK_SECONDS)
+            now = loop.time()
+            if (now - due) * 1000 >= settings.ASSISTANT_BURST_LAG_MS:
+                self.busy_until = now + _BUSY_FOR_SECONDS
 
     def issue(self) -> int:
         ticket = next(self.tickets)
@@ -128,8 +157,8 @@ class FirstTokenTurn:
         and the seconds left until the deadline, `max_seconds` after this answer was asked."""
         self.first_text_sent()
         remaining = self.asked_at + max_seconds - time.monotonic()
-        wake_up = self._line.park(self._line.horizon()) if remaining > 0 else None
-        if wake_up is None:  # nobody ahead, or no time left
+        wake_up = self._line.park(self._line.horizon()) if remaining > 0 and self._line.busy() else None
+        if wake_up is None:  # nobody ahead, no time left, or no burst: answers ahead wait for their model
             wake_up = asyncio.get_running_loop().create_future()
             wake_up.set_result(None)
         return wake_up, remaining

@@ -344,6 +344,9 @@ ASSISTANT_STORE_DEFER_SECONDS = env.float("ASSISTANT_STORE_DEFER_SECONDS", defau
 # in the same process have not sent theirs, at the latest this many seconds after its question
 # arrived (0: never waits); never more than half of LLM_TOTAL_TIMEOUT_SECONDS.
 ASSISTANT_STREAM_HOLD_SECONDS = env.float("ASSISTANT_STREAM_HOLD_SECONDS", default=10.0)
+# Both only in a burst: while the process's event loop runs its timers this many milliseconds late or
+# more (0: always, whenever an answer asked earlier has no first words yet).
+ASSISTANT_BURST_LAG_MS = env.float("ASSISTANT_BURST_LAG_MS", default=50.0)
 
 # --- Assistant sweeper (chat.assistant.tasks) -------------------------------------------------------
 # A customer message still unanswered this long after it arrived is answered by a worker.

@@ -1,12 +1,24 @@
-"""An answer that has been streamed is stored after the answers asked before it have sent their first
-words, never after later ones, and never later than its deadline."""
+"""In a burst, an answer that has been streamed is stored, and the rest of a started answer is sent,
+after the answers asked before it have sent their first words, never after later ones, and never
+later than its deadline; at a quiet moment nothing waits."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
+
+import pytest
 
 from chat.assistant.first_tokens import FirstTokenTurn, previous_answer_stored
 from chat.assistant.llm import run_then_close_llm_clients
+
+
+@pytest.fixture(autouse=True)
+def always_a_burst(settings: Any) -> Any:
+    """The line's rules as they apply in a burst (the burst itself is detected below, in its own tests)."""
+    settings.ASSISTANT_BURST_LAG_MS = 0
+    return settings
 
 
 async def _stored(turn: FirstTokenTurn, *, max_seconds: float, conversation: object = ("shop", 1)) -> None:
@@ -174,3 +186,36 @@ def test_the_rest_is_held_only_until_its_deadline_and_not_at_all_when_alone() ->
         return not_held.done(), parked, waiting.done()
 
     assert run_then_close_llm_clients(scenario()) == (True, True, True)
+
+
+def test_at_a_quiet_moment_nothing_waits_for_an_answer_still_waiting_for_its_model(settings: Any) -> None:
+    settings.ASSISTANT_BURST_LAG_MS = 50
+
+    async def scenario() -> tuple[bool, bool]:
+        thinking, started = FirstTokenTurn(), FirstTokenTurn()  # `thinking`: a tool round at the model
+        rest = asyncio.create_task(started.after_earlier_answers(max_seconds=60))
+        store = asyncio.create_task(_stored(started, max_seconds=60))
+        await _yield_to_loop()
+        done = (rest.done(), store.done())
+        thinking.first_text_sent()
+        return done
+
+    assert run_then_close_llm_clients(scenario()) == (True, True)
+
+
+def test_a_loop_that_runs_its_timers_late_is_in_a_burst_and_the_rest_waits(settings: Any) -> None:
+    settings.ASSISTANT_BURST_LAG_MS = 50
+
+    async def scenario() -> tuple[bool, bool]:
+        waiting, started = FirstTokenTurn(), FirstTokenTurn()
+        await _yield_to_loop()  # the loop is watched from here on
+        time.sleep(0.2)  # the loop's CPU taken by other work, as in a burst: its timers fire late
+        await _yield_to_loop()  # the overdue timer that notices it runs on the next pass
+        rest = asyncio.create_task(started.after_earlier_answers(max_seconds=60))
+        await _yield_to_loop()
+        held = not rest.done()
+        waiting.first_text_sent()
+        await asyncio.wait_for(rest, timeout=10)
+        return held, rest.done()
+
+    assert run_then_close_llm_clients(scenario()) == (True, True)
