@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/widget_receive.py [--messages 200]
 
-Calls `chat.widget.services.widget_message_receive_async` (the text checked and the rate limits
+Calls `chat.widget.services.widget_message_receive` (the text checked and the rate limits
 counted on the event loop's pipelined Redis, then one trip to a database thread that starts the
 conversation with its event and the message, and reads the assistant's turn; the two live events
 published by the loop afterwards) for new visitors of one tenant, after 50 warm-up calls, and
@@ -34,7 +34,7 @@ def main() -> None:
     from django_tenants.utils import schema_context
 
     from chat.models import Contact
-    from chat.widget.services import widget_message_receive_async
+    from chat.widget.services import widget_message_receive
     from tenants.models import Tenant
     from tenants.services import tenant_create
 
@@ -47,7 +47,7 @@ def main() -> None:
 
     async def receive(batch: list[Contact]) -> None:
         for contact in batch:
-            await widget_message_receive_async(tenant=tenant, contact_id=contact.pk, conversation_id=None,
+            await widget_message_receive(tenant=tenant, contact_id=contact.pk, conversation_id=None,
                                                ip="203.0.113.7", limits=(10**6, 10**6),
                                                text="Hello, are you open on Sunday?", client_id="first")
 

@@ -236,7 +236,7 @@ class WidgetConsumer(TenantConsumer):
         first_token = FirstTokenTurn()
         answering = False
         try:
-            received, turn = await widget_services.widget_message_receive_async(
+            received, turn = await widget_services.widget_message_receive(
                 tenant=self.scope["tenant"], contact_id=self.contact_id, conversation_id=self.conversation_id,
                 ip=self.ip, limits=self.limits, text=text, client_id=client_id)
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})

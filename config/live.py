@@ -136,15 +136,19 @@ def groups_publish_queued(publications: list[Publication]) -> asyncio.Future[Any
     sent: list[asyncio.Future[Any]] = []
     for groups, message in publications:
         for group in groups:
-            if isinstance(layer, RedisPubSubChannelLayer):
-                index, channel, payload = _target(layer, group, message)
-                address, options = _client_arguments(index)
-                one = pooled_client_async(address, **options).queue_command("PUBLISH", channel, payload)
-            else:
-                one = asyncio.ensure_future(layer.group_send(group, message))
+            try:
+                if isinstance(layer, RedisPubSubChannelLayer):
+                    index, channel, payload = _target(layer, group, message)
+                    address, options = _client_arguments(index)
+                    one = pooled_client_async(address, **options).queue_command("PUBLISH", channel, payload)
+                else:
+                    one = asyncio.ensure_future(layer.group_send(group, message))
+            except Exception:
+                logger.exception("could not publish a live event to %s", group)
+                continue
             one.add_done_callback(_log_failure)
             sent.append(one)
-    return asyncio.gather(*sent, return_exceptions=True)
+    return asyncio.gather(*sent, return_exceptions=True) if sent else None
 
 
 def _log_failure(sent: asyncio.Future[Any]) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from chat.models import Channel, Contact, Conversation, WidgetSettings
 from config.db import in_tenant
-from config.redis import RedisScript, redis_client, redis_client_async, tenant_key
+from config.redis import RedisScript, redis_client_async, tenant_key
 
 if TYPE_CHECKING:
     from chat.assistant.engine import Turn
@@ -116,39 +116,13 @@ return 0
 """)
 
 
-def rate_limits_hit(*, limits: list[tuple[str, int]]) -> RateDecision:
-    """Count one message against each (bucket, limit per minute) of the current schema, in one round
-    trip; refuse at the first bucket past its limit, saying when to retry."""
-    keys, args = _rate_script_arguments(connection.schema_name, limits)
-    return _rate_decision(_RATE_SCRIPT(redis_client(), keys=keys, args=args))
-
-
-async def rate_limits_hit_async(*, schema_name: str, limits: list[tuple[str, int]]) -> RateDecision:
-    """rate_limits_hit for async code, on the event loop's pipelined Redis client."""
-    keys, args = _rate_script_arguments(schema_name, limits)
-    return _rate_decision(await _RATE_SCRIPT.run_async(redis_client_async(), keys=keys, args=args))
-
-
-def _rate_script_arguments(schema_name: str, limits: list[tuple[str, int]]) -> tuple[list[str], list[int]]:
+async def rate_limits_hit(*, schema_name: str, limits: list[tuple[str, int]]) -> RateDecision:
+    """Count one message against each (bucket, limit per minute) of the tenant, in one script on the
+    event loop's pipelined Redis; refuse at the first bucket past its limit, saying when to retry."""
     keys = [tenant_key(schema_name, "rate", bucket) for bucket, _ in limits]
-    return keys, [RATE_WINDOW_SECONDS, *(limit for _, limit in limits)]
-
-
-def _rate_decision(retry_after: Any) -> RateDecision:
-    return RateDecision(False, int(retry_after)) if int(retry_after) else RateDecision(True)
-
-
-def _visitor_buckets(*, ip: str, contact_id: int, limits: tuple[int, int]) -> list[tuple[str, int]]:
-    ip_limit, visitor_limit = limits
-    return [(f"ip:{ip}", ip_limit), (f"visitor:{contact_id}", visitor_limit)]
-
-
-def _refuse_if_limited(decision: RateDecision) -> None:
-    from config.errors import ApplicationError
-
-    if not decision.allowed:
-        raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
-                               code="rate_limited", status=429, details={"retry_after": decision.retry_after})
+    retry_after = int(await _RATE_SCRIPT.run_async(redis_client_async(), keys=keys,
+                                                   args=[RATE_WINDOW_SECONDS, *(limit for _, limit in limits)]))
+    return RateDecision(False, retry_after) if retry_after else RateDecision(True)
 
 
 @dataclass(frozen=True)
@@ -159,38 +133,33 @@ class WidgetMessage:
     needs_answer: bool
 
 
-def widget_message_receive(*, contact_id: int, conversation_id: int | None, ip: str, limits: tuple[int, int],
-                           text: str, client_id: str | None) -> WidgetMessage:
+async def widget_message_receive(*, tenant: Any, contact_id: int, conversation_id: int | None, ip: str,
+                                 limits: tuple[int, int], text: str, client_id: str | None
+                                 ) -> tuple[WidgetMessage, Turn | None]:
     """A visitor's message: checked, rate-limited per IP and per visitor, then stored (starting the
-    visitor's conversation on the first one)."""
+    visitor's conversation on the first one); and when it is to be answered, the assistant's turn.
+
+    The text is checked and the limits counted on the event loop (its pipelined Redis), then the
+    message is stored and the turn read in one trip to a database thread (each trip costs the web
+    process's event loop a hand-over, and a burst of first messages is one trip each). The message
+    is stored and acknowledged even if reading the turn fails: the answer then reads it itself."""
     from chat.conversations.services import message_text_clean
+    from config.errors import ApplicationError
 
     text = message_text_clean(text)
-    _refuse_if_limited(rate_limits_hit(limits=_visitor_buckets(ip=ip, contact_id=contact_id, limits=limits)))
-    return _widget_message_store(contact_id=contact_id, conversation_id=conversation_id, text=text,
-                                 client_id=client_id)
+    ip_limit, visitor_limit = limits
+    decision = await rate_limits_hit(schema_name=tenant.schema_name,
+                                     limits=[(f"ip:{ip}", ip_limit), (f"visitor:{contact_id}", visitor_limit)])
+    if not decision.allowed:
+        raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
+                               code="rate_limited", status=429, details={"retry_after": decision.retry_after})
+    return await in_tenant(tenant, _message_store_with_turn, contact_id=contact_id, conversation_id=conversation_id,
+                           text=text, client_id=client_id)
 
 
-async def widget_message_receive_async(*, tenant: Any, contact_id: int, conversation_id: int | None, ip: str,
-                                       limits: tuple[int, int], text: str, client_id: str | None
-                                       ) -> tuple[WidgetMessage, Turn | None]:
-    """`widget_message_receive` for the widget's socket, and when the message is to be answered, the
-    assistant's turn for it: the text is checked and the limits counted on the event loop (its
-    pipelined Redis), then the message stored and the turn read in one trip to a database thread
-    (each trip costs the web process's event loop a hand-over, and a burst of first messages is one
-    trip each). The message is stored and acknowledged even if reading the turn fails: the answer
-    then reads it itself."""
-    from chat.conversations.services import message_text_clean
-
-    text = message_text_clean(text)
-    _refuse_if_limited(await rate_limits_hit_async(
-        schema_name=tenant.schema_name, limits=_visitor_buckets(ip=ip, contact_id=contact_id, limits=limits)))
-    return await in_tenant(tenant, _widget_message_store_with_turn, contact_id=contact_id,
-                           conversation_id=conversation_id, text=text, client_id=client_id)
-
-
-def _widget_message_store(*, contact_id: int, conversation_id: int | None, text: str,
-                          client_id: str | None) -> WidgetMessage:
+def _message_store_with_turn(*, contact_id: int, conversation_id: int | None, text: str,
+                             client_id: str | None) -> tuple[WidgetMessage, Turn | None]:
+    from chat.assistant.engine import turn_load
     from chat.conversations.services import conversation_message_receive, conversation_start_with_message
 
     if conversation_id is None:
@@ -199,22 +168,16 @@ def _widget_message_store(*, contact_id: int, conversation_id: int | None, text:
         conversation_id = conversation.pk
     else:
         received = conversation_message_receive(conversation_id=conversation_id, text=text, client_id=client_id)
-    return WidgetMessage(message_id=received.message.pk, conversation_id=conversation_id, created=received.created,
-                         needs_answer=received.needs_answer)
-
-
-def _widget_message_store_with_turn(**message: Any) -> tuple[WidgetMessage, Turn | None]:
-    from chat.assistant.engine import turn_load
-
-    received = _widget_message_store(**message)
-    if not (received.needs_answer and received.created):
-        return received, None
+    stored = WidgetMessage(message_id=received.message.pk, conversation_id=conversation_id, created=received.created,
+                           needs_answer=received.needs_answer)
+    if not (stored.needs_answer and stored.created):
+        return stored, None
     try:
-        return received, turn_load(connection.schema_name, received.message_id)
+        return stored, turn_load(connection.schema_name, stored.message_id)
     except Exception:
-        logger.warning("could not read the turn of message %s with it; the answer reads it", received.message_id,
+        logger.warning("could not read the turn of message %s with it; the answer reads it", stored.message_id,
                        exc_info=True)
-        return received, None
+        return stored, None
 
 
 # (schema, language, frozen clock) -> (monotonic expiry, state). Every widget connection shows the

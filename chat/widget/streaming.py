@@ -57,7 +57,7 @@ def buffered_deltas(schema_name: str, answer_ref: str, after_seq: int) -> list[d
 def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
                  first_token: FirstTokenTurn, turn: Turn | None = None) -> None:
     """Answer in this process, in the background: the task outlives the socket that asked. `turn`:
-    the assistant's turn when it was read with the message (see `widget_message_receive_async`)."""
+    the assistant's turn when it was read with the message (see `widget_message_receive`)."""
     task = asyncio.get_running_loop().create_task(
         _answer(schema_name=schema_name, conversation_id=conversation_id, customer_message_id=customer_message_id,
                 first_token=first_token, turn=turn))
