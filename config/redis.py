@@ -70,8 +70,10 @@ class AutoPipelinedRedis(aioredis.Redis):
     answers the loop passes took tens of milliseconds, so the pool's 16 connections carried at most
     16 commands per pass: an answer's budget check waited 4 s (median) in that queue, its start
     event 1 s (bench/widget_load.py). Pipelined, a command waits for the batch before it at most,
-    and costs a fifth of the CPU (redis-py's connection checkout, socket write and read once per
-    batch rather than per command).
+    and in a burst costs a quarter of the CPU (redis-py's connection checkout, socket write and read
+    once per batch rather than per command; bench/redis_commands.py: 24-40 against 94-144 µs). A
+    command alone costs a third more than through redis-py's client: a pipeline of one, at a quiet
+    moment.
 
     Each caller still gets its own reply or error (a script Redis forgot is a NoScriptError for its
     caller only). One batch is in flight at a time, so Redis runs the commands in the order they
