@@ -32,27 +32,31 @@ async def _yield_to_loop() -> None:
         await asyncio.sleep(0)
 
 
-def test_a_finished_answer_is_stored_once_earlier_answers_have_started() -> None:
+@pytest.mark.parametrize("yielding", ["the store of a finished answer", "the rest of a started answer"])
+def test_what_yields_waits_for_answers_asked_earlier_not_later(yielding: str) -> None:
     async def scenario() -> list[str]:
         happened: list[str] = []
         slow, quick = FirstTokenTurn(), FirstTokenTurn()
 
-        async def store_quick() -> None:
-            await _stored(quick, max_seconds=60)
-            happened.append("quick stored")
+        async def go_on() -> None:
+            if yielding == "the store of a finished answer":
+                await _stored(quick, max_seconds=60)
+            else:
+                await quick.after_earlier_answers(max_seconds=60)
+            happened.append("quick went on")
 
-        storing = asyncio.create_task(store_quick())
+        going_on = asyncio.create_task(go_on())
         await _yield_to_loop()
-        # Asked after `quick` finished streaming: it does not hold `quick` back.
+        # Asked after `quick` had its first words: it does not hold `quick` back.
         later = FirstTokenTurn()
-        happened.append("waiting" if not storing.done() else "stored too early")
+        happened.append("waiting" if not going_on.done() else "went on too early")
         slow.first_text_sent()
         happened.append("slow started")
-        await asyncio.wait_for(storing, timeout=10)
+        await asyncio.wait_for(going_on, timeout=10)
         later.first_text_sent()
         return happened
 
-    assert run_then_close_llm_clients(scenario()) == ["waiting", "slow started", "quick stored"]
+    assert run_then_close_llm_clients(scenario()) == ["waiting", "slow started", "quick went on"]
 
 
 def test_nothing_waits_when_no_earlier_answer_is_still_starting() -> None:
@@ -148,28 +152,6 @@ def test_the_next_answer_in_a_conversation_has_the_waiting_store_done_first() ->
         return happened
 
     assert run_then_close_llm_clients(scenario()) == ["parked", "answer stored", "next answer reads the history"]
-
-
-def test_the_rest_of_a_started_answer_waits_for_earlier_answers_not_later_ones() -> None:
-    async def scenario() -> list[str]:
-        happened: list[str] = []
-        slow, started = FirstTokenTurn(), FirstTokenTurn()
-
-        async def rest_of_started() -> None:
-            await started.after_earlier_answers(max_seconds=60)
-            happened.append("rest sent")
-
-        rest = asyncio.create_task(rest_of_started())
-        await _yield_to_loop()
-        later = FirstTokenTurn()  # asked after `started` had its first words: does not hold it
-        happened.append("held" if not rest.done() else "sent too early")
-        slow.first_text_sent()
-        happened.append("slow started")
-        await asyncio.wait_for(rest, timeout=10)
-        later.first_text_sent()
-        return happened
-
-    assert run_then_close_llm_clients(scenario()) == ["held", "slow started", "rest sent"]
 
 
 def test_the_rest_is_held_only_until_its_deadline_and_not_at_all_when_alone() -> None:
