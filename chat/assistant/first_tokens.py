@@ -17,10 +17,10 @@ steady load a store waits for the answers ahead of it, never indefinitely.
 The rest of an answer is held the same way once its first text is out (`after_earlier_answers`),
 at the latest ASSISTANT_STREAM_HOLD_SECONDS after its question arrived: reading, checking and
 sending the rest of a text is work a customer still waiting for a first word does not need, and in
-a burst it used to come before the later customers' first words. The customer who has a first sentence waits for
-the next one; the one still looking at "typing..." gets a first sentence sooner. Measured with
-bench/widget_load.py at 1,000 answers at once: the p95 first token came when 63-66% of the burst's
-CPU had been spent, against 70-73% without the hold. Alone, an answer streams straight through.
+a burst it used to come before the later customers' first words. The customer who has a first
+sentence waits for the next one; the one still looking at "typing..." gets a first sentence sooner.
+With bench/widget_load.py at 1,000 answers at once, the p95 first token came when 63-66% of the
+burst's CPU had been spent, against 70-73% without the hold (docs/benchmarks.md).
 
 Nothing reads a conversation's history before its last answer is stored: the next answer in the
 same conversation, in the same process, has the waiting store done first. (An answer computed in
