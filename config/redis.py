@@ -118,7 +118,7 @@ class AutoPipelinedRedis(aioredis.Redis):
             self._sender = None
             if self._queued:  # cancelled (the loop is closing): nobody will send these
                 batch, self._queued = self._queued, []
-                _fail(batch, RedisConnectionError("The Redis client was closed before the command was sent."))
+                _fail(batch, _closed())
 
     async def _send(self, batch: list[_Queued]) -> None:
         try:
@@ -129,8 +129,9 @@ class AutoPipelinedRedis(aioredis.Redis):
         except Exception as error:
             _fail(batch, error)
             return
-        except BaseException as error:
-            _fail(batch, error)
+        except BaseException:
+            # Cancelled with the loop: its callers are told what anyone else in the batch is.
+            _fail(batch, _closed())
             raise
         for (_args, _options, future), reply in zip(batch, replies, strict=True):
             if future.done():  # its caller was cancelled meanwhile
@@ -139,6 +140,10 @@ class AutoPipelinedRedis(aioredis.Redis):
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+
+def _closed() -> RedisConnectionError:
+    return RedisConnectionError("The Redis client was closed before the command was answered.")
 
 
 def _fail(batch: list[_Queued], error: BaseException) -> None:
