@@ -23,7 +23,8 @@ from config.startup import before_server_stops, freeze_loaded_objects  # noqa: E
 
 default_ssl_context()  # the CA bundle, read now rather than on the loop when the first answer starts
 # The openai client closes each stream under an anyio cancel scope; anyio imports its asyncio
-# backend on first use, which would be in the middle of the first burst of answers (0.2 s of CPU).
+# backend on first use, which would be in the middle of the first burst of answers (a py-spy profile
+# of a burst found the import there, about 0.2 s of CPU; docs/benchmarks.md).
 importlib.import_module("anyio._backends._asyncio")
 before_server_stops(llm_clients_close)
 freeze_loaded_objects()

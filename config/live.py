@@ -15,8 +15,8 @@ Any other channel layer (the in-memory one, say) is sent to through its own `gro
 
 Async code that makes a database trip (config.db) gets the events the trip committed back, and
 its event loop publishes them through the loop's pipelined client (`groups_publish_queued`), in
-the order they were sent, instead of the thread doing a round trip of its own per commit: in a
-burst of widget messages those round trips were a quarter of the database threads' CPU.
+the order they were sent, instead of the thread doing a round trip of its own per commit, which
+holds a database thread and the GIL for each event of each message in a burst.
 """
 
 from __future__ import annotations

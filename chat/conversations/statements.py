@@ -58,9 +58,9 @@ def _insert(alias: str, instance: Model, *, linked: dict[str, tuple[str, list[An
 @functools.cache
 def _insert_sql(model: type[Model], alias: str, linked: tuple[tuple[str, str], ...], source_sql: str,
                 returning: tuple[str, ...], schema: str | None) -> tuple[str, tuple[Field[Any, Any] | str, ...]]:
-    """The statement of `_insert`, written once per shape (it was a fifth of the CPU of storing a
-    message), and where each value comes from: a field of the instance, or a linked expression
-    (named by its attribute)."""
+    """The statement of `_insert`, written once per shape rather than for every message (the model's
+    fields walked and every name quoted again), and where each value comes from: a field of the
+    instance, or a linked expression (named by its attribute)."""
     expressions = dict(linked)
     columns: list[str] = []
     values: list[str] = []
