@@ -21,7 +21,8 @@ from django.conf import settings
 
 from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations import services
-from chat.conversations.events import conversation_group, inbox_group, publish_now
+from chat.conversations.events import agent_user_group, conversation_group, inbox_group, publish_now
+from chat.dashboard import selectors as dashboard_selectors
 from chat.widget import services as widget_services
 from chat.widget import streaming
 from config.db import BIGINT_MAX, in_tenant, in_thread
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLOSE_FORBIDDEN = 4403
+# An agent socket whose session stopped giving access (docs/widget-protocol.md): log in again.
+CLOSE_ACCESS_ENDED = 4401
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -356,44 +359,105 @@ class WidgetConsumer(TenantConsumer):
 
 
 class AgentConsumer(TenantConsumer):
-    """An agent's live inbox: every event of the tenant, and the conversations they open."""
+    """An agent's live inbox: every event of the tenant, and the conversations they open.
+
+    Only the dashboard's own pages may open it (Origin), and only while the session gives access:
+    checked at the handshake, before every action, every DASHBOARD_AGENT_ACCESS_RECHECK_SECONDS, and
+    at once when a service that takes access away (a teammate removed, a password reset, a logout)
+    tells the user's sockets. Without access it closes with CLOSE_ACCESS_ENDED.
+    """
 
     async def connect(self) -> None:
         self.groups_joined = set()
-        self.user = await self.db(self._user_from_session)
+        self.access_ended = False
+        self.session_key = self._session_key()
+        self.user = await self.db(self._user_for_handshake, _header(self.scope, b"origin"))
         if self.user is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        # Listen for "access changed" before looking again: a removal that commits in between is
+        # either seen by the second look or heard by the group.
+        await self.join(agent_user_group(self.schema, self.user.pk))
+        if not await self.db(self._access_holds):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
         await self.join(inbox_group(self.schema))
         await self.send_json({"type": "welcome", "user": self.user.get_username()})
+        self.rechecker = asyncio.get_running_loop().create_task(self._recheck_loop())
 
-    def _user_from_session(self) -> Any:
-        from django.contrib.auth import get_user_model
-        from django.contrib.sessions.backends.db import SessionStore
-
+    def _session_key(self) -> str | None:
         cookies = _header(self.scope, b"cookie") or ""
         session_key = None
         for part in cookies.split(";"):
             name, _, value = part.strip().partition("=")
             if name == settings.SESSION_COOKIE_NAME:
                 session_key = value
-        if not session_key:
+        return session_key
+
+    def _user_for_handshake(self, origin: str | None) -> Any:
+        if not dashboard_selectors.agent_origin_allowed(origin=origin):
             return None
-        session = SessionStore(session_key=session_key)
-        user_id = session.get("_auth_user_id")
-        if user_id is None:
-            return None
-        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-        # As Django's own auth does: a password change ends every session made before it.
-        if user is None or session.get("_auth_user_hash") != user.get_session_auth_hash():
-            return None
-        return user
+        return dashboard_selectors.agent_session_user(session_key=self.session_key)
+
+    def _access_holds(self) -> bool:
+        user = dashboard_selectors.agent_session_user(session_key=self.session_key)
+        return user is not None and user.pk == self.user.pk
+
+    async def _check_access(self) -> bool:
+        """Whether the session still gives access; if not, the socket is closed."""
+        if self.access_ended:
+            return False
+        if await self.db(self._access_holds):
+            return True
+        await self._end_access()
+        return False
+
+    async def _end_access(self) -> None:
+        if not self.access_ended:
+            self.access_ended = True
+            logger.info("closing an agent socket whose session no longer gives access")
+            await self.close(code=CLOSE_ACCESS_ENDED)
+
+    async def _recheck_loop(self) -> None:
+        # The safety net under the group message, which Redis may lose: an agent who no longer has
+        # access stops receiving the tenant's conversations within this interval even if idle.
+        interval = settings.DASHBOARD_AGENT_ACCESS_RECHECK_SECONDS
+        with contextlib.suppress(asyncio.CancelledError):
+            while not self.access_ended:
+                await asyncio.sleep(interval)
+                try:
+                    await self._check_access()
+                except Exception:  # a database hiccup closes nobody; the next look decides
+                    logger.exception("could not check an agent socket's access")
+
+    async def disconnect(self, code: int) -> None:
+        rechecker = getattr(self, "rechecker", None)
+        if rechecker is not None:
+            rechecker.cancel()
+        await super().disconnect(code)
+
+    async def deskpilot_agent_access_changed(self, message: dict[str, Any]) -> None:
+        try:
+            await self._check_access()
+        except Exception:  # told that access changed and unable to check: fail closed
+            logger.exception("could not check an agent socket's access; closing it")
+            await self._end_access()
+
+    def _checked(self, action: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+        async def checked(content: dict[str, Any]) -> None:
+            if await self._check_access():
+                await action(content)
+
+        return checked
 
     def handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {"subscribe": self.on_subscribe, "message": self.on_message, "take_over": self.on_take_over,
-                "hand_back": self.on_hand_back, "resolve": self.on_resolve, "typing": self.on_typing,
-                "pong": self.on_pong}
+        # Every action checks the session first: a removed agent's frame is refused even if the
+        # message that should have closed their socket was lost.
+        actions: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "subscribe": self.on_subscribe, "message": self.on_message, "take_over": self.on_take_over,
+            "hand_back": self.on_hand_back, "resolve": self.on_resolve, "typing": self.on_typing}
+        return {**{name: self._checked(action) for name, action in actions.items()}, "pong": self.on_pong}
 
     async def on_pong(self, content: dict[str, Any]) -> None:
         return None
@@ -437,4 +501,5 @@ class AgentConsumer(TenantConsumer):
             "type": "typing", "author": "agent", "on": bool(content.get("on")), "conversation_id": conversation.pk})
 
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        if not self.access_ended:
+            await self.send_json(message["event"])

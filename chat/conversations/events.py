@@ -53,3 +53,26 @@ def publish_after_commit(*, conversation_id: int, event: dict[str, Any], to_conv
         groups.append(inbox_group(schema))
 
     transaction.on_commit(lambda: _send(groups, event))
+
+
+# An agent's sockets are told, in their own group, that who may use the inbox changed: each checks
+# its session again and closes if it no longer gives access. A channel-layer message, not an event
+# for the client: no socket ever forwards it.
+AGENT_ACCESS_CHANGED_TYPE = "deskpilot.agent_access_changed"
+
+
+def agent_user_group(schema_name: str, user_id: int) -> str:
+    """Every open agent socket of one user of one tenant."""
+    return f"{schema_name}.agent-user.{user_id}"
+
+
+def publish_agent_access_changed_after_commit(*, user_id: int) -> None:
+    group = agent_user_group(connection.schema_name, user_id)
+
+    def send() -> None:
+        try:
+            groups_publish([group], {"type": AGENT_ACCESS_CHANGED_TYPE})
+        except Exception:  # the sockets still check again before each action, and periodically
+            logger.exception("could not tell the agent sockets of %s that their access changed", group)
+
+    transaction.on_commit(send)

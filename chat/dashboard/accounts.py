@@ -30,6 +30,14 @@ class LogoutView(auth_views.LogoutView):
 
     next_page = reverse_lazy("dashboard:login")
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user_id = request.user.pk if request.user.is_authenticated else None
+        response = super().post(request, *args, **kwargs)
+        if user_id is not None:
+            # The session is gone: the inbox sockets it opened (other tabs) close; other sessions' stay.
+            services.agent_sockets_recheck(user_id=user_id)
+        return response
+
 
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "dashboard/accounts/password_reset.html"
@@ -45,6 +53,12 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "dashboard/accounts/password_reset_confirm.html"
     success_url = reverse_lazy("dashboard:password-reset-complete")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # The new password ends every session made before it; so it does their open inbox sockets.
+        services.agent_sockets_recheck(user_id=form.user.pk)
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django_tenants.utils import remove_www
 
 from chat.models import CannedResponse, Channel, Conversation, ConversationStatus, Invitation, Message
+from chat.widget.services import tenant_domains
 from config.errors import ApplicationError, NotFound
 from config.redis import redis_client, tenant_key
 from tenants.services import ROLE_OWNER
@@ -185,3 +192,47 @@ def presence_viewers(*, conversation_id: int, exclude_user: Any) -> list[str]:
         return []
     users = User.objects.filter(pk__in=user_ids, is_active=True).order_by("first_name", "username")
     return [user.get_full_name() or user.get_username() for user in users]
+
+
+# ----------------------------------------------------------------------------- the agents' live socket
+
+def agent_session_user(*, session_key: str | None) -> User | None:
+    """The user this dashboard session still logs in, checked as Django's own auth checks each request:
+    the session exists and has not expired (a logout deletes it), it names an active user of this
+    tenant (removing a teammate deactivates them), through a configured backend, and it was made with
+    the user's current password (a password change or reset ends every session made before it).
+    None otherwise. The agents' socket asks again before every action, not only at its handshake."""
+    if not session_key:
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    user_id, session_hash = session.get(SESSION_KEY), session.get(HASH_SESSION_KEY)
+    if user_id is None or not session_hash or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    try:
+        user = User.objects.filter(pk=User._meta.pk.to_python(user_id), is_active=True).first()
+    except ValidationError:
+        return None
+    if user is None:
+        return None
+    # Sessions signed under a SECRET_KEY_FALLBACKS key stay valid, as they do for Django's own auth.
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return user if any(constant_time_compare(session_hash, known) for known in hashes) else None
+
+
+def agent_origin_allowed(*, origin: str | None) -> bool:
+    """Only the dashboard's own pages may open the agents' socket: a browser sends the agent's cookie
+    with a handshake that any site's page starts, so a page elsewhere (https://evil.example) would
+    otherwise read the inbox live and reply as the agent (cross-site WebSocket hijacking). The
+    dashboard is served on the tenant's own domains, so the page's host must be one of them (with or
+    without "www.", as the host lookup does). Browsers always label a handshake with its page's
+    Origin; one without it is not the dashboard, and is refused too."""
+    if not origin:
+        return False
+    try:
+        page = urlsplit(origin.strip().lower())
+        host = page.hostname
+    except ValueError:  # "http://[" and the like: no real origin
+        return False
+    if page.scheme not in ("http", "https") or not host:
+        return False
+    return remove_www(host) in {remove_www(domain) for domain in tenant_domains()}

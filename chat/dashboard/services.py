@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from chat.conversations.events import publish_after_commit
+from chat.conversations.events import publish_after_commit, publish_agent_access_changed_after_commit
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
 from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation
 from config.errors import ApplicationError, ValidationFailed
@@ -123,7 +123,17 @@ def team_member_remove(*, user_id: int, removed_by: Any) -> str:
         user.save(update_fields=["is_active"])
         user.groups.clear()
         Conversation.objects.filter(assignee=user).update(assignee=None)
+        agent_sockets_recheck(user_id=user.pk)
     return user.get_full_name() or user.username
+
+
+def agent_sockets_recheck(*, user_id: int) -> None:
+    """After the current transaction commits, every open inbox socket of this user checks its session
+    again and closes if it no longer gives access (docs/widget-protocol.md, close code 4401). Every
+    change that takes access away calls it: removing a teammate, a password reset or change (which
+    ends the sessions made before it), a logout. A socket that misses the message (Redis was down)
+    still checks before its next action and periodically (DASHBOARD_AGENT_ACCESS_RECHECK_SECONDS)."""
+    publish_agent_access_changed_after_commit(user_id=user_id)
 
 
 def canned_response_save(*, title: str, text: str, canned_response_id: int | None = None) -> CannedResponse:

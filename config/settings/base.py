@@ -398,6 +398,10 @@ AXES_CLIENT_IP_CALLABLE = "chat.dashboard.accounts.login_client_address"
 DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.
 DASHBOARD_PRESENCE_TTL_SECONDS = env.int("DASHBOARD_PRESENCE_TTL_SECONDS", default=30)
+# An open inbox socket checks this often that its session still gives access, in case the message
+# that closes it at once (teammate removed, password reset, logout) was lost: the longest a removed
+# agent's idle socket can keep receiving conversations when Redis dropped that message.
+DASHBOARD_AGENT_ACCESS_RECHECK_SECONDS = env.float("DASHBOARD_AGENT_ACCESS_RECHECK_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE["analytics-roll-up"] = {
     # Hourly, not daily: each tenant's day ends at its own midnight, and a tenant's finished days are
     # stored within the hour after it (the analytics page rolls up any day still missing itself).

@@ -81,8 +81,11 @@
       if (event.type === "ping") { socket.send(JSON.stringify({ type: "pong" })); return; }
       onEvent(event);
     });
-    socket.addEventListener("close", function () {
+    socket.addEventListener("close", function (closed) {
       document.documentElement.dataset.live = "off";
+      // 4401: this session no longer gives access (removed from the team, password reset, logged
+      // out elsewhere). Reloading shows the login page instead of retrying a socket that is refused.
+      if (closed.code === 4401) { location.reload(); return; }
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 30000);
       // Whatever happened while we were away is picked up by the refresh after reconnecting.

@@ -121,7 +121,8 @@ def test_a_person_joins_live_and_untrusted_text_stays_text(web: WebServer, demo_
     client_id = sent_frames(page, "message")[0]["client_id"]
     with schema_context(shop.schema_name):
         conversation_id = Message.objects.get(client_id=client_id).conversation_id
-    agent = WidgetSocket(web.port, domain_of(shop), "/ws/agent/", cookie=agent_cookie(shop))
+    agent = WidgetSocket(web.port, domain_of(shop), "/ws/agent/", origin=f"http://{domain_of(shop)}",
+                         cookie=agent_cookie(shop))
     try:
         agent.recv_until("welcome")
         agent.send({"type": "subscribe", "conversation_id": conversation_id})

@@ -265,7 +265,7 @@ def test_agent_socket_needs_a_session_of_this_tenant(web: WebServer, tenant_a, t
         WidgetSocket(web.port, domain_of(tenant_a), "/ws/agent/")
     cookie_b = _agent_cookie(tenant_b)
     with pytest.raises(InvalidStatus):
-        WidgetSocket(web.port, domain_of(tenant_a), "/ws/agent/", cookie=cookie_b)
+        WidgetSocket(web.port, domain_of(tenant_a), "/ws/agent/", origin=f"http://{domain_of(tenant_a)}", cookie=cookie_b)
 
 
 def test_customer_and_agent_on_two_server_processes_see_each_other_live(web: WebServer, tenant_a) -> None:
@@ -278,7 +278,8 @@ def test_customer_and_agent_on_two_server_processes_see_each_other_live(web: Web
         conversation_id = customer.recv_until("status")["status"] and None
         with schema_context(tenant_a.schema_name):
             conversation_id = Conversation.objects.latest("id").pk
-        agent = WidgetSocket(second.port, domain_of(tenant_a), "/ws/agent/", cookie=_agent_cookie(tenant_a))
+        agent = WidgetSocket(second.port, domain_of(tenant_a), "/ws/agent/", origin=f"http://{domain_of(tenant_a)}",
+                             cookie=_agent_cookie(tenant_a))
         agent.recv_until("welcome")
         for unknown in (10**30, True, "1"):  # no such conversation, said so (10**30 was a server error)
             agent.send({"type": "subscribe", "conversation_id": unknown})

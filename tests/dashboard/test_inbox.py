@@ -198,7 +198,8 @@ def web() -> Iterator[WebServer]:
 def agent_socket(web: WebServer, business: Business, user: User) -> WidgetSocket:
     """The agents' live socket, as the dashboard opens it with the user's logged-in session."""
     session = business.client(user).cookies[settings.SESSION_COOKIE_NAME].value
-    socket = WidgetSocket(web.port, business.domain, "/ws/agent/", cookie=f"{settings.SESSION_COOKIE_NAME}={session}")
+    socket = WidgetSocket(web.port, business.domain, "/ws/agent/", origin=f"http://{business.domain}:{web.port}",
+                          cookie=f"{settings.SESSION_COOKIE_NAME}={session}")
     socket.recv_until("welcome")
     return socket
 
