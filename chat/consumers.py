@@ -148,12 +148,16 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
 
 
 class WidgetConsumer(TenantConsumer):
-    """One customer's widget."""
+    """One customer's widget. It only ever sends frames of its own visitor's conversation: the
+    conversation's group, its stored messages, and answers kept under it (chat.widget.streaming)."""
 
     async def connect(self) -> None:
         self.groups_joined = set()
         self.sent_seq: dict[str, int] = {}
         self.ended: set[str] = set()
+        # Stored messages this socket has sent (history, resume, live): each is sent once, whichever
+        # process told it first (the web process streaming an answer, the sweeper after a restart).
+        self.delivered: set[int] = set()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         key = (query.get("key") or [""])[0]
         token = (query.get("token") or [None])[0]
@@ -171,6 +175,7 @@ class WidgetConsumer(TenantConsumer):
         self.last_pong = time.monotonic()
         if self.conversation_id:
             await self.join(conversation_group(self.schema, self.conversation_id))
+        self.delivered.update(message["id"] for message in session["welcome"]["history"])
         await self.send_json(session["welcome"])
         self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
 
@@ -259,19 +264,27 @@ class WidgetConsumer(TenantConsumer):
         for message in messages:
             reply_to = message.pop("_reply_to", None)
             if message["author"] == "assistant" and reply_to:
-                ref = streaming.answer_ref_for(reply_to)
-                self.ended.add(ref)
-                await self.send_json({"type": "answer.end", "answer_ref": ref, "seq": self.sent_seq.get(ref, 0),
-                                      "message": message})
+                ref = self._answer_ref(reply_to)
+                await self._send_stored({"type": "answer.end", "answer_ref": ref, "seq": self.sent_seq.get(ref, 0),
+                                         "message": message})
             else:
-                await self.send_json({"type": "message", "message": message})
+                await self._send_stored({"type": "message", "message": message})
         answer_ref = content.get("answer_ref")
         if isinstance(answer_ref, str) and answer_ref not in self.ended:
             seen = _frame_count(content, "seq")
+            # Only an answer of this socket's conversation resumes: a reference from anywhere else
+            # (another customer's, made up) is not remembered and finds nothing.
+            if not streaming.answer_ref_is_of(schema_name=self.schema, conversation_id=self.conversation_id,
+                                              answer_ref=answer_ref):
+                return
             self.sent_seq[answer_ref] = max(self.sent_seq.get(answer_ref, 0), seen)
-            frames = await in_thread(streaming.buffered_deltas, self.schema, answer_ref, seen)
+            frames = await in_thread(streaming.buffered_deltas, self.schema, self.conversation_id, answer_ref, seen)
             for frame in frames:
                 await self._send_delta(frame)
+
+    def _answer_ref(self, customer_message_id: int) -> str:
+        return streaming.answer_ref_for(schema_name=self.schema, conversation_id=self.conversation_id,
+                                        customer_message_id=customer_message_id)
 
     def _messages_after(self, last_id: int) -> list[dict[str, Any]]:
         from chat.models import Message
@@ -279,6 +292,17 @@ class WidgetConsumer(TenantConsumer):
         rows = (Message.objects.filter(conversation_id=self.conversation_id, internal=False, pk__gt=last_id)
                 .select_related("agent").order_by("created", "id"))
         return [{**services.message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
+
+    async def _send_stored(self, frame: dict[str, Any]) -> None:
+        """A stored message's frame (`message`, or `answer.end` for an answer), unless this socket
+        sent that message already."""
+        if frame["type"] == "answer.end":
+            self.ended.add(frame["answer_ref"])
+        message_id = frame["message"]["id"]
+        if message_id in self.delivered:
+            return
+        self.delivered.add(message_id)
+        await self.send_json(frame)
 
     async def _send_delta(self, frame: dict[str, Any]) -> None:
         ref = frame["answer_ref"]
@@ -335,19 +359,21 @@ class WidgetConsumer(TenantConsumer):
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
         """An event for this conversation's group, turned into the widget's frames."""
         event = message["event"]
+        if event.get("conversation_id", self.conversation_id) != self.conversation_id:
+            return  # never another conversation's, whatever group it came through
         kind = event.get("type")
         if kind == "answer.delta":
             await self._send_delta(event)
         elif kind in ("answer.start", "answer.cancelled"):
-            await self.send_json(event)
+            if event["answer_ref"] not in self.ended:
+                await self.send_json(event)
         elif kind == "answer.end":
             if event["answer_ref"] not in self.ended:
-                self.ended.add(event["answer_ref"])
-                await self.send_json(event)
+                await self._send_stored(event)
         elif kind == "message":
             message_body = event["message"]
             if message_body["author"] != "assistant" and not message_body.get("internal"):
-                await self.send_json({"type": "message", "message": message_body})
+                await self._send_stored({"type": "message", "message": message_body})
         elif kind == "conversation.status":
             away = await self.db(widget_services.away_state)
             await self.send_json({"type": "status", "status": event["to"], "away": away})
