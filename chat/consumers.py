@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CLOSE_FORBIDDEN = 4403
+# Too many widget handshakes from one IP for this tenant (WIDGET_HANDSHAKES_PER_MINUTE_PER_IP).
+CLOSE_TOO_MANY_HANDSHAKES = 4429
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -164,11 +166,20 @@ class WidgetConsumer(TenantConsumer):
         origin = _header(self.scope, b"origin")
         client = self.scope.get("client") or ["unknown"]
         self.ip = str(client[0])
+        handshake = await widget_services.handshake_rate_limit_hit(schema_name=self.schema, ip=self.ip)
+        if not handshake.allowed:
+            # Accepted only to say why: a refusal before the handshake reaches a browser as a bare 1006.
+            await self.accept()
+            await self.send_error("rate_limited", "Too many chat connections from your network. Please wait a moment.",
+                                  retry_after=handshake.retry_after)
+            await self.close(code=CLOSE_TOO_MANY_HANDSHAKES)
+            return
         session = await self.db(self._open_session, key, origin, token)
         if session is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
+        self.visitor_id = session["visitor_id"]
         self.contact_id = session["contact_id"]
         self.conversation_id = session["conversation_id"]
         self.limits = session["limits"]
@@ -184,15 +195,16 @@ class WidgetConsumer(TenantConsumer):
         if widget is None or not widget_services.origin_allowed(widget, origin):
             return None
         visitor_id = widget_services.visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
-        contact = services.contact_get_or_create(visitor_id=visitor_id)
-        conversation = widget_services.visitor_conversation(contact)
+        contact = widget_services.visitor_contact(visitor_id)
+        conversation = widget_services.visitor_conversation(contact) if contact is not None else None
         history = []
         if conversation is not None:
             history = [services.message_event(message)["message"]
                        for message in conversation.messages.filter(internal=False).select_related("agent")
                        .order_by("created", "id")]
         return {
-            "contact_id": contact.pk,
+            "visitor_id": visitor_id,
+            "contact_id": contact.pk if contact else None,
             "conversation_id": conversation.pk if conversation else None,
             "limits": (widget.messages_per_minute_per_ip, widget.messages_per_minute_per_visitor),
             "welcome": {
@@ -202,7 +214,7 @@ class WidgetConsumer(TenantConsumer):
                 "status": conversation.status if conversation else "bot",
                 "history": history,
                 "away": widget_services.away_state(widget.language),
-                "prechat_done": bool(contact.email or contact.name),
+                "prechat_done": bool(contact and (contact.email or contact.name)),
             },
         }
 
@@ -242,8 +254,9 @@ class WidgetConsumer(TenantConsumer):
         answering = False
         try:
             received, turn = await widget_services.widget_message_receive(
-                tenant=self.scope["tenant"], contact_id=self.contact_id, conversation_id=self.conversation_id,
-                ip=self.ip, limits=self.limits, text=text, client_id=client_id)
+                tenant=self.scope["tenant"], visitor_id=self.visitor_id, contact_id=self.contact_id,
+                conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text, client_id=client_id)
+            self.contact_id = received.contact_id
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
             if received.conversation_id != self.conversation_id:
                 self.conversation_id = received.conversation_id
@@ -336,13 +349,9 @@ class WidgetConsumer(TenantConsumer):
         email = str(content.get("email") or "")[:254].strip()
         if email and "@" not in email:
             raise ApplicationError("That e-mail address does not look right.", code="invalid")
-        await self.db(self._prechat, name, email)
+        self.contact_id = await self.db(widget_services.visitor_prechat_save, visitor_id=self.visitor_id, name=name,
+                                        email=email)
         await self.send_json({"type": "prechat.saved"})
-
-    def _prechat(self, name: str, email: str) -> None:
-        from chat.models import Contact
-
-        Contact.objects.filter(pk=self.contact_id).update(**{k: v for k, v in (("name", name), ("email", email)) if v})
 
     async def on_rating(self, content: dict[str, Any]) -> None:
         score = content.get("score")

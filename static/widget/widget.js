@@ -785,7 +785,8 @@
   function scheduleReconnect() {
     if (reconnectTimer || state.refused) return;
     var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempts));
-    var delay = ceiling / 2 + Math.random() * ceiling / 2; // jitter: a server restart is not met by a stampede
+    // Jitter: a server restart is not met by a stampede. Never before a refusal's retry_after (holdUntil).
+    var delay = Math.max(ceiling / 2 + Math.random() * ceiling / 2, holdUntil - Date.now());
     attempts += 1;
     reconnectTimer = setTimeout(function () { reconnectTimer = null; connect(); }, delay);
   }
