@@ -186,23 +186,30 @@ class WidgetConsumer(TenantConsumer):
         self.last_pong = time.monotonic()
         if self.conversation_id:
             await self.join(conversation_group(self.schema, self.conversation_id))
-        self.delivered.update(message["id"] for message in session["welcome"]["history"])
+        history = session["welcome"]["history"]
+        self.delivered.update(message["id"] for message in history)
         await self.send_json(session["welcome"])
+        if session["awaiting_answer"]:
+            # An answer stored between reading the history and joining the group was published to
+            # nobody here: read what came since, once, when a question was still waiting.
+            await self._send_messages(await self.db(self._messages_after, max(m["id"] for m in history)))
         self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
 
     def _open_session(self, key: str, origin: str | None, token: str | None) -> dict[str, Any] | None:
+        from chat.models import AnswerState
+
         widget = widget_services.widget_settings_for_key(key)
         if widget is None or not widget_services.origin_allowed(widget, origin):
             return None
         visitor_id = widget_services.visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
         contact = widget_services.visitor_contact(visitor_id)
         conversation = widget_services.visitor_conversation(contact) if contact is not None else None
-        history = []
+        rows = []
         if conversation is not None:
-            history = [services.message_event(message)["message"]
-                       for message in conversation.messages.filter(internal=False).select_related("agent")
-                       .order_by("created", "id")]
+            rows = list(conversation.messages.filter(internal=False).select_related("agent").order_by("created", "id"))
+        history = [services.message_event(message)["message"] for message in rows]
         return {
+            "awaiting_answer": any(message.answer_state == AnswerState.PENDING for message in rows),
             "visitor_id": visitor_id,
             "contact_id": contact.pk if contact else None,
             "conversation_id": conversation.pk if conversation else None,
@@ -273,15 +280,7 @@ class WidgetConsumer(TenantConsumer):
         if self.conversation_id is None:
             return
         last_id = _frame_count(content, "last_message_id")
-        messages = await self.db(self._messages_after, last_id)
-        for message in messages:
-            reply_to = message.pop("_reply_to", None)
-            if message["author"] == "assistant" and reply_to:
-                ref = self._answer_ref(reply_to)
-                await self._send_stored({"type": "answer.end", "answer_ref": ref, "seq": self.sent_seq.get(ref, 0),
-                                         "message": message})
-            else:
-                await self._send_stored({"type": "message", "message": message})
+        await self._send_messages(await self.db(self._messages_after, last_id))
         answer_ref = content.get("answer_ref")
         if isinstance(answer_ref, str) and answer_ref not in self.ended:
             seen = _frame_count(content, "seq")
@@ -294,6 +293,17 @@ class WidgetConsumer(TenantConsumer):
             frames = await in_thread(streaming.buffered_deltas, self.schema, self.conversation_id, answer_ref, seen)
             for frame in frames:
                 await self._send_delta(frame)
+
+    async def _send_messages(self, messages: list[dict[str, Any]]) -> None:
+        """Stored messages read from the database (`_messages_after`): an assistant's as `answer.end`."""
+        for message in messages:
+            reply_to = message.pop("_reply_to", None)
+            if message["author"] == "assistant" and reply_to:
+                ref = self._answer_ref(reply_to)
+                await self._send_stored({"type": "answer.end", "answer_ref": ref, "seq": self.sent_seq.get(ref, 0),
+                                         "message": message})
+            else:
+                await self._send_stored({"type": "message", "message": message})
 
     def _answer_ref(self, customer_message_id: int) -> str:
         return streaming.answer_ref_for(schema_name=self.schema, conversation_id=self.conversation_id,
