@@ -387,8 +387,11 @@ class WidgetConsumer(TenantConsumer):
             if event["answer_ref"] not in self.ended:
                 await self.send_json(event)
         elif kind == "answer.end":
-            if event["answer_ref"] not in self.ended:
-                await self._send_stored(event)
+            ref = event["answer_ref"]
+            if ref not in self.ended:
+                # The last piece this client got: the sweeper, which streams nothing, says 0 even when
+                # the web process that died had streamed some of this answer here.
+                await self._send_stored({**event, "seq": max(event["seq"], self.sent_seq.get(ref, 0))})
         elif kind == "message":
             message_body = event["message"]
             if message_body["author"] != "assistant" and not message_body.get("internal"):
