@@ -43,8 +43,10 @@ def answer_ref_for(*, schema_name: str, conversation_id: int, customer_message_i
 
 def answer_ref_is_of(*, schema_name: str, conversation_id: int, answer_ref: str) -> bool:
     """Whether `answer_ref` (as a client sent it) names an answer in this conversation."""
-    head, dot, _ = answer_ref[:_ANSWER_REF_MAX_CHARS + 1].partition(".")
-    if not dot or len(answer_ref) > _ANSWER_REF_MAX_CHARS or not head[:1] == "a" or not head[1:].isdigit():
+    if len(answer_ref) > _ANSWER_REF_MAX_CHARS:
+        return False
+    head, dot, _ = answer_ref.partition(".")
+    if not dot or head[:1] != "a" or not head[1:].isascii() or not head[1:].isdigit():
         return False
     expected = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
                               customer_message_id=int(head[1:]))
