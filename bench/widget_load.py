@@ -186,6 +186,7 @@ def main() -> None:
     web = WebServer(env=child_env(DJANGO_SETTINGS_MODULE="config.settings.local", OPENAI_API_KEY="sk-bench",
                                   OPENAI_BASE_URL=base_url, LLM_TENANT_MAX_CONCURRENCY="100000",
                                   ASSISTANT_CACHE_ENABLED="false", DATABASE_CONN_MAX_AGE="60",
+                                  WIDGET_HANDSHAKES_PER_MINUTE_PER_IP="0",
                                   DJANGO_DEBUG="false", DESKPILOT_LOG_LEVEL="WARNING"))
     try:
         print(f"web process {web.pid}, model first-token delay {args.delay * 1000:.0f} ms, "

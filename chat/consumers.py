@@ -34,6 +34,8 @@ T = TypeVar("T")
 CLOSE_FORBIDDEN = 4403
 # An agent socket whose session stopped giving access (docs/widget-protocol.md): log in again.
 CLOSE_ACCESS_ENDED = 4401
+# Too many widget handshakes from one IP for this tenant (WIDGET_HANDSHAKES_PER_MINUTE_PER_IP).
+CLOSE_TOO_MANY_HANDSHAKES = 4429
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -151,46 +153,68 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
 
 
 class WidgetConsumer(TenantConsumer):
-    """One customer's widget."""
+    """One customer's widget. It only ever sends frames of its own visitor's conversation: the
+    conversation's group, its stored messages, and answers kept under it (chat.widget.streaming)."""
 
     async def connect(self) -> None:
         self.groups_joined = set()
         self.sent_seq: dict[str, int] = {}
         self.ended: set[str] = set()
+        # Stored messages this socket has sent (history, resume, live): each is sent once, whichever
+        # process told it first (the web process streaming an answer, the sweeper after a restart).
+        self.delivered: set[int] = set()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         key = (query.get("key") or [""])[0]
         token = (query.get("token") or [None])[0]
         origin = _header(self.scope, b"origin")
         client = self.scope.get("client") or ["unknown"]
         self.ip = str(client[0])
+        handshake = await widget_services.handshake_rate_limit_hit(schema_name=self.schema, ip=self.ip)
+        if not handshake.allowed:
+            # Accepted only to say why: a refusal before the handshake reaches a browser as a bare 1006.
+            await self.accept()
+            await self.send_error("rate_limited", "Too many chat connections from your network. Please wait a moment.",
+                                  retry_after=handshake.retry_after)
+            await self.close(code=CLOSE_TOO_MANY_HANDSHAKES)
+            return
         session = await self.db(self._open_session, key, origin, token)
         if session is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
+        self.visitor_id = session["visitor_id"]
         self.contact_id = session["contact_id"]
         self.conversation_id = session["conversation_id"]
         self.limits = session["limits"]
         self.last_pong = time.monotonic()
         if self.conversation_id:
             await self.join(conversation_group(self.schema, self.conversation_id))
+        history = session["welcome"]["history"]
+        self.delivered.update(message["id"] for message in history)
         await self.send_json(session["welcome"])
+        if session["awaiting_answer"]:
+            # An answer stored between reading the history and joining the group was published to
+            # nobody here: read what came since, once, when a question was still waiting.
+            await self._send_messages(await self.db(self._messages_after, max(m["id"] for m in history)))
         self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
 
     def _open_session(self, key: str, origin: str | None, token: str | None) -> dict[str, Any] | None:
+        from chat.models import AnswerState
+
         widget = widget_services.widget_settings_for_key(key)
         if widget is None or not widget_services.origin_allowed(widget, origin):
             return None
         visitor_id = widget_services.visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
-        contact = services.contact_get_or_create(visitor_id=visitor_id)
-        conversation = widget_services.visitor_conversation(contact)
-        history = []
+        contact = widget_services.visitor_contact(visitor_id)
+        conversation = widget_services.visitor_conversation(contact) if contact is not None else None
+        rows = []
         if conversation is not None:
-            history = [services.message_event(message)["message"]
-                       for message in conversation.messages.filter(internal=False).select_related("agent")
-                       .order_by("created", "id")]
+            rows = list(conversation.messages.filter(internal=False).select_related("agent").order_by("created", "id"))
+        history = [services.message_event(message)["message"] for message in rows]
         return {
-            "contact_id": contact.pk,
+            "awaiting_answer": any(message.answer_state == AnswerState.PENDING for message in rows),
+            "visitor_id": visitor_id,
+            "contact_id": contact.pk if contact else None,
             "conversation_id": conversation.pk if conversation else None,
             "limits": (widget.messages_per_minute_per_ip, widget.messages_per_minute_per_visitor),
             "welcome": {
@@ -200,7 +224,7 @@ class WidgetConsumer(TenantConsumer):
                 "status": conversation.status if conversation else "bot",
                 "history": history,
                 "away": widget_services.away_state(widget.language),
-                "prechat_done": bool(contact.email or contact.name),
+                "prechat_done": bool(contact and (contact.email or contact.name)),
             },
         }
 
@@ -240,8 +264,9 @@ class WidgetConsumer(TenantConsumer):
         answering = False
         try:
             received, turn = await widget_services.widget_message_receive(
-                tenant=self.scope["tenant"], contact_id=self.contact_id, conversation_id=self.conversation_id,
-                ip=self.ip, limits=self.limits, text=text, client_id=client_id)
+                tenant=self.scope["tenant"], visitor_id=self.visitor_id, contact_id=self.contact_id,
+                conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text, client_id=client_id)
+            self.contact_id = received.contact_id
             await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
             if received.conversation_id != self.conversation_id:
                 self.conversation_id = received.conversation_id
@@ -258,23 +283,34 @@ class WidgetConsumer(TenantConsumer):
         if self.conversation_id is None:
             return
         last_id = _frame_count(content, "last_message_id")
-        messages = await self.db(self._messages_after, last_id)
-        for message in messages:
-            reply_to = message.pop("_reply_to", None)
-            if message["author"] == "assistant" and reply_to:
-                ref = streaming.answer_ref_for(reply_to)
-                self.ended.add(ref)
-                await self.send_json({"type": "answer.end", "answer_ref": ref, "seq": self.sent_seq.get(ref, 0),
-                                      "message": message})
-            else:
-                await self.send_json({"type": "message", "message": message})
+        await self._send_messages(await self.db(self._messages_after, last_id))
         answer_ref = content.get("answer_ref")
         if isinstance(answer_ref, str) and answer_ref not in self.ended:
             seen = _frame_count(content, "seq")
+            # Only an answer of this socket's conversation resumes: a reference from anywhere else
+            # (another customer's, made up) is not remembered and finds nothing.
+            if not streaming.answer_ref_is_of(schema_name=self.schema, conversation_id=self.conversation_id,
+                                              answer_ref=answer_ref):
+                return
             self.sent_seq[answer_ref] = max(self.sent_seq.get(answer_ref, 0), seen)
-            frames = await in_thread(streaming.buffered_deltas, self.schema, answer_ref, seen)
+            frames = await in_thread(streaming.buffered_deltas, self.schema, self.conversation_id, answer_ref, seen)
             for frame in frames:
                 await self._send_delta(frame)
+
+    async def _send_messages(self, messages: list[dict[str, Any]]) -> None:
+        """Stored messages read from the database (`_messages_after`): an assistant's as `answer.end`."""
+        for message in messages:
+            reply_to = message.pop("_reply_to", None)
+            if message["author"] == "assistant" and reply_to:
+                ref = self._answer_ref(reply_to)
+                await self._send_stored({"type": "answer.end", "answer_ref": ref, "seq": self.sent_seq.get(ref, 0),
+                                         "message": message})
+            else:
+                await self._send_stored({"type": "message", "message": message})
+
+    def _answer_ref(self, customer_message_id: int) -> str:
+        return streaming.answer_ref_for(schema_name=self.schema, conversation_id=self.conversation_id,
+                                        customer_message_id=customer_message_id)
 
     def _messages_after(self, last_id: int) -> list[dict[str, Any]]:
         from chat.models import Message
@@ -282,6 +318,17 @@ class WidgetConsumer(TenantConsumer):
         rows = (Message.objects.filter(conversation_id=self.conversation_id, internal=False, pk__gt=last_id)
                 .select_related("agent").order_by("created", "id"))
         return [{**services.message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
+
+    async def _send_stored(self, frame: dict[str, Any]) -> None:
+        """A stored message's frame (`message`, or `answer.end` for an answer), unless this socket
+        sent that message already."""
+        if frame["type"] == "answer.end":
+            self.ended.add(frame["answer_ref"])
+        message_id = frame["message"]["id"]
+        if message_id in self.delivered:
+            return
+        self.delivered.add(message_id)
+        await self.send_json(frame)
 
     async def _send_delta(self, frame: dict[str, Any]) -> None:
         ref = frame["answer_ref"]
@@ -315,13 +362,9 @@ class WidgetConsumer(TenantConsumer):
         email = str(content.get("email") or "")[:254].strip()
         if email and "@" not in email:
             raise ApplicationError("That e-mail address does not look right.", code="invalid")
-        await self.db(self._prechat, name, email)
+        self.contact_id = await self.db(widget_services.visitor_prechat_save, visitor_id=self.visitor_id, name=name,
+                                        email=email)
         await self.send_json({"type": "prechat.saved"})
-
-    def _prechat(self, name: str, email: str) -> None:
-        from chat.models import Contact
-
-        Contact.objects.filter(pk=self.contact_id).update(**{k: v for k, v in (("name", name), ("email", email)) if v})
 
     async def on_rating(self, content: dict[str, Any]) -> None:
         score = content.get("score")
@@ -338,19 +381,24 @@ class WidgetConsumer(TenantConsumer):
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
         """An event for this conversation's group, turned into the widget's frames."""
         event = message["event"]
+        if event.get("conversation_id", self.conversation_id) != self.conversation_id:
+            return  # never another conversation's, whatever group it came through
         kind = event.get("type")
         if kind == "answer.delta":
             await self._send_delta(event)
         elif kind in ("answer.start", "answer.cancelled"):
-            await self.send_json(event)
-        elif kind == "answer.end":
             if event["answer_ref"] not in self.ended:
-                self.ended.add(event["answer_ref"])
                 await self.send_json(event)
+        elif kind == "answer.end":
+            ref = event["answer_ref"]
+            if ref not in self.ended:
+                # The last piece this client got: the sweeper, which streams nothing, says 0 even when
+                # the web process that died had streamed some of this answer here.
+                await self._send_stored({**event, "seq": max(event["seq"], self.sent_seq.get(ref, 0))})
         elif kind == "message":
             message_body = event["message"]
             if message_body["author"] != "assistant" and not message_body.get("internal"):
-                await self.send_json({"type": "message", "message": message_body})
+                await self._send_stored({"type": "message", "message": message_body})
         elif kind == "conversation.status":
             away = await self.db(widget_services.away_state)
             await self.send_json({"type": "status", "status": event["to"], "away": away})

@@ -85,6 +85,23 @@ def visitor_token_read(token: str | None) -> str | None:
         return None
 
 
+def visitor_contact(visitor_id: str) -> Contact | None:
+    """The visitor's contact, if they ever sent something: a handshake alone stores nothing."""
+    return Contact.objects.filter(visitor_id=visitor_id[:64]).first()
+
+
+def visitor_prechat_save(*, visitor_id: str, name: str, email: str) -> int:
+    """The pre-chat form's name and e-mail on the visitor's contact (made now if it is their first
+    word); returns the contact's id."""
+    from chat.conversations.services import contact_get_or_create
+
+    contact = contact_get_or_create(visitor_id=visitor_id)
+    changed = {field: value for field, value in (("name", name), ("email", email)) if value}
+    if changed:
+        Contact.objects.filter(pk=contact.pk).update(**changed)
+    return contact.pk
+
+
 def visitor_conversation(contact: Contact) -> Conversation | None:
     return (Conversation.objects.filter(contact=contact, channel=Channel.WIDGET)
             .order_by("-created", "-id").first())
@@ -116,6 +133,15 @@ return 0
 """)
 
 
+async def handshake_rate_limit_hit(*, schema_name: str, ip: str) -> RateDecision:
+    """Count one widget handshake from `ip` against the tenant's per-IP limit
+    (WIDGET_HANDSHAKES_PER_MINUTE_PER_IP; 0: no limit)."""
+    limit = settings.WIDGET_HANDSHAKES_PER_MINUTE_PER_IP
+    if limit <= 0:
+        return RateDecision(True)
+    return await rate_limits_hit(schema_name=schema_name, limits=[(f"handshake:ip:{ip}", limit)])
+
+
 async def rate_limits_hit(*, schema_name: str, limits: list[tuple[str, int]]) -> RateDecision:
     """Count one message against each (bucket, limit per minute) of the tenant, in one script on the
     event loop's pipelined Redis; refuse at the first bucket past its limit, saying when to retry."""
@@ -128,16 +154,18 @@ async def rate_limits_hit(*, schema_name: str, limits: list[tuple[str, int]]) ->
 @dataclass(frozen=True)
 class WidgetMessage:
     message_id: int
+    contact_id: int
     conversation_id: int
     created: bool
     needs_answer: bool
 
 
-async def widget_message_receive(*, tenant: Any, contact_id: int, conversation_id: int | None, ip: str,
-                                 limits: tuple[int, int], text: str, client_id: str | None
-                                 ) -> tuple[WidgetMessage, Turn | None]:
-    """A visitor's message: checked, rate-limited per IP and per visitor, then stored (starting the
-    visitor's conversation on the first one); and when it is to be answered, the assistant's turn.
+async def widget_message_receive(*, tenant: Any, visitor_id: str, contact_id: int | None,
+                                 conversation_id: int | None, ip: str, limits: tuple[int, int], text: str,
+                                 client_id: str | None) -> tuple[WidgetMessage, Turn | None]:
+    """A visitor's message: checked, rate-limited per IP and per visitor, then stored (making the
+    visitor's contact and starting their conversation on the first one); and when it is to be
+    answered, the assistant's turn.
 
     The text is checked and the limits counted on the event loop (its pipelined Redis), then the
     message is stored and the turn read in one trip to a database thread (each trip costs the web
@@ -149,27 +177,34 @@ async def widget_message_receive(*, tenant: Any, contact_id: int, conversation_i
     text = message_text_clean(text)
     ip_limit, visitor_limit = limits
     decision = await rate_limits_hit(schema_name=tenant.schema_name,
-                                     limits=[(f"ip:{ip}", ip_limit), (f"visitor:{contact_id}", visitor_limit)])
+                                     limits=[(f"ip:{ip}", ip_limit), (f"visitor:{visitor_id}", visitor_limit)])
     if not decision.allowed:
         raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
                                code="rate_limited", status=429, details={"retry_after": decision.retry_after})
-    return await in_tenant(tenant, _message_store_with_turn, contact_id=contact_id, conversation_id=conversation_id,
-                           text=text, client_id=client_id)
+    return await in_tenant(tenant, _message_store_with_turn, visitor_id=visitor_id, contact_id=contact_id,
+                           conversation_id=conversation_id, text=text, client_id=client_id)
 
 
-def _message_store_with_turn(*, contact_id: int, conversation_id: int | None, text: str,
+def _message_store_with_turn(*, visitor_id: str, contact_id: int | None, conversation_id: int | None, text: str,
                              client_id: str | None) -> tuple[WidgetMessage, Turn | None]:
     from chat.assistant.engine import turn_load
     from chat.conversations.services import conversation_message_receive, conversation_start_with_message
 
+    if contact_id is None:  # the visitor's first word on this socket: their contact is made now
+        contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64])
+        contact_id = contact.pk
+        if not created and conversation_id is None:
+            # Another tab of the same visitor may have started their conversation meanwhile.
+            started = visitor_conversation(contact)
+            conversation_id = started.pk if started is not None else None
     if conversation_id is None:
         conversation, received = conversation_start_with_message(contact_id=contact_id, text=text,
                                                                  client_id=client_id)
         conversation_id = conversation.pk
     else:
         received = conversation_message_receive(conversation_id=conversation_id, text=text, client_id=client_id)
-    stored = WidgetMessage(message_id=received.message.pk, conversation_id=conversation_id, created=received.created,
-                           needs_answer=received.needs_answer)
+    stored = WidgetMessage(message_id=received.message.pk, contact_id=contact_id, conversation_id=conversation_id,
+                           created=received.created, needs_answer=received.needs_answer)
     if not (stored.needs_answer and stored.created):
         return stored, None
     try:

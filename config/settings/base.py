@@ -367,6 +367,10 @@ WIDGET_PING_INTERVAL_SECONDS = env.float("WIDGET_PING_INTERVAL_SECONDS", default
 WIDGET_PING_TIMEOUT_SECONDS = env.float("WIDGET_PING_TIMEOUT_SECONDS", default=60)
 # Streamed answer pieces kept for clients that reconnect mid-answer (seconds).
 WIDGET_ANSWER_BUFFER_SECONDS = env.int("WIDGET_ANSWER_BUFFER_SECONDS", default=600)
+# Widget handshakes one IP may open per minute on one tenant (0: no limit). Past it the socket is
+# closed with code 4429 and a rate_limited error frame (docs/widget-protocol.md). A visitor whose
+# network shares one address with many others (an office, a mobile carrier's NAT) counts with them.
+WIDGET_HANDSHAKES_PER_MINUTE_PER_IP = env.int("WIDGET_HANDSHAKES_PER_MINUTE_PER_IP", default=30)
 # How long a web process reuses the away banner it worked out from the opening hours (seconds; it is
 # recomputed anyway when the business opens or closes): the delay before a change to the hours shows.
 AWAY_STATE_CACHE_SECONDS = env.float("AWAY_STATE_CACHE_SECONDS", default=15)

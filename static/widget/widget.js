@@ -24,6 +24,7 @@
   var BACKOFF_BASE_MS = 500;
   var BACKOFF_MAX_MS = 30000;
   var REFUSED_CODES = { 4403: 1, 4404: 1 }; // the server said no: retrying cannot help
+  var TOO_MANY_CONNECTIONS = 4429;           // too many handshakes from this network: retry after retry_after
 
   var TEXT = {
     en: {
@@ -778,14 +779,16 @@
         return;
       }
       renderChrome();
-      scheduleReconnect();
+      // Refused for too many connections: the rate_limited frame before the close set holdUntil.
+      scheduleReconnect(event.code === TOO_MANY_CONNECTIONS ? holdUntil - Date.now() : 0);
     };
   }
 
-  function scheduleReconnect() {
+  function scheduleReconnect(atLeastMs) {
     if (reconnectTimer || state.refused) return;
     var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempts));
-    var delay = ceiling / 2 + Math.random() * ceiling / 2; // jitter: a server restart is not met by a stampede
+    // Jitter: a server restart is not met by a stampede.
+    var delay = Math.max(ceiling / 2 + Math.random() * ceiling / 2, atLeastMs || 0);
     attempts += 1;
     reconnectTimer = setTimeout(function () { reconnectTimer = null; connect(); }, delay);
   }

@@ -357,8 +357,9 @@ def test_a_second_question_is_answered_knowing_the_first_answer(demo_copies) -> 
             ws.send({"type": "message", "client_id": "q1", "text": "tell me about your terrace"})
             first = ws.recv_until("answer.end", timeout=30)
             ws.send({"type": "message", "client_id": "q2", "text": "can I book a table there?"})
-            second = ws.recv_until("answer.end", answer_ref=f"a{ws.recv_until('ack', client_id='q2')['message_id']}",
-                                   timeout=30)
+            asked = ws.recv_until("ack", client_id="q2")["message_id"]
+            started = ws.recv_until("answer.start", reply_to=asked)
+            second = ws.recv_until("answer.end", answer_ref=started["answer_ref"], timeout=30)
             ws.close()
         finally:
             server.stop()
