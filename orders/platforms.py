@@ -526,7 +526,7 @@ def payload_parse(*, platform: str, topic: str, payload: Any, currency: str) -> 
     number fits its column's range. The web process answers the shop from this, before storing the
     delivery, so "accepted" is never followed by a failure the shop would not hear about.
     """
-    _refuse_nul_characters(payload)
+    _refuse_unstorable_characters(payload)
     handler = TOPICS[platform][topic]
     parsed = handler.parse(payload, currency=currency) if handler.needs_currency else handler.parse(payload)
     parsed_storable_check(parsed)
@@ -536,21 +536,34 @@ def payload_parse(*, platform: str, topic: str, payload: Any, currency: str) -> 
 # ----------------------------------------------------------------------------- fits the database
 
 
-def _refuse_nul_characters(payload: Any) -> None:
-    """PostgreSQL text and jsonb cannot hold U+0000: refuse it anywhere in the payload, naming where."""
+def _text_unstorable(text: str) -> str | None:
+    """Why PostgreSQL's text and jsonb cannot hold this string, or None when they can."""
+    if "\x00" in text:
+        return "nul_character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escape can carry
+        return "invalid_unicode"
+    return None
+
+
+def _refuse_unstorable_characters(payload: Any) -> None:
+    """Refuse NUL characters and lone surrogates anywhere in the payload, naming where."""
     stack: list[tuple[str, Any]] = [("", payload)]
     while stack:  # a loop, not recursion: JSON nested as deep as the parser allows is fine here
         path, value = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
-                raise InvalidPayload(f"{path or 'The body'} contains a NUL character, which cannot be stored.",
-                                     details={"field": path, "reason": "nul_character"})
+            reason = _text_unstorable(value)
+            if reason:
+                raise InvalidPayload(f"{path or 'The body'} holds a character that cannot be stored ({reason}).",
+                                     details={"field": path, "reason": reason})
         elif isinstance(value, dict):
             for key, item in value.items():
                 where = f"{path}.{key}" if path else str(key)
-                if "\x00" in str(key):
-                    raise InvalidPayload("A field name contains a NUL character, which cannot be stored.",
-                                         details={"field": where, "reason": "nul_character"})
+                reason = _text_unstorable(str(key))
+                if reason:
+                    raise InvalidPayload(f"A field name holds a character that cannot be stored ({reason}).",
+                                         details={"field": where, "reason": reason})
                 stack.append((where, item))
         elif isinstance(value, list):
             stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
@@ -609,7 +622,12 @@ def parsed_storable_check(parsed: Parsed) -> None:
         _columns_fit(vars(parsed.tracking), _TRACKING_COLUMNS, prefix="tracking.")
     if isinstance(parsed, ProductData):
         _columns_fit({**vars(parsed), "sku": parsed.new_product_sku}, _PRODUCT_COLUMNS)
+        seen_skus: set[str] = set()
         for index, variant in enumerate(parsed.variants):
+            if variant.sku in seen_skus:  # one row per SKU: the second would break its unique constraint
+                raise InvalidPayload(f"variants[{index}].sku '{variant.sku}' is given to two variants.",
+                                     details={"field": f"variants[{index}].sku", "reason": "duplicate"})
+            seen_skus.add(variant.sku)
             stored = None if variant.stock is None else max(variant.stock, 0)
             _columns_fit({**vars(variant), "stock": stored}, _VARIANT_COLUMNS, prefix=f"variants[{index}].")
     if isinstance(parsed, InventoryData):

@@ -1,7 +1,8 @@
 """A shop (or someone holding its secret) sends webhooks whose values the database cannot hold.
 
-Quantities and stock past their integer columns, amounts past a bigint, NUL characters (which
-PostgreSQL refuses in text and jsonb), strings longer than their columns: each used to be answered
+Quantities and stock past their integer columns, amounts past a bigint, NUL characters and lone
+surrogates (which PostgreSQL refuses in text and jsonb), strings longer than their columns, two
+variants with one SKU: each used to be answered
 `200 accepted` and then fail in the worker until it was dead-lettered, while the shop believed it
 delivered. Each is sent over real HTTP to a real daphne process, signed as the shop signs it, with a
 real worker serving the queue: the answer is a 400 in the one error shape naming the field and the
@@ -129,6 +130,8 @@ CASES = [
      "body_html", "nul_character"),
     ("NUL in a field name", "woocommerce", "order.created", {**payloads.woocommerce_order(), "x\x00": 1},
      "x\x00", "nul_character"),
+    ("lone surrogate in a title", "shopify", "products/update", _product(title="Hoodie \ud800"), "title",
+     "invalid_unicode"),
     ("order number too long", "shopify", "orders/create", _order(name="#" + "7" * 64), "number", "too_long"),
     ("e-mail too long", "shopify", "orders/create", _order(email="a" * 250 + "@example.com"), "email", "too_long"),
     ("tracking number too long", "shopify", "fulfillments/create", _fulfillment(tracking_number="9" * 101),
@@ -138,6 +141,9 @@ CASES = [
      "variants[0].sku", "too_long"),
     ("product id too long for its SKU", "shopify", "products/update", _product(id=int("9" * 60)), "sku", "too_long"),
     ("order number of spaces", "shopify", "orders/create", _order(name="   "), "number", "empty"),
+    ("two variants with one SKU", "shopify", "products/update",
+     _product(variants=[{**variant, "sku": "SAME"} for variant in payloads.shopify_product()["variants"]]),
+     "variants[1].sku", "duplicate"),
 ]
 
 
