@@ -4,6 +4,8 @@ A real daphne server and a real Celery worker use a Redis server of this test's 
 SIGKILLed while a signed Shopify webhook is POSTed and started again (empty) afterwards. The delivery
 must be answered as accepted (it is stored, with its outbox row) and applied exactly once: by the
 outbox relay that beat sends to every tenant, or by the shop's own retry of the same delivery id.
+The same outbox carries the other work a stored row promises: an owner's invitation made while
+Redis is down is e-mailed once it is back.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import redis
 from django.conf import settings
+from django.test import Client
 from django_tenants.utils import schema_context
 
+from chat.models import Invitation
+from config.redis import tenant_key
 from orders.models import Order, WebhookDelivery
 from outbox.models import OutboxMessage
 from tests.orders import payloads
@@ -51,7 +57,7 @@ def stack(redis_of_our_own: PrivateRedis) -> Iterator[tuple[WebServer, Worker]]:
     env = child_env(REDIS_URL=redis_of_our_own.url)
     web = WebServer(env=env)
     try:
-        worker = Worker(queues="high", env=env)
+        worker = Worker(queues="high,medium", env=env)
     except BaseException:
         web.stop()
         raise
@@ -139,3 +145,37 @@ def test_the_shops_retry_of_a_delivery_never_applied_is_processed_not_called_a_d
     with schema_context(connected.schema_name):
         assert WebhookDelivery.objects.filter(delivery_id="retried-5102").count() == 1
     assert_applied_once(connected, "#5102", "retried-5102")
+
+
+def test_an_invitation_made_while_redis_is_down_is_emailed_once_redis_is_back(
+        connected, redis_of_our_own, stack) -> None:
+    from tenants.services import ROLE_OWNER, tenant_user_create
+
+    web, _worker = stack
+    with schema_context(connected.schema_name):
+        owner = tenant_user_create(email="owner@outage.test", password="owner-pass-1234", role=ROLE_OWNER,
+                                   name="Olivia Owner")
+        session = Client(HTTP_HOST=domain_of(connected))
+        session.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
+    with web.client(domain_of(connected)) as browser:
+        browser.cookies.set("sessionid", session.cookies["sessionid"].value)
+        page = browser.get("/app/team/")
+        assert page.status_code == 200
+        token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+
+        redis_of_our_own.kill()
+        invited = browser.post("/app/team/", data={"email": "new.agent@outage.test", "role": "agent",
+                                                   "csrfmiddlewaretoken": token})
+    assert invited.status_code == 302, invited.text  # the owner is told it was sent, not shown an error
+    with schema_context(connected.schema_name):
+        invitation = Invitation.objects.get(email="new.agent@outage.test")
+        assert OutboxMessage.objects.get(task_name="chat.dashboard.tasks.invitation_email_send").queued_at is None
+
+    redis_of_our_own.start()
+    beat_sends_the_outbox_relay(redis_of_our_own.url)
+    emailed = tenant_key(connected.schema_name, "invitation", str(invitation.pk), "emailed")
+    wait_until(lambda: redis.Redis.from_url(redis_of_our_own.url).exists(emailed), timeout=60,
+               message="invitation e-mailed by the worker")
+    with schema_context(connected.schema_name):
+        wait_until(lambda: OutboxMessage.objects.get(task_name="chat.dashboard.tasks.invitation_email_send").done_at,
+                   message="the outbox row marked done")
