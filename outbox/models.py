@@ -32,6 +32,8 @@ class OutboxMessage(models.Model):
             # The relay's question, "what is promised and not finished", reads only the open rows.
             models.Index(fields=["queued_at"], name="outbox_open_by_queued",
                          condition=Q(done_at__isnull=True, given_up_at__isnull=True)),
+            # Finished rows are forgotten after OUTBOX_KEEP_DONE_DAYS (by the relay).
+            models.Index(fields=["done_at"], name="outbox_done", condition=Q(done_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

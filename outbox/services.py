@@ -88,8 +88,14 @@ def _stale_before() -> datetime:
 
 
 def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
-    """Hand the broker again what was never queued or not finished in time; returns how many were sent."""
+    """Hand the broker again what was never queued or not finished in time; returns how many were sent.
+
+    Also forgets rows finished more than OUTBOX_KEEP_DONE_DAYS ago (given-up rows stay, beside their
+    dead letters, until someone looks at them).
+    """
     schema = _tenant_schema()
+    OutboxMessage.objects.filter(
+        done_at__lt=timezone.now() - timedelta(days=settings.OUTBOX_KEEP_DONE_DAYS)).delete()
     due = (Q(queued_at__isnull=True) | Q(queued_at__lt=_stale_before())) & Q(done_at__isnull=True,
                                                                              given_up_at__isnull=True)
     with transaction.atomic():

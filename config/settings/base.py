@@ -421,6 +421,8 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 OUTBOX_RELAY_TIMEOUT_SECONDS = env.int("OUTBOX_RELAY_TIMEOUT_SECONDS", default=900)
 # How often beat runs the relay for every active tenant.
 OUTBOX_RELAY_INTERVAL_SECONDS = env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=30)
+# Finished outbox rows are deleted by the relay after this many days (they only serve to look back).
+OUTBOX_KEEP_DONE_DAYS = env.int("OUTBOX_KEEP_DONE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["outbox-relay"] = {
     "task": "tenants.tasks.dispatch_to_active_tenants",
     "schedule": OUTBOX_RELAY_INTERVAL_SECONDS,
