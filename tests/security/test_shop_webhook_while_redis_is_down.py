@@ -10,9 +10,6 @@ Redis is down is e-mailed once it is back.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -23,12 +20,14 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from chat.models import Invitation
+from config.celery import app
 from config.redis import tenant_key
 from orders.models import Order, WebhookDelivery
 from outbox.models import OutboxMessage
+from outbox.tasks import outbox_relay_tenant
 from tests.orders import payloads
 from tests.orders.conftest import SHOPIFY_SECRET, domain_of
-from tests.support.processes import ROOT, PrivateRedis, WebServer, Worker, child_env, wait_until
+from tests.support.processes import PrivateRedis, WebServer, Worker, child_env, wait_until
 
 SHOPIFY = "/webhooks/shopify/"
 
@@ -72,12 +71,14 @@ def post_order(web: WebServer, tenant: object, raw: bytes, delivery_id: str) -> 
                            headers=payloads.shopify_headers(SHOPIFY_SECRET, raw, "orders/create", delivery_id))
 
 
-def beat_sends_the_outbox_relay(redis_url: str) -> None:
-    """What beat sends on its schedule (the `outbox-relay` entry), sent the way beat sends it."""
+def beat_sends_the_outbox_relay(tenant: object, redis_url: str) -> None:
+    """One pass of beat's `outbox-relay` entry for this tenant: the dispatcher sends each active tenant
+    the relay task stamped with its schema; here it is sent for this test's tenant only, so the relay
+    never touches the outboxes of other tests' tenants in the shared database."""
     entry = settings.CELERY_BEAT_SCHEDULE["outbox-relay"]
-    subprocess.run([sys.executable, "-m", "celery", "-A", "config", "call", entry["task"],
-                    "--args", json.dumps(entry["args"]), "--queue", entry["options"]["queue"]],
-                   cwd=ROOT, env=child_env(REDIS_URL=redis_url), check=True, capture_output=True, timeout=60)
+    assert (entry["task"], entry["args"]) == ("tenants.tasks.dispatch_to_active_tenants", [outbox_relay_tenant.name])
+    with app.connection_for_write(redis_url) as broker, schema_context(tenant.schema_name):  # type: ignore[attr-defined]
+        outbox_relay_tenant.apply_async(producer=app.amqp.Producer(broker))
 
 
 def the_order(tenant: object, number: str) -> Order | None:
@@ -112,12 +113,12 @@ def test_a_webhook_posted_while_redis_is_down_is_applied_by_the_relay_once_redis
     assert the_order(connected, "#5101") is None
 
     redis_of_our_own.start()  # back, and empty: the failed enqueue left nothing in it
-    beat_sends_the_outbox_relay(redis_of_our_own.url)
+    beat_sends_the_outbox_relay(connected, redis_of_our_own.url)
     wait_until(lambda: the_order(connected, "#5101"), timeout=60, message="order applied by the relay")
     assert_applied_once(connected, "#5101", "while-redis-down-5101")
 
     # The relay's next pass finds nothing owed; the order is not applied twice.
-    beat_sends_the_outbox_relay(redis_of_our_own.url)
+    beat_sends_the_outbox_relay(connected, redis_of_our_own.url)
     with schema_context(connected.schema_name):
         wait_until(lambda: OutboxMessage.objects.get().sends == 2, message="two sends in all")
     assert_applied_once(connected, "#5101", "while-redis-down-5101")
@@ -172,7 +173,7 @@ def test_an_invitation_made_while_redis_is_down_is_emailed_once_redis_is_back(
         assert OutboxMessage.objects.get(task_name="chat.dashboard.tasks.invitation_email_send").queued_at is None
 
     redis_of_our_own.start()
-    beat_sends_the_outbox_relay(redis_of_our_own.url)
+    beat_sends_the_outbox_relay(connected, redis_of_our_own.url)
     emailed = tenant_key(connected.schema_name, "invitation", str(invitation.pk), "emailed")
     wait_until(lambda: redis.Redis.from_url(redis_of_our_own.url).exists(emailed), timeout=60,
                message="invitation e-mailed by the worker")
