@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from config.errors import ApplicationError
-from orders.models import WebhookDelivery
+from orders.models import Product, Variant, WebhookDelivery
 from orders.platforms import json_loads_exact, payload_parse
 from orders.services.webhooks import webhook_delivery_apply
 from tests.orders import payloads
@@ -72,6 +72,23 @@ def woocommerce_products(draw: st.DrawFn) -> dict[str, Any]:
     return product
 
 
+@st.composite
+def woocommerce_orders(draw: st.DrawFn) -> dict[str, Any]:
+    order = payloads.woocommerce_order(order_id=draw(big_ints), email=draw(texts), total=draw(amounts),
+                                       price=draw(amounts))
+    order["number"] = draw(texts)
+    order["shipping_total"] = draw(amounts)
+    order["billing"]["phone"] = draw(texts)
+    order["line_items"][0].update(quantity=draw(big_ints), sku=draw(texts), name=draw(texts),
+                                  subtotal=draw(amounts))
+    if draw(st.booleans()):
+        del order["line_items"][0]["price"]  # the unit price is then the subtotal over the quantity
+    order["meta_data"] = [{"key": "_wc_shipment_tracking_items",
+                           "value": [{"tracking_provider": draw(texts), "tracking_number": draw(texts),
+                                      "custom_tracking_link": draw(texts)}]}]
+    return order
+
+
 def _storable(tenant: object, platform: str, topic: str, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
     with schema_context(tenant.schema_name):  # type: ignore[attr-defined]
@@ -98,6 +115,10 @@ def eur_shop(make_tenant: Callable[..., object]) -> object:
     tenant = make_tenant(name="Property shop").tenant  # type: ignore[attr-defined]
     with schema_context(tenant.schema_name):
         commerce_currency_set(currency="EUR")
+        # The inventory item the sample inventory level names, so its stock is really written.
+        product = Product.objects.create(sku="SH-HARB", name="Harbour Hoodie", price_minor=6495, currency="EUR")
+        Variant.objects.create(product=product, sku="SH-HARB-BLU-M", price_minor=6495, stock=7,
+                               inventory_ref="39072856")
     return tenant
 
 
@@ -120,3 +141,15 @@ def test_every_shopify_product_parse_accepts_can_be_stored(eur_shop, payload) ->
 @given(payload=woocommerce_products())
 def test_every_woocommerce_product_parse_accepts_can_be_stored(eur_shop, payload) -> None:
     _storable(eur_shop, "woocommerce", "product.updated", payload)
+
+
+@PROPERTY
+@given(payload=woocommerce_orders())
+def test_every_woocommerce_order_parse_accepts_can_be_stored(eur_shop, payload) -> None:
+    _storable(eur_shop, "woocommerce", "order.created", payload)
+
+
+@PROPERTY
+@given(available=big_ints)
+def test_every_shopify_inventory_level_parse_accepts_can_be_stored(eur_shop, available) -> None:
+    _storable(eur_shop, "shopify", "inventory_levels/update", payloads.shopify_inventory_level(available=available))
