@@ -24,6 +24,9 @@ logger = logging.getLogger("deskpilot.tasks")
 
 SCHEMA_HEADER = "deskpilot_schema"
 REQUEST_ID_HEADER = "deskpilot_request_id"
+# The outbox row (outbox.models.OutboxMessage, in the task's tenant schema) a task was sent for: the
+# task notes there that it finished, retries or gave up, so the relay knows what is still owed.
+OUTBOX_HEADER = "deskpilot_outbox"
 
 
 class Queue(enum.StrEnum):
@@ -154,13 +157,36 @@ class DeskpilotTask(Task):
             return None
         try:
             with tenant_context(tenant):
-                return super().__call__(*args, **kwargs)
+                result = super().__call__(*args, **kwargs)
+                self._outbox_done()
+                return result
         finally:
             connection.set_schema_to_public()
+
+    def _outbox_done(self) -> None:
+        message_id = self.request.get(OUTBOX_HEADER)
+        if message_id is not None:
+            from outbox.services import outbox_note_done
+
+            outbox_note_done(message_id=int(message_id))
+
+    def _outbox_note(self, *, given_up: bool, exc: BaseException) -> None:
+        """Tell the task's outbox row it retries or gave up; never lets that bookkeeping hide the failure."""
+        message_id, schema = self.request.get(OUTBOX_HEADER), self.request.get(SCHEMA_HEADER)
+        if message_id is None or not schema:
+            return
+        from outbox.services import outbox_note_given_up, outbox_note_retrying
+
+        note = outbox_note_given_up if given_up else outbox_note_retrying
+        try:
+            note(schema_name=schema, message_id=int(message_id), error=f"{type(exc).__name__}: {exc}")
+        except Exception:
+            logger.exception("task %s: could not note its outbox row %s", self.name, message_id)
 
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         from tenants.services import deadletter_note_failure
 
+        self._outbox_note(given_up=False, exc=exc)
         deadletter_note_failure(task_id=task_id)
         logger.warning("task %s[%s] failed, retrying: %s", self.name, task_id, exc)
 
@@ -179,6 +205,7 @@ class DeskpilotTask(Task):
             traceback=str(einfo),
             attempts=self.request.retries + 1,
         )
+        self._outbox_note(given_up=True, exc=exc)
 
 
 class TenantTask(DeskpilotTask):

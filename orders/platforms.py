@@ -14,11 +14,12 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db import connection, models
 from django.utils.html import strip_tags
 
 from config.db import BIGINT_MAX
 from orders.exceptions import InvalidPayload
-from orders.models import OrderStatus, Platform
+from orders.models import Order, OrderItem, OrderStatus, Platform, Product, Variant
 from orders.money import MINOR_DIGITS, amount_to_minor, currency_normalize
 
 
@@ -87,6 +88,11 @@ class ProductData:
     synonyms: list[str]
     variants: list[VariantData] = field(default_factory=list)
     parent_external_ref: str = ""
+
+    @property
+    def new_product_sku(self) -> str:
+        """The SKU a product created from this snapshot gets (Shopify products have none of their own)."""
+        return self.sku or f"{self.platform.upper()}-{self.external_ref}"
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,10 @@ def _datetime(value: Any, *, field_name: str, naive_is_utc: bool = True) -> date
         if not naive_is_utc:
             raise InvalidPayload(f"{field_name} '{text}' has no time zone.", details={"field": field_name})
         moment = moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:  # "0001-01-01T00:00+01:00" is stored as year 0, which nothing can read back
+        raise InvalidPayload(f"{field_name} '{text}' is out of range.", details={"field": field_name}) from exc
     return moment
 
 
@@ -510,7 +520,115 @@ TOPICS: dict[str, dict[str, Topic]] = {
 
 
 def payload_parse(*, platform: str, topic: str, payload: Any, currency: str) -> Parsed:
+    """The commerce facts of a payload, or InvalidPayload & co. naming the field.
+
+    What this returns can be stored: every text fits its column and holds no NUL character, every
+    number fits its column's range. The web process answers the shop from this, before storing the
+    delivery, so "accepted" is never followed by a failure the shop would not hear about.
+    """
+    _refuse_unstorable_characters(payload)
     handler = TOPICS[platform][topic]
-    if handler.needs_currency:
-        return handler.parse(payload, currency=currency)
-    return handler.parse(payload)
+    parsed = handler.parse(payload, currency=currency) if handler.needs_currency else handler.parse(payload)
+    parsed_storable_check(parsed)
+    return parsed
+
+
+# ----------------------------------------------------------------------------- fits the database
+
+
+def _text_unstorable(text: str) -> str | None:
+    """Why PostgreSQL's text and jsonb cannot hold this string, or None when they can."""
+    if "\x00" in text:
+        return "nul_character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escape can carry
+        return "invalid_unicode"
+    return None
+
+
+def _refuse_unstorable_characters(payload: Any) -> None:
+    """Refuse NUL characters and lone surrogates anywhere in the payload, naming where."""
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:  # a loop, not recursion: JSON nested as deep as the parser allows is fine here
+        path, value = stack.pop()
+        if isinstance(value, str):
+            reason = _text_unstorable(value)
+            if reason:
+                raise InvalidPayload(f"{path or 'The body'} holds a character that cannot be stored ({reason}).",
+                                     details={"field": path, "reason": reason})
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                reason = _text_unstorable(str(key))
+                if reason:
+                    raise InvalidPayload(f"A field name holds a character that cannot be stored ({reason}).",
+                                         details={"field": where, "reason": reason})
+                stack.append((where, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+
+
+# Where each parsed value is stored (model, column): limits are read from the models themselves.
+_ORDER_COLUMNS = {
+    "external_ref": (Order, "external_ref"), "number": (Order, "number"), "email": (Order, "email"),
+    "phone": (Order, "phone"), "subtotal_minor": (Order, "subtotal_minor"),
+    "shipping_minor": (Order, "shipping_minor"), "total_minor": (Order, "total_minor"),
+}
+# An item's name is cut to its column when stored (orders.services.orders), so any length is fine.
+_ITEM_COLUMNS = {"sku": (OrderItem, "sku"), "quantity": (OrderItem, "quantity"),
+                 "unit_price_minor": (OrderItem, "unit_price_minor")}
+_TRACKING_COLUMNS = {"carrier": (Order, "carrier"), "tracking_number": (Order, "tracking_number"),
+                     "tracking_url": (Order, "tracking_url")}
+_PRODUCT_COLUMNS = {"sku": (Product, "sku"), "name": (Product, "name"),
+                    "category": (Product, "category"), "external_ref": (Product, "external_ref")}
+# Stock below zero is stored as zero (platforms allow overselling), so only the top of the range counts.
+_VARIANT_COLUMNS = {"sku": (Variant, "sku"), "size": (Variant, "size"), "colour": (Variant, "colour"),
+                    "price_minor": (Variant, "price_minor"), "stock": (Variant, "stock"),
+                    "external_ref": (Variant, "external_ref"), "inventory_ref": (Variant, "inventory_ref")}
+
+
+def _column_fits(value: object, *, model: type[models.Model], column: str, field_name: str) -> None:
+    model_field = model._meta.get_field(column)
+    if isinstance(value, str):
+        limit = getattr(model_field, "max_length", None)
+        if limit is not None and len(value) > limit:
+            raise InvalidPayload(f"{field_name} is {len(value)} characters long; at most {limit} can be stored.",
+                                 details={"field": field_name, "reason": "too_long", "limit": limit})
+    elif isinstance(value, int) and not isinstance(value, bool):
+        low, high = connection.ops.integer_field_range(model_field.get_internal_type())
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise InvalidPayload(f"{field_name} is {value}; it must be between {low} and {high}.",
+                                 details={"field": field_name, "reason": "out_of_range", "min": low, "max": high})
+
+
+def _columns_fit(values: dict[str, object], columns: dict[str, tuple[type[models.Model], str]], *,
+                 prefix: str = "") -> None:
+    for name, (model, column) in columns.items():
+        value = values.get(name)
+        if value is not None:
+            _column_fits(value, model=model, column=column, field_name=f"{prefix}{name}")
+
+
+def parsed_storable_check(parsed: Parsed) -> None:
+    """InvalidPayload naming the first value its column cannot hold (too long, out of range, empty)."""
+    if isinstance(parsed, OrderData):
+        if not parsed.number:
+            raise InvalidPayload("The order number is empty.", details={"field": "number", "reason": "empty"})
+        _columns_fit(vars(parsed), _ORDER_COLUMNS)
+        for index, item in enumerate(parsed.items):
+            _columns_fit(vars(item), _ITEM_COLUMNS, prefix=f"items[{index}].")
+    if isinstance(parsed, OrderData | FulfillmentData) and parsed.tracking is not None:
+        _columns_fit(vars(parsed.tracking), _TRACKING_COLUMNS, prefix="tracking.")
+    if isinstance(parsed, ProductData):
+        _columns_fit({**vars(parsed), "sku": parsed.new_product_sku}, _PRODUCT_COLUMNS)
+        seen_skus: set[str] = set()
+        for index, variant in enumerate(parsed.variants):
+            if variant.sku in seen_skus:  # one row per SKU: the second would break its unique constraint
+                raise InvalidPayload(f"variants[{index}].sku '{variant.sku}' is given to two variants.",
+                                     details={"field": f"variants[{index}].sku", "reason": "duplicate"})
+            seen_skus.add(variant.sku)
+            stored = None if variant.stock is None else max(variant.stock, 0)
+            _columns_fit({**vars(variant), "stock": stored}, _VARIANT_COLUMNS, prefix=f"variants[{index}].")
+    if isinstance(parsed, InventoryData):
+        _column_fits(max(parsed.available, 0), model=Variant, column="stock", field_name="available")

@@ -41,6 +41,7 @@ from config.celery import Queue, tenant_task
 from config.db import in_schema_ahead
 from config.loops import PerLoop
 from config.redis import RedisScript, redis_client, redis_client_async, tenant_key
+from outbox.services import outbox_send
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant, UsageEntry, UsageNotice
 from tenants.selectors import month_start
@@ -406,17 +407,20 @@ def _usage_thresholds_check(*, schema_name: str, counted: tuple[str, dict[str, s
         return
     reached = _LEVELS_IN_ORDER[: _LEVELS_IN_ORDER.index(month.level) + 1]
     first_of_month = month_start().date()
-    created = [
-        notice
-        for level in reached
-        if (notice := _usage_notice_create(tenant_id=tenant_id, month=first_of_month, level=level))
-    ]
-    if not created:
-        return
-    # One e-mail, about the most serious level reached: an answer that jumps from 79% to 100%
-    # tells the owners the plan is used up, not also that it is nearly used up.
-    notice_id = created[-1].pk
-    transaction.on_commit(lambda: _usage_notice_email_enqueue(schema_name=schema_name, notice_id=notice_id))
+    # The notices and the promise of their e-mail (an outbox row, in the tenant's schema) commit
+    # together: Redis down now delays the e-mail until the outbox relay sends it, and never loses it.
+    # The caller may be on any schema (a thread of sync_to_async starts on public), hence the context.
+    with schema_context(schema_name), transaction.atomic():
+        created = [
+            notice
+            for level in reached
+            if (notice := _usage_notice_create(tenant_id=tenant_id, month=first_of_month, level=level))
+        ]
+        if not created:
+            return
+        # One e-mail, about the most serious level reached: an answer that jumps from 79% to 100%
+        # tells the owners the plan is used up, not also that it is nearly used up.
+        outbox_send(task=usage_notice_email_send, args=[created[-1].pk])
 
 
 def _usage_notice_create(*, tenant_id: int, month: date, level: str) -> UsageNotice | None:
@@ -430,13 +434,6 @@ def _usage_notice_create(*, tenant_id: int, month: date, level: str) -> UsageNot
     except IntegrityError:
         # Another answer crossed the same line at the same moment and told the owners.
         return None
-
-
-def _usage_notice_email_enqueue(*, schema_name: str, notice_id: int) -> None:
-    # The task carries the schema it is sent from; the caller may be on any schema (a thread
-    # of sync_to_async starts on public), so send it from the tenant's.
-    with schema_context(schema_name):
-        usage_notice_email_send.delay(notice_id)
 
 
 def usage_notice_email(*, notice_id: int) -> int:

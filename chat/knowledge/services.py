@@ -32,6 +32,7 @@ from chat.knowledge.exceptions import (
 from chat.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
 from config.errors import ApplicationError
 from config.redis import redis_client, tenant_key
+from outbox.services import outbox_send_many
 
 logger = logging.getLogger(__name__)
 
@@ -436,12 +437,13 @@ def source_index_given_up(*, source_id: int, job_id: int | None, attempts: int, 
 
 
 def sources_index_in_background(*, source_ids: list[int], job_id: int | None, bulk: bool = False) -> None:
-    """Queue indexing after the current transaction commits: `medium` for imports, `low` for bulk work."""
+    """Promise indexing through the outbox (queued after the current transaction commits, and by the
+    relay if Redis cannot take it then): `medium` for imports, `low` for bulk work."""
     from chat.knowledge.tasks import kb_index_source, kb_reindex_source
 
     task = kb_reindex_source if bulk else kb_index_source
-    ids = list(source_ids)
-    transaction.on_commit(lambda: [task.delay(source_id, job_id) for source_id in ids])
+    with transaction.atomic():
+        outbox_send_many(task=task, calls=[(source_id, job_id) for source_id in source_ids])
 
 
 def source_index(*, source_id: int, job_id: int | None = None, provider: EmbeddingProvider | None = None,
@@ -636,10 +638,13 @@ def kb_reindex(*, background: bool, on_progress: ProgressCallback | None = None)
     """Re-chunk every source and embed what the current model has not embedded yet."""
     source_ids = list(KnowledgeSource.objects.exclude(status=KnowledgeSource.Status.FAILED, indexed_hash="")
                       .order_by("pk").values_list("pk", flat=True))
-    job = job_start(kind=str(IndexingJob.Kind.REINDEX), source_ids=source_ids, description="re-index every source")
     if background:
-        sources_index_in_background(source_ids=source_ids, job_id=job.pk, bulk=True)
+        with transaction.atomic():  # the job and the promise of its tasks commit together
+            job = job_start(kind=str(IndexingJob.Kind.REINDEX), source_ids=source_ids,
+                            description="re-index every source")
+            sources_index_in_background(source_ids=source_ids, job_id=job.pk, bulk=True)
         return job
+    job = job_start(kind=str(IndexingJob.Kind.REINDEX), source_ids=source_ids, description="re-index every source")
     sources_index_now(source_ids=source_ids, job_id=job.pk, force=True, on_progress=on_progress)
     job.refresh_from_db()
     return job

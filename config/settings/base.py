@@ -41,6 +41,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "chat",
     "orders",
+    "outbox",
     "axes",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -419,3 +420,21 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Deskpilot <no-reply@desk
 # and the browser tests' servers); production images collect them at build time.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
 # --- end dashboard accounts -------------------------------------------------------------------------
+
+# --- Transactional outbox (outbox app) --------------------------------------------------------------
+# A task promised by a stored change (a shop webhook, a knowledge import, an e-mail) that was never
+# queued (Redis down at commit) is sent again by the relay on its next pass; one queued this long ago
+# without finishing is sent again too (tasks are idempotent). Longer than the longest wait between a
+# task's retries (CELERY_RETRY_BACKOFF_MAX_SECONDS), which counts as under way.
+OUTBOX_RELAY_TIMEOUT_SECONDS = env.int("OUTBOX_RELAY_TIMEOUT_SECONDS", default=900)
+# How often beat runs the relay for every active tenant.
+OUTBOX_RELAY_INTERVAL_SECONDS = env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=30)
+# Finished outbox rows are deleted by the relay after this many days (they only serve to look back).
+OUTBOX_KEEP_DONE_DAYS = env.int("OUTBOX_KEEP_DONE_DAYS", default=7)
+CELERY_BEAT_SCHEDULE["outbox-relay"] = {
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": OUTBOX_RELAY_INTERVAL_SECONDS,
+    "args": ["outbox.tasks.outbox_relay_tenant"],
+    "options": {"queue": "high"},
+}
+# --- end transactional outbox -----------------------------------------------------------------------

@@ -219,8 +219,7 @@ def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
         product = _product_find(data)
         created = product is None
         if product is None:
-            sku = data.sku or f"{data.platform.upper()}-{data.external_ref}"
-            product = Product(sku=sku, currency=currency, price_minor=0, is_sellable=False)
+            product = Product(sku=data.new_product_sku, currency=currency, price_minor=0, is_sellable=False)
         product.name = data.name
         product.description = data.description or product.description
         product.category = data.category or product.category

@@ -3,6 +3,8 @@
 Receiving is cheap and synchronous (signature, JSON, payload shape, one INSERT) so the shop gets its
 answer fast and a bad delivery gets a clear one; applying it happens in a worker. A delivery id can
 only be stored once (a unique constraint), so twenty copies arriving together make one change.
+The delivery is stored with its outbox row (outbox.services): "accepted" means it will be applied,
+whether or not Redis took the task at that moment.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from celery import Task
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -32,6 +35,7 @@ from orders.platforms import (
 )
 from orders.services.catalog import product_upsert_from_platform, variant_stock_set_from_platform
 from orders.services.orders import fulfillment_apply, order_upsert
+from outbox.services import outbox_resend_unless_under_way, outbox_send
 
 logger = logging.getLogger(__name__)
 
@@ -103,17 +107,35 @@ def webhook_receive(*, platform: str, headers: Mapping[str, str], body: bytes) -
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(platform=platform, delivery_id=delivery_id, topic=topic,
                                                       body=body, headers=kept_headers)
-            transaction.on_commit(lambda: _enqueue(delivery.pk))
+            # The outbox row commits with the delivery: from here on it is applied even if Redis is
+            # down right now (the relay queues it once it is back), so the answer is "accepted".
+            outbox_send(task=_apply_task(), args=[delivery.pk], key=_outbox_key(delivery.pk))
     except IntegrityError:
+        if _resend_if_unapplied(platform=platform, delivery_id=delivery_id):
+            logger.info("%s delivery %s seen before but never applied; queued again", platform, delivery_id)
+            return WebhookReceipt(status="accepted", topic=topic, delivery_id=delivery_id)
         logger.info("%s delivery %s seen before; nothing to do", platform, delivery_id)
         return WebhookReceipt(status="duplicate", topic=topic, delivery_id=delivery_id)
     return WebhookReceipt(status="accepted", topic=topic, delivery_id=delivery_id)
 
 
-def _enqueue(delivery_pk: int) -> None:
+def _apply_task() -> Task:
     from orders.tasks import webhook_delivery_process
 
-    webhook_delivery_process.delay(delivery_pk)
+    return webhook_delivery_process
+
+
+def _outbox_key(delivery_pk: int) -> str:
+    return f"orders.webhookdelivery:{delivery_pk}"
+
+
+def _resend_if_unapplied(*, platform: str, delivery_id: str) -> bool:
+    """A shop's retry of a stored delivery: queued again when its first copy was not applied and is not
+    under way (never queued, queued too long ago, or dead-lettered); a duplicate otherwise."""
+    delivery = WebhookDelivery.objects.filter(platform=platform, delivery_id=delivery_id).first()
+    if delivery is None or delivery.state == WebhookDelivery.State.PROCESSED:
+        return False
+    return outbox_resend_unless_under_way(key=_outbox_key(delivery.pk))
 
 
 def _apply(*, parsed: Any, currency: str, source: str) -> str:

@@ -18,6 +18,7 @@ from config.redis import redis_client
 from orders.models import Order, Product, Variant, WebhookDelivery
 from orders.services.catalog import shop_secret_set
 from orders.services.webhooks import webhook_receive
+from outbox.models import OutboxMessage
 from tenants.models import DeadLetter
 from tests.orders import payloads
 from tests.orders.conftest import SHOPIFY_SECRET, WOO_SECRET, domain_of
@@ -285,3 +286,7 @@ def test_a_delivery_that_keeps_failing_lands_in_the_dead_letter_store(web, worke
         delivery = WebhookDelivery.objects.get(delivery_id="orphan-fulfillment")
         assert delivery.state == "failed" and "999999" in delivery.outcome and delivery.attempts == 3
         assert not Order.objects.filter(external_ref="999999").exists()
+        # Its outbox row gave up with it: the relay does not send a dead-lettered delivery again.
+        promise = wait_until(lambda: OutboxMessage.objects.filter(given_up_at__isnull=False).first(),
+                             message="outbox row given up")
+        assert promise.done_at is None and "OrderNotFound" in promise.last_error

