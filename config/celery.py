@@ -166,7 +166,7 @@ class DeskpilotTask(Task):
     def _outbox_done(self) -> None:
         message_id = self.request.get(OUTBOX_HEADER)
         if message_id is not None:
-            from outbox.services import outbox_note_done
+            from config.outbox.services import outbox_note_done
 
             outbox_note_done(message_id=int(message_id))
 
@@ -175,7 +175,7 @@ class DeskpilotTask(Task):
         message_id, schema = self.request.get(OUTBOX_HEADER), self.request.get(SCHEMA_HEADER)
         if message_id is None or not schema:
             return
-        from outbox.services import outbox_note_given_up, outbox_note_retrying
+        from config.outbox.services import outbox_note_given_up, outbox_note_retrying
 
         note = outbox_note_given_up if given_up else outbox_note_retrying
         try:

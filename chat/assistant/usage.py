@@ -40,8 +40,8 @@ from django_tenants.utils import schema_context
 from config.celery import Queue, tenant_task
 from config.db import in_schema_ahead
 from config.loops import PerLoop
+from config.outbox.services import outbox_send
 from config.redis import RedisScript, redis_client, redis_client_async, tenant_key
-from outbox.services import outbox_send
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant, UsageEntry, UsageNotice
 from tenants.selectors import month_start

@@ -18,8 +18,8 @@ from chat.conversations.events import publish_after_commit, publish_agent_access
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
 from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation
 from config.errors import ApplicationError, ValidationFailed
+from config.outbox.services import outbox_send
 from config.redis import redis_client, tenant_key
-from outbox.services import outbox_send
 from tenants.models import Tenant
 from tenants.services import ROLE_AGENT, ROLE_OWNER, tenant_user_create
 

@@ -31,8 +31,8 @@ from chat.knowledge.exceptions import (
 )
 from chat.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
 from config.errors import ApplicationError
+from config.outbox.services import outbox_send_many
 from config.redis import redis_client, tenant_key
-from outbox.services import outbox_send_many
 
 logger = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ TENANT_APPS = [
     "django.contrib.messages",
     "chat",
     "orders",
-    "outbox",
+    "config.outbox",
     "axes",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -434,7 +434,7 @@ OUTBOX_KEEP_DONE_DAYS = env.int("OUTBOX_KEEP_DONE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["outbox-relay"] = {
     "task": "tenants.tasks.dispatch_to_active_tenants",
     "schedule": OUTBOX_RELAY_INTERVAL_SECONDS,
-    "args": ["outbox.tasks.outbox_relay_tenant"],
+    "args": ["config.outbox.tasks.outbox_relay_tenant"],
     "options": {"queue": "high"},
 }
 # --- end transactional outbox -----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.outbox.services import outbox_resend_unless_under_way, outbox_send
 from orders.exceptions import InvalidPayload, WebhookRejected
 from orders.models import Platform, ShopConnection, WebhookDelivery
 from orders.platforms import (
@@ -35,7 +36,6 @@ from orders.platforms import (
 )
 from orders.services.catalog import product_upsert_from_platform, variant_stock_set_from_platform
 from orders.services.orders import fulfillment_apply, order_upsert
-from outbox.services import outbox_resend_unless_under_way, outbox_send
 
 logger = logging.getLogger(__name__)
 

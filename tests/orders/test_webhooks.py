@@ -14,11 +14,11 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from config.outbox.models import OutboxMessage
 from config.redis import redis_client
 from orders.models import Order, Product, Variant, WebhookDelivery
 from orders.services.catalog import shop_secret_set
 from orders.services.webhooks import webhook_receive
-from outbox.models import OutboxMessage
 from tenants.models import DeadLetter
 from tests.orders import payloads
 from tests.orders.conftest import SHOPIFY_SECRET, WOO_SECRET, domain_of

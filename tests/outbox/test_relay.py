@@ -10,9 +10,9 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from config.celery import app
+from config.outbox.models import OutboxMessage
+from config.outbox.services import OutboxOnPublicSchema, outbox_relay, outbox_resend_unless_under_way, outbox_send
 from config.redis import redis_client
-from outbox.models import OutboxMessage
-from outbox.services import OutboxOnPublicSchema, outbox_relay, outbox_resend_unless_under_way, outbox_send
 from tenants.tasks import tenant_worker_probe
 
 

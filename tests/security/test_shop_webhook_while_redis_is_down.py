@@ -21,10 +21,10 @@ from django_tenants.utils import schema_context
 
 from chat.models import Invitation
 from config.celery import app
+from config.outbox.models import OutboxMessage
+from config.outbox.tasks import outbox_relay_tenant
 from config.redis import tenant_key
 from orders.models import Order, WebhookDelivery
-from outbox.models import OutboxMessage
-from outbox.tasks import outbox_relay_tenant
 from tests.orders import payloads
 from tests.orders.conftest import SHOPIFY_SECRET, domain_of
 from tests.support.processes import PrivateRedis, WebServer, Worker, child_env, wait_until

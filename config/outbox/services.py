@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from config.celery import OUTBOX_HEADER
-from outbox.models import OutboxMessage
+from config.outbox.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
-from outbox.selectors import outbox_counts
-from outbox.services import outbox_relay
+from config.outbox.selectors import outbox_counts
+from config.outbox.services import outbox_relay
 from tenants.selectors import active_tenant_schemas
 
 

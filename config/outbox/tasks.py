@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.celery import Queue, tenant_task
-from outbox.services import outbox_relay
+from config.outbox.services import outbox_relay
 
 
 @tenant_task(queue=Queue.HIGH)

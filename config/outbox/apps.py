@@ -2,5 +2,6 @@ from django.apps import AppConfig
 
 
 class OutboxConfig(AppConfig):
-    name = "outbox"
+    name = "config.outbox"
+    label = "outbox"
     verbose_name = "Outbox (tasks promised by stored changes)"

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from outbox.models import OutboxMessage
+from config.outbox.models import OutboxMessage
 
 
 @dataclass(frozen=True)
