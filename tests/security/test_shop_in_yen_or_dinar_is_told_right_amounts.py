@@ -9,6 +9,7 @@ told as "10.00 JPY" and 1.500 KWD as "15.00 KWD".
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -23,12 +24,14 @@ import pytest
 from django.core.management import call_command
 from django_tenants.utils import schema_context
 
+from chat.assistant.resilience import circuit_reset
 from config.redis import redis_client
 from orders.models import Order, Product, WebhookDelivery
 from orders.services.catalog import commerce_currency_set, shop_secret_set
 from tenants.services import ROLE_OWNER, tenant_user_create
 from tests.orders import payloads
 from tests.orders.conftest import SHOPIFY_SECRET
+from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.processes import WebServer, Worker, wait_until
 
 OWNER_PASSWORD = "owner-pass-for-yen-1234"
@@ -102,12 +105,12 @@ def applied_order(shop: Shop, number: str) -> Order:
     return order
 
 
-def customer_asks(shop: Shop, text: str) -> str:
+def customer_asks(shop: Shop, text: str, *, mode: str = "offline") -> str:
     out = io.StringIO()
     call_command("assistant", "ask", "--tenant", shop.tenant.schema_name, "--json", text, stdout=out)
     answer = json.loads(out.getvalue())
-    assert answer["mode"] == "offline" and answer["replied"]
-    return answer["answer"]
+    assert answer["mode"] == mode and answer["replied"], answer
+    return str(answer["answer"])
 
 
 @contextlib.contextmanager
@@ -168,6 +171,28 @@ def test_a_dinar_order_is_told_and_shown_with_three_decimals(web: WebServer, wor
 
     page = order_page_text(web, shop, order)
     assert "2.250 KWD" in page and "1.500 KWD" in page and "22.50" not in page and "15.00" not in page
+
+
+def test_a_model_that_misplaces_the_dinars_decimal_point_is_caught_before_the_customer_sees_it(
+        web: WebServer, worker: Worker, make_shop: Any, settings: Any) -> None:
+    """The fact check reads "22.500 KWD" as twenty-two and a half dinars (not a figure it could skip) and the
+    order's 2.250 KWD in dinars: the wrong total is refused and the model's corrected answer is sent."""
+    shop = make_shop("KWD")
+    post_order(web, shop, shopify_order(name="#3006", currency="KWD", price="1.500", shipping="0.750", total="2.250"))
+    applied_order(shop, "#3006")
+    truth = "Your order #3006 comes to 2.250 KWD."
+    with FakeOpenAIServer() as llm:
+        asyncio.run(circuit_reset(base_url=llm.base_url))
+        settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "sk-test-money-0123456789", llm.base_url
+        settings.OPENAI_CHAT_MODEL = "gpt-4o-mini"
+        llm.script_reply(tool_calls=[{"name": "order_lookup",
+                                      "arguments": {"number": "#3006", "email_or_phone": "jon@example.com"}}])
+        llm.script_reply(text="Your order #3006 comes to 22.500 KWD.")
+        llm.script_reply(text=truth)
+        answer = customer_asks(shop, "How much was my order #3006? My email is jon@example.com", mode="llm")
+        asyncio.run(circuit_reset(base_url=llm.base_url))
+    assert answer == truth
+    assert "22.500 KWD" in str(llm.chat_requests[-1].json["messages"][-1]["content"]), "the model is told what was wrong"
 
 
 def test_a_euro_order_keeps_its_cents(web: WebServer, worker: Worker, make_shop: Any) -> None:
