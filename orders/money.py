@@ -105,3 +105,12 @@ def minor_to_text(amount_minor: int, *, currency: str) -> str:
     if sign is None:
         return minor_to_display(amount_minor, currency=code)
     return f"{sign}{minor_to_major(amount_minor, currency=code):,.{MINOR_DIGITS[code]}f}"
+
+
+def minor_to_staff_label(amount_minor: int, *, currency: str) -> str:
+    """For admin lists: '10.00 EUR', or, for a row whose stored code is not a currency we know
+    (typed by hand into the admin), the raw figure named as such rather than a guess or an error page."""
+    try:
+        return minor_to_display(amount_minor, currency=currency)
+    except UnknownCurrency:
+        return f"{amount_minor} minor units of unknown currency '{currency}'"
