@@ -17,6 +17,7 @@ from typing import Any
 from django.utils.html import strip_tags
 
 from config.db import BIGINT_MAX
+from config.outside_urls import outside_url_or_empty
 from orders.exceptions import InvalidPayload
 from orders.models import OrderStatus, Platform
 from orders.money import MINOR_DIGITS, amount_to_minor, currency_normalize
@@ -228,7 +229,8 @@ def _shopify_fulfillment_tracking(fulfillment: dict[str, Any]) -> TrackingData:
     return TrackingData(
         carrier=_text(fulfillment.get("tracking_company")),
         tracking_number=_text(fulfillment.get("tracking_number") or (numbers[0] if numbers else "")),
-        tracking_url=_text(fulfillment.get("tracking_url") or (urls[0] if urls else "")),
+        tracking_url=outside_url_or_empty(fulfillment.get("tracking_url") or (urls[0] if urls else ""),
+                                          field="Shopify tracking_url"),
         estimated_delivery=_date_or_none(fulfillment.get("estimated_delivery_at")),
     )
 
@@ -393,7 +395,8 @@ def _woo_tracking(meta: Any) -> TrackingData | None:
                 return TrackingData(
                     carrier=_text(last.get("tracking_provider") or last.get("custom_tracking_provider")),
                     tracking_number=_text(last.get("tracking_number")),
-                    tracking_url=_text(last.get("custom_tracking_link")),
+                    tracking_url=outside_url_or_empty(last.get("custom_tracking_link"),
+                                                      field="WooCommerce custom_tracking_link"),
                 )
     return None
 
