@@ -258,6 +258,34 @@ def test_a_yen_catalog_import_is_priced_and_told_in_yen(web: WebServer, make_sho
     assert "¥1,000" in answer and "10.00" not in answer, answer
 
 
+def test_a_shop_that_moves_to_yen_has_its_products_priced_and_told_in_yen(web: WebServer, worker: Worker,
+                                                                         make_shop: Any) -> None:
+    """The shop's product snapshots carry prices in its currency of the day: a product first priced in
+    euros and then re-sent in yen is in yen, not 9800 read as hundredths of a euro."""
+    shop = make_shop("EUR")
+
+    def send_product(price: str) -> None:
+        raw = payloads.body(payloads.shopify_product(price=price))
+        with web.client(shop.domain) as client:
+            response = client.post("/webhooks/shopify/", content=raw,
+                                   headers=payloads.shopify_headers(SHOPIFY_SECRET, raw, "products/update"))
+        assert response.status_code == 200, response.text
+
+    def priced(currency: str, price_minor: int) -> bool:
+        with schema_context(shop.tenant.schema_name):
+            return Product.objects.filter(name="Harbour Hoodie", currency=currency, price_minor=price_minor).exists()
+
+    send_product("64.95")
+    wait_until(lambda: priced("EUR", 6495), timeout=60, message="the euro product applied")
+    with schema_context(shop.tenant.schema_name):
+        commerce_currency_set(currency="JPY")
+    send_product("9800")
+    wait_until(lambda: priced("JPY", 9800), timeout=60, message="the product re-priced in yen")
+
+    answer = customer_asks(shop, "Do you have the harbour hoodie in M?")
+    assert "¥9,800" in answer and "98.00" not in answer, answer
+
+
 def test_a_catalog_in_an_unknown_currency_is_refused_with_a_clear_message(web: WebServer, make_shop: Any) -> None:
     shop = make_shop("EUR")
     response = _upload(web, shop, CSV_HEADER + "TEA-2,Hojicha,Tea,Roasted,1000,XBT,,TEA-2-100G,100g,,3\n")
