@@ -351,7 +351,7 @@ def _money_in(text: str) -> Iterator[tuple[int, int, Money]]:
                 if amount is not None:
                     yield match.start("amount"), match.end(), Money(amount=amount, currencies=frozenset())
                 continue
-            if len(marker) == 3 and marker.isupper() and (
+            if len(marker) == 3 and marker.isalpha() and marker.isupper() and (
                     marker not in CURRENCY_CODES
                     or (marker in WORDLIKE_CODES and not re.search(r"[.,]\d+$", match.group("amount")))):
                 continue

@@ -119,3 +119,9 @@ def test_word_like_codes_are_prices_only_with_decimals() -> None:
     assert [claim.kind for claim in extract_claims("Our TOP 10 picks for you.")] == []
     claims = extract_claims("It costs PEN 49.90 in Lima.")
     assert [claim.value for claim in claims] == [Money(amount=Decimal("49.90"), currencies=frozenset({"PEN"}))]
+
+
+@pytest.mark.parametrize(("written", "currency"), [("US$59.95", "USD"), ("HK$100", "HKD"), ("CA$ 5", "CAD")])
+def test_three_character_signs_are_not_taken_for_codes(written: str, currency: str) -> None:
+    claims = [claim for claim in extract_claims(f"It is {written} today.") if claim.kind is ClaimKind.MONEY]
+    assert len(claims) == 1 and isinstance(claims[0].value, Money) and currency in claims[0].value.currencies
