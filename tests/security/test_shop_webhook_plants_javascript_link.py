@@ -26,6 +26,7 @@ import httpx
 import pytest
 from django.core.management import call_command
 from django_tenants.utils import schema_context
+from playwright.sync_api import Browser, expect
 
 from chat.widget.services import widget_settings_get
 from config.redis import redis_client
@@ -33,6 +34,12 @@ from orders.models import Order
 from orders.services.catalog import commerce_currency_set, shop_secret_set
 from orders.services.orders import order_lookup_key
 from tenants.services import ROLE_OWNER, tenant_user_create
+from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
+    _orm_beside_playwright,
+    browser,
+    playwright,
+    server_env,
+)
 from tests.orders import payloads
 from tests.orders.conftest import SHOPIFY_SECRET, WOO_SECRET
 from tests.support.processes import WebServer, Worker, wait_until
@@ -58,7 +65,7 @@ _BROWSER_STRIPS = re.compile(r"[\x00-\x20\x7f]")
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[WebServer]:
-    server = WebServer()
+    server = WebServer(env=server_env(OPENAI_API_KEY=""))
     yield server
     server.stop()
 
@@ -66,7 +73,7 @@ def web() -> Iterator[WebServer]:
 @pytest.fixture(scope="module")
 def worker() -> Iterator[Worker]:
     redis_client().flushdb()
-    process = Worker(queues="high", concurrency=1)
+    process = Worker(queues="high", concurrency=1, env=server_env())
     yield process
     process.stop()
 
@@ -263,3 +270,38 @@ def test_an_avatar_stored_before_the_check_is_not_served_to_the_widget(web: WebS
     with web.client(shop.domain) as client:
         config = client.get(f"/widget/config?key={key}")
     assert config.status_code == 200 and config.json()["avatar_url"] == ""
+
+
+@pytest.mark.browser
+def test_in_chromium_the_owner_clicking_a_planted_tracking_number_runs_nothing(
+        web: WebServer, worker: Worker, shop: Shop, browser: Browser) -> None:  # noqa: F811
+    planted = "JAVASCRIPT:alert(document.domain)"
+    assert send_shopify(web, shop, shopify_order_shipped_with(planted, "#5300"), "orders/create").status_code == 200
+    order = orders_by_number(shop, ["#5300"])["#5300"]
+    base = f"http://{shop.domain}:{web.port}"
+    context = browser.new_context()
+    context.set_default_timeout(20_000)
+    dialogs: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{base}/app/login/")
+        page.get_by_label("E-mail").fill(shop.owner_email)
+        page.get_by_label("Password").fill(OWNER_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{base}/app/inbox/")
+
+        page.goto(f"{base}/app/orders/{order.pk}/")
+        tracking = page.get_by_text("3STHRL0048271")
+        expect(tracking).to_be_visible()
+        tracking.click()
+        # A javascript: link runs as a task after the click; a probe queued behind it returns only
+        # once it has run (an alert it opens is dismissed, and recorded, by the handler above).
+        page.evaluate("() => new Promise(resolve => setTimeout(resolve, 0))")
+        assert dialogs == [], f"the planted script ran: alert({dialogs})"
+        assert page.url == f"{base}/app/orders/{order.pk}/"
+        assert page.locator("a", has_text="3STHRL0048271").count() == 0
+        assert page.evaluate("[...document.querySelectorAll('[href],[src]')].map(e => e.href || e.src)"
+                             ".filter(a => /^(javascript|data|vbscript):/i.test(a))") == []
+    finally:
+        context.close()
