@@ -6,6 +6,7 @@ a real Celery worker; the owner logs in through the real login form and fetches 
 HTTP. No planted address may be an href or src on the page, in any spelling browsers still run
 (upper case, tabs and line breaks inside, leading spaces and control characters, entities); the order
 itself is kept (a tracking link the shop got wrong must not lose it), and a real https link still works.
+In Chromium, the owner clicking the tracking number runs nothing (before the fix: alert(document.domain)).
 The widget's avatar address in the owner's settings is held to the same rule.
 """
 
