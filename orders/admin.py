@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from orders import models
+from orders.money import minor_to_staff_label
 
 
 class VariantInline(admin.TabularInline):
@@ -15,9 +16,13 @@ class VariantInline(admin.TabularInline):
 
 @admin.register(models.Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "category", "price_minor", "currency", "is_sellable"]
+    list_display = ["sku", "name", "category", "price", "is_sellable"]
     search_fields = ["sku", "name", "category"]
     inlines = [VariantInline]
+
+    @admin.display(description="Price from", ordering="price_minor")
+    def price(self, product: models.Product) -> str:
+        return minor_to_staff_label(product.price_minor, currency=product.currency)
 
 
 class OrderItemInline(admin.TabularInline):
@@ -38,12 +43,16 @@ class StatusChangeInline(admin.TabularInline):
 
 @admin.register(models.Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "status", "email", "total_minor", "currency", "placed_at"]
+    list_display = ["number", "status", "email", "total", "placed_at"]
     list_filter = ["status", "platform"]
     search_fields = ["number", "email", "tracking_number"]
     # Status changes go through orders.services.orders.order_transition, never a free edit.
     readonly_fields = ["status", "lookup_key", "source_updated_at"]
     inlines = [OrderItemInline, StatusChangeInline]
+
+    @admin.display(description="Total", ordering="total_minor")
+    def total(self, order: models.Order) -> str:
+        return minor_to_staff_label(order.total_minor, currency=order.currency)
 
 
 @admin.register(models.WebhookDelivery)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from config.outside_urls import outside_url_or_empty
 from orders.models import Platform
 from orders.money import amount_to_minor, currency_normalize
 from orders.platforms import ItemData, OrderData, TrackingData
@@ -44,7 +45,8 @@ def _order_record(record: dict[str, Any], *, default_currency: str) -> tuple[Ord
         total_minor=amount_to_minor(record["total"], currency=currency, field="total"),
         placed_at=created, updated_at=history[-1].at if history else created,
         tracking=TrackingData(carrier=record.get("carrier") or "", tracking_number=record.get("tracking_number") or "",
-                              tracking_url=record.get("tracking_url") or "",
+                              tracking_url=outside_url_or_empty(record.get("tracking_url"),
+                                                                field="imported order tracking_url"),
                               estimated_delivery=date.fromisoformat(estimated) if estimated else None),
     )
     return data, history

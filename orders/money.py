@@ -72,8 +72,45 @@ def amount_to_minor(amount: object, *, currency: str, field: str = "amount") -> 
     return int(minor)
 
 
+def minor_digits(currency: str) -> int:
+    """How many decimals `currency` has (JPY 0, EUR 2, KWD 3), or UnknownCurrency: never a guess of 2."""
+    return MINOR_DIGITS[currency_normalize(currency)]
+
+
+def minor_to_major(amount_minor: int, *, currency: str) -> Decimal:
+    """5995 EUR -> Decimal('59.95'); 1000 JPY -> Decimal('1000'); 1500 KWD -> Decimal('1.500')."""
+    return Decimal(amount_minor).scaleb(-minor_digits(currency))
+
+
 def minor_to_display(amount_minor: int, *, currency: str) -> str:
-    """'59.95 EUR': exact, for people and for the assistant to quote."""
-    digits = MINOR_DIGITS.get(currency, 2)
-    value = Decimal(amount_minor).scaleb(-digits)
-    return f"{value:.{digits}f} {currency}"
+    """'59.95 EUR', '1000 JPY', '1.500 KWD': exact, for people and for the assistant to quote.
+
+    No thousands separator: the amount part is what `amount_to_minor` reads back, and the fact
+    check reads '1.500 KWD' as one and a half dinars, as the currency's three decimals say.
+    """
+    code = currency_normalize(currency)
+    digits = MINOR_DIGITS[code]
+    return f"{minor_to_major(amount_minor, currency=code):.{digits}f} {code}"
+
+
+# The signs customers read without doubt; every other currency is written with its code. "¥" is
+# also the yuan's sign, so it is used for the yen only (the yuan keeps "CNY").
+CURRENCY_SIGNS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥"}
+
+
+def minor_to_text(amount_minor: int, *, currency: str) -> str:
+    """'€1,299.00', '¥1,000', '1.500 KWD': how the assistant writes a price in a sentence."""
+    code = currency_normalize(currency)
+    sign = CURRENCY_SIGNS.get(code)
+    if sign is None:
+        return minor_to_display(amount_minor, currency=code)
+    return f"{sign}{minor_to_major(amount_minor, currency=code):,.{MINOR_DIGITS[code]}f}"
+
+
+def minor_to_staff_label(amount_minor: int, *, currency: str) -> str:
+    """For admin lists: '10.00 EUR', or, for a row whose stored code is not a currency we know
+    (typed by hand into the admin), the raw figure named as such rather than a guess or an error page."""
+    try:
+        return minor_to_display(amount_minor, currency=currency)
+    except UnknownCurrency:
+        return f"{amount_minor} minor units of unknown currency '{currency}'"

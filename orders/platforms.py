@@ -18,6 +18,7 @@ from django.db import connection, models
 from django.utils.html import strip_tags
 
 from config.db import BIGINT_MAX
+from config.outside_urls import outside_url_or_empty
 from orders.exceptions import InvalidPayload
 from orders.models import Order, OrderItem, OrderStatus, Platform, Product, Variant
 from orders.money import MINOR_DIGITS, amount_to_minor, currency_normalize
@@ -238,7 +239,8 @@ def _shopify_fulfillment_tracking(fulfillment: dict[str, Any]) -> TrackingData:
     return TrackingData(
         carrier=_text(fulfillment.get("tracking_company")),
         tracking_number=_text(fulfillment.get("tracking_number") or (numbers[0] if numbers else "")),
-        tracking_url=_text(fulfillment.get("tracking_url") or (urls[0] if urls else "")),
+        tracking_url=outside_url_or_empty(fulfillment.get("tracking_url") or (urls[0] if urls else ""),
+                                          field="Shopify tracking_url"),
         estimated_delivery=_date_or_none(fulfillment.get("estimated_delivery_at")),
     )
 
@@ -403,7 +405,8 @@ def _woo_tracking(meta: Any) -> TrackingData | None:
                 return TrackingData(
                     carrier=_text(last.get("tracking_provider") or last.get("custom_tracking_provider")),
                     tracking_number=_text(last.get("tracking_number")),
-                    tracking_url=_text(last.get("custom_tracking_link")),
+                    tracking_url=outside_url_or_empty(last.get("custom_tracking_link"),
+                                                      field="WooCommerce custom_tracking_link"),
                 )
     return None
 

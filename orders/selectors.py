@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.models import F, Prefetch
 from rapidfuzz import fuzz, process
 
+from config.outside_urls import outside_url_or_empty
 from orders.models import (
     SEARCH_CONFIG,
     CommerceSettings,
@@ -470,7 +471,9 @@ def order_lookup(*, number: str, email_or_phone: str) -> OrderLookupResult:
         subtotal=minor_to_display(order.subtotal_minor, currency=currency),
         shipping=minor_to_display(order.shipping_minor, currency=currency),
         total=minor_to_display(order.total_minor, currency=currency), total_minor=order.total_minor,
-        carrier=order.carrier, tracking_number=order.tracking_number, tracking_url=order.tracking_url,
+        # Checked again on the way out: a row stored before addresses were checked is not passed on.
+        carrier=order.carrier, tracking_number=order.tracking_number,
+        tracking_url=outside_url_or_empty(order.tracking_url),
         estimated_delivery=order.estimated_delivery,
         history=tuple(StatusStep(status=step.to_status, at=step.at) for step in order.history.all()))
     return OrderLookupResult(found=True, order=info, message="")

@@ -7,6 +7,7 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django_tenants.admin import TenantAdminMixin
 
+from orders.money import minor_to_staff_label
 from tenants import services
 from tenants.models import DeadLetter, Domain, Plan, Tenant, UsageEntry
 from tenants.selectors import month_start
@@ -19,7 +20,12 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats", "price_minor")
+    list_display = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats",
+                    "monthly_price")
+
+    @admin.display(description="Monthly price", ordering="price_minor")
+    def monthly_price(self, plan: Plan) -> str:
+        return minor_to_staff_label(plan.price_minor, currency=plan.currency)
 
 
 @admin.register(Tenant)

@@ -23,6 +23,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from orders.money import MINOR_DIGITS
+
 T = TypeVar("T")
 
 
@@ -92,13 +94,12 @@ SUBUNIT_WORDS: dict[str, frozenset[str]] = {
     "cent": frozenset({"EUR"}) | DOLLAR_CURRENCIES, "cents": frozenset({"EUR"}) | DOLLAR_CURRENCIES,
     "pence": frozenset({"GBP"}), "p": frozenset({"GBP"}),
 }
-CURRENCY_CODES = frozenset({
-    "EUR", "GBP", "USD", "CHF", "SEK", "NOK", "DKK", "ISK", "PLN", "CZK", "HUF", "RON", "BGN", "TRY", "CAD", "AUD",
-    "NZD", "JPY", "CNY", "INR", "BRL", "MXN", "ZAR", "SGD", "HKD", "KRW", "AED", "ILS",
-})
-# Currencies whose minor unit is not a hundredth (ISO 4217); every other one has two decimals.
-MINOR_DIGITS_EXCEPTIONS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "JOD": 3,
-                           "OMR": 3, "TND": 3}
+# Every ISO 4217 code the platform knows, each with its own minor unit (orders.money): a shop in yen
+# or in dinars is checked in yen or dinars, not in hundredths.
+CURRENCY_CODES = frozenset(MINOR_DIGITS)
+# Codes that are also English words ("TOP 10", "ALL 3 sizes"): a marker only before or after an
+# amount with decimals ("PEN 49.90"), so a plain sentence is not read as a price.
+WORDLIKE_CODES = frozenset({"ALL", "BOB", "CUP", "GEL", "MOP", "PEN", "SOS", "TOP"})
 
 MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): number for number, name in enumerate(calendar.month_abbr) if name})
@@ -146,8 +147,12 @@ STATUS_SUPPORTED_BY = {
 
 # ============================================================================ patterns
 
-_AMOUNT = r"(?:\d{1,3}(?:[.,\u00a0\u202f ']\d{3})+|\d+)(?:[.,]\d{1,2}(?!\d))?(?:[.,]-)?"
-_CODE = "|".join(sorted(CURRENCY_CODES))
+# Up to four decimals: "1.500 KWD" and "0.5000 CLF" are amounts too (parse_amount reads which
+# separator is the decimal one from the currency).
+_AMOUNT = r"(?:\d{1,3}(?:[.,\u00a0\u202f ']\d{3})+|\d+)(?:[.,]\d{1,4}(?!\d))?(?:[.,]-)?"
+# Any three capitals: which are currencies is decided in `_money_in`, from CURRENCY_CODES; one
+# alternative per code would be tried at every position of every streamed sentence.
+_CODE = "[A-Z]{3}"
 _SYMBOL = "|".join(re.escape(symbol) for symbol in sorted(CURRENCY_SYMBOLS, key=len, reverse=True)
                    if symbol[0] not in "kF")
 _WORD_CURRENCY = "|".join(sorted({*CURRENCY_WORDS, *SUBUNIT_WORDS} - {"p"}, key=len, reverse=True))
@@ -340,15 +345,20 @@ def _may_contain(lowered: str | None, words: Iterable[str]) -> bool:
 def _money_in(text: str) -> Iterator[tuple[int, int, Money]]:
     for pattern in _MONEY_PATTERNS:
         for match in pattern.finditer(text):
-            amount = parse_amount(match.group("amount"))
-            if amount is None:
-                continue
             marker = match.groupdict().get("marker")
             if marker is None:
-                yield match.start("amount"), match.end(), Money(amount=amount, currencies=frozenset())
+                amount = parse_amount(match.group("amount"))
+                if amount is not None:
+                    yield match.start("amount"), match.end(), Money(amount=amount, currencies=frozenset())
+                continue
+            if len(marker) == 3 and marker.isalpha() and marker.isupper() and (
+                    marker not in CURRENCY_CODES
+                    or (marker in WORDLIKE_CODES and not re.search(r"[.,]\d+$", match.group("amount")))):
                 continue
             currencies, divisor = _currencies_of(marker)
-            yield match.start(), match.end(), Money(amount=amount / divisor, currencies=currencies)
+            amount = parse_amount(match.group("amount"), digits=_fewest_digits(currencies))
+            if amount is not None:
+                yield match.start(), match.end(), Money(amount=amount / divisor, currencies=currencies)
 
 
 def _currencies_of(marker: str) -> tuple[frozenset[str], int]:
@@ -362,11 +372,25 @@ def _currencies_of(marker: str) -> tuple[frozenset[str], int]:
     return CURRENCY_WORDS.get(word, frozenset()), 1
 
 
-def parse_amount(raw: str) -> Decimal | None:
-    """'1.299,00' / '1,299.00' / '59,95' / '59.9' / "1'299" / '59,-' as a Decimal."""
+def _fewest_digits(currencies: frozenset[str]) -> int:
+    """The smallest minor unit among the currencies a marker allows ("¥": the yen's 0, the yuan's 2)."""
+    return min((MINOR_DIGITS.get(code, 2) for code in currencies), default=2)
+
+
+def parse_amount(raw: str, *, digits: int = 2) -> Decimal | None:
+    """'1.299,00' / '1,299.00' / '59,95' / '59.9' / "1'299" / '59,-' as a Decimal.
+
+    A last separator followed by exactly three digits groups thousands ("1,299"), unless the
+    currency has three or more decimals (`digits`) and that separator appears once: "1.500 KWD" is
+    one and a half dinars, as Kuwait writes it, while "1.500.000 KWD" and "1,500.000 KWD" are
+    still read as thousands with their decimals.
+    """
     text = raw.strip().removesuffix("-").rstrip(".,")
     text = re.sub(r"[\u00a0\u202f ']", "", text)
-    decimals = re.search(r"[.,](\d{1,2})$", text)
+    decimals = re.search(r"[.,](\d+)$", text)
+    if decimals is not None and len(decimals.group(1)) == 3 and not (
+            digits >= 3 and text.count(text[decimals.start()]) == 1):
+        decimals = None
     whole, fraction = (text[:decimals.start()], decimals.group(1)) if decimals else (text, "")
     whole = re.sub(r"[.,]", "", whole)
     if not whole.isdigit():
@@ -590,8 +614,7 @@ def _as_data(value: Any) -> Any:
 def _walk(value: Any, facts: FactSet, *, key: str, currency: str | None) -> None:
     if isinstance(value, dict):
         own_currency = value.get("currency") or value.get("currency_code")
-        if isinstance(own_currency, str) and own_currency.strip().upper() in CURRENCY_CODES | set(
-                MINOR_DIGITS_EXCEPTIONS):
+        if isinstance(own_currency, str) and own_currency.strip().upper() in CURRENCY_CODES:
             currency = own_currency.strip().upper()
         for child_key, child in value.items():
             _walk(child, facts, key=str(child_key).lower(), currency=currency)
@@ -617,7 +640,9 @@ def _walk(value: Any, facts: FactSet, *, key: str, currency: str | None) -> None
 def _add_number(number: Decimal, facts: FactSet, *, key: str, currency: str | None) -> None:
     facts.numbers.add(number)
     if _MINOR_KEY.search(key):
-        major = number.scaleb(-MINOR_DIGITS_EXCEPTIONS.get(currency or "", 2))
+        # Without a currency beside it, a minor amount is read as hundredths (the common case); with
+        # one, in that currency's own unit: 1000 beside JPY is ¥1,000, 1500 beside KWD is 1.500 KWD.
+        major = number.scaleb(-MINOR_DIGITS.get(currency or "", 2))
         facts.money.add((major, currency))
         facts.numbers.add(major)
     elif _MONEY_KEY.search(key):

@@ -52,6 +52,7 @@ __all__ = [
     "TextDelta",
     "ToolCall",
     "chat_stream",
+    "cost_minor_to_text",
     "estimate_cost_minor",
     "provider_config_default",
 ]
@@ -563,6 +564,14 @@ def estimate_cost_minor(*, model: str, tokens_in: int, tokens_out: int) -> int:
     per_usd = Decimal(settings.LLM_COST_MINOR_UNITS_PER_USD)
     usd = (Decimal(tokens_in) * price_in + Decimal(tokens_out) * price_out) / Decimal(1_000_000)
     return int((usd * per_usd).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def cost_minor_to_text(cost_minor: int) -> str:
+    """A cost in LLM_COST_MINOR_UNITS_PER_USD minor units as dollars for people: '$1.23', 'less than $0.01'."""
+    usd = Decimal(cost_minor) / Decimal(settings.LLM_COST_MINOR_UNITS_PER_USD)
+    if 0 < usd < Decimal("0.01"):
+        return "less than $0.01"
+    return f"${usd.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
 def _price_for(model: str) -> tuple[Decimal, Decimal]:

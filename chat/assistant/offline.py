@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from chat.assistant import tools
 from chat.assistant.tools import TurnContext
 from chat.knowledge.selectors import kb_answer_threshold, kb_search
 from orders import selectors as commerce
+from orders.money import minor_to_text
 
 PRODUCT_MATCH_STRONG = 75.0
 KNOWLEDGE_CONFIDENT_FOR_PRODUCTS = 0.9
@@ -183,7 +183,6 @@ MONTHS = {
     "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
            "november", "december"],
 }
-CURRENCY_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
 
 
 def phrase(language: str, key: str, **values: Any) -> str:
@@ -304,9 +303,8 @@ def size_or_colour_in(text: str) -> str | None:
 
 
 def money(amount_minor: int, currency: str) -> str:
-    value = Decimal(amount_minor).scaleb(-2)
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{value:.2f}" if symbol else f"{value:.2f} {currency}"
+    """In the currency's own minor unit: '¥1,000', '1.500 KWD', '€64.95'."""
+    return minor_to_text(amount_minor, currency=currency)
 
 
 def day_name(day: date, language: str, today: date) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from django.utils import timezone
 
 from chat.knowledge.selectors import SearchResult, kb_answer_threshold, kb_search
+from config.outside_urls import outside_url_or_empty
 from orders import selectors as commerce
 
 KNOWLEDGE_RESULTS = 4
@@ -187,7 +188,9 @@ _TOOLS = {
 def cite_source(context: TurnContext, result: SearchResult) -> None:
     if any(source["source_id"] == result.source_id for source in context.sources):
         return
-    context.sources.append({"source_id": result.source_id, "title": result.title, "url": result.url,
+    # Sources are sent to the customer's widget and stored with the answer: an address only if it is http(s).
+    context.sources.append({"source_id": result.source_id, "title": result.title,
+                            "url": outside_url_or_empty(result.url),
                             "score": round(result.score, 3), "kind": result.kind})
 
 

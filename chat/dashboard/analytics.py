@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from chat.assistant.llm import cost_minor_to_text
 from chat.assistant.usage import LEVEL_EXHAUSTED, LEVEL_WARNING, UsageMonth, usage_month, usage_notices_current
 from chat.dashboard.charts import ChartPoint, Series, bar_chart_svg, count_format, line_chart_svg
 from chat.dashboard.permissions import owner_required
@@ -361,7 +362,8 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         ],
         "warning": month.level == LEVEL_WARNING, "exhausted": month.level == LEVEL_EXHAUSTED,
         "notices": usage_notices_current(schema_name=schema_name),
-        "cost": month.cost_minor / 100,
+        # Costs are kept in micro-dollars by default (LLM_COST_MINOR_UNITS_PER_USD), not in cents.
+        "cost": cost_minor_to_text(month.cost_minor),
     })
 
 

@@ -23,6 +23,7 @@ from chat.dashboard.permissions import owner_required
 from chat.models import BusinessProfile, WidgetSettings
 from chat.widget.services import widget_settings_get
 from config.errors import ApplicationError, ValidationFailed
+from config.outside_urls import outside_url, validate_outside_url
 from orders.models import SpecialDay, WeeklyOpening
 from orders.selectors import tenant_zone
 from orders.services.hours import WEEKDAY_KEYS, opening_hours_set_from_json
@@ -153,6 +154,9 @@ def widget_settings_update(*, display_name: str, greeting: str, primary_color: s
                                code="invalid_widget", details={"invalid": bad})
     if position not in ("left", "right"):
         raise ValidationFailed("The widget sits on the left or the right.", code="invalid_widget")
+    if avatar_url.strip() and outside_url(avatar_url) is None:
+        raise ValidationFailed("The avatar is a web address starting with https:// (or http://).",
+                               code="invalid_widget")
     if not _LANGUAGE_CODE.match(language.lower()):
         raise ValidationFailed("The widget's language is a code such as en or nl.", code="invalid_widget")
     for rate in (messages_per_minute_per_ip, messages_per_minute_per_visitor):
@@ -214,7 +218,7 @@ class WidgetForm(forms.Form):
     greeting = forms.CharField(max_length=300)
     primary_color = forms.CharField(max_length=7, label="Main colour", widget=forms.TextInput(attrs={"type": "color"}))
     text_color = forms.CharField(max_length=7, label="Text colour", widget=forms.TextInput(attrs={"type": "color"}))
-    avatar_url = forms.URLField(required=False, assume_scheme="https")
+    avatar_url = forms.URLField(required=False, assume_scheme="https", validators=[validate_outside_url])
     position = forms.ChoiceField(choices=[("right", "Right"), ("left", "Left")])
     language = forms.CharField(max_length=8)
     prechat_enabled = forms.BooleanField(required=False, label="Ask for name and e-mail before the chat")

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from chat.models import Channel, Contact, Conversation, WidgetSettings
 from config.db import in_tenant
+from config.outside_urls import outside_url_or_empty
 from config.redis import RedisScript, redis_client_async, tenant_key
 
 if TYPE_CHECKING:
@@ -250,7 +251,8 @@ def widget_config(widget: WidgetSettings, *, socket_url: str) -> dict[str, Any]:
         "greeting": widget.greeting,
         "language": widget.language,
         "colors": {"primary": widget.primary_color, "text": widget.text_color},
-        "avatar_url": widget.avatar_url,
+        # Saved before addresses were checked, or written past the form: only ever an http(s) address.
+        "avatar_url": outside_url_or_empty(widget.avatar_url),
         "position": widget.position,
         "prechat": {"enabled": widget.prechat_enabled, "require_email": widget.prechat_require_email},
         "away": away_state(widget.language),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -215,12 +216,15 @@ def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
     """Apply a shop's product (or variation) snapshot to our catalog; returns what happened."""
     with transaction.atomic(savepoint=False):
         if data.name is None:
-            return _variation_upsert(data=data)
+            return _variation_upsert(data=data, currency=currency)
         product = _product_find(data)
         created = product is None
         if product is None:
             product = Product(sku=data.new_product_sku, currency=currency, price_minor=0, is_sellable=False)
         product.name = data.name
+        # The snapshot carries every variant's price in the shop's currency now: the product is in
+        # that currency too, or 1000 read as yen would be shown as 10.00 euros.
+        product.currency = currency
         product.description = data.description or product.description
         product.category = data.category or product.category
         product.synonyms = list(dict.fromkeys([*product.synonyms, *data.synonyms]))
@@ -241,7 +245,7 @@ def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
     return f"product {product.sku} {'created' if created else 'updated'}"
 
 
-def _variation_upsert(*, data: ProductData) -> str:
+def _variation_upsert(*, data: ProductData, currency: str) -> str:
     variant_data = data.variants[0]
     variant = Variant.objects.select_for_update().filter(
         Q(external_ref=variant_data.external_ref) | Q(sku=variant_data.sku)).order_by("id").first()
@@ -250,11 +254,19 @@ def _variation_upsert(*, data: ProductData) -> str:
         return f"variation {variant_data.sku} skipped: its product {data.parent_external_ref} is unknown here"
     if variant is None:
         variant = Variant(product=product, sku=variant_data.sku, price_minor=0, stock=0)
+    note = ""
+    if variant_data.price_minor is not None and product.currency != currency:
+        # One variation cannot move its product to another currency (its siblings' prices would be
+        # read in the wrong unit): the stock is applied, the price waits for the product's snapshot.
+        variant_data = dataclasses.replace(variant_data, price_minor=None)
+        note = f", price not applied: the shop sells in {currency}, the product is in {product.currency}"
+        logger.warning("variation %s: price in %s, product %s in %s", variant_data.sku, currency, product.sku,
+                       product.currency)
     _variant_apply(variant, variant_data)
     variant.save()
     _product_price_refresh(product)
     product.save(update_fields=["price_minor", "is_sellable", "updated"])
-    return f"variant {variant.sku} updated"
+    return f"variant {variant.sku} updated{note}"
 
 
 def variant_stock_set_from_platform(*, data: InventoryData) -> str:
