@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet, Sum
+from django.db.models import Field, QuerySet, Sum
+from django.forms import Field as FormField
 from django.http import HttpRequest
 from django_tenants.admin import TenantAdminMixin
 
+from orders.money import minor_to_display
 from tenants import services
 from tenants.models import DeadLetter, Domain, Plan, Tenant, UsageEntry
 from tenants.selectors import month_start
@@ -19,7 +23,24 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats", "price_minor")
+    list_display = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats", "price")
+    readonly_fields = ("price",)
+    fields = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats", "currency",
+              "price_minor", "price")
+
+    @admin.display(description="Price", ordering="price_minor")
+    def price(self, plan: Plan) -> str:
+        # Money as people read it, in the plan's own currency (orders.money knows each one's minor units).
+        if plan.pk is None:
+            return "-"
+        return f"{minor_to_display(plan.price_minor, currency=plan.currency)} / month"
+
+    def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> FormField | None:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "price_minor" and formfield is not None:
+            formfield.label = "Monthly price in the currency's smallest unit"
+            formfield.help_text = "Cents for EUR or USD: 2900 is 29.00 EUR. Shown as money under Price once saved."
+        return formfield
 
 
 @admin.register(Tenant)
