@@ -20,9 +20,13 @@ ASSETS = {
 }
 
 
-@pytest.mark.parametrize("debug", ["true", "false"])
-def test_static_files_answer_200_under_make_runs_settings(tenant_a, debug: str) -> None:
-    with running(WebServer(env=make_run_env(DJANGO_DEBUG=debug))) as web:
+@pytest.mark.parametrize("debug", [None, "true", "false"])  # None: a fresh clone, no .env
+def test_static_files_answer_200_under_make_runs_settings(tenant_a, debug: str | None) -> None:
+    env = make_run_env()
+    env.pop("DJANGO_DEBUG", None)
+    if debug is not None:
+        env["DJANGO_DEBUG"] = debug
+    with running(WebServer(env=env)) as web:
         for host in ("localhost", tenant_a.get_primary_domain().domain):
             with web.client(host) as client:
                 for path, content_type in ASSETS.items():
