@@ -153,7 +153,7 @@ def main() -> None:
         ("knowledge", "/app/knowledge/"), ("unanswered questions", "/app/knowledge/unanswered/"),
         ("playground", "/app/playground/"), ("catalog", "/app/catalog/"), ("catalog search", "/app/catalog/?q=product"),
         ("product", f"/app/catalog/{product_id}/"), ("orders", "/app/orders/"), ("webhooks", "/app/webhooks/"),
-        ("profile", "/app/settings/profile/"), ("hours", "/app/settings/hours/"), ("widget", "/app/settings/widget/"),
+        ("profile and hours", "/app/settings/profile/"), ("widget", "/app/settings/widget/"),
         ("usage", "/app/usage/"), ("analytics (30 days)", "/app/analytics/"),
         ("analytics (60 days)", "/app/analytics/?from=" + _days_ago(59)),
     ]

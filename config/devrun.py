@@ -27,6 +27,14 @@ def _stream(name: str, process: subprocess.Popen[bytes]) -> None:
         sys.stdout.flush()
 
 
+def web_command(*, host: str, port: str, python: str = PYTHON) -> list[str]:
+    """The web server `make run` starts; the browser tests start this very command (tests/support)."""
+    # daphne drops a WebSocket whose handshake is not accepted within 5 s by default, which a
+    # burst of a thousand widgets opening at once (each looks up its tenant and visitor) outlasts.
+    return [python, "-m", "daphne", "-b", host, "-p", port, "--websocket_connect_timeout", "30",
+            "config.asgi:application"]
+
+
 def _manage(*args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True)
 
@@ -51,10 +59,7 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     beat_schedule = embedded.data_dir() / "celerybeat-schedule"
     commands = {
-        # daphne drops a WebSocket whose handshake is not accepted within 5 s by default, which a
-        # burst of a thousand widgets opening at once (each looks up its tenant and visitor) outlasts.
-        "web": [PYTHON, "-m", "daphne", "-b", host, "-p", port, "--websocket_connect_timeout", "30",
-                "config.asgi:application"],
+        "web": web_command(host=host, port=port),
         "worker": [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "critical,high,medium,low",
                    "--prefetch-multiplier", "1", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
                    "-l", "INFO", "-n", "worker@%h"],

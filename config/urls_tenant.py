@@ -2,10 +2,11 @@
 
 from django.urls import include, path
 
-from config.urls_public import robots_txt
+from config.urls_public import favicon_ico, robots_txt
 
 urlpatterns = [
     path("robots.txt", robots_txt),
+    path("favicon.ico", favicon_ico),
     path("app/", include("chat.dashboard.urls")),
     path("", include("chat.urls")),
     path("", include("orders.urls")),

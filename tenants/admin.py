@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet, Sum
+from django.db.models import Field, QuerySet, Sum
+from django.forms import Field as FormField
 from django.http import HttpRequest
 from django_tenants.admin import TenantAdminMixin
 
@@ -20,12 +23,24 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats",
-                    "monthly_price")
+    list_display = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats", "price")
+    readonly_fields = ("price",)
+    fields = ("name", "code", "monthly_messages", "monthly_tokens", "knowledge_sources", "agent_seats", "currency",
+              "price_minor", "price")
 
-    @admin.display(description="Monthly price", ordering="price_minor")
-    def monthly_price(self, plan: Plan) -> str:
-        return minor_to_staff_label(plan.price_minor, currency=plan.currency)
+    @admin.display(description="Price", ordering="price_minor")
+    def price(self, plan: Plan) -> str:
+        # Money as people read it, in the plan's own currency (orders.money knows each one's minor units).
+        if plan.pk is None:
+            return "-"
+        return f"{minor_to_staff_label(plan.price_minor, currency=plan.currency)} / month"
+
+    def formfield_for_dbfield(self, db_field: Field, request: HttpRequest, **kwargs: Any) -> FormField | None:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "price_minor" and formfield is not None:
+            formfield.label = "Monthly price in the currency's smallest unit"
+            formfield.help_text = "Cents for EUR or USD: 2900 is 29.00 EUR. Shown as money under Price once saved."
+        return formfield
 
 
 @admin.register(Tenant)

@@ -13,17 +13,24 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH = 640
+# The chart has no viewBox: it is as wide as its card and HEIGHT pixels tall, so its labels are drawn at
+# LABEL_SIZE CSS pixels whatever the card's width (a 640-unit viewBox shrunk into a half-width card drew
+# them about 6 px tall). Across, positions are percentages of the width; down, pixels.
 HEIGHT = 200
-MARGIN_LEFT = 44
 MARGIN_BOTTOM = 28
-MARGIN_TOP = 12
-MARGIN_RIGHT = 8
+MARGIN_TOP = 22
+LABEL_SIZE = 12
 BAR_COLOUR = "#1f6feb"
 LINE_COLOURS = ("#1f6feb", "#d1242f", "#1a7f37")
 AXIS_COLOUR = "#57606a"
-# With many days, only every n-th label fits under the axis.
-MAX_X_LABELS = 8
+# With many days, only every n-th label fits under the axis (a phone's card is about 300 px wide).
+MAX_X_LABELS = 6
+# The share of the width at each side where an axis label is aligned to the edge.
+EDGE = 0.08
+
+
+def _across(fraction: float) -> str:
+    return f"{fraction * 100:.2f}%"
 
 
 @dataclass(frozen=True)
@@ -61,26 +68,32 @@ def _nice_maximum(value: float) -> float:
 def _frame(*, title: str, summary: str, body: list[str], top: float, fmt: Callable[[float], str],
            labels: Sequence[str]) -> SafeString:
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    text = f'font-size="{LABEL_SIZE}" fill="{AXIS_COLOUR}"'
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'<svg class="chart" width="100%" height="{HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title><desc>{escape(summary)}</desc>",
     ]
     for fraction in (0, 0.5, 1):
         y = MARGIN_TOP + plot_height * (1 - fraction)
-        parts.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-                     f'stroke="#d0d7de" stroke-width="1"/>')
-        parts.append(f'<text x="{MARGIN_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="{AXIS_COLOUR}">{escape(fmt(top * fraction))}</text>')
+        parts.append(f'<line x1="0" x2="100%" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de" stroke-width="1"/>')
     parts.extend(body)
+    # The scale's figures sit just above their lines at the left, over the bars (a white outline keeps
+    # them readable there); the baseline needs none.
+    for fraction in (0.5, 1):
+        y = MARGIN_TOP + plot_height * (1 - fraction)
+        parts.append(f'<text x="2" y="{y - 4:.1f}" {text} stroke="#fff" stroke-width="3" paint-order="stroke">'
+                     f"{escape(fmt(top * fraction))}</text>")
     count = len(labels)
     if count:
         every = max(1, -(-count // MAX_X_LABELS))
-        slot = (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / count
         for index in range(0, count, every):
-            x = MARGIN_LEFT + slot * (index + 0.5)
-            parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle" font-size="11" '
-                         f'fill="{AXIS_COLOUR}">{escape(labels[index])}</text>')
+            middle = (index + 0.5) / count
+            # Near an edge a label is anchored to it instead of centred on its bar, so it is never cut off.
+            anchor, x = ("start", "0") if middle < EDGE else ("end", "100%") if middle > 1 - EDGE else \
+                ("middle", _across(middle))
+            parts.append(f'<text x="{x}" y="{HEIGHT - 8}" text-anchor="{anchor}" {text}>'
+                         f"{escape(labels[index])}</text>")
     parts.append("</svg>")
     return mark_safe("".join(parts))  # every piece of text above went through escape()
 
@@ -90,17 +103,17 @@ def bar_chart_svg(*, title: str, points: Sequence[ChartPoint], fmt: Callable[[fl
     values = [point.value for point in points if point.value is not None]
     top = _nice_maximum(maximum if maximum is not None else max(values, default=0))
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
-    slot = (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / max(len(points), 1)
-    bar_width = max(slot * 0.7, 1)
+    slot = 1 / max(len(points), 1)
+    bar_width = slot * 0.7
     body = []
     for index, point in enumerate(points):
         if point.value is None:
             continue
         height = plot_height * min(point.value / top, 1)
-        x = MARGIN_LEFT + slot * index + (slot - bar_width) / 2
         y = MARGIN_TOP + plot_height - height
-        body.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_width:.1f}" height="{height:.1f}" '
-                    f'fill="{BAR_COLOUR}"><title>{escape(point.label)}: {escape(fmt(point.value))}</title></rect>')
+        body.append(f'<rect x="{_across(slot * index + (slot - bar_width) / 2)}" y="{y:.1f}" '
+                    f'width="{_across(bar_width)}" height="{height:.1f}" fill="{BAR_COLOUR}">'
+                    f"<title>{escape(point.label)}: {escape(fmt(point.value))}</title></rect>")
     total = sum(values)
     summary = f"{len(points)} bars; highest {fmt(max(values, default=0))}; total {fmt(total)}."
     return _frame(title=title, summary=summary, body=body, top=top, fmt=fmt, labels=[p.label for p in points])
@@ -112,22 +125,24 @@ def line_chart_svg(*, title: str, series: Sequence[Series], fmt: Callable[[float
     top = _nice_maximum(maximum if maximum is not None else max(values, default=0))
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     length = max((len(line.points) for line in series), default=0)
-    slot = (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) / max(length, 1)
+    slot = 1 / max(length, 1)
     body = []
     for colour, line in zip(LINE_COLOURS * 3, series, strict=False):
-        segments: list[list[str]] = [[]]
+        previous: tuple[str, float] | None = None
+        dots = []
         for index, point in enumerate(line.points):
             if point.value is None:
-                segments.append([])
+                previous = None  # a gap in the line
                 continue
-            x = MARGIN_LEFT + slot * (index + 0.5)
+            x = _across(slot * (index + 0.5))
             y = MARGIN_TOP + plot_height * (1 - min(point.value / top, 1))
-            segments[-1].append(f"{x:.1f},{y:.1f}")
-            body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"><title>{escape(line.name)}, '
+            if previous is not None:
+                body.append(f'<line x1="{previous[0]}" y1="{previous[1]:.1f}" x2="{x}" y2="{y:.1f}" '
+                            f'stroke="{colour}" stroke-width="2" stroke-linecap="round"/>')
+            previous = (x, y)
+            dots.append(f'<circle cx="{x}" cy="{y:.1f}" r="2.5" fill="{colour}"><title>{escape(line.name)}, '
                         f'{escape(point.label)}: {escape(fmt(point.value))}</title></circle>')
-        for segment in segments:
-            if len(segment) > 1:
-                body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(segment)}"/>')
+        body.extend(dots)
     labels = [point.label for point in series[0].points] if series else []
     summary = "; ".join(f"{line.name}: {len([p for p in line.points if p.value is not None])} points" for line in series)
     return _frame(title=title, summary=summary, body=body, top=top, fmt=fmt, labels=labels)

@@ -35,7 +35,6 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Team", "dashboard:team", owner_only=True, section=SETTINGS),
     NavItem("Canned responses", "dashboard:canned-responses", owner_only=True, section=SETTINGS),
     NavItem("Usage", "dashboard:usage", owner_only=True, section=SETTINGS),
-    NavItem("Opening hours", "dashboard:hours", owner_only=True, section=SETTINGS),
     NavItem("Shop webhooks", "dashboard:webhooks", owner_only=True, section=SETTINGS),
 ]
 

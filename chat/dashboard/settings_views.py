@@ -240,13 +240,17 @@ def _profile_initial(profile: BusinessProfile) -> dict[str, Any]:
 
 
 def _profile_page(request: HttpRequest, *, form: ProfileForm | None = None, llm_form: LlmForm | None = None,
-                  error: str = "", status: int = 200) -> HttpResponse:
+                  hours_form: HoursForm | None = None, error: str = "", hours_error: str = "",
+                  status: int = 200) -> HttpResponse:
+    """The one page for the business: its profile, its opening hours and time zone, its own AI provider."""
     profile = business_profile_get()
     return render(request, "dashboard/settings/profile.html", {
         "form": form or ProfileForm(initial=_profile_initial(profile)),
+        "hours_form": hours_form or HoursForm(initial=_hours_initial(request.tenant)),
         "llm_form": llm_form or LlmForm(initial={"base_url": profile.llm_base_url,
                                                  "chat_model": profile.llm_chat_model}),
-        "key_masked": secret_masked(profile.llm_api_key), "error": error, "saved": request.GET.get("saved"),
+        "key_masked": secret_masked(profile.llm_api_key), "error": error, "hours_error": hours_error,
+        "saved": request.GET.get("saved"),
     }, status=status)
 
 
@@ -301,20 +305,19 @@ def _hours_initial(tenant: Tenant) -> dict[str, Any]:
 
 @owner_required
 def hours_page(request: HttpRequest) -> HttpResponse:
+    """Saves the hours form of the profile page; its old address (a page of its own) leads there."""
     if request.method != "POST":
-        return render(request, "dashboard/settings/hours.html",
-                      {"form": HoursForm(initial=_hours_initial(request.tenant)), "saved": request.GET.get("saved")})
+        return redirect(reverse("dashboard:profile") + "#hours", permanent=True)
     form = HoursForm(request.POST)
     if not form.is_valid():
-        return render(request, "dashboard/settings/hours.html", {"form": form}, status=400)
+        return _profile_page(request, hours_form=form, status=400)
     data = form.cleaned_data
     try:
         opening_hours_save(tenant=request.tenant, timezone_name=data["timezone"],
                            weekly={key: data[key] for key in WEEKDAY_KEYS}, special_days=data["special_days"])
     except ApplicationError as error:
-        return render(request, "dashboard/settings/hours.html", {"form": form, "error": error.message},
-                      status=error.status)
-    return redirect(reverse("dashboard:hours") + "?saved=1")
+        return _profile_page(request, hours_form=form, hours_error=error.message, status=error.status)
+    return redirect(reverse("dashboard:profile") + "?saved=hours#hours")
 
 
 def _widget_initial(widget: WidgetSettings) -> dict[str, Any]:

@@ -416,9 +416,9 @@ CELERY_BEAT_SCHEDULE["analytics-roll-up"] = {
     "options": {"queue": "low"},
 }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Deskpilot <no-reply@deskpilot.localhost>")
-# Serve the dashboard's CSS and scripts straight from static/ where collectstatic has not run (development,
-# and the browser tests' servers); production images collect them at build time.
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=DEBUG)
+# Production images collect static files at build time and WhiteNoise serves those; the local settings
+# (`make run`) serve them straight from static/ and the apps instead (see config/settings/local.py).
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=False)
 # --- end dashboard accounts -------------------------------------------------------------------------
 
 # --- Transactional outbox (outbox app) --------------------------------------------------------------

@@ -11,5 +11,9 @@ DATABASE_URL, REDIS_URL = resolve_store_urls()
 DATABASES = {"default": database_settings(DATABASE_URL)}
 globals().update(redis_dependent_settings(REDIS_URL))
 
+# `make run` never runs collectstatic: WhiteNoise finds the dashboard's and the admin's files where they
+# live, whatever DEBUG is (a default taken from DEBUG in base.py was read before DEBUG was set here).
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 LOGGING = logging_settings(env("DESKPILOT_LOG_FORMAT", default="text"), env("DESKPILOT_LOG_LEVEL", default="INFO"))

@@ -877,6 +877,8 @@
     setStatus(frame.status);
     if (frame.away) state.away = frame.away;
     renderChrome();
+    // The footer grew back ("Talk to a person" returns once a person leaves): keep the rating card in view.
+    if (frame.status === "resolved") scrollDown();
   }
 
   function onError(frame) {

@@ -16,7 +16,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, sync_playwright
 
-from tests.support.processes import WebServer, child_env
+from tests.support.processes import WebServer, make_run_env
 
 CHROMIUM = os.environ.get("DESKPILOT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,8 +45,21 @@ def _orm_beside_playwright() -> Iterator[None]:
         os.environ[ASYNC_UNSAFE] = previous
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _passwords_the_server_checks() -> Iterator[None]:
+    """The servers run the local settings (as `make run` does), whose password hashers are Django's
+    defaults: users a browser module creates get passwords those servers can check (the test settings'
+    fast MD5 hasher is unknown to them)."""
+    from django.conf import global_settings
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS):
+        yield
+
+
 def server_env(**extra: str) -> dict[str, str]:
-    env = child_env(**extra)
+    """The product as `make run` serves it (settings, server), on this test's own stores."""
+    env = make_run_env(**extra)
     env.pop(ASYNC_UNSAFE, None)
     return env
 

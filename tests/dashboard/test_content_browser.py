@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, expect
 from chat.knowledge.services import faq_upsert, sources_index_now
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
+    _passwords_the_server_checks,
     browser,
     page_errors,
     playwright,
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY="", WHITENOISE_USE_FINDERS="true"))
+    server = WebServer(env=server_env(OPENAI_API_KEY=""))
     yield server
     server.stop()
 

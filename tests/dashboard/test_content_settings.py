@@ -22,7 +22,7 @@ WIDGET_FORM = {
 }
 
 
-@pytest.mark.parametrize("path", ["/app/settings/profile/", "/app/settings/hours/", "/app/settings/widget/",
+@pytest.mark.parametrize("path", ["/app/settings/profile/", "/app/settings/widget/",
                                   "/app/usage/", "/app/analytics/", "/app/webhooks/"])
 def test_agents_get_403_on_owner_pages(business: Business, path: str) -> None:
     assert business.client(business.agent).get(path).status_code == 403
@@ -77,8 +77,23 @@ def test_hours_edited_and_read_by_the_assistant(business: Business) -> None:
         assert opening_hours_on(day=date(2030, 12, 25)).closed
         eve = opening_hours_on(day=date(2030, 12, 24))
         assert eve.special and eve.note == "Christmas Eve" and eve.ranges[0].closes == "13:00"
-    shown = owner.get("/app/settings/hours/").context["form"].initial
+    shown = owner.get("/app/settings/profile/").context["hours_form"].initial
     assert shown["mon"] == "09:00-12:00, 13:00-17:30" and shown["fri"] == "22:00-02:00"
+
+
+def test_hours_have_one_place_the_profile_page_and_the_old_address_leads_there(business: Business) -> None:
+    owner = business.client(business.owner)
+    page = owner.get("/app/settings/profile/")
+    links = [link.label for link in page.context["dashboard_nav_settings"]]
+    assert "Profile & hours" in links and not [label for label in links if label == "Opening hours"]
+    assert 'id="hours-heading"' in page.content.decode() and 'name="mon"' in page.content.decode()
+    old = owner.get("/app/settings/hours/")
+    assert old.status_code == 301 and old["Location"] == "/app/settings/profile/#hours"
+    assert business.client(business.agent).get("/app/settings/hours/").status_code == 403
+    refused = owner.post("/app/settings/hours/", {"timezone": "Mars/Olympus", "mon": "", "tue": "", "wed": "",
+                                                 "thu": "", "fri": "", "sat": "", "sun": "", "special_days": ""})
+    assert refused.status_code == 400 and "not a known time zone" in refused.content.decode()
+    assert 'id="profile-heading"' in refused.content.decode()  # the owner stays on the one page
 
 
 @pytest.mark.parametrize("change", [{"timezone": "Mars/Olympus"}, {"mon": "9 to 5"}, {"special_days": "soon closed"}])

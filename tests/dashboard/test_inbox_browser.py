@@ -22,6 +22,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     CHROMIUM_ARGS,
     Widget,
     _orm_beside_playwright,
+    _passwords_the_server_checks,
     browser,
     demo_url,
     domain_of,
@@ -38,7 +39,7 @@ AGENT_PASSWORD = "browser-agent-pass-1"
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY="", WHITENOISE_USE_FINDERS="true"))
+    server = WebServer(env=server_env(OPENAI_API_KEY=""))
     yield server
     server.stop()
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from config.devrun import web_command
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 STARTUP_TIMEOUT_SECONDS = 60
 
@@ -40,6 +42,23 @@ def child_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
+
+
+def make_run_env(**extra: str) -> dict[str, str]:
+    """The environment `make run` gives its web process (config.settings.local: DEBUG on, static files
+    served from static/ and the apps), on this test process's own throw-away stores.
+
+    Only what ties the server to this test is set: the stores, the secret that signs the sessions and
+    tokens the test makes, the channel-layer prefix the test's events are published under, and the
+    away banner recomputed at once (as the test settings do) so a test changing the hours sees it.
+    """
+    return child_env(**{
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+        "AWAY_STATE_CACHE_SECONDS": "0",
+        **extra,
+    })
 
 
 def wait_until(condition: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.05,
@@ -100,8 +119,9 @@ class ManagedProcess:
 class WebServer(ManagedProcess):
     def __init__(self, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
-        super().__init__("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                 "--websocket_connect_timeout", "30", "config.asgi:application"], env or child_env())
+        # The very command `make run` starts (config/devrun.py), on this test's port.
+        super().__init__("web", web_command(host="127.0.0.1", port=str(self.port), python=sys.executable),
+                         env or child_env())
         self._wait_ready(f"web server on {self.port}")
 
     def _ready(self) -> bool:
