@@ -41,6 +41,7 @@ from chat.assistant.resilience import (
     circuit_record_success,
     tenant_llm_slot,
 )
+from config.egress import egress_refusal_in
 from config.loops import PerLoop
 
 __all__ = [
@@ -61,15 +62,21 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+CODE_EGRESS_REFUSED = "llm_egress_refused"
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """Where and as whom to call: the platform's account, or a tenant's own key, endpoint and model."""
+    """Where and as whom to call: the platform's account, or a tenant's own key, endpoint and model.
+
+    `egress_guarded`: the endpoint goes through the egress guard (config.egress), as every endpoint
+    a tenant chose must; only the operator's own OPENAI_BASE_URL is trusted without it.
+    """
 
     api_key: str = field(repr=False)
     base_url: str = OPENAI_DEFAULT_BASE_URL
     chat_model: str = "gpt-4o-mini"
+    egress_guarded: bool = True
 
 
 def provider_config_default() -> ProviderConfig | None:
@@ -77,8 +84,9 @@ def provider_config_default() -> ProviderConfig | None:
     api_key = settings.OPENAI_API_KEY
     if not api_key:
         return None
+    # The operator's own choice of endpoint (perhaps a model server on its private network): trusted.
     return ProviderConfig(api_key=api_key, base_url=settings.OPENAI_BASE_URL or OPENAI_DEFAULT_BASE_URL,
-                          chat_model=settings.OPENAI_CHAT_MODEL)
+                          chat_model=settings.OPENAI_CHAT_MODEL, egress_guarded=False)
 
 
 # Events yielded by chat_stream, in order: TextDelta*, ToolCall*, then exactly one StreamFinished.
@@ -415,6 +423,15 @@ def _completed_tool_calls(tool_parts: dict[int, dict[str, Any]]) -> list[ToolCal
 
 
 def _classify(error: openai.APIError) -> _AttemptFailed:
+    refused = egress_refusal_in(error)
+    if refused is not None and refused.code == "egress_dns":
+        return _AttemptFailed(code=CODE_CONNECTION_FAILED, retryable=True, counts_against_provider=True,
+                              message="Could not find the language model provider's host.")
+    if refused is not None:
+        # The tenant's endpoint is on an address we never call: nothing was sent, and trying again
+        # would not change that. Not the provider's failure either.
+        return _AttemptFailed(code=CODE_EGRESS_REFUSED, retryable=False, counts_against_provider=False,
+                              rejected=True, message=f"The language model endpoint was refused: {refused.message}")
     if isinstance(error, openai.APITimeoutError):
         # A read or connect timeout already cost the full budget; trying again rarely beats the
         # offline answer the customer could have now.
@@ -493,8 +510,8 @@ _closing_tasks: set[asyncio.Task[None]] = set()
 def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOpenAI:
     per_loop = _clients.get()
     key_fingerprint = hashlib.sha256(config.api_key.encode()).hexdigest()
-    cache_key = (config.base_url, key_fingerprint, limits.connect_timeout, limits.first_token_timeout,
-                 limits.total_timeout)
+    cache_key = (config.base_url, key_fingerprint, config.egress_guarded, limits.connect_timeout,
+                 limits.first_token_timeout, limits.total_timeout)
     client = per_loop.get(cache_key)
     if client is None:
         if len(per_loop) >= _MAX_CLIENTS_PER_LOOP:
@@ -509,7 +526,7 @@ def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOp
             max_retries=0,
             timeout=openai.Timeout(limits.total_timeout, connect=limits.connect_timeout,
                                    read=_read_timeout(limits), pool=limits.connect_timeout),
-            http_client=llm_http_client(),
+            http_client=llm_http_client(egress_guarded=config.egress_guarded),
         )
     return client
 

@@ -279,6 +279,14 @@ LLM_PRICES = env.dict("LLM_PRICES", cast={"value": list}, default={})
 LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1_000_000)
 # --- end LLM provider ------------------------------------------------------------------------------
 
+# --- Egress guard (config.egress) ------------------------------------------------------------------
+# Requests made on a tenant's behalf (its own LLM endpoint, knowledge URLs) refuse loopback, private,
+# link-local, CGNAT, multicast, reserved and metadata addresses after DNS resolution, on every hop.
+# CIDRs, addresses or host names listed here are allowed anyway (a self-hosted model server on the
+# private network); the metadata addresses never are. The platform's own OPENAI_BASE_URL is the
+# operator's choice and is not guarded.
+EGRESS_ALLOWED_NETWORKS = env.list("EGRESS_ALLOWED_NETWORKS", default=[])
+
 # --- Knowledge base (chat.knowledge) ---------------------------------------------------------------
 # Embeddings: with OPENAI_API_KEY set (see the LLM block), any OpenAI-compatible endpoint
 # (OPENAI_BASE_URL) with this model; without it, the local all-MiniLM-L6-v2 on the CPU, no network.
@@ -295,11 +303,7 @@ KB_MAX_FILE_BYTES = env.int("KB_MAX_FILE_BYTES", default=20 * 1024 * 1024)
 # Web pages imported by URL: timeout per request, redirects followed (each hop is checked).
 KB_URL_TIMEOUT_SECONDS = env.float("KB_URL_TIMEOUT_SECONDS", default=10)
 KB_URL_MAX_REDIRECTS = env.int("KB_URL_MAX_REDIRECTS", default=5)
-# Refuse URLs that resolve to private, loopback or link-local addresses (server-side request
-# forgery). Only tests that import from a local server turn this off.
-KB_URL_BLOCK_PRIVATE_ADDRESSES = env.bool("KB_URL_BLOCK_PRIVATE_ADDRESSES", default=True)
-# Host names exempt from that check (an intranet wiki you trust), comma-separated.
-KB_URL_ALLOWED_HOSTS = env.list("KB_URL_ALLOWED_HOSTS", default=[])
+# Private, loopback and metadata addresses are refused by the egress guard (EGRESS_ALLOWED_NETWORKS).
 # Chunking: target and maximum characters per passage, and how much of the previous passage repeats.
 KB_CHUNK_TARGET_CHARS = env.int("KB_CHUNK_TARGET_CHARS", default=700)
 KB_CHUNK_MAX_CHARS = env.int("KB_CHUNK_MAX_CHARS", default=1000)
