@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import httpx2
 
-from config.egress import GuardedResolver, url_literal_check
+from config.egress import EgressRefused, GuardedResolver, url_literal_check
 
 
 @contextmanager
@@ -35,6 +35,10 @@ def _httpx_errors(*, connecting: bool) -> Iterator[None]:
     """aiohttp's errors as the httpx errors the `openai` client turns into its typed ones."""
     try:
         yield
+    except EgressRefused as error:
+        # Nothing was sent: a connection that was never allowed. The refusal stays the cause, for
+        # the caller to tell it from a provider that is down.
+        raise httpx2.ConnectError(error.message) from error
     except aiohttp.ClientProxyConnectionError as error:
         raise httpx2.ProxyError(str(error)) from error
     except aiohttp.ConnectionTimeoutError as error:
@@ -124,12 +128,12 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         body: Any = await request.aread() if request.method not in ("GET", "HEAD") else None
         proxy = self._proxy_for(request.url)
-        if self._resolver is not None:
-            # Literal IP hosts never reach a resolver; a proxied name is resolved by the proxy.
-            url_literal_check(str(request.url))
-            if proxy is not None:
-                await self._resolver.resolve(request.url.host, request.url.port or 0)
         with _httpx_errors(connecting=True):
+            if self._resolver is not None:
+                # Literal IP hosts never reach a resolver; a proxied name is resolved by the proxy.
+                url_literal_check(str(request.url))
+                if proxy is not None:
+                    await self._resolver.resolve(request.url.host, request.url.port or 0)
             response = await self._session_now().request(
                 request.method, str(request.url), headers=list(request.headers.multi_items()), data=body or None,
                 allow_redirects=False, compress=None, proxy=proxy,

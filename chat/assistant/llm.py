@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx2
 import openai
 from django.conf import settings
 
@@ -63,6 +64,7 @@ T = TypeVar("T")
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 CODE_EGRESS_REFUSED = "llm_egress_refused"
+CODE_INVALID_BASE_URL = "llm_invalid_base_url"
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,12 @@ class _AttemptFailed(Exception):
 
 async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: CallLimits, deadline: float,
                    progress: _AttemptProgress, is_trial: bool) -> AsyncGenerator[TextDelta | ToolCall, None]:
-    client = _client_for(config=config, limits=limits)
+    try:
+        client = _client_for(config=config, limits=limits)
+    except httpx2.InvalidURL as error:
+        # A tenant's stored base URL the HTTP client cannot even parse: the offline answer, not a crash.
+        raise _AttemptFailed(code=CODE_INVALID_BASE_URL, retryable=False, counts_against_provider=False,
+                             rejected=True, message="The language model endpoint's address is not valid.") from error
     read_timeout = _read_timeout(limits)
     first_token_budget = min(limits.first_token_timeout, deadline - time.monotonic())
     opened: Any = None
