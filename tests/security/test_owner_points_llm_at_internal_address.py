@@ -18,13 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import schema_context
 
 from chat.models import BusinessProfile
 from chat.widget.services import widget_settings_get
-from tenants.services import ROLE_OWNER, tenant_user_create
+from tests.support.owner_session import form_post, owner_dashboard
 from tests.support.processes import WebServer, child_env
 from tests.support.traps import RedirectServer, TrapServer
 from tests.support.ws import WidgetSocket
@@ -34,13 +32,13 @@ OWN_KEY = "sk-owner-secret-key-do-not-leak-7f3a"
 ALLOWED_HOST = "127.0.0.2"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def trap() -> Iterator[TrapServer]:
     with TrapServer() as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def redirector(trap: TrapServer) -> Iterator[RedirectServer]:
     with RedirectServer(host=ALLOWED_HOST, target=f"http://127.0.0.1:{trap.port}/v1/chat/completions") as server:
         yield server
@@ -80,27 +78,15 @@ class Shop:
 def shop(make_tenant: Any, web: WebServer) -> Iterator[Shop]:
     created = make_tenant(name="Harbour Shop")
     schema, domain = created.tenant.schema_name, created.domain.domain
-    with schema_context(schema):
-        owner = tenant_user_create(email="owner@harbour.example", password="owner-pass-1234", role=ROLE_OWNER)
-        owner = User.objects.get(pk=owner.pk)
-        session = SessionStore()
-        session["_auth_user_id"] = str(owner.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        session["_auth_user_hash"] = owner.get_session_auth_hash()
-        session.create()
-    dashboard = web.client(domain)
-    dashboard.cookies.set("sessionid", session.session_key or "", domain="127.0.0.1")
+    dashboard = owner_dashboard(web, schema=schema, domain=domain)
     yield Shop(schema=schema, domain=domain, dashboard=dashboard)
     dashboard.close()
 
 
 def llm_settings_post(shop: Shop, base_url: str) -> httpx.Response:
     """The owner's own-provider form, filled in and sent as a browser would."""
-    page = shop.dashboard.get("/app/settings/profile/")
-    assert page.status_code == 200
-    token = shop.dashboard.cookies.get("csrftoken")
-    return shop.dashboard.post("/app/settings/profile/llm/", data={
-        "api_key": OWN_KEY, "base_url": base_url, "chat_model": "gpt-4o-mini", "csrfmiddlewaretoken": token})
+    return form_post(shop.dashboard, page="/app/settings/profile/", action="/app/settings/profile/llm/",
+                     data={"api_key": OWN_KEY, "base_url": base_url, "chat_model": "gpt-4o-mini"})
 
 
 def stored_base_url(shop: Shop) -> str:
