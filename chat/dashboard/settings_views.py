@@ -24,6 +24,7 @@ from chat.models import BusinessProfile, WidgetSettings
 from chat.widget.services import widget_settings_get
 from config import egress
 from config.errors import ApplicationError, ValidationFailed
+from config.secrets_at_rest import secret_masked
 from orders.models import SpecialDay, WeeklyOpening
 from orders.selectors import tenant_zone
 from orders.services.hours import WEEKDAY_KEYS, opening_hours_set_from_json
@@ -34,7 +35,6 @@ _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
 _RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})$")
-KEY_SHOWN_CHARS = 4
 MAX_RATE_PER_MINUTE = 10_000
 
 
@@ -85,13 +85,6 @@ def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str) -> 
         profile.llm_base_url, profile.llm_chat_model = base_url, chat_model.strip()
     profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "updated"])
     return profile
-
-
-def secret_masked(secret: str) -> str:
-    """Enough of a stored secret to recognise it, never enough to use it."""
-    if not secret:
-        return ""
-    return "•" * 8 + secret[-KEY_SHOWN_CHARS:] if len(secret) > KEY_SHOWN_CHARS * 3 else "•" * 8
 
 
 def tenant_timezone_set(*, tenant: Tenant, timezone_name: str) -> Tenant:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -90,6 +92,12 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
+
+
+def development_secrets_keys(secret_key: str) -> list[str]:
+    """A Fernet key derived from SECRET_KEY: development and tests only, never production."""
+    digest = hashlib.sha256(f"deskpilot-secrets-at-rest:{secret_key}".encode()).digest()
+    return [base64.urlsafe_b64encode(digest).decode()]
 
 
 def database_settings(url: str) -> dict[str, object]:
@@ -286,6 +294,13 @@ LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1
 # private network); the metadata addresses never are. The platform's own OPENAI_BASE_URL is the
 # operator's choice and is not guarded.
 EGRESS_ALLOWED_NETWORKS = env.list("EGRESS_ALLOWED_NETWORKS", default=[])
+
+# --- Secrets at rest (config.secrets_at_rest) -----------------------------------------------------
+# Tenants' LLM API keys and shop webhook secrets are stored encrypted with these Fernet keys
+# (comma-separated): the first encrypts, all decrypt, so a new key goes first and the old one stays
+# until `manage.py secrets_reencrypt` has run. Required in production; development and tests derive
+# one from SECRET_KEY (development_secrets_keys) when it is empty.
+DESKPILOT_SECRETS_KEYS = env.list("DESKPILOT_SECRETS_KEYS", default=[])
 
 # --- Knowledge base (chat.knowledge) ---------------------------------------------------------------
 # Embeddings: with OPENAI_API_KEY set (see the LLM block), any OpenAI-compatible endpoint

@@ -1,0 +1,26 @@
+"""python manage.py secrets_reencrypt: every tenant's stored secrets, encrypted again with the first
+key of DESKPILOT_SECRETS_KEYS (the last step of a key rotation, docs/operations.md)."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from config.secrets_at_rest import secrets_reencrypt_current_schema
+from tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = ("Encrypt every tenant's LLM API key and shop webhook secrets again with the first key of "
+            "DESKPILOT_SECRETS_KEYS; run it after putting a new key first, before dropping the old one.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        total = 0
+        schemas = Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list("schema_name", flat=True)
+        for schema in schemas.order_by("schema_name"):
+            with schema_context(schema):
+                written = secrets_reencrypt_current_schema()
+            total += written
+            if options["verbosity"] > 1:
+                self.stdout.write(f"{schema}: {written} secrets")
+        self.stdout.write(self.style.SUCCESS(f"{total} secrets in {len(schemas)} tenants encrypted with the first key."))
