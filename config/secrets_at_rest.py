@@ -14,6 +14,7 @@ string is stored as itself, so "is a secret set" stays a plain comparison (and a
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -124,20 +125,37 @@ def column_encrypt_in_place(*, app_label: str, model_name: str, field_name: str,
     return run
 
 
-def secrets_reencrypt_current_schema() -> int:
+@dataclass
+class ReencryptReport:
+    written: int = 0
+    # Values no configured key can decrypt: left as they are, for the operator to deal with.
+    unreadable: list[str] = field(default_factory=list)
+
+
+def secrets_reencrypt_current_schema() -> ReencryptReport:
     """Every encrypted column's values in the current schema, encrypted again with the first key
-    (and any plaintext left, encrypted). Returns how many values were written."""
+    (plaintext left from before encryption too). Safe to run twice."""
     from django.apps import apps
     from django.db import connection
 
-    written = 0
+    report = ReencryptReport()
+    tables = set(connection.introspection.table_names())
+    quote = connection.ops.quote_name
     for model in apps.get_models():
-        fields = [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
-        if not fields or model._meta.db_table not in connection.introspection.table_names():
-            continue
-        for field in fields:
-            # Read through the field (decrypted with any key), written back through it (first key).
-            for pk, plain in model._default_manager.exclude(**{field.name: ""}).values_list("pk", field.name):
-                model._default_manager.filter(pk=pk).update(**{field.name: plain})
-                written += 1
-    return written
+        table = model._meta.db_table
+        for column_field in model._meta.concrete_fields:
+            if not isinstance(column_field, EncryptedTextField) or table not in tables:
+                continue
+            column, pk = quote(column_field.column), quote(model._meta.pk.column)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {pk}, {column} FROM {quote(table)} WHERE {column} <> ''")
+                for row_pk, stored in cursor.fetchall():
+                    try:
+                        plain = secret_decrypt(stored)
+                    except SecretUnreadable:
+                        report.unreadable.append(f"{table}.{column_field.column} id={row_pk}")
+                        continue
+                    cursor.execute(f"UPDATE {quote(table)} SET {column} = %s WHERE {pk} = %s",
+                                   [secret_encrypt(plain), row_pk])
+                    report.written += 1
+    return report

@@ -3,7 +3,7 @@ key of DESKPILOT_SECRETS_KEYS (the last step of a key rotation, docs/operations.
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from config.secrets_at_rest import secrets_reencrypt_current_schema
@@ -15,12 +15,18 @@ class Command(BaseCommand):
             "DESKPILOT_SECRETS_KEYS; run it after putting a new key first, before dropping the old one.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        total = 0
+        total, unreadable = 0, []
         schemas = Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list("schema_name", flat=True)
         for schema in schemas.order_by("schema_name"):
             with schema_context(schema):
-                written = secrets_reencrypt_current_schema()
-            total += written
+                report = secrets_reencrypt_current_schema()
+            total += report.written
+            unreadable += [f"{schema}: {where}" for where in report.unreadable]
             if options["verbosity"] > 1:
-                self.stdout.write(f"{schema}: {written} secrets")
-        self.stdout.write(self.style.SUCCESS(f"{total} secrets in {len(schemas)} tenants encrypted with the first key."))
+                self.stdout.write(f"{schema}: {report.written} secrets")
+        self.stdout.write(f"{total} secrets in {len(schemas)} tenants encrypted with the first key.")
+        if unreadable:
+            # Left untouched: do not drop an old key until this list is empty.
+            raise CommandError("No key in DESKPILOT_SECRETS_KEYS decrypts these stored secrets:\n"
+                               + "\n".join(unreadable))
+        self.stdout.write(self.style.SUCCESS("Every stored secret is encrypted with the first key."))
