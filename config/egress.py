@@ -29,7 +29,7 @@ import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -354,7 +354,8 @@ class GuardedHTTPTransport(httpx.BaseTransport):
         with _httpx_errors():
             response = self._pool.handle_request(core_request)
         return httpx.Response(status_code=response.status, headers=response.headers,
-                              stream=_ResponseBody(response.stream), extensions=response.extensions)
+                              stream=_ResponseBody(cast(Iterable[bytes], response.stream)),
+                              extensions=response.extensions)
 
     def close(self) -> None:
         self._pool.close()

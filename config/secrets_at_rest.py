@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -92,6 +92,13 @@ class EncryptedTextField(models.TextField):
     """A text column stored encrypted (see the module's docstring); the attribute is plain text."""
 
     description = "Text stored encrypted with DESKPILOT_SECRETS_KEYS"
+
+    if TYPE_CHECKING:
+        # For type checkers only (Django itself is untyped here): on a model instance the field
+        # reads and writes the plain text, as a TextField does.
+        def __get__(self, instance: Any, owner: Any) -> Any: ...
+
+        def __set__(self, instance: Any, value: str) -> None: ...
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
         return value if value is None else secret_decrypt(value)
