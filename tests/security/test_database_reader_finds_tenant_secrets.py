@@ -101,6 +101,10 @@ def test_the_webhook_secret_is_not_in_the_database_yet_signed_webhooks_verify(
     subprocess.run([sys.executable, "manage.py", "shop", "secret", "--tenant", schema, "--platform", "shopify",
                     "--set", WEBHOOK_SECRET], cwd=ROOT, env=child_env(), check=True, capture_output=True)
 
+    checked = subprocess.run([sys.executable, "manage.py", "shop", "secret", "--tenant", schema, "--platform",
+                              "shopify"], cwd=ROOT, env=child_env(), check=True, capture_output=True, text=True)
+    assert WEBHOOK_SECRET not in checked.stdout and f"shp…{WEBHOOK_SECRET[-4:]}" in checked.stdout
+
     stored = raw_rows(schema, ShopConnection._meta.db_table)
     assert "shopify" in stored, "the row was read"
     assert WEBHOOK_SECRET not in stored and WEBHOOK_SECRET[-10:] not in stored
