@@ -13,6 +13,9 @@ os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"
+# EGRESS_ALLOWED_NETWORKS is left empty (from base): the egress guard runs in every test. The fake
+# provider as the platform's own endpoint (OPENAI_BASE_URL) is not guarded; a test whose fake plays a
+# tenant's own endpoint or site on 127.0.0.1 allows exactly that address itself.
 # Tenants' secrets at rest: a key derived from SECRET_KEY unless DESKPILOT_SECRETS_KEYS is set.
 DESKPILOT_SECRETS_KEYS = DESKPILOT_SECRETS_KEYS or development_secrets_keys(SECRET_KEY)  # noqa: F405
 
