@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
+from config.secrets_at_rest import EncryptedTextField
+
 CURRENCY_CODE_REGEX = r"^[A-Z]{3}$"
 # Catalog text is searched with PostgreSQL's built-in full-text search; 'simple' keeps words as they
 # are (no English stemming) because tenants write in many languages. Typos are rapidfuzz's job.
@@ -47,7 +49,8 @@ class ShopConnection(models.Model):
     """A shop platform the business connected, with the secret its webhooks are signed with."""
 
     platform = models.CharField(max_length=20, choices=Platform.choices, unique=True)
-    webhook_secret = models.CharField(max_length=255)
+    # Stored encrypted (config.secrets_at_rest): the attribute is the plain secret, the column a token.
+    webhook_secret = EncryptedTextField()
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

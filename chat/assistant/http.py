@@ -9,6 +9,10 @@ bookkeeping were the largest share of the web process's work in a burst of answe
 
 This module is our own adapter rather than the SDK's vendored one because the errors must keep
 their meaning: a refused connection is a connection failure (retried), not a timeout.
+
+An endpoint a tenant chose goes through the egress guard (config.egress): the connector resolves
+names with `GuardedResolver` and connects to the checked address, literal IP hosts are checked
+before the request, and every redirect hop is a new request through the same checks.
 """
 
 from __future__ import annotations
@@ -23,12 +27,18 @@ from typing import Any
 import aiohttp
 import httpx2
 
+from config.egress import EgressRefused, GuardedResolver, url_literal_check
+
 
 @contextmanager
 def _httpx_errors(*, connecting: bool) -> Iterator[None]:
     """aiohttp's errors as the httpx errors the `openai` client turns into its typed ones."""
     try:
         yield
+    except EgressRefused as error:
+        # Nothing was sent: a connection that was never allowed. The refusal stays the cause, for
+        # the caller to tell it from a provider that is down.
+        raise httpx2.ConnectError(error.message) from error
     except aiohttp.ClientProxyConnectionError as error:
         raise httpx2.ProxyError(str(error)) from error
     except aiohttp.ConnectionTimeoutError as error:
@@ -83,20 +93,25 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
     Proxies come from the environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) as they would for httpx,
     read when the transport is made: aiohttp's own `trust_env` reads the environment and looks for
     a .netrc file in the home folder on every request, 2% of the web process's samples in a burst.
+
+    `egress_guarded` (an endpoint a tenant chose): every connection goes through the egress guard.
+    Through a proxy, the proxy resolves the name itself: the name is checked here first, and the
+    proxy should refuse private addresses too (docs/operations.md).
     """
 
-    def __init__(self, *, max_connections: int, keepalive_seconds: float, ssl_context: ssl.SSLContext | None = None
-                 ) -> None:
+    def __init__(self, *, max_connections: int, keepalive_seconds: float, ssl_context: ssl.SSLContext | None = None,
+                 egress_guarded: bool = True) -> None:
         self._max_connections = max_connections
         self._keepalive_seconds = keepalive_seconds
         self._ssl_context = ssl_context or default_ssl_context()
         self._proxies = urllib.request.getproxies_environment()
+        self._resolver = GuardedResolver() if egress_guarded else None
         self._session: aiohttp.ClientSession | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._max_connections, keepalive_timeout=self._keepalive_seconds,
-                                             ssl=self._ssl_context)
+                                             ssl=self._ssl_context, resolver=self._resolver)
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False,
                                                   skip_auto_headers=("User-Agent", "Accept-Encoding"))
         return self._session
@@ -112,10 +127,16 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         body: Any = await request.aread() if request.method not in ("GET", "HEAD") else None
+        proxy = self._proxy_for(request.url)
         with _httpx_errors(connecting=True):
+            if self._resolver is not None:
+                # Literal IP hosts never reach a resolver; a proxied name is resolved by the proxy.
+                url_literal_check(str(request.url))
+                if proxy is not None:
+                    await self._resolver.resolve(request.url.host, request.url.port or 0)
             response = await self._session_now().request(
                 request.method, str(request.url), headers=list(request.headers.multi_items()), data=body or None,
-                allow_redirects=False, compress=None, proxy=self._proxy_for(request.url),
+                allow_redirects=False, compress=None, proxy=proxy,
                 timeout=aiohttp.ClientTimeout(connect=timeouts.get("pool"), sock_connect=timeouts.get("connect"),
                                               sock_read=timeouts.get("read")))
         return httpx2.Response(status_code=response.status, headers=list(response.raw_headers),
@@ -129,9 +150,13 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             self._session = None
 
 
-def llm_http_client(*, max_connections: int = 1000, keepalive_seconds: float = 30.0) -> httpx2.AsyncClient:
-    """The `http_client` for an `openai.AsyncOpenAI` made on the running event loop."""
-    # Redirects are followed as the SDK's own default client does; proxies are the transport's.
+def llm_http_client(*, egress_guarded: bool = True, max_connections: int = 1000,
+                    keepalive_seconds: float = 30.0) -> httpx2.AsyncClient:
+    """The `http_client` for an `openai.AsyncOpenAI` made on the running event loop; `egress_guarded`
+    False only for the operator's own endpoint (OPENAI_BASE_URL)."""
+    # Redirects are followed as the SDK's own default client does, each hop through the transport's
+    # checks; proxies are the transport's.
     return httpx2.AsyncClient(transport=AiohttpTransport(max_connections=max_connections,
-                                                         keepalive_seconds=keepalive_seconds),
+                                                         keepalive_seconds=keepalive_seconds,
+                                                         egress_guarded=egress_guarded),
                               follow_redirects=True, trust_env=False)

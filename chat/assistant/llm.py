@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx2
 import openai
 from django.conf import settings
 
@@ -41,6 +42,7 @@ from chat.assistant.resilience import (
     circuit_record_success,
     tenant_llm_slot,
 )
+from config.egress import egress_refusal_in
 from config.loops import PerLoop
 
 __all__ = [
@@ -62,15 +64,22 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+CODE_EGRESS_REFUSED = "llm_egress_refused"
+CODE_INVALID_BASE_URL = "llm_invalid_base_url"
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """Where and as whom to call: the platform's account, or a tenant's own key, endpoint and model."""
+    """Where and as whom to call: the platform's account, or a tenant's own key, endpoint and model.
+
+    `egress_guarded`: the endpoint goes through the egress guard (config.egress), as every endpoint
+    a tenant chose must; only the operator's own OPENAI_BASE_URL is trusted without it.
+    """
 
     api_key: str = field(repr=False)
     base_url: str = OPENAI_DEFAULT_BASE_URL
     chat_model: str = "gpt-4o-mini"
+    egress_guarded: bool = True
 
 
 def provider_config_default() -> ProviderConfig | None:
@@ -78,8 +87,9 @@ def provider_config_default() -> ProviderConfig | None:
     api_key = settings.OPENAI_API_KEY
     if not api_key:
         return None
+    # The operator's own choice of endpoint (perhaps a model server on its private network): trusted.
     return ProviderConfig(api_key=api_key, base_url=settings.OPENAI_BASE_URL or OPENAI_DEFAULT_BASE_URL,
-                          chat_model=settings.OPENAI_CHAT_MODEL)
+                          chat_model=settings.OPENAI_CHAT_MODEL, egress_guarded=False)
 
 
 # Events yielded by chat_stream, in order: TextDelta*, ToolCall*, then exactly one StreamFinished.
@@ -257,7 +267,12 @@ class _AttemptFailed(Exception):
 
 async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: CallLimits, deadline: float,
                    progress: _AttemptProgress, is_trial: bool) -> AsyncGenerator[TextDelta | ToolCall, None]:
-    client = _client_for(config=config, limits=limits)
+    try:
+        client = _client_for(config=config, limits=limits)
+    except httpx2.InvalidURL as error:
+        # A tenant's stored base URL the HTTP client cannot even parse: the offline answer, not a crash.
+        raise _AttemptFailed(code=CODE_INVALID_BASE_URL, retryable=False, counts_against_provider=False,
+                             rejected=True, message="The language model endpoint's address is not valid.") from error
     read_timeout = _read_timeout(limits)
     first_token_budget = min(limits.first_token_timeout, deadline - time.monotonic())
     opened: Any = None
@@ -416,6 +431,15 @@ def _completed_tool_calls(tool_parts: dict[int, dict[str, Any]]) -> list[ToolCal
 
 
 def _classify(error: openai.APIError) -> _AttemptFailed:
+    refused = egress_refusal_in(error)
+    if refused is not None and refused.code == "egress_dns":
+        return _AttemptFailed(code=CODE_CONNECTION_FAILED, retryable=True, counts_against_provider=True,
+                              message="Could not find the language model provider's host.")
+    if refused is not None:
+        # The tenant's endpoint is on an address we never call: nothing was sent, and trying again
+        # would not change that. Not the provider's failure either.
+        return _AttemptFailed(code=CODE_EGRESS_REFUSED, retryable=False, counts_against_provider=False,
+                              rejected=True, message=f"The language model endpoint was refused: {refused.message}")
     if isinstance(error, openai.APITimeoutError):
         # A read or connect timeout already cost the full budget; trying again rarely beats the
         # offline answer the customer could have now.
@@ -494,8 +518,8 @@ _closing_tasks: set[asyncio.Task[None]] = set()
 def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOpenAI:
     per_loop = _clients.get()
     key_fingerprint = hashlib.sha256(config.api_key.encode()).hexdigest()
-    cache_key = (config.base_url, key_fingerprint, limits.connect_timeout, limits.first_token_timeout,
-                 limits.total_timeout)
+    cache_key = (config.base_url, key_fingerprint, config.egress_guarded, limits.connect_timeout,
+                 limits.first_token_timeout, limits.total_timeout)
     client = per_loop.get(cache_key)
     if client is None:
         if len(per_loop) >= _MAX_CLIENTS_PER_LOOP:
@@ -510,7 +534,7 @@ def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOp
             max_retries=0,
             timeout=openai.Timeout(limits.total_timeout, connect=limits.connect_timeout,
                                    read=_read_timeout(limits), pool=limits.connect_timeout),
-            http_client=llm_http_client(),
+            http_client=llm_http_client(egress_guarded=config.egress_guarded),
         )
     return client
 

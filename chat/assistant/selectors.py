@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 
 from chat.models import Author, BusinessProfile, Conversation, Message
+from config.secrets_at_rest import secret_decrypt
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: s
      answered_id, recent, name, tone, languages, human_only_topics, api_key, base_url, chat_model, is_first, knowledge) = row
     profile = None if name is None else TurnProfile(
         name=name, tone=tone, languages=list(_json(languages) or []),
-        human_only_topics=list(_json(human_only_topics) or []), llm_api_key=api_key, llm_base_url=base_url,
+        human_only_topics=list(_json(human_only_topics) or []),
+        # Read by hand, so decrypted by hand: the column holds a token (config.secrets_at_rest).
+        llm_api_key=secret_decrypt(api_key), llm_base_url=base_url,
         llm_chat_model=chat_model)
     return TurnSnapshot(
         message_id=message_pk, text=text, conversation_id=conversation_id, status=status, language=language,

@@ -22,8 +22,10 @@ from chat.conversations.services import business_profile_get
 from chat.dashboard.permissions import owner_required
 from chat.models import BusinessProfile, WidgetSettings
 from chat.widget.services import widget_settings_get
+from config import egress
 from config.errors import ApplicationError, ValidationFailed
 from config.outside_urls import outside_url, validate_outside_url
+from config.secrets_at_rest import secret_masked
 from orders.models import SpecialDay, WeeklyOpening
 from orders.selectors import tenant_zone
 from orders.services.hours import WEEKDAY_KEYS, opening_hours_set_from_json
@@ -34,7 +36,6 @@ _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
 _RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})$")
-KEY_SHOWN_CHARS = 4
 MAX_RATE_PER_MINUTE = 10_000
 
 
@@ -73,16 +74,18 @@ def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str) -> 
     if not profile.llm_api_key:
         profile.llm_base_url, profile.llm_chat_model = "", ""
     else:
-        profile.llm_base_url, profile.llm_chat_model = base_url.strip(), chat_model.strip()
+        base_url = base_url.strip()
+        if base_url:
+            try:
+                # Refused here with a reason the owner can act on; the guard checks again at every
+                # connection, since a name can point elsewhere tomorrow.
+                egress.url_check(base_url)
+            except egress.EgressRefused as error:
+                raise ValidationFailed(f"This base URL cannot be used: {error.message}", code="invalid_llm_base_url",
+                                       details={"field": "base_url"}) from error
+        profile.llm_base_url, profile.llm_chat_model = base_url, chat_model.strip()
     profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "updated"])
     return profile
-
-
-def secret_masked(secret: str) -> str:
-    """Enough of a stored secret to recognise it, never enough to use it."""
-    if not secret:
-        return ""
-    return "•" * 8 + secret[-KEY_SHOWN_CHARS:] if len(secret) > KEY_SHOWN_CHARS * 3 else "•" * 8
 
 
 def tenant_timezone_set(*, tenant: Tenant, timezone_name: str) -> Tenant:
@@ -280,7 +283,10 @@ def profile_llm(request: HttpRequest) -> HttpResponse:
         return _profile_page(request, llm_form=form, status=400)
     data = form.cleaned_data
     api_key = "" if data["remove_key"] else (data["api_key"] or None)
-    business_llm_set(api_key=api_key, base_url=data["base_url"], chat_model=data["chat_model"])
+    try:
+        business_llm_set(api_key=api_key, base_url=data["base_url"], chat_model=data["chat_model"])
+    except ApplicationError as error:
+        return _profile_page(request, llm_form=form, error=error.message, status=error.status)
     return redirect(reverse("dashboard:profile") + "?saved=llm")
 
 

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.secrets_at_rest import EncryptedTextField
+
 
 class BusinessProfile(models.Model):
     """How the business's assistant presents itself. One row per tenant schema.
@@ -27,7 +29,8 @@ class BusinessProfile(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     address = models.CharField(max_length=300, blank=True)
     # Bring-your-own LLM: all three empty means the platform's provider (or offline mode).
-    llm_api_key = models.CharField(max_length=300, blank=True)
+    # Stored encrypted (config.secrets_at_rest): the attribute is the plain key, the column a token.
+    llm_api_key = EncryptedTextField(blank=True)
     llm_base_url = models.URLField(blank=True)
     llm_chat_model = models.CharField(max_length=100, blank=True)
     updated = models.DateTimeField(auto_now=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,6 +93,12 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
+
+
+def development_secrets_keys(secret_key: str) -> list[str]:
+    """A Fernet key derived from SECRET_KEY: development and tests only, never production."""
+    digest = hashlib.sha256(f"deskpilot-secrets-at-rest:{secret_key}".encode()).digest()
+    return [base64.urlsafe_b64encode(digest).decode()]
 
 
 def database_settings(url: str) -> dict[str, object]:
@@ -280,6 +288,21 @@ LLM_PRICES = env.dict("LLM_PRICES", cast={"value": list}, default={})
 LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1_000_000)
 # --- end LLM provider ------------------------------------------------------------------------------
 
+# --- Egress guard (config.egress) ------------------------------------------------------------------
+# Requests made on a tenant's behalf (its own LLM endpoint, knowledge URLs) refuse loopback, private,
+# link-local, CGNAT, multicast, reserved and metadata addresses after DNS resolution, on every hop.
+# CIDRs, addresses or host names listed here are allowed anyway (a self-hosted model server on the
+# private network); the metadata addresses never are. The platform's own OPENAI_BASE_URL is the
+# operator's choice and is not guarded.
+EGRESS_ALLOWED_NETWORKS = env.list("EGRESS_ALLOWED_NETWORKS", default=[])
+
+# --- Secrets at rest (config.secrets_at_rest) -----------------------------------------------------
+# Tenants' LLM API keys and shop webhook secrets are stored encrypted with these Fernet keys
+# (comma-separated): the first encrypts, all decrypt, so a new key goes first and the old one stays
+# until `manage.py secrets_reencrypt` has run. Required in production; development and tests derive
+# one from SECRET_KEY (development_secrets_keys) when it is empty.
+DESKPILOT_SECRETS_KEYS = env.list("DESKPILOT_SECRETS_KEYS", default=[])
+
 # --- Knowledge base (chat.knowledge) ---------------------------------------------------------------
 # Embeddings: with OPENAI_API_KEY set (see the LLM block), any OpenAI-compatible endpoint
 # (OPENAI_BASE_URL) with this model; without it, the local all-MiniLM-L6-v2 on the CPU, no network.
@@ -296,11 +319,7 @@ KB_MAX_FILE_BYTES = env.int("KB_MAX_FILE_BYTES", default=20 * 1024 * 1024)
 # Web pages imported by URL: timeout per request, redirects followed (each hop is checked).
 KB_URL_TIMEOUT_SECONDS = env.float("KB_URL_TIMEOUT_SECONDS", default=10)
 KB_URL_MAX_REDIRECTS = env.int("KB_URL_MAX_REDIRECTS", default=5)
-# Refuse URLs that resolve to private, loopback or link-local addresses (server-side request
-# forgery). Only tests that import from a local server turn this off.
-KB_URL_BLOCK_PRIVATE_ADDRESSES = env.bool("KB_URL_BLOCK_PRIVATE_ADDRESSES", default=True)
-# Host names exempt from that check (an intranet wiki you trust), comma-separated.
-KB_URL_ALLOWED_HOSTS = env.list("KB_URL_ALLOWED_HOSTS", default=[])
+# Private, loopback and metadata addresses are refused by the egress guard (EGRESS_ALLOWED_NETWORKS).
 # Chunking: target and maximum characters per passage, and how much of the previous passage repeats.
 KB_CHUNK_TARGET_CHARS = env.int("KB_CHUNK_TARGET_CHARS", default=700)
 KB_CHUNK_MAX_CHARS = env.int("KB_CHUNK_MAX_CHARS", default=1000)

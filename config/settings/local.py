@@ -2,10 +2,12 @@
 
 from ._stores import resolve_store_urls
 from .base import *  # noqa: F403
-from .base import database_settings, env, logging_settings, redis_dependent_settings
+from .base import database_settings, development_secrets_keys, env, logging_settings, redis_dependent_settings
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-development-key-not-for-production")
+# Tenants' secrets at rest: a key derived from SECRET_KEY unless DESKPILOT_SECRETS_KEYS is set.
+DESKPILOT_SECRETS_KEYS = DESKPILOT_SECRETS_KEYS or development_secrets_keys(SECRET_KEY)  # noqa: F405
 
 DATABASE_URL, REDIS_URL = resolve_store_urls()
 DATABASES = {"default": database_settings(DATABASE_URL)}

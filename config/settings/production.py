@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .base import database_settings, env, logging_settings, redis_dependent_settings
 
-REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOWED_HOSTS")
+REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOWED_HOSTS", "DESKPILOT_SECRETS_KEYS")
 missing = [name for name in REQUIRED if not env(name, default="")]
 if missing:
     raise ImproperlyConfigured(f"production settings need these environment variables: {', '.join(missing)}")

@@ -4,7 +4,7 @@ import os
 
 from ._stores import resolve_store_urls
 from .base import *  # noqa: F403
-from .base import BASE_DIR, database_settings, env, logging_settings, redis_dependent_settings
+from .base import BASE_DIR, database_settings, development_secrets_keys, env, logging_settings, redis_dependent_settings
 
 # Run straight from pytest, tests get their own data folder, never the development one.
 os.environ.setdefault("DESKPILOT_DATA_DIR", str(BASE_DIR / ".data" / "test"))
@@ -13,6 +13,11 @@ os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"
+# EGRESS_ALLOWED_NETWORKS is left empty (from base): the egress guard runs in every test. The fake
+# provider as the platform's own endpoint (OPENAI_BASE_URL) is not guarded; a test whose fake plays a
+# tenant's own endpoint or site on 127.0.0.1 allows exactly that address itself.
+# Tenants' secrets at rest: a key derived from SECRET_KEY unless DESKPILOT_SECRETS_KEYS is set.
+DESKPILOT_SECRETS_KEYS = DESKPILOT_SECRETS_KEYS or development_secrets_keys(SECRET_KEY)  # noqa: F405
 
 DATABASE_URL, REDIS_URL = resolve_store_urls()
 # Each parallel test process gets a Redis database of its own: its broker queues, channel layer and

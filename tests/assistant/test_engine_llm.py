@@ -596,7 +596,8 @@ def test_a_tenant_that_used_its_whole_plan_is_answered_offline_without_calling_t
 
 
 def test_a_tenants_own_key_endpoint_and_model_are_used_instead_of_the_platforms(
-        shop: Tenant, llm: FakeOpenAIServer) -> None:
+        shop: Tenant, llm: FakeOpenAIServer, settings: Any) -> None:
+    settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.1"]  # the tenant's "own" model server is the local fake
     with FakeOpenAIServer() as own:
         run_then_close_llm_clients(circuit_reset(base_url=own.base_url))
         own.script_reply(text="Hello from your own model!", prompt_tokens=100, completion_tokens=10)
@@ -620,8 +621,9 @@ def test_a_tenants_own_key_endpoint_and_model_are_used_instead_of_the_platforms(
 
 
 def test_a_tenants_own_key_is_never_sent_to_the_platforms_endpoint(
-        shop: Tenant, llm: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        shop: Tenant, llm: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     # A tenant who gives only a key means OpenAI itself; here "OpenAI" is a second local server.
+    settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.1"]
     with FakeOpenAIServer() as openai_itself:
         run_then_close_llm_clients(circuit_reset(base_url=openai_itself.base_url))
         monkeypatch.setattr(engine, "OPENAI_DEFAULT_BASE_URL", openai_itself.base_url)

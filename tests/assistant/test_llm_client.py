@@ -41,7 +41,8 @@ LOOKUP_TOOL = {"type": "function", "function": {
 
 
 def provider(server: FakeOpenAIServer) -> ProviderConfig:
-    return ProviderConfig(api_key=API_KEY, base_url=server.base_url, chat_model="gpt-4o-mini")
+    # The platform's endpoint, as the operator configures it: trusted, not behind the egress guard.
+    return ProviderConfig(api_key=API_KEY, base_url=server.base_url, chat_model="gpt-4o-mini", egress_guarded=False)
 
 
 def tenant() -> str:
@@ -345,7 +346,7 @@ def test_default_provider_comes_from_settings_and_is_off_without_a_key(settings:
     settings.OPENAI_CHAT_MODEL = "gpt-4.1-mini"
     config = provider_config_default()
     assert config == ProviderConfig(api_key="sk-platform", base_url="https://api.openai.com/v1",
-                                    chat_model="gpt-4.1-mini")
+                                    chat_model="gpt-4.1-mini", egress_guarded=False)
 
 
 def test_cost_estimate_uses_the_price_table(settings: Any) -> None:
@@ -395,7 +396,8 @@ def test_a_provider_that_refuses_connections_is_a_connection_failure_retried_the
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = ProviderConfig(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/v1", chat_model="gpt-4o-mini")
+    config = ProviderConfig(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/v1", chat_model="gpt-4o-mini",
+                            egress_guarded=False)
 
     async def call() -> None:
         async with aclosing(chat_stream(config=config, messages=QUESTION, tools=None,
@@ -443,7 +445,7 @@ def test_a_streamed_answer_over_https_from_a_provider_whose_certificate_is_trust
     with FakeOpenAIServer(tls=tls.server, default_reply={"text": "We open at 9am."}) as server:
         async def stream_text() -> str:
             http_client = httpx2.AsyncClient(transport=AiohttpTransport(max_connections=10, keepalive_seconds=5,
-                                                                        ssl_context=tls.client))
+                                                                        ssl_context=tls.client, egress_guarded=False))
             client = openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0,
                                         http_client=http_client)
             try:
@@ -474,7 +476,8 @@ def test_calls_go_through_the_proxy_the_environment_names(monkeypatch: pytest.Mo
     with FakeOpenAIServer(default_reply={"text": "We open at 9am."}) as proxy:
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
         monkeypatch.setenv("NO_PROXY", "localhost")
-        config = ProviderConfig(api_key=API_KEY, base_url="http://llm.invalid/v1", chat_model="gpt-4o-mini")
+        config = ProviderConfig(api_key=API_KEY, base_url="http://llm.invalid/v1", chat_model="gpt-4o-mini",
+                                egress_guarded=False)
 
         async def text() -> str:
             async with aclosing(chat_stream(config=config, messages=QUESTION, tools=None,

@@ -151,7 +151,7 @@ def index_url(url: str) -> KnowledgeSource:
 
 
 def test_a_web_page_is_fetched_stripped_and_searchable(tenant_a, settings) -> None:
-    settings.KB_URL_BLOCK_PRIVATE_ADDRESSES = False  # the test site is on loopback
+    settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.1"]  # the test site is on loopback
     with local_site() as site, schema_context(tenant_a.schema_name):
         source = index_url(f"{site}/page")
         assert source.status == "ready" and source.title == "Bike storage"
@@ -161,7 +161,7 @@ def test_a_web_page_is_fetched_stripped_and_searchable(tenant_a, settings) -> No
 
 
 def test_a_url_on_a_private_or_loopback_address_is_refused(tenant_a, settings) -> None:
-    assert settings.KB_URL_BLOCK_PRIVATE_ADDRESSES  # on by default
+    assert not settings.EGRESS_ALLOWED_NETWORKS  # the egress guard allows nothing private by default
     with local_site() as site, schema_context(tenant_a.schema_name):
         for url in (f"{site}/page", "http://localhost/admin", "http://10.0.0.8/", "http://169.254.169.254/latest/",
                     "http://[::1]/", "http://0.0.0.0/"):
@@ -174,7 +174,7 @@ def test_a_url_on_a_private_or_loopback_address_is_refused(tenant_a, settings) -
 
 def test_a_redirect_to_a_private_address_is_refused_at_that_hop(tenant_a, settings) -> None:
     # The first host is trusted by name (an allow-listed intranet host); the hop it redirects to is not.
-    settings.KB_URL_ALLOWED_HOSTS = ["localhost"]
+    settings.EGRESS_ALLOWED_NETWORKS = ["localhost"]
     with local_site() as site, schema_context(tenant_a.schema_name):
         port = site.rsplit(":", 1)[1]
         _Site.redirect_target = f"http://127.0.0.1:{port}/page"
@@ -186,7 +186,7 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop(tenant_a, settin
 
 
 def test_a_url_that_times_out_fails_with_the_reason_and_others_are_unaffected(tenant_a, settings, faq_file) -> None:
-    settings.KB_URL_BLOCK_PRIVATE_ADDRESSES = False
+    settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.1"]
     settings.KB_URL_TIMEOUT_SECONDS = 0.5
     with local_site() as site, schema_context(tenant_a.schema_name):
         report = services.kb_import_path(path=faq_file)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import schema_context
 
 from config.errors import ApplicationError
+from config.secrets_at_rest import secret_masked
 from orders.management.commands._tenant import tenant_schema
 from orders.models import Platform, ShopConnection
 from orders.services.catalog import shop_secret_clear, shop_secret_set
@@ -37,7 +38,9 @@ class Command(BaseCommand):
                     cleared = shop_secret_clear(platform=platform)
                     self.stdout.write(f"{platform} webhook secret {'removed' if cleared else 'was not set'} for {schema}.")
                 else:
-                    configured = ShopConnection.objects.filter(platform=platform).exists()
-                    self.stdout.write(f"{platform} webhook secret is {'set' if configured else 'not set'} for {schema}.")
+                    connection = ShopConnection.objects.filter(platform=platform).first()
+                    # Enough to recognise the secret, never the secret: a terminal's scrollback is not a vault.
+                    state = f"set ({secret_masked(connection.webhook_secret)})" if connection else "not set"
+                    self.stdout.write(f"{platform} webhook secret is {state} for {schema}.")
             except ApplicationError as exc:
                 raise CommandError(exc.message) from exc
