@@ -13,6 +13,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# How many reverse proxies of our own (load balancer, ingress) stand in front of the web process. The
+# client's address is the one the outermost of them saw (X-Forwarded-For, counted from the right); 0
+# takes the socket's address, which a client cannot forge. Used by the ASGI layer (config.proxies) for
+# every request and WebSocket, hence by the rate limits and the login lockout.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 # Tenancy is decided from the Host header by django-tenants; an unknown host is a 404 there.
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
@@ -390,10 +395,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "chat.dashboard.accounts.login_locked_out"
 AXES_VERBOSE = False
-# Behind this many reverse proxies, the client's address is the one the outermost proxy saw
-# (X-Forwarded-For); 0 takes the socket's address, which a client cannot forge.
-AXES_TRUSTED_PROXY_COUNT = env.int("AXES_TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "chat.dashboard.accounts.login_client_address"
+# The address counted is the one config.proxies settled on from TRUSTED_PROXY_COUNT (never a header).
+AXES_CLIENT_IP_CALLABLE = "config.proxies.request_client_address"
 # Teammate invitation links work once, for this long.
 DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.
