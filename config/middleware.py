@@ -1,4 +1,4 @@
-"""Middleware that must run before tenancy is decided: request ids and health checks."""
+"""Middleware that must run before tenancy is decided: request ids, health checks, request sanity."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from config import health
+from config.errors import error_response
 from config.logging import log_context, new_request_id, user_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -41,6 +42,32 @@ class ValidHostMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.get_host()  # raises DisallowedHost, which Django answers with 400
+        return self.get_response(request)
+
+
+# Forms whose fields Django parses into request.POST; any other body (JSON webhooks, API calls) is left
+# to its view, which reads it under its own size limits.
+_FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _has_nul(values: object) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values.getlist(key))  # type: ignore[attr-defined]
+               for key in values)  # type: ignore[attr-defined]
+
+
+class NulCharacterMiddleware:
+    """A query string or form field with a NUL character is a 400 here, once for every page.
+
+    PostgreSQL text cannot hold NUL, so such a value reaching a search or a filter failed its query
+    with a 500, wherever it went. No person types one: refusing it costs nobody anything.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _has_nul(request.GET) or (request.content_type in _FORM_CONTENT_TYPES and _has_nul(request.POST)):
+            return error_response("invalid", "The request contains a NUL character, which no field accepts.", 400)
         return self.get_response(request)
 
 

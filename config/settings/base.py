@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "config.middleware.ValidHostMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
+    "config.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
