@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="tenant",
             name="demo_loaded_at",
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.RunPython(mark_existing_demo_tenants_loaded, migrations.RunPython.noop),
     ]
