@@ -1,11 +1,12 @@
-"""Middleware that must run before tenancy is decided: request ids, health checks, request sanity."""
+"""Project middleware: request ids, health checks, request sanity, the Content-Security-Policy."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from config import health
 from config.errors import error_response
@@ -102,3 +103,18 @@ class LogContextUserMiddleware:
             finally:
                 user_var.reset(token)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware (settings.CONTENT_SECURITY_POLICY), with one allowance: the platform
+    admin's pages may use inline styles, since django-tenants' admin index colours the tenant apps
+    with a <style> block. Its scripts stay as strict as everywhere else."""
+
+    ADMIN_PREFIX = "/admin/"
+
+    def get_policy_parts(self, request: HttpRequest, response: HttpResponseBase,
+                         report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        if request.path_info.startswith(self.ADMIN_PREFIX):
+            parts.update = {**(parts.update or {}), "style-src": ["'unsafe-inline'"]}
+        return parts

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "tenants.middleware.SuspendedTenantMiddleware",
     "config.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,6 +142,30 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".data" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("DESKPILOT_MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
+
+# Content-Security-Policy (django-csp) on every page we serve: the dashboard, the platform admin,
+# error pages. Scripts and styles come only from our own static files (no inline code, no eval),
+# so an injected <script> or event handler does not run. The widget is untouched: widget.js runs
+# under the policy of whichever site embeds it, and /demo/ stands for such a site (it plays a shop's
+# own page with its own rules), so it is left out. So are static files: a policy on them means nothing
+# except to SVG icons, whose own inline styles it would refuse (the admin's).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/demo/", STATIC_URL],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        # The inbox's live updates: a WebSocket to the page's own host ('self' covers ws: and wss:).
+        "connect-src": ["'self'"],
+        # The widget settings page previews /demo/ in a frame.
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
