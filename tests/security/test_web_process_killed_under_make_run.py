@@ -29,12 +29,12 @@ STOP_TIMEOUT_SECONDS = 90
 
 
 class MakeRun:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, **extra: str) -> None:
         self.data_dir, self.port = data_dir, port
         env = {key: value for key, value in os.environ.items()
                if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
         env.update(DESKPILOT_DATA_DIR=str(data_dir), PORT=str(port), DJANGO_SETTINGS_MODULE="config.settings.local",
-                   OPENAI_API_KEY="", WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1")
+                   OPENAI_API_KEY="", WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1", **extra)
         self.log = tempfile.NamedTemporaryFile(prefix="deskpilot-devrun-", suffix=".log", delete=False)
         self.process = subprocess.Popen([sys.executable, "-m", "config.devrun"], cwd=ROOT, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -75,6 +75,7 @@ class MakeRun:
         assert self.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0, self.output()[-4000:]
         alive = [p for p in left if _alive(p)]
         assert alive == [], [(p.pid, _command_line(p)) for p in alive]
+        assert processes_of(self.data_dir) == []
         assert _port_free(self.port)
 
     def kill(self) -> None:
@@ -119,9 +120,21 @@ def data_dir() -> Iterator[Path]:
     subprocess.run(["rm", "-rf", str(folder)], check=False)
 
 
+def processes_of(data_dir: Path) -> list[psutil.Process]:
+    """Every process still running for this data folder: make run, its children, the embedded stores."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("DESKPILOT_DATA_DIR") == str(data_dir) or str(data_dir) in _command_line(process):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return [process for process in found if _alive(process)]
+
+
 @contextlib.contextmanager
-def make_run(data_dir: Path) -> Iterator[MakeRun]:
-    run = MakeRun(data_dir, free_port())
+def make_run(data_dir: Path, **extra: str) -> Iterator[MakeRun]:
+    run = MakeRun(data_dir, free_port(), **extra)
     try:
         yield run
     finally:
@@ -145,3 +158,14 @@ def test_a_closed_terminal_sighup_stops_everything(data_dir: Path) -> None:
     with make_run(data_dir) as run:
         run.wait_ready()
         run.stop(signal.SIGHUP)
+
+
+def test_a_web_process_that_keeps_dying_at_start_is_given_up_on_plainly(data_dir: Path) -> None:
+    # daphne cannot start on this host address, so the web child dies at once, every time.
+    with make_run(data_dir, HOST="256.0.0.1") as run:
+        assert run.process.wait(timeout=STARTUP_TIMEOUT_SECONDS) == 1, run.output()[-4000:]
+        output = run.output()
+        for delay in (1, 2, 4, 8, 15):
+            assert f"web exited with code 1; restarting in {delay}s" in output, output[-4000:]
+        assert "giving up" in output and "Stopped." in output, output[-4000:]
+        assert processes_of(data_dir) == []
