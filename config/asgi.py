@@ -9,10 +9,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from config.proxies import TrustedProxyMiddleware  # noqa: E402
 from config.websocket import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+# Outermost: every request and socket sees the client's address as our own proxies reported it.
+application = TrustedProxyMiddleware(
+    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application}),
+    trusted_proxies=settings.TRUSTED_PROXY_COUNT,
+)
 
 # Loaded now rather than by the first answer, which would otherwise stall every socket of the
 # process while the assistant's modules (and the openai client's) are imported.

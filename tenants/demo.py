@@ -2,7 +2,9 @@
 
 Raw content lives in tenants/fixtures/demo/<slug>/. Each app that owns demo data registers a loader
 in settings.DESKPILOT_DEMO_LOADERS: a function `load_demo(*, tenant, fixtures: Path) -> None`, run
-inside the tenant's schema; loaders must be idempotent (running `demo load` twice changes nothing).
+inside the tenant's schema. A tenant's demo is loaded once (Tenant.demo_loaded_at): after that its
+catalog, hours, knowledge and team are the business's own, and `make run` never loads them again.
+Loaders stay idempotent, so a load interrupted half-way is simply run again in full.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -68,6 +71,8 @@ def demo_load() -> list[str]:
                                             timezone_name=demo.timezone)
             tenant = result.tenant
             created.append(f"tenant {demo.slug}")
+        if tenant.demo_loaded_at is not None:
+            continue
         with schema_context(demo.slug):
             for (user_email, user_password), role in ((demo.owner, services.ROLE_OWNER), (demo.agent, services.ROLE_AGENT)):
                 if not User.objects.filter(username=user_email).exists():
@@ -75,6 +80,9 @@ def demo_load() -> list[str]:
                     created.append(f"{role} {user_email}")
             for loader_path in settings.DESKPILOT_DEMO_LOADERS:
                 import_string(loader_path)(tenant=tenant, fixtures=FIXTURES / demo.slug)
+        # Marked only once every loader has finished: an interrupted load runs again next time.
+        Tenant.objects.filter(pk=tenant.pk).update(demo_loaded_at=timezone.now())
+        created.append(f"demo content of {demo.slug}")
     connection.set_schema_to_public()
     return created
 

@@ -37,6 +37,9 @@ class Tenant(TenantMixin):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     timezone = models.CharField(max_length=64, default="UTC")
     created = models.DateTimeField(auto_now_add=True)
+    # Set once `manage.py demo load` has loaded this tenant's demo content: from then on the catalog,
+    # hours and the rest are the business's own, and a later `make run` leaves them alone.
+    demo_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # tenants.services.tenant_create copies the schema from the template itself (tenants.schemas).
     auto_create_schema = False

@@ -133,14 +133,3 @@ def login_locked_out(request: HttpRequest, original_response: HttpResponse | Non
     minutes = max(1, round(cooloff.total_seconds() / 60)) if isinstance(cooloff, timedelta) else None
     return render(request, "dashboard/accounts/locked_out.html", {"cooloff_minutes": minutes}, status=429)
 
-
-def login_client_address(request: HttpRequest) -> str:
-    """The address django-axes counts failures for: the socket's, or behind our own proxies the one
-    the outermost of them saw. Entries left of it in X-Forwarded-For come from the client and are ignored."""
-    remote = str(request.META.get("REMOTE_ADDR", ""))
-    proxies = settings.AXES_TRUSTED_PROXY_COUNT
-    if not proxies:
-        return remote
-    forwarded = [hop.strip() for hop in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if hop.strip()]
-    hops = [*forwarded, remote]
-    return hops[-(proxies + 1)] if len(hops) > proxies else hops[0]

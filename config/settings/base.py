@@ -15,6 +15,11 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# How many reverse proxies of our own (load balancer, ingress) stand in front of the web process. The
+# client's address is the one the outermost of them saw (X-Forwarded-For, counted from the right); 0
+# takes the socket's address, which a client cannot forge. Used by the ASGI layer (config.proxies) for
+# every request and WebSocket, hence by the rate limits and the login lockout.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 # Tenancy is decided from the Host header by django-tenants; an unknown host is a 404 there.
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
@@ -63,7 +68,9 @@ MIDDLEWARE = [
     "config.middleware.ValidHostMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
+    "config.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -144,6 +151,30 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".data" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("DESKPILOT_MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media")))
+
+# Content-Security-Policy (django-csp) on every page we serve: the dashboard, the platform admin,
+# error pages. Scripts and styles come only from our own static files (no inline code, no eval),
+# so an injected <script> or event handler does not run. The widget is untouched: widget.js runs
+# under the policy of whichever site embeds it, and /demo/ stands for such a site (it plays a shop's
+# own page with its own rules), so it is left out. So are static files: a policy on them means nothing
+# except to SVG icons, whose own inline styles it would refuse (the admin's).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/demo/", STATIC_URL],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        # The inbox's live updates: a WebSocket to the page's own host ('self' covers ws: and wss:).
+        "connect-src": ["'self'"],
+        # The widget settings page previews /demo/ in a frame.
+        "frame-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -414,10 +445,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "chat.dashboard.accounts.login_locked_out"
 AXES_VERBOSE = False
-# Behind this many reverse proxies, the client's address is the one the outermost proxy saw
-# (X-Forwarded-For); 0 takes the socket's address, which a client cannot forge.
-AXES_TRUSTED_PROXY_COUNT = env.int("AXES_TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "chat.dashboard.accounts.login_client_address"
+# The address counted is the one config.proxies settled on from TRUSTED_PROXY_COUNT (never a header).
+AXES_CLIENT_IP_CALLABLE = "config.proxies.request_client_address"
 # Teammate invitation links work once, for this long.
 DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.

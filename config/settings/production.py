@@ -18,7 +18,18 @@ REDIS_URL = env("REDIS_URL")
 DATABASES = {"default": database_settings(DATABASE_URL)}
 globals().update(redis_dependent_settings(REDIS_URL))
 
+# HTTPS only. TLS ends at the load balancer, which says so in X-Forwarded-Proto; plain HTTP is
+# redirected, except the health checks the load balancer itself makes over plain HTTP (they are
+# answered by config.middleware.HealthCheckMiddleware before this applies; exempt here as well).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Browsers remember to use HTTPS only, for the platform domain and every subdomain (tenants' own
+# *.platform domains). Lower DJANGO_SECURE_HSTS_SECONDS to try it on a new domain first: once sent,
+# a year of HTTPS-only is hard to take back.
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True

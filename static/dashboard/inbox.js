@@ -102,6 +102,13 @@
     connect();
     if (page === "conversation") {
       setInterval(heartbeat, 15000);
+      // A sent reply empties the box (here, not in an hx-on attribute: the page's CSP allows no eval).
+      var replyForm = document.getElementById("reply-form");
+      if (replyForm) {
+        replyForm.addEventListener("htmx:afterRequest", function (event) {
+          if (event.target === replyForm && event.detail.successful) replyForm.reset();
+        });
+      }
       var canned = document.getElementById("canned-response");
       if (canned) {
         canned.addEventListener("change", function () {

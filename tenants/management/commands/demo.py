@@ -8,7 +8,7 @@ from tenants.demo import demo_load, demo_logins
 
 
 class Command(BaseCommand):
-    help = "Load the demo tenants (idempotent) or print their URLs and logins."
+    help = "Load the demo tenants (each once: later edits are kept) or print their URLs and logins."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "load":
             created = demo_load()
-            self.stdout.write("Demo: " + (", ".join(created) if created else "already loaded, nothing to add."))
+            self.stdout.write("Demo: " + (", ".join(created) if created else "already loaded; the demo businesses' own edits are kept."))
             return
         self.stdout.write("\n" + "=" * 72)
         self.stdout.write("Deskpilot is running. Open these in a browser:")

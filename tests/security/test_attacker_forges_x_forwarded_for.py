@@ -1,0 +1,134 @@
+"""An attacker writes X-Forwarded-For to get a fresh address per request, to dodge the widget's
+per-address message limit and the dashboard's login lockout.
+
+The web server runs as the image runs it (deploy/Dockerfile's CMD), with real sockets and real
+requests. With TRUSTED_PROXY_COUNT=0 the header is ignored; with 1 only its right-most entry (the
+one our load balancer wrote) counts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django_tenants.utils import schema_context
+from websockets.sync.client import connect
+
+from chat.widget.services import widget_settings_get
+from tenants.services import ROLE_OWNER, tenant_user_create
+from tests.support.processes import ROOT, ManagedProcess, child_env, free_port
+
+PER_IP_LIMIT = 3
+OWNER_PASSWORD = "owner-pass-1234"
+
+
+def image_web_command(port: int) -> list[str]:
+    """deploy/Dockerfile's web command, on loopback and a free port."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    command = json.loads(re.findall(r"^CMD (\[.*\])\s*$", dockerfile, re.MULTILINE)[-1])
+    assert command[0] == "daphne", command
+    command = [sys.executable, "-m", "daphne", *command[1:]]
+    command[command.index("-b") + 1] = "127.0.0.1"
+    command[command.index("-p") + 1] = str(port)
+    return command
+
+
+class ImageWebServer(ManagedProcess):
+    def __init__(self, **env: str) -> None:
+        self.port = free_port()
+        super().__init__("web", image_web_command(self.port), child_env(OPENAI_API_KEY="", **env))
+        self._wait_ready(f"web server on {self.port}")
+
+    def _ready(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"web server exited:\n{self.output()}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def web_without_proxy() -> Iterator[ImageWebServer]:
+    server = ImageWebServer(TRUSTED_PROXY_COUNT="0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def web_behind_one_proxy() -> Iterator[ImageWebServer]:
+    server = ImageWebServer(TRUSTED_PROXY_COUNT="1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shop(make_tenant: Any) -> Any:
+    tenant = make_tenant(name="Forwarded shop").tenant
+    with schema_context(tenant.schema_name):
+        widget = widget_settings_get()
+        widget.messages_per_minute_per_ip = PER_IP_LIMIT
+        widget.messages_per_minute_per_visitor = 100
+        widget.save()
+        tenant.widget_key = widget.public_key
+        tenant.owner_email = f"owner-{uuid.uuid4().hex[:6]}@example.test"
+        tenant_user_create(email=tenant.owner_email, password=OWNER_PASSWORD, role=ROLE_OWNER)
+    return tenant
+
+
+def widget_message(web: ImageWebServer, tenant: Any, forwarded_for: str) -> str:
+    """A new visitor's socket sends one message: "ack" or the error code it got."""
+    domain = tenant.get_primary_domain().domain
+    sock = socket.create_connection(("127.0.0.1", web.port), timeout=10)
+    with connect(f"ws://{domain}:{web.port}/ws/widget/?key={tenant.widget_key}", sock=sock, open_timeout=10,
+                 additional_headers={"X-Forwarded-For": forwarded_for}) as widget:
+        widget.send(json.dumps({"type": "message", "client_id": uuid.uuid4().hex, "text": "hello there"}))
+        while True:
+            frame = json.loads(widget.recv(timeout=20))
+            if frame["type"] == "ack":
+                return "ack"
+            if frame["type"] == "error":
+                return str(frame["code"])
+
+
+def login(web: ImageWebServer, tenant: Any, password: str, forwarded_for: str) -> int:
+    domain = tenant.get_primary_domain().domain
+    headers = {"Host": domain, "X-Forwarded-For": forwarded_for}
+    with httpx.Client(base_url=f"http://127.0.0.1:{web.port}", headers=headers, timeout=30) as client:
+        assert client.get("/app/login/").status_code == 200
+        answer = client.post("/app/login/", data={"username": tenant.owner_email, "password": password,
+                                                  "csrfmiddlewaretoken": client.cookies["csrftoken"]})
+        return answer.status_code
+
+
+def test_without_a_proxy_a_forged_header_does_not_escape_the_widget_limit(web_without_proxy, shop) -> None:
+    sent = [widget_message(web_without_proxy, shop, f"198.51.100.{index}") for index in range(PER_IP_LIMIT + 1)]
+    assert sent == ["ack"] * PER_IP_LIMIT + ["rate_limited"]
+
+
+def test_without_a_proxy_a_forged_header_does_not_escape_the_login_lockout(web_without_proxy, shop) -> None:
+    # The fifth failure is the one that locks (AXES_FAILURE_LIMIT).
+    assert [login(web_without_proxy, shop, "not-it", f"198.51.100.{index}") for index in range(5)] == [200] * 4 + [429]
+    assert login(web_without_proxy, shop, OWNER_PASSWORD, "203.0.113.250") == 429
+
+
+def test_behind_one_proxy_only_the_address_it_saw_counts_for_the_widget(web_behind_one_proxy, shop) -> None:
+    sent = [widget_message(web_behind_one_proxy, shop, f"198.51.100.{index}, 203.0.113.7")
+            for index in range(PER_IP_LIMIT + 1)]
+    assert sent == ["ack"] * PER_IP_LIMIT + ["rate_limited"]
+    # Another customer behind the same load balancer has an allowance of their own.
+    assert widget_message(web_behind_one_proxy, shop, "203.0.113.8") == "ack"
+
+
+def test_behind_one_proxy_only_the_address_it_saw_counts_for_the_login_lockout(web_behind_one_proxy, shop) -> None:
+    failures = [login(web_behind_one_proxy, shop, "not-it", f"198.51.100.{index}, 203.0.113.7") for index in range(5)]
+    assert failures == [200] * 4 + [429]
+    assert login(web_behind_one_proxy, shop, OWNER_PASSWORD, "10.9.9.9, 203.0.113.7") == 429
+    assert login(web_behind_one_proxy, shop, OWNER_PASSWORD, "203.0.113.9") == 302
