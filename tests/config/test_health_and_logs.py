@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from config.logging import JsonFormatter, LogContextFilter, log_context
 from tests.support.processes import ROOT, WebServer, child_env, wait_until
@@ -120,7 +121,7 @@ def test_production_settings_refuse_to_start_without_their_secrets() -> None:
 def test_production_settings_start_with_their_secrets() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": "x" * 50,
            "DATABASE_URL": "postgres://u@127.0.0.1:1/db", "REDIS_URL": "redis://127.0.0.1:1",
-           "DJANGO_ALLOWED_HOSTS": ".deskpilot.example"}
+           "DJANGO_ALLOWED_HOSTS": ".deskpilot.example", "DESKPILOT_SECRETS_KEYS": Fernet.generate_key().decode()}
     result = subprocess.run([sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
                              "print(settings.LOGGING['handlers']['console']['formatter'], settings.DEBUG)"],
                             cwd=ROOT, env=env, capture_output=True, text=True)

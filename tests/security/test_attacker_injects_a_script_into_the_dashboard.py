@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -24,6 +25,7 @@ from chat.conversations.services import contact_get_or_create, conversation_star
 from tenants.services import ROLE_OWNER, tenant_user_create
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
+    _passwords_the_server_checks,
     browser,
     playwright,
     server_env,
@@ -38,7 +40,8 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "csp-admin@platform.example", "csp-admin-pass-1234
 
 def production_env(**extra: str) -> dict[str, str]:
     return server_env(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-                     DJANGO_ALLOWED_HOSTS="*", OPENAI_API_KEY="", **extra)
+                     DJANGO_ALLOWED_HOSTS="*", OPENAI_API_KEY="",
+                     DESKPILOT_SECRETS_KEYS=Fernet.generate_key().decode(), **extra)
 
 
 class ProductionWebServer(ManagedProcess):

@@ -37,6 +37,7 @@ from orders.services.orders import order_lookup_key
 from tenants.services import ROLE_OWNER, tenant_user_create
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
+    _passwords_the_server_checks,
     browser,
     playwright,
     server_env,
