@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 
 from chat.widget.services import widget_settings_get
 from tenants.services import ROLE_OWNER, tenant_user_create
-from tests.support.processes import ROOT, ManagedProcess, child_env, free_port
+from tests.support.processes import ROOT, WebServer, child_env
 
 PER_IP_LIMIT = 3
 OWNER_PASSWORD = "owner-pass-1234"
@@ -40,31 +40,20 @@ def image_web_command(port: int) -> list[str]:
     return command
 
 
-class ImageWebServer(ManagedProcess):
-    def __init__(self, **env: str) -> None:
-        self.port = free_port()
-        super().__init__("web", image_web_command(self.port), child_env(OPENAI_API_KEY="", **env))
-        self._wait_ready(f"web server on {self.port}")
-
-    def _ready(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"web server exited:\n{self.output()}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+def image_web_server(**env: str) -> WebServer:
+    return WebServer(command=image_web_command, env=child_env(OPENAI_API_KEY="", **env))
 
 
 @pytest.fixture(scope="module")
-def web_without_proxy() -> Iterator[ImageWebServer]:
-    server = ImageWebServer(TRUSTED_PROXY_COUNT="0")
+def web_without_proxy() -> Iterator[WebServer]:
+    server = image_web_server(TRUSTED_PROXY_COUNT="0")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def web_behind_one_proxy() -> Iterator[ImageWebServer]:
-    server = ImageWebServer(TRUSTED_PROXY_COUNT="1")
+def web_behind_one_proxy() -> Iterator[WebServer]:
+    server = image_web_server(TRUSTED_PROXY_COUNT="1")
     yield server
     server.stop()
 
@@ -83,7 +72,7 @@ def shop(make_tenant: Any) -> Any:
     return tenant
 
 
-def widget_message(web: ImageWebServer, tenant: Any, forwarded_for: str) -> str:
+def widget_message(web: WebServer, tenant: Any, forwarded_for: str) -> str:
     """A new visitor's socket sends one message: "ack" or the error code it got."""
     domain = tenant.get_primary_domain().domain
     sock = socket.create_connection(("127.0.0.1", web.port), timeout=10)
@@ -98,7 +87,7 @@ def widget_message(web: ImageWebServer, tenant: Any, forwarded_for: str) -> str:
                 return str(frame["code"])
 
 
-def login(web: ImageWebServer, tenant: Any, password: str, forwarded_for: str) -> int:
+def login(web: WebServer, tenant: Any, password: str, forwarded_for: str) -> int:
     domain = tenant.get_primary_domain().domain
     headers = {"Host": domain, "X-Forwarded-For": forwarded_for}
     with httpx.Client(base_url=f"http://127.0.0.1:{web.port}", headers=headers, timeout=30) as client:

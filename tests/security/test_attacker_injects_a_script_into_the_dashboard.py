@@ -30,7 +30,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     playwright,
     server_env,
 )
-from tests.support.processes import ROOT, ManagedProcess, WebServer, free_port
+from tests.support.processes import ROOT, WebServer
 
 pytestmark = pytest.mark.browser
 
@@ -42,22 +42,6 @@ def production_env(**extra: str) -> dict[str, str]:
     return server_env(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
                      DJANGO_ALLOWED_HOSTS="*", OPENAI_API_KEY="",
                      DESKPILOT_SECRETS_KEYS=Fernet.generate_key().decode(), **extra)
-
-
-class ProductionWebServer(ManagedProcess):
-    def __init__(self) -> None:
-        self.port = free_port()
-        super().__init__("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                 "config.asgi:application"], production_env())
-        self._wait_ready(f"production web server on {self.port}")
-
-    def _ready(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"web server exited:\n{self.output()}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +87,7 @@ def test_production_settings_pass_the_deploy_checks_without_a_warning() -> None:
 
 
 def test_production_redirects_plain_http_but_not_the_load_balancers_health_checks(business: Any) -> None:
-    server = ProductionWebServer()
+    server = WebServer(env=production_env())
     try:
         host = business.get_primary_domain().domain
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", headers={"Host": host}, timeout=30) as client:

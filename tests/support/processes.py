@@ -117,11 +117,14 @@ class ManagedProcess:
 
 
 class WebServer(ManagedProcess):
-    def __init__(self, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, port: int | None = None, env: dict[str, str] | None = None,
+                 command: Callable[[int], list[str]] | None = None) -> None:
+        """By default the very command `make run` starts (config/devrun.py), on this test's port;
+        `command` makes another one for a port (the image's, say)."""
         self.port = port or free_port()
-        # The very command `make run` starts (config/devrun.py), on this test's port.
-        super().__init__("web", web_command(host="127.0.0.1", port=str(self.port), python=sys.executable),
-                         env or child_env())
+        argv = command(self.port) if command else web_command(host="127.0.0.1", port=str(self.port),
+                                                             python=sys.executable)
+        super().__init__("web", argv, env or child_env())
         self._wait_ready(f"web server on {self.port}")
 
     def _ready(self) -> bool:
