@@ -422,7 +422,8 @@ def _order_answer(number: str, contact: str | None, state: ConversationState, co
                                 tracking=order["tracking_number"], url=order["tracking_url"]))
     if order["estimated_delivery"] and order["status"] in ("paid", "packed", "shipped"):
         eta = date.fromisoformat(order["estimated_delivery"])
-        lines.append(phrase(language, "order_eta", eta=day_name(eta, language, context.now.date())))
+        today = context.now.astimezone(commerce.tenant_zone()).date()
+        lines.append(phrase(language, "order_eta", eta=day_name(eta, language, today)))
     items = ", ".join(f"{line['quantity']} × {line['name']}" for line in order["items"])
     lines.append(phrase(language, "order_items", items=items,
                         total=money(order["total_minor"], order["currency"])))
