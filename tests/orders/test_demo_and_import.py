@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, time, timedelta
+import json
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,8 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 from django_tenants.utils import schema_context
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from orders.demo import load_demo
+from orders.demo import DemoClock, load_demo
 from orders.exceptions import CatalogImportFailed
 from orders.models import CommerceSettings, Order, OrderStatusChange, Product, SpecialDay, Variant, WeeklyOpening
 from orders.services.catalog import CATALOG_CSV_HEADER, catalog_import_csv, catalog_rows_read
@@ -161,3 +164,20 @@ def test_demo_order_dates_tell_the_same_story_on_any_load_day(make_tenant, days_
         delivered = orders["TL-10398"]
         assert delivered.placed_at.astimezone(amsterdam).replace(tzinfo=None) == datetime.combine(
             load_day - timedelta(days=24), time(9, 14))
+
+
+# Any moment of the year to come, DST changes and the minutes around midnight included.
+load_moments = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
+                            timezones=st.just(UTC))
+
+
+@settings(max_examples=300, deadline=None)
+@given(loaded=load_moments, zone_name=st.sampled_from(["Europe/Amsterdam", "Europe/London", "Pacific/Auckland"]))
+def test_whenever_the_demo_is_loaded_its_orders_happened_in_order_and_in_the_past(loaded: datetime,
+                                                                                   zone_name: str) -> None:
+    clock = DemoClock(now=loaded, zone=ZoneInfo(zone_name))
+    for record in json.loads((FIXTURES / "shop" / "orders.json").read_text()):
+        moments = [clock.moment(record["created"]), *(clock.moment(step["at"]) for step in record["history"])]
+        assert moments == sorted(moments) and moments[-1] <= loaded, record["number"]
+        if record["estimated_delivery"] and record["status"] in ("paid", "packed", "shipped"):
+            assert clock.day(record["estimated_delivery"]) >= clock.today, record["number"]
