@@ -242,19 +242,21 @@ def test_assistant_ask_command_prints_answer_sources_tools_handoff_and_timings(d
     assert json.loads(follow_up.getvalue())["status"] == "needs_human"
 
 
-def test_an_order_s_delivery_day_is_the_business_s_day_not_utc_s(make_tenant) -> None:
+def test_an_order_s_days_are_the_business_s_days_not_utc_s(make_tenant) -> None:
     # Shopify promises the parcel at 23:30 UTC on Thursday 26 November: 00:30 on Friday in Amsterdam.
     tenant = make_tenant(name="Amsterdam shop", timezone_name="Europe/Amsterdam").tenant
     payload = payloads.shopify_order(name="TL-20001", email="eva@example.com", fulfillment_status="fulfilled",
                                      fulfillments=[{"status": "success", "tracking_company": "PostNL",
                                                     "tracking_number": "3STEST0001",
                                                     "estimated_delivery_at": "2026-11-26T23:30:00Z"}])
+    payload["created_at"] = "2026-11-22T23:30:00Z"  # 00:30 on Monday 23 November in Amsterdam
     with schema_context(tenant.schema_name):
         order_upsert(data=shopify_order(payload), source="test")
 
     wednesday_evening = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 23:00 in Amsterdam
     answer = Chat(tenant, now=wednesday_evening).say("where is order TL-20001? eva@example.com")
     assert "TL-20001 is shipped" in answer.text
+    assert "Ordered on Monday 23 November." in answer.text
     assert "Expected delivery: Friday 27 November." in answer.text
     # 23:30 UTC on Thursday is already Friday in Amsterdam: the parcel is expected today, not tomorrow.
     friday_just_after_midnight = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
