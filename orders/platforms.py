@@ -173,11 +173,16 @@ def _datetime(value: Any, *, field_name: str, naive_is_utc: bool = True) -> date
 
 
 def _date_or_none(value: Any) -> date | None:
+    """A day as the business counts it: a moment with a zone ("…T23:30:00Z" from Shopify) falls on
+    the business's calendar day, so Amsterdam's customer hears the 27th, not UTC's 26th."""
+    from orders.selectors import tenant_zone  # selectors -> services.orders -> this module
+
     text = _text(value)
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.astimezone(tenant_zone()).date() if moment.tzinfo is not None else moment.date()
     except ValueError:
         try:
             return date.fromisoformat(text[:10])

@@ -461,13 +461,16 @@ def order_lookup(*, number: str, email_or_phone: str) -> OrderLookupResult:
     if order is None or not _contact_matches(order, email_or_phone):
         return ORDER_NOT_FOUND
     currency = order.currency
+    # Moments in the business's zone: the assistant tells them (and the fact check reads them) as
+    # the business's calendar days and hours, never UTC's.
+    zone = tenant_zone()
     lines = tuple(OrderLine(sku=item.sku, name=item.name, quantity=item.quantity,
                             unit_price=minor_to_display(item.unit_price_minor, currency=currency),
                             line_total=minor_to_display(item.line_total_minor, currency=currency))
                   for item in order.items.all())
     info = OrderInfo(
         number=order.number, status=order.status, status_label=order.get_status_display(),
-        placed_at=order.placed_at, currency=currency, items=lines,
+        placed_at=order.placed_at.astimezone(zone), currency=currency, items=lines,
         subtotal=minor_to_display(order.subtotal_minor, currency=currency),
         shipping=minor_to_display(order.shipping_minor, currency=currency),
         total=minor_to_display(order.total_minor, currency=currency), total_minor=order.total_minor,
@@ -475,7 +478,7 @@ def order_lookup(*, number: str, email_or_phone: str) -> OrderLookupResult:
         carrier=order.carrier, tracking_number=order.tracking_number,
         tracking_url=outside_url_or_empty(order.tracking_url),
         estimated_delivery=order.estimated_delivery,
-        history=tuple(StatusStep(status=step.to_status, at=step.at) for step in order.history.all()))
+        history=tuple(StatusStep(status=step.to_status, at=step.at.astimezone(zone)) for step in order.history.all()))
     return OrderLookupResult(found=True, order=info, message="")
 
 

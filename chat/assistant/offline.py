@@ -74,6 +74,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "order_tracking": "It's on its way with {carrier}, tracking number {tracking}: {url}",
         "order_tracking_no_url": "It's on its way with {carrier}, tracking number {tracking}.",
         "order_eta": "Expected delivery: {eta}.",
+        "order_placed": "Ordered on {day}.",
         "order_items": "It contains: {items}. Total: {total}.",
         "open_now": "Yes, we're open right now, until {closes}.",
         "closed_now": "We're closed right now. We open again {when}.",
@@ -129,6 +130,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "order_tracking": "Hij is onderweg met {carrier}, trackingnummer {tracking}: {url}",
         "order_tracking_no_url": "Hij is onderweg met {carrier}, trackingnummer {tracking}.",
         "order_eta": "Verwachte levering: {eta}.",
+        "order_placed": "Besteld op {day}.",
         "order_items": "Inhoud: {items}. Totaal: {total}.",
         "open_now": "Ja, we zijn nu open, tot {closes}.",
         "closed_now": "We zijn nu gesloten. We gaan weer open {when}.",
@@ -312,6 +314,11 @@ def day_name(day: date, language: str, today: date) -> str:
         return phrase(language, "today")
     if day == today + timedelta(days=1):
         return phrase(language, "tomorrow")
+    return date_text(day, language)
+
+
+def date_text(day: date, language: str) -> str:
+    """'Monday 23 November': a day named in full, never relative to today."""
     months = MONTHS.get(language, MONTHS["en"])
     weekday = WEEKDAYS.get(language, WEEKDAYS["en"])[day.weekday()]
     return f"{weekday} {day.day} {months[day.month - 1]}"
@@ -415,6 +422,9 @@ def _order_answer(number: str, contact: str | None, state: ConversationState, co
     order = result["order"]
     status = STATUS_WORDS.get(language, STATUS_WORDS["en"]).get(order["status"], order["status_label"])
     lines = [phrase(language, "order_status", number=order["number"], status=status)]
+    # The lookup gives the moment in the business's zone: its date is the business's calendar day.
+    placed = datetime.fromisoformat(order["placed_at"]).date()
+    lines.append(phrase(language, "order_placed", day=date_text(placed, language)))
     if order["tracking_number"] and order["status"] in ("shipped", "delivered"):
         key = "order_tracking" if order["tracking_url"] else "order_tracking_no_url"
         if order["status"] == "shipped":
@@ -422,7 +432,8 @@ def _order_answer(number: str, contact: str | None, state: ConversationState, co
                                 tracking=order["tracking_number"], url=order["tracking_url"]))
     if order["estimated_delivery"] and order["status"] in ("paid", "packed", "shipped"):
         eta = date.fromisoformat(order["estimated_delivery"])
-        lines.append(phrase(language, "order_eta", eta=day_name(eta, language, context.now.date())))
+        today = context.now.astimezone(commerce.tenant_zone()).date()
+        lines.append(phrase(language, "order_eta", eta=day_name(eta, language, today)))
     items = ", ".join(f"{line['quantity']} × {line['name']}" for line in order["items"])
     lines.append(phrase(language, "order_items", items=items,
                         total=money(order["total_minor"], order["currency"])))

@@ -38,6 +38,7 @@ from chat.dashboard.rollup import (
 )
 from chat.models import AnalyticsDay, AnalyticsQuestion
 from config.errors import ValidationFailed
+from tenants.middleware import tenant_zone_of
 from tenants.models import UsageEntry
 
 # The knowledge page's unanswered questions share these with the analytics.
@@ -316,16 +317,9 @@ def analytics_charts(report: AnalyticsReport) -> dict[str, Any]:
     }
 
 
-def _tenant_zone(request: HttpRequest) -> ZoneInfo:
-    try:
-        return ZoneInfo(request.tenant.timezone or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
 @owner_required
 def analytics_page(request: HttpRequest) -> HttpResponse:
-    zone = _tenant_zone(request)
+    zone = tenant_zone_of(request.tenant)
     try:
         period = analytics_period_parse(raw_from=request.GET.get("from"), raw_to=request.GET.get("to"), zone=zone)
     except ValidationFailed as error:

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "config.middleware.ValidHostMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
+    "tenants.middleware.TenantTimeZoneMiddleware",
     "config.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",

@@ -5,18 +5,22 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.assistant import offline, tools
 from chat.assistant.engine import answer_customer_message_sync
 from chat.conversations import services
 from chat.models import AnswerState, Conversation, ConversationEvent, Message
+from orders.platforms import shopify_order
+from orders.services.orders import order_upsert
+from tests.orders import payloads
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 LONDON = ZoneInfo("Europe/London")
@@ -236,3 +240,34 @@ def test_assistant_ask_command_prints_answer_sources_tools_handoff_and_timings(d
     call_command("assistant", "ask", "--tenant", demo_copies["cafe"].schema_name, "--json",
                  "--conversation", str(payload["conversation_id"]), "I want to talk to a human", stdout=follow_up)
     assert json.loads(follow_up.getvalue())["status"] == "needs_human"
+
+
+def test_an_order_s_days_are_the_business_s_days_not_utc_s(make_tenant) -> None:
+    # Shopify promises the parcel at 23:30 UTC on Thursday 26 November: 00:30 on Friday in Amsterdam.
+    tenant = make_tenant(name="Amsterdam shop", timezone_name="Europe/Amsterdam").tenant
+    payload = payloads.shopify_order(name="TL-20001", email="eva@example.com", fulfillment_status="fulfilled",
+                                     fulfillments=[{"status": "success", "tracking_company": "PostNL",
+                                                    "tracking_number": "3STEST0001",
+                                                    "estimated_delivery_at": "2026-11-26T23:30:00Z"}])
+    payload["created_at"] = "2026-11-22T23:30:00Z"  # 00:30 on Monday 23 November in Amsterdam
+    with schema_context(tenant.schema_name):
+        order_upsert(data=shopify_order(payload), source="test")
+
+    wednesday_evening = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 23:00 in Amsterdam
+    answer = Chat(tenant, now=wednesday_evening).say("where is order TL-20001? eva@example.com")
+    assert "TL-20001 is shipped" in answer.text
+    assert "Ordered on Monday 23 November." in answer.text
+    assert "Expected delivery: Friday 27 November." in answer.text
+    # 23:30 UTC on Thursday is already Friday in Amsterdam: the parcel is expected today, not tomorrow.
+    friday_just_after_midnight = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+    answer = Chat(tenant, now=friday_just_after_midnight).say("where is order TL-20001? eva@example.com")
+    assert "Expected delivery: today." in answer.text
+
+
+def test_the_demo_parcel_on_its_way_is_expected_from_today_on(demo_copies) -> None:
+    # The demo was loaded today (this session): its "on its way" order is expected tomorrow, as the
+    # README's walk-through promises, whatever the date the suite runs on.
+    answer = Chat(demo_copies["shop"], now=timezone.now()).say(
+        "where is my order TL-10412? lotte.visser@example.com")
+    assert "TL-10412 is shipped" in answer.text
+    assert "Expected delivery: tomorrow." in answer.text

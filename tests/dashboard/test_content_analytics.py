@@ -132,6 +132,27 @@ def test_days_are_the_tenants_local_days(business: Business) -> None:
     assert [day.conversations for day in owner.get(PERIOD).context["report"].days] == [1, 0, 0]
 
 
+def test_a_message_at_2330_utc_in_winter_counts_on_the_next_day_in_amsterdam(business: Business) -> None:
+    Tenant.objects.filter(pk=business.tenant.pk).update(timezone="Europe/Amsterdam")
+    with schema_context(business.tenant.schema_name):
+        # 23:30 UTC on Sunday 1 November is 00:30 on Monday 2 November in Amsterdam (UTC+1 in winter).
+        conversation_add(said=[Said(Author.CUSTOMER, "Do you ship to Belgium?", _at(1, 23, 30)),
+                               Said(Author.ASSISTANT, "Yes.", _at(1, 23, 30, 5), 0.9, KNOWN)])
+    entry = UsageEntry.objects.create(tenant=business.tenant, kind=UsageEntry.Kind.MESSAGE, tokens_in=10)
+    UsageEntry.objects.filter(pk=entry.pk).update(created=_at(1, 23, 30, 5))
+    owner = business.client(business.owner)
+
+    report = owner.get(PERIOD).context["report"]
+    assert [day.conversations for day in report.days] == [0, 1, 0]
+    assert [day.answers for day in report.days] == [0, 1, 0]
+    assert [day.messages for day in report.usage_days] == [0, 1, 0]
+    # That visit rolled the finished days up in Amsterdam's days; the next one reads them: the same.
+    with schema_context(business.tenant.schema_name):
+        assert [(row.day.day, row.conversations, row.time_zone) for row in AnalyticsDay.objects.order_by("day")] == [
+            (1, 0, "Europe/Amsterdam"), (2, 1, "Europe/Amsterdam"), (3, 0, "Europe/Amsterdam")]
+    assert _summary(owner.get(PERIOD).context["report"]) == _summary(report)
+
+
 @pytest.mark.parametrize("query", ["from=2026-11-05&to=2026-11-01", "from=yesterday", "from=2024-01-01&to=2026-01-01"])
 def test_a_bad_period_is_refused_with_the_reason(business: Business, query: str) -> None:
     page = business.client(business.owner).get(f"/app/analytics/?{query}")

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import io
+import json
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from django_tenants.utils import schema_context
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from orders.demo import load_demo
+from orders.demo import DemoClock, load_demo
 from orders.exceptions import CatalogImportFailed
 from orders.models import CommerceSettings, Order, OrderStatusChange, Product, SpecialDay, Variant, WeeklyOpening
 from orders.services.catalog import CATALOG_CSV_HEADER, catalog_import_csv, catalog_rows_read
@@ -125,3 +131,53 @@ def test_import_command_reports_lines_and_imports_with_a_progress_bar(tenant_a, 
 
     with pytest.raises(CommandError, match="no tenant"):
         call_command("catalog", "import", "--tenant", "nosuchtenant", str(bad))
+
+
+@pytest.mark.parametrize("days_later", [0, 40])
+def test_demo_order_dates_tell_the_same_story_on_any_load_day(make_tenant, days_later: int) -> None:
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    loaded = timezone.now() + timedelta(days=days_later)
+    load_day = loaded.astimezone(amsterdam).date()
+    tenant = make_tenant(name="Demo shop", timezone_name="Europe/Amsterdam").tenant
+    with schema_context(tenant.schema_name):
+        load_demo(tenant=tenant, fixtures=FIXTURES / "shop", now=loaded)
+        orders = {order.number: order for order in Order.objects.prefetch_related("history")}
+
+        for order in orders.values():
+            moments = [change.at for change in order.history.all()]
+            assert order.placed_at <= loaded and moments == sorted(moments) and moments[-1] <= loaded, order.number
+            if order.status in ("paid", "packed", "shipped") and order.estimated_delivery:
+                assert order.estimated_delivery >= load_day, f"{order.number} is expected in the past"
+            if order.status == "delivered":
+                assert order.estimated_delivery < load_day, order.number
+
+        # The README's walk-through: placed three days ago, shipped, on its way and expected tomorrow.
+        on_its_way = orders["TL-10412"]
+        assert on_its_way.status == "shipped"
+        assert on_its_way.placed_at.astimezone(amsterdam).date() == load_day - timedelta(days=3)
+        assert on_its_way.estimated_delivery == load_day + timedelta(days=1)
+        # Just placed: within the hour before loading, whatever the hour of the day.
+        just_placed = orders["TL-10424"]
+        assert just_placed.status == "pending"
+        assert timedelta(0) < loaded - just_placed.placed_at <= timedelta(hours=1)
+        # Long delivered: some three weeks ago, at the hour written in the fixture, in Amsterdam.
+        delivered = orders["TL-10398"]
+        assert delivered.placed_at.astimezone(amsterdam).replace(tzinfo=None) == datetime.combine(
+            load_day - timedelta(days=24), time(9, 14))
+
+
+# Any moment of the year to come, DST changes and the minutes around midnight included.
+load_moments = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
+                            timezones=st.just(UTC))
+
+
+@settings(max_examples=300, deadline=None)
+@given(loaded=load_moments, zone_name=st.sampled_from(["Europe/Amsterdam", "Europe/London", "Pacific/Auckland"]))
+def test_whenever_the_demo_is_loaded_its_orders_happened_in_order_and_in_the_past(loaded: datetime,
+                                                                                   zone_name: str) -> None:
+    clock = DemoClock(now=loaded, zone=ZoneInfo(zone_name))
+    for record in json.loads((FIXTURES / "shop" / "orders.json").read_text()):
+        moments = [clock.moment(record["created"]), *(clock.moment(step["at"]) for step in record["history"])]
+        assert moments == sorted(moments) and moments[-1] <= loaded, record["number"]
+        if record["estimated_delivery"] and record["status"] in ("paid", "packed", "shipped"):
+            assert clock.day(record["estimated_delivery"]) >= clock.today, record["number"]
