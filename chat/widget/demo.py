@@ -22,6 +22,8 @@ DEMO_PAGE_CAFE = "cafe"
 SHOP_FAVOURITES = 3
 CAFE_ITEMS_PER_SECTION = 4
 CAFE_SECTIONS = 4
+# The page samples the start of the catalog: a shop with thousands of products is read no further.
+CATALOG_ITEMS_READ = 200
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -75,7 +77,9 @@ def _item(product: Product) -> DemoItem:
 def _sections(*, per_section: int, sections: int) -> list[DemoSection]:
     """The catalog's first categories, a few sellable items of each, in catalog order."""
     found: dict[str, list[DemoItem]] = {}
-    for product in Product.objects.filter(is_sellable=True).order_by("pk"):
+    products = (Product.objects.filter(is_sellable=True).order_by("pk")
+                .only("name", "description", "category", "price_minor", "currency")[:CATALOG_ITEMS_READ])
+    for product in products:
         items = found.get(product.category or "Favourites")
         if items is None:
             if len(found) == sections:
