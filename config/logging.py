@@ -56,7 +56,8 @@ class LogContextFilter(logging.Filter):
         tenant = getattr(request, "tenant", None)
         record.request_id = getattr(request, "request_id", None) or request_id_var.get()
         record.schema = getattr(tenant, "schema_name", None) or current_schema()
-        record.user = user_var.get()
+        # The user as the request's own middleware noted it (never a database query from a log line).
+        record.user = getattr(request, "log_user", None) or user_var.get()
         return True
 
 
