@@ -49,9 +49,15 @@ def current_schema() -> str:
 
 class LogContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        record.schema = current_schema()
-        record.user = user_var.get()
+        # Django logs a response of 400 or more ("Not Found: /x") after the middleware that set the
+        # context has returned, and under ASGI on a thread of its own whose connection is on public:
+        # the request it passes along says whose it was (its id, and the tenant django-tenants found).
+        request = getattr(record, "request", None)
+        tenant = getattr(request, "tenant", None)
+        record.request_id = getattr(request, "request_id", None) or request_id_var.get()
+        record.schema = getattr(tenant, "schema_name", None) or current_schema()
+        # The user as the request's own middleware noted it (never a database query from a log line).
+        record.user = getattr(request, "log_user", None) or user_var.get()
         return True
 
 

@@ -97,7 +97,9 @@ class LogContextUserMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            token = user_var.set(user.get_username())
+            # Also on the request, for the lines Django logs after this middleware has returned.
+            request.log_user = user.get_username()  # type: ignore[attr-defined]
+            token = user_var.set(request.log_user)  # type: ignore[attr-defined]
             try:
                 return self.get_response(request)
             finally:

@@ -75,6 +75,9 @@ class UsageEntry(models.Model):
         MESSAGE = "message", "Customer message answered"
         LLM_CALL = "llm_call", "LLM call"
         EMBEDDING = "embedding", "Embedding call"
+        # The owner trying the assistant (the dashboard's playground, `manage.py assistant ask`): its
+        # cost is kept, but it is no customer's message and counts toward no plan limit.
+        PLAYGROUND = "playground", "Playground question answered (not counted toward the plan)"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_entries")
     kind = models.CharField(max_length=20, choices=Kind.choices)

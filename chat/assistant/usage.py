@@ -9,6 +9,10 @@ made on sums over it (the running totals below are only a shortcut far from the 
   entries (model calls that answered no customer message); embedding tokens are not chat tokens;
 - cost: every entry's estimated cost, embeddings included.
 
+The owner trying the assistant (the playground, `manage.py assistant ask`) is no customer: its answers
+are `playground` entries, which count toward none of these and are shown apart (questions and cost).
+Which channel is which is said once, in PRACTICE_CHANNELS.
+
 Summing the ledger after every answer would grow with the month's traffic, so Redis keeps running
 totals beside it, as a cache only: seeded from the ledger, incremented after each entry commits,
 dropped every USAGE_TOTALS_CACHE_SECONDS so any drift is short-lived. They only tell whether the
@@ -37,6 +41,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from chat.models import Channel
 from config.celery import Queue, tenant_task
 from config.db import in_schema_ahead
 from config.loops import PerLoop
@@ -51,6 +56,7 @@ __all__ = [
     "LEVEL_EXHAUSTED",
     "LEVEL_OK",
     "LEVEL_WARNING",
+    "PRACTICE_CHANNELS",
     "UsageMonth",
     "llm_allowed",
     "llm_allowed_async",
@@ -60,6 +66,8 @@ __all__ = [
     "usage_notices_current",
     "usage_answer_counted",
     "usage_answer_entry",
+    "usage_counts_toward_plan",
+    "usage_kind_for_channel",
     "usage_record_answer",
 ]
 
@@ -77,12 +85,31 @@ _LEVELS_IN_ORDER = (LEVEL_WARNING, LEVEL_EXHAUSTED)
 # was computed at, so a level read before a new entry committed is never served after it.
 _GENERATION_TTL_SECONDS = 40 * 24 * 3600
 
+# Conversations that are the owner trying the assistant, not a customer asking: their answers are
+# recorded apart and count toward no plan limit.
+PRACTICE_CHANNELS: tuple[str, ...] = (str(Channel.PLAYGROUND), str(Channel.CONSOLE))
+# What counts toward a plan's tokens and shows as its cost: everything but embeddings (tokens only) and
+# the owner's practice.
+_NOT_PLAN_TOKENS = (UsageEntry.Kind.EMBEDDING, UsageEntry.Kind.PLAYGROUND)
+
+
+def usage_kind_for_channel(channel: str) -> str:
+    """The ledger kind of an answer in a conversation of this channel."""
+    return str(UsageEntry.Kind.PLAYGROUND if channel in PRACTICE_CHANNELS else UsageEntry.Kind.MESSAGE)
+
+
+def usage_counts_toward_plan(channel: str) -> bool:
+    return channel not in PRACTICE_CHANNELS
+
 
 @dataclass(frozen=True)
 class UsageMonth:
     messages: int
     tokens: int
     cost_minor: int
+    # The owner's questions (playground, console) and their cost: counted toward nothing above.
+    playground_questions: int
+    playground_cost_minor: int
     # None: no plan, so no limit.
     message_limit: int | None
     token_limit: int | None
@@ -119,11 +146,16 @@ def _usage_month_with_tenant(*, schema_name: str, now: datetime | None) -> tuple
             used_tokens=Coalesce(
                 Sum(
                     F("usage_entries__tokens_in") + F("usage_entries__tokens_out"),
-                    filter=in_month & ~Q(usage_entries__kind=UsageEntry.Kind.EMBEDDING),
+                    filter=in_month & ~Q(usage_entries__kind__in=_NOT_PLAN_TOKENS),
                 ),
                 0,
             ),
-            used_cost=Coalesce(Sum("usage_entries__cost_minor", filter=in_month), 0),
+            used_cost=Coalesce(Sum("usage_entries__cost_minor",
+                                   filter=in_month & ~Q(usage_entries__kind=UsageEntry.Kind.PLAYGROUND)), 0),
+            playground_questions=Coalesce(Sum("usage_entries__quantity",
+                                              filter=in_month & Q(usage_entries__kind=UsageEntry.Kind.PLAYGROUND)), 0),
+            playground_cost=Coalesce(Sum("usage_entries__cost_minor",
+                                         filter=in_month & Q(usage_entries__kind=UsageEntry.Kind.PLAYGROUND)), 0),
         )
         .order_by()
         .first()
@@ -136,6 +168,8 @@ def _usage_month_with_tenant(*, schema_name: str, now: datetime | None) -> tuple
         messages=messages,
         tokens=tokens,
         cost_minor=int(row["used_cost"]),
+        playground_questions=int(row["playground_questions"]),
+        playground_cost_minor=int(row["playground_cost"]),
         message_limit=message_limit,
         token_limit=token_limit,
         percent=max(_percent(messages, message_limit), _percent(tokens, token_limit)),
@@ -314,8 +348,10 @@ def _generation_key(schema_name: str) -> str:
 # ----------------------------------------------------------------------------- writes
 
 
-def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_out: int, cost_minor: int) -> None:
-    """Append one answered customer message to the ledger, then tell the owners if it crossed a line.
+def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_out: int, cost_minor: int,
+                        channel: str = str(Channel.WIDGET)) -> None:
+    """Append one answered message to the ledger, then tell the owners if it crossed a line (a
+    practice channel's answer is recorded apart and crosses none).
 
     Safe inside the caller's transaction: the cached level is discarded and the lines are checked
     once it commits. Checked any earlier, two answers committing side by side could each see only
@@ -325,17 +361,21 @@ def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_o
     if tenant_id is None:
         raise TenantNotFound(f"There is no tenant '{schema_name}'.")
     entry = usage_answer_entry(tokens_in=tokens_in, tokens_out=tokens_out, cost_minor=cost_minor)
+    entry.kind = usage_kind_for_channel(channel)
     entry.tenant_id = tenant_id
     entry.save(force_insert=True)
     logger.debug(
-        "usage recorded for %s: %s answer, %s+%s tokens, cost %s", schema_name, mode, tokens_in, tokens_out, cost_minor
+        "usage recorded for %s: %s %s answer, %s+%s tokens, cost %s", schema_name, entry.kind, mode, tokens_in,
+        tokens_out, cost_minor
     )
-    usage_answer_counted(schema_name=schema_name, tokens=tokens_in + tokens_out)
+    if usage_counts_toward_plan(channel):
+        usage_answer_counted(schema_name=schema_name, tokens=tokens_in + tokens_out)
 
 
 def usage_answer_entry(*, tokens_in: int, tokens_out: int, cost_minor: int) -> UsageEntry:
     """The ledger entry of one answered customer message, not saved and with no tenant yet (the
-    one-statement store of an answer, chat.conversations.statements, inserts it with the answer)."""
+    one-statement store of an answer, chat.conversations.statements, inserts it with the answer and
+    makes it a `playground` entry in a practice channel's conversation)."""
     return UsageEntry(kind=UsageEntry.Kind.MESSAGE, quantity=1, tokens_in=tokens_in, tokens_out=tokens_out,
                       cost_minor=cost_minor)
 

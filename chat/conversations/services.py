@@ -369,7 +369,7 @@ def _answer_message(customer_message_id: int, answer: AnswerToStore, conversatio
 
 def _assistant_answer_insert(*, customer_message_id: int, answer: AnswerToStore, count_usage: bool
                              ) -> StoredAnswer | None:
-    from chat.assistant.usage import usage_answer_counted, usage_answer_entry
+    from chat.assistant.usage import usage_answer_counted, usage_answer_entry, usage_counts_toward_plan
 
     usage = (usage_answer_entry(tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost_minor=answer.cost_minor)
              if count_usage else None)
@@ -385,7 +385,7 @@ def _assistant_answer_insert(*, customer_message_id: int, answer: AnswerToStore,
         return StoredAnswer(None, False, False)
     analytics_day_mark_stale_for(channel=inserted.channel, started=inserted.started)
     publish_after_commit(conversation_id=inserted.conversation_id, event=message_event(inserted.message))
-    if count_usage:
+    if count_usage and usage_counts_toward_plan(inserted.channel):
         usage_answer_counted(schema_name=connection.schema_name, tokens=answer.tokens_in + answer.tokens_out)
     return StoredAnswer(inserted.message, False, True)
 
@@ -411,7 +411,8 @@ def _assistant_answer_store_with_handoff(*, customer_message_id: int, answer: An
             from chat.assistant.usage import usage_record_answer
 
             usage_record_answer(schema_name=connection.schema_name, mode=answer.mode, tokens_in=answer.tokens_in,
-                                tokens_out=answer.tokens_out, cost_minor=answer.cost_minor)
+                                tokens_out=answer.tokens_out, cost_minor=answer.cost_minor,
+                                channel=conversation.channel)
         Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.ANSWERED)
         # The customer may have written again before the answer was stored: never move backwards.
         conversation.last_message_at = max(filter(None, (conversation.last_message_at, message.created)))

@@ -189,8 +189,14 @@ def answer_insert(*, customer_message_id: int, answer: Message, language: str | 
         public = get_public_schema_name()
         tenant_id = (f"(SELECT id FROM {_quote(public)}.{_quote(Tenant._meta.db_table)} WHERE schema_name = %s)",
                      [connection.schema_name])
-        counted, usage_params = _insert("counted", usage, linked={"tenant_id": tenant_id}, source=("new_message", []),
-                                        schema=public)
+        # The entry's kind follows the conversation's channel (chat.assistant.usage.usage_kind_for_channel,
+        # here in SQL since the channel is read by this statement): the owner's practice apart.
+        from chat.assistant.usage import PRACTICE_CHANNELS
+
+        kind = ("(SELECT CASE WHEN channel = ANY(%s) THEN %s ELSE %s END FROM locked)",
+                [list(PRACTICE_CHANNELS), str(UsageEntry.Kind.PLAYGROUND), str(UsageEntry.Kind.MESSAGE)])
+        counted, usage_params = _insert("counted", usage, linked={"tenant_id": tenant_id, "kind": kind},
+                                        source=("new_message", []), schema=public)
         steps.append((counted, usage_params))
     sql = ("WITH " + ", ".join(step for step, _ in steps) +
            " SELECT locked.id, locked.channel, locked.created, (SELECT id FROM existing), "

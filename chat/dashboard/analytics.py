@@ -151,7 +151,9 @@ class AnalyticsReport:
 
 def usage_days(*, tenant_id: int, period: Period) -> dict[date, UsageDay]:
     """The tenant's ledger (public schema) summed per local day."""
+    # The owner's playground questions are no customer's: left out, as everywhere in the analytics.
     rows = (UsageEntry.objects.filter(tenant_id=tenant_id, created__gte=period.start, created__lt=period.end)
+            .exclude(kind=UsageEntry.Kind.PLAYGROUND)
             .annotate(day=TruncDate("created", tzinfo=period.zone)).values("day")
             .annotate(messages=Sum("quantity", filter=Q(kind=UsageEntry.Kind.MESSAGE)),
                       tokens=Sum(F("tokens_in") + F("tokens_out"), filter=~Q(kind=UsageEntry.Kind.EMBEDDING)),
@@ -358,6 +360,7 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "notices": usage_notices_current(schema_name=schema_name),
         # Costs are kept in micro-dollars by default (LLM_COST_MINOR_UNITS_PER_USD), not in cents.
         "cost": cost_minor_to_text(month.cost_minor),
+        "playground_cost": cost_minor_to_text(month.playground_cost_minor),
     })
 
 

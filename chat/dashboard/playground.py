@@ -3,7 +3,8 @@
 The question goes the customer's way (a contact, a conversation on the `playground` channel, the
 stored message) and the same engine answers it, cache, usage and handoff included; the page then
 shows what a customer would not see: the sources with their scores, the knowledge search's passages
-and the confidence. Playground conversations are left out of the analytics.
+and the confidence. Playground conversations are left out of the analytics, and their answers count
+toward no plan limit: the usage page shows them apart (chat.assistant.usage, PRACTICE_CHANNELS).
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ class WidgetSettings(models.Model):
     prechat_require_email = models.BooleanField(default=False)
     messages_per_minute_per_ip = models.PositiveIntegerField(default=100)
     messages_per_minute_per_visitor = models.PositiveIntegerField(default=30)
+    demo_page = models.CharField(
+        max_length=10, choices=[("shop", "An online shop"), ("cafe", "A café or restaurant")], default="shop",
+        help_text="What the demo page (/demo/) looks like: a sample website of this kind of business.")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

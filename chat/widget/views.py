@@ -7,9 +7,11 @@ from pathlib import Path
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from chat.widget import services
+from chat.widget.demo import demo_page_get
 from config.errors import error_response
 
 WIDGET_SCRIPT = Path(settings.BASE_DIR) / "static" / "widget" / "widget.js"
@@ -46,13 +48,25 @@ def widget_config(request: HttpRequest) -> HttpResponse:
     return response
 
 
+# The widget settings page previews the demo page in a frame: the business's own dashboard (same
+# origin) may frame it, no other site. The page is outside the dashboard's Content-Security-Policy
+# (it stands for the business's own website), so it carries this one directive of its own; the
+# older X-Frame-Options says the same to browsers that do not read it.
+DEMO_FRAME_ANCESTORS = "frame-ancestors 'self'"
+
+
 @require_GET
+@xframe_options_sameorigin
 def demo_page(request: HttpRequest) -> HttpResponse:
-    """A plain shop website with this tenant's widget on it, to try the product in a minute."""
+    """A sample website of this kind of business with its widget on it, to try the product in a minute."""
     widget = services.widget_settings_get()
+    page = demo_page_get()
     scheme = "https" if request.is_secure() else "http"
-    return render(request, "demo/shop.html", {
-        "tenant_name": request.tenant.name,
+    response = render(request, page.template, {
+        "tenant_name": page.name or request.tenant.name,
+        "page": page,
         "widget_src": f"{scheme}://{request.get_host()}/widget.js",
         "public_key": widget.public_key,
     })
+    response["Content-Security-Policy"] = DEMO_FRAME_ANCESTORS
+    return response

@@ -103,14 +103,14 @@ class Loads:
             answered[response.url] = response.status
 
         def on_failed(request: Request) -> None:
-            # A request the previous page left running is cut off by the navigation: not this page's. A
-            # framed page (the widget settings' preview) is a page of its own, not an asset.
-            if "ERR_ABORTED" not in (request.failure or "") and request.resource_type != "document":
+            # A request the previous page left running is cut off by the navigation: not this page's.
+            if "ERR_ABORTED" not in (request.failure or ""):
                 failed.append(f"{request.url} failed: {request.failure}")
 
         def on_console(message: Any) -> None:
-            # What Chromium says about an asset it could not load, the missing icon's 404 included.
-            if message.type == "error" and "Failed to load resource" in message.text:
+            # Any error Chromium reports: an asset it could not load (the missing icon's 404 included), a
+            # frame it refused to show (the widget settings' preview), a script or policy error.
+            if message.type == "error":
                 console.append(f"console: {message.text}")
 
         page.on("response", on_response)

@@ -14,8 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.auth.models import User
+from django_tenants.utils import schema_context
 
 from config.logging import JsonFormatter, LogContextFilter, log_context
+from tests.support.owner_session import owner_dashboard
 from tests.support.processes import ROOT, WebServer, child_env, wait_until
 
 
@@ -128,3 +131,42 @@ def test_production_settings_start_with_their_secrets() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["json", "False"]
     assert Path(ROOT / ".env.example").read_text().count("DJANGO_SECRET_KEY") >= 1
+
+
+def _log_lines_of(server: WebServer, path: str) -> list[str]:
+    return [line for line in server.output().splitlines() if path in line]
+
+
+def test_a_not_found_request_logs_its_request_id_and_its_tenant(tenant_a) -> None:
+    """Django logs "Not Found: /path" once the middleware is done with the request (and, under
+    daphne, on another thread): that line too names the request and its business."""
+    server = WebServer()
+    try:
+        with server.client(tenant_a.get_primary_domain().domain) as client:
+            response = client.get("/no-such-page-on-a-tenant/")
+        assert response.status_code == 404
+        request_id = response.headers["X-Request-ID"]
+        line = wait_until(lambda: _log_lines_of(server, "Not Found: /no-such-page-on-a-tenant/"), message="the 404's log line")
+        assert len(line) == 1, line
+        assert f"req={request_id} tenant={tenant_a.schema_name} user=-]" in line[0], line
+
+        # A signed-in owner's not-found page names the owner too
+        with owner_dashboard(server, schema=tenant_a.schema_name, domain=tenant_a.get_primary_domain().domain) as owner:
+            response = owner.get("/app/no-such-page-for-the-owner/")
+            assert response.status_code == 404
+            request_id = response.headers["X-Request-ID"]
+            with schema_context(tenant_a.schema_name):
+                owner_name = User.objects.order_by("-pk").first().get_username()
+        line = wait_until(lambda: _log_lines_of(server, "Not Found: /app/no-such-page-for-the-owner/"),
+                          message="the owner's 404's log line")
+        assert f"req={request_id} tenant={tenant_a.schema_name} user={owner_name}]" in line[0], line
+
+        # On a host no business has, the tenant is the platform's own (public), and the id is there too
+        with server.client("nobody-has-this.test.localhost") as client:
+            response = client.get("/no-such-page-on-no-tenant/")
+        assert response.status_code == 404
+        request_id = response.headers["X-Request-ID"]
+        line = wait_until(lambda: _log_lines_of(server, "Not Found: /no-such-page-on-no-tenant/"), message="the 404's log line")
+        assert f"req={request_id} tenant=public " in line[0], line
+    finally:
+        server.stop()

@@ -23,3 +23,19 @@ def test_the_months_ai_cost_is_told_in_dollars(make_business: Any, settings: Any
     page = business.client(business.owner).get("/app/usage/")
     assert page.status_code == 200
     assert f"Estimated AI cost this month: {shown}</p>" in page.content.decode()
+
+
+def test_the_owners_playground_cost_is_shown_apart_and_counts_toward_no_plan_figure(
+        make_business: Any, settings: Any) -> None:
+    settings.LLM_COST_MINOR_UNITS_PER_USD = 1_000_000
+    business = make_business()
+    UsageEntry.objects.create(tenant=business.tenant, kind=UsageEntry.Kind.MESSAGE, tokens_in=10, tokens_out=10,
+                              cost_minor=1_000_000)
+    for _ in range(2):
+        UsageEntry.objects.create(tenant=business.tenant, kind=UsageEntry.Kind.PLAYGROUND, tokens_in=400,
+                                  tokens_out=100, cost_minor=1_250_000)
+    page = business.client(business.owner).get("/app/usage/").content.decode()
+    assert "<strong>Customer messages answered</strong>: 1 of" in page
+    assert "<strong>LLM tokens</strong>: 20 of" in page
+    assert "Estimated AI cost this month: $1.00</p>" in page
+    assert "Playground: 2 questions, $2.50 of model cost, not counted toward your plan." in page
