@@ -127,7 +127,9 @@ def web_command(*, host: str, port: str, python: str = PYTHON) -> list[str]:
     # daphne drops a WebSocket whose handshake is not accepted within 5 s by default, which a
     # burst of a thousand widgets opening at once (each looks up its tenant and visitor) outlasts.
     # No --proxy-headers: behind proxies, TRUSTED_PROXY_COUNT decides the client's address.
-    return [python, "-m", "daphne", "-b", host, "-p", port, "--websocket_connect_timeout", "30",
+    # -v 0: no access lines of daphne's own (they carry no request id or tenant); the project's
+    # request middleware writes one per request instead.
+    return [python, "-m", "daphne", "-b", host, "-p", port, "--websocket_connect_timeout", "30", "-v", "0",
             "config.asgi:application"]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable
 
 from csp.middleware import CSPMiddleware, PolicyParts
@@ -13,6 +15,8 @@ from config.errors import error_response
 from config.logging import log_context, new_request_id, user_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
+HEALTH_CHECK_PATHS = ("/healthz", "/readyz")
+access_logger = logging.getLogger("deskpilot.access")
 # A client-supplied id is echoed into logs and headers, so only a safe shape is accepted.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -29,9 +33,15 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_from(request)
         request.request_id = request_id  # type: ignore[attr-defined]
+        started = time.monotonic()
         with log_context(request_id=request_id, user="-"):
             response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
+        # The access line, in place of the web server's own (which knows neither the request id nor
+        # the tenant); the load balancer's health checks only when debugging.
+        level = logging.DEBUG if request.path in HEALTH_CHECK_PATHS else logging.INFO
+        access_logger.log(level, "%s %s %s %.0fms", request.method, request.get_full_path()[:500],
+                          response.status_code, (time.monotonic() - started) * 1000, extra={"request": request})
         return response
 
 

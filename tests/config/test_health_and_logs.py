@@ -149,6 +149,12 @@ def test_a_not_found_request_logs_its_request_id_and_its_tenant(tenant_a) -> Non
         line = wait_until(lambda: _log_lines_of(server, "Not Found: /no-such-page-on-a-tenant/"), message="the 404's log line")
         assert len(line) == 1, line
         assert f"req={request_id} tenant={tenant_a.schema_name} user=-]" in line[0], line
+        # Every line about the request carries them, its access line included (none of the server's own)
+        access = wait_until(lambda: _log_lines_of(server, "GET /no-such-page-on-a-tenant/ 404"),
+                            message="the 404's access line")
+        assert f"req={request_id} tenant={tenant_a.schema_name} user=-]" in access[0], access
+        lines = _log_lines_of(server, "/no-such-page-on-a-tenant/")
+        assert len(lines) == 2 and all(f"req={request_id} " in line for line in lines), lines
 
         # A signed-in owner's not-found page names the owner too
         with owner_dashboard(server, schema=tenant_a.schema_name, domain=tenant_a.get_primary_domain().domain) as owner:
