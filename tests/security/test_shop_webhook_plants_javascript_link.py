@@ -275,6 +275,7 @@ def test_an_avatar_stored_before_the_check_is_not_served_to_the_widget(web: WebS
 
 
 @pytest.mark.browser
+@pytest.mark.browser
 def test_in_chromium_the_owner_clicking_a_planted_tracking_number_runs_nothing(
         web: WebServer, worker: Worker, shop: Shop, browser: Browser) -> None:  # noqa: F811
     planted = "JAVASCRIPT:alert(document.domain)"
