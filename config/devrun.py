@@ -48,6 +48,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 RUN_LOCK_FILE = "devrun.lock"
 CHILDREN_FILE = "devrun.pids"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Loaded here, not in the child: between fork and exec, with the output threads running, the child
+# should do as little as it can (no dynamic loading).
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def _die_with_supervisor(supervisor: int) -> None:
@@ -57,9 +60,9 @@ def _die_with_supervisor(supervisor: int) -> None:
     are only ever started from the main thread. SIGTERM, not SIGKILL, so a worker stops its own pool;
     whatever still stands is found by the next start through CHILDREN_FILE.
     """
-    if not sys.platform.startswith("linux"):
+    if _LIBC is None:
         return
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != supervisor:  # it died before the request was made: nobody else will tell us
         os.kill(os.getpid(), signal.SIGTERM)
 
