@@ -138,7 +138,8 @@ def demo_tenant(kind: str) -> object:
                            ).tenant
     with schema_context(slug):
         for path in settings.DESKPILOT_DEMO_LOADERS:
-            import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
+            if path != settings.DESKPILOT_DEMO_HISTORY_LOADER:  # the content, without past conversations
+                import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
     connection.set_schema_to_public()
     return tenant
 

@@ -5,19 +5,35 @@ child processes whose output is prefixed with their name. A child that dies (a c
 `kill -9`) is started again after a short pause; one that keeps dying right after it starts is given
 up on, and everything stops with a plain message. Ctrl-C, SIGTERM and SIGHUP (the terminal closed)
 stop them all, then the embedded data stores (their data stays in .data/ for the next run).
+
+When the supervisor itself is killed (`kill -9`, the OOM killer), Linux ends its children with it
+(PR_SET_PDEATHSIG), and the next `make run` on the data folder finds what the killed one left: the
+children it recorded in `devrun.pids` (stopped, with a line saying so) and the embedded stores, which
+run as daemons of their own and are reused, also with a line saying so. A lock held for the
+supervisor's lifetime (`devrun.lock`, released by the kernel however it ends) tells a killed run
+from one still running: a second `make run` on a folder in use is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
+import functools
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -28,6 +44,33 @@ STABLE_AFTER_SECONDS = 30
 # Pauses before each successive restart of a child that keeps dying quickly; past the last, give up.
 RESTART_DELAYS_SECONDS = (1, 2, 4, 8, 15)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# In the data folder: the running supervisor's lock, and the process groups of its children.
+RUN_LOCK_FILE = "devrun.lock"
+CHILDREN_FILE = "devrun.pids"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Loaded here, not in the child: between fork and exec, with the output threads running, the child
+# should do as little as it can (no dynamic loading).
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with_supervisor(supervisor: int) -> None:
+    """Ask Linux to SIGTERM this child when the supervisor dies, however it dies (elsewhere: a no-op).
+
+    Runs in the child between fork and exec. The kernel watches the thread that forked, so children
+    are only ever started from the main thread. SIGTERM, not SIGKILL, so a worker stops its own pool;
+    whatever still stands is found by the next start through CHILDREN_FILE.
+    """
+    if _LIBC is None:
+        return
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:  # it died before the request was made: nobody else will tell us
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _spawn(command: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    """A child in a process group of its own (stopped as a whole) that dies with the supervisor."""
+    return subprocess.Popen(command, cwd=ROOT, start_new_session=True,  # type: ignore[call-overload]
+                            preexec_fn=functools.partial(_die_with_supervisor, os.getpid()), **kwargs)
 
 
 def _stream(name: str, process: subprocess.Popen[bytes]) -> None:
@@ -75,8 +118,7 @@ class Child:
     restart_at: float | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = _spawn(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.started_at = time.monotonic()
         self.restart_at = None
         threading.Thread(target=_stream, args=(self.name, self.process), daemon=True).start()
@@ -111,7 +153,7 @@ class Child:
 
 def _manage(stopping: threading.Event, *args: str) -> bool:
     """Run one manage.py command to its end; False if it failed or a stop signal cut it short."""
-    process = subprocess.Popen([PYTHON, "manage.py", *args], cwd=ROOT, start_new_session=True)
+    process = _spawn([PYTHON, "manage.py", *args])
     while process.poll() is None:
         if stopping.wait(0.2):
             _stop_processes([process])
@@ -120,6 +162,95 @@ def _manage(stopping: threading.Event, *args: str) -> bool:
         _say("run", f"`manage.py {' '.join(args)}` failed with code {process.returncode}; stopping.")
         return False
     return True
+
+
+def _hold_run_lock(folder: Path) -> IO[str] | None:
+    """The data folder's supervisor lock, held until this process ends; None if another supervisor holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / RUN_LOCK_FILE, "a+")  # noqa: SIM115 -- kept open for the supervisor's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def children_record(folder: Path, children: list[Child]) -> None:
+    """Write which process groups are this run's, for the next start to find if this supervisor is killed."""
+    entries = []
+    for child in children:
+        process = child.running()
+        if process is not None:
+            with contextlib.suppress(psutil.Error):
+                entries.append({"name": child.name, "pid": process.pid,
+                                "created": psutil.Process(process.pid).create_time()})
+    temporary = folder / f"{CHILDREN_FILE}.tmp"
+    temporary.write_text(json.dumps(entries))
+    temporary.replace(folder / CHILDREN_FILE)
+
+
+def _group_members(leader: int, created: float) -> list[psutil.Process]:
+    """Processes still in the process group a recorded child led, itself included if alive.
+
+    A member was started at or after its group's leader: an older process in a group of that number
+    belongs to some other program that reused the number.
+    """
+    members = []
+    for process in psutil.process_iter(["create_time"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(process.pid) == leader and process.info["create_time"] >= created - 0.01:
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    members.append(process)
+    return members
+
+
+def orphans_stop(folder: Path) -> None:
+    """Stop the children a killed supervisor left running on this data folder: SIGTERM, then SIGKILL."""
+    recorded = folder / CHILDREN_FILE
+    try:
+        entries = json.loads(recorded.read_text())
+    except (FileNotFoundError, ValueError):
+        return
+    left: list[psutil.Process] = []
+    for entry in entries:
+        members = _group_members(int(entry["pid"]), float(entry["created"]))
+        if members:
+            _say("run", f"{entry['name']} (pid {entry['pid']}) of a previous make run that was killed is still "
+                        f"running; stopping it")
+            for member in members:
+                with contextlib.suppress(psutil.Error):
+                    member.terminate()
+                    member.resume()  # a stopped one (Ctrl-Z, SIGSTOP) handles its SIGTERM only once continued
+            left += members
+    _, alive = psutil.wait_procs(left, timeout=STOP_GRACE_SECONDS)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
+    recorded.unlink()
+
+
+def _previous_stores(embedded_postgres: bool, embedded_redis: bool) -> None:
+    """Say which embedded store a killed run left running: config.embedded reuses it rather than start another."""
+    from config import embedded
+
+    for wanted, what, pid in ((embedded_postgres, "PostgreSQL", embedded.postgres_pid),
+                              (embedded_redis, "Redis", embedded.redis_pid)):
+        running = pid() if wanted else None
+        if running is not None:
+            _say("data", f"{what} (pid {running}) is still running on {embedded.data_dir()}, left by an earlier "
+                         "run: reusing it")
+
+
+def _port_taken(host: str, port: str) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, int(port)))
+        except OSError as error:  # an unusable host address is web's own error, said when it starts
+            return error.errno == errno.EADDRINUSE
+        return False
 
 
 def web_command(*, host: str, port: str, python: str = PYTHON) -> list[str]:
@@ -159,7 +290,20 @@ def main() -> int:
 
     embedded_postgres = not os.environ.get("DATABASE_URL")
     embedded_redis = not os.environ.get("REDIS_URL")
+    folder = embedded.data_dir()
+    run_lock = _hold_run_lock(folder)
+    if run_lock is None:
+        _say("run", f"another make run is using {folder}: stop it first (or set DESKPILOT_DATA_DIR).")
+        return 1
+    orphans_stop(folder)
+    port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")
+    if _port_taken(host, port):
+        _say("run", f"port {port} is in use by another program: stop it, or run with PORT=<another port>.")
+        return 1
+    _previous_stores(embedded_postgres, embedded_redis)
     children: list[Child] = []
+    recorded: list[int | None] = []
     exit_code = 0
     try:
         if embedded_postgres:
@@ -171,18 +315,21 @@ def main() -> int:
         if not (_manage(stopping, "migrate_all") and _manage(stopping, "demo", "load")):
             return 0 if stopping.is_set() else 1
 
-        port = os.environ.get("PORT", "8000")
-        host = os.environ.get("HOST", "127.0.0.1")
-        commands = _commands(host, port, embedded.data_dir() / "celerybeat-schedule")
+        commands = _commands(host, port, folder / "celerybeat-schedule")
         children = [Child(name, command) for name, command in commands.items()]
         for child in children:
             child.start()
+        children_record(folder, children)
         _manage(stopping, "demo", "logins", "--port", port)
 
         while not stopping.is_set():
             if not all(child.check() for child in children):
                 exit_code = 1
                 break
+            pids = [process.pid if (process := child.running()) else None for child in children]
+            if pids != recorded:  # a child restarted: the record names the new one
+                children_record(folder, children)
+                recorded = pids
             stopping.wait(0.5)
     finally:
         running = [process for process in (child.running() for child in children) if process is not None]
@@ -195,6 +342,8 @@ def main() -> int:
             embedded.postgres_stop()
         if embedded_redis:
             embedded.redis_stop()
+        with contextlib.suppress(FileNotFoundError):
+            (folder / CHILDREN_FILE).unlink()
         print("Stopped.", flush=True)
     return exit_code
 

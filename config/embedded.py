@@ -7,7 +7,10 @@ or reuse the one already running there. A file lock makes concurrent starters (w
 parallel test workers) agree on one server per folder.
 
 The servers listen on loopback TCP on a port recorded in the data folder, so every process, and
-psql, can reach them with a plain URL.
+psql, can reach them with a plain URL. A server is reused only when the pid file in its folder names
+a live server of that kind: a pid file whose process is gone (the machine or `kill -9` ended it) is
+stale, and a recorded port that some other program took meanwhile is given up for a new one, so a
+folder never gets a second server and a server never answers for another folder.
 """
 
 from __future__ import annotations
@@ -75,9 +78,41 @@ def _recorded_port(folder: Path) -> int:
     port_file = folder / "port"
     if port_file.exists():
         return int(port_file.read_text().strip())
+    return _new_port(folder)
+
+
+def _new_port(folder: Path) -> int:
     port = _free_port()
-    port_file.write_text(str(port))
+    (folder / "port").write_text(str(port))
     return port
+
+
+def _pid_of(pid_file: Path, program: str) -> int | None:
+    """The pid in a server's pid file if that process is alive and is that program; None if stale or absent."""
+    import psutil
+
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        return pid if program in psutil.Process(pid).name() else None
+    except (FileNotFoundError, IndexError, ValueError, psutil.Error):
+        return None
+
+
+def _port_to_use(folder: Path, running: int | None, what: str) -> tuple[int, bool]:
+    """The port for this folder's server and whether it must be started.
+
+    A port taken while the folder's own server is not running belongs to someone else (another
+    program, or a server of another folder): reusing it would hand this folder's callers a stranger's
+    data, so the folder moves to a new port.
+    """
+    port = _recorded_port(folder)
+    if running is not None:
+        return port, False
+    if _port_open(port):
+        new = _new_port(folder)
+        print(f"embedded {what}: port {port} is taken by another program; using port {new}", flush=True)
+        return new, True
+    return port, True
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -131,8 +166,8 @@ def postgres_url() -> str:
     folder = pg_folder()
     with _locked(data_dir() / "postgres.lock"):
         folder.mkdir(parents=True, exist_ok=True)
-        port = _recorded_port(folder)
-        if not _port_open(port):
+        port, start = _port_to_use(folder, postgres_pid(), "PostgreSQL")
+        if start:
             _pg_start(folder, port)
     return f"postgres://{PG_USER}@127.0.0.1:{port}/{PG_DATABASE}"
 
@@ -194,6 +229,11 @@ def _pg_database_exists(port: int) -> bool:
     return _psql(port, "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'") == "1"
 
 
+def postgres_pid() -> int | None:
+    """The pid of this data folder's running PostgreSQL, None if none is running."""
+    return _pid_of(pg_folder() / "pgdata" / "postmaster.pid", "postgres")
+
+
 def postgres_stop() -> None:
     folder = pg_folder()
     pgdata = folder / "pgdata"
@@ -226,8 +266,8 @@ def redis_url() -> str:
     folder = redis_folder()
     with _locked(data_dir() / "redis.lock"):
         folder.mkdir(parents=True, exist_ok=True)
-        port = _recorded_port(folder)
-        if not _port_open(port):
+        port, start = _port_to_use(folder, redis_pid(), "Redis")
+        if start:
             _redis_start(folder, port)
     return f"redis://127.0.0.1:{port}"
 
@@ -253,20 +293,22 @@ def _redis_start(folder: Path, port: int) -> None:
     _wait_for_port(port, "Redis", log)
 
 
+def redis_pid() -> int | None:
+    """The pid of this data folder's running Redis, None if none is running (a stale pid file is ignored)."""
+    return _pid_of(redis_folder() / "redis.pid", "redis-server")
+
+
 def redis_stop() -> None:
     pid_file = redis_folder() / "redis.pid"
-    if not pid_file.exists():
-        return
-    with contextlib.suppress(ProcessLookupError, ValueError):
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
+    # A stale pid file may name an unrelated process by now: only a live redis-server is signalled.
+    pid = redis_pid()
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
                 os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+                time.sleep(0.05)
     with contextlib.suppress(FileNotFoundError):
         pid_file.unlink()
 

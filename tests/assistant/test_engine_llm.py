@@ -73,7 +73,8 @@ def demo_tenant_create(*, kind: str = "shop", plan_code: str = "scale", loaders:
     # Embedded with the local model whatever the environment says, like a tenant that never set a key.
     with override_settings(KB_EMBEDDING_PROVIDER="local"), schema_context(slug):
         for path in loaders if loaders is not None else django_settings.DESKPILOT_DEMO_LOADERS:
-            import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
+            if path != django_settings.DESKPILOT_DEMO_HISTORY_LOADER:  # the content, without past conversations
+                import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
     connection.set_schema_to_public()
     return tenant
 

@@ -1,9 +1,13 @@
 """The machine kills `make run`'s web process (`kill -9`, as the OOM killer does): make run starts it
 again and the site answers, without anyone restarting make run. Stopping make run (SIGTERM from a
-process manager, SIGHUP from a closed terminal) leaves no child, no embedded store and no port behind.
+process manager, SIGHUP from a closed terminal, Ctrl-C's SIGINT) leaves no child, no embedded store
+and no port behind, and the next start on the same folder reaches /readyz. When make run itself is
+killed (`kill -9`), its children die with it, and the next start stops what survived, reuses the
+stores the killed run left, and serves on the same port.
 
 One real `python -m config.devrun` on a data folder of its own: stores, migrations, the demo, web,
-worker and beat. A second start on the same folder is quick (migrated, demo loaded).
+worker and beat. The tests run in order on that folder, each starting where the one before stopped;
+a second start on the same folder is quick (migrated, demo loaded).
 """
 
 from __future__ import annotations
@@ -133,8 +137,8 @@ def processes_of(data_dir: Path) -> list[psutil.Process]:
 
 
 @contextlib.contextmanager
-def make_run(data_dir: Path, **extra: str) -> Iterator[MakeRun]:
-    run = MakeRun(data_dir, free_port(), **extra)
+def make_run(data_dir: Path, port: int | None = None, **extra: str) -> Iterator[MakeRun]:
+    run = MakeRun(data_dir, port or free_port(), **extra)
     try:
         yield run
     finally:
@@ -158,6 +162,47 @@ def test_a_closed_terminal_sighup_stops_everything(data_dir: Path) -> None:
     with make_run(data_dir) as run:
         run.wait_ready()
         run.stop(signal.SIGHUP)
+
+
+def test_ctrl_c_stops_everything(data_dir: Path) -> None:
+    with make_run(data_dir) as run:
+        run.wait_ready()  # after the SIGHUP above: the start after a closed terminal is clean
+        run.stop(signal.SIGINT)
+
+
+def _pid_in(pid_file: Path) -> int:
+    return int(pid_file.read_text().split()[0])
+
+
+def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(data_dir: Path) -> None:
+    postmaster, redis = data_dir / "postgres" / "pgdata" / "postmaster.pid", data_dir / "redis" / "redis.pid"
+    with make_run(data_dir) as first:
+        first.wait_ready()  # after Ctrl-C above
+        [web] = first.children("daphne")
+        others = [p for p in psutil.Process(first.process.pid).children(recursive=True) if p.pid != web.pid]
+        stores = [psutil.Process(_pid_in(postmaster)), psutil.Process(_pid_in(redis))]
+        # A frozen web process (Ctrl-Z'd, or stuck) outlives its parent's death: it still holds the port.
+        web.suspend()
+        first.process.kill()
+        first.process.wait()
+        wait_until(lambda: not any(_alive(p) for p in others), timeout=STOP_TIMEOUT_SECONDS,
+                   message="worker and beat of the killed make run gone")
+        assert _alive(web) and not _port_free(first.port)
+        assert all(_alive(store) for store in stores)  # daemons of their own: the next start finds them
+
+        with make_run(data_dir, port=first.port) as second:
+            second.seen += [web, *stores]
+            second.wait_ready()
+            output = second.output()
+            assert f"web (pid {web.pid}) of a previous make run that was killed is still running; stopping it" \
+                in output, output[-4000:]
+            assert not _alive(web)
+            for store, what in zip(stores, ("PostgreSQL", "Redis"), strict=True):
+                assert f"{what} (pid {store.pid}) is still running on {data_dir}" in output, output[-4000:]
+            # Reused, not a second server on the same folder.
+            assert [_pid_in(postmaster), _pid_in(redis)] == [store.pid for store in stores]
+            second.stop(signal.SIGTERM)
+        assert not any(_alive(p) for p in [web, *others, *stores])
 
 
 def test_a_web_process_that_keeps_dying_at_start_is_given_up_on_plainly(data_dir: Path) -> None:
