@@ -8,8 +8,8 @@ a rating): the same rows, status changes, analytics marks and usage entries as t
 
 Each event is written with the clock set back to the moment it happened. Every timestamp the
 product writes comes from `django.utils.timezone.now()` (auto_now fields, Message.created's
-default, the services' own `now`), which reads the `datetime` class of its own module; for the
-length of the load that class answers `now()` with the historical instant. No row is back-dated
+default, the services' own `now`); for the length of the load the process's clock (time-machine,
+a library made for this) answers with the historical instant. No row is back-dated
 after the fact, so nothing the services keep in step (last_message_at, resolved_at, the analytics
 days a late change marks stale, the usage ledger's month) can disagree with the dates.
 
@@ -29,11 +29,12 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import time_machine
 from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone as django_timezone
@@ -92,37 +93,34 @@ NAMES = ["Maria", "Tom", "Aisha", "Lukas", "Sofia", "James", "Noor", "Daan", "Em
 
 
 class _HistoricalClock:
-    """While installed, `django.utils.timezone.now()` answers the instant set with `at` (see the module's doc).
+    """While installed, the process's clock (time-machine: `time.time()`, `datetime.now()`, and so
+    `django.utils.timezone.now()`) stands at the instant last set with `at`; monotonic clocks, which
+    the event loop and timeouts use, are left alone.
 
     Installed for one tenant's load and removed right after: nothing else reads the clock meanwhile
     (`demo load` runs before the web, worker and beat processes start).
     """
 
     def __init__(self) -> None:
-        self.instant: datetime | None = None
+        self._travel: time_machine.travel | None = None
 
     def at(self, instant: datetime) -> datetime:
-        self.instant = instant
+        self._stop()
+        self._travel = time_machine.travel(instant, tick=False)
+        self._travel.start()
         return instant
+
+    def _stop(self) -> None:
+        if self._travel is not None:
+            self._travel.stop()
+            self._travel = None
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[_HistoricalClock]:
-        clock = self
-        real = django_timezone.datetime
-
-        class _Datetime(real):  # type: ignore[valid-type,misc]
-            @classmethod
-            def now(cls, tz: tzinfo | None = None) -> datetime:
-                if clock.instant is None:
-                    return real.now(tz)
-                return clock.instant.astimezone(tz) if tz is not None else clock.instant.astimezone().replace(tzinfo=None)
-
-        django_timezone.datetime = _Datetime  # type: ignore[misc]
         try:
             yield self
         finally:
-            django_timezone.datetime = real  # type: ignore[misc]
-            self.instant = None
+            self._stop()
 
 
 @dataclass(frozen=True)
