@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from chat.conversations import statements
 from chat.conversations.events import publish_after_commit
+from chat.conversations.selectors import agent_identity
 from chat.dashboard.rollup import analytics_day_mark_stale, analytics_day_mark_stale_for
 from chat.models import (
     AnswerState,
@@ -51,6 +52,7 @@ class TransitionNotAllowed(ApplicationError):
 
 def message_event(message: Message) -> dict[str, Any]:
     """The one shape of a message in real-time events and APIs."""
+    agent = agent_identity(user=message.agent) if message.agent_id and message.agent is not None else None
     return {
         "type": "message",
         "conversation_id": message.conversation_id,
@@ -62,7 +64,9 @@ def message_event(message: Message) -> dict[str, Any]:
             "internal": message.internal,
             "sources": message.sources,
             "quick_replies": message.quick_replies,
-            "agent": message.agent.get_full_name() or message.agent.get_username() if message.agent_id else None,
+            # The name customers see, never the e-mail address the agent logs in with.
+            "agent": agent.name if agent else None,
+            "agent_avatar": agent.avatar_url if agent else None,
             "created": message.created.isoformat(),
         },
     }
@@ -270,7 +274,7 @@ def conversation_take_over(*, conversation: Conversation, agent: Any) -> Convers
         locked.assignee = agent
         locked.save(update_fields=["assignee", "updated"])
         system = Message.objects.create(conversation=locked, author=Author.SYSTEM,
-                                        text=f"{agent.get_full_name() or 'A team member'} joined the conversation.")
+                                        text=f"{agent_identity(user=agent).name} joined the conversation.")
         publish_after_commit(conversation_id=locked.pk, event=message_event(system))
     return locked
 
