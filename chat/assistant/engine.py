@@ -248,6 +248,10 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
+    if context.verified_order is not None:
+        number, detail = context.verified_order
+        await in_schema(schema_name, services.contact_verify_by_order, conversation_id=turn.conversation_id,
+                        order_number=number, email_or_phone=detail)
     return AnswerResult(message_id=stored.message.pk, text=stored.message.text, mode=draft.mode,
                         sources=draft.sources, tool_calls=draft.tool_calls, quick_replies=draft.quick_replies,
                         handoff=stored.handed_over, confidence=draft.confidence,

@@ -94,13 +94,9 @@ def visitor_contact(visitor_id: str) -> Contact | None:
 def visitor_prechat_save(*, visitor_id: str, name: str, email: str) -> int:
     """The pre-chat form's name and e-mail on the visitor's contact (made now if it is their first
     word); returns the contact's id."""
-    from chat.conversations.services import contact_get_or_create
+    from chat.conversations.services import contact_prechat_save
 
-    contact = contact_get_or_create(visitor_id=visitor_id)
-    changed = {field: value for field, value in (("name", name), ("email", email)) if value}
-    if changed:
-        Contact.objects.filter(pk=contact.pk).update(**changed)
-    return contact.pk
+    return contact_prechat_save(visitor_id=visitor_id, name=name, email=email).pk
 
 
 def visitor_conversation(contact: Contact) -> Conversation | None:
