@@ -459,6 +459,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             result_offline = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
                                              context=safe_context)
             context.calls.extend(safe_context.calls)
+            context.verified_order = context.verified_order or safe_context.verified_order
             context.sources.extend(s for s in safe_context.sources if s not in context.sources)
             answer_text = result_offline.text
         break
