@@ -26,7 +26,12 @@ class AgentIdentity:
 
 def business_name() -> str:
     name = BusinessProfile.objects.filter(pk=1).values_list("name", flat=True).first()
-    return name or str(getattr(getattr(connection, "tenant", None), "name", "") or "")
+    if name:
+        return name
+    # No profile yet: the tenant's own name (tenants live in the public schema, on the search path).
+    from tenants.models import Tenant
+
+    return Tenant.objects.filter(schema_name=connection.schema_name).values_list("name", flat=True).first() or ""
 
 
 def team_label() -> str:
