@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat.assistant.first_tokens import FirstTokenTurn
+from chat.conversations import selectors as conversation_selectors
 from chat.conversations import services
 from chat.conversations.events import agent_user_group, conversation_group, inbox_group, publish_now
 from chat.dashboard import selectors as dashboard_selectors
@@ -209,7 +210,7 @@ class WidgetConsumer(TenantConsumer):
         conversation = widget_services.visitor_conversation(contact) if contact is not None else None
         rows = []
         if conversation is not None:
-            rows = list(conversation.messages.filter(internal=False).select_related("agent").order_by("created", "id"))
+            rows = list(conversation.messages.filter(internal=False).select_related("agent__team_profile").order_by("created", "id"))
         history = [services.message_event(message)["message"] for message in rows]
         return {
             "awaiting_answer": any(message.answer_state == AnswerState.PENDING for message in rows),
@@ -224,6 +225,8 @@ class WidgetConsumer(TenantConsumer):
                 "status": conversation.status if conversation else "bot",
                 "history": history,
                 "away": widget_services.away_state(widget.language),
+                "person": widget_services.widget_person(conversation=conversation, status=conversation.status)
+                if conversation else None,
                 "prechat_done": bool(contact and (contact.email or contact.name)),
             },
         }
@@ -316,7 +319,7 @@ class WidgetConsumer(TenantConsumer):
         from chat.models import Message
 
         rows = (Message.objects.filter(conversation_id=self.conversation_id, internal=False, pk__gt=last_id)
-                .select_related("agent").order_by("created", "id"))
+                .select_related("agent__team_profile").order_by("created", "id"))
         return [{**services.message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
 
     async def _send_stored(self, frame: dict[str, Any]) -> None:
@@ -400,10 +403,11 @@ class WidgetConsumer(TenantConsumer):
             if message_body["author"] != "assistant" and not message_body.get("internal"):
                 await self._send_stored({"type": "message", "message": message_body})
         elif kind == "conversation.status":
-            away = await self.db(widget_services.away_state)
-            await self.send_json({"type": "status", "status": event["to"], "away": away})
+            await self.send_json(await self.db(widget_services.widget_status_frame, conversation_id=self.conversation_id,
+                                               status=event["to"]))
         elif kind == "typing" and event.get("author") in ("agent", "assistant"):
-            await self.send_json({"type": "typing", "author": event["author"], "on": bool(event.get("on"))})
+            await self.send_json({"type": "typing", "author": event["author"], "on": bool(event.get("on")),
+                                  "name": event.get("name")})
 
 
 class AgentConsumer(TenantConsumer):
@@ -545,8 +549,11 @@ class AgentConsumer(TenantConsumer):
 
     async def on_typing(self, content: dict[str, Any]) -> None:
         conversation = await self._conversation(content)
+        # The customer reads "Sam is typing": the agent's display name, never their e-mail.
+        identity = await self.db(conversation_selectors.agent_identity_of, user_id=self.user.pk)
         await publish_now(conversation_group(self.schema, conversation.pk), {
-            "type": "typing", "author": "agent", "on": bool(content.get("on")), "conversation_id": conversation.pk})
+            "type": "typing", "author": "agent", "on": bool(content.get("on")), "conversation_id": conversation.pk,
+            "name": identity.name})
 
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
         if not self.access_ended:

@@ -482,6 +482,36 @@ def order_lookup(*, number: str, email_or_phone: str) -> OrderLookupResult:
     return OrderLookupResult(found=True, order=info, message="")
 
 
+@dataclass(frozen=True)
+class VerifiedOrderContact:
+    """The contact details an order holds, for a customer who proved it is theirs."""
+
+    order_id: int
+    number: str
+    email: str
+    phone: str
+
+
+def order_contact_verified(*, number: str, email_or_phone: str) -> VerifiedOrderContact | None:
+    """The order's e-mail and phone, only when the detail the customer gave matches the order (the
+    same check as `order_lookup`); None otherwise."""
+    key = order_lookup_key(number or "")
+    if not key or not (email_or_phone or "").strip():
+        return None
+    order = Order.objects.filter(lookup_key=key).first()
+    if order is None or not _contact_matches(order, email_or_phone):
+        return None
+    return VerifiedOrderContact(order_id=order.pk, number=order.number, email=order.email.strip().lower(),
+                                phone=order.phone.strip())
+
+
+def orders_of_email(*, email: str, limit: int = 5) -> list[Order]:
+    """A customer's latest orders by their e-mail address, newest first."""
+    if not email.strip():
+        return []
+    return list(Order.objects.filter(email__iexact=email.strip()).order_by("-placed_at", "-id")[:limit])
+
+
 # ============================================================================= opening hours
 
 _MIDNIGHT = time(0, 0)

@@ -49,6 +49,11 @@ DEMO_TENANTS = [
 ]
 
 
+# The names customers see for the demo's team members, instead of their e-mail addresses.
+DEMO_STAFF_NAMES = {"owner@cafe.localhost": "Sam", "agent@cafe.localhost": "Priya",
+                    "owner@shop.localhost": "Daan", "agent@shop.localhost": "Mila"}
+
+
 def demo_profile(slug: str) -> dict[str, object]:
     path = FIXTURES / slug / "profile.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -76,7 +81,8 @@ def demo_load() -> list[str]:
         with schema_context(demo.slug):
             for (user_email, user_password), role in ((demo.owner, services.ROLE_OWNER), (demo.agent, services.ROLE_AGENT)):
                 if not User.objects.filter(username=user_email).exists():
-                    services.tenant_user_create(email=user_email, password=user_password, role=role)
+                    services.tenant_user_create(email=user_email, password=user_password, role=role,
+                                                name=DEMO_STAFF_NAMES.get(user_email, ""))
                     created.append(f"{role} {user_email}")
             for loader_path in settings.DESKPILOT_DEMO_LOADERS:
                 import_string(loader_path)(tenant=tenant, fixtures=FIXTURES / demo.slug)

@@ -248,6 +248,10 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
+    if context.verified_order is not None:
+        number, detail = context.verified_order
+        await in_schema(schema_name, services.contact_verify_by_order, conversation_id=turn.conversation_id,
+                        order_number=number, email_or_phone=detail)
     return AnswerResult(message_id=stored.message.pk, text=stored.message.text, mode=draft.mode,
                         sources=draft.sources, tool_calls=draft.tool_calls, quick_replies=draft.quick_replies,
                         handoff=stored.handed_over, confidence=draft.confidence,
@@ -455,6 +459,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             result_offline = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
                                              context=safe_context)
             context.calls.extend(safe_context.calls)
+            context.verified_order = context.verified_order or safe_context.verified_order
             context.sources.extend(s for s in safe_context.sources if s not in context.sources)
             answer_text = result_offline.text
         break

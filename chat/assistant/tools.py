@@ -86,6 +86,9 @@ class TurnContext:
     results: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     best_knowledge_score: float | None = None
+    # (order number, e-mail or phone) of an order the customer proved is theirs in this turn: the
+    # engine records the order's contact details on the conversation's contact once the answer is stored.
+    verified_order: tuple[str, str] | None = None
 
     def contact_details(self) -> set[str]:
         found: set[str] = set()
@@ -127,7 +130,10 @@ def _order_lookup(arguments: dict[str, Any], context: TurnContext) -> dict[str, 
     if not contact_was_given_by_customer(contact, context):
         return {"found": False, "message": "Ask the customer to type the e-mail address or phone number used "
                                            "for the order; only details the customer gives can verify it."}
-    return commerce.order_lookup(number=number, email_or_phone=contact).as_dict()
+    result = commerce.order_lookup(number=number, email_or_phone=contact)
+    if result.found:
+        context.verified_order = (number, contact)
+    return result.as_dict()
 
 
 def _product_availability(arguments: dict[str, Any], context: TurnContext) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from chat.conversations import statements
 from chat.conversations.events import publish_after_commit
+from chat.conversations.selectors import agent_identity
 from chat.dashboard.rollup import analytics_day_mark_stale, analytics_day_mark_stale_for
 from chat.models import (
     AnswerState,
@@ -25,6 +26,7 @@ from chat.models import (
     Conversation,
     ConversationEvent,
     ConversationStatus,
+    EmailStatus,
     Message,
 )
 from config.errors import ApplicationError, ValidationFailed
@@ -51,6 +53,7 @@ class TransitionNotAllowed(ApplicationError):
 
 def message_event(message: Message) -> dict[str, Any]:
     """The one shape of a message in real-time events and APIs."""
+    agent = agent_identity(user=message.agent) if message.agent_id and message.agent is not None else None
     return {
         "type": "message",
         "conversation_id": message.conversation_id,
@@ -62,7 +65,9 @@ def message_event(message: Message) -> dict[str, Any]:
             "internal": message.internal,
             "sources": message.sources,
             "quick_replies": message.quick_replies,
-            "agent": message.agent.get_full_name() or message.agent.get_username() if message.agent_id else None,
+            # The name customers see, never the e-mail address the agent logs in with.
+            "agent": agent.name if agent else None,
+            "agent_avatar": agent.avatar_url if agent else None,
             "created": message.created.isoformat(),
         },
     }
@@ -89,6 +94,63 @@ def contact_get_or_create(*, visitor_id: str, name: str = "", email: str = "", p
         for field in changed:
             setattr(contact, field, {"name": name, "email": email, "phone": phone}[field])
         contact.save(update_fields=changed)
+    return contact
+
+
+def _publish_contact_changed(contact: Contact) -> None:
+    """Agents' open inbox and conversation pages show the customer's new name or address."""
+    conversation_id = (Conversation.objects.filter(contact=contact).order_by("-created", "-id")
+                       .values_list("pk", flat=True).first())
+    if conversation_id is not None:
+        publish_after_commit(conversation_id=conversation_id, to_conversation=False,
+                             event={"type": "conversation.contact", "conversation_id": conversation_id})
+
+
+def contact_prechat_save(*, visitor_id: str, name: str, email: str) -> Contact:
+    """What a customer typed into the pre-chat form. Anyone can type any address: it is stored as
+    "given", and it never replaces an address an order proved (unless it is that same address)."""
+    with transaction.atomic():
+        contact = contact_get_or_create(visitor_id=visitor_id)
+        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        changed = []
+        if name and name != contact.name:
+            contact.name = name[:200]
+            changed.append("name")
+        email = email.strip().lower()[:254]
+        proven = contact.email_status == EmailStatus.VERIFIED
+        if email and email != contact.email.lower() and not proven:
+            contact.email, contact.email_status = email, EmailStatus.GIVEN
+            changed += ["email", "email_status"]
+        if changed:
+            contact.save(update_fields=changed)
+            _publish_contact_changed(contact)
+    return contact
+
+
+def contact_verify_by_order(*, conversation_id: int, order_number: str, email_or_phone: str) -> Contact | None:
+    """The customer proved an order is theirs (its number and the e-mail or phone it was placed
+    with): the order's e-mail becomes the contact's verified address, its phone the contact's phone
+    when none was known. Checked again here; None when the details do not match an order."""
+    from orders.selectors import order_contact_verified
+
+    proven = order_contact_verified(number=order_number, email_or_phone=email_or_phone)
+    if proven is None:
+        return None
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().filter(conversations__pk=conversation_id).first()
+        if contact is None:
+            return None
+        changed = []
+        if proven.email and (contact.email != proven.email or contact.email_status != EmailStatus.VERIFIED):
+            contact.email, contact.email_status = proven.email, EmailStatus.VERIFIED
+            changed += ["email", "email_status"]
+        if proven.phone and not contact.phone:
+            contact.phone = proven.phone[:40]
+            changed.append("phone")
+        if changed:
+            contact.save(update_fields=changed)
+            logger.info("contact %s verified by an order", contact.pk)
+            _publish_contact_changed(contact)
     return contact
 
 
@@ -270,7 +332,7 @@ def conversation_take_over(*, conversation: Conversation, agent: Any) -> Convers
         locked.assignee = agent
         locked.save(update_fields=["assignee", "updated"])
         system = Message.objects.create(conversation=locked, author=Author.SYSTEM,
-                                        text=f"{agent.get_full_name() or 'A team member'} joined the conversation.")
+                                        text=f"{agent_identity(user=agent).name} joined the conversation.")
         publish_after_commit(conversation_id=locked.pk, event=message_event(system))
     return locked
 

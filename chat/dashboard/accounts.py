@@ -14,8 +14,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
+from chat.conversations.selectors import agent_identity
 from chat.dashboard import forms, selectors, services
-from chat.dashboard.permissions import owner_required
+from chat.dashboard.permissions import agent_required, owner_required
 from config.errors import ApplicationError
 
 
@@ -124,6 +125,31 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, "Welcome to the team.")
             return redirect("dashboard:inbox")
     return render(request, "dashboard/accounts/invitation_accept.html", {"form": form, "invitation": invitation})
+
+
+@agent_required
+def my_profile(request: HttpRequest) -> HttpResponse:
+    """Every team member's own page: the name and avatar customers see."""
+    profile = selectors.team_member_profile_get(user=request.user)
+    form = forms.MyProfileForm(request.POST or None, request.FILES or None, initial={
+        "display_name": profile.display_name if profile else request.user.get_full_name(),
+        "avatar_url": profile.avatar_url if profile else ""})
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["avatar_upload"]
+        try:
+            services.team_member_profile_save(
+                user=request.user, display_name=form.cleaned_data["display_name"],
+                avatar_url=form.cleaned_data["avatar_url"] or "",
+                # One byte past the limit is enough to refuse it without reading a huge file.
+                avatar_upload=upload.read(services.AVATAR_MAX_BYTES + 1) if upload else None,
+                avatar_remove=form.cleaned_data["avatar_remove"])
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Your profile was saved.")
+            return redirect("dashboard:me")
+    return render(request, "dashboard/accounts/me.html", {
+        "form": form, "identity": agent_identity(user=request.user)})
 
 
 def login_locked_out(request: HttpRequest, original_response: HttpResponse | None = None,

@@ -27,7 +27,8 @@ class InvitationForm(forms.Form):
 
 
 class InvitationAcceptForm(forms.Form):
-    name = forms.CharField(label="Your name", max_length=150)
+    name = forms.CharField(label="Your name", max_length=80,
+                           help_text="Customers see this name in the chat, never your e-mail address.")
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     password2 = forms.CharField(label="Password again",
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
@@ -49,6 +50,19 @@ class InvitationAcceptForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return data
+
+
+class MyProfileForm(forms.Form):
+    display_name = forms.CharField(label="Name customers see", max_length=80,
+                                   help_text="Shown in the chat (\u201cSam is typing\u2026\u201d) instead of your e-mail "
+                                             "address.")
+    avatar_url = forms.URLField(label="Avatar address (optional)", required=False, max_length=2048,
+                                assume_scheme="https", help_text="An https:// link to a picture of you.")
+    avatar_upload = forms.FileField(label="Or upload an avatar (optional)", required=False,
+                                    help_text="PNG, JPEG, GIF or WebP, at most 256 KB.",
+                                    widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/gif,"
+                                                                                     "image/webp"}))
+    avatar_remove = forms.BooleanField(label="Remove my avatar", required=False)
 
 
 class CannedResponseForm(forms.Form):

@@ -64,6 +64,7 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
     return {
         "conversation": conversation,
         "transcript": selectors.conversation_transcript(conversation=conversation),
+        "customer_orders": selectors.contact_orders(contact=conversation.contact),
         "viewers": selectors.presence_viewers(conversation_id=conversation.pk, exclude_user=request.user),
     }
 

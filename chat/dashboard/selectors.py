@@ -19,7 +19,17 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django_tenants.utils import remove_www
 
-from chat.models import CannedResponse, Channel, Conversation, ConversationStatus, Invitation, Message
+from chat.models import (
+    CannedResponse,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    EmailStatus,
+    Invitation,
+    Message,
+    TeamMemberProfile,
+)
 from chat.widget.services import tenant_domains
 from config.errors import ApplicationError, NotFound
 from config.redis import redis_client, tenant_key
@@ -55,6 +65,10 @@ def team_member_list() -> list[TeamMember]:
         members.append(TeamMember(id=user.pk, name=user.get_full_name(), email=user.email or user.username,
                                   role=ROLE_OWNER if ROLE_OWNER in roles else "agent", last_login=user.last_login))
     return members
+
+
+def team_member_profile_get(*, user: Any) -> TeamMemberProfile | None:
+    return TeamMemberProfile.objects.filter(user=user).first()
 
 
 def invitation_list_open() -> list[Invitation]:
@@ -169,6 +183,16 @@ def conversation_get_for_agent(*, conversation_id: int) -> Conversation:
     if conversation is None:
         raise NotFound("There is no such conversation.")
     return conversation
+
+
+def contact_orders(*, contact: Contact) -> list[Any]:
+    """The orders of a customer whose address an order proved is theirs; none for an address they
+    only typed (anyone can type anyone's)."""
+    from orders.selectors import orders_of_email
+
+    if contact.email_status != EmailStatus.VERIFIED:
+        return []
+    return orders_of_email(email=contact.email)
 
 
 def conversation_transcript(*, conversation: Conversation) -> list[Message]:

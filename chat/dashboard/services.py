@@ -1,4 +1,4 @@
-"""Dashboard writes: invitations, team membership, canned responses, assignment, presence."""
+"""Dashboard writes: invitations, team membership, profiles, canned responses, assignment, presence."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from chat.conversations.events import publish_after_commit, publish_agent_access_changed_after_commit
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
-from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation
+from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation, TeamMemberProfile
 from config.errors import ApplicationError, ValidationFailed
 from config.outbox.services import outbox_send
+from config.outside_urls import outside_url
 from config.redis import redis_client, tenant_key
 from tenants.models import Tenant
 from tenants.services import ROLE_AGENT, ROLE_OWNER, tenant_user_create
@@ -104,9 +105,75 @@ def invitation_accept(*, token: str, name: str, password: str, tenant: Any) -> U
             user.is_active = True
             user.first_name = name.strip()
             user.save(update_fields=["is_active", "first_name"])
+        # The name they gave is the name customers see (team_member_profile_save changes it later).
+        TeamMemberProfile.objects.update_or_create(user=user, defaults={"display_name": display_name_clean(name)})
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
     return user
+
+
+# Avatars are shown to every customer: small, and only image types a browser cannot run as a page.
+AVATAR_MAX_BYTES = 256 * 1024
+DISPLAY_NAME_MAX_CHARS = 80
+_AVATAR_TYPES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                 (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+
+
+def avatar_content_type(data: bytes) -> str | None:
+    """The image type the file's first bytes say it is (PNG, JPEG, GIF or WebP); None for anything
+    else, whatever its name or the browser claimed (an SVG or HTML page could run script)."""
+    for signature, content_type in _AVATAR_TYPES:
+        if data.startswith(signature):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def display_name_clean(name: str) -> str:
+    """A name customers may see: not empty, not too long, and not an e-mail address (which would
+    show them exactly what a display name is there to hide)."""
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise ValidationFailed("Give a name customers will see.", code="invalid")
+    if len(cleaned) > DISPLAY_NAME_MAX_CHARS:
+        raise ValidationFailed(f"A name can be at most {DISPLAY_NAME_MAX_CHARS} characters long.", code="invalid")
+    if "@" in cleaned:
+        raise ValidationFailed("Customers see this name: use a name, not an e-mail address.", code="invalid")
+    return cleaned
+
+
+def team_member_profile_save(*, user: Any, display_name: str, avatar_url: str = "",
+                             avatar_upload: bytes | None = None, avatar_remove: bool = False) -> TeamMemberProfile:
+    """How a team member appears to customers. An uploaded image replaces an avatar address and the
+    other way round; an empty address keeps an uploaded image; `avatar_remove` drops both."""
+    name = display_name_clean(display_name)
+    url = ""
+    if avatar_url.strip():
+        url = outside_url(avatar_url) or ""
+        if not url:
+            raise ValidationFailed("An avatar address starts with https:// (or http://).", code="invalid")
+    content_type = ""
+    if avatar_upload is not None:
+        if len(avatar_upload) > AVATAR_MAX_BYTES:
+            raise ValidationFailed(f"An avatar can be at most {AVATAR_MAX_BYTES // 1024} KB.", code="invalid")
+        content_type = avatar_content_type(avatar_upload) or ""
+        if not content_type:
+            raise ValidationFailed("An avatar is a PNG, JPEG, GIF or WebP image.", code="invalid")
+    with transaction.atomic():
+        profile, _ = TeamMemberProfile.objects.select_for_update().get_or_create(user=user)
+        profile.display_name = name
+        if avatar_remove:
+            profile.avatar_url, profile.avatar_image, profile.avatar_content_type = "", None, ""
+        elif avatar_upload is not None:
+            profile.avatar_url, profile.avatar_image, profile.avatar_content_type = "", avatar_upload, content_type
+        elif url:
+            profile.avatar_url, profile.avatar_image, profile.avatar_content_type = url, None, ""
+        else:  # the address field emptied: no outside avatar (an uploaded one stays)
+            profile.avatar_url = ""
+        profile.save()
+        User.objects.filter(pk=user.pk).update(first_name=name[:150])
+    return profile
 
 
 def invitation_revoke(*, invitation_id: int) -> None:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("password-reset/<uidb64>/<token>/", accounts.PasswordResetConfirmView.as_view(),
          name="password-reset-confirm"),
     path("password-reset/done/", accounts.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+    path("me/", accounts.my_profile, name="me"),
     path("team/", accounts.team, name="team"),
     path("team/<int:user_id>/remove", accounts.team_member_remove, name="team-member-remove"),
     path("team/invitations/<int:invitation_id>/revoke", accounts.invitation_revoke, name="invitation-revoke"),

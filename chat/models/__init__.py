@@ -10,9 +10,10 @@ from chat.models.conversations import (
     Conversation,
     ConversationEvent,
     ConversationStatus,
+    EmailStatus,
     Message,
 )
-from chat.models.dashboard import CannedResponse, Invitation
+from chat.models.dashboard import CannedResponse, Invitation, TeamMemberProfile
 from chat.models.knowledge import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource, KnowledgeTerm
 from chat.models.widget import WidgetSettings
 
@@ -28,6 +29,7 @@ __all__ = [
     "Conversation",
     "ConversationEvent",
     "ConversationStatus",
+    "EmailStatus",
     "IndexingJob",
     "IndexingJobItem",
     "Invitation",
@@ -35,5 +37,6 @@ __all__ = [
     "KnowledgeSource",
     "KnowledgeTerm",
     "Message",
+    "TeamMemberProfile",
     "WidgetSettings",
 ]

@@ -42,12 +42,22 @@ class BusinessProfile(models.Model):
         return self.name
 
 
+class EmailStatus(models.TextChoices):
+    """How much a contact's e-mail address is worth: typed into the pre-chat form ("given", anyone
+    can type any address), or matched with an order the customer named by its number ("verified")."""
+
+    NONE = "", "None"
+    GIVEN = "given", "Given"
+    VERIFIED = "verified", "Verified by an order"
+
+
 class Contact(models.Model):
     """A customer: anonymous until they tell us who they are."""
 
     visitor_id = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
+    email_status = models.CharField(max_length=10, choices=EmailStatus.choices, blank=True, default=EmailStatus.NONE)
     phone = models.CharField(max_length=40, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -14,7 +14,7 @@ from django.core import signing
 from django.db import connection
 from django.utils import timezone
 
-from chat.models import Channel, Contact, Conversation, WidgetSettings
+from chat.models import Channel, Contact, Conversation, ConversationStatus, WidgetSettings
 from config.db import in_tenant
 from config.outside_urls import outside_url_or_empty
 from config.redis import RedisScript, redis_client_async, tenant_key
@@ -94,13 +94,9 @@ def visitor_contact(visitor_id: str) -> Contact | None:
 def visitor_prechat_save(*, visitor_id: str, name: str, email: str) -> int:
     """The pre-chat form's name and e-mail on the visitor's contact (made now if it is their first
     word); returns the contact's id."""
-    from chat.conversations.services import contact_get_or_create
+    from chat.conversations.services import contact_prechat_save
 
-    contact = contact_get_or_create(visitor_id=visitor_id)
-    changed = {field: value for field, value in (("name", name), ("email", email)) if value}
-    if changed:
-        Contact.objects.filter(pk=contact.pk).update(**changed)
-    return contact.pk
+    return contact_prechat_save(visitor_id=visitor_id, name=name, email=email).pk
 
 
 def visitor_conversation(contact: Contact) -> Conversation | None:
@@ -242,12 +238,41 @@ def away_state(language: str = "en") -> dict[str, Any]:
     return state
 
 
+def agent_avatar_get(*, user_id: int) -> tuple[bytes, str] | None:
+    """An uploaded avatar's bytes and image type."""
+    from chat.models import TeamMemberProfile
+
+    row = (TeamMemberProfile.objects.filter(user_id=user_id, avatar_image__isnull=False)
+           .exclude(avatar_content_type="").values_list("avatar_image", "avatar_content_type").first())
+    return (bytes(row[0]), row[1]) if row else None
+
+
+def widget_person(*, conversation: Conversation, status: str) -> dict[str, Any] | None:
+    """The team member a customer is talking to while a person has the conversation: their display
+    name and avatar, for the widget's banner. None while the assistant (or nobody yet) has it."""
+    from chat.conversations.selectors import agent_identity
+
+    if status != ConversationStatus.HUMAN or conversation.assignee is None:
+        return None
+    return agent_identity(user=conversation.assignee).as_dict()
+
+
+def widget_status_frame(*, conversation_id: int, status: str) -> dict[str, Any]:
+    """The widget's `status` frame after the conversation changed hands: who is here, or the away message."""
+    conversation = (Conversation.objects.select_related("assignee__team_profile")
+                    .filter(pk=conversation_id).first())
+    person = widget_person(conversation=conversation, status=status) if conversation is not None else None
+    return {"type": "status", "status": status, "away": away_state(), "person": person}
+
+
 def widget_config(widget: WidgetSettings, *, socket_url: str) -> dict[str, Any]:
     from chat.conversations.services import business_profile_get
 
     profile = business_profile_get()
     return {
         "name": widget.display_name or profile.name,
+        # For "Sam from Sunrise Café is here" while a person has the conversation.
+        "business_name": profile.name,
         "greeting": widget.greeting,
         "language": widget.language,
         "colors": {"primary": widget.primary_color, "text": widget.text_color},

@@ -56,6 +56,23 @@ DEMO_FRAME_ANCESTORS = "frame-ancestors 'self'"
 
 
 @require_GET
+def agent_avatar(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A team member's uploaded avatar, as the widget shows it beside their replies (on any site)."""
+    avatar = services.agent_avatar_get(user_id=user_id)
+    if avatar is None:
+        return error_response("not_found", "There is no such avatar.", 404)
+    content, content_type = avatar
+    response = HttpResponse(content, content_type=content_type)
+    # Checked to be an image when uploaded; never read as anything else, never run as a page.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    # The widget asks for it with the upload's time in the address: a new upload is a new address.
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@require_GET
 @xframe_options_sameorigin
 def demo_page(request: HttpRequest) -> HttpResponse:
     """A sample website of this kind of business with its widget on it, to try the product in a minute."""

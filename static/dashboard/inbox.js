@@ -8,6 +8,7 @@
   var csrf = document.querySelector("meta[name=csrf-token]").content;
   var conversationId = Number(script.dataset.conversationId || 0);
   var refreshTimers = {};
+  var refreshing = {};
 
   function later(name, fn, delay) {
     // Bursts of events (a streamed answer, several messages) become one refresh.
@@ -15,37 +16,55 @@
     refreshTimers[name] = setTimeout(fn, delay || 250);
   }
 
+  // One fragment request at a time per page region, each with its own element as htmx's source:
+  // htmx queues a request made while another is in flight on the same source, and with every request
+  // on <body> (no source) a queued refresh whose region had meanwhile been swapped out held the queue
+  // for good, and the page stopped updating. A refresh asked for meanwhile runs once afterwards.
+  function fragment(selector, url, options) {
+    var state = refreshing[selector] || (refreshing[selector] = { busy: false, again: false });
+    if (state.busy) { state.again = true; return; }
+    state.busy = true;
+    var done = function () {
+      state.busy = false;
+      if (state.again) { state.again = false; fragment(selector, url, options); }
+    };
+    var request = { source: selector, target: selector, swap: "outerHTML" };
+    for (var key in options || {}) request[key] = options[key];
+    htmx.ajax("GET", typeof url === "function" ? url() : url, request).then(done, done);
+  }
+
   function announce(text) {
     var region = document.getElementById("inbox-live-status");
     if (region) region.textContent = text;
   }
 
-  function refreshRows() {
+  function rowsQuery() {
     var form = document.querySelector("form.filters");
     var params = form ? new URLSearchParams(new FormData(form)) : new URLSearchParams();
     var current = new URLSearchParams(location.search);
     if (current.get("page")) params.set("page", current.get("page"));
-    return htmx.ajax("GET", script.dataset.rowsUrl + "?" + params.toString(),
-                     { target: "#conversation-rows", swap: "outerHTML" });
+    return params.toString();
+  }
+
+  function refreshRows() {
+    fragment("#conversation-rows", function () { return script.dataset.rowsUrl + "?" + rowsQuery(); });
   }
 
   function refreshTranscript() {
-    return htmx.ajax("GET", script.dataset.transcriptUrl, { target: "#transcript", swap: "outerHTML" });
+    fragment("#transcript", script.dataset.transcriptUrl);
   }
 
   function refreshConversationPanels() {
     // Status changes alter the badge and the available actions: take both from a fresh page.
-    htmx.ajax("GET", location.pathname, { target: "#conversation-side", select: "#conversation-side",
-                                          swap: "outerHTML" });
-    htmx.ajax("GET", location.pathname, { target: "#conversation-status", select: "#conversation-status",
-                                          swap: "outerHTML" });
+    fragment("#conversation-side", location.pathname, { select: "#conversation-side" });
+    fragment("#conversation-status", location.pathname, { select: "#conversation-status" });
     refreshTranscript();
   }
 
   function onEvent(event) {
     if (page === "inbox") {
       if (event.type === "conversation.created" || event.type === "conversation.status" || event.type === "message" ||
-          event.type === "conversation.assigned") {
+          event.type === "conversation.assigned" || event.type === "conversation.contact") {
         later("rows", function () {
           refreshRows();
           if (event.type === "conversation.status" && event.to === "needs_human") {
@@ -57,7 +76,10 @@
       }
     } else if (page === "conversation" && event.conversation_id === conversationId) {
       if (event.type === "message") later("transcript", refreshTranscript);
-      if (event.type === "conversation.status") later("panels", refreshConversationPanels);
+      // A new status, or the customer told us who they are: fresh details and actions.
+      if (event.type === "conversation.status" || event.type === "conversation.contact") {
+        later("panels", refreshConversationPanels);
+      }
       if (event.type === "conversation.assigned") {
         later("panels", refreshConversationPanels);
         announce(event.assignee ? "Assigned to " + event.assignee.name + "." : "Nobody is assigned now.");

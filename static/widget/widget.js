@@ -35,7 +35,8 @@
       sources: "Sources", sending: "Sending…", not_sent: "Not sent", reconnecting: "Reconnecting…",
       offline: "Chat is not available on this site right now.", prechat_intro: "Before we start, tell us who you are.",
       name: "Name", email: "E-mail", start: "Start chat", rate: "How did we do?",
-      rate_n: "{n} out of 5", rated: "Thanks for your feedback!", unread: "{n} new messages", assistant: "Assistant"
+      rate_n: "{n} out of 5", rated: "Thanks for your feedback!", unread: "{n} new messages", assistant: "Assistant",
+      person_here: "{name} from {business} is here"
     },
     nl: {
       open: "Chat openen", close: "Chat sluiten", chat_with: "Chat met {name}", conversation: "Gesprek",
@@ -45,7 +46,8 @@
       sources: "Bronnen", sending: "Versturen…", not_sent: "Niet verstuurd", reconnecting: "Opnieuw verbinden…",
       offline: "De chat is nu niet beschikbaar op deze site.", prechat_intro: "Vertel ons eerst wie je bent.",
       name: "Naam", email: "E-mail", start: "Chat starten", rate: "Hoe hebben we het gedaan?",
-      rate_n: "{n} van 5", rated: "Bedankt voor je beoordeling!", unread: "{n} nieuwe berichten", assistant: "Assistent"
+      rate_n: "{n} van 5", rated: "Bedankt voor je beoordeling!", unread: "{n} nieuwe berichten", assistant: "Assistent",
+      person_here: "{name} van {business} is er"
     }
   };
 
@@ -85,6 +87,7 @@
     ".x:hover{background:rgba(255,255,255,.18)}",
     ".x svg{width:20px;height:20px;fill:currentColor}",
     ".away{background:#fff4ce;color:#3d3000;padding:9px 16px;font-size:13.5px;border-bottom:1px solid #f0dc8c}",
+    ".away.here{background:#e6f4ea;color:#17401f;border-bottom-color:#a8d5b5}",
     ".notice{background:#fdecea;color:#7a1a12;padding:8px 16px;font-size:13.5px}",
     ".log{flex:1;overflow-y:auto;padding:16px 14px 8px;display:flex;flex-direction:column;gap:10px;background:#f6f7f9}",
     ".msg{max-width:84%;display:flex;flex-direction:column;gap:4px}",
@@ -100,7 +103,8 @@
     ".assistant,.agent{align-self:flex-start}",
     ".assistant .bubble,.agent .bubble{border-bottom-left-radius:4px}",
     ".agent .bubble{border-color:#b9c6d6;background:#eef3f9}",
-    ".who{font-size:12px;color:#4d5560;padding:0 4px}",
+    ".who{font-size:12px;color:#4d5560;padding:0 4px;display:flex;align-items:center;gap:6px}",
+    ".who img{width:22px;height:22px;border-radius:50%;object-fit:cover}",
     ".system{align-self:center;max-width:92%;text-align:center;font-size:13px;color:#4d5560;font-style:italic}",
     ".state{font-size:12px;color:#4d5560;padding:0 4px}",
     ".failed .state{color:#b3261e}",
@@ -288,6 +292,7 @@
     conversationId: null,
     status: "bot",
     away: { open: true, message: "" },
+    person: null,             // {name, avatar_url}: the team member who has the conversation (status human)
     prechatDone: true,
     lastId: 0,
     welcomed: false,
@@ -387,8 +392,13 @@
 
   function renderChrome() {
     var away = state.away || {};
-    ui.away.hidden = !!away.open || !away.message;
-    ui.away.textContent = away.open ? "" : (away.message || "");
+    // A person answering live outranks "we're closed": the customer is not waiting for tomorrow.
+    var here = state.status === "human" && state.person && state.person.name;
+    ui.away.classList.toggle("here", !!here);
+    ui.away.hidden = !here && (!!away.open || !away.message);
+    ui.away.textContent = here
+      ? t.person_here.replace("{name}", state.person.name).replace("{business}", config.business_name || config.name || "")
+      : away.open ? "" : (away.message || "");
     var needsPrechat = config.prechat && config.prechat.enabled && !state.prechatDone;
     ui.prechat.hidden = !needsPrechat;
     ui.compose.hidden = !!needsPrechat;
@@ -412,6 +422,11 @@
     ui.log.scrollTop = ui.log.scrollHeight;
   }
 
+  // An avatar the server names by its path (an uploaded image) lives on the chat server, not the page's site.
+  function serverUrl(raw) {
+    try { return raw ? safeUrl(new URL(String(raw), ORIGIN + "/").href) : null; } catch (e) { return null; }
+  }
+
   function authorName(message) {
     if (message.author === "agent") return message.agent || t.agent;
     return config.name || t.assistant;
@@ -424,7 +439,10 @@
     if (author === "customer") bubble.textContent = message.text;
     else bubble.appendChild(markdown(message.text));
     var node = el("div", { class: "msg " + author }, [
-      author === "agent" ? el("span", { class: "who", text: authorName(message) }) : null,
+      author === "agent" ? el("span", { class: "who" }, [
+        serverUrl(message.agent_avatar) ? el("img", { src: serverUrl(message.agent_avatar), alt: "" }) : null,
+        authorName(message)
+      ]) : null,
       author === "customer" ? null : el("span", { class: "sr", text: authorName(message) + ":" }),
       bubble
     ]);
@@ -849,6 +867,7 @@
     state.conversationId = frame.conversation_id;
     state.prechatDone = frame.prechat_done !== false;
     if (frame.away) state.away = frame.away;
+    state.person = frame.person || null;
     (frame.history || []).forEach(function (m) { addMessage(m, false); });
     setStatus(frame.status || "bot");
     showNotice("");
@@ -876,6 +895,7 @@
   function onStatus(frame) {
     setStatus(frame.status);
     if (frame.away) state.away = frame.away;
+    state.person = frame.person || null;
     renderChrome();
     // The footer grew back ("Talk to a person" returns once a person leaves): keep the rating card in view.
     if (frame.status === "resolved") scrollDown();

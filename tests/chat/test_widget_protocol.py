@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -289,12 +290,15 @@ def test_customer_and_agent_on_two_server_processes_see_each_other_live(web: Web
         agent.send({"type": "take_over", "conversation_id": conversation_id})
         assert customer.recv_until("status")["status"] == "human"
         joined = customer.recv_until("message")["message"]
-        assert joined["author"] == "system" and "joined" in joined["text"]
+        # An agent who gave no name is the business's team to the customer, never their e-mail address.
+        assert joined["author"] == "system" and joined["text"] == "Business A team joined the conversation."
         agent.send({"type": "typing", "conversation_id": conversation_id, "on": True})
-        assert customer.recv_until("typing") == {"type": "typing", "author": "agent", "on": True}
+        assert customer.recv_until("typing") == {"type": "typing", "author": "agent", "on": True,
+                                                 "name": "Business A team"}
         agent.send({"type": "message", "conversation_id": conversation_id, "text": "Hi, Sam here!", "client_id": "a1"})
         reply = customer.recv_until("message")["message"]
         assert reply["author"] == "agent" and reply["text"] == "Hi, Sam here!"
+        assert reply["agent"] == "Business A team" and "@" not in json.dumps(customer.frames)
         agent.send({"type": "message", "conversation_id": conversation_id, "text": "internal only", "internal": True})
         customer.send({"type": "message", "client_id": "x2", "text": "<img src=x onerror=alert(1)> thanks"})
         customer.recv_until("ack")

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django_tenants.utils import schema_context
 
+from chat.conversations.selectors import agent_identity
 from chat.dashboard.tasks import invitation_email_send
 from chat.models import Invitation
 from config.celery import SCHEMA_HEADER
@@ -69,6 +70,8 @@ def test_an_invitee_sets_name_and_password_through_the_link_once(business: Busin
         user = User.objects.get(username="new.person@example.test")
         assert user.first_name == "Nina New"
         assert list(user.groups.values_list("name", flat=True)) == ["agent"]
+        # The name given is the one customers see
+        assert agent_identity(user=User.objects.get(pk=user.pk)).name == "Nina New"
     # Single use: the same link does nothing the second time.
     again = business.client().get(path)
     assert again.status_code == 404 and b"already used" in again.content

@@ -1,0 +1,79 @@
+"""Reads about conversations that customers see: who the team member talking to them is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
+
+from chat.models import BusinessProfile, TeamMemberProfile
+from config.outside_urls import outside_url
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    """A team member as a customer sees them. Never their e-mail address, nor any part of it."""
+
+    name: str
+    # An outside http(s) address, or the path of an uploaded image on the tenant's own domain.
+    avatar_url: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "avatar_url": self.avatar_url}
+
+
+def business_name() -> str:
+    name = BusinessProfile.objects.filter(pk=1).values_list("name", flat=True).first()
+    if name:
+        return name
+    # No profile yet: the tenant's own name (tenants live in the public schema, on the search path).
+    from tenants.models import Tenant
+
+    return Tenant.objects.filter(schema_name=connection.schema_name).values_list("name", flat=True).first() or ""
+
+
+def team_label() -> str:
+    """What customers see for a team member who gave no name: "Sunrise Café team"."""
+    name = business_name()
+    return f"{name} team" if name else "The team"
+
+
+def avatar_path(*, user_id: int, profile: TeamMemberProfile) -> str:
+    """Where the widget loads an uploaded avatar; the version changes with each upload, so browsers
+    may keep a copy for long."""
+    return f"/widget/avatars/{user_id}?v={int(profile.updated.timestamp())}"
+
+
+def team_member_profile(user: Any) -> TeamMemberProfile | None:
+    """The user's profile, through select_related's copy when the caller loaded one."""
+    try:
+        return user.team_profile  # type: ignore[no-any-return]
+    except ObjectDoesNotExist:
+        return None
+
+
+def agent_identity(*, user: Any) -> AgentIdentity:
+    """The name (and avatar) a customer sees for this team member."""
+    profile = team_member_profile(user)
+    name = profile.display_name.strip() if profile is not None else ""
+    if not name:
+        # The name given when accepting an invitation, unless someone typed an address there.
+        full_name = (user.get_full_name() or "").strip()
+        name = full_name if full_name and "@" not in full_name else team_label()
+    avatar = None
+    if profile is not None:
+        if profile.avatar_image:
+            avatar = avatar_path(user_id=user.pk, profile=profile)
+        else:
+            avatar = outside_url(profile.avatar_url)
+    return AgentIdentity(name=name, avatar_url=avatar)
+
+
+def agent_identity_of(*, user_id: int) -> AgentIdentity:
+    """`agent_identity`, read afresh (a socket's user object keeps the profile it first saw)."""
+    from django.contrib.auth.models import User
+
+    return agent_identity(user=User.objects.select_related("team_profile").get(pk=user_id))
+
