@@ -8,6 +8,7 @@ domain, as on a real site embedding its own widget.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, sync_playwright
 
+from tests.support.owner_session import session_cookie_for, team_member_create
 from tests.support.processes import WebServer, make_run_env
 
 CHROMIUM = os.environ.get("DESKPILOT_CHROMIUM", "/usr/bin/chromium")
@@ -107,6 +109,13 @@ def web() -> Iterator[WebServer]:
     server = WebServer(env=server_env(OPENAI_API_KEY=""))
     yield server
     server.stop()
+
+
+def agent_cookie(tenant: Any) -> str:
+    """A new agent of this tenant (named Sam), signed in: the dashboard's session cookie."""
+    agent = team_member_create(tenant.schema_name, role="agent", email=f"sam-{uuid.uuid4().hex[:6]}@example.test",
+                               password="pw-agent-1", name="Sam")
+    return session_cookie_for(tenant.schema_name, agent)
 
 
 def domain_of(tenant: Any) -> str:

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -27,7 +26,7 @@ from chat.models import Message
 from chat.widget.services import widget_settings_get
 from tenants import services as tenant_services
 from tenants.models import Plan
-from tests.browser.conftest import Widget, axe_violations, demo_url, domain_of, page_errors, server_env
+from tests.browser.conftest import Widget, agent_cookie, axe_violations, demo_url, domain_of, page_errors, server_env
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.processes import WebServer
 from tests.support.ws import WidgetSocket
@@ -291,19 +290,6 @@ def test_the_analytics_chart_labels_are_readable(web: WebServer, demo_copies: di
         page.screenshot(path=str(artifacts_dir / f"page-analytics-{width}.png"), full_page=True)
     finally:
         context.close()
-
-
-def agent_cookie(tenant: Any) -> str:
-    with schema_context(tenant.schema_name):
-        created = tenant_services.tenant_user_create(email=f"sam-{uuid.uuid4().hex[:6]}@example.test",
-                                                     password="pw-agent-1", role="agent", name="Sam")
-        user = User.objects.get(pk=created.pk)
-        session = SessionStore()
-        session["_auth_user_id"] = str(user.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        session["_auth_user_hash"] = user.get_session_auth_hash()
-        session.create()
-        return f"sessionid={session.session_key}"
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 860}, {"width": 390, "height": 844}])

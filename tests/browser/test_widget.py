@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
 from chat.models import Contact, Conversation, Message
-from tenants import services as tenant_services
 from tests.browser.conftest import (
     Widget,
+    agent_cookie,
     axe_checked_nodes,
     axe_violations,
     demo_url,
@@ -54,20 +51,6 @@ def quick_ping_web() -> Iterator[WebServer]:
                                       WIDGET_PING_TIMEOUT_SECONDS="3"))
     yield server
     server.stop()
-
-
-def agent_cookie(tenant: Any) -> str:
-    """A logged-in agent of this tenant, as the dashboard's session cookie."""
-    with schema_context(tenant.schema_name):
-        created = tenant_services.tenant_user_create(email=f"sam-{uuid.uuid4().hex[:6]}@example.test",
-                                                     password="pw-agent-1", role="agent", name="Sam")
-        user = User.objects.get(pk=created.pk)
-        session = SessionStore()
-        session["_auth_user_id"] = str(user.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        session["_auth_user_hash"] = user.get_session_auth_hash()
-        session.create()
-        return f"sessionid={session.session_key}"
 
 
 def test_a_customer_checks_an_order_and_sees_the_conversation_again_after_a_reload(

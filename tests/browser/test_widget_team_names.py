@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import override_settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
@@ -23,9 +22,10 @@ from playwright.sync_api import Browser, Page, expect
 from chat.dashboard.services import team_member_profile_save
 from chat.models import Message
 from chat.widget.services import away_state
-from tenants.services import ROLE_AGENT, tenant_user_create
+from tenants.services import ROLE_AGENT
 from tests.browser.conftest import Widget, axe_violations, demo_url, domain_of, page_errors, server_env
 from tests.dashboard.test_inbox_browser import page_axe_violations
+from tests.support.owner_session import session_cookie_for, team_member_create
 from tests.support.processes import WebServer
 from tests.support.ws import WidgetSocket
 
@@ -48,22 +48,16 @@ def web() -> Iterator[WebServer]:
 
 
 def new_agent(tenant: Any, *, display_name: str | None = None) -> User:
-    with schema_context(tenant.schema_name):
-        user = tenant_user_create(email=f"agent-{uuid.uuid4().hex[:6]}@staff.example", password=AGENT_PASSWORD,
-                                  role=ROLE_AGENT)
-        if display_name is not None:
+    user = team_member_create(tenant.schema_name, role=ROLE_AGENT, email=f"agent-{uuid.uuid4().hex[:6]}@staff.example",
+                              password=AGENT_PASSWORD)
+    if display_name is not None:
+        with schema_context(tenant.schema_name):
             team_member_profile_save(user=user, display_name=display_name)
-        return User.objects.get(pk=user.pk)
+    return user
 
 
 def session_cookie(tenant: Any, user: User) -> str:
-    with schema_context(tenant.schema_name):
-        session = SessionStore()
-        session["_auth_user_id"] = str(user.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        session["_auth_user_hash"] = user.get_session_auth_hash()
-        session.create()
-        return f"sessionid={session.session_key}"
+    return session_cookie_for(tenant.schema_name, user)
 
 
 def agent_socket(web: WebServer, tenant: Any, cookie: str) -> WidgetSocket:

@@ -10,16 +10,14 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from django.contrib.auth.models import User
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import transaction
 from django_tenants.utils import schema_context
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.models import Contact, Conversation, Message
 from chat.widget.services import origin_allowed, widget_settings_get
-from tenants import services as tenant_services
 from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.owner_session import session_cookie_for, team_member_create
 from tests.support.processes import WebServer, child_env
 from tests.support.ws import WidgetSocket
 
@@ -249,16 +247,9 @@ def test_widget_config_follows_the_allowed_origins(web: WebServer, tenant_a, ten
 
 
 def _agent_cookie(tenant) -> str:
-    with schema_context(tenant.schema_name):
-        email = f"agent-{uuid.uuid4().hex[:6]}@example.test"
-        user = tenant_services.tenant_user_create(email=email, password="pw-agent-1", role="agent")
-        user = User.objects.get(pk=user.pk)
-        session = SessionStore()
-        session["_auth_user_id"] = str(user.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-        session["_auth_user_hash"] = user.get_session_auth_hash()
-        session.create()
-        return f"sessionid={session.session_key}"
+    agent = team_member_create(tenant.schema_name, role="agent", email=f"agent-{uuid.uuid4().hex[:6]}@example.test",
+                               password="pw-agent-1")
+    return session_cookie_for(tenant.schema_name, agent)
 
 
 def test_agent_socket_needs_a_session_of_this_tenant(web: WebServer, tenant_a, tenant_b) -> None:
