@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -51,16 +53,45 @@ def cafe(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> obj
         return demo_tenant("cafe", "Europe/London")
 
 
+def shop_connect(schema: str, *, currency: str, platforms: Sequence[str] = ("shopify", "woocommerce")) -> None:
+    """The tenant in `schema` sells in `currency` and has the webhook secret of each of `platforms` set
+    (SHOPIFY_SECRET, WOO_SECRET)."""
+    from orders.services.catalog import commerce_currency_set, shop_secret_set
+
+    secrets = {"shopify": SHOPIFY_SECRET, "woocommerce": WOO_SECRET}
+    with schema_context(schema):
+        commerce_currency_set(currency=currency)
+        for platform in platforms:
+            shop_secret_set(platform=platform, secret=secrets[platform])
+
+
+@dataclass
+class Shop:
+    """A shop with an owner who logs in to its dashboard with `owner_email` (and the test's password)."""
+
+    tenant: Any
+    domain: str
+    owner_email: str
+
+
+def shop_with_owner(make_tenant: Callable[..., Any], *, name: str, timezone_name: str, currency: str,
+                    platforms: Sequence[str], owner_password: str) -> Shop:
+    """A new tenant connected as a shop (shop_connect), with an owner named Owner."""
+    from tenants.services import ROLE_OWNER, tenant_user_create
+
+    created = make_tenant(name=name, timezone_name=timezone_name)
+    shop_connect(created.tenant.schema_name, currency=currency, platforms=platforms)
+    email = f"owner-{uuid.uuid4().hex[:6]}@example.test"
+    with schema_context(created.tenant.schema_name):
+        tenant_user_create(email=email, password=owner_password, role=ROLE_OWNER, name="Owner")
+    return Shop(tenant=created.tenant, domain=created.domain.domain, owner_email=email)
+
+
 @pytest.fixture
 def connected(make_tenant: Callable[..., object]) -> object:
     """A shop in Amsterdam selling in EUR with both platforms' webhook secrets set."""
-    from orders.services.catalog import commerce_currency_set, shop_secret_set
-
     tenant = make_tenant(name="Connected shop", timezone_name="Europe/Amsterdam").tenant  # type: ignore[attr-defined]
-    with schema_context(tenant.schema_name):
-        commerce_currency_set(currency="EUR")
-        shop_secret_set(platform="shopify", secret=SHOPIFY_SECRET)
-        shop_secret_set(platform="woocommerce", secret=WOO_SECRET)
+    shop_connect(tenant.schema_name, currency="EUR")
     return tenant
 
 

@@ -16,7 +16,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,10 +26,9 @@ from django_tenants.utils import schema_context
 from chat.assistant.resilience import circuit_reset
 from config.redis import redis_client
 from orders.models import Order, Product, WebhookDelivery
-from orders.services.catalog import commerce_currency_set, shop_secret_set
-from tenants.services import ROLE_OWNER, tenant_user_create
+from orders.services.catalog import commerce_currency_set
 from tests.orders import payloads
-from tests.orders.conftest import SHOPIFY_SECRET
+from tests.orders.conftest import SHOPIFY_SECRET, Shop, shop_with_owner
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.processes import WebServer, Worker, wait_until
 
@@ -58,23 +56,11 @@ def worker() -> Iterator[Worker]:
     process.stop()
 
 
-@dataclass
-class Shop:
-    tenant: Any
-    domain: str
-    owner_email: str
-
-
 @pytest.fixture
 def make_shop(make_tenant: Any) -> Any:
     def _make(currency: str) -> Shop:
-        created = make_tenant(name=f"Shop in {currency}", timezone_name="Asia/Tokyo")
-        email = f"owner-{uuid.uuid4().hex[:6]}@example.test"
-        with schema_context(created.tenant.schema_name):
-            commerce_currency_set(currency=currency)
-            shop_secret_set(platform="shopify", secret=SHOPIFY_SECRET)
-            tenant_user_create(email=email, password=OWNER_PASSWORD, role=ROLE_OWNER, name="Owner")
-        return Shop(tenant=created.tenant, domain=created.domain.domain, owner_email=email)
+        return shop_with_owner(make_tenant, name=f"Shop in {currency}", timezone_name="Asia/Tokyo", currency=currency,
+                               platforms=["shopify"], owner_password=OWNER_PASSWORD)
 
     return _make
 

@@ -22,7 +22,7 @@ from config.redis import redis_client
 from orders.models import Order, Variant, WebhookDelivery
 from tenants.models import DeadLetter
 from tests.orders import payloads
-from tests.orders.conftest import SHOPIFY_SECRET, WOO_SECRET, domain_of
+from tests.orders.conftest import SHOPIFY_SECRET, WOO_SECRET, domain_of, shop_connect
 from tests.support.processes import WebServer, Worker, wait_until
 
 INT_MAX = 2**31 - 1
@@ -46,13 +46,8 @@ def worker() -> Iterator[Worker]:
 
 @pytest.fixture
 def shop(make_tenant: Callable[..., object]) -> object:
-    from orders.services.catalog import commerce_currency_set, shop_secret_set
-
     tenant = make_tenant(name="Shop with odd payloads").tenant  # type: ignore[attr-defined]
-    with schema_context(tenant.schema_name):
-        commerce_currency_set(currency="EUR")
-        shop_secret_set(platform="shopify", secret=SHOPIFY_SECRET)
-        shop_secret_set(platform="woocommerce", secret=WOO_SECRET)
+    shop_connect(tenant.schema_name, currency="EUR", platforms=["shopify", "woocommerce"])
     return tenant
 
 

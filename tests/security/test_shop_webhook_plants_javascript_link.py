@@ -19,7 +19,6 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
@@ -32,9 +31,7 @@ from playwright.sync_api import Browser, expect
 from chat.widget.services import widget_settings_get
 from config.redis import redis_client
 from orders.models import Order
-from orders.services.catalog import commerce_currency_set, shop_secret_set
 from orders.services.orders import order_lookup_key
-from tenants.services import ROLE_OWNER, tenant_user_create
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
     _passwords_the_server_checks,
@@ -43,7 +40,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     server_env,
 )
 from tests.orders import payloads
-from tests.orders.conftest import SHOPIFY_SECRET, WOO_SECRET
+from tests.orders.conftest import SHOPIFY_SECRET, WOO_SECRET, Shop, shop_with_owner
 from tests.support.processes import WebServer, Worker, wait_until
 
 OWNER_PASSWORD = "owner-pass-for-xss-1234"
@@ -80,23 +77,10 @@ def worker() -> Iterator[Worker]:
     process.stop()
 
 
-@dataclass
-class Shop:
-    tenant: Any
-    domain: str
-    owner_email: str
-
-
 @pytest.fixture
 def shop(make_tenant: Any) -> Shop:
-    created = make_tenant(name="Planted shop", timezone_name="Europe/Amsterdam")
-    email = f"owner-{uuid.uuid4().hex[:6]}@example.test"
-    with schema_context(created.tenant.schema_name):
-        commerce_currency_set(currency="EUR")
-        shop_secret_set(platform="shopify", secret=SHOPIFY_SECRET)
-        shop_secret_set(platform="woocommerce", secret=WOO_SECRET)
-        tenant_user_create(email=email, password=OWNER_PASSWORD, role=ROLE_OWNER, name="Owner")
-    return Shop(tenant=created.tenant, domain=created.domain.domain, owner_email=email)
+    return shop_with_owner(make_tenant, name="Planted shop", timezone_name="Europe/Amsterdam", currency="EUR",
+                           platforms=["shopify", "woocommerce"], owner_password=OWNER_PASSWORD)
 
 
 class _Links(HTMLParser):

@@ -26,7 +26,7 @@ from config.outbox.tasks import outbox_relay_tenant
 from config.redis import tenant_key
 from orders.models import Order, WebhookDelivery
 from tests.orders import payloads
-from tests.orders.conftest import SHOPIFY_SECRET, domain_of
+from tests.orders.conftest import SHOPIFY_SECRET, domain_of, shop_connect
 from tests.support.processes import PrivateRedis, WebServer, Worker, child_env, wait_until
 
 SHOPIFY = "/webhooks/shopify/"
@@ -35,12 +35,8 @@ SHOPIFY = "/webhooks/shopify/"
 @pytest.fixture
 def connected(make_tenant: Callable[..., object]) -> object:
     """A shop selling in EUR with its Shopify webhook secret set."""
-    from orders.services.catalog import commerce_currency_set, shop_secret_set
-
     tenant = make_tenant(name="Shop under a Redis outage").tenant  # type: ignore[attr-defined]
-    with schema_context(tenant.schema_name):
-        commerce_currency_set(currency="EUR")
-        shop_secret_set(platform="shopify", secret=SHOPIFY_SECRET)
+    shop_connect(tenant.schema_name, currency="EUR", platforms=["shopify"])
     return tenant
 
 
