@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect, sync_playwright
 
 from tests.support.owner_session import session_cookie_for, team_member_create
 from tests.support.processes import WebServer, make_run_env
@@ -91,6 +91,15 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
+def desktop(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh desktop-sized browser context, for a test that opens its own pages in it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(20_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
 def page(context: BrowserContext) -> Page:
     page = context.new_page()
     page.on("pageerror", lambda error: page_errors(page).append(str(error)))
@@ -109,6 +118,15 @@ def web() -> Iterator[WebServer]:
     server = WebServer(env=server_env(OPENAI_API_KEY=""))
     yield server
     server.stop()
+
+
+def log_in(page: Page, base: str, email: str, password: str) -> None:
+    """Log in to the dashboard at `base` as a person does, and land on the inbox."""
+    page.goto(f"{base}/app/login/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/app/inbox/")
 
 
 def agent_cookie(tenant: Any) -> str:

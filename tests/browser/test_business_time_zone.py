@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from chat.models import Author, Contact, Conversation, Message
 from orders.models import Order
 from tenants.services import ROLE_OWNER, tenant_user_create
-from tests.browser.conftest import domain_of, page_errors
+from tests.browser.conftest import domain_of, log_in, page_errors
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.processes import WebServer
 
@@ -47,14 +47,6 @@ def amsterdam_shop(make_tenant: Any) -> tuple[Any, str, int, int]:
     return tenant, email, conversation.pk, order.pk
 
 
-def log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/app/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(OWNER_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/app/inbox/")
-
-
 def test_the_amsterdam_shop_sees_its_own_wall_clock_times(
         web: WebServer, make_tenant: Any, browser: Browser, artifacts_dir: Path) -> None:
     tenant, email, conversation_id, order_id = amsterdam_shop(make_tenant)
@@ -64,7 +56,7 @@ def test_the_amsterdam_shop_sees_its_own_wall_clock_times(
     try:
         page = context.new_page()
         page.on("pageerror", lambda error: page_errors(page).append(str(error)))
-        log_in(page, base, email)
+        log_in(page, base, email, OWNER_PASSWORD)
 
         # The inbox: the conversation's last message at 07:00 on 1 December, Amsterdam time
         row = page.locator(f'.conversation-row[data-conversation-id="{conversation_id}"]')

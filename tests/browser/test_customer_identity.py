@@ -5,7 +5,7 @@ to their order. Chromium for both sides, served as `make run` serves it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from orders.demo import load_demo as load_demo_orders
 from orders.models import Order
 from tenants.demo import FIXTURES
 from tenants.services import ROLE_AGENT, tenant_user_create
-from tests.browser.conftest import Widget, demo_url, domain_of, page_errors, server_env, widget_settings_update
+from tests.browser.conftest import Widget, demo_url, domain_of, log_in, page_errors, widget_settings_update
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.processes import WebServer
 
@@ -27,13 +27,6 @@ pytestmark = pytest.mark.browser
 # From tenants/fixtures/demo/shop/orders.json.
 ORDER_NUMBER, ORDER_EMAIL = "TL-10412", "lotte.visser@example.com"
 AGENT_PASSWORD = "identity-agent-pass-1"
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY=""))
-    yield server
-    server.stop()
 
 
 def test_a_customer_who_proves_an_order_is_theirs_shows_by_name_and_address_in_the_inbox(
@@ -69,11 +62,7 @@ def test_a_customer_who_proves_an_order_is_theirs_shows_by_name_and_address_in_t
         # Then the agent's conversation page shows them, the address as given, not verified
         staff = staff_context.new_page()
         staff.on("pageerror", lambda error: page_errors(staff).append(str(error)))
-        staff.goto(f"{base}/app/login/")
-        staff.get_by_label("E-mail").fill(agent_email)
-        staff.get_by_label("Password").fill(AGENT_PASSWORD)
-        staff.get_by_role("button", name="Log in").click()
-        expect(staff).to_have_url(f"{base}/app/inbox/")
+        log_in(staff, base, agent_email, AGENT_PASSWORD)
         expect(staff.locator(f'.conversation-row[data-conversation-id="{conversation_id}"]')).to_contain_text(
             "Lotte Visser")
         staff.goto(f"{base}/app/inbox/{conversation_id}/")

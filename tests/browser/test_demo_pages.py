@@ -6,38 +6,22 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import BrowserContext, expect
 
 from orders.models import Product
 from orders.money import minor_to_text
-from tests.browser.conftest import Widget, axe_violations, demo_url, domain_of, page_errors, server_env
-from tests.browser.test_pages_as_make_run_serves_them import log_in, owner_of
+from tests.browser.conftest import Widget, axe_violations, demo_url, domain_of, log_in, page_errors
+from tests.browser.test_pages_as_make_run_serves_them import OWNER_PASSWORD, owner_of
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.processes import WebServer, free_port
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY=""))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(20_000)
-    yield context
-    context.close()
 
 
 def console_errors_of(page: Any) -> list[str]:
@@ -121,7 +105,7 @@ def test_the_widget_settings_preview_shows_the_demo_page_with_the_widget(
     base = f"http://{domain_of(shop)}:{web.port}"
     page = desktop.new_page()
     errors = console_errors_of(page)
-    log_in(page, base, owner_of(shop))
+    log_in(page, base, owner_of(shop), OWNER_PASSWORD)
     page.goto(f"{base}/app/settings/widget/")
 
     preview = page.frame_locator("iframe.widget-preview")

@@ -5,7 +5,6 @@ page without a reload (inbox.js and htmx must load for that; under `make run` th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from playwright.sync_api import Browser, expect
 from chat.models import Message
 from chat.widget.services import widget_settings_get
 from tenants.services import ROLE_AGENT, tenant_user_create
-from tests.browser.conftest import domain_of, page_errors, server_env
+from tests.browser.conftest import domain_of, log_in, page_errors
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.processes import WebServer
 from tests.support.ws import WidgetSocket
@@ -24,13 +23,6 @@ from tests.support.ws import WidgetSocket
 pytestmark = pytest.mark.browser
 
 AGENT_PASSWORD = "live-inbox-agent-pass-1"
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY=""))
-    yield server
-    server.stop()
 
 
 def widget_socket(web: WebServer, tenant: Any) -> WidgetSocket:
@@ -57,11 +49,7 @@ def test_a_customers_new_conversation_and_message_appear_in_the_open_inbox(
         # Given an agent looking at an empty inbox, its live connection up
         page = context.new_page()
         page.on("pageerror", lambda error: page_errors(page).append(str(error)))
-        page.goto(f"{base}/app/login/")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(AGENT_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(f"{base}/app/inbox/")
+        log_in(page, base, email, AGENT_PASSWORD)
         page.wait_for_function("() => document.documentElement.dataset.live === 'on'")
         expect(page.locator(".conversation-row")).to_have_count(0)
         page.evaluate("() => { window.stillThisPage = true; }")  # gone if the page were loaded again

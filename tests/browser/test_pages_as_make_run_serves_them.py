@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,15 @@ from chat.models import Message
 from chat.widget.services import widget_settings_get
 from tenants import services as tenant_services
 from tenants.models import Plan
-from tests.browser.conftest import Widget, agent_cookie, axe_violations, demo_url, domain_of, page_errors, server_env
+from tests.browser.conftest import (
+    Widget,
+    agent_cookie,
+    axe_violations,
+    demo_url,
+    domain_of,
+    log_in,
+    page_errors,
+)
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.processes import WebServer
 from tests.support.ws import WidgetSocket
@@ -55,34 +62,11 @@ ASK_AGAIN = """async (url) => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY=""))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(20_000)
-    yield context
-    context.close()
-
-
 def owner_of(tenant: Any) -> str:
     email = f"owner-{uuid.uuid4().hex[:6]}@example.test"
     with schema_context(tenant.schema_name):
         tenant_services.tenant_user_create(email=email, password=OWNER_PASSWORD, role="owner", name="Olivia")
     return email
-
-
-def log_in(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/app/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(OWNER_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/app/inbox/")
 
 
 class Loads:
@@ -171,7 +155,7 @@ def test_every_main_page_loads_its_styles_scripts_images_and_icon(
 
     # Every page of the dashboard's navigation, and a conversation, an order and a product
     email = owner_of(shop)
-    log_in(page, base, email)
+    log_in(page, base, email, OWNER_PASSWORD)
     nav = page.locator("#sidenav a").evaluate_all("links => links.map(a => [a.textContent.trim(), a.href])")
     assert len(nav) >= 10, nav
     for label, url in nav:
@@ -241,7 +225,7 @@ def test_opening_hours_have_one_place_and_the_old_address_leads_there(
     tenant = make_tenant(name="Hours Bakery").tenant
     base = f"http://{domain_of(tenant)}:{web.port}"
     page = desktop.new_page()
-    log_in(page, base, owner_of(tenant))
+    log_in(page, base, owner_of(tenant), OWNER_PASSWORD)
 
     labels = page.locator("#sidenav a").all_inner_texts()
     assert [label for label in labels if "hours" in label.lower()] == ["Profile & hours"]
@@ -271,7 +255,7 @@ def test_the_analytics_chart_labels_are_readable(web: WebServer, demo_copies: di
     context.set_default_timeout(20_000)
     try:
         page = context.new_page()
-        log_in(page, base, owner_of(shop))
+        log_in(page, base, owner_of(shop), OWNER_PASSWORD)
         page.goto(f"{base}/app/analytics/")
         expect(page.locator("svg.chart")).to_have_count(4)
         # The size a person sees: the text's font size times the scale its chart is drawn at.

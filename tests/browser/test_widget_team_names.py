@@ -23,7 +23,7 @@ from chat.dashboard.services import team_member_profile_save
 from chat.models import Message
 from chat.widget.services import away_state
 from tenants.services import ROLE_AGENT
-from tests.browser.conftest import Widget, axe_violations, demo_url, domain_of, page_errors, server_env
+from tests.browser.conftest import Widget, axe_violations, demo_url, domain_of, log_in, page_errors, server_env
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.owner_session import session_cookie_for, team_member_create
 from tests.support.processes import WebServer
@@ -150,11 +150,7 @@ def test_an_agent_sets_their_name_and_avatar_in_the_dashboard_and_customers_see_
         # Given an agent logged in to the dashboard
         page = staff.new_page()
         page.on("pageerror", lambda error: page_errors(page).append(str(error)))
-        page.goto(f"{base}/app/login/")
-        page.get_by_label("E-mail").fill(agent_user.email)
-        page.get_by_label("Password").fill(AGENT_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(f"{base}/app/inbox/")
+        log_in(page, base, agent_user.email, AGENT_PASSWORD)
 
         # When they open their profile and give their name, an e-mail address refused
         page.get_by_role("link", name="Your profile").click()

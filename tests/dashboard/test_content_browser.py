@@ -6,7 +6,6 @@ htmx and the inline charts are what a person's browser gets.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,17 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
     _passwords_the_server_checks,
     browser,
+    log_in,
     page_errors,
     playwright,
     server_env,
+    web,
 )
 from tests.dashboard.conftest import OWNER_PASSWORD, Business
 from tests.dashboard.test_inbox_browser import page_axe_violations
 from tests.support.processes import WebServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY=""))
-    yield server
-    server.stop()
 
 
 def test_owner_uses_the_playground_and_analytics_and_the_pages_pass_axe(
@@ -49,11 +43,7 @@ def test_owner_uses_the_playground_and_analytics_and_the_pages_pass_axe(
     try:
         page = context.new_page()
         page.on("pageerror", lambda error: page_errors(page).append(str(error)))
-        page.goto(f"{base}/app/login/")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(OWNER_PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(f"{base}/app/inbox/")
+        log_in(page, base, email, OWNER_PASSWORD)
 
         page.goto(f"{base}/app/knowledge/")
         expect(page.get_by_role("heading", name="Knowledge", exact=True)).to_be_visible()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +25,17 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     browser,
     demo_url,
     domain_of,
+    log_in,
     page_errors,
     playwright,
     server_env,
+    web,
 )
 from tests.support.processes import WebServer
 
 pytestmark = pytest.mark.browser
 
 AGENT_PASSWORD = "browser-agent-pass-1"
-
-
-@pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY=""))
-    yield server
-    server.stop()
 
 
 def page_axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -76,11 +70,7 @@ def test_an_agent_sees_a_handoff_live_takes_over_and_the_customer_sees_the_reply
         # Given an agent logged in to the dashboard, looking at the inbox
         agent = agent_context.new_page()
         agent.on("pageerror", lambda error: page_errors(agent).append(str(error)))
-        agent.goto(f"{base}/app/login/")
-        agent.get_by_label("E-mail").fill(email)
-        agent.get_by_label("Password").fill(AGENT_PASSWORD)
-        agent.get_by_role("button", name="Log in").click()
-        expect(agent).to_have_url(f"{base}/app/inbox/")
+        log_in(agent, base, email, AGENT_PASSWORD)
         agent.wait_for_function("() => document.documentElement.dataset.live === 'on'")
         assert page_axe_violations(agent) == []
 
