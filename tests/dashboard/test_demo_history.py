@@ -36,6 +36,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
     _passwords_the_server_checks,
     browser,
+    log_in,
     page_errors,
     playwright,
     server_env,
@@ -156,11 +157,7 @@ def test_every_first_look_page_shows_the_history(
     context.set_default_timeout(20_000)
     page = context.new_page()
     try:
-        page.goto(f"{base}/app/login/")
-        page.get_by_label("E-mail").fill(loaded.owner[0])
-        page.get_by_label("Password").fill(loaded.owner[1])
-        page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(f"{base}/app/inbox/")
+        log_in(page, base, loaded.owner[0], loaded.owner[1])
 
         # The inbox: conversations waiting for the team, and every one of the month under "all".
         expect(page.locator(".conversation-row").first).to_be_visible()

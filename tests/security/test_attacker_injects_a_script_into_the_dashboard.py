@@ -27,6 +27,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
     _passwords_the_server_checks,
     browser,
+    log_in,
     playwright,
     server_env,
 )
@@ -125,11 +126,7 @@ def test_an_injected_script_does_not_run_and_the_dashboard_works_without_a_viola
     context.set_default_timeout(20_000)
     try:
         page = watch_console(context.new_page())
-        page.goto(f"{base}/app/login/")
-        page.get_by_label("E-mail").fill(business.owner_email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(f"{base}/app/inbox/")
+        log_in(page, base, business.owner_email, PASSWORD)
         page.wait_for_function("() => document.documentElement.dataset.live === 'on'")  # inbox.js's socket
 
         page.goto(f"{base}/app/inbox/{business.conversation_id}/")
