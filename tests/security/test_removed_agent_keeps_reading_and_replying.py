@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,35 +28,24 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from chat.models import Author, Message
 from chat.widget.services import widget_settings_get
-from tenants.services import ROLE_AGENT, ROLE_OWNER, tenant_user_create
+from tests.dashboard.conftest import (  # noqa: F401  (fixtures used by name)
+    AGENT_PASSWORD,
+    OWNER_PASSWORD,
+    Business,
+    make_business,
+)
 from tests.support.processes import WebServer, child_env, running
 from tests.support.ws import WidgetSocket
 
-OWNER_PASSWORD = "owner-pass-1234"
-AGENT_PASSWORD = "agent-pass-1234"
 ACCESS_ENDED = 4401
 # The close must come from the message the change sends, not from the periodic check (60 s here).
 PROMPTLY_SECONDS = 10
 
 
-@dataclass
-class Team:
-    tenant: Any
-    domain: str
-    owner: User
-    agent: User
-
-
 @pytest.fixture
-def team(make_tenant: Callable[..., Any]) -> Team:
-    created = make_tenant(name="Threadline")
-    tag = uuid.uuid4().hex[:6]
-    with schema_context(created.tenant.schema_name):
-        owner = tenant_user_create(email=f"owner-{tag}@example.test", password=OWNER_PASSWORD, role=ROLE_OWNER,
-                                   name="Olivia Owner")
-        agent = tenant_user_create(email=f"agent-{tag}@example.test", password=AGENT_PASSWORD, role=ROLE_AGENT,
-                                   name="Anna Agent")
-    return Team(tenant=created.tenant, domain=created.domain.domain, owner=owner, agent=agent)
+def team(make_business: Callable[..., Business]) -> Business:  # noqa: F811
+    """A business with an owner and an agent (tests/dashboard/conftest.py), each logging in with its password."""
+    return make_business("Threadline")
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +57,18 @@ def web() -> Iterator[WebServer]:
 
 # ----------------------------------------------------------------------------- a browser, by hand
 
-def page_origin(team: Team) -> str:
+def page_origin(team: Business) -> str:
     return f"http://{team.domain}"
 
 
-def post_form(browser: httpx.Client, team: Team, path: str, data: dict[str, str]) -> httpx.Response:
+def post_form(browser: httpx.Client, team: Business, path: str, data: dict[str, str]) -> httpx.Response:
     """A form posted from the dashboard's own page: the CSRF cookie's token and the page's Origin."""
     token = browser.cookies.get(settings.CSRF_COOKIE_NAME)
     assert token, "the page set no CSRF cookie"
     return browser.post(path, data={**data, "csrfmiddlewaretoken": token}, headers={"Origin": page_origin(team)})
 
 
-def log_in(web: WebServer, team: Team, user: User, password: str) -> httpx.Client:
+def log_in(web: WebServer, team: Business, user: User, password: str) -> httpx.Client:
     browser = web.client(team.domain)
     assert browser.get("/app/login/").status_code == 200
     response = post_form(browser, team, "/app/login/", {"username": user.username, "password": password})
@@ -89,14 +77,14 @@ def log_in(web: WebServer, team: Team, user: User, password: str) -> httpx.Clien
     return browser
 
 
-def inbox_socket(web: WebServer, team: Team, browser: httpx.Client, *, origin: str | None = "page") -> WidgetSocket:
+def inbox_socket(web: WebServer, team: Business, browser: httpx.Client, *, origin: str | None = "page") -> WidgetSocket:
     """The socket the dashboard's inbox.js opens, with the cookie the browser holds."""
     cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies.get(settings.SESSION_COOKIE_NAME)}"
     return WidgetSocket(web.port, team.domain, "/ws/agent/", cookie=cookie,
                         origin=page_origin(team) if origin == "page" else origin)
 
 
-def customer_widget(web: WebServer, team: Team) -> WidgetSocket:
+def customer_widget(web: WebServer, team: Business) -> WidgetSocket:
     with schema_context(team.tenant.schema_name):
         key = widget_settings_get().public_key
     widget = WidgetSocket(web.port, team.domain, f"/ws/widget/?key={key}", origin=page_origin(team))
@@ -137,12 +125,12 @@ def texts_seen(socket: WidgetSocket) -> list[str]:
     return [str(frame.get("message", {}).get("text")) for frame in socket.frames if frame.get("type") == "message"]
 
 
-def stored(team: Team, text: str) -> bool:
+def stored(team: Business, text: str) -> bool:
     with schema_context(team.tenant.schema_name):
         return Message.objects.filter(text=text).exists()
 
 
-def agent_socket_on_a_conversation(web: WebServer, team: Team, browser: httpx.Client) -> tuple[WidgetSocket, WidgetSocket, int]:
+def agent_socket_on_a_conversation(web: WebServer, team: Business, browser: httpx.Client) -> tuple[WidgetSocket, WidgetSocket, int]:
     """A customer talking to the business, and the agent's inbox socket on their conversation."""
     widget = customer_widget(web, team)
     customer_says(widget, "Where is my parcel?")
@@ -157,7 +145,7 @@ def agent_socket_on_a_conversation(web: WebServer, team: Team, browser: httpx.Cl
 
 # ----------------------------------------------------------------------------- removed, reset, logged out
 
-def test_an_agent_the_owner_removes_loses_their_open_socket_at_once(web: WebServer, team: Team) -> None:
+def test_an_agent_the_owner_removes_loses_their_open_socket_at_once(web: WebServer, team: Business) -> None:
     agent_browser = log_in(web, team, team.agent, AGENT_PASSWORD)
     widget, agent_socket, conversation_id = agent_socket_on_a_conversation(web, team, agent_browser)
     owner = log_in(web, team, team.owner, OWNER_PASSWORD)
@@ -185,7 +173,7 @@ def test_an_agent_the_owner_removes_loses_their_open_socket_at_once(web: WebServ
         socket.close()
 
 
-def test_a_password_reset_closes_the_sockets_of_sessions_made_before_it(web: WebServer, team: Team) -> None:
+def test_a_password_reset_closes_the_sockets_of_sessions_made_before_it(web: WebServer, team: Business) -> None:
     stolen_session = log_in(web, team, team.agent, AGENT_PASSWORD)
     widget, stolen_socket, conversation_id = agent_socket_on_a_conversation(web, team, stolen_session)
 
@@ -214,7 +202,7 @@ def test_a_password_reset_closes_the_sockets_of_sessions_made_before_it(web: Web
         socket.close()
 
 
-def test_logging_out_closes_that_sessions_sockets_and_no_other(web: WebServer, team: Team) -> None:
+def test_logging_out_closes_that_sessions_sockets_and_no_other(web: WebServer, team: Business) -> None:
     shared_computer = log_in(web, team, team.agent, AGENT_PASSWORD)
     own_laptop = log_in(web, team, team.agent, AGENT_PASSWORD)
     widget, left_open, conversation_id = agent_socket_on_a_conversation(web, team, shared_computer)
@@ -237,13 +225,13 @@ def test_logging_out_closes_that_sessions_sockets_and_no_other(web: WebServer, t
 
 # ----------------------------------------------------------------------------- when the close message is lost
 
-def deactivate_out_of_band(team: Team) -> None:
+def deactivate_out_of_band(team: Business) -> None:
     """As an operator's shell does, with no service to tell the sockets (as if Redis lost the message)."""
     with schema_context(team.tenant.schema_name):
         User.objects.filter(pk=team.agent.pk).update(is_active=False)
 
 
-def change_password_out_of_band(team: Team) -> None:
+def change_password_out_of_band(team: Business) -> None:
     """As `manage.py changepassword` does: Django's own session rule ends the older sessions."""
     with schema_context(team.tenant.schema_name):
         user = User.objects.get(pk=team.agent.pk)
@@ -253,7 +241,7 @@ def change_password_out_of_band(team: Team) -> None:
 
 @pytest.mark.parametrize("lose_access", [deactivate_out_of_band, change_password_out_of_band])
 def test_every_action_of_an_agent_who_lost_access_unannounced_is_refused(
-        web: WebServer, team: Team, lose_access: Callable[[Team], None]) -> None:
+        web: WebServer, team: Business, lose_access: Callable[[Business], None]) -> None:
     browser = log_in(web, team, team.agent, AGENT_PASSWORD)
     widget, socket, conversation_id = agent_socket_on_a_conversation(web, team, browser)
 
@@ -267,7 +255,7 @@ def test_every_action_of_an_agent_who_lost_access_unannounced_is_refused(
     widget.close()
 
 
-def test_an_idle_socket_whose_close_message_was_lost_closes_by_itself(team: Team) -> None:
+def test_an_idle_socket_whose_close_message_was_lost_closes_by_itself(team: Business) -> None:
     with running(WebServer(env=child_env(OPENAI_API_KEY="", DASHBOARD_AGENT_ACCESS_RECHECK_SECONDS="1"))) as web:
         assert isinstance(web, WebServer)
         socket = inbox_socket(web, team, log_in(web, team, team.agent, AGENT_PASSWORD))
@@ -283,7 +271,7 @@ def test_an_idle_socket_whose_close_message_was_lost_closes_by_itself(team: Team
 @pytest.mark.parametrize("origin", ["https://evil.example", "http://{domain}.evil.example", "https://evil-{domain}",
                                     "null", "file://{domain}/inbox.html", None])
 def test_a_page_elsewhere_cannot_open_the_agents_socket_with_their_cookie(
-        web: WebServer, team: Team, origin: str | None) -> None:
+        web: WebServer, team: Business, origin: str | None) -> None:
     browser = log_in(web, team, team.agent, AGENT_PASSWORD)
 
     with pytest.raises(InvalidStatus):
@@ -295,7 +283,7 @@ def test_a_page_elsewhere_cannot_open_the_agents_socket_with_their_cookie(
     own.close()
 
 
-def test_another_businesss_domain_is_a_foreign_origin(web: WebServer, team: Team,
+def test_another_businesss_domain_is_a_foreign_origin(web: WebServer, team: Business,
                                                       make_tenant: Callable[..., Any]) -> None:
     other = make_tenant(name="Other shop")
     browser = log_in(web, team, team.agent, AGENT_PASSWORD)
