@@ -81,22 +81,24 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh visitor: no stored token, no cookies."""
+def desktop_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh desktop-sized browser context (no stored token, no cookies), closed after the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(20_000)
     yield context
     context.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh visitor: no stored token, no cookies."""
+    yield from desktop_context(browser)
 
 
 @pytest.fixture
 def desktop(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh desktop-sized browser context, for a test that opens its own pages in it."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(20_000)
-    yield context
-    context.close()
+    """A second fresh desktop context, for a test that opens its own pages beside (or instead of) `page`."""
+    yield from desktop_context(browser)
 
 
 @pytest.fixture
