@@ -98,7 +98,10 @@ def test_an_agent_sees_a_handoff_live_takes_over_and_the_customer_sees_the_reply
         expect(agent).to_have_url(re.compile(rf"/app/inbox/{conversation_id}/$"))
         expect(agent.locator("#transcript")).to_contain_text("hi")
         assert page_axe_violations(agent) == []
-        agent.get_by_role("button", name="Take over").click()
+        # Taking over is a form post that reloads the page; the live refresh may show "Human" on the
+        # old page first, so the reload is waited for before using the reply form
+        with agent.expect_navigation():
+            agent.get_by_role("button", name="Take over").click()
         expect(agent.locator("#conversation-status")).to_have_text("Human")
         expect(widget.log.locator(".msg.system", has_text="joined")).to_be_visible()
         assistant_answers = widget.log.locator(".msg.assistant:not([data-kind=greeting]) .bubble").count()
