@@ -131,7 +131,8 @@ def test_an_injected_script_does_not_run_and_the_dashboard_works_without_a_viola
 
         page.goto(f"{base}/app/inbox/{business.conversation_id}/")
         page.wait_for_function("() => document.documentElement.dataset.live === 'on'")
-        page.get_by_role("button", name="Take over").click()
+        with page.expect_navigation():  # the take-over form post reloads the page
+            page.get_by_role("button", name="Take over").click()
         expect(page.locator("#conversation-status")).to_have_text("Human")
         page.get_by_role("textbox", name="Message").fill("On its way today.")
         page.get_by_role("button", name="Send").click()
