@@ -48,13 +48,6 @@ def widget_config(request: HttpRequest) -> HttpResponse:
     return response
 
 
-# The widget settings page previews the demo page in a frame: the business's own dashboard (same
-# origin) may frame it, no other site. The page is outside the dashboard's Content-Security-Policy
-# (it stands for the business's own website), so it carries this one directive of its own; the
-# older X-Frame-Options says the same to browsers that do not read it.
-DEMO_FRAME_ANCESTORS = "frame-ancestors 'self'"
-
-
 @require_GET
 def agent_avatar(request: HttpRequest, user_id: int) -> HttpResponse:
     """A team member's uploaded avatar, as the widget shows it beside their replies (on any site)."""
@@ -70,6 +63,13 @@ def agent_avatar(request: HttpRequest, user_id: int) -> HttpResponse:
     # The widget asks for it with the upload's time in the address: a new upload is a new address.
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+# The widget settings page previews the demo page in a frame: the business's own dashboard (same
+# origin) may frame it, no other site. The page is outside the dashboard's Content-Security-Policy
+# (it stands for the business's own website), so it carries this one directive of its own; the
+# older X-Frame-Options says the same to browsers that do not read it.
+DEMO_FRAME_ANCESTORS = "frame-ancestors 'self'"
 
 
 @require_GET
