@@ -221,30 +221,35 @@ def _join_apostrophes(text: str) -> str:
     return _APOSTROPHE_IN_WORD.sub("", text)
 
 
-def _word_matches(tokens: tuple[str, ...], vocabulary: tuple[str, ...]) -> list[set[str]]:
-    """For each question token, the catalog words it is (exactly, as a plural, or with a typo)."""
+def _word_matches(tokens: tuple[str, ...], vocabulary: tuple[str, ...]) -> tuple[list[set[str]], list[set[str]]]:
+    """For each question token, the catalog words it is (exactly, as a plural, or with a typo), and
+    those it is without a typo."""
     known = set(vocabulary)
     long_words = [word for word in vocabulary if len(word) >= FUZZY_MIN_LENGTH]
-    matches = []
+    matches: list[set[str]] = []
+    exact: list[set[str]] = []
     for token in tokens:
         found = {token} & known
         # Words of the question's grammar, sizes and colours are only ever themselves: "stock" is
         # not a typo of "socks", nor "large" of "lager".
         if token in _FILLER_WORDS or token in SIZE_WORDS or token in COLOUR_WORDS:
             matches.append(found)
+            exact.append(found)
             continue
         stems = [token[:-1], token[:-2]] if len(token) >= 4 and token.endswith("s") else []
         for stem in [*stems, token + "s" if len(token) >= 3 else ""]:
             if stem and stem in known:
                 found.add(stem)
+        exact.append(set(found))
         if len(token) >= FUZZY_MIN_LENGTH and long_words:
             row = process.extract(token, long_words, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE, limit=8)
             found.update(word for word, _score, _index in row)
         matches.append(found)
-    return matches
+    return matches, exact
 
 
-def _mentions(index: CatalogIndex, tokens: tuple[str, ...], word_sets: list[set[str]]) -> list[Mention]:
+def _mentions(index: CatalogIndex, tokens: tuple[str, ...], word_sets: list[set[str]],
+              exact_sets: list[set[str]]) -> list[Mention]:
     candidates: set[int] = set()
     for found in word_sets:
         for word in found:
@@ -265,6 +270,8 @@ def _mentions(index: CatalogIndex, tokens: tuple[str, ...], word_sets: list[set[
                     if not length:
                         continue
                     run = phrase[offset:offset + length]
+                    if length < len(phrase) and any(word not in exact_sets[start + k] for k, word in enumerate(run)):
+                        continue  # part of a name, with a typo: "fietsen" is not the "fiets shirt"
                     if all(word in _FILLER_WORDS or word in index.variant_words or word in SIZE_WORDS
                            or word in COLOUR_WORDS for word in run):
                         continue  # "a", "with", "large" or "black" alone name no product
@@ -291,8 +298,8 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
     tokens = question_tokens(text)
     if not tokens or not index.products:
         return ProductRequest(tokens=tokens, products=())
-    word_sets = _word_matches(tokens, index.vocabulary)
-    mentions = sorted(_mentions(index, tokens, word_sets), key=_rank, reverse=True)
+    word_sets, exact_sets = _word_matches(tokens, index.vocabulary)
+    mentions = sorted(_mentions(index, tokens, word_sets, exact_sets), key=_rank, reverse=True)
     # A product's category alone never names it ("dresses" is a question about all of them).
     chosen: list[list[Mention]] = []  # groups: the best mention and its equals over the same words
     used: list[Mention] = []
