@@ -32,6 +32,7 @@ from orders.selectors import catalog_version, text_fold
 FUZZY_MIN_LENGTH = 5
 FUZZY_MIN_SCORE = 80
 MAX_LISTED = 6
+MAX_NARROWED = 60
 
 # How customers write colours and sizes in the languages the assistant answers in, mapped to the
 # words catalogs use. These are words of a language, not of any catalog: a word still only counts
@@ -112,6 +113,7 @@ class CatalogIndex:
     size_keys: frozenset[str]  # every folded size some variant has
     colour_words: frozenset[str]  # every one-word colour some variant has, and the language's colour words
     variant_words: frozenset[str]  # every word of a variant's colour or size: alone, they name no product
+    by_id: dict[int, IndexedProduct]
 
 
 def size_key(size: str) -> str:
@@ -150,6 +152,7 @@ def catalog_index_build(products: Iterable[tuple[int, str, str, str, str, list[s
                                | set(COLOUR_WORDS)),
         variant_words=frozenset({token for v in all_variants for token in v.colour_tokens}
                                 | {v.size_key for v in all_variants if v.size_key}),
+        by_id={product.id: product for product in indexed},
     )
 
 
@@ -186,6 +189,26 @@ class Mention:
 
 
 @dataclass(frozen=True)
+class VariantAsk:
+    """The variant one product is asked in: its own sizes and colours, or what it lacks."""
+
+    product_id: int
+    sizes: tuple[str, ...] = ()
+    colours: tuple[str, ...] = ()
+    missing_size: str = ""  # as written
+    missing_colour: str = ""
+
+    @property
+    def missing(self) -> str:
+        return self.missing_size or self.missing_colour
+
+    @property
+    def requested(self) -> str:
+        return " ".join([*self.colours, *self.sizes, *(part for part in (self.missing_colour, self.missing_size)
+                                                       if part)])
+
+
+@dataclass(frozen=True)
 class ProductRequest:
     """What one question asks of the catalog."""
 
@@ -198,6 +221,7 @@ class ProductRequest:
     missing_size: str = ""  # a size asked for that the product does not come in, as written
     missing_colour: str = ""  # same for a colour
     covered: float = 0.0  # the share of the question's words the catalog explains
+    asks: tuple[VariantAsk, ...] = ()  # per product of `products`
 
     @property
     def found(self) -> bool:
@@ -255,12 +279,15 @@ def _mentions(index: CatalogIndex, tokens: tuple[str, ...], word_sets: list[set[
         for word in found:
             candidates |= index.products_by_word.get(word, frozenset())
     mentions = []
-    by_id = {product.id: product for product in index.products}
+    matched_words = set().union(*word_sets)
+    starts = [position for position, found in enumerate(word_sets) if found]
     for product_id in candidates:
-        product = by_id[product_id]
+        product = index.by_id[product_id]
         best: Mention | None = None
         for phrase, weight in product.phrases:
-            for start in range(len(tokens)):
+            if matched_words.isdisjoint(phrase):
+                continue
+            for start in starts:
                 # The longest run of the phrase's words, in order, starting here.
                 for offset in range(len(phrase)):
                     length = 0
@@ -302,16 +329,17 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
     mentions = sorted(_mentions(index, tokens, word_sets, exact_sets), key=_rank, reverse=True)
     # A product's category alone never names it ("dresses" is a question about all of them).
     chosen: list[list[Mention]] = []  # groups: the best mention and its equals over the same words
+    in_group: list[set[int]] = []
     used: list[Mention] = []
-    by_id = {product.id: product for product in index.products}
+    by_id = index.by_id
     for mention in mentions:
         if any(_overlaps(mention, taken) for taken in used):
-            for group in chosen:
+            for group, members in zip(chosen, in_group, strict=True):
                 head = group[0]
                 if (mention.start, mention.end, mention.matched) == (head.start, head.end, head.matched) \
-                        and not (head.full and head.weight == 2) and mention.product_id not in \
-                        {m.product_id for m in group}:
+                        and not (head.full and head.weight == 2) and mention.product_id not in members:
                     group.append(mention)
+                    members.add(mention.product_id)
             continue
         words = set(tokens[mention.start:mention.end])
         if any(words <= {word for phrase, _w in by_id[group[0].product_id].phrases for word in phrase}
@@ -320,6 +348,7 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
             continue
         used.append(mention)
         chosen.append([mention])
+        in_group.append({mention.product_id})
     # A one-word name shared by several products ("jeans", "tea") with no word only one of them
     # has: all of them, unless the variant asked for narrows them down.
     groups = [[m.product_id for m in group] for group in chosen]
@@ -333,23 +362,28 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
         return ProductRequest(tokens=tokens, products=())
     consumed = {position for mention in used for position in range(mention.start, mention.end)}
     leftover = [(position, token) for position, token in enumerate(tokens) if position not in consumed]
-    candidates = [by_id[product_id] for product_id in main]
+    # The best-ranked few of a word many products share: a customer is shown a handful, not hundreds.
+    candidates = [by_id[product_id] for product_id in main][:MAX_NARROWED]
+    found = {product.id: _attributes(product, leftover, index) for product in candidates}
     if len(candidates) > 1:
-        narrowed = [product for product in candidates if _attributes(product, leftover, index)[0:2] != ((), ())
-                    and not any(_attributes(product, leftover, index)[2:4])]
+        # "hoodie in navy M": only the hoodies that come in navy M.
+        narrowed = [product for product in candidates
+                    if (found[product.id][0] or found[product.id][1]) and not any(found[product.id][2:4])]
         if narrowed:
             candidates = narrowed
-    product = candidates[0]
-    sizes, colours, missing_size, missing_colour, attribute_positions = _attributes(product, leftover, index)
-    if len(candidates) > 1:
-        sizes, colours, missing_size, missing_colour = (), (), "", ""
-    explained = consumed | attribute_positions
+    asks = tuple(VariantAsk(product_id=product.id, sizes=found[product.id][0], colours=found[product.id][1],
+                            missing_size=found[product.id][2], missing_colour=found[product.id][3])
+                 for product in candidates[:MAX_LISTED])
+    if len(candidates) > 1 and not all(ask.sizes or ask.colours for ask in asks):
+        asks = tuple(VariantAsk(product_id=ask.product_id) for ask in asks)
+    explained = consumed | found[candidates[0].id][4]
     content = [position for position, token in enumerate(tokens) if token not in _FILLER_WORDS]
     covered = (sum(1 for position in content if position in explained) / len(content)) if content else 1.0
-    return ProductRequest(tokens=tokens, products=tuple(p.id for p in candidates[:MAX_LISTED]),
+    first = asks[0]
+    return ProductRequest(tokens=tokens, products=tuple(ask.product_id for ask in asks), asks=asks,
                           extras=tuple(dict.fromkeys(extras)), others=tuple(dict.fromkeys(others)),
-                          sizes=sizes, colours=colours, missing_size=missing_size, missing_colour=missing_colour,
-                          covered=round(covered, 2))
+                          sizes=first.sizes, colours=first.colours, missing_size=first.missing_size,
+                          missing_colour=first.missing_colour, covered=round(covered, 2))
 
 
 # Words that carry no product meaning in a question, in English and Dutch: the share of the rest
@@ -543,29 +577,23 @@ def alternatives_for(*, variants: list[tuple[IndexedVariant, bool]], sizes: tupl
 
 
 def _product_fact(product: IndexedProduct, rows: list[Variant], currency: str, counts: bool,
-                  request: ProductRequest | None) -> ProductFact:
-    sizes = request.sizes if request else ()
-    colours = request.colours if request else ()
-    missing = (request.missing_size or request.missing_colour) if request else ""
+                  ask: VariantAsk | None) -> ProductFact:
+    ask = ask or VariantAsk(product_id=product.id)
+    sizes, colours, missing = ask.sizes, ask.colours, ask.missing
     indexed = {v.id: v for v in product.variants}
     pairs = [(indexed[row.id], row) for row in rows if row.id in indexed]
-    if missing:
-        wanted: list[tuple[IndexedVariant, Variant]] = []
-    else:
-        wanted = [(iv, row) for iv, row in pairs
-                  if (not sizes or iv.size in sizes) and (not colours or iv.colour in colours)]
+    wanted = [] if missing else [(iv, row) for iv, row in pairs
+                                 if (not sizes or iv.size in sizes) and (not colours or iv.colour in colours)]
     facts = tuple(_variant_fact(row, iv.label, currency, counts) for iv, row in wanted)
     available = any(fact.available for fact in facts)
-    requested = " ".join([*colours, *sizes, *(part for part in (request.missing_colour, request.missing_size)
-                                                if part)] if request else [])
     alternatives: tuple[str, ...] = ()
-    if requested and not available:
+    if ask.requested and not available:
         alternatives = alternatives_for(variants=[(iv, row.is_available) for iv, row in pairs],
                                         sizes=sizes, colours=colours)
     return ProductFact(sku=product.sku, name=product.name, category=product.category, kind=product.kind,
-                       currency=currency, variant_requested=requested, variant_found=not missing and bool(wanted),
-                       missing=missing, available=available,
-                       missing_attribute=("size" if request and request.missing_size else "colour") if missing else "", variants=facts, alternatives=alternatives,
+                       currency=currency, variant_requested=ask.requested, variant_found=not missing and bool(wanted),
+                       missing=missing, missing_attribute=("size" if ask.missing_size else "colour") if missing else "",
+                       available=available, variants=facts, alternatives=alternatives,
                        all_sizes=product.sizes, all_colours=product.colours)
 
 
@@ -584,16 +612,15 @@ def product_question_facts(*, text: str, counts: bool | None = None) -> ProductQ
     for variant in Variant.objects.filter(product_id__in=ids).order_by("id"):
         rows[variant.product_id].append(variant)
     currencies = dict(Product.objects.filter(pk__in=ids).values_list("id", "currency"))
-    by_id = {product.id: product for product in index.products}
+    by_id = index.by_id
 
-    def fact(product_id: int, with_request: bool) -> ProductFact:
-        return _product_fact(by_id[product_id], rows[product_id], currencies[product_id], counts,
-                             request if with_request else None)
+    def fact(product_id: int, ask: VariantAsk | None = None) -> ProductFact:
+        return _product_fact(by_id[product_id], rows[product_id], currencies[product_id], counts, ask)
 
     single = not request.ambiguous
-    products = tuple(fact(product_id, single) for product_id in request.products)
-    extras = tuple(fact(product_id, False) for product_id in request.extras)
-    others = tuple(fact(product_id, False) for product_id in request.others)
+    products = tuple(fact(ask.product_id, ask) for ask in request.asks)
+    extras = tuple(fact(product_id) for product_id in request.extras)
+    others = tuple(fact(product_id) for product_id in request.others)
     sums: list[PriceSum] = []
     if single and extras:
         extra_prices = tuple((extra.name, min(v.price_minor for v in extra.variants))

@@ -50,12 +50,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "product_extra_sold_out": "Sorry, the {name} is sold out right now.",
         "product_choices_intro": "Here's what we have:",
         "product_choice_line": "- {name}: {price}, {state}",
+        "product_choice_missing": "- {name}: not in {variant}",
         "product_from": "from {price}",
         "product_count": " ({stock} available)",
         "product_in_stock_word": "in stock",
         "product_sold_out_word": "sold out",
-        "product_not_sold": "I can't find {thing} in our range, so I don't think we sell it. Would you like me to "
-                            "ask someone from the team?",
+        "product_not_sold": "I can't find {thing} among our products, and I'd rather not guess. Would you like me "
+                            "to ask someone from the team?",
         "or": "or",
         "and": "and",
     },
@@ -75,12 +76,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "product_extra_sold_out": "Sorry, de {name} is op dit moment uitverkocht.",
         "product_choices_intro": "Dit hebben we:",
         "product_choice_line": "- {name}: {price}, {state}",
+        "product_choice_missing": "- {name}: niet in {variant}",
         "product_from": "vanaf {price}",
         "product_count": " ({stock} beschikbaar)",
         "product_in_stock_word": "op voorraad",
         "product_sold_out_word": "uitverkocht",
-        "product_not_sold": "Ik kan {thing} niet in ons assortiment vinden, dus ik denk niet dat we het verkopen. "
-                            "Zal ik iemand van het team vragen?",
+        "product_not_sold": "Ik kan {thing} niet in ons assortiment vinden, en ik gok liever niet. Zal ik iemand "
+                            "van het team vragen?",
         "or": "of",
         "and": "en",
     },
@@ -117,10 +119,14 @@ def _variant_text(label: str) -> str:
 def _prices_text(variants: list[dict[str, Any]], language: str) -> str:
     by_price: dict[str, list[str]] = {}
     for variant in variants:
-        by_price.setdefault(variant["price"], []).append(variant["label"])
+        # A label that is itself an amount (a gift card's "€25") says nothing beside its price.
+        labels = by_price.setdefault(variant["price"], [])
+        if variant["label"] and not re.match(r"[^\w\s]", variant["label"]):
+            labels.append(variant["label"])
     if len(by_price) == 1:
         return next(iter(by_price))
-    return _joined([f"{price} ({', '.join(labels)})" for price, labels in by_price.items()], language, "or")
+    return _joined([f"{price} ({', '.join(labels)})" if labels else price for price, labels in by_price.items()],
+                   language, "or")
 
 
 def _stock_labels(variants: list[dict[str, Any]], language: str, counts: bool) -> str:
@@ -181,14 +187,24 @@ def _product_sentences(product: dict[str, Any], *, language: str, counts: bool, 
     return sentences
 
 
-def _choices(products: list[dict[str, Any]], language: str) -> str:
+def _choices(products: list[dict[str, Any]], language: str, counts: bool) -> str:
+    """Several products fit the words: each with its price and whether it is in stock, in the
+    variant asked for when one was ("hoodie in navy M")."""
     lines = [_phrase(language, "product_choices_intro")]
     for product in products:
+        name = product["name"] + _variant_text(product["variant_requested"] or "")
+        if product["missing"]:
+            lines.append(_phrase(language, "product_choice_missing", name=product["name"],
+                                 variant=product["missing"]))
+            continue
         prices = sorted({variant["price_minor"]: variant["price"] for variant in product["variants"]}.items())
         price = prices[0][1] if len(prices) == 1 else _phrase(language, "product_from", price=prices[0][1]) \
             if prices else ""
         state = _phrase(language, "product_in_stock_word" if product["available"] else "product_sold_out_word")
-        lines.append(_phrase(language, "product_choice_line", name=product["name"], price=price, state=state))
+        only = product["variants"][0] if len(product["variants"]) == 1 else None
+        if counts and only is not None and only["available"] and "stock" in only and product["variant_requested"]:
+            state += _phrase(language, "product_count", stock=only["stock"])
+        lines.append(_phrase(language, "product_choice_line", name=name, price=price, state=state))
     return "\n".join(lines)
 
 
@@ -222,7 +238,7 @@ def product_reply(*, text: str, language: str) -> ProductReply | None:
     decisive = (asks_price or asks_stock or bool(result["extras"]) or facts.covered >= COVERED_FOR_PRODUCT
                 or any(product["variant_requested"] for product in products))
     if facts.ambiguous:
-        text_out = _choices(products, language)
+        text_out = _choices(products, language, facts.show_stock_counts)
     else:
         product = products[0]
         plain_question = not asks_price and not asks_stock

@@ -116,3 +116,9 @@ def test_alternatives_are_the_same_size_in_other_colours_then_the_same_colour_in
     labels = alternatives_for(variants=[(variant, stock[variant.id]) for variant in hoodie.variants],
                               sizes=("M",), colours=("Navy",))
     assert labels == ("Black M", "Navy L")
+
+
+def test_the_variant_asked_for_narrows_a_shared_word_down(index: CatalogIndex) -> None:
+    request = request_understand(index, "got a hoodie in navy M?")
+    assert names(index, request.products) == ["Essential Hoodie"]
+    assert request.colours == ("Navy",) and request.sizes == ("M",)
