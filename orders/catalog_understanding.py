@@ -114,6 +114,9 @@ class CatalogIndex:
     colour_words: frozenset[str]  # every one-word colour some variant has, and the language's colour words
     variant_words: frozenset[str]  # every word of a variant's colour or size: alone, they name no product
     by_id: dict[int, IndexedProduct]
+    postings: dict[str, tuple[tuple[int, int, int], ...]]  # word -> (product id, phrase index, position)
+    naming_words: frozenset[str]  # words that can name a product: not grammar, sizes or colours
+    document_frequency: dict[str, int]  # how many products' names, synonyms or categories have the word
 
 
 def size_key(size: str) -> str:
@@ -143,16 +146,26 @@ def catalog_index_build(products: Iterable[tuple[int, str, str, str, str, list[s
         indexed.append(IndexedProduct(id=product_id, sku=sku, name=name, category=category, kind=kind,
                                       phrases=tuple(phrases.items()),
                                       variants=tuple(variants_of.get(product_id, ()))))
+    postings: dict[str, list[tuple[int, int, int]]] = {}
+    for product in indexed:
+        for phrase_index, (phrase_tokens, _weight) in enumerate(product.phrases):
+            for offset, word in enumerate(phrase_tokens):
+                postings.setdefault(word, []).append((product.id, phrase_index, offset))
     all_variants = [v for product in indexed for v in product.variants]
+    variant_words = frozenset({token for v in all_variants for token in v.colour_tokens}
+                              | {v.size_key for v in all_variants if v.size_key})
     return CatalogIndex(
         products=tuple(indexed), vocabulary=tuple(sorted(words)),
         products_by_word={word: frozenset(ids) for word, ids in words.items()},
         size_keys=frozenset(v.size_key for v in all_variants if v.size_key),
         colour_words=frozenset({v.colour_tokens[0] for v in all_variants if len(v.colour_tokens) == 1}
                                | set(COLOUR_WORDS)),
-        variant_words=frozenset({token for v in all_variants for token in v.colour_tokens}
-                                | {v.size_key for v in all_variants if v.size_key}),
+        variant_words=variant_words,
         by_id={product.id: product for product in indexed},
+        postings={word: tuple(entries) for word, entries in postings.items()},
+        naming_words=frozenset(word for word in words if word not in _FILLER_WORDS and word not in variant_words
+                               and word not in SIZE_WORDS and word not in COLOUR_WORDS),
+        document_frequency={word: len(ids) for word, ids in words.items()},
     )
 
 
@@ -274,42 +287,29 @@ def _word_matches(tokens: tuple[str, ...], vocabulary: tuple[str, ...]) -> tuple
 
 def _mentions(index: CatalogIndex, tokens: tuple[str, ...], word_sets: list[set[str]],
               exact_sets: list[set[str]]) -> list[Mention]:
-    candidates: set[int] = set()
-    for found in word_sets:
+    """Each product's best run of one of its phrases in the question, found from the words' postings."""
+    best: dict[int, tuple[tuple[int, bool, int, int], int, int]] = {}  # product -> (rank, start, length)
+    for start, found in enumerate(word_sets):
         for word in found:
-            candidates |= index.products_by_word.get(word, frozenset())
-    mentions = []
-    matched_words = set().union(*word_sets)
-    starts = [position for position, found in enumerate(word_sets) if found]
-    for product_id in candidates:
-        product = index.by_id[product_id]
-        best: Mention | None = None
-        for phrase, weight in product.phrases:
-            if matched_words.isdisjoint(phrase):
-                continue
-            for start in starts:
-                # The longest run of the phrase's words, in order, starting here.
-                for offset in range(len(phrase)):
-                    length = 0
-                    while (start + length < len(tokens) and offset + length < len(phrase)
-                           and phrase[offset + length] in word_sets[start + length]):
-                        length += 1
-                    if not length:
-                        continue
-                    run = phrase[offset:offset + length]
-                    if length < len(phrase) and any(word not in exact_sets[start + k] for k, word in enumerate(run)):
-                        continue  # part of a name, with a typo: "fietsen" is not the "fiets shirt"
-                    if all(word in _FILLER_WORDS or word in index.variant_words or word in SIZE_WORDS
-                           or word in COLOUR_WORDS for word in run):
-                        continue  # "a", "with", "large" or "black" alone name no product
-                    mention = Mention(product_id=product_id, start=start, end=start + length, matched=length,
-                                      full=length == len(phrase), weight=weight,
-                                      rarity=-min(len(index.products_by_word.get(word, ())) for word in run))
-                    if best is None or _rank(mention) > _rank(best):
-                        best = mention
-        if best is not None:
-            mentions.append(best)
-    return mentions
+            for product_id, phrase_index, offset in index.postings.get(word, ()):
+                phrase, weight = index.by_id[product_id].phrases[phrase_index]
+                # The longest run of the phrase's words, in order, from here.
+                length = 1
+                while (start + length < len(tokens) and offset + length < len(phrase)
+                       and phrase[offset + length] in word_sets[start + length]):
+                    length += 1
+                run = phrase[offset:offset + length]
+                if not any(word in index.naming_words for word in run):
+                    continue  # "a", "with", "large" or "black" alone name no product
+                if length < len(phrase) and any(word not in exact_sets[start + k] for k, word in enumerate(run)):
+                    continue  # part of a name, with a typo: "fietsen" is not the "fiets shirt"
+                rank = (length, length == len(phrase), weight, -min(index.document_frequency[word] for word in run))
+                current = best.get(product_id)
+                if current is None or rank > current[0]:
+                    best[product_id] = (rank, start, length)
+    return [Mention(product_id=product_id, start=start, end=start + length, matched=length, full=rank[1],
+                    weight=rank[2], rarity=rank[3])
+            for product_id, (rank, start, length) in best.items()]
 
 
 def _rank(mention: Mention) -> tuple[int, bool, int, int]:
