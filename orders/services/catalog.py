@@ -45,7 +45,7 @@ class CatalogRow:
     size: str
     colour: str
     stock: int
-    kind: str = ProductKind.ITEM
+    kind: str = "item"  # ProductKind
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _row_parse(line: int, values: list[str], header: list[str] = CATALOG_CSV_HEA
     if len(values) != len(header):
         raise ValidationFailed(f"expected {len(header)} columns, found {len(values)}")
     cells = dict(zip(header, (value.strip() for value in values), strict=True))
-    kind = cells.get(CATALOG_CSV_KIND_COLUMN, "").lower() or ProductKind.ITEM
+    kind = cells.get(CATALOG_CSV_KIND_COLUMN, "").lower() or "item"
     if kind not in ProductKind.values:
         raise ValidationFailed(f"kind must be empty, 'item' or 'extra', not '{cells[CATALOG_CSV_KIND_COLUMN]}'")
     for required in ("product_sku", "name", "price", "currency", "variant_sku", "stock"):

@@ -122,3 +122,35 @@ def test_the_variant_asked_for_narrows_a_shared_word_down(index: CatalogIndex) -
     request = request_understand(index, "got a hoodie in navy M?")
     assert names(index, request.products) == ["Essential Hoodie"]
     assert request.colours == ("Navy",) and request.sizes == ("M",)
+
+
+def test_the_tool_result_says_the_variant_asked_for_is_sold_out_with_alternatives_and_no_other_stock(
+        shop_readonly) -> None:
+    from django_tenants.utils import schema_context
+
+    from orders.catalog_understanding import product_question_facts
+
+    with schema_context(shop_readonly.schema_name):
+        facts = product_question_facts(text="Do you have the Essential Hoodie in navy, size M?", counts=True).as_dict()
+        hoodie = facts["products"][0]
+        assert hoodie["name"] == "Essential Hoodie" and hoodie["variant_requested"] == "Navy M"
+        assert hoodie["variant_found"] and not hoodie["available"]
+        assert [variant["sku"] for variant in hoodie["variants"]] == ["TL-HOOD-001-NAV-M"]  # only the one asked
+        assert "Black M" in hoodie["alternatives"] and "Navy L" in hoodie["alternatives"]
+        hidden = product_question_facts(text="essential hoodie black M", counts=False).as_dict()
+        assert "stock" not in hidden["products"][0]["variants"][0] and hidden["show_stock_counts"] is False
+        missing = product_question_facts(text="essential hoodie in red", counts=False).as_dict()["products"][0]
+        assert missing["missing"] == "red" and missing["missing_attribute"] == "colour"
+        assert not missing["variant_found"] and missing["variants"] == []
+
+
+def test_the_tool_result_adds_extras_to_the_price(cafe) -> None:
+    from django_tenants.utils import schema_context
+
+    from orders.catalog_understanding import product_question_facts
+
+    with schema_context(cafe.schema_name):
+        facts = product_question_facts(text="large latte with oat milk").as_dict()
+        [line] = facts["price_with_extras"]
+        assert line["sum"] == "£3.80 + £0.40 Oat Milk = £4.20" and line["total_minor"] == 420
+        assert facts["show_stock_counts"] is False and "stock" not in facts["products"][0]["variants"][0]
