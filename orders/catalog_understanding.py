@@ -235,6 +235,7 @@ class ProductRequest:
     missing_colour: str = ""  # same for a colour
     covered: float = 0.0  # the share of the question's words the catalog explains
     asks: tuple[VariantAsk, ...] = ()  # per product of `products`
+    named_fully: bool = False  # by a whole name, synonym or category, not only part of one ("harbour")
 
     @property
     def found(self) -> bool:
@@ -293,12 +294,21 @@ def _mentions(index: CatalogIndex, tokens: tuple[str, ...], word_sets: list[set[
         for word in found:
             for product_id, phrase_index, offset in index.postings.get(word, ()):
                 phrase, weight = index.by_id[product_id].phrases[phrase_index]
-                # The longest run of the phrase's words, in order, from here.
-                length = 1
-                while (start + length < len(tokens) and offset + length < len(phrase)
-                       and phrase[offset + length] in word_sets[start + length]):
-                    length += 1
-                run = phrase[offset:offset + length]
+                # The longest run of the phrase's words, in order, from here; the question may leave
+                # out one of them ("canvas sneakers" for the "Canvas Low Sneakers").
+                run_words = [phrase[offset]]
+                position, index_in_phrase, skipped = start + 1, offset + 1, False
+                while position < len(tokens) and index_in_phrase < len(phrase):
+                    if phrase[index_in_phrase] in word_sets[position]:
+                        run_words.append(phrase[index_in_phrase])
+                        position, index_in_phrase = position + 1, index_in_phrase + 1
+                    elif not skipped and index_in_phrase + 1 < len(phrase) \
+                            and phrase[index_in_phrase + 1] in word_sets[position]:
+                        skipped, index_in_phrase = True, index_in_phrase + 1
+                    else:
+                        break
+                length = len(run_words)
+                run = tuple(run_words)
                 if not any(word in index.naming_words for word in run):
                     continue  # "a", "with", "large" or "black" alone name no product
                 if length < len(phrase) and any(word not in exact_sets[start + k] for k, word in enumerate(run)):
@@ -341,6 +351,13 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
                     group.append(mention)
                     members.add(mention.product_id)
             continue
+        member_of = next((number for number, members in enumerate(in_group) if mention.product_id in members), None)
+        if member_of is not None:
+            # "canvas" after "sneakers": the one of the products the words fit that is meant.
+            chosen[member_of] = [next(m for m in chosen[member_of] if m.product_id == mention.product_id)]
+            in_group[member_of] = {mention.product_id}
+            used.append(mention)
+            continue
         words = set(tokens[mention.start:mention.end])
         if any(words <= {word for phrase, _w in by_id[group[0].product_id].phrases for word in phrase}
                for group in chosen):
@@ -349,9 +366,13 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
         used.append(mention)
         chosen.append([mention])
         in_group.append({mention.product_id})
+    # Part of several products' names and nothing more ("vegan" in "is the porridge vegan?") names
+    # no further product: only the first group may be such a list.
+    kept = [group for number, group in enumerate(chosen) if number == 0 or group[0].full or len(group) == 1]
+    used = [mention for mention in used if not any(mention in group for group in chosen if group not in kept)]
     # A one-word name shared by several products ("jeans", "tea") with no word only one of them
     # has: all of them, unless the variant asked for narrows them down.
-    groups = [[m.product_id for m in group] for group in chosen]
+    groups = [[m.product_id for m in group] for group in kept]
     items = [group for group in groups if not by_id[group[0]].is_extra]
     extras_groups = [group for group in groups if by_id[group[0]].is_extra]
     if items:
@@ -360,6 +381,7 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
         main, extras, others = extras_groups[0], [], [g[0] for g in extras_groups[1:]]
     else:
         return ProductRequest(tokens=tokens, products=())
+    named_fully = next(group for group in kept if group[0].product_id == main[0])[0].full
     consumed = {position for mention in used for position in range(mention.start, mention.end)}
     leftover = [(position, token) for position, token in enumerate(tokens) if position not in consumed]
     # The best-ranked few of a word many products share: a customer is shown a handful, not hundreds.
@@ -381,6 +403,7 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
     covered = (sum(1 for position in content if position in explained) / len(content)) if content else 1.0
     first = asks[0]
     return ProductRequest(tokens=tokens, products=tuple(ask.product_id for ask in asks), asks=asks,
+                          named_fully=named_fully,
                           extras=tuple(dict.fromkeys(extras)), others=tuple(dict.fromkeys(others)),
                           sizes=first.sizes, colours=first.colours, missing_size=first.missing_size,
                           missing_colour=first.missing_colour, covered=round(covered, 2))
@@ -540,6 +563,7 @@ class ProductQuestionFacts:
     ambiguous: bool
     covered: float
     show_stock_counts: bool
+    named_fully: bool
     products: tuple[ProductFact, ...]
     extras: tuple[ProductFact, ...] = ()
     others: tuple[ProductFact, ...] = ()
@@ -547,6 +571,7 @@ class ProductQuestionFacts:
 
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "found": self.found, "ambiguous": self.ambiguous, "covered": self.covered,
+                "named_fully": self.named_fully,
                 "show_stock_counts": self.show_stock_counts,
                 "products": [product.as_dict() for product in self.products],
                 "extras": [extra.as_dict() for extra in self.extras],
@@ -606,7 +631,7 @@ def product_question_facts(*, text: str, counts: bool | None = None) -> ProductQ
     counts = show_stock_counts() if counts is None else counts
     if not request.found:
         return ProductQuestionFacts(query=text, found=False, ambiguous=False, covered=0.0,
-                                    show_stock_counts=counts, products=())
+                                    show_stock_counts=counts, named_fully=False, products=())
     ids = [*request.products, *request.extras, *request.others]
     rows: dict[int, list[Variant]] = {product_id: [] for product_id in ids}
     for variant in Variant.objects.filter(product_id__in=ids).order_by("id"):
@@ -631,5 +656,5 @@ def product_question_facts(*, text: str, counts: bool | None = None) -> ProductQ
                                  total_minor=base + sum(minor for _name, minor in extra_prices),
                                  currency=products[0].currency))
     return ProductQuestionFacts(query=text, found=True, ambiguous=request.ambiguous, covered=request.covered,
-                                show_stock_counts=counts, products=products, extras=extras, others=others,
+                                show_stock_counts=counts, named_fully=request.named_fully, products=products, extras=extras, others=others,
                                 sums=tuple(sums))

@@ -30,8 +30,13 @@ STOCK_CUE = re.compile(r"\b(in stock|stock|available|availability|sold out|any l
 HAVE_CUE = re.compile(r"\b(do (you|u|ya|y'all) (have|sell|stock|do|carry|serve|make|offer)|have you got|"
                       r"got any|you got|can i (buy|get|order)|is there|are there|hebben jullie|verkopen jullie|"
                       r"heb je|verkoop je|hebben jullie ook)\b", re.IGNORECASE)
+# "What colours / sizes does it come in?"
+OPTIONS_CUE = re.compile(r"\b(colou?rs?|shades?|sizes?|sizing|kleur(en)?|maten|maat)\b", re.IGNORECASE)
+_SIZES_CUE = re.compile(r"\b(sizes?|sizing|maten|maat)\b", re.IGNORECASE)
 # Share of a question's own words the catalog must explain for a bare mention to be a product question.
 COVERED_FOR_PRODUCT = 0.6
+# Named only by part of a name ("harbour", or "vegan" of several), a product must explain more of it.
+COVERED_FOR_PARTIAL_NAME = 0.75
 
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
@@ -44,6 +49,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "product_also_price": "It's {price}.",
         "product_alternatives": "Available instead: {options}.",
         "product_no_colour": "The {name} doesn't come in {variant}. It comes in {options}.",
+        "product_colours": "The {name} comes in {options}.",
+        "product_sizes": "The {name} comes in sizes {options}.",
         "product_no_size": "The {name} doesn't come in size {variant}. It comes in {options}.",
         "product_one_size": "The {name} comes in one size only.",
         "product_sum": "The {name}{variant} with {extras} is {sum}.",
@@ -70,6 +77,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "product_also_price": "De prijs is {price}.",
         "product_alternatives": "Wel beschikbaar: {options}.",
         "product_no_colour": "De {name} is er niet in {variant}. Wel in {options}.",
+        "product_colours": "De {name} is er in {options}.",
+        "product_sizes": "De {name} is er in de maten {options}.",
         "product_no_size": "De {name} is er niet in maat {variant}. Wel in {options}.",
         "product_one_size": "De {name} is er in één maat.",
         "product_sum": "De {name}{variant} met {extras} kost {sum}.",
@@ -187,6 +196,18 @@ def _product_sentences(product: dict[str, Any], *, language: str, counts: bool, 
     return sentences
 
 
+def _options_sentences(product: dict[str, Any], language: str, text: str) -> list[str]:
+    """The colours and sizes a product comes in, when asked ("what colours does it come in?")."""
+    sentences = []
+    if product["colours"] and not _SIZES_CUE.search(text):
+        sentences.append(_phrase(language, "product_colours", name=product["name"],
+                                 options=_joined(list(product["colours"]), language)))
+    if product["sizes"] and (_SIZES_CUE.search(text) or not product["colours"]):
+        sentences.append(_phrase(language, "product_sizes", name=product["name"],
+                                 options=_joined(list(product["sizes"]), language)))
+    return sentences
+
+
 def _choices(products: list[dict[str, Any]], language: str, counts: bool) -> str:
     """Several products fit the words: each with its price and whether it is in stock, in the
     variant asked for when one was ("hoodie in navy M")."""
@@ -235,14 +256,17 @@ def product_reply(*, text: str, language: str) -> ProductReply | None:
         return ProductReply(text=_phrase(language, "product_not_sold", thing=thing), facts=result,
                             outcome="not_sold", decisive=False, offers_person=True)
     products = result["products"]
-    decisive = (asks_price or asks_stock or bool(result["extras"]) or facts.covered >= COVERED_FOR_PRODUCT
-                or any(product["variant_requested"] for product in products))
+    asks_options = bool(OPTIONS_CUE.search(text)) and not any(product["variant_requested"] for product in products)
+    decisive = (asks_price or asks_stock or asks_options or bool(result["extras"])
+                or facts.covered >= COVERED_FOR_PRODUCT or any(product["variant_requested"] for product in products)) \
+        and (facts.named_fully or facts.covered >= COVERED_FOR_PARTIAL_NAME)
     if facts.ambiguous:
         text_out = _choices(products, language, facts.show_stock_counts)
     else:
         product = products[0]
         plain_question = not asks_price and not asks_stock
-        sentences = _product_sentences(product, language=language, counts=facts.show_stock_counts,
+        sentences = _options_sentences(product, language, text) if asks_options else []
+        sentences += _product_sentences(product, language=language, counts=facts.show_stock_counts,
                                        asks_price=asks_price or plain_question or not product["variants"],
                                        asks_stock=asks_stock or (plain_question and bool(
                                            product["variant_requested"])))

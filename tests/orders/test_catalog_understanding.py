@@ -154,3 +154,9 @@ def test_the_tool_result_adds_extras_to_the_price(cafe) -> None:
         [line] = facts["price_with_extras"]
         assert line["sum"] == "£3.80 + £0.40 Oat Milk = £4.20" and line["total_minor"] == 420
         assert facts["show_stock_counts"] is False and "stock" not in facts["products"][0]["variants"][0]
+
+
+def test_a_word_left_out_of_a_name_still_names_it(index: CatalogIndex) -> None:
+    request = request_understand(index, "straight jeans in W32")
+    assert names(index, request.products) == ["Straight Leg Jeans"] and request.sizes == ("W32",)
+

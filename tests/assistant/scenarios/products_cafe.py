@@ -116,3 +116,14 @@ TURNS += [
     Turn(id="cafe-bike-unknown", tenant=CAFE, says=("do you sell surfboards",), offers_person=True,
          must_not_say=("gift card", "Gift Card"), tags=frozenset({"products", "unknown"})),
 ]
+
+TURNS += [
+    Turn(id="cafe-porridge-vegan-is-not-a-muffin", tenant=CAFE, says=("is the porridge vegan?",),
+         must_not_say=("The Vegan Blueberry Muffin is", NO_COUNT), tags=frozenset({"products", "knowledge"})),
+    Turn(id="cafe-oat-in-my-latte", tenant=CAFE, says=("can i get oat milk in my latte?",),
+         must_say=tuple(f"{money(CAFE, v.price_minor)} + {money(CAFE, _OAT_PRICE)}" for v in _LATTE.variants),
+         must_not_say=(NO_COUNT,), tags=frozenset({"products", "extras"})),
+    Turn(id="cafe-flat-white-oat", tenant=CAFE, says=("flat white with oat milk",),
+         must_say=(f"= {money(CAFE, _FLAT.variants[0].price_minor + _OAT_PRICE)}",),
+         must_not_say=("doesn't come in", NO_COUNT), tags=frozenset({"products", "extras", "issue"})),
+]

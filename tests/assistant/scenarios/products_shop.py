@@ -147,3 +147,23 @@ TURNS += [
          must_say=("Zip Hoodie", money(SHOP, _ZIP.variants[0].price_minor)), must_not_say=("doesn't come in",),
          tags=frozenset({"products", "price"})),
 ]
+
+_CANVAS = product(SHOP, "Canvas Low Sneakers")
+_CANVAS_45 = _CANVAS.variant(size="45", colour="White")
+TURNS += [
+    Turn(id="shop-colours-of-essential", tenant=SHOP, says=("what colours does the essential hoodie come in?",),
+         must_say=("Essential Hoodie", *_ESSENTIAL.colours), must_not_say=("Harbour",),
+         tags=frozenset({"products", "options"})),
+    Turn(id="shop-sizes-of-jeans", tenant=SHOP, says=("what sizes do the straight leg jeans come in",),
+         must_say=("Straight Leg Jeans", *_JEANS.sizes), must_not_say=("size guide",),
+         tags=frozenset({"products", "options"})),
+    Turn(id="shop-canvas-sneakers-45", tenant=SHOP, says=("the canvas sneakers in size 45?",),
+         must_say=("Canvas Low Sneakers", "sold out"), must_not_say=("Suede", NO_OTHER_COUNT),
+         tags=frozenset({"products", "word-left-out"})),
+    Turn(id="shop-gift-wrapping-not-a-gift-card", tenant=SHOP, says=("do you do gift wrapping?",),
+         must_not_say=("Digital Gift Card", NO_OTHER_COUNT), tags=frozenset({"products", "knowledge"})),
+    Turn(id="shop-rain-jacket-yellow-xl", tenant=SHOP, says=("do u have the rain jacket in yellow xl",),
+         must_say=("Packable Rain Jacket", "Yellow XL", "in stock"), must_not_say=("sold out",),
+         tags=frozenset({"products", "synonym"})),
+]
+assert _CANVAS_45.stock == 0, "the canvas sneakers turn expects size 45 sold out"
