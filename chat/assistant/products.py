@@ -26,10 +26,15 @@ PRICE_CUE = re.compile(r"(\bhow much\b|\bprices?\b|\bpriced\b|\bcosts?\b|\bcharg
                        r"\bkost(en)?\b|\bprijs\b|\bprijzen\b|[€£$])", re.IGNORECASE)
 STOCK_CUE = re.compile(r"\b(in stock|stock|available|availability|sold out|any left|left|restock|back in|"
                        r"op voorraad|voorraad|beschikbaar|uitverkocht|nog)\b", re.IGNORECASE)
-# "Do you sell ...?": a question whether the business has something at all.
+# "Do you have ...?", "can I get ...?": the answer says whether it is there to be had.
 HAVE_CUE = re.compile(r"\b(do (you|u|ya|y'all) (have|sell|stock|do|carry|serve|make|offer)|have you got|"
                       r"got any|you got|can i (buy|get|order)|is there|are there|hebben jullie|verkopen jullie|"
-                      r"heb je|verkoop je|hebben jullie ook)\b", re.IGNORECASE)
+                      r"heb je|verkoop je)\b", re.IGNORECASE)
+# "Do you sell ...?": whether the business has something at all. Only these, when the catalog has
+# nothing like it, are answered "I can't find that among our products" ("can I get my money back?"
+# is not one).
+SELL_CUE = re.compile(r"\b(do (you|u|ya|y'all) (have|sell|stock|do|carry|serve|make|offer)|have you got|got any|"
+                      r"hebben jullie|verkopen jullie|verkoop je)\b", re.IGNORECASE)
 # "What colours / sizes does it come in?"
 OPTIONS_CUE = re.compile(r"\b(colou?rs?|shades?|sizes?|sizing|kleur(en)?|maten|maat)\b", re.IGNORECASE)
 _SIZES_CUE = re.compile(r"\b(sizes?|sizing|maten|maat)\b", re.IGNORECASE)
@@ -231,7 +236,7 @@ def _choices(products: list[dict[str, Any]], language: str, counts: bool) -> str
 
 def thing_asked(text: str) -> str:
     """The words after "do you sell": what the customer looks for, in their words."""
-    match = HAVE_CUE.search(text)
+    match = SELL_CUE.search(text)
     rest = text[match.end():] if match else text
     words = [word for word in question_tokens(rest) if word not in _ARTICLES][:4]
     return " ".join(words)
@@ -248,7 +253,7 @@ def product_reply(*, text: str, language: str) -> ProductReply | None:
     asks_price = bool(PRICE_CUE.search(text))
     asks_stock = bool(STOCK_CUE.search(text) or HAVE_CUE.search(text))
     if not facts.found:
-        if not HAVE_CUE.search(text):
+        if not SELL_CUE.search(text):
             return None
         thing = thing_asked(text)
         if not thing:
