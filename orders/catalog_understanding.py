@@ -337,7 +337,6 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
         return ProductRequest(tokens=tokens, products=())
     word_sets, exact_sets = _word_matches(tokens, index.vocabulary)
     mentions = sorted(_mentions(index, tokens, word_sets, exact_sets), key=_rank, reverse=True)
-    # A product's category alone never names it ("dresses" is a question about all of them).
     chosen: list[list[Mention]] = []  # groups: the best mention and its equals over the same words
     in_group: list[set[int]] = []
     used: list[Mention] = []
@@ -415,7 +414,7 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
 _FILLER_WORDS = frozenset(
     "a an and any are available be can cost costs could do does for get got have has how i im in is it its "
     "left me much my of on one or please pls price prices size sizes some stock still that the there this to "
-    "u want what whats which with would you your ya like buy sell carry much much well hi hey hello thanks "
+    "u want what whats which with would you your ya like buy sell carry well hi hey hello thanks "
     "we right now today currently yes no ok also too just only if plus add added extra "
     "hoeveel kost kosten hebben jullie de het een nog in maat op voorraad wat is er met en ook van voor "
     "graag prijs verkopen ik wil".split())

@@ -51,3 +51,24 @@ TURNS = [
     Turn(id="nl-fietsen", tenant=SHOP, says=("verkopen jullie fietsen?",), offers_person=True,
          must_say=("fietsen",), must_not_say=("cadeaubon", "gift card"), tags=frozenset({"products", "nl", "unknown"})),
 ]
+
+_BRETON = product(SHOP, "Breton Striped Tee")
+_RAIN = product(SHOP, "Packable Rain Jacket")
+_RAIN_YELLOW_M = _RAIN.variant(size="M", colour="Yellow")
+_CHINOS = product(SHOP, "Relaxed Chinos")
+TURNS += [
+    Turn(id="nl-breton-xxs", tenant=SHOP, says=("hebben jullie de breton tee in maat xxs?",),
+         must_say=("Breton Striped Tee", "niet in maat XXS", *_BRETON.sizes), must_not_say=("op voorraad",),
+         tags=frozenset({"products", "nl", "missing"})),
+    Turn(id="nl-regenjas-geel-m", tenant=SHOP, says=("is de regenjas in het geel maat M op voorraad?",),
+         must_say=("Packable Rain Jacket", "Yellow M", "op voorraad", money(SHOP, _RAIN_YELLOW_M.price_minor),
+                   *((f"({_RAIN_YELLOW_M.stock} beschikbaar)",) if COUNTS else ())),
+         must_not_say=("uitverkocht",), tags=frozenset({"products", "nl", "synonym"})),
+    Turn(id="nl-welke-kleuren-chinos", tenant=SHOP, says=("in welke kleuren zijn de chinos er?",),
+         must_say=("Relaxed Chinos", *_CHINOS.colours), tags=frozenset({"products", "nl", "options"})),
+    Turn(id="nl-zip-hoodie-groen-l", tenant=SHOP, says=("zip hoodie groen maat L nog beschikbaar?",),
+         must_say=("Zip Hoodie", "Forest Green L", "uitverkocht", "Grey Melange L"), must_not_say=(NO_OTHER_COUNT,),
+         tags=frozenset({"products", "nl", "sold-out"})),
+    Turn(id="nl-hoodies-lijst", tenant=SHOP, says=("hebben jullie hoodies?",),
+         must_say=("Essential Hoodie", "Harbour Hoodie", "Zip Hoodie"), tags=frozenset({"products", "nl", "list"})),
+]
