@@ -30,7 +30,7 @@ from orders.models import Platform
 from orders.money import amount_to_minor, currency_normalize
 from orders.platforms import ItemData, OrderData, TrackingData
 from orders.selectors import commerce_currency, tenant_zone
-from orders.services.catalog import catalog_import_csv, commerce_currency_set
+from orders.services.catalog import catalog_import_csv, commerce_currency_set, commerce_stock_counts_set
 from orders.services.hours import opening_hours_set_from_json
 from orders.services.orders import HistoryEntry, order_import
 from tenants.models import Tenant
@@ -103,9 +103,11 @@ def load_demo(*, tenant: Tenant, fixtures: Path, now: datetime | None = None) ->
     now unless given)."""
     profile_path = fixtures / "profile.json"
     if profile_path.exists():
-        currency = json.loads(profile_path.read_text()).get("currency")
-        if currency:
-            commerce_currency_set(currency=currency)
+        profile = json.loads(profile_path.read_text())
+        if profile.get("currency"):
+            commerce_currency_set(currency=profile["currency"])
+        if "show_stock_counts" in profile:
+            commerce_stock_counts_set(shown=bool(profile["show_stock_counts"]))
     for name in CATALOG_FILES:
         path = fixtures / name
         if path.exists():

@@ -25,6 +25,10 @@ class CommerceSettings(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code of the shop's prices.")
+    # Off by default: most businesses say "in stock" or "sold out" but keep their counts to themselves
+    # (a café never tells a customer it has 150 lattes left).
+    show_stock_counts = models.BooleanField(
+        default=False, help_text="The assistant tells customers how many of a variant are left.")
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -66,6 +70,12 @@ class ShopConnection(models.Model):
 # ----------------------------------------------------------------------------- catalog
 
 
+class ProductKind(models.TextChoices):
+    ITEM = "item", "Item"
+    # An add-on bought with another product (oat milk, an extra shot): priced on top of that product.
+    EXTRA = "extra", "Extra"
+
+
 class Product(models.Model):
     sku = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -75,6 +85,7 @@ class Product(models.Model):
     price_minor = models.BigIntegerField(help_text="Lowest variant price, in minor units.")
     currency = models.CharField(max_length=3)
     is_sellable = models.BooleanField(default=True)
+    kind = models.CharField(max_length=10, choices=ProductKind.choices, default=ProductKind.ITEM)
     external_ref = models.CharField(max_length=64, blank=True, db_index=True, help_text="The shop platform's id.")
     search_vector = models.GeneratedField(
         expression=SearchVector(
@@ -98,6 +109,7 @@ class Product(models.Model):
                                    name="orders_product_sellable_has_price"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CODE_REGEX), name="orders_product_currency"),
             models.CheckConstraint(condition=~Q(sku=""), name="orders_product_sku_not_empty"),
+            models.CheckConstraint(condition=Q(kind__in=ProductKind.values), name="orders_product_kind_known"),
         ]
 
     def __str__(self) -> str:

@@ -196,7 +196,8 @@ class _CatalogIndex:
 _INDEX_CACHE: dict[str, tuple[tuple[Any, ...], _CatalogIndex]] = {}
 
 
-def _catalog_version() -> tuple[Any, ...]:
+def catalog_version() -> tuple[Any, ...]:
+    """Changes whenever a product or variant is added, removed or edited (not with stock alone)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT (SELECT count(*) FROM orders_product), (SELECT max(updated) FROM orders_product),"
                        " (SELECT count(*) FROM orders_variant)")
@@ -204,7 +205,7 @@ def _catalog_version() -> tuple[Any, ...]:
 
 
 def _catalog_index() -> _CatalogIndex:
-    version = _catalog_version()
+    version = catalog_version()
     cached = _INDEX_CACHE.get(connection.schema_name)
     if cached is not None and cached[0] == version:
         return cached[1]

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chat.assistant import tools
+from chat.assistant import products, tools
 from chat.assistant.tools import TurnContext
 from chat.knowledge.selectors import kb_answer_threshold, kb_search
 from orders import selectors as commerce
 from orders.money import minor_to_text
 
-PRODUCT_MATCH_STRONG = 75.0
-KNOWLEDGE_CONFIDENT_FOR_PRODUCTS = 0.9
 MAX_VERIFICATION_ATTEMPTS = 3
+# A question that names a product but is mostly about something else ("can I return a hoodie I
+# bought?") gets a product answer only when the knowledge base has none and the product is a third of it.
+PRODUCT_NAMED_ENOUGH = 0.34
 # Stored as the pending order number while we wait for the customer to give one.
 AWAITING_ORDER_NUMBER = "?"
 
@@ -167,6 +168,10 @@ PHRASES: dict[str, dict[str, str]] = {
     },
 }
 
+# The product answers' phrases (chat/assistant/products.py) belong to the same table.
+for _language, _table in products.PHRASES.items():
+    PHRASES.setdefault(_language, {}).update({key: text for key, text in _table.items() if key not in PHRASES["en"]})
+
 STATUS_WORDS = {
     "en": {"pending": "received and waiting for payment", "paid": "paid and being prepared",
            "packed": "packed and ready to ship", "shipped": "shipped", "delivered": "delivered",
@@ -229,25 +234,10 @@ _HOURS_STRONG = re.compile(r"\b(open|opened|opening|close|closes|closed|closing|
 _NOW = re.compile(r"\b(now|right now|currently|at the moment|still open|nu|op dit moment)\b", re.IGNORECASE)
 _WHEN_CLOSE = re.compile(r"\b(close|closes|closing|shut|sluiten|dicht)\b", re.IGNORECASE)
 _WHEN_OPEN = re.compile(r"\b(when|what time|how early|hoe laat|wanneer)\b.*\b(open|opens|opening)\b", re.IGNORECASE)
-_STOCK_CUE = re.compile(r"\b(in stock|stock|available|availability|sold out|any left|left in|have .{1,40} in|"
-                        r"come in|comes in|restock|op voorraad|beschikbaar|uitverkocht)\b", re.IGNORECASE)
 _PRICE_CUE = re.compile(r"(\bhow much\b|\bprice\b|\bprices\b|\bcost\b|\bcosts\b|\bwat kost\b|\bprijs\b|[€£$])",
                         re.IGNORECASE)
 _HAVE_CUE = re.compile(r"\b(do (you|u|ya) (have|sell|stock|do|carry)|have you got|got any|you got|"
                        r"hebben jullie|verkopen jullie)\b", re.IGNORECASE)
-_SIZES = {"xxs": "XXS", "xs": "XS", "s": "S", "m": "M", "l": "L", "xl": "XL", "xxl": "XXL", "xxxl": "XXXL",
-          "small": "S", "medium": "M", "large": "L", "extra small": "XS", "extra large": "XL", "x-large": "XL",
-          "regular": "Regular"}
-_SIZE_PATTERN = re.compile(
-    r"\b(?:size|maat|in(?: an?)?)\s+(xxs|xs|s|m|l|xl|xxl|xxxl|\d{2}(?:[.,]5)?)\b|"
-    r"\b(xxs|xs|xl|xxl|xxxl|extra small|extra large|x-large|small|medium|large|regular)\b", re.IGNORECASE)
-_COLOURS = ("black", "white", "navy", "blue", "red", "green", "forest green", "sand", "grey", "gray", "beige",
-            "brown", "pink", "yellow", "orange", "purple", "cream", "olive", "charcoal", "khaki", "burgundy",
-            "zwart", "wit", "blauw", "rood", "groen", "grijs", "bruin", "roze", "geel")
-_COLOUR_PATTERN = re.compile(r"\b(" + "|".join(sorted(_COLOURS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
-_FILLER = re.compile(r"\b(do|does|you|u|ya|have|has|got|any|the|a|an|in|is|are|it|there|still|please|pls|"
-                     r"stock|available|sell|size|colour|color|how much|price|cost|costs|of|for|me|i|want|"
-                     r"would|like|hebben|jullie|de|het|een|nog)\b|[?!.,]", re.IGNORECASE)
 
 
 def asks_for_person(text: str) -> bool:
@@ -290,15 +280,6 @@ def contact_in(text: str) -> str | None:
         if len(re.sub(r"\D", "", match.group(0))) >= 9:
             return match.group(0).strip()
     return None
-
-
-def size_or_colour_in(text: str) -> str | None:
-    size = _SIZE_PATTERN.search(text)
-    if size:
-        raw = (size.group(1) or size.group(2)).lower()
-        return _SIZES.get(raw, raw.upper())
-    colour = _COLOUR_PATTERN.search(text)
-    return colour.group(1).lower() if colour else None
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -528,22 +509,16 @@ def _closed_today_sentence(state: dict[str, Any], language: str, today: date, zo
 
 
 def _products_or_knowledge(text: str, language: str, context: TurnContext) -> OfflineAnswer:
-    variant = size_or_colour_in(text)
-    product_query = re.sub(r"\s+", " ", _FILLER.sub(" ", _SIZE_PATTERN.sub(" ", text))).strip() or text
-    catalog = commerce.catalog_search(query=product_query, limit=3)
-    top_product = catalog.matches[0].score if catalog.matches else 0.0
+    """A product question answered from the catalog; otherwise the knowledge base when it is
+    confident; otherwise an honest "I don't know" (or "we don't seem to sell that") with a person."""
+    reply = products.product_reply(text=text, language=language)
+    if reply is not None and reply.outcome == "answer" and reply.decisive:
+        return _product_answer(reply, context)
     knowledge = kb_search(query=text, k=3)
     top_knowledge = knowledge[0].score if knowledge else 0.0
-    threshold = kb_answer_threshold()
     context.best_knowledge_score = top_knowledge
-    product_strong = top_product >= PRODUCT_MATCH_STRONG
-    product_cue = bool(variant and _SIZE_PATTERN.search(text)) or bool(_STOCK_CUE.search(text)) \
-        or bool(_PRICE_CUE.search(text))
-    short_product_query = len(product_query.split()) <= 3 and top_product >= 80 and top_knowledge < 0.9
-    if product_strong and (product_cue or short_product_query
-                           or (_HAVE_CUE.search(text) and top_knowledge < KNOWLEDGE_CONFIDENT_FOR_PRODUCTS)):
-        return _product_answer(product_query, variant, language, context)
-    if knowledge and top_knowledge >= threshold:
+    confident = bool(knowledge) and top_knowledge >= kb_answer_threshold()
+    if confident and (reply is None or reply.outcome == "answer" or _passage_names(knowledge[0], text)):
         best = knowledge[0]
         tools.cite_source(context, best)
         context.calls.append({"name": "knowledge_search", "arguments": {"query": text},
@@ -552,10 +527,23 @@ def _products_or_knowledge(text: str, language: str, context: TurnContext) -> Of
         context.results.append({"passages": [{"text": best.content}]})
         return OfflineAnswer(phrase(language, "knowledge", answer=_quote(best.content)), "knowledge",
                              confidence=best.score, cacheable=True)
-    if product_strong and _HAVE_CUE.search(text):
-        return _product_answer(product_query, variant, language, context)
+    if reply is not None and reply.outcome == "answer" and reply.facts["covered"] >= PRODUCT_NAMED_ENOUGH:
+        return _product_answer(reply, context)
+    if reply is not None and reply.outcome == "not_sold":  # "do you sell bicycles?": nothing like it in the catalog or the knowledge base
+        products.product_reply_record(reply=reply, context=context)
+        return OfflineAnswer(reply.text, "unknown", confidence=top_knowledge,
+                             quick_replies=[phrase(language, "talk_to_person")])
     return OfflineAnswer(phrase(language, "unknown"), "unknown", confidence=top_knowledge,
                          quick_replies=[phrase(language, "talk_to_person")])
+
+
+def _passage_names(result: Any, text: str) -> bool:
+    """Whether a passage is about the thing a "do you sell ...?" question names (gift cards: yes;
+    bicycles, answered with the gift-card FAQ: no)."""
+    thing = products.thing_asked(text)
+    passage = f"{result.title} {result.content}".casefold()
+    return any(re.search(rf"\b{re.escape(word[:max(4, len(word) - 2)])}", passage)
+               for word in thing.split() if len(word) >= 3)
 
 
 def _quote(content: str, limit: int = 700) -> str:
@@ -568,65 +556,6 @@ def _quote(content: str, limit: int = 700) -> str:
     return (cut[: boundary + 1] if boundary > limit // 3 else cut.rstrip() + "…").strip()
 
 
-def _variant_label(info: dict[str, Any]) -> str:
-    return " ".join(part for part in (info.get("colour"), info.get("size")) if part)
-
-
-def _product_answer(query: str, variant: str | None, language: str, context: TurnContext) -> OfflineAnswer:
-    arguments: dict[str, Any] = {"query": query}
-    if variant:
-        arguments["variant"] = variant
-    result = tools.run_tool("product_availability", arguments, context)
-    products = result.get("products") or []
-    if not products:
-        return OfflineAnswer(phrase(language, "unknown"), "unknown", confidence=0.0,
-                             quick_replies=[phrase(language, "talk_to_person")])
-    best = products[0]
-    if variant:
-        if not best["variant_found"]:
-            all_variants = commerce.product_availability(query=best["name"]).as_dict()["products"]
-            options = sorted({_variant_label(v) for p in all_variants[:1] for v in p["variants"] if v["available"]})
-            context.results.append({"products": all_variants[:1]})
-            return OfflineAnswer(phrase(language, "product_no_variant", name=best["name"], variant=variant,
-                                        options=", ".join(options) or "-"), "product", confidence=1.0)
-        in_stock = [v for v in best["variants"] if v["available"]]
-        if in_stock:
-            chosen = in_stock[0]
-            label = f" ({_variant_label(chosen)})" if _variant_label(chosen) else ""
-            return OfflineAnswer(phrase(language, "product_in_stock", name=best["name"], variant=label,
-                                        stock=chosen["stock"], price=money(chosen["price_minor"], chosen["currency"])),
-                                 "product", confidence=1.0)
-        chosen = best["variants"][0]
-        label = f" ({_variant_label(chosen)})" if _variant_label(chosen) else ""
-        sold_out = phrase(language, "product_sold_out", name=best["name"], variant=label)
-        others = commerce.product_availability(query=best["name"]).as_dict()["products"][:1]
-        context.results.append({"products": others})
-        options = sorted({_variant_label(v) for p in others for v in p["variants"] if v["available"]})
-        if options:
-            sold_out += " " + phrase(language, "product_other_options", options=", ".join(options))
-        return OfflineAnswer(sold_out, "product", confidence=1.0)
-    if len(products) == 1 or products[0]["name"].lower() in query.lower():
-        product = products[0]
-        available = [v for v in product["variants"] if v["available"]]
-        if len(product["variants"]) <= 1:
-            chosen = product["variants"][0] if product["variants"] else None
-            if chosen and chosen["available"]:
-                return OfflineAnswer(phrase(language, "product_in_stock", name=product["name"], variant="",
-                                            stock=chosen["stock"],
-                                            price=money(chosen["price_minor"], chosen["currency"])),
-                                     "product", confidence=1.0)
-            return OfflineAnswer(phrase(language, "product_sold_out", name=product["name"], variant=""), "product",
-                                 confidence=1.0)
-        options = sorted({_variant_label(v) for v in available})
-        prices = sorted({v["price_minor"] for v in product["variants"]})
-        line = phrase(language, "product_line", name=product["name"], price=money(prices[0], product["currency"]),
-                      state=phrase(language, "in_stock" if available else "sold_out"))
-        extra = " " + phrase(language, "product_other_options", options=", ".join(options)) if options else ""
-        return OfflineAnswer(line + "." + extra, "product", confidence=1.0)
-    lines = [phrase(language, "product_list_intro")]
-    for product in products[:3]:
-        prices = sorted({v["price_minor"] for v in product["variants"]}) or [0]
-        lines.append("- " + phrase(language, "product_line", name=product["name"],
-                                   price=money(prices[0], product["currency"]),
-                                   state=phrase(language, "in_stock" if product["available"] else "sold_out")))
-    return OfflineAnswer("\n".join(lines), "product", confidence=1.0)
+def _product_answer(reply: products.ProductReply, context: TurnContext) -> OfflineAnswer:
+    products.product_reply_record(reply=reply, context=context)
+    return OfflineAnswer(reply.text, "product", confidence=1.0)

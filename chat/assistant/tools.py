@@ -20,6 +20,7 @@ from django.utils import timezone
 from chat.knowledge.selectors import SearchResult, kb_answer_threshold, kb_search
 from config.outside_urls import outside_url_or_empty
 from orders import selectors as commerce
+from orders.catalog_understanding import product_question_facts
 
 KNOWLEDGE_RESULTS = 4
 
@@ -35,9 +36,13 @@ TOOL_SPECS: list[dict[str, Any]] = [
     }},
     {"type": "function", "function": {
         "name": "product_availability",
-        "description": "Find products in the catalog with their price, variants (size, colour) and stock.",
+        "description": "Find products in the catalog with their price, variants (size, colour) and stock. Says "
+                       "whether the variant asked for exists (variant_found) and is available, the nearest "
+                       "available alternatives when it is not, and prices with extras added (price_with_extras). "
+                       "Stock counts are included only when the business shows them to customers.",
         "parameters": {"type": "object", "properties": {
-            "query": {"type": "string", "description": "What the customer is looking for, e.g. 'blue hoodie'."},
+            "query": {"type": "string", "description": "What the customer is looking for, in their words, with "
+                                                       "any extras: 'blue hoodie', 'large latte with oat milk'."},
             "variant": {"type": "string", "description": "Size or colour asked for, e.g. 'M' or 'black'."},
         }, "required": ["query"]},
     }},
@@ -140,8 +145,10 @@ def _product_availability(arguments: dict[str, Any], context: TurnContext) -> di
     query = str(arguments.get("query", "")).strip()
     if not query:
         raise ValueError("query is required")
-    variant = arguments.get("variant")
-    return commerce.product_availability(query=query, variant=str(variant).strip() if variant else None).as_dict()
+    variant = str(arguments.get("variant") or "").strip()
+    # The same understanding as the offline answers: a variant the product does not have is not
+    # silently swapped for one it has.
+    return product_question_facts(text=f"{query} {variant}".strip()).as_dict()
 
 
 def _opening_hours(arguments: dict[str, Any], context: TurnContext) -> dict[str, Any]:

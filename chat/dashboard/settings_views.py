@@ -26,8 +26,10 @@ from config import egress
 from config.errors import ApplicationError, ValidationFailed
 from config.outside_urls import outside_url, validate_outside_url
 from config.secrets_at_rest import secret_masked
+from orders.catalog_understanding import show_stock_counts
 from orders.models import SpecialDay, WeeklyOpening
 from orders.selectors import tenant_zone
+from orders.services.catalog import commerce_stock_counts_set
 from orders.services.hours import WEEKDAY_KEYS, opening_hours_set_from_json
 from tenants.models import Tenant
 
@@ -216,6 +218,12 @@ class HoursForm(forms.Form):
                                    widget=forms.Textarea(attrs={"rows": 5, "cols": 60}))
 
 
+class CommerceForm(forms.Form):
+    show_stock_counts = forms.BooleanField(
+        required=False, label="Tell customers how many are left",
+        help_text="Off: the assistant says only 'in stock' or 'sold out' (a café never shows counts).")
+
+
 class WidgetForm(forms.Form):
     display_name = forms.CharField(max_length=100, required=False, help_text="Empty: the business name.")
     greeting = forms.CharField(max_length=300)
@@ -244,12 +252,13 @@ def _profile_initial(profile: BusinessProfile) -> dict[str, Any]:
 
 def _profile_page(request: HttpRequest, *, form: ProfileForm | None = None, llm_form: LlmForm | None = None,
                   hours_form: HoursForm | None = None, error: str = "", hours_error: str = "",
-                  status: int = 200) -> HttpResponse:
+                  commerce_form: CommerceForm | None = None, status: int = 200) -> HttpResponse:
     """The one page for the business: its profile, its opening hours and time zone, its own AI provider."""
     profile = business_profile_get()
     return render(request, "dashboard/settings/profile.html", {
         "form": form or ProfileForm(initial=_profile_initial(profile)),
         "hours_form": hours_form or HoursForm(initial=_hours_initial(request.tenant)),
+        "commerce_form": commerce_form or CommerceForm(initial={"show_stock_counts": show_stock_counts()}),
         "llm_form": llm_form or LlmForm(initial={"base_url": profile.llm_base_url,
                                                  "chat_model": profile.llm_chat_model}),
         "key_masked": secret_masked(profile.llm_api_key), "error": error, "hours_error": hours_error,
@@ -324,6 +333,18 @@ def hours_page(request: HttpRequest) -> HttpResponse:
     except ApplicationError as error:
         return _profile_page(request, hours_form=form, hours_error=error.message, status=error.status)
     return redirect(reverse("dashboard:profile") + "?saved=hours#hours")
+
+
+@owner_required
+def commerce_page(request: HttpRequest) -> HttpResponse:
+    """Saves the commerce form of the profile page: whether customers are told stock counts."""
+    if request.method != "POST":
+        return redirect(reverse("dashboard:profile") + "#commerce")
+    form = CommerceForm(request.POST)
+    if not form.is_valid():
+        return _profile_page(request, commerce_form=form, status=400)
+    commerce_stock_counts_set(shown=form.cleaned_data["show_stock_counts"])
+    return redirect(reverse("dashboard:profile") + "?saved=commerce#commerce")
 
 
 def _widget_initial(widget: WidgetSettings) -> dict[str, Any]:

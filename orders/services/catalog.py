@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders.exceptions import CatalogImportFailed, InvalidAmount, UnknownCurrency, ValidationFailed
-from orders.models import CommerceSettings, Platform, Product, ShopConnection, Variant
+from orders.models import CommerceSettings, Platform, Product, ProductKind, ShopConnection, Variant
 from orders.money import amount_to_minor, currency_normalize
 from orders.platforms import InventoryData, ProductData, VariantData
 
@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 CATALOG_CSV_HEADER = ["product_sku", "name", "category", "description", "price", "currency", "synonyms",
                       "variant_sku", "size", "colour", "stock"]
+# An optional last column: "extra" for add-ons bought with another product (oat milk, an extra
+# shot), empty or "item" for the rest. Files without it import as before.
+CATALOG_CSV_KIND_COLUMN = "kind"
 SYNONYM_SEPARATOR = "|"
 MAX_REPORTED_ERRORS = 50
 SAVE_CHUNK = 500
@@ -42,6 +45,7 @@ class CatalogRow:
     size: str
     colour: str
     stock: int
+    kind: str = "item"  # ProductKind
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,13 @@ class CatalogImportResult:
 # ----------------------------------------------------------------------------- CSV import
 
 
-def _row_parse(line: int, values: list[str]) -> CatalogRow:
-    if len(values) != len(CATALOG_CSV_HEADER):
-        raise ValidationFailed(f"expected {len(CATALOG_CSV_HEADER)} columns, found {len(values)}")
-    cells = dict(zip(CATALOG_CSV_HEADER, (value.strip() for value in values), strict=True))
+def _row_parse(line: int, values: list[str], header: list[str] = CATALOG_CSV_HEADER) -> CatalogRow:
+    if len(values) != len(header):
+        raise ValidationFailed(f"expected {len(header)} columns, found {len(values)}")
+    cells = dict(zip(header, (value.strip() for value in values), strict=True))
+    kind = cells.get(CATALOG_CSV_KIND_COLUMN, "").lower() or "item"
+    if kind not in ProductKind.values:
+        raise ValidationFailed(f"kind must be empty, 'item' or 'extra', not '{cells[CATALOG_CSV_KIND_COLUMN]}'")
     for required in ("product_sku", "name", "price", "currency", "variant_sku", "stock"):
         if not cells[required]:
             raise ValidationFailed(f"{required} is empty")
@@ -80,7 +87,7 @@ def _row_parse(line: int, values: list[str]) -> CatalogRow:
     return CatalogRow(line=line, product_sku=cells["product_sku"], name=cells["name"], category=cells["category"],
                       description=cells["description"], price_minor=price_minor, currency=currency,
                       synonyms=synonyms, variant_sku=cells["variant_sku"], size=cells["size"],
-                      colour=cells["colour"], stock=stock)
+                      colour=cells["colour"], stock=stock, kind=kind)
 
 
 def _rows_until_csv_error(reader: Any, errors: list[dict[str, object]]) -> Iterator[list[str]]:
@@ -103,8 +110,9 @@ def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
     except csv.Error as exc:
         raise CatalogImportFailed(f"line 1: {exc}", details={"errors": [{"line": 1, "message": str(exc)}]}) from exc
     header = [name.strip().lstrip("\ufeff") for name in header]
-    if header != CATALOG_CSV_HEADER:
-        message = f"line 1: the header must be exactly {','.join(CATALOG_CSV_HEADER)}"
+    if header not in (CATALOG_CSV_HEADER, [*CATALOG_CSV_HEADER, CATALOG_CSV_KIND_COLUMN]):
+        message = (f"line 1: the header must be exactly {','.join(CATALOG_CSV_HEADER)} "
+                   f"(optionally followed by ,{CATALOG_CSV_KIND_COLUMN})")
         raise CatalogImportFailed(message, details={"errors": [{"line": 1, "message": message}]})
     rows: list[CatalogRow] = []
     errors: list[dict[str, object]] = []
@@ -115,9 +123,9 @@ def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
         if not any(value.strip() for value in values):
             continue
         try:
-            row = _row_parse(line, values)
+            row = _row_parse(line, values, header)
             first = first_of_product.setdefault(row.product_sku, row)
-            for attribute in ("name", "category", "description", "currency", "synonyms"):
+            for attribute in ("name", "category", "description", "currency", "synonyms", "kind"):
                 if getattr(first, attribute) != getattr(row, attribute):
                     raise ValidationFailed(f"{attribute} differs from line {first.line} for product {row.product_sku}")
             if row.variant_sku in line_of_variant:
@@ -150,14 +158,14 @@ def catalog_rows_save(*, rows: list[CatalogRow], progress: Callable[[int], None]
         products = [
             Product(sku=sku, name=group[0].name, category=group[0].category, description=group[0].description,
                     synonyms=list(group[0].synonyms), currency=group[0].currency,
-                    price_minor=min(row.price_minor for row in group), is_sellable=True)
+                    price_minor=min(row.price_minor for row in group), is_sellable=True, kind=group[0].kind)
             for sku, group in by_product.items()
         ]
         for start in range(0, len(products), SAVE_CHUNK):
             Product.objects.bulk_create(
                 products[start:start + SAVE_CHUNK], update_conflicts=True, unique_fields=["sku"],
                 update_fields=["name", "category", "description", "synonyms", "currency", "price_minor",
-                               "is_sellable", "updated"])
+                               "is_sellable", "kind", "updated"])
         product_ids = dict(Product.objects.filter(sku__in=by_product).values_list("sku", "id"))
         variants = [
             Variant(product_id=product_ids[row.product_sku], sku=row.variant_sku, size=row.size, colour=row.colour,
@@ -278,6 +286,14 @@ def variant_stock_set_from_platform(*, data: InventoryData) -> str:
 
 
 # ----------------------------------------------------------------------------- settings
+
+
+def commerce_stock_counts_set(*, shown: bool) -> CommerceSettings:
+    """Whether the assistant tells customers how many of a variant are left (else: in stock / sold out)."""
+    settings_row, _ = CommerceSettings.objects.get_or_create(pk=1)
+    settings_row.show_stock_counts = shown
+    settings_row.save(update_fields=["show_stock_counts", "updated"])
+    return settings_row
 
 
 def commerce_currency_set(*, currency: str) -> CommerceSettings:

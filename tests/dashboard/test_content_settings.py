@@ -144,3 +144,24 @@ def test_usage_page_warns_at_80_percent(make_business: Any) -> None:
     assert page.status_code == 200
     assert "8 of 10" in body
     assert "You have used 80% of your plan" in body
+
+
+def test_owner_chooses_whether_customers_see_stock_counts(business: Business) -> None:
+    from orders.catalog_understanding import show_stock_counts
+
+    owner = business.client(business.owner)
+    page = owner.get("/app/settings/profile/")
+    assert 'id="commerce-heading"' in page.content.decode() and 'name="show_stock_counts"' in page.content.decode()
+    with schema_context(business.tenant.schema_name):
+        assert show_stock_counts() is False  # off until the business turns it on
+    saved = owner.post("/app/settings/commerce/", {"show_stock_counts": "on"})
+    assert saved.status_code == 302 and saved["Location"].endswith("saved=commerce#commerce")
+    with schema_context(business.tenant.schema_name):
+        assert show_stock_counts() is True
+    assert owner.post("/app/settings/commerce/", {}).status_code == 302
+    with schema_context(business.tenant.schema_name):
+        assert show_stock_counts() is False
+    assert business.client(business.agent).post("/app/settings/commerce/", {"show_stock_counts": "on"}).status_code \
+        == 403
+    with schema_context(business.tenant.schema_name):
+        assert show_stock_counts() is False

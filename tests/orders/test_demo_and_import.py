@@ -38,6 +38,7 @@ def test_demo_loader_loads_everything_and_a_second_run_changes_nothing(shop) -> 
         assert first[0] > 10 and first[1] > first[0] and first[2] >= 10
         assert CommerceSettings.objects.get().currency == "EUR"
         assert WeeklyOpening.objects.count() == 6 and SpecialDay.objects.count() == 4
+        assert CommerceSettings.objects.get().show_stock_counts is True  # the shop's profile.json
         hoodie = Variant.objects.get(sku="TL-HOOD-001-NAV-M")
         assert hoodie.price_minor == 5995 and hoodie.stock == 0 and hoodie.product.currency == "EUR"
         load_demo(tenant=shop, fixtures=FIXTURES / "shop")
@@ -54,6 +55,30 @@ def test_demo_loader_skips_missing_files(make_tenant, tmp_path) -> None:
         load_demo(tenant=tenant, fixtures=tmp_path)
         assert CommerceSettings.objects.get().currency == "GBP"
         assert counts() == (0, 0, 0, 0)
+
+
+def test_the_cafe_demo_never_shows_stock_counts_and_its_extras_are_extras(cafe) -> None:
+    with schema_context(cafe.schema_name):
+        assert CommerceSettings.objects.get().show_stock_counts is False
+        extras = set(Product.objects.filter(kind="extra").values_list("category", flat=True))
+        assert extras == {"Extras"} and Product.objects.get(sku="SC-EXT-002").name == "Oat Milk"
+        assert Product.objects.get(sku="SC-COF-005").kind == "item"
+
+
+def test_an_optional_kind_column_marks_extras(tenant_a) -> None:
+    text = io.StringIO("\n".join([
+        HEADER + ",kind",
+        "X-1,Oat Milk,Extras,,0.40,EUR,oat,X-1-STD,,,10,extra",
+        "X-2,Latte,Coffee,,3.40,EUR,,X-2-REG,Regular,,10,",
+    ]) + "\n")
+    with schema_context(tenant_a.schema_name):
+        catalog_import_csv(stream=text)
+        assert dict(Product.objects.filter(sku__in=["X-1", "X-2"]).values_list("sku", "kind")) == {
+            "X-1": "extra", "X-2": "item"}
+        bad = io.StringIO(HEADER + ",kind\nX-3,Syrup,Extras,,0.50,EUR,,X-3-STD,,,10,topping\n")
+        with pytest.raises(CatalogImportFailed, match="kind must be empty, 'item' or 'extra'"):
+            catalog_import_csv(stream=bad)
+        assert not Product.objects.filter(sku="X-3").exists()
 
 
 def test_import_upserts_by_sku_with_exact_prices(tenant_a) -> None:

@@ -37,6 +37,7 @@ class Product:
     description: str
     synonyms: tuple[str, ...]
     variants: tuple[Variant, ...]
+    kind: str = "item"  # "extra": an add-on priced on top of another product (the catalog's kind column)
 
     def variant(self, *, size: str = "", colour: str = "") -> Variant:
         """The one variant with exactly this size and colour (case ignored); KeyError when none."""
@@ -48,6 +49,23 @@ class Product:
     @property
     def in_stock(self) -> tuple[Variant, ...]:
         return tuple(v for v in self.variants if v.stock > 0)
+
+    @property
+    def sold_out(self) -> tuple[Variant, ...]:
+        return tuple(v for v in self.variants if v.stock == 0)
+
+    @property
+    def colours(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v.colour for v in self.variants if v.colour))
+
+    @property
+    def sizes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v.size for v in self.variants if v.size))
+
+    def nearest_available(self, variant: Variant) -> tuple[Variant, ...]:
+        """Variants one can buy instead of `variant`: its size in other colours, its colour in other sizes."""
+        return tuple(v for v in self.in_stock
+                     if (v.size == variant.size) != (v.colour == variant.colour))
 
 
 @functools.cache
@@ -68,12 +86,16 @@ def catalog(tenant: str) -> dict[str, Product]:
         products[name] = Product(sku=first["product_sku"], name=name, category=first["category"],
                                  description=first["description"],
                                  synonyms=tuple(s.strip() for s in first["synonyms"].split("|") if s.strip()),
-                                 variants=variants)
+                                 variants=variants, kind=first.get("kind") or "item")
     return products
 
 
 def product(tenant: str, name: str) -> Product:
     return catalog(tenant)[name]
+
+
+def shows_stock_counts(tenant: str) -> bool:
+    return bool(profile(tenant).get("show_stock_counts"))
 
 
 def money(tenant: str, amount_minor: int) -> str:
