@@ -340,10 +340,15 @@ EGRESS_ALLOWED_NETWORKS = env.list("EGRESS_ALLOWED_NETWORKS", default=[])
 DESKPILOT_SECRETS_KEYS = env.list("DESKPILOT_SECRETS_KEYS", default=[])
 
 # --- Knowledge base (chat.knowledge) ---------------------------------------------------------------
-# Embeddings: with OPENAI_API_KEY set (see the LLM block), any OpenAI-compatible endpoint
-# (OPENAI_BASE_URL) with this model; without it, the local all-MiniLM-L6-v2 on the CPU, no network.
-# "local" or "openai" forces one; "auto" picks by the API key.
+# Embeddings, configured apart from chat (many chat endpoints have none): with EMBEDDING_API_KEY set,
+# any OpenAI-compatible endpoint (EMBEDDING_BASE_URL, OpenAI's when empty) with EMBEDDING_MODEL;
+# without it, the local all-MiniLM-L6-v2 on the CPU, no network. "local" forces the local model;
+# "openai" an endpoint, falling back to OPENAI_API_KEY / OPENAI_BASE_URL when EMBEDDING_API_KEY is empty.
 KB_EMBEDDING_PROVIDER = env("KB_EMBEDDING_PROVIDER", default="auto")
+EMBEDDING_BASE_URL = env("EMBEDDING_BASE_URL", default="")
+EMBEDDING_API_KEY = env("EMBEDDING_API_KEY", default="")
+EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="")
+# The model EMBEDDING_MODEL defaults to (the older name of the setting).
 OPENAI_EMBEDDING_MODEL = env("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
 KB_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_EMBEDDING_TIMEOUT_SECONDS", default=30)
 # Texts per embedding call (local model batch, or API request).
