@@ -11,6 +11,7 @@ over in the meantime: then nothing is stored and nothing more is streamed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -182,7 +183,8 @@ def store_defer_seconds() -> float:
 def stream_hold_seconds() -> float:
     """How long after its question arrived the rest of a started answer may wait for earlier answers'
     first words: never more than half the model call's own deadline, which the wait counts against."""
-    return max(0.0, min(settings.ASSISTANT_STREAM_HOLD_SECONDS, settings.LLM_TOTAL_TIMEOUT_SECONDS / 2))
+    return max(0.0, min(settings.ASSISTANT_STREAM_HOLD_SECONDS, settings.LLM_TOTAL_TIMEOUT_SECONDS / 2,
+                        settings.ASSISTANT_ANSWER_DEADLINE_SECONDS / 2))
 
 
 def _mark_not_needed(message_id: int) -> None:
@@ -275,8 +277,11 @@ class _Streamer:
         self.after_first_text = after_first_text
         self.sent = ""
         self.first_token_ms: int | None = None
-        # Set once the model's text started repeating the system prompt: nothing more of it is sent.
+        # Set once the model's text started repeating the system prompt, or its answer's deadline
+        # passed: nothing more of it is sent.
         self.withholding = False
+        # Called when the first text goes out (the answer's deadline moves from first text to whole answer).
+        self.on_first_text: Callable[[], None] | None = None
 
     async def send(self, text: str) -> None:
         if not text:
@@ -284,6 +289,8 @@ class _Streamer:
         first = self.first_token_ms is None
         if first:
             self.first_token_ms = int((time.monotonic() - self.started) * 1000)
+            if self.on_first_text is not None:
+                self.on_first_text()
         self.sent += text
         await self.sink.delta(text)
         if first:
@@ -388,8 +395,8 @@ async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, 
                    use_llm: bool) -> Draft:
     if use_llm and turn.provider is not None:
         try:
-            return await _llm_answer(turn, context, streamer, now)
-        except LLMError as exc:
+            return await _llm_answer_in_time(turn, context, streamer, now)
+        except (LLMError, AnswerDeadlinePassed) as exc:
             logger.warning("LLM unavailable for tenant %s (%s); answering offline", turn.schema_name, exc.code)
             # Start the turn again from the data: what the model looked up is not reused.
             context.calls.clear()
@@ -413,6 +420,38 @@ def _away_note(language: str, now: datetime) -> str:
 
 
 # ----------------------------------------------------------------------------- LLM mode
+
+
+class AnswerDeadlinePassed(Exception):
+    """The model's answer missed its deadline (ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS, ASSISTANT_ANSWER_DEADLINE_SECONDS)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def _llm_answer_in_time(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime) -> Draft:
+    """The model's answer, within the answer's deadlines, counted from when the engine took the
+    question: every model call, tool round and retry of the answer shares them. Past either, the
+    model's calls are closed (so its later text is dropped, never sent after the fallback) and
+    AnswerDeadlinePassed is raised for the caller to answer offline."""
+    loop = asyncio.get_running_loop()
+    elapsed = time.monotonic() - streamer.started
+    answer_at = loop.time() + float(settings.ASSISTANT_ANSWER_DEADLINE_SECONDS) - elapsed
+    first_text_at = min(answer_at, loop.time() + float(settings.ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS) - elapsed)
+    try:
+        async with asyncio.timeout_at(answer_at if streamer.sent else first_text_at) as scope:
+            streamer.on_first_text = lambda: scope.reschedule(answer_at)
+            try:
+                return await _llm_answer(turn, context, streamer, now)
+            finally:
+                streamer.on_first_text = None
+    except TimeoutError as error:
+        if not scope.expired():
+            raise
+        streamer.withholding = True
+        code = "answer_deadline" if streamer.sent else "first_text_deadline"
+        raise AnswerDeadlinePassed(code) from error
 
 
 async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime) -> Draft:

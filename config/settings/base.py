@@ -322,6 +322,12 @@ LLM_TENANT_MAX_CONCURRENCY = env.int("LLM_TENANT_MAX_CONCURRENCY", default=8)
 # of a cent).
 LLM_PRICES = env.dict("LLM_PRICES", cast={"value": list}, default={})
 LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1_000_000)
+# The deadline of an answer in LLM mode, from the moment the engine takes the question: all its model
+# calls, tool rounds and retries together. Past the first (no text sent to the customer yet) or the
+# second, the customer gets the offline answer, and what the model says later is dropped. Each call's
+# own LLM_* timeouts above still apply within it.
+ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS = env.float("ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS", default=8)
+ASSISTANT_ANSWER_DEADLINE_SECONDS = env.float("ASSISTANT_ANSWER_DEADLINE_SECONDS", default=12)
 # --- end LLM provider ------------------------------------------------------------------------------
 
 # --- Egress guard (config.egress) ------------------------------------------------------------------
