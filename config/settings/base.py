@@ -328,6 +328,8 @@ LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1
 # own LLM_* timeouts above still apply within it.
 ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS = env.float("ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS", default=8)
 ASSISTANT_ANSWER_DEADLINE_SECONDS = env.float("ASSISTANT_ANSWER_DEADLINE_SECONDS", default=12)
+# A business's own endpoint is tried when saved (chat, tools, embeddings): each check's time limit.
+LLM_PROBE_TIMEOUT_SECONDS = env.float("LLM_PROBE_TIMEOUT_SECONDS", default=10)
 # --- end LLM provider ------------------------------------------------------------------------------
 
 # --- Egress guard (config.egress) ------------------------------------------------------------------
