@@ -4,10 +4,12 @@ endpoint that fails never fails a search: it falls back to full text, logged and
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
@@ -103,6 +105,9 @@ def test_an_embeddings_endpoint_that_fails_falls_back_to_full_text_and_is_counte
             assert failures.count == before + 2
             assert "500" in failures.last_error and failures.model == "openai/text-embedding-3-small"
             assert "could not be embedded" in caplog.text
+        status = io.StringIO()
+        call_command("kb", "status", "--tenant", tenant_a.schema_name, stdout=status)
+        assert f"searched by full text only because embedding failed: {before + 2}" in status.getvalue()
 
 
 def test_a_business_embedding_model_is_used_through_its_own_endpoint(tenant_a, faq_file, settings) -> None:
