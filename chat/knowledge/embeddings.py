@@ -202,13 +202,14 @@ def current_model_id() -> str:
     return embedding_config_for_tenant().model_id
 
 
-def embedding_config_of_model(model_id: str) -> EmbeddingConfig | None:
-    """A configuration that embeds with `model_id` for the current tenant, or None when none does
-    any more (vectors of a model no longer configured can only be searched by a query of the same
-    model: without one, those chunks are found by full text until they are embedded again)."""
+def embedding_config_of_model(model_id: str, *, tenant: EmbeddingConfig | None = None) -> EmbeddingConfig | None:
+    """A configuration that embeds with `model_id` for the current tenant (whose own configuration is
+    `tenant`, read when not given), or None when none does any more: vectors of a model no longer
+    configured can only be searched by a query of the same model, so without one those chunks are
+    found by full text until they are embedded again."""
     if model_id == LOCAL_MODEL_ID:
         return LOCAL_CONFIG
-    for config in (embedding_config_for_tenant(), embedding_config_platform()):
+    for config in (tenant or embedding_config_for_tenant(), embedding_config_platform()):
         if config.model_id == model_id:
             return config
     return None

@@ -38,8 +38,12 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
-from chat.knowledge.embeddings import current_model_id, embedding_config_of_model, embedding_provider
-from chat.knowledge.exceptions import EmbeddingFailed
+from chat.knowledge.embeddings import (
+    EmbeddingConfig,
+    embedding_config_for_tenant,
+    embedding_config_of_model,
+    embedding_provider,
+)
 from chat.knowledge.query import PreparedQuery, query_prepare, text_lookup, tsquery_text
 from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 
@@ -145,12 +149,12 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
                      evidence: dict[int, _SourceEvidence]) -> list[_VectorCandidate] | None:
     """Adds the nearest chunks' similarities to their sources' evidence; returns those chunks, or
     None when the query could not be embedded with the chunks' model."""
-    model_id = search_model_id()
-    config = embedding_config_of_model(model_id)
+    config = search_embedding()
     if config is None:
         return None
+    model_id = config.model_id
     try:
-        vector = _query_vector(model_id, prepared.text)
+        vector = _query_vector(config, prepared.text)
     except Exception as error:
         # Whatever the endpoint did (an error status, a timeout, a chat-only server, nonsense), a
         # customer's answer must not fail with it.
@@ -189,14 +193,8 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
 
 
 @functools.lru_cache(maxsize=4096)
-def _query_vector(model_id: str, text: str) -> np.ndarray:
-    """Customers ask the same few things over and over: their vectors are kept per process.
-
-    Always the model the tenant's chunks were embedded with (`model_id`): vectors of two models
-    cannot be compared."""
-    config = embedding_config_of_model(model_id)
-    if config is None:
-        raise EmbeddingFailed(f"No configured embedding provider has the model {model_id}.")
+def _query_vector(config: EmbeddingConfig, text: str) -> np.ndarray:
+    """Customers ask the same few things over and over: their vectors are kept per process."""
     vector = embedding_provider(config).embed([text])[0]
     vector.setflags(write=False)
     return vector
@@ -209,22 +207,26 @@ TEXT_FALLBACK = "text-fallback"
 TEXT_FALLBACK_FULL_COVERAGE = 0.9
 
 
-def search_model_id() -> str:
-    """The embedding model whose vectors this tenant's search compares the query with.
+def search_embedding() -> EmbeddingConfig | None:
+    """The embedding model (with where it runs) whose vectors this tenant's search compares the
+    query with, or None when no configured model can embed a query comparable to its chunks.
 
     The configured model when the tenant's chunks are embedded with it; while they are being embedded
     again after a model change (in the background), the model that most of them still have, if it can
     still embed a query, so search goes on finding them as before. Vectors of two models are never mixed.
     """
-    configured = current_model_id()
+    tenant = embedding_config_for_tenant()
+    configured = tenant.model_id
     models = _chunk_models()
-    if any(model != configured for model in models):
-        _schedule_reembed_if_stale(configured)
+    if not models or set(models) == {configured}:
+        return tenant
+    _schedule_reembed_if_stale(configured)
     usable = {model: count for model, count in models.items()
-              if model == configured or embedding_config_of_model(model) is not None}
-    if not usable or usable.get(configured, 0) >= max(usable.values()):
-        return configured
-    return max(usable, key=lambda model: usable[model])
+              if model == configured or embedding_config_of_model(model, tenant=tenant) is not None}
+    if not usable:
+        return None
+    best = max(usable, key=lambda model: (usable[model], model == configured))
+    return tenant if best == configured else embedding_config_of_model(best, tenant=tenant)
 
 
 _models_cache: dict[str, tuple[int, dict[str, int]]] = {}

@@ -219,14 +219,20 @@ class Command(BaseCommand):
     # ----------------------------------------------------------------------------- status
 
     def _status(self, options: dict[str, Any]) -> None:
-        from chat.knowledge.selectors import kb_embedding_failures, kb_failed_sources, kb_status_counts, search_model_id
+        from chat.knowledge.selectors import (
+            kb_embedding_failures,
+            kb_failed_sources,
+            kb_status_counts,
+            search_embedding,
+        )
         from chat.models import IndexingJob
 
         counts = kb_status_counts()
         jobs = list(IndexingJob.objects.all()[:5])
         failures = kb_failed_sources()
         embedding = kb_embedding_failures()
-        searched_with = search_model_id()
+        search_config = search_embedding()
+        searched_with = search_config.model_id if search_config is not None else "no model (full text only)"
         if options["json"]:
             self.stdout.write(json.dumps({
                 "sources": counts.__dict__,
