@@ -85,6 +85,24 @@ def test_a_question_is_embedded_with_its_chunks_model_while_they_are_embedded_ag
             assert queries == [["how long until my bike is repaired"]]
 
 
+def test_chunks_of_a_model_no_longer_configured_are_found_by_full_text_never_by_another_models_vector(
+        tenant_a, faq_file, settings, reembed_requests: list[str]) -> None:
+    with FakeOpenAIServer() as embeddings:
+        settings.EMBEDDING_API_KEY = "sk-embeddings"
+        settings.EMBEDDING_BASE_URL = embeddings.base_url
+        settings.EMBEDDING_MODEL = "text-embedding-3-small"
+        with schema_context(tenant_a.schema_name):
+            index_faq(faq_file)
+            settings.EMBEDDING_MODEL = "text-embedding-3-large"  # the old model can no longer embed a question
+            asked_before = len(embeddings_requests(embeddings))
+
+            results = kb_search(query=RENT_QUESTION, k=3)
+
+            assert results[0].title == RENT_TITLE and kb_answerable(results=results)
+            assert len(embeddings_requests(embeddings)) == asked_before, "no vector of the new model is compared"
+            assert reembed_requests == [tenant_a.schema_name]
+
+
 def test_an_embeddings_endpoint_that_fails_falls_back_to_full_text_and_is_counted(
         tenant_a, faq_file, settings, caplog: pytest.LogCaptureFixture) -> None:
     with FakeOpenAIServer() as embeddings:
