@@ -74,6 +74,21 @@ def test_a_model_that_says_nothing_gets_the_offline_answer_at_the_first_text_dea
     assert len(model.chat_requests) == 1
 
 
+def test_a_model_that_keeps_missing_the_deadline_opens_its_circuit(shop: Tenant, model: FakeOpenAIServer,
+                                                                     fast_limits: Any) -> None:
+    fast_limits.LLM_CIRCUIT_FAILURES = 2
+    model.script_reply(first_token_delay=10, text="Too late.", times=3)
+    for _ in range(2):
+        assert_offline_hours_answer(timed_answer(shop, Sink())[0])
+    assert len(model.chat_requests) == 2
+
+    result, elapsed = timed_answer(shop, Sink())
+
+    assert_offline_hours_answer(result)
+    assert len(model.chat_requests) == 2, "an open circuit answers at once, without asking the slow model"
+    assert elapsed < 1, elapsed
+
+
 def test_slow_tool_rounds_share_one_first_text_deadline(shop: Tenant, model: FakeOpenAIServer) -> None:
     # Each round starts in 0.6 s, well within a call's own first-token limit; together they would
     # keep the customer waiting for as long as the model likes to call tools.
