@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django import forms
@@ -271,7 +271,7 @@ def _profile_page(request: HttpRequest, *, form: ProfileForm | None = None, llm_
                                                  "chat_model": profile.llm_chat_model,
                                                  "embedding_model": profile.llm_embedding_model}),
         "probe": probe_rows(profile.llm_probe) if profile.llm_api_key else [],
-        "probe_tried_at": (profile.llm_probe or {}).get("tried_at", "") if profile.llm_api_key else "",
+        "probe_tried_at": _probe_time(profile.llm_probe) if profile.llm_api_key else None,
         "key_masked": secret_masked(profile.llm_api_key), "error": error, "hours_error": hours_error,
         "saved": request.GET.get("saved"),
     }, status=status)
@@ -316,6 +316,13 @@ def profile_llm(request: HttpRequest) -> HttpResponse:
 
 PROBE_LABELS = (("chat", "Chat"), ("tools", "Tool calling"), ("embeddings", "Embeddings"))
 PROBE_STATUS = {"ok": "works", "partial": "works, with a caveat", "failed": "does not work", "skipped": "not tried"}
+
+
+def _probe_time(probe: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str((probe or {}).get("tried_at")))
+    except ValueError:
+        return None
 
 
 def probe_rows(probe: dict[str, Any]) -> list[dict[str, str]]:

@@ -149,17 +149,18 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
                      evidence: dict[int, _SourceEvidence]) -> list[_VectorCandidate] | None:
     """Adds the nearest chunks' similarities to their sources' evidence; returns those chunks, or
     None when the query could not be embedded with the chunks' model."""
-    config = search_embedding()
-    if config is None:
-        return None
-    model_id = config.model_id
+    config: EmbeddingConfig | None = None
     try:
+        config = search_embedding()
+        if config is None:
+            return None
         vector = _query_vector(config, prepared.text)
     except Exception as error:
-        # Whatever the endpoint did (an error status, a timeout, a chat-only server, nonsense), a
-        # customer's answer must not fail with it.
-        embedding_failure_count(model_id=model_id, error=error)
+        # Whatever the endpoint or its settings did (an error status, a timeout, a chat-only server,
+        # nonsense), a customer's answer must not fail with it.
+        embedding_failure_count(model_id=config.model_id if config else "(settings)", error=error)
         return None
+    model_id = config.model_id
     dims = int(vector.shape[0])
     literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
     # `dims` is an int from the model, never user input; the cast matches the partial HNSW index.
@@ -243,8 +244,8 @@ def _chunk_models() -> dict[str, int]:
     if cached is not None and cached[0] == version:
         return cached[1]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT embedding_model, count(*) FROM chat_knowledgechunk WHERE embedding IS NOT NULL "
-                       "GROUP BY embedding_model")
+        # The model's index alone answers this (an index-only scan), without reading the chunks.
+        cursor.execute("SELECT embedding_model, count(*) FROM chat_knowledgechunk GROUP BY embedding_model")
         models = {str(model): int(count) for model, count in cursor.fetchall()}
     if not connection.in_atomic_block:  # what an open transaction sees may not be committed yet
         _models_cache[schema] = (version, models)
