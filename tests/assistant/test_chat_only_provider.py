@@ -9,6 +9,9 @@ for an embedding.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +23,7 @@ from chat.widget.services import widget_settings_get
 from tenants.models import Tenant
 from tests.assistant.test_engine_llm import TOOL_PATHS, Sink, ask, demo_tenant_create
 from tests.support.fake_openai import FakeOpenAIServer
-from tests.support.processes import WebServer, child_env
+from tests.support.processes import ROOT, WebServer, child_env
 from tests.support.ws import WidgetSocket
 
 SHIPPING_QUESTION, SHIPPING_SEARCH, SHIPPING_ANSWER = TOOL_PATHS["knowledge_search"]
@@ -114,3 +117,20 @@ def test_through_the_widget_a_chat_only_model_answers_a_knowledge_question(demo_
     assert embeddings_requests(server) == []
     with schema_context(cafe.schema_name):
         assert Message.objects.get(in_reply_to_id=asked, author=Author.ASSISTANT).mode == "llm"
+
+
+def test_through_the_command_line_a_chat_only_model_answers_a_knowledge_question(shop: Tenant) -> None:
+    with FakeOpenAIServer(embeddings_status=404) as server:
+        server.script_reply(tool_calls=[{"name": "knowledge_search", "arguments": SHIPPING_SEARCH}])
+        server.script_reply(text=SHIPPING_ANSWER)
+        ran = subprocess.run([sys.executable, "manage.py", "assistant", "ask", "--tenant", shop.schema_name, "--json",
+                              SHIPPING_QUESTION], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env=child_env(OPENAI_API_KEY="sk-chat-only", OPENAI_BASE_URL=server.base_url,
+                                           ASSISTANT_CACHE_ENABLED="false"))
+
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    answered = json.loads(ran.stdout)
+    assert (answered["mode"], answered["answer"]) == ("llm", SHIPPING_ANSWER)
+    assert [source["title"] for source in answered["sources"]][:1] == ["How much is shipping?"]
+    assert embeddings_requests(server) == []
+

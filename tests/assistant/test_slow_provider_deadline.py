@@ -8,6 +8,9 @@ widget socket. The demo shop's opening hours give an offline answer to compare w
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +30,7 @@ from tests.assistant.test_engine_llm import (
     demo_tenant_create,
 )
 from tests.support.fake_openai import FakeOpenAIServer
-from tests.support.processes import WebServer, child_env
+from tests.support.processes import ROOT, WebServer, child_env
 from tests.support.ws import WidgetSocket
 
 LATE_WORDS = "Something the customer must never read"
@@ -174,6 +177,21 @@ def test_through_the_widget_a_stalled_model_gives_the_offline_answer_in_time(sho
     with schema_context(shop.schema_name):
         assert Message.objects.get(in_reply_to_id=asked, author=Author.ASSISTANT).mode == "offline"
     assert LATE_WORDS not in str(ws.frames) and late == []
+
+
+def test_through_the_command_line_a_silent_model_gives_the_offline_answer_in_time(shop: Tenant) -> None:
+    with FakeOpenAIServer() as llm:
+        llm.default_reply = {"text": f"{LATE_WORDS}.", "first_token_delay": 30}
+        ran = subprocess.run([sys.executable, "manage.py", "assistant", "ask", "--tenant", shop.schema_name, "--json",
+                              HOURS_QUESTION], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
+                                           ASSISTANT_CACHE_ENABLED="false", ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS="2",
+                                           ASSISTANT_ANSWER_DEADLINE_SECONDS="4"))
+
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    answered = json.loads(ran.stdout)
+    assert answered["mode"] == "offline" and "10:00" in answered["answer"] and LATE_WORDS not in answered["answer"]
+    assert 2000 <= answered["timings"]["total_ms"] < 3500, answered["timings"]
 
 
 def _frames_for(ws: WidgetSocket, *, seconds: float) -> list[dict[str, Any]]:
