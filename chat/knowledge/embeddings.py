@@ -188,13 +188,13 @@ def _cached_provider(config: EmbeddingConfig, batch_size: int, threads: int, tim
     return LocalMiniLMProvider(batch_size=batch_size, threads=threads)
 
 
-def embedding_provider(config: EmbeddingConfig | None = None) -> EmbeddingProvider:
+def embedding_provider(config: EmbeddingConfig | None = None, *, timeout: float | None = None) -> EmbeddingProvider:
     """The provider for `config`, by default the current tenant's (one instance per configuration
-    and process)."""
+    and process); `timeout` for an endpoint's calls, KB_EMBEDDING_TIMEOUT_SECONDS by default."""
     config = config or embedding_config_for_tenant()
     with _provider_lock:
         return _cached_provider(config, settings.KB_EMBEDDING_BATCH_SIZE, settings.KB_EMBEDDING_THREADS,
-                                settings.KB_EMBEDDING_TIMEOUT_SECONDS)
+                                float(settings.KB_EMBEDDING_TIMEOUT_SECONDS if timeout is None else timeout))
 
 
 def current_model_id() -> str:

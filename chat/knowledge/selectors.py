@@ -195,8 +195,11 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
 
 @functools.lru_cache(maxsize=4096)
 def _query_vector(config: EmbeddingConfig, text: str) -> np.ndarray:
-    """Customers ask the same few things over and over: their vectors are kept per process."""
-    vector = embedding_provider(config).embed([text])[0]
+    """Customers ask the same few things over and over: their vectors are kept per process.
+
+    A customer is waiting: an endpoint gets KB_QUERY_EMBEDDING_TIMEOUT_SECONDS, not the indexing
+    tasks' patience, before the search goes on by full text."""
+    vector = embedding_provider(config, timeout=settings.KB_QUERY_EMBEDDING_TIMEOUT_SECONDS).embed([text])[0]
     vector.setflags(write=False)
     return vector
 

@@ -359,6 +359,8 @@ EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="")
 # The model EMBEDDING_MODEL defaults to (the older name of the setting).
 OPENAI_EMBEDDING_MODEL = env("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
 KB_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_EMBEDDING_TIMEOUT_SECONDS", default=30)
+# Embedding a customer's question at an endpoint: past this, the search goes on by full text.
+KB_QUERY_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_QUERY_EMBEDDING_TIMEOUT_SECONDS", default=3)
 # Texts per embedding call (local model batch, or API request).
 KB_EMBEDDING_BATCH_SIZE = env.int("KB_EMBEDDING_BATCH_SIZE", default=32)
 # BLAS threads per process for the local model (1: parallelism comes from worker processes).

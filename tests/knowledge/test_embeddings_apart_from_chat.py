@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -126,6 +127,26 @@ def test_an_embeddings_endpoint_that_fails_falls_back_to_full_text_and_is_counte
         status = io.StringIO()
         call_command("kb", "status", "--tenant", tenant_a.schema_name, stdout=status)
         assert f"searched by full text only because embedding failed: {before + 2}" in status.getvalue()
+
+
+def test_an_embeddings_endpoint_that_hangs_costs_a_question_the_query_timeout_not_the_indexing_one(
+        tenant_a, faq_file, settings) -> None:
+    settings.KB_QUERY_EMBEDDING_TIMEOUT_SECONDS = 1
+    with FakeOpenAIServer() as embeddings:
+        settings.EMBEDDING_API_KEY = "sk-embeddings"
+        settings.EMBEDDING_BASE_URL = embeddings.base_url
+        with schema_context(tenant_a.schema_name):
+            index_faq(faq_file)
+            before = kb_embedding_failures().count
+            embeddings.script_reply(endpoint="embeddings", hang=True)
+
+            started = time.monotonic()
+            results = kb_search(query="is a helmet included when renting a bike", k=3)
+            elapsed = time.monotonic() - started
+
+            assert results[0].title == RENT_TITLE
+            assert 1 <= elapsed < 2.5, elapsed
+            assert kb_embedding_failures().count == before + 1
 
 
 def test_a_business_embedding_model_is_used_through_its_own_endpoint(tenant_a, faq_file, settings) -> None:
