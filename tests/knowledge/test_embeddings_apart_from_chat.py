@@ -168,6 +168,30 @@ def test_a_business_embedding_model_is_used_through_its_own_endpoint(tenant_a, f
         assert {request.headers["authorization"] for request in embeddings_requests(own)} == {"Bearer sk-own"}
 
 
+def test_each_business_question_is_embedded_with_its_own_chunks_model(tenant_a, tenant_b, faq_file,
+                                                                     settings) -> None:
+    settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.1"]
+    with FakeOpenAIServer() as own:
+        with schema_context(tenant_a.schema_name):
+            BusinessProfile.objects.update_or_create(pk=1, defaults={
+                "name": "Own model", "llm_api_key": "sk-own", "llm_base_url": own.base_url,
+                "llm_embedding_model": "text-embedding-3-large"})
+            index_faq(faq_file)
+        with schema_context(tenant_b.schema_name):
+            index_faq(faq_file)
+        indexed = len(embeddings_requests(own))
+
+        with schema_context(tenant_b.schema_name):
+            other = kb_search(query="do you sell used bicycles", k=1)
+            assert set(KnowledgeChunk.objects.values_list("embedding_model", flat=True)) == {LOCAL_MODEL_ID}
+        assert len(embeddings_requests(own)) == indexed, "another business's question never goes to this endpoint"
+        with schema_context(tenant_a.schema_name):
+            own_results = kb_search(query="do you sell used bicycles", k=1)
+
+    assert other[0].title == own_results[0].title == "Do you sell second-hand bikes?"
+    assert [request.json["input"] for request in embeddings_requests(own)[indexed:]] == [["do you sell used bicycles"]]
+
+
 def test_a_business_endpoint_on_a_private_address_is_refused_and_search_still_answers(
         tenant_a, faq_file, settings, reembed_requests: list[str]) -> None:
     # EGRESS_ALLOWED_NETWORKS empty: the business's endpoint on 127.0.0.1 must never be reached.
