@@ -155,7 +155,7 @@ def search_latency(corpus: SyntheticCorpus, queries: int, stored: np.ndarray) ->
     noisy = unit(stored[picks] + 0.05 * corpus.rng.standard_normal((len(every), DIMS)).astype(np.float32))
     vectors = {query_prepare(text).text: noisy[index] for index, text in enumerate(every)}
     original = selectors.embedding_provider
-    selectors.embedding_provider = lambda: PrecomputedProvider(LOCAL_MODEL_ID, vectors)  # type: ignore[assignment]
+    selectors.embedding_provider = lambda config=None: PrecomputedProvider(LOCAL_MODEL_ID, vectors)  # type: ignore[assignment]
     try:
         for text in warm_up:  # caches, the typo vocabulary, index pages
             for mode in SEARCH_MODES:

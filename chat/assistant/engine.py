@@ -11,6 +11,7 @@ over in the meantime: then nothing is stored and nothing more is streamed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -182,7 +183,8 @@ def store_defer_seconds() -> float:
 def stream_hold_seconds() -> float:
     """How long after its question arrived the rest of a started answer may wait for earlier answers'
     first words: never more than half the model call's own deadline, which the wait counts against."""
-    return max(0.0, min(settings.ASSISTANT_STREAM_HOLD_SECONDS, settings.LLM_TOTAL_TIMEOUT_SECONDS / 2))
+    return max(0.0, min(settings.ASSISTANT_STREAM_HOLD_SECONDS, settings.LLM_TOTAL_TIMEOUT_SECONDS / 2,
+                        settings.ASSISTANT_ANSWER_DEADLINE_SECONDS / 2))
 
 
 def _mark_not_needed(message_id: int) -> None:
@@ -275,8 +277,15 @@ class _Streamer:
         self.after_first_text = after_first_text
         self.sent = ""
         self.first_token_ms: int | None = None
-        # Set once the model's text started repeating the system prompt: nothing more of it is sent.
+        # Set once the model's text started repeating the system prompt, or its answer's deadline
+        # passed: nothing more of it is sent.
         self.withholding = False
+        # Called when the first text goes out (the answer's deadline moves from first text to whole answer).
+        self.on_first_text: Callable[[], None] | None = None
+        # While an answer's deadlines apply, its model calls' (time.monotonic()): the whole answer's,
+        # and its first text's until that is sent.
+        self.answer_deadline: float | None = None
+        self.first_text_deadline: float | None = None
 
     async def send(self, text: str) -> None:
         if not text:
@@ -284,6 +293,8 @@ class _Streamer:
         first = self.first_token_ms is None
         if first:
             self.first_token_ms = int((time.monotonic() - self.started) * 1000)
+            if self.on_first_text is not None:
+                self.on_first_text()
         self.sent += text
         await self.sink.delta(text)
         if first:
@@ -388,8 +399,8 @@ async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, 
                    use_llm: bool) -> Draft:
     if use_llm and turn.provider is not None:
         try:
-            return await _llm_answer(turn, context, streamer, now)
-        except LLMError as exc:
+            return await _llm_answer_in_time(turn, context, streamer, now)
+        except (LLMError, AnswerDeadlinePassed) as exc:
             logger.warning("LLM unavailable for tenant %s (%s); answering offline", turn.schema_name, exc.code)
             # Start the turn again from the data: what the model looked up is not reused.
             context.calls.clear()
@@ -415,6 +426,59 @@ def _away_note(language: str, now: datetime) -> str:
 # ----------------------------------------------------------------------------- LLM mode
 
 
+# How long after an answer's deadline the engine stops waiting for anything of it (the model's calls
+# stop at the deadline itself).
+DEADLINE_BACKSTOP_SECONDS = 0.25
+
+
+class AnswerDeadlinePassed(Exception):
+    """The model's answer missed its deadline (ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS, ASSISTANT_ANSWER_DEADLINE_SECONDS)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def _llm_answer_in_time(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime) -> Draft:
+    """The model's answer, within the answer's deadlines, counted from when the engine took the
+    question: every model call, tool round and retry of the answer shares them. Past either, the
+    model's calls are closed (so its later text is dropped, never sent after the fallback) and
+    AnswerDeadlinePassed is raised for the caller to answer offline."""
+    loop = asyncio.get_running_loop()
+    answer_in = float(settings.ASSISTANT_ANSWER_DEADLINE_SECONDS) - (time.monotonic() - streamer.started)
+    first_text_in = min(answer_in, float(settings.ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS)
+                        - (time.monotonic() - streamer.started))
+    # The model's calls are given the same deadlines, so a provider that misses them fails as a slow
+    # provider does (and counts against its circuit); this scope, a moment later, is the backstop
+    # for everything else in the answer (tools, the fact check's second try).
+    answer_at, first_text_at = loop.time() + answer_in, loop.time() + first_text_in
+    streamer.answer_deadline = time.monotonic() + answer_in
+    streamer.first_text_deadline = None if streamer.sent else time.monotonic() + first_text_in
+
+    def first_text_sent() -> None:
+        scope.reschedule(answer_at + DEADLINE_BACKSTOP_SECONDS)
+        streamer.first_text_deadline = None
+
+    try:
+        async with asyncio.timeout_at((answer_at if streamer.sent else first_text_at)
+                                      + DEADLINE_BACKSTOP_SECONDS) as scope:
+            streamer.on_first_text = first_text_sent
+            try:
+                return await _llm_answer(turn, context, streamer, now)
+            finally:
+                streamer.on_first_text = None
+                streamer.answer_deadline = streamer.first_text_deadline = None
+    except TimeoutError as error:
+        if not scope.expired():
+            raise
+        streamer.withholding = True
+        raise AnswerDeadlinePassed("answer_deadline" if streamer.sent else "first_text_deadline") from error
+    except LLMError:
+        # Past a deadline the model's calls fail on their own, without sending any more of its text.
+        streamer.withholding = True
+        raise
+
+
 async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime) -> Draft:
     assert turn.provider is not None
     prompt = system_prompt(business_name=turn.state.business_name, tone=turn.profile_tone,
@@ -427,7 +491,8 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
     answer_text = ""
     for _round in range(MAX_TOOL_ROUNDS):
         gate = SentenceGate(facts=supported_facts(context.results))
-        round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, echo=echo, with_tools=True)
+        round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, echo=echo, with_tools=True,
+                                             deadlines=(streamer.answer_deadline, streamer.first_text_deadline))
         if calls:
             messages.append({"role": "assistant", "content": round_text or None, "tool_calls": [
                 {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments_json}}
@@ -449,7 +514,8 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
         messages.append({"role": "assistant", "content": round_text})
         messages.append({"role": "user", "content": final.check.feedback()})
         retry_gate = SentenceGate(facts=supported_facts(context.results))
-        retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, echo=echo, with_tools=False)
+        retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, echo=echo, with_tools=False,
+                                         deadlines=(streamer.answer_deadline, streamer.first_text_deadline))
         if retry_text and not check_answer(retry_text, supported_facts(context.results)).unsupported:
             answer_text = retry_text
         else:
@@ -489,12 +555,14 @@ def _zone(turn: Turn) -> Any:
 
 
 async def _llm_round(turn: Turn, messages: list[dict[str, Any]], gate: SentenceGate, streamer: _Streamer | None,
-                     usage: dict[str, Any], *, echo: InstructionEcho, with_tools: bool) -> tuple[str, list[ToolCall]]:
+                     usage: dict[str, Any], *, echo: InstructionEcho, with_tools: bool,
+                     deadlines: tuple[float | None, float | None] = (None, None)) -> tuple[str, list[ToolCall]]:
+    """One model call. `deadlines`: the answer's and its first text's (time.monotonic()), if any."""
     assert turn.provider is not None
     text = ""
     calls: list[ToolCall] = []
     stream = chat_stream(config=turn.provider, messages=messages, tools=tools.TOOL_SPECS if with_tools else None,
-                         tenant_schema=turn.schema_name)
+                         tenant_schema=turn.schema_name, deadline=deadlines[0], first_token_deadline=deadlines[1])
     async with aclosing(stream) as events:
         async for event in events:
             if isinstance(event, TextDelta):

@@ -163,15 +163,19 @@ class CallLimits:
 
 async def chat_stream(*, config: ProviderConfig, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                       tenant_schema: str, temperature: float | None = None,
-                      max_output_tokens: int | None = None) -> AsyncGenerator[LLMEvent, None]:
+                      max_output_tokens: int | None = None, deadline: float | None = None,
+                      first_token_deadline: float | None = None) -> AsyncGenerator[LLMEvent, None]:
     """Stream one chat completion as events; raise an LLMError when no usable answer can be had.
 
     `tools` are in the Chat Completions format (`{"type": "function", "function": {...}}`).
     An LLMUnavailable raised after some TextDelta was yielded has `after_output=True`.
+    `deadline` and `first_token_deadline` (time.monotonic()) are the caller's own, when sooner than the
+    call's timeouts: a provider that misses them fails as one that misses its timeouts does (and
+    counts against its circuit).
     """
     limits = CallLimits.from_settings()
     started = time.monotonic()
-    deadline = started + limits.total_timeout
+    deadline = min(started + limits.total_timeout, deadline if deadline is not None else float("inf"))
     request: dict[str, Any] = {
         "model": config.chat_model,
         "messages": messages,
@@ -198,7 +202,8 @@ async def chat_stream(*, config: ProviderConfig, messages: list[dict[str, Any]],
             try:
                 # aclosing: a caller that stops reading closes the HTTP stream now, not at garbage collection.
                 async with aclosing(_attempt(config=config, request=request, limits=limits, deadline=deadline,
-                                             progress=progress, is_trial=is_trial)) as events:
+                                             progress=progress, is_trial=is_trial,
+                                             first_token_deadline=first_token_deadline)) as events:
                     async for event in events:
                         yield event
                 finished = progress.finished(config=config, request=request, started=started, attempt=attempt)
@@ -266,7 +271,8 @@ class _AttemptFailed(Exception):
 
 
 async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: CallLimits, deadline: float,
-                   progress: _AttemptProgress, is_trial: bool) -> AsyncGenerator[TextDelta | ToolCall, None]:
+                   progress: _AttemptProgress, is_trial: bool,
+                   first_token_deadline: float | None = None) -> AsyncGenerator[TextDelta | ToolCall, None]:
     try:
         client = _client_for(config=config, limits=limits)
     except httpx2.InvalidURL as error:
@@ -274,7 +280,8 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
         raise _AttemptFailed(code=CODE_INVALID_BASE_URL, retryable=False, counts_against_provider=False,
                              rejected=True, message="The language model endpoint's address is not valid.") from error
     read_timeout = _read_timeout(limits)
-    first_token_budget = min(limits.first_token_timeout, deadline - time.monotonic())
+    first_token_budget = min(limits.first_token_timeout, min(deadline, first_token_deadline or deadline)
+                             - time.monotonic())
     opened: Any = None
     try:
         try:

@@ -8,6 +8,7 @@ go to the workers and show their progress.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -28,9 +29,12 @@ from chat.dashboard.analytics import UNANSWERED_SQL, question_normalise
 from chat.dashboard.permissions import agent_required, owner_required
 from chat.knowledge import selectors as kb_selectors
 from chat.knowledge import services as kb_services
-from chat.knowledge.embeddings import embedding_provider
+from chat.knowledge.embeddings import LOCAL_CONFIG, embedding_provider
+from chat.knowledge.exceptions import EmbeddingFailed
 from chat.models import Channel, Conversation, IndexingJob, KnowledgeSource, Message
 from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 SOURCES_SHOWN = 500
 UNANSWERED_DAYS = 90
@@ -69,7 +73,14 @@ def _embed_cached(texts: list[str]) -> np.ndarray:
         found = {key: _embedding_cache[key] for key in keys if key in _embedding_cache}
     missing = [key for key in keys if key not in found]
     if missing:
-        vectors = provider.embed([key[2] for key in missing])
+        try:
+            vectors = provider.embed([key[2] for key in missing])
+        except EmbeddingFailed:
+            # The questions are only compared with each other: any model groups them, and the page
+            # must not fail with the business's embeddings endpoint.
+            logger.warning("tenant %s: grouping unanswered questions with the local model (embeddings failed)",
+                           schema)
+            return embedding_provider(LOCAL_CONFIG).embed(texts)
         found.update(zip(missing, vectors, strict=True))
         with _embedding_cache_lock:
             _embedding_cache.update(zip(missing, vectors, strict=True))

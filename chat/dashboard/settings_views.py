@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django import forms
@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from chat.assistant.probe import business_endpoint_probe
 from chat.conversations.services import business_profile_get
 from chat.dashboard.permissions import owner_required
 from chat.models import BusinessProfile, WidgetSettings
@@ -68,13 +69,21 @@ def business_profile_update(*, name: str, tagline: str, tone: str, languages: li
     return profile
 
 
-def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str) -> BusinessProfile:
-    """The business's own LLM provider. `api_key` None keeps the stored key; "" removes it (and the rest)."""
+def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str,
+                     embedding_model: str = "") -> BusinessProfile:
+    """The business's own LLM provider. `api_key` None keeps the stored key; "" removes it (and the rest).
+
+    An embedding model makes the endpoint embed the knowledge base too; changing which model embeds
+    it embeds the chunks again in the background (search keeps using the old vectors meanwhile).
+    """
+    from chat.knowledge.embeddings import current_model_id
+
     profile = business_profile_get()
+    embedded_with = current_model_id()
     if api_key is not None:
         profile.llm_api_key = api_key.strip()
     if not profile.llm_api_key:
-        profile.llm_base_url, profile.llm_chat_model = "", ""
+        profile.llm_base_url, profile.llm_chat_model, profile.llm_embedding_model = "", "", ""
     else:
         base_url = base_url.strip()
         if base_url:
@@ -86,7 +95,12 @@ def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str) -> 
                 raise ValidationFailed(f"This base URL cannot be used: {error.message}", code="invalid_llm_base_url",
                                        details={"field": "base_url"}) from error
         profile.llm_base_url, profile.llm_chat_model = base_url, chat_model.strip()
-    profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "updated"])
+        profile.llm_embedding_model = embedding_model.strip()
+    profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "llm_embedding_model", "updated"])
+    if current_model_id() != embedded_with:
+        from chat.knowledge.tasks import kb_reembed_stale
+
+        transaction.on_commit(kb_reembed_stale.delay)
     return profile
 
 
@@ -203,6 +217,9 @@ class LlmForm(forms.Form):
     remove_key = forms.BooleanField(required=False, label="Remove the key (use the platform's assistant)")
     base_url = forms.URLField(required=False, label="Base URL (empty: OpenAI)", assume_scheme="https")
     chat_model = forms.CharField(max_length=100, required=False, label="Chat model")
+    embedding_model = forms.CharField(
+        max_length=100, required=False, label="Embedding model (optional)",
+        help_text="Empty: the platform embeds your knowledge base, so an endpoint without embeddings works.")
 
 
 class HoursForm(forms.Form):
@@ -260,7 +277,10 @@ def _profile_page(request: HttpRequest, *, form: ProfileForm | None = None, llm_
         "hours_form": hours_form or HoursForm(initial=_hours_initial(request.tenant)),
         "commerce_form": commerce_form or CommerceForm(initial={"show_stock_counts": show_stock_counts()}),
         "llm_form": llm_form or LlmForm(initial={"base_url": profile.llm_base_url,
-                                                 "chat_model": profile.llm_chat_model}),
+                                                 "chat_model": profile.llm_chat_model,
+                                                 "embedding_model": profile.llm_embedding_model}),
+        "probe": probe_rows(profile.llm_probe) if profile.llm_api_key else [],
+        "probe_tried_at": _probe_time(profile.llm_probe) if profile.llm_api_key else None,
         "key_masked": secret_masked(profile.llm_api_key), "error": error, "hours_error": hours_error,
         "saved": request.GET.get("saved"),
     }, status=status)
@@ -293,10 +313,37 @@ def profile_llm(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     api_key = "" if data["remove_key"] else (data["api_key"] or None)
     try:
-        business_llm_set(api_key=api_key, base_url=data["base_url"], chat_model=data["chat_model"])
+        with transaction.atomic():
+            business_llm_set(api_key=api_key, base_url=data["base_url"], chat_model=data["chat_model"],
+                             embedding_model=data["embedding_model"])
     except ApplicationError as error:
         return _profile_page(request, llm_form=form, error=error.message, status=error.status)
-    return redirect(reverse("dashboard:profile") + "?saved=llm")
+    # Tried once now, after the settings are stored, so the page shows what works before customers meet it.
+    business_endpoint_probe(tenant_schema=request.tenant.schema_name)
+    return redirect(reverse("dashboard:profile") + "?saved=llm#llm-heading")
+
+
+PROBE_LABELS = (("chat", "Chat"), ("tools", "Tool calling"), ("embeddings", "Embeddings"))
+PROBE_STATUS = {"ok": "works", "partial": "works, with a caveat", "failed": "does not work", "skipped": "not tried"}
+
+
+def _probe_time(probe: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str((probe or {}).get("tried_at")))
+    except ValueError:
+        return None
+
+
+def probe_rows(probe: dict[str, Any]) -> list[dict[str, str]]:
+    """The stored probe result as the page's rows: what was tried, whether it works, and why."""
+    rows = []
+    for key, label in PROBE_LABELS:
+        check = probe.get(key) if isinstance(probe, dict) else None
+        if isinstance(check, dict):
+            status = str(check.get("status", ""))
+            rows.append({"label": label, "status": status, "verdict": PROBE_STATUS.get(status, status),
+                         "detail": str(check.get("detail", ""))})
+    return rows
 
 
 def _hours_initial(tenant: Tenant) -> dict[str, Any]:

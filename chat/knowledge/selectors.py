@@ -30,14 +30,20 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
-from chat.knowledge.embeddings import current_model_id, embedding_provider
+from chat.knowledge.embeddings import (
+    EmbeddingConfig,
+    embedding_config_for_tenant,
+    embedding_config_of_model,
+    embedding_provider,
+)
 from chat.knowledge.query import PreparedQuery, query_prepare, text_lookup, tsquery_text
 from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 
@@ -122,22 +128,39 @@ def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchRes
     prepared = query_prepare(query[:2000])
     evidence: dict[int, _SourceEvidence] = {}
     candidates = max(settings.KB_SEARCH_CANDIDATES, k)
-    vector_chunks: list[_VectorCandidate] = []
+    vector_chunks: list[_VectorCandidate] | None = []
     if mode in ("hybrid", "vector", "rrf"):
         vector_chunks = _vector_evidence(prepared, candidates, evidence)
-    if mode in ("hybrid", "text", "rrf"):
-        _text_evidence(prepared, candidates, evidence, vector_chunks=vector_chunks)
+    if vector_chunks is None and mode == "hybrid":
+        # No query vector (the embeddings endpoint failed, or no configured model matches the
+        # chunks): the answer goes on with full text alone, scored by how much of the question it covers.
+        mode, vector_chunks = TEXT_FALLBACK, []
+    if mode in ("hybrid", "text", "rrf", TEXT_FALLBACK):
+        _text_evidence(prepared, candidates, evidence, vector_chunks=vector_chunks or [])
     if not evidence:
         return []
-    ranked = _fuse(list(evidence.values()), mode)
+    ranked = _fuse(list(evidence.values()), "text" if mode == TEXT_FALLBACK else mode)
+    if mode == TEXT_FALLBACK:
+        return _results_by_coverage(ranked[:k], prepared)
     return _results(ranked[:k], ranked, mode)
 
 
 def _vector_evidence(prepared: PreparedQuery, candidates: int,
-                     evidence: dict[int, _SourceEvidence]) -> list[_VectorCandidate]:
-    """Adds the nearest chunks' similarities to their sources' evidence; returns those chunks."""
-    model_id = current_model_id()
-    vector = _query_vector(model_id, prepared.text)
+                     evidence: dict[int, _SourceEvidence]) -> list[_VectorCandidate] | None:
+    """Adds the nearest chunks' similarities to their sources' evidence; returns those chunks, or
+    None when the query could not be embedded with the chunks' model."""
+    config: EmbeddingConfig | None = None
+    try:
+        config = search_embedding()
+        if config is None:
+            return None
+        vector = _query_vector(config, prepared.text)
+    except Exception as error:
+        # Whatever the endpoint or its settings did (an error status, a timeout, a chat-only server,
+        # nonsense), a customer's answer must not fail with it.
+        embedding_failure_count(model_id=config.model_id if config else "(settings)", error=error)
+        return None
+    model_id = config.model_id
     dims = int(vector.shape[0])
     literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
     # `dims` is an int from the model, never user input; the cast matches the partial HNSW index.
@@ -150,8 +173,6 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
             [literal, model_id, literal, candidates * 2],
         )
         rows = cursor.fetchall()
-    if not rows:
-        _schedule_reembed_if_stale(model_id)
     for chunk_id, source_id, role, similarity in rows:
         item = evidence.setdefault(source_id, _SourceEvidence(source_id=source_id))
         similarity = float(similarity)
@@ -173,11 +194,103 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
 
 
 @functools.lru_cache(maxsize=4096)
-def _query_vector(model_id: str, text: str) -> np.ndarray:
-    """Customers ask the same few things over and over: their vectors are kept per process."""
-    vector = embedding_provider().embed([text])[0]
+def _query_vector(config: EmbeddingConfig, text: str) -> np.ndarray:
+    """Customers ask the same few things over and over: their vectors are kept per process.
+
+    A customer is waiting: an endpoint gets KB_QUERY_EMBEDDING_TIMEOUT_SECONDS, not the indexing
+    tasks' patience, before the search goes on by full text."""
+    vector = embedding_provider(config, timeout=settings.KB_QUERY_EMBEDDING_TIMEOUT_SECONDS).embed([text])[0]
     vector.setflags(write=False)
     return vector
+
+
+# The search mode of a hybrid search whose query could not be embedded.
+TEXT_FALLBACK = "text-fallback"
+# A full-text-only result's confidence: the share of the question's words its passage has, at most
+# this (so a passage with every word can be answered from, one with a third of them cannot).
+TEXT_FALLBACK_FULL_COVERAGE = 0.9
+
+
+def search_embedding() -> EmbeddingConfig | None:
+    """The embedding model (with where it runs) whose vectors this tenant's search compares the
+    query with, or None when no configured model can embed a query comparable to its chunks.
+
+    The configured model when the tenant's chunks are embedded with it; while they are being embedded
+    again after a model change (in the background), the model that most of them still have, if it can
+    still embed a query, so search goes on finding them as before. Vectors of two models are never mixed.
+    """
+    tenant = embedding_config_for_tenant()
+    configured = tenant.model_id
+    models = _chunk_models()
+    if not models or set(models) == {configured}:
+        return tenant
+    _schedule_reembed_if_stale(configured)
+    usable = {model: count for model, count in models.items()
+              if model == configured or embedding_config_of_model(model, tenant=tenant) is not None}
+    if not usable:
+        return None
+    best = max(usable, key=lambda model: (usable[model], model == configured))
+    return tenant if best == configured else embedding_config_of_model(best, tenant=tenant)
+
+
+_models_cache: dict[str, tuple[int, dict[str, int]]] = {}
+
+
+def _chunk_models() -> dict[str, int]:
+    """How many of the current tenant's chunks each embedding model made, cached per process until
+    the knowledge base changes (kb_version: every write of chunks bumps it after commit)."""
+    from chat.knowledge.services import kb_version
+
+    schema = str(connection.schema_name)
+    version = kb_version()
+    cached = _models_cache.get(schema)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    with connection.cursor() as cursor:
+        # The model's index alone answers this (an index-only scan), without reading the chunks.
+        cursor.execute("SELECT embedding_model, count(*) FROM chat_knowledgechunk GROUP BY embedding_model")
+        models = {str(model): int(count) for model, count in cursor.fetchall()}
+    if not connection.in_atomic_block:  # what an open transaction sees may not be committed yet
+        _models_cache[schema] = (version, models)
+    return models
+
+
+def embedding_failure_count(*, model_id: str, error: BaseException) -> None:
+    """Log and count a query that could not be embedded (kb_embedding_failures reads the count)."""
+    from config.redis import redis_client, tenant_key
+
+    schema = str(connection.schema_name)
+    logger.warning("tenant %s: the question could not be embedded with %s (%s: %s); searching full text only",
+                   schema, model_id, type(error).__name__, str(error)[:300])
+    try:
+        key = tenant_key(schema, "kb", "embedding-failures")
+        pipeline = redis_client().pipeline()
+        pipeline.hincrby(key, "count", 1)
+        pipeline.hset(key, mapping={"last_error": f"{type(error).__name__}: {error}"[:500],
+                                    "last_at": str(int(time.time())), "model": model_id})
+        pipeline.execute()
+    except Exception:
+        logger.exception("could not count an embedding failure of %s", schema)
+
+
+@dataclass(frozen=True)
+class EmbeddingFailures:
+    count: int
+    last_error: str
+    last_at: int | None
+    model: str
+
+
+def kb_embedding_failures() -> EmbeddingFailures:
+    """How many questions of the current tenant were searched by full text only because they could
+    not be embedded, and the last reason."""
+    from config.redis import redis_client, tenant_key
+
+    values = redis_client().hgetall(tenant_key(str(connection.schema_name), "kb", "embedding-failures")) or {}
+    text = {(key.decode() if isinstance(key, bytes) else key): (value.decode() if isinstance(value, bytes) else value)
+            for key, value in values.items()}
+    return EmbeddingFailures(count=int(text.get("count", 0)), last_error=text.get("last_error", ""),
+                             last_at=int(text["last_at"]) if text.get("last_at") else None, model=text.get("model", ""))
 
 
 def _ensure_ef_search(cursor: object, value: int) -> None:
@@ -312,6 +425,26 @@ def _results(top: list[_SourceEvidence], ranked: list[_SourceEvidence], mode: st
     return results
 
 
+def _results_by_coverage(top: list[_SourceEvidence], prepared: PreparedQuery) -> list[SearchResult]:
+    """Full-text-only results, scored by the share of the question's words each passage matches."""
+    results = _results(top, top, "text")
+    terms = [tsquery_text((term,)) for term in prepared.terms if tsquery_text((term,))]
+    if not results or not terms:
+        return results
+    with connection.cursor() as cursor:
+        # Words PostgreSQL's english configuration ignores (its stopwords) count for nothing either way.
+        cursor.execute(
+            "SELECT chunk.id, count(*) FILTER (WHERE chunk.search_vector @@ query), count(*) "
+            "FROM chat_knowledgechunk AS chunk, unnest(%s::text[]) AS term, to_tsquery('english', term) AS query "
+            "WHERE chunk.id = ANY(%s) AND numnode(query) > 0 GROUP BY chunk.id",
+            [terms, [result.chunk_id for result in results]],
+        )
+        coverage = {chunk_id: matched / total for chunk_id, matched, total in cursor.fetchall() if total}
+    scored = [replace(result, score=round(TEXT_FALLBACK_FULL_COVERAGE * coverage.get(result.chunk_id, 0.0), 4))
+              for result in results]
+    return sorted(scored, key=lambda result: result.score, reverse=True)
+
+
 def _snippet(text: str) -> str:
     flat = " ".join(text.split())
     if len(flat) <= SNIPPET_CHARS:
@@ -321,11 +454,10 @@ def _snippet(text: str) -> str:
 
 
 def _schedule_reembed_if_stale(model_id: str) -> None:
-    """No vector of the model in use but chunks exist: the model changed; re-embed in the background."""
+    """Chunks of another model than the one in use: the model changed; re-embed in the background
+    (at most once per ten minutes and tenant)."""
     from config.redis import redis_client, tenant_key
 
-    if not KnowledgeChunk.objects.exclude(embedding_model=model_id).exists():
-        return
     if redis_client().set(tenant_key(str(connection.schema_name), "kb", "reembed-scheduled"), "1", nx=True, ex=600):
         from chat.knowledge.tasks import kb_reembed_stale
 

@@ -33,6 +33,11 @@ class BusinessProfile(models.Model):
     llm_api_key = EncryptedTextField(blank=True)
     llm_base_url = models.URLField(blank=True)
     llm_chat_model = models.CharField(max_length=100, blank=True)
+    # Empty: knowledge is embedded by the platform's embedding provider (the local model by default),
+    # so an endpoint without embeddings works. Set: the business's endpoint embeds with this model.
+    llm_embedding_model = models.CharField(max_length=100, blank=True)
+    # What the saved endpoint was found to support when it was last tried (chat.assistant.probe).
+    llm_probe = models.JSONField(default=dict, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

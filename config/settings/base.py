@@ -322,6 +322,14 @@ LLM_TENANT_MAX_CONCURRENCY = env.int("LLM_TENANT_MAX_CONCURRENCY", default=8)
 # of a cent).
 LLM_PRICES = env.dict("LLM_PRICES", cast={"value": list}, default={})
 LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1_000_000)
+# The deadline of an answer in LLM mode, from the moment the engine takes the question: all its model
+# calls, tool rounds and retries together. Past the first (no text sent to the customer yet) or the
+# second, the customer gets the offline answer, and what the model says later is dropped. Each call's
+# own LLM_* timeouts above still apply within it.
+ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS = env.float("ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS", default=8)
+ASSISTANT_ANSWER_DEADLINE_SECONDS = env.float("ASSISTANT_ANSWER_DEADLINE_SECONDS", default=12)
+# A business's own endpoint is tried when saved (chat, tools, embeddings): each check's time limit.
+LLM_PROBE_TIMEOUT_SECONDS = env.float("LLM_PROBE_TIMEOUT_SECONDS", default=10)
 # --- end LLM provider ------------------------------------------------------------------------------
 
 # --- Egress guard (config.egress) ------------------------------------------------------------------
@@ -340,12 +348,19 @@ EGRESS_ALLOWED_NETWORKS = env.list("EGRESS_ALLOWED_NETWORKS", default=[])
 DESKPILOT_SECRETS_KEYS = env.list("DESKPILOT_SECRETS_KEYS", default=[])
 
 # --- Knowledge base (chat.knowledge) ---------------------------------------------------------------
-# Embeddings: with OPENAI_API_KEY set (see the LLM block), any OpenAI-compatible endpoint
-# (OPENAI_BASE_URL) with this model; without it, the local all-MiniLM-L6-v2 on the CPU, no network.
-# "local" or "openai" forces one; "auto" picks by the API key.
+# Embeddings, configured apart from chat (many chat endpoints have none): with EMBEDDING_API_KEY set,
+# any OpenAI-compatible endpoint (EMBEDDING_BASE_URL, OpenAI's when empty) with EMBEDDING_MODEL;
+# without it, the local all-MiniLM-L6-v2 on the CPU, no network. "local" forces the local model;
+# "openai" an endpoint, falling back to OPENAI_API_KEY / OPENAI_BASE_URL when EMBEDDING_API_KEY is empty.
 KB_EMBEDDING_PROVIDER = env("KB_EMBEDDING_PROVIDER", default="auto")
+EMBEDDING_BASE_URL = env("EMBEDDING_BASE_URL", default="")
+EMBEDDING_API_KEY = env("EMBEDDING_API_KEY", default="")
+EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="")
+# The model EMBEDDING_MODEL defaults to (the older name of the setting).
 OPENAI_EMBEDDING_MODEL = env("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
 KB_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_EMBEDDING_TIMEOUT_SECONDS", default=30)
+# Embedding a customer's question at an endpoint: past this, the search goes on by full text.
+KB_QUERY_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_QUERY_EMBEDDING_TIMEOUT_SECONDS", default=3)
 # Texts per embedding call (local model batch, or API request).
 KB_EMBEDDING_BATCH_SIZE = env.int("KB_EMBEDDING_BATCH_SIZE", default=32)
 # BLAS threads per process for the local model (1: parallelism comes from worker processes).

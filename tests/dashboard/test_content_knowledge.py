@@ -149,3 +149,22 @@ def test_upload_starts_a_job_whose_progress_is_shown(business: Business) -> None
     assert progress.status_code == 200
     assert "of 1" in progress.content.decode()
     assert 'hx-trigger="every 2s"' in progress.content.decode()  # still running: the fragment polls
+
+
+def test_unanswered_questions_are_grouped_even_when_the_embeddings_endpoint_fails(business: Business,
+                                                                                 settings: Any) -> None:
+    from tests.support.fake_openai import FakeOpenAIServer
+
+    _unanswered(business.tenant.schema_name, ["Do you sell gift cards?", "Do you have gift cards",
+                                              "Where can I park my car?"])
+    with FakeOpenAIServer(embeddings_status=500) as broken:
+        settings.KB_EMBEDDING_PROVIDER = "auto"
+        settings.EMBEDDING_API_KEY = "sk-embeddings"
+        settings.EMBEDDING_BASE_URL = broken.base_url
+
+        page = business.client(business.owner).get("/app/knowledge/unanswered/")
+
+    assert page.status_code == 200
+    gift = next(group for group in page.context["groups"] if "gift" in group.question.lower())
+    assert gift.asked == 2
+    assert [request.path for request in broken.requests] == ["/v1/embeddings"]

@@ -45,8 +45,8 @@ def test_openai_provider_talks_to_an_openai_compatible_endpoint() -> None:
 def test_with_an_api_key_indexing_and_search_use_the_endpoint_and_a_model_change_reembeds(
         tenant_a, faq_file, settings) -> None:
     with FakeOpenAIServer() as fake:
-        settings.OPENAI_API_KEY = "sk-test"
-        settings.OPENAI_BASE_URL = fake.base_url
+        settings.EMBEDDING_API_KEY = "sk-test"
+        settings.EMBEDDING_BASE_URL = fake.base_url
         assert current_model_id() == "openai/text-embedding-3-small"
         with schema_context(tenant_a.schema_name):
             report = services.kb_import_path(path=faq_file)
@@ -56,7 +56,7 @@ def test_with_an_api_key_indexing_and_search_use_the_endpoint_and_a_model_change
             assert kb_search(query="rent a bike weekend price", k=1)[0].title == "Can I rent a bike?"
 
             # Back to the local model: chunks of the old model are re-embedded, nothing else changes.
-            settings.OPENAI_API_KEY = ""
+            settings.EMBEDDING_API_KEY = ""
             chunk_ids = set(KnowledgeChunk.objects.values_list("pk", flat=True))
             assert services.chunks_reembed_stale() == len(chunk_ids)
             assert set(KnowledgeChunk.objects.values_list("embedding_model", "embedding_dims")) == {

@@ -74,8 +74,8 @@ def test_background_import_and_reindex_run_on_the_workers(tenant_a, faq_file, tm
 def test_a_source_whose_indexing_task_fails_for_good_is_counted_and_its_bulk_job_finishes(
         tenant_a, faq_file, settings) -> None:
     with FakeOpenAIServer() as fake:
-        settings.OPENAI_API_KEY = "sk-test"
-        settings.OPENAI_BASE_URL = fake.base_url
+        settings.EMBEDDING_API_KEY = "sk-test"
+        settings.EMBEDDING_BASE_URL = fake.base_url
         with schema_context(tenant_a.schema_name):
             report = services.kb_import_path(path=faq_file)
             services.sources_index_now(source_ids=report.to_index)
@@ -87,7 +87,7 @@ def test_a_source_whose_indexing_task_fails_for_good_is_counted_and_its_bulk_job
         # The endpoint refuses that vector on the first try and both retries (test settings).
         fake.script_reply(endpoint="embeddings", status=400, error_message="input rejected", times=3)
 
-        worker = Worker(queues="low", env=child_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake.base_url))
+        worker = Worker(queues="low", env=child_env(EMBEDDING_API_KEY="sk-test", EMBEDDING_BASE_URL=fake.base_url))
         try:
             with schema_context(tenant_a.schema_name):
                 wait_until(lambda: IndexingJob.objects.get(pk=job.pk).status != "running", timeout=120,

@@ -108,7 +108,8 @@ class FakeOpenAIServer:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, first_token_delay: float = 0.0,
                  chunk_delay: float = 0.0, default_reply: ReplyLike | None = None,
                  responder: Responder | None = None, api_key: str | None = None,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, embeddings_status: int | None = None,
+                 tools_status: int | None = None) -> None:
         self.host = host
         # When set, the server speaks HTTPS with this context's certificate.
         self.tls = tls
@@ -119,6 +120,12 @@ class FakeOpenAIServer:
         self.responder = responder
         # When set, any other bearer token is refused with a 401, as the real API would.
         self.api_key = api_key
+        # A chat-only server (llama.cpp without --embeddings, many self-hosted ones): /v1/embeddings
+        # answers with this status (404 or 500) whatever is scripted.
+        self.embeddings_status = embeddings_status
+        # A server whose model cannot call tools: a chat request that offers tools answers with this
+        # status (llama.cpp without --jinja says 400 or 500).
+        self.tools_status = tools_status
         self._lock = threading.Lock()
         self._scripts: dict[Endpoint, deque[ScriptedReply]] = {"chat": deque(), "embeddings": deque()}
         self._requests: list[ReceivedRequest] = []
@@ -323,8 +330,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.api_key is not None and self.headers.get("Authorization") != f"Bearer {self.fake.api_key}":
             self._send_error(401, "Incorrect API key provided.", code="invalid_api_key")
             return
-        if path.endswith("/chat/completions"):
+        if path.endswith("/chat/completions") and self.fake.tools_status is not None and body.get("tools"):
+            self._send_error(self.fake.tools_status, "tools param requires --jinja flag")
+        elif path.endswith("/chat/completions"):
             self._chat(body, self.fake._next_reply("chat", body))
+        elif path.endswith("/embeddings") and self.fake.embeddings_status is not None:
+            self._send_error(self.fake.embeddings_status, "This server does not support embeddings. "
+                             "Start it with --embeddings")
         elif path.endswith("/embeddings"):
             self._embeddings(body, self.fake._next_reply("embeddings", body))
         else:

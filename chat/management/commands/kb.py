@@ -219,15 +219,26 @@ class Command(BaseCommand):
     # ----------------------------------------------------------------------------- status
 
     def _status(self, options: dict[str, Any]) -> None:
-        from chat.knowledge.selectors import kb_failed_sources, kb_status_counts
+        from chat.knowledge.selectors import (
+            kb_embedding_failures,
+            kb_failed_sources,
+            kb_status_counts,
+            search_embedding,
+        )
         from chat.models import IndexingJob
 
         counts = kb_status_counts()
         jobs = list(IndexingJob.objects.all()[:5])
         failures = kb_failed_sources()
+        embedding = kb_embedding_failures()
+        search_config = search_embedding()
+        searched_with = search_config.model_id if search_config is not None else "no model (full text only)"
         if options["json"]:
             self.stdout.write(json.dumps({
                 "sources": counts.__dict__,
+                "search_model": searched_with,
+                "embedding_failures": {"count": embedding.count, "last_error": embedding.last_error,
+                                       "last_at": embedding.last_at, "model": embedding.model},
                 "failed": [{"source_id": s.pk, "title": s.title, "error": s.error} for s in failures],
                 "jobs": [{"id": j.pk, "kind": j.kind, "status": j.status, "total": j.total, "done": j.done,
                           "failed": j.failed} for j in jobs],
@@ -240,3 +251,7 @@ class Command(BaseCommand):
         for job in jobs:
             self.stdout.write(f"Job {job.pk} {job.kind}: {job.done + job.failed}/{job.total} "
                               f"({job.failed} failed) {job.get_status_display().lower()}")
+        self.stdout.write(f"Questions are embedded with {searched_with}.")
+        if embedding.count:
+            self.stdout.write(f"Questions searched by full text only because embedding failed: {embedding.count} "
+                              f"(last: {embedding.last_error})")
