@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from orders.money import MINOR_DIGITS
 
@@ -1246,11 +1246,24 @@ def check_answer(text: str, facts: FactSet) -> CheckResult:
                        unsupported=tuple(claim for claim in claims if not facts.supports(claim)))
 
 
+class SentenceScreen(Protocol):
+    """Judges a sentence beyond its figures (chat.assistant.answer_screen.AnswerScreen)."""
+
+    def judge(self, sentence: str, facts: FactSet, earlier: Iterable[str] = ()) -> Any: ...
+
+
 @dataclass(frozen=True)
 class GateResult:
     released: list[str]  # text released by the call that returned this (append it to what was sent)
     check: CheckResult  # the whole answer's check
     withheld: str  # text never released: from the first sentence with an unsupported figure on
+    problems: tuple[Any, ...] = ()  # the screen's: what closed the gate, and the sentences dropped
+    shown: str = ""  # everything the gate released over the whole answer
+
+    @property
+    def blocked(self) -> tuple[Any, ...]:
+        """The screen's problems that closed the answer (not those only dropped a sentence)."""
+        return tuple(problem for problem in self.problems if not problem.drops)
 
 
 class SentenceGate:
@@ -1263,20 +1276,25 @@ class SentenceGate:
     so the caller can re-ask the model and replace the answer.
     """
 
-    def __init__(self, *, facts: FactSet) -> None:
+    def __init__(self, *, facts: FactSet, screen: SentenceScreen | None = None) -> None:
         self.facts = facts
+        # Judges what figures do not show: echoes, other scripts, off-topic sentences (answer_screen).
+        self.screen = screen
         self.text = ""
         self.unsupported: list[Claim] = []
-        # Everything before this index has been checked and released; a sentence starts here.
+        self.problems: list[Any] = []  # the screen's Problems: the one that closed the gate, and those dropped
+        self.shown: list[str] = []  # the sentences released, in order
+        # Everything before this index has been checked and released or dropped; a sentence starts here.
         self._released_to = 0
 
     @property
     def closed(self) -> bool:
-        return bool(self.unsupported)
+        return bool(self.unsupported) or any(not problem.drops for problem in self.problems)
 
     @property
     def released_text(self) -> str:
-        return self.text[:self._released_to]
+        """What the customer was shown: the checked text without the sentences dropped."""
+        return "".join(self.shown)
 
     def feed(self, delta: str) -> list[str]:
         self.text += delta
@@ -1285,7 +1303,8 @@ class SentenceGate:
     def finish(self) -> GateResult:
         released = [] if self.closed else self._release(final=True)
         return GateResult(released=released, check=check_answer(self.text, self.facts),
-                          withheld=self.text[self._released_to:])
+                          withheld=self.text[self._released_to:], problems=tuple(self.problems),
+                          shown=self.released_text)
 
     def _release(self, *, final: bool) -> list[str]:
         released: list[str] = []
@@ -1299,8 +1318,15 @@ class SentenceGate:
             if bad:
                 self.unsupported = bad
                 break
-            if next_start > sentence_start:
-                released.append(pending[sentence_start:next_start])
+            problem = self.screen.judge(sentence, self.facts, self.shown) if self.screen and sentence else None
+            if problem is not None:
+                self.problems.append(problem)
+                if not problem.drops:
+                    break
+            elif next_start > sentence_start:
+                piece = pending[sentence_start:next_start]
+                released.append(piece)
+                self.shown.append(piece)
             self._released_to = base + next_start
             sentence_start = next_start
         return released
