@@ -165,7 +165,7 @@ OFF_TOPIC_UNKNOWN_SHARE = 0.7
 SCRIPT_MIN_LETTERS = 3
 SCRIPT_MAX_SHARE = 0.2
 ECHO_SIMILARITY = 0.8
-ECHO_MIN_WORDS = 4
+ECHO_MIN_WORDS = 2
 
 
 class AnswerScreen:
@@ -213,7 +213,9 @@ class AnswerScreen:
         if len(question) < ECHO_MIN_WORDS or len(words) < ECHO_MIN_WORDS:
             return None
         joined, asked = " ".join(words), " ".join(question)
-        if asked in joined and len(words) <= len(question) + 4:
+        # A question back that contains the customer's ("are you open on sunday? we are" is split
+        # into two sentences; "You asked: are you open on sunday?" is one).
+        if text.endswith("?") and asked in joined:
             return ProblemKind.ECHO
         if difflib.SequenceMatcher(None, words, question, autojunk=False).ratio() >= ECHO_SIMILARITY:
             return ProblemKind.ECHO
@@ -225,8 +227,9 @@ class AnswerScreen:
             return ProblemKind.REPEATED
         return None
 
-    def _known(self, word: str, facts: FactSet) -> bool:
-        return (word in self.question_vocabulary or word in SERVICE_WORDS or word in self.business_vocabulary
+    def _known(self, word: str, facts: FactSet, *, asked_counts: bool = True) -> bool:
+        return ((asked_counts and word in self.question_vocabulary) or word in SERVICE_WORDS
+                or word in self.business_vocabulary
                 or word in _vocabulary_of(facts.corpus) or word in _vocabulary_of(" ".join(sorted(facts.names))))
 
     def _not_offered(self, text: str, facts: FactSet) -> ProblemKind | None:
@@ -234,7 +237,8 @@ class AnswerScreen:
         for match in _OFFER.finditer(text):
             offered = _OFFER_END.split(match.group("object"), maxsplit=1)[0]
             objects = [word for word in content_words(offered) if word not in _OFFER_SKIP]
-            if objects and not any(self._known(word, facts) for word in objects):
+            # The customer asking for it does not make it something the business does.
+            if objects and not any(self._known(word, facts, asked_counts=False) for word in objects):
                 return ProblemKind.NOT_OFFERED
         return None
 
