@@ -793,6 +793,7 @@ class FactSet:
     dates: set[date] = field(default_factory=set)
     partial_dates: set[DateValue] = field(default_factory=set)
     statuses: set[str] = field(default_factory=set)
+    time_ranges: set[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=set)  # opens, closes
     phones: set[str] = field(default_factory=set)  # digits only
     emails: set[str] = field(default_factory=set)
     urls: set[str] = field(default_factory=set)  # normalise_url's form
@@ -837,6 +838,16 @@ class FactSet:
         if claim.kind is ClaimKind.NAME and isinstance(value, str):
             return self._name_supported(value)
         return self._supports_figure(claim)
+
+    def _range_supported(self, claim: Claim) -> bool:
+        """'open 14:00–14:00' states two true times as a false range: a range must be one the data has."""
+        if not self.time_ranges:
+            return True
+        position = claim.sentence.find(claim.text)
+        for first, second, start, end in _time_ranges_in(claim.sentence):
+            if start <= position < end:
+                return (first, second) in self.time_ranges
+        return True
 
     def _money_supported(self, value: Money) -> bool:
         return any(amount == value.amount and (not value.currencies or currency is None
@@ -918,7 +929,7 @@ class FactSet:
             if found or named:
                 break
         if not found:
-            return None
+            return self._product_supports(claim, named)
         named = named or tool_products
         scoped = False
         for product in named:
@@ -935,6 +946,17 @@ class FactSet:
                 return True
         return False if scoped else None
 
+    @staticmethod
+    def _product_supports(claim: Claim, named: list[ProductFacts]) -> bool | None:
+        """'The Harbour Hoodie is sold out' names no variant: it is about the product, sold out only
+        when none of the variants the tools returned is in stock (and in stock when one is)."""
+        if claim.kind is not ClaimKind.STATUS or not named or not isinstance(claim.value, StatusValue):
+            return None
+        in_stock = claim.value.status == "in_stock"
+        return any(any(variant.backs(claim) for variant in product.variants) if in_stock
+                   else all(variant.backs(claim) for variant in product.variants if variant.from_tool)
+                   for product in named)
+
     def _attributes_of(self, name: str) -> set[str]:
         return {attribute for product in self.products if product.name.lower() == name.lower()
                 for variant in product.variants for attribute in variant.attributes}
@@ -946,7 +968,7 @@ class FactSet:
                                                    or currency in value.currencies)
                        for amount, currency in self.money)
         if claim.kind is ClaimKind.TIME and isinstance(value, time):
-            return (value.hour, value.minute) in self.times
+            return (value.hour, value.minute) in self.times and self._range_supported(claim)
         if claim.kind is ClaimKind.DATE and isinstance(value, tuple):
             return any(self._supports_date(candidate) for candidate in value)
         if claim.kind is ClaimKind.STOCK and isinstance(value, int):
@@ -1014,6 +1036,16 @@ def _clauses_near(claim: Claim) -> list[str]:
     return [clauses[own], *reversed(clauses[:own]), *clauses[own + 1:]]
 
 
+_RANGE_LINK = re.compile(r"(?i)\s*(?:-|–|—|to|until|till|tot)\s*")
+
+
+def _time_ranges_in(text: str) -> list[tuple[tuple[int, int], tuple[int, int], int, int]]:
+    """(opens, closes, start, end) of each range of times the text states: '10:00–14:00', '9am to 5pm'."""
+    moments = sorted({(start, end, (moment.hour, moment.minute)) for start, end, moment in _clock_times_in(text)})
+    return [(first[2], second[2], first[0], second[1]) for first, second in itertools.pairwise(moments)
+            if first[1] <= second[0] and _RANGE_LINK.fullmatch(text[first[1]:second[0]])]
+
+
 def _walk_business(business: dict[str, Any], facts: FactSet) -> None:
     for key in ("name", "tagline", "address", "phone", "email", "website"):
         value = business.get(key)
@@ -1055,6 +1087,12 @@ def _walk(value: Any, facts: FactSet, *, key: str, currency: str | None) -> None
         if isinstance(own_currency, str) and own_currency.strip().upper() in CURRENCY_CODES:
             currency = own_currency.strip().upper()
         _names_of(value, facts, currency=currency)
+        opens, closes = value.get("opens"), value.get("closes")
+        if isinstance(opens, str) and isinstance(closes, str):
+            moments = [next(iter(_clock_times_in(text)), None) for text in (opens, closes)]
+            if moments[0] is not None and moments[1] is not None:
+                facts.time_ranges.add(((moments[0][2].hour, moments[0][2].minute),
+                                       (moments[1][2].hour, moments[1][2].minute)))
         for child_key, child in value.items():
             _walk(child, facts, key=str(child_key).lower(), currency=currency)
     elif isinstance(value, list | tuple | set):
@@ -1177,6 +1215,8 @@ def _add_text(text: str, facts: FactSet, *, key: str, currency: str | None) -> N
             facts.statuses.add(status)
     for claim in extract_claims(text):
         _add_claim(claim, facts)
+    for first, second, _start, _end in _time_ranges_in(text):
+        facts.time_ranges.add((first, second))
 
 
 def _iso_moment(text: str) -> date | datetime | None:

@@ -485,3 +485,16 @@ def test_a_phone_number_passes_only_when_it_is_the_business_own(digits: str) -> 
     own = digits.lstrip("0").endswith("205550142") or "205550142".endswith(digits.lstrip("0"))
 
     assert check_answer(f"Call us on +{digits}.", facts).ok == (own and len(digits.lstrip("0")) >= 7)
+
+
+def test_two_true_times_merged_into_a_false_range_are_caught(facts: FactSet) -> None:
+    assert check_answer("On Friday we're open 09:00–17:30.", facts).ok
+    assert unsupported_texts("On Friday we're open 17:30–17:30.", facts) == ["17:30", "17:30"]
+
+
+def test_a_product_is_sold_out_only_when_no_variant_is_in_stock() -> None:
+    facts = shop_facts(ALL_VARIANTS)
+
+    assert unsupported_texts("The Essential Hoodie: from €59.95, sold out.", facts) == ["sold out"]
+    assert check_answer("The Essential Hoodie is in stock.", facts).ok
+    assert unsupported_texts("The Essential Hoodie is in stock.", shop_facts(NAVY_M)) == ["in stock"]

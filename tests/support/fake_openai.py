@@ -191,6 +191,13 @@ class FakeOpenAIServer:
         with self._lock:
             self._scripts[endpoint].extend([scripted] * times)
 
+    def discard_scripts(self, endpoint: Endpoint = "chat") -> int:
+        """Forget the replies queued and not asked for (a turn that needed fewer); how many there were."""
+        with self._lock:
+            left = len(self._scripts[endpoint])
+            self._scripts[endpoint].clear()
+            return left
+
     def pending_scripts(self, endpoint: Endpoint = "chat") -> int:
         with self._lock:
             return len(self._scripts[endpoint])
