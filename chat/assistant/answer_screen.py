@@ -120,6 +120,15 @@ def _vocabulary_of(text: str) -> frozenset[str]:
     return frozenset(_stem(word) for word in _WORD.findall(text))
 
 
+def _facts_vocabulary(facts: FactSet) -> frozenset[str]:
+    return _stems_of(facts.words)
+
+
+@functools.lru_cache(maxsize=64)
+def _stems_of(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(_stem(word) for word in words)
+
+
 # ============================================================================ scripts
 
 # The script each language the business may list is written in; anything else is Latin.
@@ -230,7 +239,7 @@ class AnswerScreen:
     def _known(self, word: str, facts: FactSet, *, asked_counts: bool = True) -> bool:
         return ((asked_counts and word in self.question_vocabulary) or word in SERVICE_WORDS
                 or word in self.business_vocabulary
-                or word in _vocabulary_of(facts.corpus) or word in _vocabulary_of(" ".join(sorted(facts.names))))
+                or word in _facts_vocabulary(facts))
 
     def _not_offered(self, text: str, facts: FactSet) -> ProblemKind | None:
         """'You can buy or rent bicycles' in a clothes shop: an offer of what nothing in the data names."""

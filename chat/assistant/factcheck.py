@@ -14,6 +14,7 @@ phrasing rather than flagging a plain sentence, because a false alarm costs a re
 from __future__ import annotations
 
 import calendar
+import functools
 import itertools
 import json
 import re
@@ -867,11 +868,11 @@ class FactSet:
     def _name_supported(self, name: str) -> bool:
         words = name.lower().split()
         last = words[-1]
-        heads = self.name_heads()
+        heads = self.name_heads
         if last not in POLICY_WORDS and last not in heads and last.rstrip("s") not in heads:
             return True
         # "the Navy Essential Hoodie": the variant's words before the product's name.
-        attributes = self.attribute_words()
+        attributes = self.attribute_words
         while len(words) > 1 and words[0] in attributes:
             words.pop(0)
         phrase = " ".join(words)
@@ -882,14 +883,22 @@ class FactSet:
                 return True
         return False
 
-    def name_heads(self) -> set[str]:
+    # Read once the facts are complete (supported_facts builds them, then only reads).
+    @functools.cached_property
+    def name_heads(self) -> frozenset[str]:
         """The last words of the business's product names ('hoodie', 'latte'): a title-case phrase
         ending in one names a product, and must be one the catalog has."""
-        return {product.name.lower().split()[-1] for product in self.products if product.name.split()}
+        return frozenset(product.name.lower().split()[-1] for product in self.products if product.name.split())
 
-    def attribute_words(self) -> set[str]:
-        return {attribute for product in self.products for variant in product.variants
-                for attribute in variant.attributes} | COLOUR_WORDS
+    @functools.cached_property
+    def attribute_words(self) -> frozenset[str]:
+        return frozenset({attribute for product in self.products for variant in product.variants
+                          for attribute in variant.attributes} | COLOUR_WORDS)
+
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        """Every word the facts hold (their texts and names), lower case."""
+        return frozenset(re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", self.corpus + "\n" + "\n".join(self.names)))
 
     def _attributes_in(self, sentence: str) -> set[str]:
         if self._attribute_pattern is None:
@@ -1163,8 +1172,8 @@ def _variant_facts(variant: dict[str, Any], *, currency: str | None) -> VariantF
 
 
 def _attributes(variant: dict[str, Any]) -> frozenset[str]:
-    return frozenset(re.sub(r"\s+", " ", str(variant.get(key) or "")).strip().lower()
-                     for key in ("size", "colour", "color", "option", "title") if str(variant.get(key) or "").strip())
+    values = (variant.get(key) for key in ("size", "colour", "color", "option", "title"))
+    return frozenset(" ".join(str(value).split()).lower() for value in values if value and str(value).strip())
 
 
 def _add_email(email: str, facts: FactSet) -> None:
