@@ -692,7 +692,7 @@ def careless_replies(case: str, *, question: str, correct: str = "",
     answer = careless_answer(case, question=question, correct=correct)
     if answer is None:
         raise ValueError(f"The careless case {case!r} cannot change {correct!r}.")
-    return [*replies, ScriptedReply(text=answer.text, chunk_size=7), ScriptedReply(text=answer.text)], answer.wrong
+    return [*replies, ScriptedReply(text=answer.text, chunk_size=16), ScriptedReply(text=answer.text)], answer.wrong
 
 
 def main() -> None:
