@@ -327,13 +327,15 @@ def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False)
     # Links and e-mail addresses carry numbers (tracking ids, dates in paths) but state nothing;
     # they are blanked out, keeping every other character where it was.
     sentence_as_written = sentence
-    taken: list[tuple[int, int]] = []
+    # One flag per character already part of a claim: a sentence of thousands of figures (a model
+    # repeating itself) costs a slice per claim, not a comparison with every claim before it.
+    taken = bytearray(len(sentence) + 1)
     found: list[Claim] = []
     # Contact details first, from the sentence as written: an invented address or number is the
     # classic hallucination, and it is what a customer acts on.
     if "@" in sentence or "." in sentence:
         for start, end, kind, contact in _contacts_in(sentence):
-            taken.append((start, end))
+            taken[start:end] = b"\x01" * (end - start)
             found.append(Claim(kind=kind, text=sentence[start:end], value=contact, sentence=sentence_as_written,
                                start=offset + start, end=offset + end))
     if any(marker in sentence for marker in _LINK_MARKERS) or found:
@@ -344,9 +346,9 @@ def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False)
         # A sentence's full stop is not part of "November." or "10am." (but is of "a.m.").
         if sentence[end - 1] == "." and not re.search(r"(?i)[ap]\.\s?m\.$", sentence[start:end]):
             end -= 1
-        if any(start < other_end and other_start < end for other_start, other_end in taken):
+        if any(taken[start:end]):
             return
-        taken.append((start, end))
+        taken[start:end] = b"\x01" * (end - start)
         found.append(Claim(kind=kind, text=sentence[start:end], value=value, sentence=sentence_as_written,
                            start=offset + start, end=offset + end))
 
@@ -385,7 +387,7 @@ def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False)
             add(ClaimKind.MEASUREMENT, match.start(), match.end(), _quantity(match))
         for match in _YEAR.finditer(sentence):
             add(ClaimKind.YEAR, match.start(), match.end(), int(match.group("y")))
-    if with_digits or _may_contain(lowered, NUMBER_WORDS):
+    if (with_digits or _may_contain(lowered, NUMBER_WORDS)) and _may_contain(lowered, _COUNT_UNIT_STEMS):
         for match in _COUNT.finditer(sentence):
             add(ClaimKind.COUNT, match.start(), match.end(), _quantity(match))
     if _may_contain(lowered, RELATIVE_DAYS) and _DATED_EVENT.search(sentence):
@@ -431,6 +433,9 @@ _COUNT_WORDS = r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|tw
 _COUNT_UNITS = (r"(?:(?:working|business|calendar|school)\s+)?(?:days?|weeks?|months?|years?|hours?|minutes?|"
                 r"nights?|stores?|shops?|branches?|locations?|colou?rs?|sizes?|flavou?rs?|varieties?|"
                 r"styles?)")
+# What every unit of _COUNT_UNITS contains: a sentence without any is not searched for counts.
+_COUNT_UNIT_STEMS = ("day", "week", "month", "year", "hour", "minute", "night", "store", "shop", "branch",
+                     "location", "colo", "size", "flavo", "variet", "style")
 _COUNT = re.compile(
     rf"(?<![\w.,:/-])(?P<n1>\d+|(?i:{_COUNT_WORDS}))(?:\s?(?:-|–|to)\s?(?P<n2>\d+|(?i:{_COUNT_WORDS})))?"
     rf"\s+(?:(?i:available|different|more|extra)\s+)?(?P<unit>(?i:{_COUNT_UNITS}))\b")
@@ -454,6 +459,15 @@ _NAME_LEADERS = frozenset({
 # Words that make a title-case phrase a policy's name: such names must be in the business's own words.
 POLICY_WORDS = frozenset({"policy", "guarantee", "warranty", "programme", "program", "membership", "club",
                           "plan", "scheme", "promise", "rewards", "loyalty", "subscription", "pass"})
+
+
+# A total of more amounts than this in one sentence is not an answer's sum of extras.
+SUM_MAX_AMOUNTS = 7
+
+
+@functools.lru_cache(maxsize=256)
+def _amounts_in(sentence: str) -> tuple[Money, ...]:
+    return tuple(money for _start, _end, money in _money_in(sentence))
 
 
 def _contacts_in(sentence: str) -> Iterator[tuple[int, int, ClaimKind, str]]:
@@ -531,7 +545,8 @@ def _sums_in(sentence: str) -> Iterator[tuple[int, int, SumValue]]:
             yield chain[0][0], total[1], SumValue(addends=tuple(item[2] for item in chain), total=total[2])
             position = index + 1
         else:
-            position += 1
+            # A chain that ends without a total ends there for every amount inside it too.
+            position = max(position + 1, index)
 
 
 _PLUS = re.compile(r"(?i)\+|\bplus\b|\band\b")
@@ -858,9 +873,11 @@ class FactSet:
     def _sum_of_others(self, claim: Claim) -> bool:
         """'£3.80 with oat milk (40p), £4.20 in all': a total of amounts the same sentence states."""
         assert isinstance(claim.value, Money)
-        others = [money for _start, _end, money in _money_in(claim.sentence)
-                  if money.amount != claim.value.amount and self._money_supported(money)]
-        if len(others) < 2 or len(others) > 6:
+        amounts = _amounts_in(claim.sentence)
+        if len(amounts) > SUM_MAX_AMOUNTS:
+            return False
+        others = [money for money in amounts if money.amount != claim.value.amount and self._money_supported(money)]
+        if len(others) < 2:
             return False
         return any(sum((money.amount for money in group), Decimal(0)) == claim.value.amount
                    for size in range(2, len(others) + 1) for group in itertools.combinations(others, size))
