@@ -47,6 +47,7 @@ class ClaimKind(StrEnum):
     YEAR = "year"
     RELATIVE_DAY = "relative_day"
     NAME = "name"
+    VARIANT = "variant"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,16 @@ class Quantity:
     unit: str
 
 
-ClaimValue = Money | time | tuple[DateValue, ...] | int | StatusValue | Decimal | str | SumValue | Quantity
+@dataclass(frozen=True)
+class VariantMention:
+    """'Ribbed Beanie (Navy, One size)', or 'Large' in 'available right now: Regular, Large'."""
+
+    product: str  # as written; empty in a list of what is available
+    written: str  # the variant as written: 'Navy, One size'
+    available: bool | None = None  # said to be available (in a list of what is in stock)
+
+
+ClaimValue = VariantMention | Money | time | tuple[DateValue, ...] | int | StatusValue | Decimal | str | SumValue | Quantity
 
 
 @dataclass(frozen=True)
@@ -389,10 +399,24 @@ def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False)
             add(ClaimKind.YEAR, match.start(), match.end(), int(match.group("y")))
     if (with_digits or _may_contain(lowered, NUMBER_WORDS)) and _may_contain(lowered, _COUNT_UNIT_STEMS):
         for match in _COUNT.finditer(sentence):
+            if match.group(0).lower() == "one size":
+                continue  # a size's name
             add(ClaimKind.COUNT, match.start(), match.end(), _quantity(match))
     if _may_contain(lowered, RELATIVE_DAYS) and _DATED_EVENT.search(sentence):
         for match in _RELATIVE_DAY.finditer(sentence):
             add(ClaimKind.RELATIVE_DAY, match.start(), match.end(), RELATIVE_DAYS[match.group(0).lower()])
+    if with_names and "(" in sentence:
+        for match in _NAMED_VARIANT.finditer(sentence):
+            product = _without_leaders(match.group("name"))
+            start = match.end("name") - len(product) if product else match.start()
+            add(ClaimKind.VARIANT, start, match.end(),
+                VariantMention(product=product, written=match.group("attrs").strip()))
+    if with_names and _may_contain(lowered, ("available", "in stock")):
+        for listing in _AVAILABLE_LIST.finditer(sentence):
+            for item in _LIST_ITEM.finditer(listing.group("list")):
+                start = listing.start("list") + item.start("item")
+                add(ClaimKind.VARIANT, start, start + len(item.group("item")),
+                    VariantMention(product="", written=item.group("item"), available=True))
     for match in _TITLE_RUN.finditer(sentence) if with_names else ():
         name = _name_of(match.group(0))
         if name:
@@ -456,6 +480,11 @@ _NAME_LEADERS = frozenset({
     "thanks", "thank", "please", "de", "het", "een", "onze", "ja", "nee", "on", "in", "at", "for", "with", "from",
     "dear", "ok", "okay", *WEEKDAYS, *MONTHS,
 })
+# "Ribbed Beanie (Navy, One size)": a product named with its variant in brackets.
+_NAMED_VARIANT = re.compile(r"(?P<name>[A-Z][\w'&-]*(?:[ \t]+[A-Z][\w'&-]*){0,4})[ \t]*\((?P<attrs>[^()\n]{1,40})\)")
+# "Available right now: Blue M, Blue S": each item is said to be in stock.
+_AVAILABLE_LIST = re.compile(r"(?i:\b(?:available|in stock)(?:\s+(?:right\s+)?now)?\s*:\s*)(?P<list>[^.!?\n]{1,200})")
+_LIST_ITEM = re.compile(r"(?:(?:and|or)\s+)?(?P<item>[^,;\s][^,;]*?)(?=\s*(?:,|;|\band\b|\bor\b|$))")
 # Words that make a title-case phrase a policy's name: such names must be in the business's own words.
 POLICY_WORDS = frozenset({"policy", "guarantee", "warranty", "programme", "program", "membership", "club",
                           "plan", "scheme", "promise", "rewards", "loyalty", "subscription", "pass"})
@@ -511,12 +540,17 @@ def _quantity(match: re.Match[str]) -> Quantity:
     return Quantity(numbers=numbers, unit=unit)
 
 
-def _name_of(run: str) -> str:
-    """The name in a title-case run, without the sentence's first word or a greeting before it."""
+def _without_leaders(run: str) -> str:
+    """A title-case run without the sentence's first word or a greeting before it."""
     words = run.split()
     while words and words[0].lower().strip("'") in _NAME_LEADERS:
         words.pop(0)
-    return " ".join(words) if len(words) >= 2 else ""
+    return " ".join(words)
+
+
+def _name_of(run: str) -> str:
+    name = _without_leaders(run)
+    return name if " " in name else ""
 
 
 def _sums_in(sentence: str) -> Iterator[tuple[int, int, SumValue]]:
@@ -772,13 +806,16 @@ class VariantFacts:
     available: bool | None = None
     prices: frozenset[Decimal] = frozenset()
 
+    @property
+    def in_stock(self) -> bool:
+        return self.available if self.available is not None else (self.stock or 0) > 0
+
     def backs(self, claim: Claim) -> bool:
         value = claim.value
         if claim.kind is ClaimKind.STOCK and isinstance(value, int):
             return self.stock == value or (value == 0 and self.available is False)
         if claim.kind is ClaimKind.STATUS and isinstance(value, StatusValue):
-            in_stock = self.available if self.available is not None else (self.stock or 0) > 0
-            return (in_stock == (value.status == "in_stock")) != value.negated
+            return (self.in_stock == (value.status == "in_stock")) != value.negated
         if claim.kind is ClaimKind.MONEY and isinstance(value, Money):
             return value.amount in self.prices
         return True
@@ -853,6 +890,8 @@ class FactSet:
             return self.today is None or self.today + timedelta(days=value) in self.dates
         if claim.kind is ClaimKind.NAME and isinstance(value, str):
             return self._name_supported(value)
+        if claim.kind is ClaimKind.VARIANT and isinstance(value, VariantMention):
+            return self._variant_mention_supported(value)
         return self._supports_figure(claim)
 
     def _range_supported(self, claim: Claim) -> bool:
@@ -971,6 +1010,28 @@ class FactSet:
                    if variant.from_tool):
                 return True
         return False if scoped else None
+
+    def _variant_mention_supported(self, mention: VariantMention) -> bool:
+        """A variant named must exist, and be the one the data says: an order's 'Ribbed Beanie
+        (Navy, One size)' is not its Black one, and a list of what is in stock lists only variants
+        the tools returned in stock."""
+        asked = self._attributes_in(mention.written)
+        if not asked:
+            return True  # "(24 available)", "(hooded)": no variant named
+        if mention.product:
+            product = mention.product.lower()
+            # The data names this product with a variant itself (an order's lines): only as it does.
+            if f"{product} (" in self.corpus:
+                return f"{product} ({mention.written.lower()})" in self.corpus
+            candidates = [known for known in self.products if known.name.lower() == product]
+        else:
+            candidates = [known for known in self.products if known.from_tool]
+        if not candidates:
+            return not mention.product  # a product the data does not know: its name is checked as a name
+        tool_variants = [variant for known in candidates for variant in known.variants if variant.from_tool]
+        if mention.available:
+            return any(asked <= variant.attributes and variant.in_stock for variant in tool_variants)
+        return any(asked <= variant.attributes for known in candidates for variant in known.variants)
 
     @staticmethod
     def _product_supports(claim: Claim, named: list[ProductFacts]) -> bool | None:

@@ -498,3 +498,24 @@ def test_a_product_is_sold_out_only_when_no_variant_is_in_stock() -> None:
     assert unsupported_texts("The Essential Hoodie: from €59.95, sold out.", facts) == ["sold out"]
     assert check_answer("The Essential Hoodie is in stock.", facts).ok
     assert unsupported_texts("The Essential Hoodie is in stock.", shop_facts(NAVY_M)) == ["in stock"]
+
+
+ORDER_LINES = {"found": True, "order": {"number": "TL-10411", "status": "shipped", "currency": "EUR", "items": [
+    {"sku": "TL-BEAN-001-NAV-OS", "name": "Ribbed Beanie (Navy, One size)", "quantity": 1, "unit_price": "19.95"}]}}
+
+
+def test_an_order_line_is_named_with_its_own_variant() -> None:
+    facts = shop_facts(ORDER_LINES)
+
+    assert check_answer("It contains: 1 × Ribbed Beanie (Navy, One size).", facts).ok
+    assert unsupported_texts("It contains: 1 × Ribbed Beanie (Black, One size).", facts) == [
+        "Ribbed Beanie (Black, One size)"]
+
+
+def test_a_list_of_what_is_available_lists_only_variants_in_stock() -> None:
+    facts = shop_facts(ALL_VARIANTS)
+
+    assert check_answer("Available right now: Black M.", facts).ok
+    assert unsupported_texts("Available right now: Black M, Navy M.", facts) == ["Navy M"]
+    assert check_answer("The Essential Hoodie (Black M) is in stock (24 available).", facts).ok
+    assert unsupported_texts("The Essential Hoodie (Green M) is lovely.", facts) == ["Essential Hoodie (Green M)"]

@@ -87,10 +87,11 @@ def the_data_answer(schema_name: str, message_id: int, now: Any) -> tuple[str, l
     return result.text, calls
 
 
-def converse_carelessly(tenant: Any, turn: Turn, index: int, model: FakeOpenAIServer) -> tuple[AnswerResult, str, str,
-                                                                                               str]:
-    """The turn's messages in one new conversation; earlier ones answered correctly, the last one
-    carelessly. Returns the last answer, what streamed of it, the case and its wrong piece."""
+def converse_carelessly(tenant: Any, turn: Turn, index: int, model: FakeOpenAIServer,
+                        settings: Any) -> tuple[AnswerResult, str, str, str]:
+    """The turn's messages in one new conversation; earlier ones answered from the data (offline, so
+    the conversation holds what the offline suite's does: an order number asked about, say), the
+    last one carelessly. Returns the last answer, what streamed of it, the case and its wrong piece."""
     now = turn.now or timezone.now()
     with schema_context(tenant.schema_name):
         contact = services.contact_get_or_create(visitor_id=f"v-{uuid.uuid4().hex}")
@@ -99,27 +100,29 @@ def converse_carelessly(tenant: Any, turn: Turn, index: int, model: FakeOpenAISe
     for position, text in enumerate(turn.says):
         with schema_context(tenant.schema_name):
             received = services.message_receive(conversation=conversation, text=text, client_id=uuid.uuid4().hex)
-        correct, calls = the_data_answer(tenant.schema_name, received.message.pk, now)
         model.discard_scripts()
-        if position < len(turn.says) - 1:
-            if calls:
-                model.script_reply(tool_calls=calls)
-            model.script_reply(text=correct)
-        else:
+        last = position == len(turn.says) - 1
+        if last:
+            correct, calls = the_data_answer(tenant.schema_name, received.message.pk, now)
             case = case_for(index, correct, text, [call["name"] for call in calls])
             replies, wrong = careless_replies(case, question=text, correct=correct, tool_calls=tuple(calls))
             for reply in replies:
                 model.script_reply(reply)
+        key, settings.OPENAI_API_KEY = settings.OPENAI_API_KEY, settings.OPENAI_API_KEY if last else ""
         sink = Sink()
-        result = run_then_close_llm_clients(answer_customer_message(
-            schema_name=tenant.schema_name, message_id=received.message.pk, sink=sink, now=now))
+        try:
+            result = run_then_close_llm_clients(answer_customer_message(
+                schema_name=tenant.schema_name, message_id=received.message.pk, sink=sink, now=now))
+        finally:
+            settings.OPENAI_API_KEY = key
     assert result is not None
     return result, "".join(sink.deltas), case, wrong
 
 
 @pytest.mark.parametrize("turn", TURNS, ids=[turn.id for turn in TURNS])
-def test_turn_with_a_careless_model(demo_copies, model: FakeOpenAIServer, turn: Turn) -> None:
-    result, streamed, case, wrong = converse_carelessly(demo_copies[turn.tenant], turn, TURNS.index(turn), model)
+def test_turn_with_a_careless_model(demo_copies, model: FakeOpenAIServer, fast_limits: Any, turn: Turn) -> None:
+    result, streamed, case, wrong = converse_carelessly(demo_copies[turn.tenant], turn, TURNS.index(turn), model,
+                                                        fast_limits)
 
     where = f"\n{turn.id} ({case}): {turn.says[-1]!r}\nstreamed: {streamed!r}\nanswer: {result.text!r}"
     if wrong:

@@ -646,7 +646,10 @@ def careless_answer(case: str, *, question: str, correct: str = "") -> CarelessA
     if case == "wrong_variant":
         for word, other in _COLOUR_SWAP.items():
             match = re.search(rf"\b{word}\b", correct)
-            if match and re.search(r"(?i)in stock|sold out|left|available|£|€", correct):
+            # Only a variant the answer does not name already: "Regular, Large" -> "Regular, Regular" says
+            # nothing wrong.
+            if match and not re.search(rf"\b{other}\b", correct) and re.search(
+                    r"(?i)in stock|sold out|left|available|£|€|×", correct):
                 wrong_text = correct[:match.start()] + other + correct[match.end():]
                 return CarelessAnswer(text=wrong_text, wrong=_around(wrong_text, match.start(), len(other)))
         return None

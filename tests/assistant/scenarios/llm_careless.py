@@ -9,7 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tests.assistant.scenarios import Turn
-from tests.assistant.scenarios.fixture_data import hours, product, profile
+from tests.assistant.scenarios.fixture_data import hours, orders, product, profile
 
 # A Wednesday morning in November: both businesses open, no holiday near.
 WEDNESDAY_MORNING = datetime(2026, 11, 25, 10, 30, tzinfo=ZoneInfo(profile("shop")["timezone"]))
@@ -19,7 +19,13 @@ HARBOUR_L = product("shop", "Harbour Hoodie").variant(size="L", colour="Blue")
 LATTE_LARGE = product("cafe", "Latte").variant(size="Large")
 LATTE_REGULAR = product("cafe", "Latte").variant(size="Regular")
 
+ORDER = orders("shop")["TL-10411"]
+
 TURNS = [
+    Turn(id="careless-order-after-email", tenant="shop",
+         says=(f"where is my order {ORDER['number']}", ORDER["email"]), must_say=(ORDER["number"],),
+         must_not_say=(ORDER["phone"],) if ORDER.get("phone") else (), now=WEDNESDAY_MORNING,
+         tags=frozenset({"llm", "orders"})),
     Turn(id="careless-hours-saturday", tenant="shop", says=("what time r u open saturday",),
          must_say=(SHOP_SATURDAY[0], SHOP_SATURDAY[1]), now=WEDNESDAY_MORNING, tags=frozenset({"llm"})),
     Turn(id="careless-harbour-price", tenant="shop", says=("how much is the harbour hoodie?",),
