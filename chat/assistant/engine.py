@@ -436,6 +436,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
         return supported_facts(context.results, business=business, today=today, customer_texts=turn.customer_texts)
 
     answer_text = ""
+    fallback_replies: list[str] = []
     for _round in range(MAX_TOOL_ROUNDS):
         gate = SentenceGate(facts=facts_now(), screen=screen)
         round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, echo=echo, with_tools=True)
@@ -477,6 +478,9 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             context.verified_order = context.verified_order or safe_context.verified_order
             context.sources.extend(s for s in safe_context.sources if s not in context.sources)
             answer_text = result_offline.text
+            # The data's answer comes whole: its offer of a person too.
+            fallback_replies = result_offline.quick_replies
+            context.handoff_reason = context.handoff_reason or result_offline.handoff_reason
         break
     else:
         answer_text = answer_text or offline.phrase(turn.state.language, "unknown")
@@ -489,6 +493,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
     best = context.best_knowledge_score
     low_confidence = "knowledge_search" in used and not context.sources and not (used - {"knowledge_search"})
     return Draft(text=answer_text, mode="llm", sources=list(context.sources), tool_calls=list(context.calls),
+                 quick_replies=fallback_replies,
                  confidence=best, low_confidence=low_confidence, handoff_reason=context.handoff_reason,
                  model=str(usage["model"]), tokens_in=int(usage["tokens_in"]), tokens_out=int(usage["tokens_out"]),
                  cost_minor=int(usage["cost_minor"]), cacheable=bool(used) and used <= CACHEABLE_TOOLS)

@@ -411,7 +411,7 @@ def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False)
             start = match.end("name") - len(product) if product else match.start()
             add(ClaimKind.VARIANT, start, match.end(),
                 VariantMention(product=product, written=match.group("attrs").strip()))
-    if with_names and _may_contain(lowered, ("available", "in stock")):
+    if with_names and _may_contain(lowered, ("available", "in stock", "beschikbaar")):
         for listing in _AVAILABLE_LIST.finditer(sentence):
             for item in _LIST_ITEM.finditer(listing.group("list")):
                 start = listing.start("list") + item.start("item")
@@ -473,7 +473,7 @@ _DATED_EVENT = re.compile(r"(?i)\b(?:open|opens|closed|closes|arriv\w*|deliver\w
                           r"expected|ready|due|sent|posted|collect\w*|pick\w* up|back in stock|restock\w*|"
                           r"geopend|gesloten|open|bezorgd|verzonden|geleverd)\b")
 # Title-case runs ("the Premium Hoodie", "our Price Match Guarantee"): product and policy names.
-_TITLE_RUN = re.compile(r"(?<![\w'-])[A-Z][\w'&-]*(?:\s+(?:&\s+|de\s+|of\s+|the\s+)?[A-Z][\w'&-]*)+")
+_TITLE_RUN = re.compile(r"(?<![\w'-])[A-Z][\w'&-]*(?:\s+(?:&\s+|de\s+|of\s+|the\s+)?(?:[A-Z]|\d+-[A-Z])[\w'&-]*)+")
 _NAME_LEADERS = frozenset({
     "the", "our", "your", "a", "an", "this", "that", "these", "those", "yes", "no", "sure", "hi", "hello", "hey",
     "we", "i", "you", "it", "they", "and", "or", "but", "so", "also", "unfortunately", "sorry", "great", "good",
@@ -483,7 +483,8 @@ _NAME_LEADERS = frozenset({
 # "Ribbed Beanie (Navy, One size)": a product named with its variant in brackets.
 _NAMED_VARIANT = re.compile(r"(?P<name>[A-Z][\w'&-]*(?:[ \t]+[A-Z][\w'&-]*){0,4})[ \t]*\((?P<attrs>[^()\n]{1,40})\)")
 # "Available right now: Blue M, Blue S": each item is said to be in stock.
-_AVAILABLE_LIST = re.compile(r"(?i:\b(?:available|in stock)(?:\s+(?:right\s+)?now)?\s*:\s*)(?P<list>[^.!?\n]{1,200})")
+_AVAILABLE_LIST = re.compile(r"(?i:\b(?:available|in stock|beschikbaar)(?:\s+(?:right\s+)?now|\s+instead|\s+in)?"
+                             r"\s*:\s*)(?P<list>[^.!?\n]{1,200})")
 _LIST_ITEM = re.compile(r"(?:(?:and|or)\s+)?(?P<item>[^,;\s][^,;]*?)(?=\s*(?:,|;|\band\b|\bor\b|$))")
 # Words that make a title-case phrase a policy's name: such names must be in the business's own words.
 POLICY_WORDS = frozenset({"policy", "guarantee", "warranty", "programme", "program", "membership", "club",
@@ -858,6 +859,7 @@ class FactSet:
     squashed: str = ""
     today: date | None = None
     _texts: list[str] = field(default_factory=list, repr=False)
+    _alternatives: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (product, "Blue S")
     _attribute_pattern: re.Pattern[str] | None = field(default=None, repr=False)
 
     def supports(self, claim: Claim) -> bool:
@@ -891,7 +893,7 @@ class FactSet:
         if claim.kind is ClaimKind.NAME and isinstance(value, str):
             return self._name_supported(value)
         if claim.kind is ClaimKind.VARIANT and isinstance(value, VariantMention):
-            return self._variant_mention_supported(value)
+            return self._variant_mention_supported(value, claim)
         return self._supports_figure(claim)
 
     def _range_supported(self, claim: Claim) -> bool:
@@ -923,7 +925,7 @@ class FactSet:
 
     def _name_supported(self, name: str) -> bool:
         words = name.lower().split()
-        last = words[-1]
+        last = _head(name)
         heads = self.name_heads
         if last not in POLICY_WORDS and last not in heads and last.rstrip("s") not in heads:
             return True
@@ -942,9 +944,9 @@ class FactSet:
     # Read once the facts are complete (supported_facts builds them, then only reads).
     @functools.cached_property
     def name_heads(self) -> frozenset[str]:
-        """The last words of the business's product names ('hoodie', 'latte'): a title-case phrase
-        ending in one names a product, and must be one the catalog has."""
-        return frozenset(product.name.lower().split()[-1] for product in self.products if product.name.split())
+        """The last words of the business's product names ('hoodie', 'latte', 'pack' of '3-Pack'): a
+        title-case phrase ending in one names a product, and must be one the catalog has."""
+        return frozenset(_head(product.name) for product in self.products if product.name.split())
 
     @functools.cached_property
     def attribute_words(self) -> frozenset[str]:
@@ -985,10 +987,16 @@ class FactSet:
         if claim.kind is ClaimKind.STATUS and (not isinstance(claim.value, StatusValue)
                                                or claim.value.status not in ("in_stock", "out_of_stock")):
             return None
-        # The nearest clause that names a variant or a product says what the claim is about.
+        # The nearest clause that names a variant or a product says what the claim is about; a
+        # variant in brackets right after the claim ("£3.80 (Large)") says it first.
         found: set[str] = set()
         named: list[ProductFacts] = []
-        for clause in _clauses_near(claim):
+        position = claim.sentence.find(claim.text)
+        bracket = _BRACKET_AFTER.match(claim.sentence, position + len(claim.text)) if position >= 0 else None
+        clauses = _clauses_near(claim)
+        if bracket is not None:
+            clauses = [bracket.group(1), *clauses]
+        for clause in clauses:
             found = self._attributes_in(clause)
             named = [product for product in tool_products if product.name.lower() in clause.lower()]
             if found or named:
@@ -1011,13 +1019,15 @@ class FactSet:
                 return True
         return False if scoped else None
 
-    def _variant_mention_supported(self, mention: VariantMention) -> bool:
+    def _variant_mention_supported(self, mention: VariantMention, claim: Claim) -> bool:
         """A variant named must exist, and be the one the data says: an order's 'Ribbed Beanie
-        (Navy, One size)' is not its Black one, and a list of what is in stock lists only variants
-        the tools returned in stock."""
+        (Navy, One size)' is not its Black one, a list of what is in stock lists only variants the
+        tools returned in stock, and the price right after 'Chai Latte (Regular)' is the Regular's."""
         asked = self._attributes_in(mention.written)
         if not asked:
             return True  # "(24 available)", "(hooded)": no variant named
+        # Sizes written with digits ("Sand 46", "Grey Melange 37-40") must be the variant's own.
+        numbered = {token.lower() for token in re.findall(r"\d[\w-]*", mention.written)}
         if mention.product:
             product = mention.product.lower()
             # The data names this product with a variant itself (an order's lines): only as it does.
@@ -1029,9 +1039,29 @@ class FactSet:
         if not candidates:
             return not mention.product  # a product the data does not know: its name is checked as a name
         tool_variants = [variant for known in candidates for variant in known.variants if variant.from_tool]
+        matching = [variant for known in candidates for variant in known.variants
+                    if asked <= variant.attributes and numbered <= _tokens(variant.attributes)]
         if mention.available:
-            return any(asked <= variant.attributes and variant.in_stock for variant in tool_variants)
-        return any(asked <= variant.attributes for known in candidates for variant in known.variants)
+            return any(variant in tool_variants and variant.in_stock for variant in matching)
+        if not matching:
+            return False
+        price = self._price_after(mention, claim)
+        priced = [variant for variant in matching if variant.from_tool and variant.prices]
+        return price is None or not priced or any(price in variant.prices for variant in priced)
+
+    @staticmethod
+    def _price_after(mention: VariantMention, claim: Claim) -> Decimal | None:
+        """The first amount after a named variant in its sentence, when nothing but words about it
+        (its extras: 'with oat milk is') comes between: the price said of that variant."""
+        sentence = claim.sentence
+        position = sentence.find(claim.text)
+        if position < 0:
+            return None
+        rest = sentence[position + len(claim.text):]
+        first = next(iter(sorted(_money_in(rest), key=lambda found: found[0])), None)
+        if first is None or len(rest[:first[0]]) > 60 or re.search(r"[\d.;!?()]", rest[:first[0]]):
+            return None
+        return first[2].amount
 
     @staticmethod
     def _product_supports(claim: Claim, named: list[ProductFacts]) -> bool | None:
@@ -1097,6 +1127,11 @@ def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | N
         _walk(_as_data(result), facts, key="", currency=None)
     if business:
         _walk_business(business, facts)
+        # An amount a tool gave without its currency is in the business's: "$3.80" is not "£3.80".
+        currency = str(business.get("currency") or "").upper()
+        if currency in CURRENCY_CODES:
+            facts.money = {(amount, known or currency) for amount, known in facts.money}
+    _resolve_alternatives(facts)
     for text in customer_texts:
         for claim in extract_claims(text):
             if claim.kind in (ClaimKind.PHONE, ClaimKind.EMAIL):
@@ -1106,6 +1141,7 @@ def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | N
     return facts
 
 
+_BRACKET_AFTER = re.compile(r"\s*\(([^()]{1,40})\)")
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\s[-–—]\s|(?i:\b(?:and|but|while|whereas|although|though|en|maar)\b)")
 
 
@@ -1121,6 +1157,30 @@ def _clauses_near(claim: Claim) -> list[str]:
     clauses = [sentence[start:end] for start, end in itertools.pairwise(cuts)]
     own = max(index for index, start in enumerate(cuts[:-1]) if start <= position)
     return [clauses[own], *reversed(clauses[:own]), *clauses[own + 1:]]
+
+
+def _head(name: str) -> str:
+    return re.sub(r"^\d+-", "", name.lower().split()[-1])
+
+
+def _tokens(attributes: frozenset[str]) -> set[str]:
+    return {token for attribute in attributes for token in attribute.split()} | set(attributes)
+
+
+def _resolve_alternatives(facts: FactSet) -> None:
+    """A tool's alternatives ("Blue S") become available variants of their product, read with the
+    attribute values the product is known to have (multi-word colours included)."""
+    for product_name, text in facts._alternatives:
+        known = {attribute for product in facts.products if product.name.lower() == product_name.lower()
+                 for variant in product.variants for attribute in variant.attributes}
+        lowered = " ".join(text.lower().split())
+        attributes = {attribute for attribute in known if re.search(rf"(?<![\w-]){re.escape(attribute)}(?![\w-])", lowered)}
+        # Sizes written with digits ("44", "36-40") are read as written.
+        attributes |= set(re.findall(r"\d[\w-]*", lowered))
+        if not attributes:
+            attributes = set(lowered.split())
+        facts.products.append(ProductFacts(name=product_name, from_tool=True, variants=(
+            VariantFacts(attributes=frozenset(attributes), from_tool=True, available=True),)))
 
 
 _RANGE_LINK = re.compile(r"(?i)\s*(?:-|–|—|to|until|till|tot)\s*")
@@ -1233,6 +1293,10 @@ def _names_of(value: dict[str, Any], facts: FactSet, *, currency: str | None) ->
     if isinstance(value.get("name"), str) and isinstance(variants, list | tuple):
         facts.products.append(ProductFacts(name=value["name"], from_tool=True, variants=tuple(
             _variant_facts(variant, currency=currency) for variant in variants if isinstance(variant, dict))))
+        # "alternatives": ["Blue S", "Blue M"]: variants the tool says are available instead.
+        alternatives = value.get("alternatives")
+        if isinstance(alternatives, list | tuple):
+            facts._alternatives.extend((value["name"], str(text)) for text in alternatives if text)
 
 
 def _variant_facts(variant: dict[str, Any], *, currency: str | None) -> VariantFacts:

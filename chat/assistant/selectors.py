@@ -121,6 +121,7 @@ def business_facts() -> dict[str, Any]:
     business's own profile and the names in its catalog (chat.assistant.factcheck.supported_facts).
     Read once per LLM answer, never for the offline mode, which only says what it looked up."""
     from orders.models import Product, Variant
+    from orders.selectors import commerce_currency
 
     profile = (BusinessProfile.objects.filter(pk=1)
                .values("name", "tagline", "address", "phone", "contact_email").first()) or {}
@@ -134,4 +135,4 @@ def business_facts() -> dict[str, Any]:
                    "id", "name", "category", "synonyms")]
     return {"name": profile.get("name", ""), "tagline": profile.get("tagline", ""),
             "address": profile.get("address", ""), "phone": profile.get("phone", ""),
-            "email": profile.get("contact_email", ""), "catalog": catalog}
+            "email": profile.get("contact_email", ""), "currency": commerce_currency(), "catalog": catalog}

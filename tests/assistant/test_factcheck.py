@@ -519,3 +519,52 @@ def test_a_list_of_what_is_available_lists_only_variants_in_stock() -> None:
     assert unsupported_texts("Available right now: Black M, Navy M.", facts) == ["Navy M"]
     assert check_answer("The Essential Hoodie (Black M) is in stock (24 available).", facts).ok
     assert unsupported_texts("The Essential Hoodie (Green M) is lovely.", facts) == ["Essential Hoodie (Green M)"]
+
+
+CHAI = {"query": "large chai latte with syrup", "found": True, "products": [{
+    "sku": "SC-TEA-006", "name": "Chai Latte", "category": "Tea", "currency": "GBP",
+    "variants": [
+        {"sku": "C-REG", "size": "Regular", "colour": "", "available": True, "price_minor": 350, "currency": "GBP",
+         "price": "£3.50"},
+        {"sku": "C-LRG", "size": "Large", "colour": "", "available": True, "price_minor": 390, "currency": "GBP",
+         "price": "£3.90"}],
+    "alternatives": []}],
+    "price_with_extras": [{"variant": "Chai Latte (Large)", "price_minor": 390,
+                           "extras": [{"name": "Syrup Shot", "price_minor": 50}], "total_minor": 440}]}
+SOCKS = {"query": "sneakers", "found": True, "products": [{
+    "sku": "SN", "name": "Suede Court Sneakers", "category": "Shoes", "currency": "EUR",
+    "variants": [{"sku": "S45", "size": "45", "colour": "Sand", "available": False, "price_minor": 11995,
+                  "currency": "EUR", "price": "€119.95"}],
+    "alternatives": ["Sand 44", "Sand 43"]}]}
+
+
+def test_the_price_said_of_a_named_variant_is_that_variant_price() -> None:
+    facts = supported_facts([CHAI], business={"currency": "GBP"})
+
+    assert check_answer("The Chai Latte (Large) with Syrup Shot is £3.90 + £0.50 Syrup Shot = £4.40.", facts).ok
+    assert not check_answer("The Chai Latte (Regular) with Syrup Shot is £3.90 + £0.50 Syrup Shot = £4.40.", facts).ok
+    assert unsupported_texts("The Latte is £3.90 (Regular).", facts) == ["£3.90"]
+
+
+def test_an_amount_without_a_currency_in_the_data_is_in_the_business_currency() -> None:
+    facts = supported_facts([CHAI], business={"currency": "GBP"})
+
+    assert check_answer("With syrup it is £4.40.", facts).ok
+    assert unsupported_texts("With syrup it is $4.40.", facts) == ["$4.40"]
+
+
+def test_alternatives_are_available_variants_and_a_numbered_size_must_be_the_variant_own() -> None:
+    facts = supported_facts([SOCKS])
+
+    assert check_answer("Sorry, the Suede Court Sneakers (Sand 45) are sold out. Available instead: Sand 44, "
+                        "Sand 43.", facts).ok
+    assert unsupported_texts("Sorry, the Suede Court Sneakers (Sand 46) are sold out.", facts) == [
+        "Suede Court Sneakers (Sand 46)"]
+    assert unsupported_texts("Available instead: Sand 44, Sand 42.", facts) == ["Sand 42"]
+
+
+def test_a_pack_size_is_part_of_a_product_name() -> None:
+    facts = supported_facts([{"products": [{"name": "Everyday Socks 3-Pack", "variants": []}]}])
+
+    assert check_answer("The Everyday Socks 3-Pack is lovely.", facts).ok
+    assert unsupported_texts("The Everyday Socks 4-Pack is lovely.", facts) == ["Everyday Socks 4-Pack"]
