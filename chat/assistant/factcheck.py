@@ -999,6 +999,10 @@ class FactSet:
         for clause in clauses:
             found = self._attributes_in(clause)
             named = [product for product in tool_products if product.name.lower() in clause.lower()]
+            # "Sencha Green Tea" names that product, not a "Green Tea" too.
+            named = [product for product in named if not any(
+                product.name.lower() != other.name.lower() and product.name.lower() in other.name.lower()
+                for other in named)]
             if found or named:
                 break
         if not found:
@@ -1046,8 +1050,10 @@ class FactSet:
         if not matching:
             return False
         price = self._price_after(mention, claim)
-        priced = [variant for variant in matching if variant.from_tool and variant.prices]
-        return price is None or not priced or any(price in variant.prices for variant in priced)
+        if price is None or not any(variant.prices for variant in tool_variants):
+            return True
+        # The tools priced this product: the price said of this variant must be the price they gave it.
+        return any(price in variant.prices for variant in matching if variant.from_tool)
 
     @staticmethod
     def _price_after(mention: VariantMention, claim: Claim) -> Decimal | None:
@@ -1067,6 +1073,13 @@ class FactSet:
     def _product_supports(claim: Claim, named: list[ProductFacts]) -> bool | None:
         """'The Harbour Hoodie is sold out' names no variant: it is about the product, sold out only
         when none of the variants the tools returned is in stock (and in stock when one is)."""
+        if claim.kind is ClaimKind.MONEY and isinstance(claim.value, Money) and len(named) == 1:
+            # "Sencha Green Tea: £3.80" is a price of that product, not of another one in the same answer;
+            # with extras ("with oat milk", "+") the amount may be a total.
+            priced = [variant for variant in named[0].variants if variant.from_tool and variant.prices]
+            if not priced or _EXTRAS_CONTEXT.search(claim.sentence):
+                return None
+            return any(claim.value.amount in variant.prices for variant in priced)
         if claim.kind is not ClaimKind.STATUS or not named or not isinstance(claim.value, StatusValue):
             return None
         in_stock = claim.value.status == "in_stock"
@@ -1141,6 +1154,7 @@ def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | N
     return facts
 
 
+_EXTRAS_CONTEXT = re.compile(r"(?i)\+|\b(?:with|plus|extra|total|together|altogether|met)\b")
 _BRACKET_AFTER = re.compile(r"\s*\(([^()]{1,40})\)")
 _CLAUSE_BREAK = re.compile(r"[,;:()]|\s[-–—]\s|(?i:\b(?:and|but|while|whereas|although|though|en|maar)\b)")
 

@@ -568,3 +568,14 @@ def test_a_pack_size_is_part_of_a_product_name() -> None:
 
     assert check_answer("The Everyday Socks 3-Pack is lovely.", facts).ok
     assert unsupported_texts("The Everyday Socks 4-Pack is lovely.", facts) == ["Everyday Socks 4-Pack"]
+
+
+def test_a_product_price_in_a_list_is_that_product_price() -> None:
+    facts = supported_facts([{"products": [
+        {"name": "Sencha Green Tea", "currency": "GBP", "variants": [
+            {"size": "", "colour": "", "available": True, "price_minor": 280, "currency": "GBP"}]},
+        {"name": "Matcha Latte", "currency": "GBP", "variants": [
+            {"size": "Regular", "colour": "", "available": True, "price_minor": 380, "currency": "GBP"}]}]}])
+
+    assert check_answer("- Sencha Green Tea: £2.80, in stock\n- Matcha Latte: from £3.80, in stock", facts).ok
+    assert unsupported_texts("- Sencha Green Tea: £3.80, in stock", facts) == ["£3.80"]
