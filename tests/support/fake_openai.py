@@ -679,9 +679,14 @@ def careless_answer(case: str, *, question: str, correct: str = "") -> CarelessA
 
 def _around(text: str, start: int, length: int) -> str:
     """The wrong piece with a word on each side, so finding it in a reply finds this mistake."""
-    left = text.rfind(" ", 0, max(0, start - 1)) + 1
-    right = text.find(" ", start + length + 1)
-    return text[left:right if right > 0 else len(text)].strip(" .,!?")
+    left = start
+    for skip_space in (False, True, False):  # to the start of its word, then over the word before it
+        while left > 0 and text[left - 1].isspace() == skip_space:
+            left -= 1
+    right = start + length
+    while right < len(text) and not text[right].isspace():
+        right += 1
+    return " ".join(text[left:right].split()).strip(" .,!?")
 
 
 def careless_replies(case: str, *, question: str, correct: str = "",
