@@ -85,6 +85,7 @@ def test_a_part_the_tools_answered_but_the_answer_left_out_is_found() -> None:
 
     assert parts_unanswered("The Essential Hoodie in Navy M is sold out. We open at 9am.", calls) == []
     assert parts_unanswered("We open at 9am.", calls) == ["product_availability"]
+    assert parts_unanswered("Sorry, that one is sold out. We open at 9am.", calls) == []
     assert parts_unanswered("The Essential Hoodie in Navy M is sold out.", calls) == ["opening_hours"]
 
 

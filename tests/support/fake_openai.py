@@ -666,7 +666,8 @@ def careless_answer(case: str, *, question: str, correct: str = "") -> CarelessA
     if case == "dropped_part":
         if len(sentences) < 2:
             return None
-        return CarelessAnswer(text=" ".join(sentences[:-1]), wrong="")
+        # Only the first part's first sentence: what a model does that answers one part of several.
+        return CarelessAnswer(text=sentences[0], wrong="")
     if case == "merged_parts":
         figures = [found for found in _FIGURE.finditer(correct) if found.group(2)]
         if len(figures) < 2 or figures[0].group(0) == figures[-1].group(0):
