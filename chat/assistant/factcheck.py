@@ -1491,6 +1491,10 @@ class SentenceGate:
         self.shown: list[str] = []  # the sentences released, in order
         # Everything before this index has been checked and released or dropped; a sentence starts here.
         self._released_to = 0
+        # The claims of the sentences checked so far (the one that closed the gate included), and where
+        # the text they were read from ends.
+        self._claims: list[Claim] = []
+        self._checked_to = 0
 
     @property
     def closed(self) -> bool:
@@ -1507,7 +1511,14 @@ class SentenceGate:
 
     def finish(self) -> GateResult:
         released = [] if self.closed else self._release(final=True)
-        return GateResult(released=released, check=check_answer(self.text, self.facts),
+        # The sentences checked while streaming are not read again: only what the gate never reached.
+        rest = self.text[self._checked_to:]
+        claims = list(self._claims)
+        for start, end in split_sentences(rest):
+            claims.extend(_claims_in_sentence(rest[start:end], offset=self._checked_to + start, with_names=True))
+        check = CheckResult(claims=tuple(claims),
+                            unsupported=tuple(claim for claim in claims if not self.facts.supports(claim)))
+        return GateResult(released=released, check=check,
                           withheld=self.text[self._released_to:], problems=tuple(self.problems),
                           shown=self.released_text)
 
@@ -1518,8 +1529,10 @@ class SentenceGate:
         sentence_start = 0
         for end, next_start in _sentence_ends(pending, final=final):
             sentence = pending[sentence_start:end].strip()
-            bad = [claim for claim in _claims_in_sentence(sentence, offset=0, with_names=True)
-                   if not self.facts.supports(claim)]
+            claims = _claims_in_sentence(sentence, offset=base + sentence_start, with_names=True)
+            self._claims.extend(claims)
+            self._checked_to = base + end
+            bad = [claim for claim in claims if not self.facts.supports(claim)]
             if bad:
                 self.unsupported = bad
                 break

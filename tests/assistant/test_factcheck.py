@@ -579,3 +579,19 @@ def test_a_product_price_in_a_list_is_that_product_price() -> None:
 
     assert check_answer("- Sencha Green Tea: £2.80, in stock\n- Matcha Latte: from £3.80, in stock", facts).ok
     assert unsupported_texts("- Sencha Green Tea: £3.80, in stock", facts) == ["£3.80"]
+
+
+@given(st.lists(st.sampled_from(["The hoodie costs €59.95.", "It costs €49.95.", "We open at 9am.", "Call 302-645-2109.",
+                                 "Only 2 left in M.", "Thanks!", "Mail hello@threadline.example.", "See you",
+                                 "Our Premium Hoodie is nice.", "\n"]), max_size=8),
+       st.integers(min_value=1, max_value=9))
+def test_the_gate_finds_what_the_whole_answer_check_finds(sentences: list[str], size: int) -> None:
+    facts = shop_facts(CATALOG, HOURS)
+    answer = " ".join(sentences)
+    gate = SentenceGate(facts=facts)
+    for start in range(0, len(answer), size):
+        gate.feed(answer[start:start + size])
+
+    result = gate.finish()
+
+    assert [claim.text for claim in result.check.unsupported] == unsupported_texts(answer, facts)
