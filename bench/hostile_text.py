@@ -22,6 +22,11 @@ CASES: list[tuple[str, str, str]] = [
     ("e-mail in free text", "2,000 times 'a.'", "a." * 2000),
     ("fact check", "4,000 digits", "1" * 4000),
     ("fact check", "sentence of 'shipped ' x 500", "shipped " * 500),
+    ("fact check", "2,000 times '1\"' (measurements)", '1"' * 2000),
+    ("fact check", "'1 1 ' x 1,000 + 'days' (counts)", "1 1 " * 1000 + "days"),
+    ("checked answer", "'£1 + ' x 800 + '= £2' (a sum)", "£1 + " * 800 + "= £2"),
+    ("checked answer", "2,000 times '1-'", "1-" * 2000),
+    ("checked answer", "'Ab & ' x 800 (title case)", "Ab & " * 800),
 ]
 
 
@@ -32,6 +37,16 @@ def timed(function: Callable[[str], object], text: str) -> float:
         function(text)
         runs.append((time.perf_counter() - started) * 1000)
     return statistics.median(runs)
+
+
+def checked_answer(text: str) -> object:
+    """The whole check a model's answer gets: claims with names, and the answer screen, sentence by sentence."""
+    from chat.assistant.answer_screen import AnswerScreen
+    from chat.assistant.factcheck import SentenceGate, supported_facts
+
+    gate = SentenceGate(facts=supported_facts([]), screen=AnswerScreen(question="how much is it?", language="en"))
+    gate.feed(text)
+    return gate.finish()
 
 
 def main() -> None:
@@ -45,6 +60,7 @@ def main() -> None:
         "e-mail in free text": lambda text: (offline.contact_in(text),
                                              tools.TurnContext(customer_texts=[text]).contact_details()),
         "fact check": factcheck.extract_claims,
+        "checked answer": checked_answer,
     }
     for name, described, text in CASES:
         print(f"{name:<20} {described:<32} {timed(functions[name], text):8.2f} ms", flush=True)

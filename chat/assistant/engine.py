@@ -26,6 +26,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from chat.assistant import offline, tools
+from chat.assistant.answer_screen import AnswerScreen, Problem, ProblemKind, parts_unanswered
+from chat.assistant.answer_screen import feedback as screen_feedback
 from chat.assistant.cache import (
     CachedAnswer,
     answer_cache_get_or_compute,
@@ -33,7 +35,7 @@ from chat.assistant.cache import (
     knowledge_version,
     knowledge_version_of,
 )
-from chat.assistant.factcheck import SentenceGate, check_answer, supported_facts
+from chat.assistant.factcheck import FactSet, GateResult, SentenceGate, supported_facts
 from chat.assistant.first_tokens import FirstTokenTurn, previous_answer_stored
 from chat.assistant.language import detect_language
 from chat.assistant.llm import (
@@ -48,7 +50,7 @@ from chat.assistant.llm import (
 )
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
-from chat.assistant.selectors import TurnProfile, turn_snapshot
+from chat.assistant.selectors import TurnProfile, business_facts, turn_snapshot
 from chat.assistant.usage import llm_allowed_async
 from chat.conversations import services
 from chat.models import Author, Conversation, Message
@@ -488,9 +490,19 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
     messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *turn.history,
                                       {"role": "user", "content": turn.text}]
     usage = {"tokens_in": 0, "tokens_out": 0, "cost_minor": 0, "model": turn.provider.chat_model}
+    # Contact details and names are backed by the business's own profile and catalog too.
+    business = await in_schema(turn.schema_name, business_facts)
+    screen = AnswerScreen(question=turn.text, language=turn.state.language,
+                          business_words=" ".join(str(business.get(key) or "") for key in ("name", "tagline")))
+    today = now.astimezone(_zone(turn)).date()
+
+    def facts_now() -> FactSet:
+        return supported_facts(context.results, business=business, today=today, customer_texts=turn.customer_texts)
+
     answer_text = ""
+    fallback_replies: list[str] = []
     for _round in range(MAX_TOOL_ROUNDS):
-        gate = SentenceGate(facts=supported_facts(context.results))
+        gate = SentenceGate(facts=facts_now(), screen=screen)
         round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, echo=echo, with_tools=True,
                                              deadlines=(streamer.answer_deadline, streamer.first_text_deadline))
         if calls:
@@ -507,20 +519,24 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
         final = gate.finish()
         for piece in final.released:
             await streamer.send_model_text(piece, echo)
-        answer_text = round_text
-        if not final.check.unsupported:
+        # What the customer saw: the sentences the screen dropped (an echo, a repeat) are not part of it.
+        answer_text = final.shown
+        faults = _answer_faults(final, context)
+        if not faults:
             break
         # Re-asked once, without streaming; then replaced by an answer built from the data.
         messages.append({"role": "assistant", "content": round_text})
-        messages.append({"role": "user", "content": final.check.feedback()})
-        retry_gate = SentenceGate(facts=supported_facts(context.results))
+        messages.append({"role": "user", "content": faults})
+        retry_gate = SentenceGate(facts=facts_now(), screen=screen)
         retry_text, _ = await _llm_round(turn, messages, retry_gate, None, usage, echo=echo, with_tools=False,
                                          deadlines=(streamer.answer_deadline, streamer.first_text_deadline))
-        if retry_text and not check_answer(retry_text, supported_facts(context.results)).unsupported:
-            answer_text = retry_text
+        retry_gate.feed(retry_text)
+        retried = retry_gate.finish()
+        if not _answer_faults(retried, context):
+            answer_text = retried.shown
         else:
-            logger.warning("tenant %s: the model stated unsupported figures twice; answering from the data",
-                           turn.schema_name)
+            logger.warning("tenant %s: the model's answer failed the checks twice (%s); answering from the data",
+                           turn.schema_name, _fault_kinds(final))
             safe_context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
             result_offline = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
                                              context=safe_context)
@@ -528,6 +544,9 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             context.verified_order = context.verified_order or safe_context.verified_order
             context.sources.extend(s for s in safe_context.sources if s not in context.sources)
             answer_text = result_offline.text
+            # The data's answer comes whole: its offer of a person too.
+            fallback_replies = result_offline.quick_replies
+            context.handoff_reason = context.handoff_reason or result_offline.handoff_reason
         break
     else:
         answer_text = answer_text or offline.phrase(turn.state.language, "unknown")
@@ -540,9 +559,35 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
     best = context.best_knowledge_score
     low_confidence = "knowledge_search" in used and not context.sources and not (used - {"knowledge_search"})
     return Draft(text=answer_text, mode="llm", sources=list(context.sources), tool_calls=list(context.calls),
+                 quick_replies=fallback_replies,
                  confidence=best, low_confidence=low_confidence, handoff_reason=context.handoff_reason,
                  model=str(usage["model"]), tokens_in=int(usage["tokens_in"]), tokens_out=int(usage["tokens_out"]),
                  cost_minor=int(usage["cost_minor"]), cacheable=bool(used) and used <= CACHEABLE_TOOLS)
+
+
+# Fewer words than this left after the check is no answer: the data answers instead.
+ANSWER_MIN_WORDS = 2
+
+
+def _answer_faults(result: GateResult, context: tools.TurnContext) -> str:
+    """Why a checked answer cannot be sent as it is, as feedback for the model; empty when it can:
+    unsupported claims, a sentence the screen blocked, a looked-up part of the question left out, or
+    too little left once echoes and repeats were dropped."""
+    if result.check.unsupported:
+        return result.check.feedback()
+    if result.blocked:
+        return screen_feedback(result.blocked)
+    missing = parts_unanswered(result.shown, context.calls)
+    if missing:
+        return screen_feedback([Problem(kind=ProblemKind.PART_UNANSWERED, sentence=name) for name in missing])
+    if len(re.findall(r"\w+", result.shown)) < ANSWER_MIN_WORDS:
+        return "Answer the customer's question itself, from the tool results."
+    return ""
+
+
+def _fault_kinds(result: GateResult) -> str:
+    kinds = {claim.kind.value for claim in result.check.unsupported} | {problem.kind.value for problem in result.problems}
+    return ", ".join(sorted(kinds)) or "too little left"
 
 
 def _zone(turn: Turn) -> Any:

@@ -14,14 +14,16 @@ phrasing rather than flagging a plain sentence, because a false alarm costs a re
 from __future__ import annotations
 
 import calendar
+import functools
+import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from orders.money import MINOR_DIGITS
 
@@ -35,6 +37,17 @@ class ClaimKind(StrEnum):
     STOCK = "stock"
     STATUS = "status"
     PERCENT = "percent"
+    PHONE = "phone"
+    EMAIL = "email"
+    URL = "url"
+    ADDRESS = "address"
+    SUM = "sum"
+    MEASUREMENT = "measurement"
+    COUNT = "count"
+    YEAR = "year"
+    RELATIVE_DAY = "relative_day"
+    NAME = "name"
+    VARIANT = "variant"
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,32 @@ class StatusValue:
     negated: bool = False
 
 
-ClaimValue = Money | time | tuple[DateValue, ...] | int | StatusValue | Decimal
+@dataclass(frozen=True)
+class SumValue:
+    """"£3.80 + 40p = £4.20": each addend is a claim of its own, and the total must add up."""
+
+    addends: tuple[Money, ...]
+    total: Money
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A measurement or a count: the numbers as written ("12-26\"" is two) and the unit."""
+
+    numbers: tuple[Decimal, ...]
+    unit: str
+
+
+@dataclass(frozen=True)
+class VariantMention:
+    """'Ribbed Beanie (Navy, One size)', or 'Large' in 'available right now: Regular, Large'."""
+
+    product: str  # as written; empty in a list of what is available
+    written: str  # the variant as written: 'Navy, One size'
+    available: bool | None = None  # said to be available (in a list of what is in stock)
+
+
+ClaimValue = VariantMention | Money | time | tuple[DateValue, ...] | int | StatusValue | Decimal | str | SumValue | Quantity
 
 
 @dataclass(frozen=True)
@@ -276,11 +314,13 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 # ============================================================================ extraction
 
-def extract_claims(text: str) -> list[Claim]:
-    """Every checkable figure the text states, in order, each with the sentence it is in."""
+def extract_claims(text: str, *, with_names: bool = False) -> list[Claim]:
+    """Every checkable figure the text states, in order, each with the sentence it is in; with
+    `with_names`, the product and policy names it uses too (what the check needs; a tool's text
+    read for facts does not)."""
     claims: list[Claim] = []
     for start, end in split_sentences(text):
-        claims.extend(_claims_in_sentence(text[start:end], offset=start))
+        claims.extend(_claims_in_sentence(text[start:end], offset=start, with_names=with_names))
     return claims
 
 
@@ -293,22 +333,32 @@ _LINK_MARKERS = ("://", "www.", "@")
 _DIGIT = re.compile(r"\d")
 
 
-def _claims_in_sentence(sentence: str, *, offset: int) -> list[Claim]:
+def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False) -> list[Claim]:
     # Links and e-mail addresses carry numbers (tracking ids, dates in paths) but state nothing;
     # they are blanked out, keeping every other character where it was.
     sentence_as_written = sentence
-    if any(marker in sentence for marker in _LINK_MARKERS):
-        sentence = _LINK.sub(lambda match: " " * len(match.group(0)), sentence)
-    taken: list[tuple[int, int]] = []
+    # One flag per character already part of a claim: a sentence of thousands of figures (a model
+    # repeating itself) costs a slice per claim, not a comparison with every claim before it.
+    taken = bytearray(len(sentence) + 1)
     found: list[Claim] = []
+    # Contact details first, from the sentence as written: an invented address or number is the
+    # classic hallucination, and it is what a customer acts on.
+    if "@" in sentence or "." in sentence:
+        for start, end, kind, contact in _contacts_in(sentence):
+            taken[start:end] = b"\x01" * (end - start)
+            found.append(Claim(kind=kind, text=sentence[start:end], value=contact, sentence=sentence_as_written,
+                               start=offset + start, end=offset + end))
+    if any(marker in sentence for marker in _LINK_MARKERS) or found:
+        sentence = _LINK.sub(lambda match: " " * len(match.group(0)), sentence)
+        sentence = _BARE_DOMAIN.sub(lambda match: " " * len(match.group(0)), sentence)
 
     def add(kind: ClaimKind, start: int, end: int, value: ClaimValue) -> None:
         # A sentence's full stop is not part of "November." or "10am." (but is of "a.m.").
         if sentence[end - 1] == "." and not re.search(r"(?i)[ap]\.\s?m\.$", sentence[start:end]):
             end -= 1
-        if any(start < other_end and other_start < end for other_start, other_end in taken):
+        if any(taken[start:end]):
             return
-        taken.append((start, end))
+        taken[start:end] = b"\x01" * (end - start)
         found.append(Claim(kind=kind, text=sentence[start:end], value=value, sentence=sentence_as_written,
                            start=offset + start, end=offset + end))
 
@@ -316,6 +366,8 @@ def _claims_in_sentence(sentence: str, *, offset: int) -> list[Claim]:
     # Only ASCII text is screened for words: elsewhere IGNORECASE matches "ſ" for "s" and "İ" for "i".
     lowered = sentence.lower() if sentence.isascii() else None
     if with_digits:
+        for start, end, total in _sums_in(sentence):
+            add(ClaimKind.SUM, start, end, total)
         for start, end, money in _money_in(sentence):
             add(ClaimKind.MONEY, start, end, money)
         for start, end, dates in _dates_in(sentence):
@@ -334,8 +386,206 @@ def _claims_in_sentence(sentence: str, *, offset: int) -> list[Claim]:
     if not sentence.rstrip().endswith("?") and _may_contain(lowered, _STATUS_WORDS):
         for start, end, status in _statuses_in(sentence):
             add(ClaimKind.STATUS, start, end, status)
+    if with_digits:
+        for match in _PHONE.finditer(sentence):
+            if len(_DIGITS_ONLY.sub("", match.group(0))) >= PHONE_MIN_DIGITS:
+                add(ClaimKind.PHONE, match.start(), match.end(), _DIGITS_ONLY.sub("", match.group(0)))
+        for pattern in _ADDRESS_PATTERNS:
+            for match in pattern.finditer(sentence):
+                add(ClaimKind.ADDRESS, match.start(), match.end(), _squashed(match.group(0)))
+        for match in _MEASUREMENT.finditer(sentence):
+            add(ClaimKind.MEASUREMENT, match.start(), match.end(), _quantity(match))
+        for match in _YEAR.finditer(sentence):
+            add(ClaimKind.YEAR, match.start(), match.end(), int(match.group("y")))
+    if (with_digits or _may_contain(lowered, NUMBER_WORDS)) and _may_contain(lowered, _COUNT_UNIT_STEMS):
+        for match in _COUNT.finditer(sentence):
+            if match.group(0).lower() == "one size":
+                continue  # a size's name
+            add(ClaimKind.COUNT, match.start(), match.end(), _quantity(match))
+    if _may_contain(lowered, RELATIVE_DAYS) and _DATED_EVENT.search(sentence):
+        for match in _RELATIVE_DAY.finditer(sentence):
+            add(ClaimKind.RELATIVE_DAY, match.start(), match.end(), RELATIVE_DAYS[match.group(0).lower()])
+    if with_names and "(" in sentence:
+        for match in _NAMED_VARIANT.finditer(sentence):
+            product = _without_leaders(match.group("name"))
+            start = match.end("name") - len(product) if product else match.start()
+            add(ClaimKind.VARIANT, start, match.end(),
+                VariantMention(product=product, written=match.group("attrs").strip()))
+    if with_names and _may_contain(lowered, ("available", "in stock", "beschikbaar")):
+        for listing in _AVAILABLE_LIST.finditer(sentence):
+            for item in _LIST_ITEM.finditer(listing.group("list")):
+                start = listing.start("list") + item.start("item")
+                add(ClaimKind.VARIANT, start, start + len(item.group("item")),
+                    VariantMention(product="", written=item.group("item"), available=True))
+    for match in _TITLE_RUN.finditer(sentence) if with_names else ():
+        name = _name_of(match.group(0))
+        if name:
+            start = match.start() + match.group(0).index(name)
+            add(ClaimKind.NAME, start, start + len(name), name)
     found.sort(key=lambda claim: claim.start)
     return found
+
+
+# ---------------------------------------------------------------------------- contacts, sums, quantities, names
+
+_EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[^\s<>\"')\]]+")
+# Addresses written without a scheme ("l-store.com/contact"): only with a top-level domain people use.
+_TLDS = "com|net|org|info|biz|io|co|shop|store|online|example|nl|be|de|fr|uk|eu|es|it|ie|us|ca|au|ch|at"
+_BARE_DOMAIN = re.compile(rf"(?<![\w@./-])(?:[a-z0-9-]+\.)+(?:{_TLDS})(?:/[^\s<>\"')\]]*)?(?![\w-])",
+                          re.IGNORECASE)
+PHONE_MIN_DIGITS = 7
+_PHONE = re.compile(r"(?<![\w.,/:+-])(?:\+|00)?\(?\d[\d ().\u00a0-]{5,}\d(?![\w%])")
+_DIGITS_ONLY = re.compile(r"\D")
+_STREET = (r"(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Boulevard|Blvd\.?|Drive|Dr\.?|Way|Square|"
+           r"Place|Court|Close|Terrace|Parkway|Highway)")
+_ADDRESS_PATTERNS = [
+    re.compile(rf"(?<![\w,.])\d{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][\w'-]*\s+){{1,3}}{_STREET}(?![\w])"),
+    re.compile(r"\b[A-Z][a-z]*(?:straat|weg|kade|laan|plein|gracht|dijk|singel|markt|strasse|straße|gasse)\s+"
+               r"\d{1,4}[a-zA-Z]?\b"),
+    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"),  # a UK postcode
+    re.compile(r"(?<![\w,.-])\d{4}\s?[A-Z]{2}\b(?!\s?\d)"),  # a Dutch one
+    re.compile(r"\b[A-Z]{2}\s\d{5}(?:-\d{4})?\b"),  # a US state and ZIP code
+]
+_NUMBER_TEXT = r"\d+(?:[.,]\d+)?"
+_MEASURE_UNITS = (r"(?:mm|cm|km|m|kg|g|mg|ml|cl|l|oz|lbs?|inch(?:es)?|ft|feet|foot|kcal|cal|litres?|liters?|"
+                  r"metres?|meters?|grams?|kilos?|centimetres?|centimeters?)")
+_MEASUREMENT = re.compile(
+    rf"(?<![\w.,:/-])(?P<n1>{_NUMBER_TEXT})(?:\s?(?:-|–|to)\s?(?P<n2>{_NUMBER_TEXT}))?"
+    rf"(?:\s?(?P<unit>(?i:{_MEASURE_UNITS}))(?![\w])|(?P<inch>[\"″]))")
+_COUNT_WORDS = r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+_COUNT_UNITS = (r"(?:(?:working|business|calendar|school)\s+)?(?:days?|weeks?|months?|years?|hours?|minutes?|"
+                r"nights?|stores?|shops?|branches?|locations?|colou?rs?|sizes?|flavou?rs?|varieties?|"
+                r"styles?)")
+# What every unit of _COUNT_UNITS contains: a sentence without any is not searched for counts.
+_COUNT_UNIT_STEMS = ("day", "week", "month", "year", "hour", "minute", "night", "store", "shop", "branch",
+                     "location", "colo", "size", "flavo", "variet", "style")
+_COUNT = re.compile(
+    rf"(?<![\w.,:/-])(?P<n1>\d+|(?i:{_COUNT_WORDS}))(?:\s?(?:-|–|to)\s?(?P<n2>\d+|(?i:{_COUNT_WORDS})))?"
+    rf"\s+(?:(?i:available|different|more|extra)\s+)?(?P<unit>(?i:{_COUNT_UNITS}))\b")
+_YEAR = re.compile(r"(?<![\w.,:/#-])(?P<y>(?:19|20)\d{2})(?![\w.,:/-]?\d|\s?(?:[%€$£]|[ap]\.?m\b))")
+RELATIVE_DAYS = {"today": 0, "tonight": 0, "tomorrow": 1, "yesterday": -1, "the day after tomorrow": 2,
+                 "vandaag": 0, "morgen": 1, "gisteren": -1, "overmorgen": 2}
+_RELATIVE_DAY = re.compile(r"(?i)\b(?:the day after tomorrow|today|tonight|tomorrow|yesterday|vandaag|overmorgen|"
+                           r"morgen|gisteren)\b")
+# A relative day is a claim only when something is said to happen on it: "How can I help today?" is not.
+_DATED_EVENT = re.compile(r"(?i)\b(?:open|opens|closed|closes|arriv\w*|deliver\w*|ship\w*|dispatch\w*|"
+                          r"expected|ready|due|sent|posted|collect\w*|pick\w* up|back in stock|restock\w*|"
+                          r"geopend|gesloten|open|bezorgd|verzonden|geleverd)\b")
+# Title-case runs ("the Premium Hoodie", "our Price Match Guarantee"): product and policy names.
+_TITLE_RUN = re.compile(r"(?<![\w'-])[A-Z][\w'&-]*(?:\s+(?:&\s+|de\s+|of\s+|the\s+)?(?:[A-Z]|\d+-[A-Z])[\w'&-]*)+")
+_NAME_LEADERS = frozenset({
+    "the", "our", "your", "a", "an", "this", "that", "these", "those", "yes", "no", "sure", "hi", "hello", "hey",
+    "we", "i", "you", "it", "they", "and", "or", "but", "so", "also", "unfortunately", "sorry", "great", "good",
+    "thanks", "thank", "please", "de", "het", "een", "onze", "ja", "nee", "on", "in", "at", "for", "with", "from",
+    "dear", "ok", "okay", *WEEKDAYS, *MONTHS,
+})
+# "Ribbed Beanie (Navy, One size)": a product named with its variant in brackets.
+_NAMED_VARIANT = re.compile(r"(?P<name>[A-Z][\w'&-]*(?:[ \t]+[A-Z][\w'&-]*){0,4})[ \t]*\((?P<attrs>[^()\n]{1,40})\)")
+# "Available right now: Blue M, Blue S": each item is said to be in stock.
+_AVAILABLE_LIST = re.compile(r"(?i:\b(?:available|in stock|beschikbaar)(?:\s+(?:right\s+)?now|\s+instead|\s+in)?"
+                             r"\s*:\s*)(?P<list>[^.!?\n]{1,200})")
+_LIST_ITEM = re.compile(r"(?:(?:and|or)\s+)?(?P<item>[^,;\s][^,;]*?)(?=\s*(?:,|;|\band\b|\bor\b|$))")
+# Words that make a title-case phrase a policy's name: such names must be in the business's own words.
+POLICY_WORDS = frozenset({"policy", "guarantee", "warranty", "programme", "program", "membership", "club",
+                          "plan", "scheme", "promise", "rewards", "loyalty", "subscription", "pass"})
+
+
+# A total of more amounts than this in one sentence is not an answer's sum of extras.
+SUM_MAX_AMOUNTS = 7
+
+
+@functools.lru_cache(maxsize=256)
+def _amounts_in(sentence: str) -> tuple[Money, ...]:
+    return tuple(money for _start, _end, money in _money_in(sentence))
+
+
+def _contacts_in(sentence: str) -> Iterator[tuple[int, int, ClaimKind, str]]:
+    spans: list[tuple[int, int]] = []
+    for match in _EMAIL.finditer(sentence):
+        spans.append((match.start(), match.end()))
+        yield match.start(), match.end(), ClaimKind.EMAIL, match.group(0).rstrip(".").lower()
+    for pattern in (_URL, _BARE_DOMAIN):
+        for match in pattern.finditer(sentence):
+            if any(match.start() < end and start < match.end() for start, end in spans):
+                continue
+            spans.append((match.start(), match.end()))
+            text = match.group(0).rstrip(".,;:!?")
+            yield match.start(), match.start() + len(text), ClaimKind.URL, normalise_url(text)
+
+
+def normalise_url(url: str) -> str:
+    """'https://www.Shop.example/returns/' -> 'shop.example/returns': how addresses are compared."""
+    text = re.sub(r"(?i)^https?://", "", url.strip()).rstrip("/.,;:!?")
+    host, _, path = text.partition("/")
+    host = host.lower().removeprefix("www.")
+    return f"{host}/{path}".rstrip("/") if path else host
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def _number_of(text: str) -> Decimal:
+    if text.isdigit():
+        return Decimal(text)
+    lowered = text.lower()
+    if lowered in NUMBER_WORDS:
+        return Decimal(NUMBER_WORDS[lowered])
+    return Decimal(text.replace(",", "."))
+
+
+def _quantity(match: re.Match[str]) -> Quantity:
+    numbers = tuple(_number_of(match.group(group)) for group in ("n1", "n2") if match.group(group))
+    unit = (match.groupdict().get("unit") or match.groupdict().get("inch") or "").lower()
+    return Quantity(numbers=numbers, unit=unit)
+
+
+def _without_leaders(run: str) -> str:
+    """A title-case run without the sentence's first word or a greeting before it."""
+    words = run.split()
+    while words and words[0].lower().strip("'") in _NAME_LEADERS:
+        words.pop(0)
+    return " ".join(words)
+
+
+def _name_of(run: str) -> str:
+    name = _without_leaders(run)
+    return name if " " in name else ""
+
+
+def _sums_in(sentence: str) -> Iterator[tuple[int, int, SumValue]]:
+    """'£3.80 + 40p oat milk = £4.20', '€59.95 plus €6.95 shipping makes €66.90'."""
+    if "+" not in sentence and "plus" not in sentence.lower():
+        return
+    amounts = sorted(_money_in(sentence), key=lambda found: found[0])
+    position = 0
+    while position < len(amounts):
+        chain = [amounts[position]]
+        index = position + 1
+        total = None
+        while index < len(amounts):
+            between = sentence[chain[-1][1]:amounts[index][0]]
+            if len(between) > 40:
+                break
+            if _PLUS.search(between):
+                chain.append(amounts[index])
+            elif _EQUALS.search(between) and len(chain) >= 2:
+                total = amounts[index]
+                break
+            else:
+                break
+            index += 1
+        if total is not None:
+            yield chain[0][0], total[1], SumValue(addends=tuple(item[2] for item in chain), total=total[2])
+            position = index + 1
+        else:
+            # A chain that ends without a total ends there for every amount inside it too.
+            position = max(position + 1, index)
+
+
+_PLUS = re.compile(r"(?i)\+|\bplus\b|\band\b")
+_EQUALS = re.compile(r"(?i)=|\b(?:makes?|comes? to|is|totals?|total of|in total|altogether)\b")
 
 
 def _may_contain(lowered: str | None, words: Iterable[str]) -> bool:
@@ -538,6 +788,47 @@ def _decimal(text: str) -> Decimal | None:
 
 # ============================================================================ facts
 
+# Claims whose truth depends on which variant a sentence names.
+_VARIANT_SCOPED = frozenset({ClaimKind.STOCK, ClaimKind.STATUS, ClaimKind.MONEY})
+# Colours and sizes a sentence may name although the product does not come in them.
+COLOUR_WORDS = frozenset({
+    "black", "white", "navy", "blue", "light blue", "dark blue", "red", "green", "forest green", "olive", "khaki",
+    "grey", "gray", "charcoal", "brown", "beige", "sand", "oat", "cream", "ecru", "pink", "purple", "burgundy",
+    "yellow", "orange", "mustard", "teal", "camel", "zwart", "wit", "blauw", "rood", "groen", "grijs", "bruin",
+})
+SIZE_CODES = frozenset({"XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL", "2XL", "3XL"})
+
+
+@dataclass(frozen=True)
+class VariantFacts:
+    attributes: frozenset[str]  # its size, colour and other options, lower case
+    from_tool: bool  # returned by a tool this turn (with stock and price), not only known from the catalog
+    stock: int | None = None
+    available: bool | None = None
+    prices: frozenset[Decimal] = frozenset()
+
+    @property
+    def in_stock(self) -> bool:
+        return self.available if self.available is not None else (self.stock or 0) > 0
+
+    def backs(self, claim: Claim) -> bool:
+        value = claim.value
+        if claim.kind is ClaimKind.STOCK and isinstance(value, int):
+            return self.stock == value or (value == 0 and self.available is False)
+        if claim.kind is ClaimKind.STATUS and isinstance(value, StatusValue):
+            return (self.in_stock == (value.status == "in_stock")) != value.negated
+        if claim.kind is ClaimKind.MONEY and isinstance(value, Money):
+            return value.amount in self.prices
+        return True
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    name: str
+    from_tool: bool
+    variants: tuple[VariantFacts, ...]
+
+
 _MINOR_KEY = re.compile(r"(?:^|_)(?:minor|cents)$|_minor_|^amount_minor")
 _MONEY_KEY = re.compile(r"price|amount|total|cost|fee|subtotal|shipping|tax|discount|refund|balance")
 _STOCK_KEY = re.compile(r"stock|qty|quantit|inventor|available|on_hand|left|remaining|units")
@@ -556,15 +847,258 @@ class FactSet:
     dates: set[date] = field(default_factory=set)
     partial_dates: set[DateValue] = field(default_factory=set)
     statuses: set[str] = field(default_factory=set)
+    time_ranges: set[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=set)  # opens, closes
+    phones: set[str] = field(default_factory=set)  # digits only
+    emails: set[str] = field(default_factory=set)
+    urls: set[str] = field(default_factory=set)  # normalise_url's form
+    hosts: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)  # product, category and title names, lower case
+    products: list[ProductFacts] = field(default_factory=list)
+    # Every text the facts hold, lower case, and with only its letters and digits (for addresses).
+    corpus: str = ""
+    squashed: str = ""
+    today: date | None = None
+    _texts: list[str] = field(default_factory=list, repr=False)
+    _alternatives: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (product, "Blue S")
+    _attribute_pattern: re.Pattern[str] | None = field(default=None, repr=False)
 
     def supports(self, claim: Claim) -> bool:
+        if claim.kind is ClaimKind.MONEY and self._sum_of_others(claim):
+            return True
+        if claim.kind in _VARIANT_SCOPED and self.products:
+            scoped = self._variant_supports(claim)
+            if scoped is False:
+                return False
+        value = claim.value
+        if claim.kind is ClaimKind.MONEY and isinstance(value, Money):
+            return self._money_supported(value)
+        if claim.kind is ClaimKind.PHONE and isinstance(value, str):
+            return any(_same_phone(value, known) for known in self.phones)
+        if claim.kind is ClaimKind.EMAIL and isinstance(value, str):
+            return value in self.emails
+        if claim.kind is ClaimKind.URL and isinstance(value, str):
+            return value in self.urls or value in self.hosts or (len(value) > 4 and value in self.corpus)
+        if claim.kind is ClaimKind.ADDRESS and isinstance(value, str):
+            return bool(value) and value in self.squashed
+        if claim.kind is ClaimKind.SUM and isinstance(value, SumValue):
+            added = sum((addend.amount for addend in value.addends), Decimal(0))
+            return added == value.total.amount and all(self._money_supported(addend) for addend in value.addends)
+        if claim.kind in (ClaimKind.MEASUREMENT, ClaimKind.COUNT) and isinstance(value, Quantity):
+            return all(number in self.numbers for number in value.numbers)
+        if claim.kind is ClaimKind.YEAR and isinstance(value, int):
+            return (Decimal(value) in self.numbers or any(known.year == value for known in self.dates)
+                    or (self.today is not None and abs(self.today.year - value) <= 1))
+        if claim.kind is ClaimKind.RELATIVE_DAY and isinstance(value, int):
+            return self.today is None or self.today + timedelta(days=value) in self.dates
+        if claim.kind is ClaimKind.NAME and isinstance(value, str):
+            return self._name_supported(value)
+        if claim.kind is ClaimKind.VARIANT and isinstance(value, VariantMention):
+            return self._variant_mention_supported(value, claim)
+        return self._supports_figure(claim)
+
+    def _range_supported(self, claim: Claim) -> bool:
+        """'open 14:00–14:00' states two true times as a false range: a range must be one the data has."""
+        if not self.time_ranges:
+            return True
+        position = claim.sentence.find(claim.text)
+        for first, second, start, end in _time_ranges_in(claim.sentence):
+            if start <= position < end:
+                return (first, second) in self.time_ranges
+        return True
+
+    def _money_supported(self, value: Money) -> bool:
+        return any(amount == value.amount and (not value.currencies or currency is None
+                                               or currency in value.currencies)
+                   for amount, currency in self.money)
+
+    def _sum_of_others(self, claim: Claim) -> bool:
+        """'£3.80 with oat milk (40p), £4.20 in all': a total of amounts the same sentence states."""
+        assert isinstance(claim.value, Money)
+        amounts = _amounts_in(claim.sentence)
+        if len(amounts) > SUM_MAX_AMOUNTS:
+            return False
+        others = [money for money in amounts if money.amount != claim.value.amount and self._money_supported(money)]
+        if len(others) < 2:
+            return False
+        return any(sum((money.amount for money in group), Decimal(0)) == claim.value.amount
+                   for size in range(2, len(others) + 1) for group in itertools.combinations(others, size))
+
+    def _name_supported(self, name: str) -> bool:
+        words = name.lower().split()
+        last = _head(name)
+        heads = self.name_heads
+        if last not in POLICY_WORDS and last not in heads and last.rstrip("s") not in heads:
+            return True
+        # "the Navy Essential Hoodie": the variant's words before the product's name.
+        attributes = self.attribute_words
+        while len(words) > 1 and words[0] in attributes:
+            words.pop(0)
+        phrase = " ".join(words)
+        for candidate in (phrase, phrase.rstrip("s")):
+            if candidate in self.names or candidate in self.corpus:
+                return True
+            if any(candidate.endswith(" " + known) for known in self.names if " " in known):
+                return True
+        return False
+
+    # Read once the facts are complete (supported_facts builds them, then only reads).
+    @functools.cached_property
+    def name_heads(self) -> frozenset[str]:
+        """The last words of the business's product names ('hoodie', 'latte', 'pack' of '3-Pack'): a
+        title-case phrase ending in one names a product, and must be one the catalog has."""
+        return frozenset(_head(product.name) for product in self.products if product.name.split())
+
+    @functools.cached_property
+    def attribute_words(self) -> frozenset[str]:
+        return frozenset({attribute for product in self.products for variant in product.variants
+                          for attribute in variant.attributes} | COLOUR_WORDS)
+
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        """Every word the facts hold (their texts and names), lower case."""
+        return frozenset(re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", self.corpus + "\n" + "\n".join(self.names)))
+
+    def _attributes_in(self, sentence: str) -> set[str]:
+        if self._attribute_pattern is None:
+            known = {attribute for product in self.products for variant in product.variants
+                     for attribute in variant.attributes} | COLOUR_WORDS | {size.lower() for size in SIZE_CODES}
+            alternatives = []
+            for attribute in sorted(known, key=len, reverse=True):
+                escaped = re.escape(attribute).replace(r"\ ", r"\s+")
+                # "M", "L", "XL": sizes only in capitals, so "I'm" or "a l" are not read as sizes.
+                if attribute.upper() in SIZE_CODES or len(attribute) <= 2:
+                    alternatives.append(rf"(?-i:{re.escape(attribute.upper())})")
+                else:
+                    alternatives.append(escaped)
+            self._attribute_pattern = re.compile(rf"(?i)(?<![\w'’.,-])(?:{'|'.join(alternatives)})(?![\w'’-]|[.,]\d)")
+        # "Oat Milk" is a product, not the colour oat.
+        for product in self.products:
+            if " " in product.name and product.name.lower() in sentence.lower():
+                sentence = re.sub(re.escape(product.name), " ", sentence, flags=re.IGNORECASE)
+        return {re.sub(r"\s+", " ", match.group(0).lower()) for match in self._attribute_pattern.finditer(sentence)}
+
+    def _variant_supports(self, claim: Claim) -> bool | None:
+        """A stock or price claim in a sentence that names a variant ('Black M', 'a large latte') holds
+        only if a variant the tools returned has those attributes and backs it: never another
+        variant's stock or price. None when the sentence names no variant."""
+        tool_products = [product for product in self.products if product.from_tool and product.variants]
+        if not tool_products:
+            return None
+        if claim.kind is ClaimKind.STATUS and (not isinstance(claim.value, StatusValue)
+                                               or claim.value.status not in ("in_stock", "out_of_stock")):
+            return None
+        # The nearest clause that names a variant or a product says what the claim is about; a
+        # variant in brackets right after the claim ("£3.80 (Large)") says it first.
+        found: set[str] = set()
+        named: list[ProductFacts] = []
+        position = claim.sentence.find(claim.text)
+        bracket = _BRACKET_AFTER.match(claim.sentence, position + len(claim.text)) if position >= 0 else None
+        clauses = _clauses_near(claim)
+        if bracket is not None:
+            clauses = [bracket.group(1), *clauses]
+        for clause in clauses:
+            found = self._attributes_in(clause)
+            named = [product for product in tool_products if product.name.lower() in clause.lower()]
+            # "Sencha Green Tea" names that product, not a "Green Tea" too.
+            named = [product for product in named if not any(
+                product.name.lower() != other.name.lower() and product.name.lower() in other.name.lower()
+                for other in named)]
+            if found or named:
+                break
+        if not found:
+            return self._product_supports(claim, named)
+        named = named or tool_products
+        scoped = False
+        for product in named:
+            known = self._attributes_of(product.name)
+            asked = found & known
+            foreign = found - known
+            if not asked and not foreign:
+                continue
+            scoped = True
+            if foreign:
+                continue  # a colour or size this product does not come in
+            if any(asked <= variant.attributes and variant.backs(claim) for variant in product.variants
+                   if variant.from_tool):
+                return True
+        return False if scoped else None
+
+    def _variant_mention_supported(self, mention: VariantMention, claim: Claim) -> bool:
+        """A variant named must exist, and be the one the data says: an order's 'Ribbed Beanie
+        (Navy, One size)' is not its Black one, a list of what is in stock lists only variants the
+        tools returned in stock, and the price right after 'Chai Latte (Regular)' is the Regular's."""
+        asked = self._attributes_in(mention.written)
+        if not asked:
+            return True  # "(24 available)", "(hooded)": no variant named
+        # Sizes written with digits ("Sand 46", "Grey Melange 37-40") must be the variant's own.
+        numbered = {token.lower() for token in re.findall(r"\d[\w-]*", mention.written)}
+        if mention.product:
+            product = mention.product.lower()
+            # The data names this product with a variant itself (an order's lines): only as it does.
+            if f"{product} (" in self.corpus:
+                return f"{product} ({mention.written.lower()})" in self.corpus
+            candidates = [known for known in self.products if known.name.lower() == product]
+        else:
+            candidates = [known for known in self.products if known.from_tool]
+        if not candidates:
+            return not mention.product  # a product the data does not know: its name is checked as a name
+        tool_variants = [variant for known in candidates for variant in known.variants if variant.from_tool]
+        matching = [variant for known in candidates for variant in known.variants
+                    if asked <= variant.attributes and numbered <= _tokens(variant.attributes)]
+        if mention.available:
+            return any(variant in tool_variants and variant.in_stock for variant in matching)
+        if not matching:
+            return False
+        price = self._price_after(mention, claim)
+        if price is None or not any(variant.prices for variant in tool_variants):
+            return True
+        # The tools priced this product: the price said of this variant must be the price they gave it.
+        return any(price in variant.prices for variant in matching if variant.from_tool)
+
+    @staticmethod
+    def _price_after(mention: VariantMention, claim: Claim) -> Decimal | None:
+        """The first amount after a named variant in its sentence, when nothing but words about it
+        (its extras: 'with oat milk is') comes between: the price said of that variant."""
+        sentence = claim.sentence
+        position = sentence.find(claim.text)
+        if position < 0:
+            return None
+        rest = sentence[position + len(claim.text):]
+        first = next(iter(sorted(_money_in(rest), key=lambda found: found[0])), None)
+        if first is None or len(rest[:first[0]]) > 60 or re.search(r"[\d.;!?()]", rest[:first[0]]):
+            return None
+        return first[2].amount
+
+    @staticmethod
+    def _product_supports(claim: Claim, named: list[ProductFacts]) -> bool | None:
+        """'The Harbour Hoodie is sold out' names no variant: it is about the product, sold out only
+        when none of the variants the tools returned is in stock (and in stock when one is)."""
+        if claim.kind is ClaimKind.MONEY and isinstance(claim.value, Money) and len(named) == 1:
+            # "Sencha Green Tea: £3.80" is a price of that product, not of another one in the same answer;
+            # with extras ("with oat milk", "+") the amount may be a total.
+            priced = [variant for variant in named[0].variants if variant.from_tool and variant.prices]
+            if not priced or _EXTRAS_CONTEXT.search(claim.sentence):
+                return None
+            return any(claim.value.amount in variant.prices for variant in priced)
+        if claim.kind is not ClaimKind.STATUS or not named or not isinstance(claim.value, StatusValue):
+            return None
+        in_stock = claim.value.status == "in_stock"
+        return any(any(variant.backs(claim) for variant in product.variants) if in_stock
+                   else all(variant.backs(claim) for variant in product.variants if variant.from_tool)
+                   for product in named)
+
+    def _attributes_of(self, name: str) -> set[str]:
+        return {attribute for product in self.products if product.name.lower() == name.lower()
+                for variant in product.variants for attribute in variant.attributes}
+
+    def _supports_figure(self, claim: Claim) -> bool:
         value = claim.value
         if claim.kind is ClaimKind.MONEY and isinstance(value, Money):
             return any(amount == value.amount and (not value.currencies or currency is None
                                                    or currency in value.currencies)
                        for amount, currency in self.money)
         if claim.kind is ClaimKind.TIME and isinstance(value, time):
-            return (value.hour, value.minute) in self.times
+            return (value.hour, value.minute) in self.times and self._range_supported(claim)
         if claim.kind is ClaimKind.DATE and isinstance(value, tuple):
             return any(self._supports_date(candidate) for candidate in value)
         if claim.kind is ClaimKind.STOCK and isinstance(value, int):
@@ -589,17 +1123,114 @@ class FactSet:
                    for known in self.partial_dates)
 
 
-def supported_facts(tool_results: Iterable[Any]) -> FactSet:
-    """Every amount, number, stock level, time, date and status in the turn's tool results.
+def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | None = None,
+                    today: date | None = None, customer_texts: Iterable[str] = ()) -> FactSet:
+    """Every amount, number, stock level, time, date, status, contact detail and name in the turn's
+    tool results, with the business's own profile and catalog names (`business`, see
+    chat.assistant.selectors.business_facts) and the contact details the customer typed.
 
     Results may be dicts, lists or JSON text. Amounts in minor units next to a `currency` also count
     in major units (5995 EUR -> 59.95 EUR); text values (a knowledge-base passage, "59.95 EUR",
     "09:00") are read with the same extraction as answers, so what a tool says in words counts too.
+    The business's profile and catalog back contact details and names, never figures: a price or a
+    stock level is only ever what a tool returned in this turn.
     """
-    facts = FactSet()
+    facts = FactSet(today=today)
     for result in tool_results:
         _walk(_as_data(result), facts, key="", currency=None)
+    if business:
+        _walk_business(business, facts)
+        # An amount a tool gave without its currency is in the business's: "$3.80" is not "£3.80".
+        currency = str(business.get("currency") or "").upper()
+        if currency in CURRENCY_CODES:
+            facts.money = {(amount, known or currency) for amount, known in facts.money}
+    _resolve_alternatives(facts)
+    for text in customer_texts:
+        for claim in extract_claims(text):
+            if claim.kind in (ClaimKind.PHONE, ClaimKind.EMAIL):
+                _add_claim(claim, facts)
+    facts.corpus = "\n".join(facts._texts).casefold()
+    facts.squashed = _squashed(facts.corpus)
     return facts
+
+
+_EXTRAS_CONTEXT = re.compile(r"(?i)\+|\b(?:with|plus|extra|total|together|altogether|met)\b")
+_BRACKET_AFTER = re.compile(r"\s*\(([^()]{1,40})\)")
+_CLAUSE_BREAK = re.compile(r"[,;:()]|\s[-–—]\s|(?i:\b(?:and|but|while|whereas|although|though|en|maar)\b)")
+
+
+def _clauses_near(claim: Claim) -> list[str]:
+    """The parts of its sentence a claim is in, nearest first: its own clause, then those before it,
+    then those after. 'Only 2 left in M, and the L is sold out' is about two variants, one per
+    clause; in 'the Black M is in stock (24 left)' the count is about the Black M before it."""
+    sentence = claim.sentence
+    position = sentence.find(claim.text)
+    if position < 0:
+        return [sentence]
+    cuts = [0, *(match.start() for match in _CLAUSE_BREAK.finditer(sentence)), len(sentence)]
+    clauses = [sentence[start:end] for start, end in itertools.pairwise(cuts)]
+    own = max(index for index, start in enumerate(cuts[:-1]) if start <= position)
+    return [clauses[own], *reversed(clauses[:own]), *clauses[own + 1:]]
+
+
+def _head(name: str) -> str:
+    return re.sub(r"^\d+-", "", name.lower().split()[-1])
+
+
+def _tokens(attributes: frozenset[str]) -> set[str]:
+    return {token for attribute in attributes for token in attribute.split()} | set(attributes)
+
+
+def _resolve_alternatives(facts: FactSet) -> None:
+    """A tool's alternatives ("Blue S") become available variants of their product, read with the
+    attribute values the product is known to have (multi-word colours included)."""
+    for product_name, text in facts._alternatives:
+        known = {attribute for product in facts.products if product.name.lower() == product_name.lower()
+                 for variant in product.variants for attribute in variant.attributes}
+        lowered = " ".join(text.lower().split())
+        attributes = {attribute for attribute in known if re.search(rf"(?<![\w-]){re.escape(attribute)}(?![\w-])", lowered)}
+        # Sizes written with digits ("44", "36-40") are read as written.
+        attributes |= set(re.findall(r"\d[\w-]*", lowered))
+        if not attributes:
+            attributes = set(lowered.split())
+        facts.products.append(ProductFacts(name=product_name, from_tool=True, variants=(
+            VariantFacts(attributes=frozenset(attributes), from_tool=True, available=True),)))
+
+
+_RANGE_LINK = re.compile(r"(?i)\s*(?:-|–|—|to|until|till|tot)\s*")
+
+
+def _time_ranges_in(text: str) -> list[tuple[tuple[int, int], tuple[int, int], int, int]]:
+    """(opens, closes, start, end) of each range of times the text states: '10:00–14:00', '9am to 5pm'."""
+    moments = sorted({(start, end, (moment.hour, moment.minute)) for start, end, moment in _clock_times_in(text)})
+    return [(first[2], second[2], first[0], second[1]) for first, second in itertools.pairwise(moments)
+            if first[1] <= second[0] and _RANGE_LINK.fullmatch(text[first[1]:second[0]])]
+
+
+def _walk_business(business: dict[str, Any], facts: FactSet) -> None:
+    for key in ("name", "tagline", "address", "phone", "email", "website"):
+        value = business.get(key)
+        if isinstance(value, str) and value.strip():
+            facts._texts.append(value)
+            for claim in extract_claims(value):
+                if claim.kind in (ClaimKind.PHONE, ClaimKind.EMAIL, ClaimKind.URL, ClaimKind.YEAR):
+                    _add_claim(claim, facts)
+            if key == "phone":
+                facts.phones.add(_DIGITS_ONLY.sub("", value))
+            elif key == "email":
+                _add_email(value.strip().lower(), facts)
+            elif key == "website":
+                _add_url(normalise_url(value), facts)
+    for entry in business.get("catalog") or ():
+        name = str(entry.get("name") or "")
+        if not name:
+            continue
+        facts.names.add(name.lower())
+        facts.names.update(str(word).lower() for word in entry.get("synonyms") or () if word)
+        if entry.get("category"):
+            facts.names.add(str(entry["category"]).lower())
+        facts.products.append(ProductFacts(name=name, from_tool=False, variants=tuple(
+            VariantFacts(attributes=_attributes(variant), from_tool=False) for variant in entry.get("variants") or ())))
 
 
 def _as_data(value: Any) -> Any:
@@ -616,6 +1247,13 @@ def _walk(value: Any, facts: FactSet, *, key: str, currency: str | None) -> None
         own_currency = value.get("currency") or value.get("currency_code")
         if isinstance(own_currency, str) and own_currency.strip().upper() in CURRENCY_CODES:
             currency = own_currency.strip().upper()
+        _names_of(value, facts, currency=currency)
+        opens, closes = value.get("opens"), value.get("closes")
+        if isinstance(opens, str) and isinstance(closes, str):
+            moments = [next(iter(_clock_times_in(text)), None) for text in (opens, closes)]
+            if moments[0] is not None and moments[1] is not None:
+                facts.time_ranges.add(((moments[0][2].hour, moments[0][2].minute),
+                                       (moments[1][2].hour, moments[1][2].minute)))
         for child_key, child in value.items():
             _walk(child, facts, key=str(child_key).lower(), currency=currency)
     elif isinstance(value, list | tuple | set):
@@ -654,10 +1292,73 @@ def _add_number(number: Decimal, facts: FactSet, *, key: str, currency: str | No
         facts.numbers.add(number * 100)
 
 
+def _names_of(value: dict[str, Any], facts: FactSet, *, currency: str | None) -> None:
+    """Product names, synonyms and categories a tool returned, and a product's variants as facts."""
+    for name_key in ("name", "title", "category"):
+        name = value.get(name_key)
+        if isinstance(name, str) and 0 < len(name) <= 120:
+            facts.names.add(name.strip().lower())
+    synonyms = value.get("synonyms")
+    if isinstance(synonyms, str):
+        synonyms = synonyms.split("|")
+    if isinstance(synonyms, list | tuple):
+        facts.names.update(str(word).strip().lower() for word in synonyms if str(word).strip())
+    variants = value.get("variants")
+    if isinstance(value.get("name"), str) and isinstance(variants, list | tuple):
+        facts.products.append(ProductFacts(name=value["name"], from_tool=True, variants=tuple(
+            _variant_facts(variant, currency=currency) for variant in variants if isinstance(variant, dict))))
+        # "alternatives": ["Blue S", "Blue M"]: variants the tool says are available instead.
+        alternatives = value.get("alternatives")
+        if isinstance(alternatives, list | tuple):
+            facts._alternatives.extend((value["name"], str(text)) for text in alternatives if text)
+
+
+def _variant_facts(variant: dict[str, Any], *, currency: str | None) -> VariantFacts:
+    own_currency = str(variant.get("currency") or currency or "").upper()
+    prices: set[Decimal] = set()
+    if isinstance(variant.get("price_minor"), int):
+        prices.add(Decimal(variant["price_minor"]).scaleb(-MINOR_DIGITS.get(own_currency, 2)))
+    for _start, _end, money in _money_in(str(variant.get("price") or "")):
+        prices.add(money.amount)
+    stock = variant.get("stock")
+    available = variant.get("available")
+    return VariantFacts(attributes=_attributes(variant), from_tool=True,
+                        stock=stock if isinstance(stock, int) and not isinstance(stock, bool) else None,
+                        available=available if isinstance(available, bool) else None, prices=frozenset(prices))
+
+
+def _attributes(variant: dict[str, Any]) -> frozenset[str]:
+    values = (variant.get(key) for key in ("size", "colour", "color", "option", "title"))
+    return frozenset(" ".join(str(value).split()).lower() for value in values if value and str(value).strip())
+
+
+def _add_email(email: str, facts: FactSet) -> None:
+    facts.emails.add(email)
+    facts.hosts.add(email.rpartition("@")[2])
+
+
+def _add_url(url: str, facts: FactSet) -> None:
+    facts.urls.add(url)
+    facts.hosts.add(url.partition("/")[0])
+
+
+def _same_phone(claimed: str, known: str) -> bool:
+    """'020 555 0142' is '+31 20 555 0142': the same subscriber number, with or without the country."""
+    if len(claimed) < PHONE_MIN_DIGITS or len(known) < PHONE_MIN_DIGITS:
+        return False
+    shorter, longer = sorted((claimed.lstrip("0"), known.lstrip("0")), key=len)
+    return longer.endswith(shorter) and len(shorter) >= PHONE_MIN_DIGITS
+
+
 def _add_text(text: str, facts: FactSet, *, key: str, currency: str | None) -> None:
     stripped = text.strip()
     if not stripped:
         return
+    facts._texts.append(stripped)
+    if "phone" in key and len(_DIGITS_ONLY.sub("", stripped)) >= PHONE_MIN_DIGITS:
+        facts.phones.add(_DIGITS_ONLY.sub("", stripped))
+    if "url" in key and re.match(r"(?i)https?://", stripped):
+        _add_url(normalise_url(stripped), facts)
     moment = _iso_moment(stripped)
     if moment is not None:
         if isinstance(moment, datetime):
@@ -679,6 +1380,8 @@ def _add_text(text: str, facts: FactSet, *, key: str, currency: str | None) -> N
             facts.statuses.add(status)
     for claim in extract_claims(text):
         _add_claim(claim, facts)
+    for first, second, _start, _end in _time_ranges_in(text):
+        facts.time_ranges.add((first, second))
 
 
 def _iso_moment(text: str) -> date | datetime | None:
@@ -710,6 +1413,18 @@ def _add_claim(claim: Claim, facts: FactSet) -> None:
         facts.stock_levels.add(value)
     elif isinstance(value, Decimal):
         facts.numbers.add(value)
+    elif isinstance(value, Quantity):
+        facts.numbers.update(value.numbers)
+    elif isinstance(value, str) and claim.kind is ClaimKind.PHONE:
+        facts.phones.add(value)
+    elif isinstance(value, str) and claim.kind is ClaimKind.EMAIL:
+        _add_email(value, facts)
+    elif isinstance(value, str) and claim.kind is ClaimKind.URL:
+        _add_url(value, facts)
+    elif isinstance(value, int) and claim.kind is ClaimKind.YEAR:
+        facts.numbers.add(Decimal(value))
+    elif isinstance(value, SumValue):
+        facts.money.add((value.total.amount, None))
 
 
 # ============================================================================ checking
@@ -731,9 +1446,15 @@ class CheckResult:
 
 
 def check_answer(text: str, facts: FactSet) -> CheckResult:
-    claims = extract_claims(text)
+    claims = extract_claims(text, with_names=True)
     return CheckResult(claims=tuple(claims),
                        unsupported=tuple(claim for claim in claims if not facts.supports(claim)))
+
+
+class SentenceScreen(Protocol):
+    """Judges a sentence beyond its figures (chat.assistant.answer_screen.AnswerScreen)."""
+
+    def judge(self, sentence: str, facts: FactSet, earlier: Iterable[str] = ()) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -741,6 +1462,13 @@ class GateResult:
     released: list[str]  # text released by the call that returned this (append it to what was sent)
     check: CheckResult  # the whole answer's check
     withheld: str  # text never released: from the first sentence with an unsupported figure on
+    problems: tuple[Any, ...] = ()  # the screen's: what closed the gate, and the sentences dropped
+    shown: str = ""  # everything the gate released over the whole answer
+
+    @property
+    def blocked(self) -> tuple[Any, ...]:
+        """The screen's problems that closed the answer (not those only dropped a sentence)."""
+        return tuple(problem for problem in self.problems if not problem.drops)
 
 
 class SentenceGate:
@@ -753,20 +1481,29 @@ class SentenceGate:
     so the caller can re-ask the model and replace the answer.
     """
 
-    def __init__(self, *, facts: FactSet) -> None:
+    def __init__(self, *, facts: FactSet, screen: SentenceScreen | None = None) -> None:
         self.facts = facts
+        # Judges what figures do not show: echoes, other scripts, off-topic sentences (answer_screen).
+        self.screen = screen
         self.text = ""
         self.unsupported: list[Claim] = []
-        # Everything before this index has been checked and released; a sentence starts here.
+        self.problems: list[Any] = []  # the screen's Problems: the one that closed the gate, and those dropped
+        self.shown: list[str] = []  # the sentences released, in order
+        # Everything before this index has been checked and released or dropped; a sentence starts here.
         self._released_to = 0
+        # The claims of the sentences checked so far (the one that closed the gate included), and where
+        # the text they were read from ends.
+        self._claims: list[Claim] = []
+        self._checked_to = 0
 
     @property
     def closed(self) -> bool:
-        return bool(self.unsupported)
+        return bool(self.unsupported) or any(not problem.drops for problem in self.problems)
 
     @property
     def released_text(self) -> str:
-        return self.text[:self._released_to]
+        """What the customer was shown: the checked text without the sentences dropped."""
+        return "".join(self.shown)
 
     def feed(self, delta: str) -> list[str]:
         self.text += delta
@@ -774,8 +1511,16 @@ class SentenceGate:
 
     def finish(self) -> GateResult:
         released = [] if self.closed else self._release(final=True)
-        return GateResult(released=released, check=check_answer(self.text, self.facts),
-                          withheld=self.text[self._released_to:])
+        # The sentences checked while streaming are not read again: only what the gate never reached.
+        rest = self.text[self._checked_to:]
+        claims = list(self._claims)
+        for start, end in split_sentences(rest):
+            claims.extend(_claims_in_sentence(rest[start:end], offset=self._checked_to + start, with_names=True))
+        check = CheckResult(claims=tuple(claims),
+                            unsupported=tuple(claim for claim in claims if not self.facts.supports(claim)))
+        return GateResult(released=released, check=check,
+                          withheld=self.text[self._released_to:], problems=tuple(self.problems),
+                          shown=self.released_text)
 
     def _release(self, *, final: bool) -> list[str]:
         released: list[str] = []
@@ -784,12 +1529,22 @@ class SentenceGate:
         sentence_start = 0
         for end, next_start in _sentence_ends(pending, final=final):
             sentence = pending[sentence_start:end].strip()
-            bad = [claim for claim in _claims_in_sentence(sentence, offset=0) if not self.facts.supports(claim)]
+            claims = _claims_in_sentence(sentence, offset=base + sentence_start, with_names=True)
+            self._claims.extend(claims)
+            self._checked_to = base + end
+            bad = [claim for claim in claims if not self.facts.supports(claim)]
             if bad:
                 self.unsupported = bad
                 break
-            if next_start > sentence_start:
-                released.append(pending[sentence_start:next_start])
+            problem = self.screen.judge(sentence, self.facts, self.shown) if self.screen and sentence else None
+            if problem is not None:
+                self.problems.append(problem)
+                if not problem.drops:
+                    break
+            elif next_start > sentence_start:
+                piece = pending[sentence_start:next_start]
+                released.append(piece)
+                self.shown.append(piece)
             self._released_to = base + next_start
             sentence_start = next_start
         return released

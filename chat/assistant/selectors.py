@@ -114,3 +114,25 @@ def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: s
         low_confidence_streak=streak, answered_id=answered_id,
         recent=[(str(author), str(body)) for author, body in _json(recent)], profile=profile,
         is_first_question=bool(is_first), knowledge_fingerprint=knowledge)
+
+
+def business_facts() -> dict[str, Any]:
+    """What backs an answer's contact details and names besides the turn's tool results: the
+    business's own profile and the names in its catalog (chat.assistant.factcheck.supported_facts).
+    Read once per LLM answer, never for the offline mode, which only says what it looked up."""
+    from orders.models import Product, Variant
+    from orders.selectors import commerce_currency
+
+    profile = (BusinessProfile.objects.filter(pk=1)
+               .values("name", "tagline", "address", "phone", "contact_email").first()) or {}
+    variants: dict[int, list[dict[str, str]]] = {}
+    for product_id, size, colour in Variant.objects.filter(product__is_sellable=True).values_list(
+            "product_id", "size", "colour"):
+        variants.setdefault(product_id, []).append({"size": size, "colour": colour})
+    catalog = [{"name": name, "category": category, "synonyms": list(_json(synonyms) or []),
+                "variants": variants.get(product_id, [])}
+               for product_id, name, category, synonyms in Product.objects.filter(is_sellable=True).values_list(
+                   "id", "name", "category", "synonyms")]
+    return {"name": profile.get("name", ""), "tagline": profile.get("tagline", ""),
+            "address": profile.get("address", ""), "phone": profile.get("phone", ""),
+            "email": profile.get("contact_email", ""), "currency": commerce_currency(), "catalog": catalog}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chat.assistant.factcheck import (
     ClaimKind,
@@ -152,18 +154,33 @@ def test_letters_the_patterns_fold_to_ascii_are_read_not_crashed_on(answer: str)
     "I would take size 38 for you.",
     "Your order TL-10421 is linked to your e-mail address.",
     "1. Open the page.\n2. Choose size M.\n3. Pay at checkout.",
-    "Call us on +44 20 7946 0958, we are here 24/7.",
-    "Orders are usually shipped within 2 days.",
     "If it was delivered, let us know.",
     "Has it been shipped?",
-    "It comes in 3 available colours and 2 sizes.",
-    "Delivery takes 2 to 3 working days; we reply within 24 hours.",
     "You may 5 times return nothing, I'm 100% sure.",
     "Let me check whether it is in stock.",
-    "Track it at https://track.example.com/TL-10421?date=2026-11-23&t=10:00 or mail help@shop-2026.example.",
+    "How can I help you today?",
+    "Our terrace has twelve tables and we open in spring.",
 ])
 def test_things_that_are_not_claims_are_not_flagged(plain: str) -> None:
     assert extract_claims(plain) == []
+
+
+@pytest.mark.parametrize(("written", "kinds"), [
+    # Contact details, durations and counts are what a customer acts on: each is a claim now.
+    ("Call us on +44 20 7946 0958, we are here 24/7.", [ClaimKind.PHONE]),
+    ("Orders are usually shipped within 2 days.", [ClaimKind.COUNT]),
+    ("It comes in 3 available colours and 2 sizes.", [ClaimKind.COUNT, ClaimKind.COUNT]),
+    ("Delivery takes 2 to 3 working days; we reply within 24 hours.", [ClaimKind.COUNT, ClaimKind.COUNT]),
+    ("Track it at https://track.example.com/TL-10421?date=2026-11-23&t=10:00 or mail help@shop-2026.example.",
+     [ClaimKind.URL, ClaimKind.EMAIL]),
+    ("Visit 18 Lark Street, Bristol BS6 5QZ.", [ClaimKind.ADDRESS, ClaimKind.ADDRESS]),
+    ('It is 12-26" in height and weighs 2 kg.', [ClaimKind.MEASUREMENT, ClaimKind.MEASUREMENT]),
+    ("That was in the 2014 season.", [ClaimKind.YEAR]),
+    ("It will arrive tomorrow.", [ClaimKind.RELATIVE_DAY]),
+    ("A latte is £3.80 + 40p oat milk = £4.20.", [ClaimKind.SUM]),
+])
+def test_contact_details_quantities_and_sums_are_claims(written: str, kinds: list[ClaimKind]) -> None:
+    assert [claim.kind for claim in extract_claims(written)] == kinds
 
 
 def test_sentences_split_on_ends_not_on_decimals_abbreviations_or_list_numbers() -> None:
@@ -310,3 +327,271 @@ def test_gate_checks_the_last_sentence_on_finish(facts: FactSet) -> None:
     assert result.released == []
     assert result.withheld == "We close at 6pm"
     assert [claim.text for claim in gate.unsupported] == ["6pm"]
+
+
+# --- every kind of claim a customer could act on (issue #26) --------------------------------------
+
+# The demo shop's profile and part of its catalog, shaped like chat.assistant.selectors.business_facts.
+BUSINESS = {
+    "name": "Threadline", "tagline": "Everyday clothes in organic fabrics, since 2016.",
+    "address": "Threadline B.V., Werfkade 14, 1033 RK Amsterdam, Netherlands", "phone": "+31 20 555 0142",
+    "email": "hello@threadline.example", "website": "https://threadline.example",
+    "catalog": [
+        {"name": "Essential Hoodie", "category": "Hoodies & sweats", "synonyms": ["hoody", "hoodie"],
+         "variants": [{"size": size, "colour": colour} for colour in ("Black", "Navy") for size in ("S", "M", "L")]},
+        {"name": "Harbour Hoodie", "category": "Hoodies & sweats", "synonyms": [],
+         "variants": [{"size": "M", "colour": ""}, {"size": "L", "colour": ""}]},
+    ],
+}
+# "Essential Hoodie in navy, size M?": the tool returns the variant asked for, sold out.
+NAVY_M = {"query": "Essential Hoodie", "variant": "navy M", "found": True, "products": [{
+    "sku": "TL-HOOD-001", "name": "Essential Hoodie", "category": "Hoodies & sweats", "currency": "EUR",
+    "price_from": "€59.95", "variant_requested": "navy M", "variant_found": True, "available": False,
+    "variants": [{"sku": "TL-HOOD-001-NVY-M", "size": "M", "colour": "Navy", "stock": 0, "available": False,
+                  "price_minor": 5995, "currency": "EUR", "price": "€59.95"}]}]}
+ALL_VARIANTS = {"query": "Essential Hoodie", "variant": None, "found": True, "products": [{
+    "sku": "TL-HOOD-001", "name": "Essential Hoodie", "category": "Hoodies & sweats", "currency": "EUR",
+    "price_from": "€59.95", "variant_requested": None, "variant_found": True, "available": True,
+    "variants": [
+        {"sku": "B-M", "size": "M", "colour": "Black", "stock": 24, "available": True, "price_minor": 5995,
+         "currency": "EUR", "price": "€59.95"},
+        {"sku": "N-M", "size": "M", "colour": "Navy", "stock": 0, "available": False, "price_minor": 5995,
+         "currency": "EUR", "price": "€59.95"},
+    ]}]}
+LATTE = {"query": "latte", "found": True, "products": [{
+    "sku": "SC-COF-004", "name": "Latte", "category": "Coffee", "currency": "GBP", "price_from": "£3.40",
+    "variants": [
+        {"sku": "L-REG", "size": "Regular", "colour": "", "stock": 150, "available": True, "price_minor": 340,
+         "currency": "GBP", "price": "£3.40"},
+        {"sku": "L-LRG", "size": "Large", "colour": "", "stock": 150, "available": True, "price_minor": 380,
+         "currency": "GBP", "price": "£3.80"}]},
+    {"sku": "SC-EXT-002", "name": "Oat Milk", "category": "Extras", "currency": "GBP", "price_from": "£0.40",
+     "variants": [{"sku": "O", "size": "", "colour": "", "stock": 300, "available": True, "price_minor": 40,
+                   "currency": "GBP", "price": "£0.40"}]}]}
+
+
+def shop_facts(*results: object, **kwargs: object) -> FactSet:
+    return supported_facts(list(results), business=BUSINESS, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("answer", [
+    "Call us on +31 20 555 0142.", "Ring 020 555 0142 any time.", "Mail hello@threadline.example.",
+    "See https://threadline.example or www.threadline.example.", "We're at Werfkade 14, 1033 RK Amsterdam.",
+])
+def test_the_business_own_contact_details_pass(answer: str) -> None:
+    assert check_answer(answer, shop_facts()).ok
+
+
+@pytest.mark.parametrize(("answer", "invented"), [
+    ("Call us at 302-645-2109 or 855-555-0199.", ["302-645-2109", "855-555-0199"]),
+    ("Please contact us at: 1. email us at: hello@l-store.com 2. call us.", ["hello@l-store.com"]),
+    ("Find it on l-store.com/contact.", ["l-store.com/contact"]),
+    ("Find it on https://threadline.example/secret-sale.", ["https://threadline.example/secret-sale"]),
+    ("Visit our store at 742 Evergreen Terrace.", ["742 Evergreen Terrace"]),
+    ("We're at Prinsengracht 263, Amsterdam.", ["Prinsengracht 263"]),
+])
+def test_invented_contact_details_are_caught(answer: str, invented: list[str]) -> None:
+    assert unsupported_texts(answer, shop_facts()) == invented
+
+
+def test_a_customer_own_phone_number_may_be_repeated() -> None:
+    facts = shop_facts(customer_texts=["call me back on 06 1234 5678 please"])
+
+    assert check_answer("We'll call you on 06 1234 5678.", facts).ok
+
+
+def test_another_variant_stock_is_never_reported() -> None:
+    facts = shop_facts(NAVY_M)
+
+    assert check_answer("Sorry, the Essential Hoodie in Navy M is sold out.", facts).ok
+    assert unsupported_texts("Good news: the Essential Hoodie (Black M) is in stock.", facts) == ["in stock"]
+    assert unsupported_texts("The Navy M is in stock.", facts) == ["in stock"]
+    assert unsupported_texts("The Essential Hoodie in green M is in stock.", facts) == ["in stock"]
+
+
+def test_each_variant_named_in_one_sentence_is_checked_on_its_own() -> None:
+    facts = shop_facts(ALL_VARIANTS)
+
+    assert check_answer("The Black M is in stock (24 left), but the Navy M is sold out.", facts).ok
+    assert unsupported_texts("The Navy M is in stock, 24 left.", facts) == ["in stock", "24 left"]
+
+
+def test_a_variant_price_is_that_variant_price() -> None:
+    facts = supported_facts([LATTE])
+
+    assert check_answer("A large latte is £3.80.", facts).ok
+    assert unsupported_texts("A large latte is £3.40.", facts) == ["£3.40"]
+
+
+@pytest.mark.parametrize("answer", [
+    "A large latte with oat milk is £3.80 + 40p = £4.20.",
+    "The large latte is £3.80 and oat milk 40p extra, so £4.20 in total.",
+])
+def test_extras_and_their_sum_pass_when_each_part_and_the_total_hold(answer: str) -> None:
+    assert check_answer(answer, supported_facts([LATTE])).ok
+
+
+@pytest.mark.parametrize("answer", [
+    "A large latte with oat milk is £3.80 + 40p = £4.40.",  # wrong arithmetic
+    "A large latte with oat milk is £3.80 + 60p = £4.40.",  # an extra at the wrong price
+    "A large latte with oat milk is $3.80 + 40p = $4.20.",  # the wrong currency
+])
+def test_a_sum_with_a_wrong_part_or_total_is_caught(answer: str) -> None:
+    assert not check_answer(answer, supported_facts([LATTE])).ok
+
+
+def test_measurements_counts_and_years_must_be_in_the_data() -> None:
+    facts = shop_facts(KNOWLEDGE)
+
+    assert check_answer("You can return it within 30 days.", facts).ok
+    assert check_answer("We've made clothes since 2016.", facts).ok
+    assert unsupported_texts("You can return it within 60 days.", facts) == ["60 days"]
+    assert unsupported_texts('It is 12-26" in height.', facts) == ['12-26"']
+    assert unsupported_texts("In the 2014 season, boxing day saw big fights.", facts) == ["2014"]
+
+
+def test_relative_days_are_checked_against_the_clock() -> None:
+    facts = supported_facts([ORDER], today=date(2026, 11, 26))
+
+    assert check_answer("It is expected to arrive tomorrow.", facts).ok
+    assert unsupported_texts("It will be delivered today.", facts) == ["today"]
+
+
+def test_product_and_policy_names_must_be_the_business_own() -> None:
+    facts = shop_facts(KNOWLEDGE)
+
+    assert check_answer("The Essential Hoodie and the Navy Essential Hoodie are both lovely.", facts).ok
+    assert unsupported_texts("Try our Premium Hoodie instead.", facts) == ["Premium Hoodie"]
+    assert unsupported_texts("Our Price Match Guarantee covers that.", facts) == ["Price Match Guarantee"]
+    assert check_answer("Welcome to Threadline, Amsterdam's clothes shop.", facts).ok
+
+
+@given(price_minor=st.integers(min_value=1, max_value=10_000_00), extra_minor=st.integers(min_value=1, max_value=5_00),
+       error_minor=st.integers(min_value=-500, max_value=500))
+def test_a_sum_holds_exactly_when_its_arithmetic_does(price_minor: int, extra_minor: int, error_minor: int) -> None:
+    facts = supported_facts([{"products": [{"name": "Latte", "variants": [], "price_minor": price_minor,
+                                            "currency": "GBP"},
+                                           {"name": "Oat Milk", "price_minor": extra_minor, "currency": "GBP"}]}])
+    total = price_minor + extra_minor + error_minor
+    answer = (f"That is £{price_minor / 100:,.2f} + £{extra_minor / 100:.2f} = £{total / 100:,.2f}."
+              if total > 0 else "")
+
+    assert check_answer(answer, facts).ok == (error_minor == 0 or total <= 0)
+
+
+@given(digits=st.text(alphabet="0123456789", min_size=9, max_size=11))
+def test_a_phone_number_passes_only_when_it_is_the_business_own(digits: str) -> None:
+    facts = shop_facts()
+    own = digits.lstrip("0").endswith("205550142") or "205550142".endswith(digits.lstrip("0"))
+
+    assert check_answer(f"Call us on +{digits}.", facts).ok == (own and len(digits.lstrip("0")) >= 7)
+
+
+def test_two_true_times_merged_into_a_false_range_are_caught(facts: FactSet) -> None:
+    assert check_answer("On Friday we're open 09:00–17:30.", facts).ok
+    assert unsupported_texts("On Friday we're open 17:30–17:30.", facts) == ["17:30", "17:30"]
+
+
+def test_a_product_is_sold_out_only_when_no_variant_is_in_stock() -> None:
+    facts = shop_facts(ALL_VARIANTS)
+
+    assert unsupported_texts("The Essential Hoodie: from €59.95, sold out.", facts) == ["sold out"]
+    assert check_answer("The Essential Hoodie is in stock.", facts).ok
+    assert unsupported_texts("The Essential Hoodie is in stock.", shop_facts(NAVY_M)) == ["in stock"]
+
+
+ORDER_LINES = {"found": True, "order": {"number": "TL-10411", "status": "shipped", "currency": "EUR", "items": [
+    {"sku": "TL-BEAN-001-NAV-OS", "name": "Ribbed Beanie (Navy, One size)", "quantity": 1, "unit_price": "19.95"}]}}
+
+
+def test_an_order_line_is_named_with_its_own_variant() -> None:
+    facts = shop_facts(ORDER_LINES)
+
+    assert check_answer("It contains: 1 × Ribbed Beanie (Navy, One size).", facts).ok
+    assert unsupported_texts("It contains: 1 × Ribbed Beanie (Black, One size).", facts) == [
+        "Ribbed Beanie (Black, One size)"]
+
+
+def test_a_list_of_what_is_available_lists_only_variants_in_stock() -> None:
+    facts = shop_facts(ALL_VARIANTS)
+
+    assert check_answer("Available right now: Black M.", facts).ok
+    assert unsupported_texts("Available right now: Black M, Navy M.", facts) == ["Navy M"]
+    assert check_answer("The Essential Hoodie (Black M) is in stock (24 available).", facts).ok
+    assert unsupported_texts("The Essential Hoodie (Green M) is lovely.", facts) == ["Essential Hoodie (Green M)"]
+
+
+CHAI = {"query": "large chai latte with syrup", "found": True, "products": [{
+    "sku": "SC-TEA-006", "name": "Chai Latte", "category": "Tea", "currency": "GBP",
+    "variants": [
+        {"sku": "C-REG", "size": "Regular", "colour": "", "available": True, "price_minor": 350, "currency": "GBP",
+         "price": "£3.50"},
+        {"sku": "C-LRG", "size": "Large", "colour": "", "available": True, "price_minor": 390, "currency": "GBP",
+         "price": "£3.90"}],
+    "alternatives": []}],
+    "price_with_extras": [{"variant": "Chai Latte (Large)", "price_minor": 390,
+                           "extras": [{"name": "Syrup Shot", "price_minor": 50}], "total_minor": 440}]}
+SOCKS = {"query": "sneakers", "found": True, "products": [{
+    "sku": "SN", "name": "Suede Court Sneakers", "category": "Shoes", "currency": "EUR",
+    "variants": [{"sku": "S45", "size": "45", "colour": "Sand", "available": False, "price_minor": 11995,
+                  "currency": "EUR", "price": "€119.95"}],
+    "alternatives": ["Sand 44", "Sand 43"]}]}
+
+
+def test_the_price_said_of_a_named_variant_is_that_variant_price() -> None:
+    facts = supported_facts([CHAI], business={"currency": "GBP"})
+
+    assert check_answer("The Chai Latte (Large) with Syrup Shot is £3.90 + £0.50 Syrup Shot = £4.40.", facts).ok
+    assert not check_answer("The Chai Latte (Regular) with Syrup Shot is £3.90 + £0.50 Syrup Shot = £4.40.", facts).ok
+    assert unsupported_texts("The Latte is £3.90 (Regular).", facts) == ["£3.90"]
+
+
+def test_an_amount_without_a_currency_in_the_data_is_in_the_business_currency() -> None:
+    facts = supported_facts([CHAI], business={"currency": "GBP"})
+
+    assert check_answer("With syrup it is £4.40.", facts).ok
+    assert unsupported_texts("With syrup it is $4.40.", facts) == ["$4.40"]
+
+
+def test_alternatives_are_available_variants_and_a_numbered_size_must_be_the_variant_own() -> None:
+    facts = supported_facts([SOCKS])
+
+    assert check_answer("Sorry, the Suede Court Sneakers (Sand 45) are sold out. Available instead: Sand 44, "
+                        "Sand 43.", facts).ok
+    assert unsupported_texts("Sorry, the Suede Court Sneakers (Sand 46) are sold out.", facts) == [
+        "Suede Court Sneakers (Sand 46)"]
+    assert unsupported_texts("Available instead: Sand 44, Sand 42.", facts) == ["Sand 42"]
+
+
+def test_a_pack_size_is_part_of_a_product_name() -> None:
+    facts = supported_facts([{"products": [{"name": "Everyday Socks 3-Pack", "variants": []}]}])
+
+    assert check_answer("The Everyday Socks 3-Pack is lovely.", facts).ok
+    assert unsupported_texts("The Everyday Socks 4-Pack is lovely.", facts) == ["Everyday Socks 4-Pack"]
+
+
+def test_a_product_price_in_a_list_is_that_product_price() -> None:
+    facts = supported_facts([{"products": [
+        {"name": "Sencha Green Tea", "currency": "GBP", "variants": [
+            {"size": "", "colour": "", "available": True, "price_minor": 280, "currency": "GBP"}]},
+        {"name": "Matcha Latte", "currency": "GBP", "variants": [
+            {"size": "Regular", "colour": "", "available": True, "price_minor": 380, "currency": "GBP"}]}]}])
+
+    assert check_answer("- Sencha Green Tea: £2.80, in stock\n- Matcha Latte: from £3.80, in stock", facts).ok
+    assert unsupported_texts("- Sencha Green Tea: £3.80, in stock", facts) == ["£3.80"]
+
+
+@given(st.lists(st.sampled_from(["The hoodie costs €59.95.", "It costs €49.95.", "We open at 9am.", "Call 302-645-2109.",
+                                 "Only 2 left in M.", "Thanks!", "Mail hello@threadline.example.", "See you",
+                                 "Our Premium Hoodie is nice.", "\n"]), max_size=8),
+       st.integers(min_value=1, max_value=9))
+def test_the_gate_finds_what_the_whole_answer_check_finds(sentences: list[str], size: int) -> None:
+    facts = shop_facts(CATALOG, HOURS)
+    answer = " ".join(sentences)
+    gate = SentenceGate(facts=facts)
+    for start in range(0, len(answer), size):
+        gate.feed(answer[start:start + size])
+
+    result = gate.finish()
+
+    assert [claim.text for claim in result.check.unsupported] == unsupported_texts(answer, facts)

@@ -198,6 +198,13 @@ class FakeOpenAIServer:
         with self._lock:
             self._scripts[endpoint].extend([scripted] * times)
 
+    def discard_scripts(self, endpoint: Endpoint = "chat") -> int:
+        """Forget the replies queued and not asked for (a turn that needed fewer); how many there were."""
+        with self._lock:
+            left = len(self._scripts[endpoint])
+            self._scripts[endpoint].clear()
+            return left
+
     def pending_scripts(self, endpoint: Endpoint = "chat") -> int:
         with self._lock:
             return len(self._scripts[endpoint])
@@ -575,6 +582,138 @@ def _default_error_message(status: int) -> str:
     if status >= 500:
         return "The server had an error while processing your request."
     return "The request was refused."
+
+
+# ============================================================================ the careless model
+
+# How a small self-hosted model got ordinary questions wrong (issue #26), and how a big one does now
+# and then (issue #18): each case is the answer such a model gives, built from the question and, for
+# the mutations, from a correct answer. `careless_replies` scripts a whole turn with one.
+INVENTED_PHONES = ("302-645-2109", "855-555-0123")
+INVENTED_EMAIL = "hello@l-store.com"
+INVENTED_URL = "https://www.l-store.com/support"
+INVENTED_ADDRESS = "742 Evergreen Terrace"
+CARELESS_TEXTS: dict[str, str] = {
+    "echo": "{question} {question}",
+    "invented_phone": "Thanks for asking! You can reach us at " + INVENTED_PHONES[0] + " or "
+                      + INVENTED_PHONES[1] + " about that.",
+    "invented_email": "Please contact us at: 1. email us at: " + INVENTED_EMAIL + " 2. call us on "
+                      + INVENTED_PHONES[0] + " 3. visit us at " + INVENTED_ADDRESS + ".",
+    "invented_url": "Everything about that is on " + INVENTED_URL + " for you.",
+    "invented_address": "Come and see us at " + INVENTED_ADDRESS + ", we'd love to help.",
+    "other_script": "ご質問ありがとうございます。詳しくはお問い合わせください。 شكرا لسؤالك",
+    "off_topic": "In the 2014 season, the boxing world saw several champions defend their titles in "
+                 "memorable fights across stadiums worldwide.",
+    "measurement": 'It is 12-26" in height, please consult with your doctor before wearing.',
+    "not_offered": "You can buy or rent bicycles at our shop as well.",
+    "degenerate": "Sure sure sure sure sure <|im_end|> <|im_start|>assistant",
+    "silence": "",
+}
+# What each of those says wrong, to look for in what a customer was shown.
+CARELESS_WRONG = {"invented_phone": INVENTED_PHONES[0], "invented_email": INVENTED_EMAIL, "invented_url": "l-store.com",
+                  "invented_address": INVENTED_ADDRESS, "other_script": "ご質問", "off_topic": "2014 season",
+                  "measurement": '12-26"', "not_offered": "bicycles", "degenerate": "<|im_end|>", "silence": ""}
+# Cases that change a correct answer: the fact they make wrong.
+MUTATIONS = ("changed_figure", "wrong_currency", "wrong_variant", "stock_flipped", "invented_extra", "dropped_part",
+             "merged_parts")
+CARELESS_CASES = (*CARELESS_TEXTS, *MUTATIONS, "stall")
+STALL_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class CarelessAnswer:
+    """A careless answer and the wrong piece it states (what must never reach a customer)."""
+
+    text: str
+    wrong: str
+
+
+_FIGURE = re.compile(r"(?<![\w.])(\d+)(?:[.,:](\d{2}))?")
+_CURRENCY_SWAP = {"€": "$", "£": "$", "$": "€", "EUR": "USD", "GBP": "USD"}
+_COLOUR_SWAP = {"Navy": "Black", "Black": "Navy", "White": "Sand", "Sand": "White", "Oat": "Grey Melange",
+                "Blue": "Black", "Large": "Regular", "Regular": "Large"}
+
+
+def careless_answer(case: str, *, question: str, correct: str = "") -> CarelessAnswer | None:
+    """The careless answer of `case` to `question`; a mutation of `correct` for MUTATIONS (None when
+    the correct answer has nothing that mutation could change)."""
+    if case in CARELESS_TEXTS:
+        text = CARELESS_TEXTS[case].format(question=question)
+        return CarelessAnswer(text=text, wrong=question if case == "echo" else CARELESS_WRONG[case])
+    sentences = [part for part in re.split(r"(?<=[.!?])\s+", correct.strip()) if part]
+    if case == "changed_figure":
+        match = next((found for found in _FIGURE.finditer(correct) if found.group(2) or int(found.group(1)) > 1), None)
+        if match is None:
+            return None
+        changed = str(int(match.group(1)) + 1) + (correct[match.end(1):match.end()] if match.group(2) else "")
+        wrong_text = correct[:match.start()] + changed + correct[match.end():]
+        return CarelessAnswer(text=wrong_text, wrong=_around(wrong_text, match.start(), len(changed)))
+    if case == "wrong_currency":
+        for symbol, other in _CURRENCY_SWAP.items():
+            match = re.search(rf"{re.escape(symbol)}\s?\d", correct)
+            if match:
+                wrong_text = correct[:match.start()] + other + correct[match.start() + len(symbol):]
+                return CarelessAnswer(text=wrong_text, wrong=_around(wrong_text, match.start(), len(other) + 4))
+        return None
+    if case == "wrong_variant":
+        for word, other in _COLOUR_SWAP.items():
+            match = re.search(rf"\b{word}\b", correct)
+            # Only a variant the answer does not name already: "Regular, Large" -> "Regular, Regular" says
+            # nothing wrong.
+            if match and not re.search(rf"\b{other}\b", correct) and re.search(
+                    r"(?i)in stock|sold out|left|available|£|€|×", correct):
+                wrong_text = correct[:match.start()] + other + correct[match.end():]
+                return CarelessAnswer(text=wrong_text, wrong=_around(wrong_text, match.start(), len(other)))
+        return None
+    if case == "stock_flipped":
+        for phrase, other in (("sold out", "in stock"), ("out of stock", "in stock"), ("in stock", "sold out")):
+            position = correct.lower().find(phrase)
+            if position >= 0 and not re.search(r"(?i)\b(?:if|once|when|whether)\b", correct[:position]):
+                wrong_text = correct[:position] + other + correct[position + len(phrase):]
+                return CarelessAnswer(text=wrong_text, wrong=_around(wrong_text, position, len(other)))
+        return None
+    if case == "invented_extra":
+        text = (correct + " " if correct else "") + f"For anything else call us on {INVENTED_PHONES[1]}."
+        return CarelessAnswer(text=text, wrong=INVENTED_PHONES[1])
+    if case == "dropped_part":
+        if len(sentences) < 2:
+            return None
+        # Only the first part's first sentence: what a model does that answers one part of several.
+        return CarelessAnswer(text=sentences[0], wrong="")
+    if case == "merged_parts":
+        figures = [found for found in _FIGURE.finditer(correct) if found.group(2)]
+        if len(figures) < 2 or figures[0].group(0) == figures[-1].group(0):
+            return None
+        first, last = figures[0], figures[-1]
+        wrong_text = correct[:first.start()] + last.group(0) + correct[first.end():]
+        return CarelessAnswer(text=wrong_text, wrong=_around(wrong_text, first.start(), len(last.group(0))))
+    raise ValueError(f"No careless case {case!r}.")
+
+
+def _around(text: str, start: int, length: int) -> str:
+    """The wrong piece with a word on each side, so finding it in a reply finds this mistake."""
+    left = start
+    for skip_space in (False, True, False):  # to the start of its word, then over the word before it
+        while left > 0 and text[left - 1].isspace() == skip_space:
+            left -= 1
+    right = start + length
+    while right < len(text) and not text[right].isspace():
+        right += 1
+    return " ".join(text[left:right].split()).strip(" .,!?")
+
+
+def careless_replies(case: str, *, question: str, correct: str = "",
+                     tool_calls: tuple[dict[str, Any], ...] = ()) -> tuple[list[ScriptedReply], str]:
+    """A whole careless turn: the tool calls a model would make first (if any), then the careless
+    answer, then the same mistake again when asked to correct it. Returns the replies to script and
+    the wrong piece the customer must never see ('' when the mistake is a silence or an omission)."""
+    replies = [ScriptedReply(tool_calls=tool_calls)] if tool_calls else []
+    if case == "stall":
+        return [*replies, ScriptedReply(text=correct or "Sorry for the wait.", first_token_delay=STALL_SECONDS)], ""
+    answer = careless_answer(case, question=question, correct=correct)
+    if answer is None:
+        raise ValueError(f"The careless case {case!r} cannot change {correct!r}.")
+    return [*replies, ScriptedReply(text=answer.text, chunk_size=16), ScriptedReply(text=answer.text)], answer.wrong
 
 
 def main() -> None:

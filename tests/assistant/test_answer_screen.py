@@ -1,0 +1,103 @@
+"""The answer screen: what a model's sentence must be besides true (on topic, in the customer's
+language, readable), judged one sentence at a time, as the answer streams."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chat.assistant.answer_screen import AnswerScreen, ProblemKind, parts_unanswered
+from chat.assistant.factcheck import SentenceGate, supported_facts
+from tests.assistant.test_factcheck import BUSINESS, HOURS, NAVY_M
+
+SHOP_WORDS = "Threadline Everyday clothes in organic and recycled fabrics, shipped from Amsterdam."
+
+
+def screen(question: str, language: str = "en") -> AnswerScreen:
+    return AnswerScreen(question=question, language=language, business_words=SHOP_WORDS)
+
+
+def judged(question: str, sentence: str, *results: object) -> ProblemKind | None:
+    problem = screen(question).judge(sentence, supported_facts(list(results), business=BUSINESS))
+    return problem.kind if problem else None
+
+
+@pytest.mark.parametrize(("question", "sentence"), [
+    ("are you open on sunday?", "No, we're closed on Sunday."),
+    ("are you open on sunday?", "Yes, we're open on Sunday from 10:00."),
+    ("open sunday?", "Yes, we're open on Sunday."),
+    ("Do you have the Essential Hoodie in navy, size M?", "Sorry, the Essential Hoodie in Navy M is sold out."),
+    ("tell me about your team", "We are a small team who love good coffee."),
+    ("hoeveel kost de hoodie?", "De Essential Hoodie kost €59,95."),
+    ("Do you have the Essential Hoodie in navy, size M?",
+     "Our Essential Hoodie is midweight organic cotton fleece with a kangaroo pocket."),
+])
+def test_plain_answers_pass(question: str, sentence: str) -> None:
+    assert judged(question, sentence, NAVY_M, HOURS) is None
+
+
+@pytest.mark.parametrize(("question", "sentence", "kind"), [
+    ("are you open on sunday?", "Are you open on Sunday?", ProblemKind.ECHO),
+    ("are you open on sunday?", "You asked: are you open on sunday?", ProblemKind.ECHO),
+    ("are you open on boxing day?",
+     "In the 2014 season, the boxing world saw Floyd Mayweather defend his titles against Marcos Maidana.",
+     ProblemKind.OFF_TOPIC),
+    ("do you sell bicycles?", "You can buy or rent bicycles at our shop.", ProblemKind.NOT_OFFERED),
+    ("are you open on sunday?", "日曜日は営業しておりません。", ProblemKind.SCRIPT),
+    ("are you open on sunday?", "Yes we are open شكرا جزيلا لك على سؤالك", ProblemKind.SCRIPT),
+    ("are you open on sunday?", "open open open open open", ProblemKind.DEGENERATE),
+    ("are you open on sunday?", "Sure! <|im_end|><|im_start|>user", ProblemKind.DEGENERATE),
+    ("what does the hoodie cost?", "the price is the price is the price is the price is", ProblemKind.DEGENERATE),
+])
+def test_what_must_not_reach_a_customer_is_recognised(question: str, sentence: str, kind: ProblemKind) -> None:
+    assert judged(question, sentence, NAVY_M, HOURS) is kind
+
+
+def test_a_customer_writing_japanese_may_be_answered_in_japanese() -> None:
+    assert screen("日曜日は開いていますか？", language="ja").judge("日曜日は休みです。", supported_facts([])) is None
+
+
+def test_the_gate_drops_echoes_and_repeats_but_streams_the_rest() -> None:
+    gate = SentenceGate(facts=supported_facts([HOURS]), screen=screen("are you open on friday?"))
+    answer = "Are you open on Friday? Yes, we open at 9am on Friday. Yes, we open at 9am on Friday. See you!"
+
+    released = [piece for start in range(0, len(answer), 5) for piece in gate.feed(answer[start:start + 5])]
+    result = gate.finish()
+    released += result.released
+
+    assert "".join(released) == result.shown == "Yes, we open at 9am on Friday. See you!"
+    assert [problem.kind for problem in result.problems] == [ProblemKind.ECHO, ProblemKind.REPEATED]
+    assert not result.blocked and not gate.closed
+
+
+def test_the_gate_closes_at_a_sentence_in_another_script() -> None:
+    gate = SentenceGate(facts=supported_facts([HOURS]), screen=screen("are you open on friday?"))
+
+    shown = gate.feed("We open at 9am on Friday. ご質問ありがとうございます。 We close at 5.30pm. ")
+
+    assert "".join(shown) == "We open at 9am on Friday. "
+    assert gate.closed and [problem.kind for problem in gate.finish().blocked] == [ProblemKind.SCRIPT]
+
+
+def test_a_part_the_tools_answered_but_the_answer_left_out_is_found() -> None:
+    calls = [{"name": "product_availability", "result": NAVY_M}, {"name": "opening_hours", "result": HOURS}]
+
+    assert parts_unanswered("The Essential Hoodie in Navy M is sold out. We open at 9am.", calls) == []
+    assert parts_unanswered("We open at 9am.", calls) == ["product_availability"]
+    assert parts_unanswered("Sorry, that one is sold out. We open at 9am.", calls) == []
+    assert parts_unanswered("The Essential Hoodie in Navy M is sold out.", calls) == ["opening_hours"]
+
+
+@given(st.lists(st.sampled_from(["We", "open", "at", "9am", "on", "Friday", "Welcome", "to", "Threadline"]),
+                min_size=1, max_size=30))
+def test_whatever_the_gate_releases_is_the_answer_in_order_less_what_it_dropped(words: list[str]) -> None:
+    gate = SentenceGate(facts=supported_facts([HOURS]), screen=screen("are you open on friday?"))
+    answer = ". ".join(" ".join(words[index:index + 4]) for index in range(0, len(words), 4)) + "."
+
+    released = [piece for start in range(0, len(answer), 3) for piece in gate.feed(answer[start:start + 3])]
+    result = gate.finish()
+    released += result.released
+
+    assert "".join(released) == result.shown
+    assert all(piece in answer for piece in released)
