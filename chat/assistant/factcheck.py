@@ -236,9 +236,10 @@ _SLASH_DATE_CONTEXT = re.compile(
     rf"(?i:\b(?:on|by|until|till|from|before|after|since|the|due|date)\s*|{_WEEKDAY},?\s*)$")
 
 _NUMBER = r"(?P<n>\d+|(?i:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve))"
-_UNIT = r"(?:(?i:units?|pieces?|items?|pairs?|more)\s+)?"
+_UNIT = r"(?:(?i:units?|pieces?|items?|pairs?|more|stuks?)\s+)?"
 _STOCK_PATTERNS = [
-    re.compile(rf"(?<![\w.,:/-]){_NUMBER}\s+{_UNIT}(?i:left|remaining|in stock|"
+    # Dutch too ("10 beschikbaar", "nog 3 op voorraad", "2 stuks over"): the shop answers in Dutch.
+    re.compile(rf"(?<![\w.,:/-]){_NUMBER}\s+{_UNIT}(?i:left|remaining|in stock|beschikbaar|op voorraad|over|"
                r"available(?!\s+(?:colou?rs?|sizes?|options?|styles?|variants?|models?|versions?)))\b"),
     re.compile(rf"(?i:\bonly\s+){_NUMBER}\s+{_UNIT}(?i:left|remaining|in)\b"),
     re.compile(rf"(?i:\bwe\s+(?:still\s+|currently\s+|now\s+)?have\s+(?:only\s+|just\s+)?){_NUMBER}\s+{_UNIT}"
@@ -247,7 +248,8 @@ _STOCK_PATTERNS = [
 ]
 _STOCK_STATUS = re.compile(
     r"(?i)\b(?P<out>sold out|out of stock|no longer (?:available|in stock)|(?:not|isn't|aren't|is not|are not)"
-    r"\s+(?:currently\s+)?in stock|unavailable)\b|(?<!back )(?<!\d )\b(?P<in>in stock)\b")
+    r"\s+(?:currently\s+)?in stock|unavailable|uitverkocht|niet (?:meer\s+)?(?:op voorraad|beschikbaar))\b|"
+    r"(?<!back )(?<!weer )(?<!\d )\b(?P<in>in stock|op voorraad)\b")
 _STATUS_ALTERNATION = "|".join(re.escape(phrase) for phrase in sorted(STATUS_PHRASES, key=len, reverse=True))
 _STATUS_PATTERNS = [
     re.compile(rf"(?i)\b(?P<cop>is|was|has|have|had|got|are|were|isn't|wasn't|hasn't|haven't|hadn't|'s|’s)\s+"
@@ -259,7 +261,7 @@ _STATUS_PATTERNS = [
 # Statements about how things usually go are policy, not the status of this customer's order.
 _GENERAL_STATEMENT = re.compile(r"(?i)\b(?:usually|typically|normally|generally|always|within|every|each|most)\b")
 # What every match of _STOCK_STATUS and _STATUS_PATTERNS contains.
-_STATUS_WORDS = ("stock", "sold out", "available", *STATUS_PHRASES)
+_STATUS_WORDS = ("stock", "sold out", "available", "voorraad", "uitverkocht", "beschikbaar", *STATUS_PHRASES)
 _CONDITION_BEFORE = re.compile(r"(?i)\b(?:if|once|when|whether|as soon as|until|unless|after)\b")
 _PERCENT = re.compile(r"(?<![\w.,])(?P<n>\d+(?:[.,]\d+)?)\s?(?:%|(?i:percent|per cent)\b)(?!\s?(?i:sure|certain))")
 

@@ -27,8 +27,9 @@ QUESTIONS = {
     "echo": "Do you have the Essential Hoodie in navy, size M?",
     "off_topic": "are you open on boxing day?",
     "measurement": "how much is the harbour hoodie?",
-    **{case: PRODUCT_QUESTION for case in ("changed_figure", "wrong_currency", "wrong_variant", "stock_flipped",
-                                           "invented_extra")},
+    **{case: PRODUCT_QUESTION for case in ("changed_figure", "wrong_currency", "stock_flipped", "invented_extra")},
+    # A product with several colours: its answer names the colour, which the careless model swaps.
+    "wrong_variant": "do you have the essential hoodie in black, size M?",
     "merged_parts": "what time are you open on saturday?",
     "dropped_part": "what time are you open on saturday? and do you have the harbour hoodie in M?",
     "stall": "are you open on sunday?",
