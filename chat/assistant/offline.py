@@ -268,7 +268,7 @@ _PHONE = tools.PHONE_PATTERN
 _HOURS = re.compile(
     r"\b(open|opened|opening|close|closes|closed|closing|hours|time do you|what time|when do you|tonight|"
     r"holiday|bank holiday|christmas|xmas|new year|easter|sunday|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|weekend|today|tomorrow|geopend|open|gesloten|openingstijden|zondag|maandag|dinsdag|woensdag|"
+    r"saturday|weekend|today|tomorrow|tmrw|geopend|open|gesloten|openingstijden|zondag|maandag|dinsdag|woensdag|"
     r"donderdag|vrijdag|zaterdag|vandaag|morgen|kerst)\b", re.IGNORECASE)
 _HOURS_STRONG = re.compile(r"\b(open|opened|opening|close|closes|closed|closing|hours|geopend|gesloten|"
                            r"openingstijden)\b", re.IGNORECASE)
@@ -640,20 +640,27 @@ _CHAT_WORDS = frozenset(
     "okay ok can could would should will may might must let make go going come".split())
 # Above this much over the answer threshold the search's own confidence is trusted without the check
 # that the business's knowledge mentions every topic word of the question.
-KNOWLEDGE_SURE_MARGIN = 0.15
+KNOWLEDGE_SURE_MARGIN = 0.2
 
 
-def _unmentioned_topic_words(text: str) -> list[str]:
-    """Real words of the question that appear nowhere in the business's knowledge ("mars" in "do you
-    deliver to mars?"): an answer found for the rest of the question does not answer it."""
+def _unmentioned_topic_words(text: str, language: str) -> list[str]:
+    """Words of the question that appear nowhere in the business's knowledge ("mars" in "do you
+    deliver to mars?"): an answer found for the rest of the question does not answer it.
+
+    Typos of the business's own words were corrected by the query's preparation already, so in an
+    English question a word left unknown is one the knowledge never uses. In another language the
+    question's own words are not the knowledge's (English) words: there only English words count."""
     from chat.knowledge.query import english_lexemes, english_words, query_prepare
 
     prepared = query_prepare(text)
     vocabulary = prepared.vocabulary
     if vocabulary is None or not vocabulary.counts:
         return []
+    real_words = english_words()
     words = tuple(term for term in prepared.terms
-                  if term.isalpha() and len(term) >= 3 and term not in _CHAT_WORDS and term in english_words())
+                  if term.isalpha() and len(term) >= 3 and term not in _CHAT_WORDS
+                  and (language == "en" and len(term) >= 4
+                       or any(form in real_words for form in (term, term[:-1], term[:-2], term[:-3] + "y"))))
     lexemes = english_lexemes(words) if words else {}
     return [word for word in words if word not in vocabulary.counts
             and not any(lexeme in vocabulary.lexeme_chunks for lexeme in lexemes.get(word, ()))]
@@ -669,8 +676,9 @@ def _answer_part(text: str, state: ConversationState, context: TurnContext, *, m
 
     if may_be_order:
         contact = contact_in(text)
-        number = order_number_in(text) if (_ORDER_WORDS.search(text) or state.pending_order_number
-                                           or len(text) <= 20) else None
+        status_question = _ORDER_STATUS_QUESTION.search(text)
+        number = order_number_in(text) if (_ORDER_WORDS.search(text) or state.pending_order_number or contact
+                                           or status_question or len(text) <= 20) else None
         awaiting = state.pending_order_number
         if awaiting and (contact or number):
             known_number = number or (awaiting if awaiting != AWAITING_ORDER_NUMBER else None)
@@ -678,7 +686,9 @@ def _answer_part(text: str, state: ConversationState, context: TurnContext, *, m
                 return _order_answer(known_number, contact, state, context)
             return OfflineAnswer(phrase(language, "ask_order_number"), "order", confidence=1.0,
                                  pending_order_number=AWAITING_ORDER_NUMBER)
-        if _ORDER_WORDS.search(text) and (number or _ORDER_STATUS_QUESTION.search(text)):
+        # "where is TL-10412", "TL-10400 me@example.com": a number asked about, or given with the
+        # customer's contact detail, is an order question even without the word "order".
+        if (_ORDER_WORDS.search(text) and (number or status_question)) or (number and (status_question or contact)):
             if number:
                 return _order_answer(number, contact, state, context)
             return OfflineAnswer(phrase(language, "ask_order_number"), "order", confidence=1.0,
@@ -702,7 +712,7 @@ def _answer_part(text: str, state: ConversationState, context: TurnContext, *, m
     result = _products_or_knowledge(text, language, context)
     if result.intent == "knowledge":
         confident = (result.confidence or 0.0) >= kb_answer_threshold() + KNOWLEDGE_SURE_MARGIN
-        if not confident and _unmentioned_topic_words(text):
+        if not confident and _unmentioned_topic_words(text, language):
             del context.sources[sources_before:]
             return OfflineAnswer(phrase(language, "unknown"), "unknown", confidence=result.confidence,
                                  quick_replies=[phrase(language, "talk_to_person")])
@@ -807,7 +817,7 @@ def _delivered_sentence(day: date, language: str, today: date) -> str:
 
 def _requested_day(text: str, today: date) -> date | None:
     lowered = text.lower()
-    if re.search(r"\b(tomorrow|morgen)\b", lowered):
+    if re.search(r"\b(tomorrow|tmrw|tmr|tomoz|2moro|2morrow|morgen)\b", lowered):
         return today + timedelta(days=1)
     if re.search(r"\b(today|tonight|vandaag|vanavond)\b", lowered):
         return today
