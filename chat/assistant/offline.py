@@ -9,6 +9,7 @@ read from a tool result of the turn, like the LLM mode's.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,6 +25,9 @@ from orders.money import minor_to_text
 PRODUCT_MATCH_STRONG = 75.0
 KNOWLEDGE_CONFIDENT_FOR_PRODUCTS = 0.9
 MAX_VERIFICATION_ATTEMPTS = 3
+MAX_QUESTION_PARTS = 5
+MAX_PIECES = 4 * MAX_QUESTION_PARTS  # sentences and "and"s looked at in one message
+ASK_WINDOW = 80  # characters either side of an "and" that decide whether it joins two asks
 # Stored as the pending order number while we wait for the customer to give one.
 AWAITING_ORDER_NUMBER = "?"
 
@@ -446,6 +450,8 @@ def question_parts(text: str, state: ConversationState) -> list[_Part]:
         sentence = _LEADING_JOINER.sub("", sentence or "").strip()
         if sentence:
             pieces.extend(_split_joined(sentence))
+        if len(pieces) >= MAX_PIECES:  # a flood of questions is not read to its end
+            break
     parts: list[_Part] = []
     for piece, joined in pieces:
         if not re.search(r"\w", piece):
@@ -462,28 +468,35 @@ def question_parts(text: str, state: ConversationState) -> list[_Part]:
     if len(parts) > 1 and parts[-1].kind == "statement":
         statement = parts.pop()
         parts[-1].text += " " + statement.text
-    asks = [part for part in parts if part.kind != "social"]
-    return asks if asks else parts
+    asks = [part for part in parts if part.kind != "social"] or parts
+    unique = list({part.text.casefold(): part for part in asks}.values())
+    # Each ask is looked up on its own: a message of a hundred questions gets its first few answered.
+    return unique[:MAX_QUESTION_PARTS]
 
 
 def _split_joined(sentence: str) -> list[tuple[str, bool]]:
     pieces: list[tuple[str, bool]] = []
     rest = sentence
-    while True:
-        for match in _JOINER.finditer(rest):
+    while len(pieces) < MAX_PIECES:
+        for match in itertools.islice(_JOINER.finditer(rest), MAX_PIECES):
             left, right = rest[:match.start()].strip(" ,"), rest[match.end():].strip()
             if left and right and _starts_another_ask(left, right):
                 pieces.append((left, True))
                 rest = right
                 break
         else:
-            pieces.append((rest.strip(" ,"), False))
-            return pieces
+            break
+    pieces.append((rest.strip(" ,"), False))
+    return pieces
 
 
 def _starts_another_ask(left: str, right: str) -> bool:
     if _STARTER.match(right):
         return True
+    # Only the words near the joiner: looking at the whole rest of a long message at every "and" of
+    # it would take time growing with the square of its length.
+    left = _JOINER.split(left[-ASK_WINDOW:])[-1]
+    right = _JOINER.split(right[:ASK_WINDOW], maxsplit=1)[0]
     # "the blue hoodie and your opening hours": a different kind of ask, even without a question word.
     right_kind = "hours" if _HOURS_STRONG.search(right) else "order" if _looks_like_order(right) else ""
     left_kind = "hours" if _HOURS_STRONG.search(left) else "order" if _looks_like_order(left) else ""
