@@ -538,8 +538,10 @@ def _answer_parts(parts: list[_Part], state: ConversationState, context: TurnCon
             handoffs.append(_answer_part(part.text, state, context, may_be_order=False))
             continue
         text = part.text
-        if previous_product and part.kind == "question" and _refers_back(text):
-            text = _with_product(text, previous_product, language)
+        if part.kind == "question" and answers and _refers_back(text):
+            # "what does it cost?" is about the product just asked, or else about the ask before it.
+            text = (_with_product(text, previous_product, language) if previous_product
+                    else f"{parts[parts.index(part) - 1].text} {text}")
         calls_before = len(context.calls)
         sources_before = len(context.sources)
         result = _answer_part(text, state, context, may_be_order=part.kind == "order")
