@@ -533,7 +533,7 @@ def _answer_parts(parts: list[_Part], state: ConversationState, context: TurnCon
     answers: list[OfflineAnswer] = []
     unknown = 0
     previous_product: tuple[str, str | None] | None = None
-    for part in parts:
+    for index, part in enumerate(parts):
         if part.kind == "person":
             handoffs.append(_answer_part(part.text, state, context, may_be_order=False))
             continue
@@ -541,7 +541,7 @@ def _answer_parts(parts: list[_Part], state: ConversationState, context: TurnCon
         if part.kind == "question" and answers and _refers_back(text):
             # "what does it cost?" is about the product just asked, or else about the ask before it.
             text = (_with_product(text, previous_product, language) if previous_product
-                    else f"{parts[parts.index(part) - 1].text} {text}")
+                    else f"{parts[index - 1].text} {text}")
         calls_before = len(context.calls)
         sources_before = len(context.sources)
         result = _answer_part(text, state, context, may_be_order=part.kind == "order")
@@ -628,6 +628,8 @@ def _answer_in_unlisted_language(text: str, state: ConversationState, context: T
     language = state.language
     if asks_for_person(text):
         return _handoff(language, "handoff", "The customer asked for a person.", context)
+    if _GREETING.match(text) or _THANKS.match(text) or _GOODBYE.match(text):  # "hallo": greeted back
+        return _answer_part(text, state, context, may_be_order=False)
     contact, number = contact_in(text), order_number_in(text)
     if contact and number:
         return _order_answer(number, contact, state, context)

@@ -94,6 +94,8 @@ TURNS = [
          must_say=("Thanks for chatting",), must_not_say=("I can only answer",)),
     Turn(id="lang-english-with-product-name", tenant="shop", says=("is the Breton Striped Tee in stock in S?",),
          now=SHOP_TUESDAY, must_say=("Breton Striped Tee", "in stock"), must_not_say=("op voorraad",)),
+    Turn(id="lang-hallo-to-the-english-only-cafe-is-greeted", tenant="cafe", says=("hallo!",), now=CAFE_TUESDAY,
+         must_say=(f"I'm {profile('cafe')['name']}'s assistant",), must_not_say=("I can only answer", "Ik ben")),
     Turn(id="lang-english-hours-stay-english", tenant="cafe", says=("open sunday?",), now=CAFE_TUESDAY,
          must_say=(f"On {day_text(SUNDAY)} we're open {ranges_text(opening_ranges('cafe', SUNDAY))}.",),
          must_not_say=("I can only answer",)),
