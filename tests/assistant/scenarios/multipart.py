@@ -51,8 +51,8 @@ def shop_sunday_sentence() -> str:
     """How the shop's next Sunday is named from the real today (the turns about real orders)."""
     today = load_day("shop")
     sunday = next_weekday(today, 6)
-    if sunday == today:
-        return "We're closed today"
+    if sunday == today:  # asked on the day itself: whether it is open right now
+        return "We're closed right now"
     if (sunday - today).days == 1:
         return "We're closed tomorrow"
     return f"We're closed on {day_text(sunday)}"

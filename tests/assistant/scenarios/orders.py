@@ -8,7 +8,7 @@ them through fixture_data in the shop's zone, and the late ones are asked about 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.assistant.scenarios import Turn
 from tests.assistant.scenarios.fixture_data import (
@@ -52,8 +52,18 @@ def late_by(number: str, days: int):
 
 
 TL_12 = "TL-10412"  # shipped, expected today+1d
-SATURDAY_HOURS = ranges_text(opening_ranges("shop", next_weekday(load_day("shop"), 5)))
 LATE_WORDS = ("late", "te laat")
+
+
+def saturday_facts(now: datetime) -> tuple[str, ...]:
+    """What an answer to "are you open on saturday?" asked at `now` says, one of them."""
+    ranges = opening_ranges("shop", next_weekday(now.date(), 5))
+    if not ranges:
+        return ("closed",)
+    return (ranges_text(ranges), f"until {ranges[-1][1]}")
+
+
+LATE_AND_HOURS_AT = late_by(TL_12, 3)
 
 TURNS = [
     Turn(id="order-expected-tomorrow", tenant="shop", says=(f"where is my order {TL_12}? {contact(TL_12)}",),
@@ -92,9 +102,9 @@ TURNS = [
          must_not_say=("Verwachte levering",)),
     Turn(id="order-late-and-hours", tenant="shop",
          says=(f"where is order {TL_12} {contact(TL_12)} and are you open on saturday?",),
-         now=late_by(TL_12, 3), offers_person=True,
+         now=LATE_AND_HOURS_AT, offers_person=True,
          must_say=("so it is 3 days late", "I've asked the team"),
-         must_say_one_of=((SATURDAY_HOURS, f"until {SATURDAY_HOURS.split('–')[1]}"),)),
+         must_say_one_of=(saturday_facts(LATE_AND_HOURS_AT),)),
     Turn(id="order-in-three-messages", tenant="shop", says=("where's my parcel??", "it's tl-10412", contact(TL_12)),
          must_say=(*facts(TL_12), "Expected delivery: tomorrow."), must_not_say=LATE_WORDS),
     Turn(id="order-asks-number-first", tenant="shop", says=("where is my order",),
