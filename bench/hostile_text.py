@@ -22,6 +22,9 @@ CASES: list[tuple[str, str, str]] = [
     ("e-mail in free text", "2,000 times 'a.'", "a." * 2000),
     ("fact check", "4,000 digits", "1" * 4000),
     ("fact check", "sentence of 'shipped ' x 500", "shipped " * 500),
+    ("offline question parts", "'fish and ' x 440", ("fish and " * 440)[:4000]),
+    ("offline question parts", "'and is ' x 570", ("and is " * 570)[:4000]),
+    ("offline question parts", "'is there wifi? ' x 260", ("is there wifi? " * 260)[:4000]),
 ]
 
 
@@ -45,9 +48,12 @@ def main() -> None:
         "e-mail in free text": lambda text: (offline.contact_in(text),
                                              tools.TurnContext(customer_texts=[text]).contact_details()),
         "fact check": factcheck.extract_claims,
+        "offline question parts": lambda text: offline.question_parts(text, offline.ConversationState(
+            language="en", pending_order_number="", failed_verifications=0,
+            human_only_topics=["complaint", "wholesale"], business_name="Shop")),
     }
     for name, described, text in CASES:
-        print(f"{name:<20} {described:<32} {timed(functions[name], text):8.2f} ms", flush=True)
+        print(f"{name:<22} {described:<32} {timed(functions[name], text):8.2f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat.assistant.tools import TurnContext
+from orders.catalog_understanding import catalog_index, question_tokens, request_understand
 from orders.catalog_understanding import product_question_facts as catalog_facts
-from orders.catalog_understanding import question_tokens
 
 PRICE_CUE = re.compile(r"(\bhow much\b|\bprices?\b|\bpriced\b|\bcosts?\b|\bcharge\b|\bquid\b|\bhoeveel\b|"
                        r"\bkost(en)?\b|\bprijs\b|\bprijzen\b|[€£$])", re.IGNORECASE)
@@ -288,6 +288,11 @@ def product_reply(*, text: str, language: str) -> ProductReply | None:
                                                 asks_price=True, asks_stock=asks_stock))
         text_out = " ".join(sentences)
     return ProductReply(text=text_out, facts=result, decisive=decisive)
+
+
+def names_a_product(text: str) -> bool:
+    """Whether the catalog finds a product named in the words ("the zip hoodie"; not "it")."""
+    return request_understand(catalog_index(), text).found
 
 
 def product_reply_record(*, reply: ProductReply, context: TurnContext) -> None:
