@@ -9,7 +9,7 @@ from collections.abc import Sequence
 # several languages ("is", "open", "de", "no") counts for each of them only in part, so a shared
 # word never outweighs one that belongs to a single language.
 _MARKERS = {
-    "nl": set("de het een en is zijn je jij u uw ik wij we niet wat waar wanneer hoe hoeveel mijn bestelling "
+    "nl": set("de het een en in is zijn je jij u uw ik wij we niet wat waar wanneer hoe hoeveel mijn bestelling "
               "hebben heeft hebt heb jullie open dicht vandaag morgen zondag maandag dinsdag woensdag donderdag "
               "vrijdag zaterdag graag bedankt dank hallo hoi goedemorgen kan kunnen kun mag welke nog ook maat "
               "kleur kost kosten prijs voorraad verzending verzenden bezorgen bezorging levering pakket geleverd "

@@ -938,7 +938,10 @@ def _passage_names(result: Any, text: str) -> bool:
     bicycles, answered with the gift-card FAQ: no)."""
     thing = products.thing_asked(text)
     passage = f"{result.title} {result.content}".casefold()
+    # A Dutch compound starts with the passage's word: "studentenkorting", a "student discount".
+    passage_words = {word for word in re.findall(r"\w+", passage) if len(word) >= 5}
     return any(re.search(rf"\b{re.escape(word[:max(4, len(word) - 2)])}", passage)
+               or any(word.startswith(passage_word) for passage_word in passage_words)
                for word in thing.split() if len(word) >= 3)
 
 

@@ -22,6 +22,11 @@ from chat.assistant.language import detect_language, reply_language
     ("est-ce que vous avez du lait d'avoine?", "en", "fr"),
     ("¿tienen la sudadera azul en talla M?", "en", "es"),
     ("thanks, and are you open on sunday?", "nl", "en"),  # a whole English sentence does switch
+    # A product's English name with "in maat": Dutch ("in" is a Dutch word too).
+    ("straight leg jeans in maat 36?", "en", "nl"),
+    ("long sleeve tee in havermout maat S?", "en", "nl"),
+    ("heb je de harbour hoodie in maat M?", "en", "nl"),
+    ("is the Breton Striped Tee in stock in S?", "nl", "en"),
 ])
 def test_detect_language(text: str, default: str, expected: str) -> None:
     assert detect_language(text, default=default) == expected

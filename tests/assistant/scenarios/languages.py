@@ -24,7 +24,9 @@ SHOP_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("shop")["ti
 CAFE_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("cafe")["timezone"]))
 SUNDAY = date(2026, 11, 29)
 ORDER = orders("shop")["TL-10412"]
-HARBOUR_M = product("shop", "Harbour Hoodie").variant(size="M", colour="Blue")
+HARBOUR = product("shop", "Harbour Hoodie")
+HARBOUR_M = HARBOUR.variant(size="M", colour="Blue")
+ZIP = product("shop", "Zip Hoodie")
 BRETON = product("shop", "Breton Striped Tee")
 PAIN = product("cafe", "Pain au Chocolat")
 ONLY_ENGLISH = "I can only answer in English here"
@@ -39,13 +41,18 @@ DUTCH_WORDS = ("zijn we", "Dit staat", "bestelling", "Sorry, dat")
 TURNS = [
     Turn(id="lang-dutch-sunday", tenant="shop", says=("zijn jullie open op zondag?",), now=SHOP_TUESDAY,
          must_say=(f"Op {day_text(SUNDAY, 'nl')} zijn we gesloten.",), must_not_say=("closed",)),
-    Turn(id="lang-dutch-product-stock", tenant="shop", says=("hebben jullie de Harbour Hoodie in M?",),
+    # Customers' own words (lower case, "heb je", "maat", a product's short name), not the catalog's.
+    Turn(id="lang-dutch-product-stock", tenant="shop", says=("heb je de harbour hoodie in maat M?",),
          now=SHOP_TUESDAY, must_say=("Harbour Hoodie", "op voorraad", HARBOUR_M.price_text),
-         must_not_say=("in stock", "sold out", "uitverkocht")),
-    Turn(id="lang-dutch-product-list", tenant="shop", says=("is de Breton Striped Tee op voorraad?",),
+         must_not_say=("in stock", "sold out", "uitverkocht", *(f"({v.colour} {v.size})" for v in HARBOUR.variants
+                                                                 if v != HARBOUR_M))),
+    Turn(id="lang-dutch-product-price", tenant="shop", says=("hoeveel kost de zip hoodie?",), now=SHOP_TUESDAY,
+         must_say=("Zip Hoodie", *{v.price_text for v in ZIP.variants}),
+         must_not_say=("Harbour", "in stock", "is €", "in het Engels")),
+    Turn(id="lang-dutch-product-list", tenant="shop", says=("is de breton tee nog op voorraad?",),
          now=SHOP_TUESDAY,
          must_say=("Breton Striped Tee", "op voorraad", min(BRETON.variants, key=lambda v: v.price_minor).price_text),
-         must_not_say=("in stock", "Available right now")),
+         must_not_say=("in stock", "in het Engels")),
     Turn(id="lang-dutch-order", tenant="shop", says=(f"waar is mijn bestelling TL-10412? {ORDER['email']}",),
          must_say=("Bestelling TL-10412 is verzonden", ORDER["tracking_number"], "Verwachte levering: morgen."),
          must_not_say=("is shipped", "Expected delivery")),
