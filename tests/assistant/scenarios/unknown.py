@@ -32,19 +32,27 @@ def cafe_unknown(turn_id: str, text: str) -> Turn:
                 must_say=(DONT_KNOW,), must_not_say=CAFE_FAQ_WORDS)
 
 
+def not_sold(turn: Turn, thing: str) -> Turn:
+    """'do you sell X?' about something not in the catalog may also be answered, as honestly, by
+    saying the catalog has no X (the product answers' wording), with the same person offered."""
+    return Turn(id=turn.id, tenant=turn.tenant, says=turn.says, now=turn.now, offers_person=True,
+                must_say_one_of=((DONT_KNOW, f"I can't find {thing} among our products"),),
+                must_not_say=turn.must_not_say)
+
+
 TURNS = [
     shop_unknown("unknown-deliver-to-mars", "do you deliver to mars?"),
     shop_unknown("unknown-dog-at-the-shop", "can I bring my dog?"),
-    shop_unknown("unknown-bicycles", "do you sell bicycles?"),
+    not_sold(shop_unknown("unknown-bicycles", "do you sell bicycles?"), "bicycles"),
     shop_unknown("unknown-skateboards-slang", "do u guys sell skateboards"),
     shop_unknown("unknown-drone-delivery", "do you deliver by drone"),
     shop_unknown("unknown-opinion", "whats ur opinion on the election"),
     shop_unknown("unknown-dentist", "can you recommend a good dentist nearby"),
     cafe_unknown("unknown-capital", "what's the capital of mongolia"),
-    cafe_unknown("unknown-cigarettes", "do you sell cigarettes?"),
+    not_sold(cafe_unknown("unknown-cigarettes", "do you sell cigarettes?"), "cigarettes"),
     cafe_unknown("unknown-horse", "can i bring my horse"),
-    cafe_unknown("unknown-swimming-pool", "do you have a swimming pool"),
-    cafe_unknown("unknown-fish-and-chips", "do you do fish and chips?"),
+    not_sold(cafe_unknown("unknown-swimming-pool", "do you have a swimming pool"), "swimming pool"),
+    not_sold(cafe_unknown("unknown-fish-and-chips", "do you do fish and chips?"), "fish and chips"),
     Turn(id="unknown-twice-hands-over", tenant="shop", says=("do you sell bicycles?", "do you sell skateboards?"),
          now=SHOP_TUESDAY, offers_person=True, must_say=("asked someone from the team",),
          must_not_say=SHOP_FAQ_WORDS),
