@@ -411,6 +411,12 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
                           missing_colour=first.missing_colour, covered=round(covered, 2))
 
 
+def question_own_words(text: str) -> tuple[str, ...]:
+    """A question's words that are not its grammar, a size or a colour word: what it is about."""
+    return tuple(token for token in question_tokens(text)
+                 if token not in _FILLER_WORDS and token not in SIZE_WORDS and token not in COLOUR_WORDS)
+
+
 # Words that carry no product meaning in a question, in English and Dutch: the share of the rest
 # the catalog explains tells a product question ("black hoodie in M?") from a question that merely
 # names a product ("can I return a hoodie I bought last week?").

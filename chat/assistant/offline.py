@@ -563,7 +563,10 @@ def _refers_back(text: str) -> bool:
     """'what does it cost?', 'and the price?': a price or stock question about the product just asked."""
     if not (products.PRICE_CUE.search(text) or products.STOCK_CUE.search(text)):
         return False
-    if not (_PRONOUN.search(text) or len(re.findall(r"\w+", text)) <= 3):
+    # "what does it cost?", "how much?", "and what's the price?"; not "how much is shipping?".
+    own = [word for word in products.own_words(text)
+           if not _QUESTION_WORDS.fullmatch(word) and not _PRONOUN.fullmatch(word)]
+    if not (_PRONOUN.search(text) or len(re.findall(r"\w+", text)) <= 3 or not own):
         return False
     # It names no product of its own, as the catalog reads it ("what does the zip hoodie cost?" does).
     return not products.names_a_product(text)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat.assistant.tools import TurnContext
-from orders.catalog_understanding import catalog_index, question_tokens, request_understand
+from orders.catalog_understanding import catalog_index, question_own_words, question_tokens, request_understand
 from orders.catalog_understanding import product_question_facts as catalog_facts
 
 PRICE_CUE = re.compile(r"(\bhow much\b|\bprices?\b|\bpriced\b|\bcosts?\b|\bcharge\b|\bquid\b|\bhoeveel\b|"
@@ -293,6 +293,12 @@ def product_reply(*, text: str, language: str) -> ProductReply | None:
 def names_a_product(text: str) -> bool:
     """Whether the catalog finds a product named in the words ("the zip hoodie"; not "it")."""
     return request_understand(catalog_index(), text).found
+
+
+def own_words(text: str) -> tuple[str, ...]:
+    """What a question is about in its own words: not its grammar, a size or a colour ("shipping" in
+    "how much is shipping?"; nothing in "and what's the price in L?")."""
+    return question_own_words(text)
 
 
 def product_reply_record(*, reply: ProductReply, context: TurnContext) -> None:
