@@ -148,7 +148,7 @@ def _stock_labels(variants: list[dict[str, Any]], language: str, counts: bool) -
     for variant in variants:
         count = _phrase(language, "product_count", stock=variant["stock"]) if counts and "stock" in variant else ""
         parts.append(f"{variant['label']}{count}")
-    return ", ".join(parts)
+    return _joined(parts, language)
 
 
 def _product_sentences(product: dict[str, Any], *, language: str, counts: bool, asks_price: bool,

@@ -3,11 +3,12 @@ them the way the language says them ('Today we're open', never 'On today we're o
 
 from __future__ import annotations
 
+import string
 from datetime import date, datetime, timedelta
 
 import pytest
 
-from chat.assistant import offline
+from chat.assistant import offline, products
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 DAYS = {"today": TODAY, "tomorrow": TODAY + timedelta(days=1), "date": TODAY + timedelta(days=3)}
@@ -63,3 +64,26 @@ def test_english_and_dutch_examples() -> None:
         "We zijn nu gesloten. We gaan op maandag 30 november om 09:00 weer open."
     assert offline.phrase("nl", "away", when=offline.moment_text(tomorrow, "nl", TODAY)) == \
         "We zijn nu gesloten, dus een medewerker antwoordt zodra we morgen om 07:30 weer open zijn."
+
+
+@pytest.mark.parametrize("language", sorted(offline.PHRASES))
+def test_every_phrase_has_the_same_blanks_in_every_language(language: str) -> None:
+    # A translation without "{price}" would drop the price from the sentence without a word.
+    def blanks(text: str) -> set[str]:
+        return {name for _literal, name, _spec, _conversion in string.Formatter().parse(text) if name}
+
+    for key, text in offline.PHRASES[language].items():
+        assert blanks(text) == blanks(offline.PHRASES["en"][key]), f"{language} {key}: {text!r}"
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("en", "Yes, the Chai Latte is in stock in Regular and Large, at £3.50 (Regular) or £3.90 (Large)."),
+    ("nl", "Ja, de Chai Latte is op voorraad in Regular en Large, voor £3.50 (Regular) of £3.90 (Large)."),
+])
+def test_the_variants_in_stock_read_as_a_list(language: str, expected: str) -> None:
+    variants = [{"label": label, "price": price, "price_minor": minor, "available": True}
+                for label, price, minor in (("Regular", "£3.50", 350), ("Large", "£3.90", 390))]
+    product = {"name": "Chai Latte", "variant_requested": None, "missing": None, "missing_attribute": None,
+               "variants": variants, "alternatives": [], "sizes": ["Regular", "Large"], "colours": []}
+    assert products._product_sentences(product, language=language, counts=False, asks_price=True,  # noqa: SLF001
+                                       asks_stock=True) == [expected]
