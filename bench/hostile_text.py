@@ -27,6 +27,9 @@ CASES: list[tuple[str, str, str]] = [
     ("checked answer", "'£1 + ' x 800 + '= £2' (a sum)", "£1 + " * 800 + "= £2"),
     ("checked answer", "2,000 times '1-'", "1-" * 2000),
     ("checked answer", "'Ab & ' x 800 (title case)", "Ab & " * 800),
+    ("offline question parts", "'fish and ' x 440", ("fish and " * 440)[:4000]),
+    ("offline question parts", "'and is ' x 570", ("and is " * 570)[:4000]),
+    ("offline question parts", "'is there wifi? ' x 260", ("is there wifi? " * 260)[:4000]),
 ]
 
 
@@ -61,9 +64,12 @@ def main() -> None:
                                              tools.TurnContext(customer_texts=[text]).contact_details()),
         "fact check": factcheck.extract_claims,
         "checked answer": checked_answer,
+        "offline question parts": lambda text: offline.question_parts(text, offline.ConversationState(
+            language="en", pending_order_number="", failed_verifications=0,
+            human_only_topics=["complaint", "wholesale"], business_name="Shop")),
     }
     for name, described, text in CASES:
-        print(f"{name:<20} {described:<32} {timed(functions[name], text):8.2f} ms", flush=True)
+        print(f"{name:<22} {described:<32} {timed(functions[name], text):8.2f} ms", flush=True)
 
 
 if __name__ == "__main__":

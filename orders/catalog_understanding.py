@@ -274,14 +274,17 @@ def _word_matches(tokens: tuple[str, ...], vocabulary: tuple[str, ...]) -> tuple
             matches.append(found)
             exact.append(found)
             continue
-        stems = [token[:-1], token[:-2]] if len(token) >= 4 and token.endswith("s") else []
+        # "hoodies", "boxes"; but "chairs" is not the "chai" of a Chai Latte.
+        stems = [token[:-1], *([token[:-2]] if token.endswith("es") else [])] \
+            if len(token) >= 4 and token.endswith("s") else []
         for stem in [*stems, token + "s" if len(token) >= 3 else ""]:
             if stem and stem in known:
                 found.add(stem)
         exact.append(set(found))
         if len(token) >= FUZZY_MIN_LENGTH and long_words:
             row = process.extract(token, long_words, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE, limit=8)
-            found.update(word for word, _score, _index in row)
+            # A typo keeps the word's first letter: "parking" is not "sparkling" with two letters lost.
+            found.update(word for word, _score, _index in row if word[0] == token[0])
         matches.append(found)
     return matches, exact
 
@@ -406,6 +409,12 @@ def request_understand(index: CatalogIndex, text: str) -> ProductRequest:
                           extras=tuple(dict.fromkeys(extras)), others=tuple(dict.fromkeys(others)),
                           sizes=first.sizes, colours=first.colours, missing_size=first.missing_size,
                           missing_colour=first.missing_colour, covered=round(covered, 2))
+
+
+def question_own_words(text: str) -> tuple[str, ...]:
+    """A question's words that are not its grammar, a size or a colour word: what it is about."""
+    return tuple(token for token in question_tokens(text)
+                 if token not in _FILLER_WORDS and token not in SIZE_WORDS and token not in COLOUR_WORDS)
 
 
 # Words that carry no product meaning in a question, in English and Dutch: the share of the rest

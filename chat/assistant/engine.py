@@ -37,7 +37,7 @@ from chat.assistant.cache import (
 )
 from chat.assistant.factcheck import FactSet, GateResult, SentenceGate, supported_facts
 from chat.assistant.first_tokens import FirstTokenTurn, previous_answer_stored
-from chat.assistant.language import detect_language
+from chat.assistant.language import detect_language, reply_language
 from chat.assistant.llm import (
     OPENAI_DEFAULT_BASE_URL,
     ProviderConfig,
@@ -144,7 +144,9 @@ def turn_load(schema_name: str, message_id: int) -> Turn:
             prefix = "(A team member wrote) " if author == Author.AGENT else ""
             history.append({"role": "assistant", "content": prefix + text})
     customer_texts = [text for author, text in snapshot.recent if author == Author.CUSTOMER] + [snapshot.text]
-    language = detect_language(snapshot.text, default=snapshot.language or "en")
+    written = detect_language(snapshot.text, default=snapshot.language or "en")
+    # Answered in the customer's language when the business lists it, otherwise in the business's own.
+    language = reply_language(written, profile.languages)
     provider: ProviderConfig | None
     if profile.llm_api_key:
         # A tenant's own key goes only where the tenant said, or to OpenAI itself: never to the
@@ -162,7 +164,9 @@ def turn_load(schema_name: str, message_id: int) -> Turn:
         state=offline.ConversationState(language=language, pending_order_number=snapshot.pending_order_number,
                                         failed_verifications=snapshot.failed_verifications,
                                         human_only_topics=profile.human_only_topics,
-                                        business_name=profile.name),
+                                        business_name=profile.name,
+                                        unlisted_language="" if written == language else written,
+                                        business_languages=list(profile.languages)),
         low_confidence_streak=snapshot.low_confidence_streak, history=history, customer_texts=customer_texts,
         profile_tone=profile.tone, profile_languages=profile.languages,
         # Read from the tenant's row: inside schema_context the connection's tenant has no time zone.

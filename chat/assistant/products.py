@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat.assistant.tools import TurnContext
+from orders.catalog_understanding import catalog_index, question_own_words, question_tokens, request_understand
 from orders.catalog_understanding import product_question_facts as catalog_facts
-from orders.catalog_understanding import question_tokens
 
 PRICE_CUE = re.compile(r"(\bhow much\b|\bprices?\b|\bpriced\b|\bcosts?\b|\bcharge\b|\bquid\b|\bhoeveel\b|"
                        r"\bkost(en)?\b|\bprijs\b|\bprijzen\b|[€£$])", re.IGNORECASE)
@@ -148,7 +148,7 @@ def _stock_labels(variants: list[dict[str, Any]], language: str, counts: bool) -
     for variant in variants:
         count = _phrase(language, "product_count", stock=variant["stock"]) if counts and "stock" in variant else ""
         parts.append(f"{variant['label']}{count}")
-    return ", ".join(parts)
+    return _joined(parts, language)
 
 
 def _product_sentences(product: dict[str, Any], *, language: str, counts: bool, asks_price: bool,
@@ -288,6 +288,17 @@ def product_reply(*, text: str, language: str) -> ProductReply | None:
                                                 asks_price=True, asks_stock=asks_stock))
         text_out = " ".join(sentences)
     return ProductReply(text=text_out, facts=result, decisive=decisive)
+
+
+def names_a_product(text: str) -> bool:
+    """Whether the catalog finds a product named in the words ("the zip hoodie"; not "it")."""
+    return request_understand(catalog_index(), text).found
+
+
+def own_words(text: str) -> tuple[str, ...]:
+    """What a question is about in its own words: not its grammar, a size or a colour ("shipping" in
+    "how much is shipping?"; nothing in "and what's the price in L?")."""
+    return question_own_words(text)
 
 
 def product_reply_record(*, reply: ProductReply, context: TurnContext) -> None:

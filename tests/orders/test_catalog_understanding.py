@@ -160,3 +160,14 @@ def test_a_word_left_out_of_a_name_still_names_it(index: CatalogIndex) -> None:
     request = request_understand(index, "straight jeans in W32")
     assert names(index, request.products) == ["Straight Leg Jeans"] and request.sizes == ("W32",)
 
+
+
+@pytest.mark.parametrize("question", ["is there parking?", "do you have high chairs", "any chairs outside?"])
+def test_a_word_is_not_read_as_a_product_by_dropping_letters(question: str) -> None:
+    # "parking" is not "sparkling" with its first letter lost; "chairs" is not the plural of "chai".
+    drinks = catalog_index_build([(1, "CHAI", "Chai Latte", "Tea", "item", ["chai", "spiced chai"]),
+                                  (2, "SPARK", "Sparkling Water", "Cold drinks", "item", ["sparkling"])],
+                                 [(101, 1, "Regular", ""), (201, 2, "", "")])
+    assert not request_understand(drinks, question).found
+    assert names(drinks, request_understand(drinks, "how much is a chai?").products) == ["Chai Latte"]
+    assert names(drinks, request_understand(drinks, "sparkling watr pls").products) == ["Sparkling Water"]

@@ -6,9 +6,12 @@ import csv
 import functools
 import json
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from orders.demo import DemoClock
 from orders.money import amount_to_minor, minor_to_text
 from tenants.demo import FIXTURES
 
@@ -125,3 +128,95 @@ def orders(tenant: str) -> dict[str, dict[str, Any]]:
 def faq(tenant: str) -> list[dict[str, str]]:
     with (FIXTURES / tenant / "faq.csv").open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+# ----------------------------------------------------------------------------- days, dates and hours
+# (conversation scenarios: orders in context, hours sentences, both languages)
+
+WEEKDAY_NAMES = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
+}
+MONTH_NAMES = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+    "nl": ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+           "november", "december"),
+}
+_WEEKLY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def zone(tenant: str) -> ZoneInfo:
+    return ZoneInfo(profile(tenant)["timezone"])
+
+
+def load_day(tenant: str) -> date:
+    """The tenant's calendar day now: the day the session's demo copies were loaded, which the
+    orders' 'today±Nd' dates count from."""
+    return datetime.now(zone(tenant)).date()
+
+
+def demo_day(tenant: str, text: str) -> date:
+    """A fixture day written 'today', 'today+1d', 'today-23d', in the tenant's zone."""
+    return DemoClock(now=datetime.now(zone(tenant)), zone=zone(tenant)).day(text)
+
+
+def demo_moment_day(tenant: str, text: str) -> date:
+    """The tenant's calendar day of a fixture moment ('today-3d 15:08', 'now-2h')."""
+    clock = DemoClock(now=datetime.now(zone(tenant)), zone=zone(tenant))
+    return clock.moment(text).astimezone(zone(tenant)).date()
+
+
+def days_after_load(tenant: str, days: int, *, hour: int = 11) -> datetime:
+    """A moment `days` after the demo's load day, at `hour` in the tenant's zone."""
+    return datetime.combine(load_day(tenant) + timedelta(days=days), time(hour), tzinfo=zone(tenant))
+
+
+def day_text(day: date, language: str = "en") -> str:
+    """'Thursday 26 November' / 'donderdag 26 november'."""
+    return f"{WEEKDAY_NAMES[language][day.weekday()]} {day.day} {MONTH_NAMES[language][day.month - 1]}"
+
+
+def opening_ranges(tenant: str, day: date) -> list[tuple[str, str]]:
+    """The day's opening ranges from hours.json (an exception for the date, else the weekly schedule);
+    empty when closed all day."""
+    schedule = hours(tenant)
+    for exception in schedule["exceptions"]:
+        if exception["date"] == day.isoformat():
+            return [] if exception.get("closed") else [tuple(r) for r in exception["ranges"]]  # type: ignore[misc]
+    return [tuple(r) for r in schedule["weekly"][_WEEKLY_KEYS[day.weekday()]]]  # type: ignore[misc]
+
+
+def ranges_text(ranges: list[tuple[str, str]], language: str = "en") -> str:
+    """'07:30–17:00 and 18:30–22:00' / '… en …'."""
+    joiner = " and " if language == "en" else " en "
+    return joiner.join(f"{opens}–{closes}" for opens, closes in ranges)
+
+
+def next_weekday(after: date, weekday: int) -> date:
+    """The first day on or after `after` with that weekday (0 Monday)."""
+    return after + timedelta(days=(weekday - after.weekday()) % 7)
+
+
+def order_item_names(tenant: str, number: str) -> list[str]:
+    return [item["name"] for item in orders(tenant)[number]["items"]]
+
+
+def order_total_text(tenant: str, number: str) -> str:
+    order = orders(tenant)[number]
+    return minor_to_text(amount_to_minor(order["total"], currency=order["currency"]), currency=order["currency"])
+
+
+def order_delivered_day(tenant: str, number: str) -> date:
+    steps = [step for step in orders(tenant)[number]["history"] if step["status"] == "delivered"]
+    return demo_moment_day(tenant, steps[-1]["at"])
+
+
+def faq_answer(tenant: str, question: str) -> str:
+    """The answer of the FAQ entry with this question."""
+    return next(row["answer"] for row in faq(tenant) if row["question"] == question)
+
+
+def faq_opening(tenant: str, question: str, words: int = 6) -> str:
+    """The first words of an FAQ entry's answer: what an answer quoting that entry starts with."""
+    return " ".join(faq_answer(tenant, question).split()[:words])
