@@ -1,7 +1,8 @@
 """A real small model behind the assistant: 40 ordinary customer questions, judged against the demo data.
 
     .venv/bin/python bench/real_model.py [--model gemma3-270m|smollm2-135m] [--provider model|none]
-                                         [--only shop|cafe] [--show] [--json results.json]
+                                         [--only shop|cafe] [--ids ID,...] [--show] [--json results.json]
+    .venv/bin/python bench/real_model.py --rejudge results.json    # judge a saved run again
 
 What it does:
 1. Installs, once, into a virtualenv of its own outside the project's (DESKPILOT_BENCH_CACHE, by
@@ -442,7 +443,7 @@ _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')]+|\b[\w-]+(?:\.[\w-]+)*\.(?:
                   r"(?:/[^\s<>\"')]*)?", re.IGNORECASE)
 _PERCENT = re.compile(r"\b(\d{1,3}(?:[.,]\d+)?)\s?(?:%|per ?cent\b)", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-_MEASURE = re.compile(r"\b(\d+(?:[.,]\d+)?)\s?((?:cm|mm|kg|g|ml|l|m|km|inch(?:es)?|in|ft|feet|lbs?|oz|°c|°f|c)\b|\"|″)",
+_MEASURE = re.compile(r"(?<![\w.,])(?<![A-Za-z]-)(\d+(?:[.,]\d+)?)\s?((?:cm|mm|kg|g|ml|l|m|km|inch(?:es)?|in|ft|feet|lbs?|oz|°c|°f|c)\b|\"|″)",
                       re.IGNORECASE)
 _STREET = re.compile(r"\b\d{1,4}[a-z]?,?\s+(?:[A-Z][\w'-]+\s){0,3}(?:Street|St\.?|Road|Rd\.?|Lane|Avenue|Ave\.?|"
                      r"Boulevard|Blvd|Drive|Way|Square|Place|straat|kade|weg|gracht|plein)\b"
@@ -486,8 +487,9 @@ def phones_in(text: str) -> set[str]:
     phones = set()
     for match in _PHONE.finditer(text):
         digits = re.sub(r"\D", "", match.group(0))
-        # Amounts, times, dates and order numbers are not phone numbers.
-        if len(digits) >= 7 and not re.fullmatch(r"[\d\s]*[.,:]\d{2}", match.group(0).strip()):
+        # Amounts, times, dates, year ranges and order numbers are not phone numbers.
+        if (len(digits) >= 7 and not re.fullmatch(r"[\d\s]*[.,:]\d{2}", match.group(0).strip())
+                and not re.fullmatch(r"(?:19|20)\d\d\s?[-/]\s?(?:19|20)\d\d", match.group(0).strip())):
             phones.add(digits)
     return phones
 
@@ -641,10 +643,21 @@ class Outcome:
     mode: str
     handoff: bool
     seconds: float
-    right: bool
-    unsupported: list[str]
-    other_script: bool
     warnings: list[str]
+    right: bool = False
+    unsupported: list[str] = field(default_factory=list)
+    other_script: bool = False
+
+    def judge(self, support: Support) -> None:
+        """The verdicts, from the stored answer and from everything streamed before it (the customer
+        saw that too, even when the final text replaced it)."""
+        self.right = judge_right(self.question, self.answer)
+        claims = unsupported_claims(self.answer, self.question.text, support)
+        if self.streamed != self.answer:
+            claims += [f"{claim} (streamed)" for claim in unsupported_claims(self.streamed, self.question.text, support)
+                       if claim not in claims]
+        self.unsupported = list(dict.fromkeys(claims))  # each claim once, however often it was repeated
+        self.other_script = other_script(self.answer) or other_script(self.streamed)
 
     @property
     def failed(self) -> bool:
@@ -717,16 +730,9 @@ async def ask_all(schemas: dict[str, str], asked: list[Question], supports: dict
             except Exception as exc:  # noqa: BLE001 - the widget cancels the answer: the customer gets none
                 text, mode, handoff = "", "failed", False
                 log.messages.append(f"the answer failed: {type(exc).__name__}: {exc}")
-            seconds = time.monotonic() - started
-            support = supports[question.tenant]
-            claims = unsupported_claims(text, question.text, support)
-            if sink.streamed != text:  # what was shown while streaming, before the final text replaced it
-                claims += [f"{claim} (streamed)" for claim in unsupported_claims(sink.streamed, question.text, support)
-                           if claim not in claims]
-            outcome = Outcome(question=question, answer=text, streamed=sink.streamed, mode=mode,
-                              handoff=handoff, seconds=seconds, right=judge_right(question, text),
-                              unsupported=claims, other_script=other_script(text) or other_script(sink.streamed),
-                              warnings=list(log.messages))
+            outcome = Outcome(question=question, answer=text, streamed=sink.streamed, mode=mode, handoff=handoff,
+                              seconds=time.monotonic() - started, warnings=list(log.messages))
+            outcome.judge(supports[question.tenant])
             outcomes.append(outcome)
             progress(outcome)
     finally:
@@ -748,6 +754,71 @@ def one_line(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
+def print_outcome(outcome: Outcome, *, show: bool) -> None:
+    note = "; ".join(outcome.unsupported[:4]) + (f"; {len(outcome.unsupported) - 4} more"
+                                                  if len(outcome.unsupported) > 4 else "")
+    if outcome.other_script:
+        note = "other script; " + note
+    if outcome.fallback and outcome.mode == "llm":
+        note = "replaced; " + note
+    print(f"{outcome.question.id:<24} {outcome.mode + ('+h' if outcome.handoff else ''):<8} "
+          f"{'yes' if outcome.right else 'no':<5} {outcome.seconds:>7.1f}  "
+          f"{('[' + note.strip('; ') + '] ') if note else ''}"
+          f"{outcome.answer if show else one_line(outcome.answer, 90)}", flush=True)
+
+
+def print_summary(outcomes: list[Outcome], *, deadline_name: str, deadline: float) -> None:
+    seconds = [o.seconds for o in outcomes]
+    unsupported = [o for o in outcomes if o.unsupported]
+    tenants = sorted({o.question.tenant for o in outcomes})
+    modes: dict[str, int] = {}
+    for outcome in outcomes:
+        modes[outcome.mode] = modes.get(outcome.mode, 0) + 1
+    by_model = [o for o in outcomes if not o.fallback and not o.failed]
+    p95 = percentile(seconds, 95)
+    print()
+    print(f"asked {len(outcomes)} questions "
+          f"({', '.join(f'{k}: {sum(o.question.tenant == k for o in outcomes)}' for k in tenants)})")
+    print(f"  right:                            {sum(o.right for o in outcomes)} of {len(outcomes)}")
+    print(f"  unsupported claim reached them:   {len(unsupported)} (target 0)"
+          + (f": {', '.join(o.question.id for o in unsupported)}" if unsupported else ""))
+    print(f"  other script in the answer:       {sum(o.other_script for o in outcomes)}")
+    print(f"  no answer at all (engine failed): {sum(o.failed for o in outcomes)}")
+    print(f"  answered by the model:            {len(by_model)}; offline answer or handoff: "
+          f"{sum(o.fallback for o in outcomes)} (modes {modes}, handoffs {sum(o.handoff for o in outcomes)})")
+    print(f"  right among the model's answers:  {sum(o.right for o in by_model)} of {len(by_model)}")
+    print(f"  time to the complete answer:      p50 {percentile(seconds, 50):.1f} s, p95 {p95:.1f} s, "
+          f"max {max(seconds):.1f} s; deadline {deadline_name} = {deadline:g} s: "
+          f"{'met' if p95 < deadline else 'NOT met'}")
+
+
+def rejudge(path: Path, *, show: bool) -> None:
+    """Judge a saved run again with this file's judge (after the judge itself was corrected)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(saved, list):  # the first runs' format: the outcomes alone
+        saved = {"header": "", "deadline_name": "LLM_TOTAL_TIMEOUT_SECONDS", "deadline": 60, "outcomes": saved}
+    by_id = {q.id: q for q in questions()}
+    supports: dict[str, Support] = {}
+    outcomes = []
+    print(saved["header"])
+    for item in saved["outcomes"]:
+        question = by_id[item["id"]]
+        outcome = Outcome(question=question, answer=item["answer"], streamed=item["streamed"], mode=item["mode"],
+                          handoff=item["handoff"], seconds=item["seconds"], warnings=item["warnings"])
+        if question.tenant not in supports:
+            supports[question.tenant] = support_for(question.tenant)
+        outcome.judge(supports[question.tenant])
+        print_outcome(outcome, show=show)
+        outcomes.append(outcome)
+    print_summary(outcomes, deadline_name=saved["deadline_name"], deadline=float(saved["deadline"]))
+    if saved.get("measured"):
+        print(f"measured {saved['measured']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -759,7 +830,12 @@ def main() -> None:
     parser.add_argument("--ids", help="ask only these questions (comma-separated ids, as printed)")
     parser.add_argument("--show", action="store_true", help="print every answer in full")
     parser.add_argument("--json", type=Path, help="write every question, answer and verdict to this file")
+    parser.add_argument("--rejudge", type=Path, metavar="JSON",
+                        help="ask nothing: judge the answers a --json file saved again, and print the figures")
     args = parser.parse_args()
+    if args.rejudge:
+        rejudge(args.rejudge, show=args.show)
+        return
 
     model = MODELS[args.model]
     server: subprocess.Popen[bytes] | None = None
@@ -795,55 +871,27 @@ def main() -> None:
         supports = {kind: support_for(kind) for kind in tenants}
         print(header)
         print(f"{'question':<24} {'mode':<8} {'right':<5} {'seconds':>7}  unsupported / answer", flush=True)
-
-        def progress(outcome: Outcome) -> None:
-            flags = ("yes" if outcome.right else "no")
-            note = "; ".join(outcome.unsupported) or ""
-            if outcome.other_script:
-                note = "other script; " + note
-            if outcome.fallback and outcome.mode == "llm":
-                note = "replaced; " + note
-            print(f"{outcome.question.id:<24} {outcome.mode + ('+h' if outcome.handoff else ''):<8} {flags:<5} "
-                  f"{outcome.seconds:>7.1f}  {('[' + note.strip('; ') + '] ') if note else ''}"
-                  f"{outcome.answer if args.show else one_line(outcome.answer, 90)}", flush=True)
-
         with override_settings(**product_settings(base_url, alias)):
             deadline_name, deadline = deadline_seconds()
-            outcomes = run_then_close_llm_clients(ask_all(schemas, asked, supports, progress))
+            outcomes = run_then_close_llm_clients(
+                ask_all(schemas, asked, supports, lambda outcome: print_outcome(outcome, show=args.show)))
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
 
-    seconds = [o.seconds for o in outcomes]
-    right = sum(o.right for o in outcomes)
-    unsupported = [o for o in outcomes if o.unsupported]
-    print()
-    print(f"answered {len(outcomes)} questions ({', '.join(f'{k}: {sum(o.question.tenant == k for o in outcomes)}' for k in tenants)})")
-    print(f"  right:                           {right} of {len(outcomes)}")
-    print(f"  unsupported claim reached them:  {len(unsupported)} (target 0)"
-          + (f": {', '.join(o.question.id for o in unsupported)}" if unsupported else ""))
-    print(f"  other script in the answer:      {sum(o.other_script for o in outcomes)}")
-    modes: dict[str, int] = {}
-    for outcome in outcomes:
-        modes[outcome.mode] = modes.get(outcome.mode, 0) + 1
-    by_model = [o for o in outcomes if not o.fallback and not o.failed]
-    print(f"  no answer at all (engine failed): {sum(o.failed for o in outcomes)}")
-    print(f"  answered by the model:           {len(by_model)}; offline answer or handoff: "
-          f"{sum(o.fallback for o in outcomes)} (modes {modes}, handoffs {sum(o.handoff for o in outcomes)})")
-    print(f"  right among the model's answers: {sum(o.right for o in by_model)} of {len(by_model)}")
-    p95 = percentile(seconds, 95)
-    print(f"  time to the complete answer:     p50 {percentile(seconds, 50):.1f} s, p95 {p95:.1f} s, "
-          f"max {max(seconds):.1f} s; deadline {deadline_name} = {deadline:g} s: "
-          f"{'met' if p95 < deadline else 'NOT met'}")
-    print(f"measured {datetime.now().astimezone().isoformat(timespec='minutes')} on {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print_summary(outcomes, deadline_name=deadline_name, deadline=deadline)
+    measured = (f"{datetime.now().astimezone().isoformat(timespec='minutes')} on {os.cpu_count()} CPUs, "
+                f"load average {os.getloadavg()[0]:.1f}")
+    print(f"measured {measured}")
     if args.json:
-        args.json.write_text(json.dumps([
-            {"id": o.question.id, "tenant": o.question.tenant, "question": o.question.text, "answer": o.answer,
-             "streamed": o.streamed, "mode": o.mode, "handoff": o.handoff, "seconds": round(o.seconds, 2),
-             "right": o.right, "unsupported": o.unsupported, "other_script": o.other_script,
-             "fallback": o.fallback, "warnings": o.warnings} for o in outcomes], indent=1, ensure_ascii=False))
+        args.json.write_text(json.dumps({
+            "header": header, "deadline_name": deadline_name, "deadline": deadline, "measured": measured,
+            "outcomes": [
+                {"id": o.question.id, "tenant": o.question.tenant, "question": o.question.text, "answer": o.answer,
+                 "streamed": o.streamed, "mode": o.mode, "handoff": o.handoff, "seconds": round(o.seconds, 2),
+                 "right": o.right, "unsupported": o.unsupported, "other_script": o.other_script,
+                 "fallback": o.fallback, "warnings": o.warnings} for o in outcomes]}, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
