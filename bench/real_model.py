@@ -230,7 +230,8 @@ class Question:
 CLOSED = ("closed", "not open", "aren't open", "are not open", "we're shut", "gesloten")
 OUT_OF_STOCK = ("out of stock", "sold out", "not in stock", "isn't in stock", "is not in stock", "not available",
                 "isn't available", "unavailable", "none left", "no stock", "currently out")
-IN_STOCK = ("in stock", "available", "we have", "yes")
+IN_STOCK = ("in stock", "is available", "are available", "available right now", "we have it", "we have them",
+            "we've got it", "we've got them")
 ORDER_STATUS_WORDS = {
     "pending": ("pending", "not paid", "awaiting payment", "waiting for payment"),
     "paid": ("paid", "processing", "being prepared", "not shipped yet", "hasn't shipped"),
@@ -322,7 +323,7 @@ def stock_forbidden(tenant: str, name: str, *, size: str, colour: str) -> tuple[
         forbidden.append(rf"re:(?<!not )\b{re.escape(colour.lower())}\W+(?:size )?{re.escape(size.lower())}\b"
                          rf"(?![^.]{{0,30}}\b(?:not|sold out|out of stock)){in_stock_claim}")
     else:
-        forbidden += list(OUT_OF_STOCK)
+        forbidden += [*OUT_OF_STOCK, "don't have", "do not have", "does not have", "doesn't have", "no information"]
     return tuple(forbidden)
 
 
@@ -665,6 +666,8 @@ class Outcome:
 
     @property
     def fallback(self) -> bool:
+        if self.failed:
+            return False
         replaced = any("answering offline" in w or "answering from the data" in w or "was blocked" in w
                        for w in self.warnings)
         return self.mode not in ("llm", "failed") or self.handoff or replaced
