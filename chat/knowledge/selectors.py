@@ -4,9 +4,11 @@ Search runs in the current tenant's schema only (django-tenants' search_path), s
 chunks can never answer another's customers. Two rankings are made and fused per source:
 
 - vector: the nearest chunks by cosine similarity (HNSW, pgvector), among vectors of the model in
-  use. A source scores by its best-matching chunk, nudged by its overall closeness (an FAQ's
-  question-and-answer chunk, a document's second-best passage), so an FAQ is found through
-  whichever phrasing is closest to the customer's words;
+  use. An FAQ entry the nearest chunks point to is then scored over all its ways of asking (its
+  question and every phrasing, each its own vector): by the closest one, combined with the
+  closeness to their centroid, so an entry is found through whichever phrasing is nearest to the
+  customer's words while the centroid keeps one odd phrasing from winning alone. A document
+  scores by its best passage nudged by its second-best;
 - full text: PostgreSQL `english` full-text search (stemming, stopwords) over titles, phrasings and
   answers, with typos corrected first against the tenant's vocabulary. Ranking reads every chunk it
   ranks, so the chunks are looked up by the query's rarest words, as many as together match at most
@@ -47,8 +49,14 @@ MODES = ("hybrid", "vector", "text", "rrf")
 RRF_K = 20  # only for the "rrf" comparison mode of the benchmark
 # How much a source's full-text score (relative to this query's best) adds to its vector score.
 TEXT_BONUS = 0.12
-# Share of a source's vector score that comes from its overall closeness rather than its best chunk.
+# Share of a document's vector score that comes from its second-best passage rather than its best.
 OVERALL_SHARE = 0.2
+# Share of an FAQ entry's vector score that comes from the centroid of its phrasings rather than the
+# closest phrasing (measured on real customer queries, see docs/benchmarks.md).
+FAQ_CENTROID_SHARE = 0.4
+# The chunks that are ways of asking an FAQ entry's question (the question-and-answer chunk also
+# holds the answer's wording, which customers do not use).
+PHRASING_ROLES = ("question", "phrasing")
 SNIPPET_CHARS = 240
 # Chunks the full-text side may look up by the query's words (by the term statistics, so also the
 # most it reads if they were ever wrong). About 4 ms of ranking at 100k chunks on 2 cores.
@@ -86,10 +94,13 @@ class _SourceEvidence:
     vector_position: int | None = None
     text_position: int | None = None
     fused: float = 0.0
+    faq_centroid_similarity: float | None = None  # set when the entry was scored over its phrasings
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def vector_score(self) -> float:
+        if self.faq_centroid_similarity is not None:
+            return (1 - FAQ_CENTROID_SHARE) * self.best_similarity + FAQ_CENTROID_SHARE * self.faq_centroid_similarity
         overall = self.overall_similarity if self.overall_similarity is not None else self.second_similarity
         if overall is None:
             return self.best_similarity
@@ -163,13 +174,37 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
             item.best_similarity, item.best_chunk = similarity, chunk_id
         elif item.second_similarity is None or similarity > item.second_similarity:
             item.second_similarity = similarity
+    faq_roles = {KnowledgeChunk.Role.QUESTION, KnowledgeChunk.Role.PHRASING, KnowledgeChunk.Role.QUESTION_ANSWER}
+    faq_sources = {source_id for _chunk_id, source_id, role, _similarity in rows if role in faq_roles}
+    if faq_sources:
+        nearest = sorted(faq_sources, key=lambda source_id: evidence[source_id].best_similarity, reverse=True)
+        _phrasing_evidence(literal, dims, model_id, nearest[:candidates], evidence)
     by_vector = sorted((item for item in evidence.values() if item.best_chunk is not None),
                        key=lambda item: item.vector_score, reverse=True)
     for position, item in enumerate(by_vector[:candidates], start=1):
         item.vector_position = position
-    faq_roles = {KnowledgeChunk.Role.QUESTION, KnowledgeChunk.Role.PHRASING, KnowledgeChunk.Role.QUESTION_ANSWER}
     return [_VectorCandidate(chunk_id=chunk_id, source_id=source_id, faq=role in faq_roles)
             for chunk_id, source_id, role, _similarity in rows]
+
+
+def _phrasing_evidence(literal: str, dims: int, model_id: str, source_ids: list[int],
+                       evidence: dict[int, _SourceEvidence]) -> None:
+    """Scores FAQ entries over every one of their phrasings, not only those among the nearest chunks:
+    the closest phrasing and the centroid of them all (pgvector's avg; cosine ignores its length)."""
+    distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source_id, (array_agg(id ORDER BY {distance}))[1], 1 - min({distance}), "
+            f"       1 - (avg(embedding::vector({dims})) <=> %s::vector({dims})) "
+            f"FROM chat_knowledgechunk WHERE source_id = ANY(%s) AND role = ANY(%s) "
+            f"  AND embedding_dims = {dims} AND embedding_model = %s GROUP BY source_id",
+            [literal, literal, literal, source_ids, list(PHRASING_ROLES), model_id],
+        )
+        rows = cursor.fetchall()
+    for source_id, chunk_id, closest, centroid in rows:
+        item = evidence[source_id]
+        item.best_similarity, item.best_chunk = float(closest), chunk_id
+        item.faq_centroid_similarity = float(centroid)
 
 
 @functools.lru_cache(maxsize=4096)
