@@ -6,9 +6,9 @@ chunks can never answer another's customers. Two rankings are made and fused per
 - vector: the nearest chunks by cosine similarity (HNSW, pgvector), among vectors of the model in
   use. An FAQ entry the nearest chunks point to is then scored over all its ways of asking (its
   question and every phrasing, each its own vector): by the closest one, combined with the
-  closeness to their centroid, so an entry is found through whichever phrasing is nearest to the
-  customer's words while the centroid keeps one odd phrasing from winning alone. A document
-  scores by its best passage nudged by its second-best;
+  closeness to their centroid and, a little, to the question with its answer, so an entry is found
+  through whichever phrasing is nearest to the customer's words while the centroid keeps one odd
+  phrasing from winning alone. A document scores by its best passage nudged by its second-best;
 - full text: PostgreSQL `english` full-text search (stemming, stopwords) over titles, phrasings and
   answers, with typos corrected first against the tenant's vocabulary. Ranking reads every chunk it
   ranks, so the chunks are looked up by the query's rarest words, as many as together match at most
@@ -48,12 +48,15 @@ logger = logging.getLogger(__name__)
 MODES = ("hybrid", "vector", "text", "rrf")
 RRF_K = 20  # only for the "rrf" comparison mode of the benchmark
 # How much a source's full-text score (relative to this query's best) adds to its vector score.
-TEXT_BONUS = 0.12
+TEXT_BONUS = 0.06
 # Share of a document's vector score that comes from its second-best passage rather than its best.
 OVERALL_SHARE = 0.2
 # Share of an FAQ entry's vector score that comes from the centroid of its phrasings rather than the
 # closest phrasing (measured on real customer queries, see docs/benchmarks.md).
 FAQ_CENTROID_SHARE = 0.4
+# Share that comes from the question-and-answer chunk: the answer's words, which customers sometimes
+# use ("is a helmet included?"). Shares swept on real and hand-written queries (docs/benchmarks.md).
+FAQ_ANSWER_SHARE = 0.1
 # The chunks that are ways of asking an FAQ entry's question (the question-and-answer chunk also
 # holds the answer's wording, which customers do not use).
 PHRASING_ROLES = ("question", "phrasing")
@@ -100,7 +103,9 @@ class _SourceEvidence:
     @property
     def vector_score(self) -> float:
         if self.faq_centroid_similarity is not None:
-            return (1 - FAQ_CENTROID_SHARE) * self.best_similarity + FAQ_CENTROID_SHARE * self.faq_centroid_similarity
+            whole = FAQ_ANSWER_SHARE if self.overall_similarity is not None else 0.0
+            return ((1 - FAQ_CENTROID_SHARE - whole) * self.best_similarity
+                    + FAQ_CENTROID_SHARE * self.faq_centroid_similarity + whole * (self.overall_similarity or 0.0))
         overall = self.overall_similarity if self.overall_similarity is not None else self.second_similarity
         if overall is None:
             return self.best_similarity
@@ -190,21 +195,29 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
 def _phrasing_evidence(literal: str, dims: int, model_id: str, source_ids: list[int],
                        evidence: dict[int, _SourceEvidence]) -> None:
     """Scores FAQ entries over every one of their phrasings, not only those among the nearest chunks:
-    the closest phrasing and the centroid of them all (pgvector's avg; cosine ignores its length)."""
+    the closest phrasing, the centroid of them all (pgvector's avg; cosine ignores its length) and
+    the question-and-answer chunk."""
     distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
+    asking = "role = ANY(%s)"
+    roles = list(PHRASING_ROLES)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT source_id, (array_agg(id ORDER BY {distance}))[1], 1 - min({distance}), "
-            f"       1 - (avg(embedding::vector({dims})) <=> %s::vector({dims})) "
-            f"FROM chat_knowledgechunk WHERE source_id = ANY(%s) AND role = ANY(%s) "
+            f"SELECT source_id, (array_agg(id ORDER BY {distance}) FILTER (WHERE {asking}))[1], "
+            f"       1 - min({distance}) FILTER (WHERE {asking}), "
+            f"       1 - (avg(embedding::vector({dims})) FILTER (WHERE {asking}) <=> %s::vector({dims})), "
+            f"       1 - min({distance}) FILTER (WHERE role = 'qa') "
+            f"FROM chat_knowledgechunk WHERE source_id = ANY(%s) "
             f"  AND embedding_dims = {dims} AND embedding_model = %s GROUP BY source_id",
-            [literal, literal, literal, source_ids, list(PHRASING_ROLES), model_id],
+            [literal, roles, literal, roles, roles, literal, literal, source_ids, model_id],
         )
         rows = cursor.fetchall()
-    for source_id, chunk_id, closest, centroid in rows:
+    for source_id, chunk_id, closest, centroid, whole in rows:
+        if closest is None:
+            continue
         item = evidence[source_id]
         item.best_similarity, item.best_chunk = float(closest), chunk_id
         item.faq_centroid_similarity = float(centroid)
+        item.overall_similarity = float(whole) if whole is not None else None
 
 
 @functools.lru_cache(maxsize=4096)
