@@ -57,6 +57,10 @@ FAQ_CENTROID_SHARE = 0.4
 # Share that comes from the question-and-answer chunk: the answer's words, which customers sometimes
 # use ("is a helmet included?"). Shares swept on real and hand-written queries (docs/benchmarks.md).
 FAQ_ANSWER_SHARE = 0.1
+# FAQ entries scored over all their phrasings: the nearest by their closest chunk. Reading every
+# phrasing of the 40 candidates' entries cost as much as the rest of a search at 100k chunks; an
+# entry that is not among the ten closest is not among the five results.
+FAQ_ENTRIES_RESCORED = 10
 # The chunks that are ways of asking an FAQ entry's question (the question-and-answer chunk also
 # holds the answer's wording, which customers do not use).
 PHRASING_ROLES = ("question", "phrasing")
@@ -183,7 +187,12 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
     faq_sources = {source_id for _chunk_id, source_id, role, _similarity in rows if role in faq_roles}
     if faq_sources:
         nearest = sorted(faq_sources, key=lambda source_id: evidence[source_id].best_similarity, reverse=True)
-        _phrasing_evidence(literal, dims, model_id, nearest[:candidates], evidence)
+        _phrasing_evidence(literal, dims, model_id, nearest[:FAQ_ENTRIES_RESCORED], evidence)
+        for source_id in nearest[FAQ_ENTRIES_RESCORED:]:
+            # Not scored on the same scale as those that were: full text alone may still bring it up.
+            item = evidence[source_id]
+            item.best_similarity, item.best_chunk = -1.0, None
+            item.overall_similarity = item.second_similarity = None
     by_vector = sorted((item for item in evidence.values() if item.best_chunk is not None),
                        key=lambda item: item.vector_score, reverse=True)
     for position, item in enumerate(by_vector[:candidates], start=1):
@@ -197,18 +206,18 @@ def _phrasing_evidence(literal: str, dims: int, model_id: str, source_ids: list[
     """Scores FAQ entries over every one of their phrasings, not only those among the nearest chunks:
     the closest phrasing, the centroid of them all (pgvector's avg; cosine ignores its length) and
     the question-and-answer chunk."""
-    distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
-    asking = "role = ANY(%s)"
-    roles = list(PHRASING_ROLES)
     with connection.cursor() as cursor:
+        # Each distance computed once per chunk; `dims` is an int from the model, never user input.
         cursor.execute(
-            f"SELECT source_id, (array_agg(id ORDER BY {distance}) FILTER (WHERE {asking}))[1], "
-            f"       1 - min({distance}) FILTER (WHERE {asking}), "
-            f"       1 - (avg(embedding::vector({dims})) FILTER (WHERE {asking}) <=> %s::vector({dims})), "
-            f"       1 - min({distance}) FILTER (WHERE role = 'qa') "
-            f"FROM chat_knowledgechunk WHERE source_id = ANY(%s) "
-            f"  AND embedding_dims = {dims} AND embedding_model = %s GROUP BY source_id",
-            [literal, roles, literal, roles, roles, literal, literal, source_ids, model_id],
+            "SELECT source_id, (array_agg(id ORDER BY distance) FILTER (WHERE asking))[1], "
+            "       1 - min(distance) FILTER (WHERE asking), "
+            f"      1 - (avg(embedded) FILTER (WHERE asking) <=> %s::vector({dims})), "
+            "       1 - min(distance) FILTER (WHERE role = 'qa') "
+            f"FROM (SELECT id, source_id, role, role = ANY(%s) AS asking, embedding::vector({dims}) AS embedded, "
+            f"             embedding::vector({dims}) <=> %s::vector({dims}) AS distance "
+            "      FROM chat_knowledgechunk WHERE source_id = ANY(%s) "
+            f"       AND embedding_dims = {dims} AND embedding_model = %s) AS chunk GROUP BY source_id",
+            [literal, list(PHRASING_ROLES), literal, source_ids, model_id],
         )
         rows = cursor.fetchall()
     for source_id, chunk_id, closest, centroid, whole in rows:
