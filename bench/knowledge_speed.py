@@ -1,6 +1,6 @@
 """Knowledge-base speed: search latency at 1k/10k/100k chunks, HNSW recall, ingestion, the local model.
 
-    python bench/knowledge_speed.py [--scales 1000,10000,100000] [--queries 300] [--skip-model]
+    python bench/knowledge_speed.py [--scales 1000,10000,100000] [--queries 300] [--skip-model] [--faq]
 
 Search: one tenant is filled with synthetic chunks (clustered unit vectors in 384 dimensions,
 text drawn from a Zipf-distributed vocabulary) by COPY, the HNSW index is rebuilt as a migration
@@ -37,6 +37,9 @@ WORDS_PER_CHUNK = 80
 CHUNKS_PER_SOURCE = 10
 SEARCH_MODES = ("hybrid", "vector", "text")
 WARM_UP_QUERIES = 100
+# --faq: every synthetic source is an FAQ entry (a question and nine phrasings) instead of a page, so
+# each search also scores the candidate entries over all their phrasings.
+FAQ_SOURCES = False
 
 
 def synthetic_words(rng: np.random.Generator) -> list[str]:
@@ -75,6 +78,12 @@ class SyntheticCorpus:
         return " ".join(self._sample(int(self.rng.integers(2, 6))))
 
 
+def chunk_role(index: int) -> str:
+    if not FAQ_SOURCES:
+        return "passage"
+    return "question" if index % CHUNKS_PER_SOURCE == 0 else "phrasing"
+
+
 def fill(corpus: SyntheticCorpus, start: int, stop: int, all_vectors: list[np.ndarray]) -> None:
     """Add chunks start..stop (and their sources) with COPY; search vectors are filled in SQL."""
     from django.db import connection
@@ -97,7 +106,8 @@ def fill(corpus: SyntheticCorpus, start: int, stop: int, all_vectors: list[np.nd
             for source_id in range(first_source + 1, last_source + 2):
                 if source_id * CHUNKS_PER_SOURCE <= start:
                     continue
-                copy.write_row((source_id, "page", f"bench:{source_id}", f"Synthetic page {source_id}", "", "", "[]",
+                copy.write_row((source_id, "faq" if FAQ_SOURCES else "page", f"bench:{source_id}",
+                                f"Synthetic page {source_id}", "", "", "[]",
                                 "", "text", "", "", "", "x", "x", "ready", "", "2026-01-01", "2026-01-01"))
         with raw.copy("COPY chat_knowledgechunk (source_id, position, role, heading, text, content, content_hash, "
                       "embedding, embedding_model, embedding_dims, created) FROM STDIN") as copy:
@@ -105,7 +115,7 @@ def fill(corpus: SyntheticCorpus, start: int, stop: int, all_vectors: list[np.nd
                 index = start + offset
                 text = corpus.text()
                 literal = "[" + ",".join(f"{value:.6f}" for value in vectors[offset]) + "]"
-                copy.write_row((index // CHUNKS_PER_SOURCE + 1, index % CHUNKS_PER_SOURCE, "passage", "", text, text,
+                copy.write_row((index // CHUNKS_PER_SOURCE + 1, index % CHUNKS_PER_SOURCE, chunk_role(index), "", text, text,
                                 "x", literal, LOCAL_MODEL_ID, DIMS, "2026-01-01"))
         cursor.execute("UPDATE chat_knowledgechunk SET search_vector = to_tsvector('english', text) "
                        "WHERE search_vector IS NULL")
@@ -323,7 +333,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--faq", action="store_true", help="synthetic FAQ entries instead of pages")
     options = parser.parse_args()
+    global FAQ_SOURCES
+    FAQ_SOURCES = options.faq
     _django.setup()
     print(f"machine: {os.cpu_count()} cores; max RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
     if not options.skip_model:

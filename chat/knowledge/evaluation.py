@@ -35,12 +35,17 @@ class EvaluationSummary:
     unanswerable_scores: list[float] = field(default_factory=list)
     # (relevance, margin, top-1 correct) of every query's top result, for calibrating the confidence.
     features: list[tuple[float, float, bool]] = field(default_factory=list)
+    # The same, split: answerable queries (relevance, margin, top-1 correct), unanswerable (relevance, margin).
+    in_scope_features: list[tuple[float, float, bool]] = field(default_factory=list)
+    out_of_scope_features: list[tuple[float, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         values = asdict(self)
         values.pop("scored")
         values.pop("unanswerable_scores")
         values.pop("features")
+        values.pop("in_scope_features")
+        values.pop("out_of_scope_features")
         return values
 
 
@@ -62,6 +67,7 @@ def evaluate_queries(*, cases: Iterable[tuple[str, str]], k: int = 5, mode: str 
         if not expected.strip():
             if top:
                 summary.features.append((top.relevance, top.margin, False))
+                summary.out_of_scope_features.append((top.relevance, top.margin))
             summary.unanswerable += 1
             summary.unanswerable_scores.append(best)
             abstained += best < limit
@@ -76,6 +82,7 @@ def evaluate_queries(*, cases: Iterable[tuple[str, str]], k: int = 5, mode: str 
         summary.scored.append((best, rank == 1))
         if top:
             summary.features.append((top.relevance, top.margin, rank == 1))
+            summary.in_scope_features.append((top.relevance, top.margin, rank == 1))
         if rank != 1:
             summary.misses.append(Miss(query=query, expected=expected, rank=rank, found=titles[:3]))
     if summary.answerable:

@@ -36,7 +36,7 @@ SHORTHAND = {
     "nite": "night", "tonite": "tonight", "luv": "love", "gonna": "going to", "wanna": "want to",
     "gotta": "got to", "lemme": "let me", "gimme": "give me", "dunno": "don't know", "k": "ok", "kk": "ok",
     "n": "and", "&": "and", "nd": "and", "ppl": "people", "sth": "something", "smth": "something",
-    "rn": "right now", "atm": "at the moment", "idk": "i don't know", "btw": "by the way",
+    "rn": "right now", "idk": "i don't know", "btw": "by the way",
 }
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|&|w/o?", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")

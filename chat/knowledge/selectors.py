@@ -4,9 +4,11 @@ Search runs in the current tenant's schema only (django-tenants' search_path), s
 chunks can never answer another's customers. Two rankings are made and fused per source:
 
 - vector: the nearest chunks by cosine similarity (HNSW, pgvector), among vectors of the model in
-  use. A source scores by its best-matching chunk, nudged by its overall closeness (an FAQ's
-  question-and-answer chunk, a document's second-best passage), so an FAQ is found through
-  whichever phrasing is closest to the customer's words;
+  use. An FAQ entry the nearest chunks point to is then scored over all its ways of asking (its
+  question and every phrasing, each its own vector): by the closest one, combined with the
+  closeness to their centroid and, a little, to the question with its answer, so an entry is found
+  through whichever phrasing is nearest to the customer's words while the centroid keeps one odd
+  phrasing from winning alone. A document scores by its best passage nudged by its second-best;
 - full text: PostgreSQL `english` full-text search (stemming, stopwords) over titles, phrasings and
   answers, with typos corrected first against the tenant's vocabulary. Ranking reads every chunk it
   ranks, so the chunks are looked up by the query's rarest words, as many as together match at most
@@ -52,9 +54,22 @@ logger = logging.getLogger(__name__)
 MODES = ("hybrid", "vector", "text", "rrf")
 RRF_K = 20  # only for the "rrf" comparison mode of the benchmark
 # How much a source's full-text score (relative to this query's best) adds to its vector score.
-TEXT_BONUS = 0.12
-# Share of a source's vector score that comes from its overall closeness rather than its best chunk.
+TEXT_BONUS = 0.06
+# Share of a document's vector score that comes from its second-best passage rather than its best.
 OVERALL_SHARE = 0.2
+# Share of an FAQ entry's vector score that comes from the centroid of its phrasings rather than the
+# closest phrasing (measured on real customer queries, see docs/benchmarks.md).
+FAQ_CENTROID_SHARE = 0.4
+# Share that comes from the question-and-answer chunk: the answer's words, which customers sometimes
+# use ("is a helmet included?"). Shares swept on real and hand-written queries (docs/benchmarks.md).
+FAQ_ANSWER_SHARE = 0.1
+# FAQ entries scored over all their phrasings: the nearest by their closest chunk. Reading every
+# phrasing of the 40 candidates' entries cost as much as the rest of a search at 100k chunks; an
+# entry that is not among the ten closest is not among the five results.
+FAQ_ENTRIES_RESCORED = 10
+# The chunks that are ways of asking an FAQ entry's question (the question-and-answer chunk also
+# holds the answer's wording, which customers do not use).
+PHRASING_ROLES = ("question", "phrasing")
 SNIPPET_CHARS = 240
 # Chunks the full-text side may look up by the query's words (by the term statistics, so also the
 # most it reads if they were ever wrong). About 4 ms of ranking at 100k chunks on 2 cores.
@@ -92,10 +107,15 @@ class _SourceEvidence:
     vector_position: int | None = None
     text_position: int | None = None
     fused: float = 0.0
+    faq_centroid_similarity: float | None = None  # set when the entry was scored over its phrasings
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def vector_score(self) -> float:
+        if self.faq_centroid_similarity is not None:
+            whole = FAQ_ANSWER_SHARE if self.overall_similarity is not None else 0.0
+            return ((1 - FAQ_CENTROID_SHARE - whole) * self.best_similarity
+                    + FAQ_CENTROID_SHARE * self.faq_centroid_similarity + whole * (self.overall_similarity or 0.0))
         overall = self.overall_similarity if self.overall_similarity is not None else self.second_similarity
         if overall is None:
             return self.best_similarity
@@ -184,13 +204,50 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
             item.best_similarity, item.best_chunk = similarity, chunk_id
         elif item.second_similarity is None or similarity > item.second_similarity:
             item.second_similarity = similarity
+    faq_roles = {KnowledgeChunk.Role.QUESTION, KnowledgeChunk.Role.PHRASING, KnowledgeChunk.Role.QUESTION_ANSWER}
+    faq_sources = {source_id for _chunk_id, source_id, role, _similarity in rows if role in faq_roles}
+    if faq_sources:
+        nearest = sorted(faq_sources, key=lambda source_id: evidence[source_id].best_similarity, reverse=True)
+        _phrasing_evidence(literal, dims, model_id, nearest[:FAQ_ENTRIES_RESCORED], evidence)
+        for source_id in nearest[FAQ_ENTRIES_RESCORED:]:
+            # Not scored on the same scale as those that were: full text alone may still bring it up.
+            item = evidence[source_id]
+            item.best_similarity, item.best_chunk = -1.0, None
+            item.overall_similarity = item.second_similarity = None
     by_vector = sorted((item for item in evidence.values() if item.best_chunk is not None),
                        key=lambda item: item.vector_score, reverse=True)
     for position, item in enumerate(by_vector[:candidates], start=1):
         item.vector_position = position
-    faq_roles = {KnowledgeChunk.Role.QUESTION, KnowledgeChunk.Role.PHRASING, KnowledgeChunk.Role.QUESTION_ANSWER}
     return [_VectorCandidate(chunk_id=chunk_id, source_id=source_id, faq=role in faq_roles)
             for chunk_id, source_id, role, _similarity in rows]
+
+
+def _phrasing_evidence(literal: str, dims: int, model_id: str, source_ids: list[int],
+                       evidence: dict[int, _SourceEvidence]) -> None:
+    """Scores FAQ entries over every one of their phrasings, not only those among the nearest chunks:
+    the closest phrasing, the centroid of them all (pgvector's avg; cosine ignores its length) and
+    the question-and-answer chunk."""
+    with connection.cursor() as cursor:
+        # Each distance computed once per chunk; `dims` is an int from the model, never user input.
+        cursor.execute(
+            "SELECT source_id, (array_agg(id ORDER BY distance) FILTER (WHERE asking))[1], "
+            "       1 - min(distance) FILTER (WHERE asking), "
+            f"      1 - (avg(embedded) FILTER (WHERE asking) <=> %s::vector({dims})), "
+            "       1 - min(distance) FILTER (WHERE role = 'qa') "
+            f"FROM (SELECT id, source_id, role, role = ANY(%s) AS asking, embedding::vector({dims}) AS embedded, "
+            f"             embedding::vector({dims}) <=> %s::vector({dims}) AS distance "
+            "      FROM chat_knowledgechunk WHERE source_id = ANY(%s) "
+            f"       AND embedding_dims = {dims} AND embedding_model = %s) AS chunk GROUP BY source_id",
+            [literal, list(PHRASING_ROLES), literal, source_ids, model_id],
+        )
+        rows = cursor.fetchall()
+    for source_id, chunk_id, closest, centroid, whole in rows:
+        if closest is None:
+            continue
+        item = evidence[source_id]
+        item.best_similarity, item.best_chunk = float(closest), chunk_id
+        item.faq_centroid_similarity = float(centroid)
+        item.overall_similarity = float(whole) if whole is not None else None
 
 
 @functools.lru_cache(maxsize=4096)
