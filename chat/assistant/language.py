@@ -69,3 +69,9 @@ def reply_language(written: str, languages: Sequence[str]) -> str:
     if not listed or written in listed:
         return written
     return listed[0]
+
+
+def is_common_word(word: str, language: str) -> bool:
+    """Whether `word` is one of the language's frequent short words ("kan", "ik", "de" in Dutch):
+    words that say nothing about what a question is about."""
+    return word.lower() in _MARKERS.get(language, frozenset())

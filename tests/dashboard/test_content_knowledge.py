@@ -54,7 +54,7 @@ def test_playground_says_when_it_does_not_know(business: Business) -> None:
     page = answer.content.decode()
     assert answer.status_code == 200
     assert "<html" not in page  # the htmx fragment only
-    assert "not sure" in page and "below the" in page
+    assert "rather not guess" in page and "below the" in page  # an honest "I don't know", not a guess
 
 
 def test_agents_read_knowledge_but_cannot_change_it(business: Business) -> None:
