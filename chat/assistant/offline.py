@@ -17,6 +17,7 @@ from typing import Any
 
 from chat.assistant import products, tools
 from chat.assistant.language import detect_language, is_common_word
+from chat.assistant.selectors import business_contact_details
 from chat.assistant.tools import TurnContext
 from chat.knowledge.selectors import kb_answer_threshold, kb_search
 from orders import selectors as commerce
@@ -96,6 +97,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "closed_today": "We're closed today. We open again {when}.",
         "week_intro": "Our opening hours for the coming week:",
         "knowledge": "{answer}",
+        "contact_address": "You'll find us at {value}.",
+        "contact_phone": "You can call us on {value}.",
+        "contact_email": "You can e-mail us at {value}.",
         "unknown": "Sorry, I don't know that one, and I'd rather not guess when I'm not sure. Would you like me "
                    "to ask someone from the team?",
         "unknown_handoff": "I'm still not able to answer that with confidence, so I've asked someone from the team "
@@ -162,6 +166,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "closed_today": "Vandaag zijn we gesloten. We gaan {when} weer open.",
         "week_intro": "Onze openingstijden voor de komende week:",
         "knowledge": "{answer}",
+        "contact_address": "Je vindt ons op {value}.",
+        "contact_phone": "Je kunt ons bellen op {value}.",
+        "contact_email": "Je kunt ons mailen op {value}.",
         "unknown": "Sorry, dat weet ik niet, en ik gok liever niet als ik het niet zeker weet. Zal ik iemand van "
                    "het team vragen?",
         "unknown_handoff": "Ik kan dit nog steeds niet met zekerheid beantwoorden, dus ik heb iemand van het team "
@@ -935,8 +942,34 @@ def _products_or_knowledge(text: str, language: str, context: TurnContext) -> Of
         products.product_reply_record(reply=reply, context=context)
         return OfflineAnswer(reply.text, "unknown", confidence=top_knowledge,
                              quick_replies=[phrase(language, "talk_to_person")])
+    contact = _contact_detail_answer(text, language, context)
+    if contact is not None:
+        return contact
     return OfflineAnswer(phrase(language, "unknown"), "unknown", confidence=top_knowledge,
                          quick_replies=[phrase(language, "talk_to_person")])
+
+
+# "where are you?", "what's your phone number?": answered from the business's profile when its
+# knowledge base has nothing better.
+_CONTACT_QUESTIONS = {
+    "address": re.compile(r"\b(address|where are you|where r u|where('?s| is) (the|your) (caf[eé]|shop|store|place)|"
+                          r"located|location|find you|directions|adres|waar zitten jullie|waar zijn jullie|"
+                          r"waar is (de|jullie) (winkel|zaak))\b", re.IGNORECASE),
+    "phone": re.compile(r"\b(phone|telephone|call you|ring you|number to call|bellen|telefoon\w*)\b", re.IGNORECASE),
+    "email": re.compile(r"\b(e-?mail|mail you|mailen)\b", re.IGNORECASE),
+}
+
+
+def _contact_detail_answer(text: str, language: str, context: TurnContext) -> OfflineAnswer | None:
+    asked = [kind for kind, pattern in _CONTACT_QUESTIONS.items() if pattern.search(text)]
+    if not asked:
+        return None
+    details = business_contact_details()
+    lines = [phrase(language, f"contact_{kind}", value=details[kind]) for kind in asked if details.get(kind)]
+    if not lines:
+        return None
+    context.results.append({"business": {kind: details[kind] for kind in asked if details.get(kind)}})
+    return OfflineAnswer(" ".join(lines), "contact", confidence=1.0, cacheable=True)
 
 
 def _passage_names(result: Any, text: str) -> bool:

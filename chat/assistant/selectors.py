@@ -116,6 +116,13 @@ def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: s
         is_first_question=bool(is_first), knowledge_fingerprint=knowledge)
 
 
+def business_contact_details() -> dict[str, str]:
+    """The address, phone number and e-mail address the business gives customers in its profile."""
+    profile = BusinessProfile.objects.filter(pk=1).values("address", "phone", "contact_email").first() or {}
+    return {"address": profile.get("address", ""), "phone": profile.get("phone", ""),
+            "email": profile.get("contact_email", "")}
+
+
 def business_facts() -> dict[str, Any]:
     """What backs an answer's contact details and names besides the turn's tool results: the
     business's own profile and the names in its catalog (chat.assistant.factcheck.supported_facts).

@@ -70,3 +70,13 @@ TURNS = [
     Turn(id="known-toilets-in-other-words", tenant="cafe", says=("is there a loo",), now=CAFE_TUESDAY,
          offers_person=False, must_say=(faq_opening("cafe", "Do you have toilets?", 4),), must_not_say=(DONT_KNOW,)),
 ]
+
+# Where the business is and how to reach it come from its profile when no FAQ says it.
+TURNS += [
+    Turn(id="contact-cafe-address", tenant="cafe", says=("where are you?",), must_say=(profile("cafe")["address"],),
+         must_not_say=("don't know",)),
+    Turn(id="contact-cafe-address-typed", tenant="cafe", says=("whats ur address",),
+         must_say=(profile("cafe")["address"],)),
+    Turn(id="contact-shop-email", tenant="shop", says=("what's your email address?",),
+         must_say=(profile("shop")["email"],)),
+]
