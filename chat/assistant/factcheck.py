@@ -145,6 +145,12 @@ MONTHS["sept"] = 9
 WEEKDAYS = {name.lower(): number for number, name in enumerate(calendar.day_name)}
 WEEKDAYS.update({name.lower(): number for number, name in enumerate(calendar.day_abbr)})
 WEEKDAYS.update({"tues": 1, "wednes": 2, "thur": 3, "thurs": 3})
+# Dutch too: the shop answers in Dutch, and "maandag 31 november" is a date to check like "Monday 31 November".
+DUTCH_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+                "november", "december")
+DUTCH_WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MONTHS.update({name: number for number, name in enumerate(DUTCH_MONTHS, start=1)})
+WEEKDAYS.update({name: number for number, name in enumerate(DUTCH_WEEKDAYS)})
 NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 
@@ -218,9 +224,9 @@ _TIME_H_CONTEXT = re.compile(r"(?i:\b(?:at|from|until|till|to|opens?|closes?|à|
 _TIME_WORDS = re.compile(r"(?i)\b(?P<word>noon|midday|midnight)\b")
 
 _MONTH = r"(?:(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|june?|july?|aug(?:ust)?|sept?(?:ember)?|" \
-         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May)\b\.?"
+         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|januari|februari|maart|mei|juni|juli|augustus|oktober)|May)\b\.?"
 _WEEKDAY = r"(?i:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|" \
-           r"sat(?:urday)?|sun(?:day)?)\b\.?"
+           r"sat(?:urday)?|sun(?:day)?|maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag)\b\.?"
 _ORDINAL = r"(?i:st|nd|rd|th)"
 _DATE_PATTERNS = [
     re.compile(r"(?<![\w-])(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})(?![\d-])"),
@@ -706,8 +712,9 @@ def _dates_in(text: str) -> Iterator[tuple[int, int, tuple[DateValue, ...]]]:
     for pattern in _DATE_PATTERNS[1:3]:
         for match in pattern.finditer(text):
             month = MONTHS.get(match.group("mon").rstrip(".").lower())
+            # A named month's day that does not exist ("31 November") is still a date said, and never true.
             value = _date_value(day=match.group("d"), month=month, year=match.group("y"),
-                                weekday=match.group("wd"))
+                                weekday=match.group("wd"), existing_only=False)
             if value:
                 yield match.start(), match.end(), (value,)
     for match in _DATE_PATTERNS[3].finditer(text):
@@ -736,13 +743,13 @@ def _numeric_date(match: re.Match[str], text: str) -> tuple[DateValue, ...]:
 
 
 def _date_value(*, day: str | int, month: int | None, year: str | int | None,
-                weekday: str | None = None) -> DateValue | None:
+                weekday: str | None = None, existing_only: bool = True) -> DateValue | None:
     day_number = int(day)
     weekday_number = WEEKDAYS.get(weekday.rstrip(".").lower()) if weekday else None
     year_number = int(year) if year else None
     if not 1 <= day_number <= 31 or (month is not None and not 1 <= month <= 12):
         return None
-    if month is not None:
+    if month is not None and existing_only:
         try:
             date(year_number or 2024, month, day_number)  # 2024: a leap year, so 29 February stands
         except ValueError:

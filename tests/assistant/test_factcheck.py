@@ -245,6 +245,15 @@ def test_dates_must_match_day_month_and_weekday(facts: FactSet) -> None:
     assert unsupported_texts("It should arrive on Thursday 27 November.", facts) == ["Thursday 27 November"]
 
 
+def test_dutch_dates_and_days_no_month_has_are_checked(facts: FactSet) -> None:
+    assert check_answer("Hij wordt bezorgd op vrijdag 27 november.", facts).ok
+    assert unsupported_texts("Hij wordt bezorgd op donderdag 27 november.", facts) == ["donderdag 27 november"]
+    assert unsupported_texts("Hij wordt bezorgd op 28 november.", facts) == ["28 november"]
+    # One past the month's last day is not a date at all, so never a true one.
+    assert unsupported_texts("We open again on Monday 31 November at 09:00.", facts) == ["Monday 31 November"]
+    assert unsupported_texts("We gaan op maandag 31 november om 09:00 weer open.", facts) == ["maandag 31 november"]
+
+
 def test_statuses_must_match_the_order(facts: FactSet) -> None:
     assert check_answer("Your order TL-10421 has been shipped.", facts).ok
     assert check_answer("Your order is on its way and it hasn't been delivered yet.", facts).ok
