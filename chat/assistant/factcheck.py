@@ -48,6 +48,7 @@ class ClaimKind(StrEnum):
     RELATIVE_DAY = "relative_day"
     NAME = "name"
     VARIANT = "variant"
+    REFERENCE = "reference"
 
 
 @dataclass(frozen=True)
@@ -382,6 +383,9 @@ def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False)
             add(ClaimKind.DATE, start, end, dates)
     for start, end, moment in _times_in(sentence, with_digits=with_digits):
         add(ClaimKind.TIME, start, end, moment)
+    if with_digits:
+        for match in _REFERENCE.finditer(sentence):
+            add(ClaimKind.REFERENCE, match.start(), match.end(), _squashed(match.group(0)))
     if with_digits or _may_contain(lowered, NUMBER_WORDS):
         for pattern in _STOCK_PATTERNS:
             for match in pattern.finditer(sentence):
@@ -480,6 +484,10 @@ _RELATIVE_DAY = re.compile(r"(?i)\b(?:the day after tomorrow|today|tonight|tomor
 _DATED_EVENT = re.compile(r"(?i)\b(?:open|opens|closed|closes|arriv\w*|deliver\w*|ship\w*|dispatch\w*|"
                           r"expected|ready|due|sent|posted|collect\w*|pick\w* up|back in stock|restock\w*|"
                           r"geopend|gesloten|open|bezorgd|verzonden|geleverd)\b")
+# Order, tracking and booking numbers ("TL-10406", "3STHRL0055821", "bestelling tl-10406"): letters then
+# digits, three digits or more. A number one off ("TL-10407") is another customer's order, not this one.
+_REFERENCE = re.compile(r"(?<![\w.@/-])(?=[A-Za-z0-9-]*[A-Za-z]-?\d)(?=(?:[A-Za-z-]*\d){3})"
+                        r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w@/-]|\.\w)")
 # Title-case runs ("the Premium Hoodie", "our Price Match Guarantee"): product and policy names.
 _TITLE_RUN = re.compile(r"(?<![\w'-])[A-Z][\w'&-]*(?:\s+(?:&\s+|de\s+|of\s+|the\s+)?(?:[A-Z]|\d+-[A-Z])[\w'&-]*)+")
 _NAME_LEADERS = frozenset({
@@ -862,6 +870,7 @@ class FactSet:
     urls: set[str] = field(default_factory=set)  # normalise_url's form
     hosts: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)  # product, category and title names, lower case
+    references: set[str] = field(default_factory=set)  # order and tracking numbers, _squashed's form
     products: list[ProductFacts] = field(default_factory=list)
     # Every text the facts hold, lower case, and with only its letters and digits (for addresses).
     corpus: str = ""
@@ -901,6 +910,8 @@ class FactSet:
             return self.today is None or self.today + timedelta(days=value) in self.dates
         if claim.kind is ClaimKind.NAME and isinstance(value, str):
             return self._name_supported(value)
+        if claim.kind is ClaimKind.REFERENCE and isinstance(value, str):
+            return self._reference_supported(value, claim.text)
         if claim.kind is ClaimKind.VARIANT and isinstance(value, VariantMention):
             return self._variant_mention_supported(value, claim)
         return self._supports_figure(claim)
@@ -931,6 +942,14 @@ class FactSet:
             return False
         return any(sum((money.amount for money in group), Decimal(0)) == claim.value.amount
                    for size in range(2, len(others) + 1) for group in itertools.combinations(others, size))
+
+    def _reference_supported(self, squashed: str, written: str) -> bool:
+        """An order or tracking number is one the data or the customer gave, whole: not one digit off,
+        and not a number cut short."""
+        if squashed in self.references:
+            return True
+        whole = re.compile(rf"(?<![\w-]){re.escape(written.casefold())}(?![\w-])")
+        return bool(whole.search(self.corpus) or any(whole.search(name) for name in self.names))
 
     def _name_supported(self, name: str) -> bool:
         words = name.lower().split()
@@ -1156,7 +1175,7 @@ def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | N
     _resolve_alternatives(facts)
     for text in customer_texts:
         for claim in extract_claims(text):
-            if claim.kind in (ClaimKind.PHONE, ClaimKind.EMAIL):
+            if claim.kind in (ClaimKind.PHONE, ClaimKind.EMAIL, ClaimKind.REFERENCE):
                 _add_claim(claim, facts)
     facts.corpus = "\n".join(facts._texts).casefold()
     facts.squashed = _squashed(facts.corpus)
@@ -1426,6 +1445,8 @@ def _add_claim(claim: Claim, facts: FactSet) -> None:
         facts.numbers.update(value.numbers)
     elif isinstance(value, str) and claim.kind is ClaimKind.PHONE:
         facts.phones.add(value)
+    elif isinstance(value, str) and claim.kind is ClaimKind.REFERENCE:
+        facts.references.add(value)
     elif isinstance(value, str) and claim.kind is ClaimKind.EMAIL:
         _add_email(value, facts)
     elif isinstance(value, str) and claim.kind is ClaimKind.URL:

@@ -152,7 +152,7 @@ def test_letters_the_patterns_fold_to_ascii_are_read_not_crashed_on(answer: str)
 
 @pytest.mark.parametrize("plain", [
     "I would take size 38 for you.",
-    "Your order TL-10421 is linked to your e-mail address.",
+    "Your order is linked to your e-mail address.",
     "1. Open the page.\n2. Choose size M.\n3. Pay at checkout.",
     "If it was delivered, let us know.",
     "Has it been shipped?",
@@ -268,6 +268,21 @@ def test_stock_levels_must_match(facts: FactSet) -> None:
 
 def test_order_numbers_and_sizes_are_never_flagged(facts: FactSet) -> None:
     assert check_answer("Order TL-10421 contains the hoodie in size 38; see step 1. on the page.", facts).ok
+
+
+def test_an_order_or_tracking_number_is_the_one_the_data_or_the_customer_gave() -> None:
+    order = {**ORDER, "order": {**ORDER["order"], "tracking_number": "3STHRL0055821",
+                                "tracking_url": "https://postnl.example/track/3STHRL0055821"}}
+    facts = supported_facts([order], customer_texts=["where is TL-99999? and TL-10421"])
+    assert check_answer("Order TL-10421 is shipped, tracking number 3STHRL0055821.", facts).ok
+    assert check_answer("Bestelling tl-10421 is verzonden. I can't find TL-99999.", facts).ok
+    # One digit off is another customer's order; a number cut short is no number of theirs.
+    assert unsupported_texts("Order TL-10422 is shipped.", facts) == ["TL-10422"]
+    assert unsupported_texts("Bestelling TL-1042 is verzonden.", facts) == ["TL-1042"]
+    assert unsupported_texts("Tracking number 3STHRL0055822.", facts) == ["3STHRL0055822"]
+    # Times, sizes, measures and pack names are not numbers of this kind.
+    assert ClaimKind.REFERENCE not in {claim.kind for claim in extract_claims(
+        "We open at 17h30; 250ml, 2XL, the Socks 3-Pack in 36-40, COVID-19, 10am.", with_names=True)}
 
 
 def test_figures_without_any_tool_result_are_all_unsupported() -> None:
