@@ -887,6 +887,8 @@ class FactSet:
             scoped = self._variant_supports(claim)
             if scoped is False:
                 return False
+        if claim.kind in _QUOTED_KINDS and not self._quoted_rightly(claim):
+            return False
         value = claim.value
         if claim.kind is ClaimKind.MONEY and isinstance(value, Money):
             return self._money_supported(value)
@@ -969,7 +971,40 @@ class FactSet:
                 return True
         return False
 
+    def _quoted_rightly(self, claim: Claim) -> bool:
+        """A sentence that quotes one of the data's sentences ("Shipping within the Netherlands is
+        €4.95, or free on orders from €75.") says that sentence's figures: €19.95 is a figure the
+        passage has, but for everywhere else, not for the Netherlands."""
+        words = _quote_words(claim.sentence)
+        if len(words) < QUOTE_MIN_WORDS:
+            return True
+        figure = _figure_key(claim.value)
+        quoted = False
+        for source_words, figures in self.quotable_sentences:
+            shared = len(words & source_words)
+            if shared >= QUOTE_MIN_WORDS and shared >= QUOTE_MIN_SHARE * max(len(words), len(source_words)):
+                if figure in figures:
+                    return True
+                quoted = True
+        return not quoted
+
     # Read once the facts are complete (supported_facts builds them, then only reads).
+    @functools.cached_property
+    def quotable_sentences(self) -> tuple[tuple[frozenset[str], frozenset[Any]], ...]:
+        """Each sentence of the data's texts that states a figure: its words, and its figures."""
+        found = []
+        for text in self._texts:
+            if not _DIGIT.search(text) or len(text) < 20:
+                continue
+            for start, end in split_sentences(text):
+                sentence = text[start:end]
+                figures = frozenset(_figure_key(claim.value) for claim in extract_claims(sentence)
+                                    if claim.kind in _QUOTED_KINDS)
+                words = _quote_words(sentence)
+                if figures and len(words) >= QUOTE_MIN_WORDS:
+                    found.append((words, figures))
+        return tuple(found)
+
     @functools.cached_property
     def name_heads(self) -> frozenset[str]:
         """The last words of the business's product names ('hoodie', 'latte', 'pack' of '3-Pack'): a
@@ -1180,6 +1215,22 @@ def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | N
     facts.corpus = "\n".join(facts._texts).casefold()
     facts.squashed = _squashed(facts.corpus)
     return facts
+
+
+# A sentence of at least this many words, sharing this much of them with one of the data's, quotes it.
+QUOTE_MIN_WORDS = 5
+QUOTE_MIN_SHARE = 0.8
+_QUOTED_KINDS = frozenset({ClaimKind.MONEY, ClaimKind.TIME, ClaimKind.PERCENT})
+_QUOTE_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _quote_words(sentence: str) -> frozenset[str]:
+    return frozenset(word.casefold() for word in _QUOTE_WORD.findall(_LINK.sub(" ", sentence)))
+
+
+def _figure_key(value: Any) -> Any:
+    """What two figures of one kind are compared by: an amount whatever its currency's spelling."""
+    return value.amount if isinstance(value, Money) else value
 
 
 _EXTRAS_CONTEXT = re.compile(r"(?i)\+|\b(?:with|plus|extra|total|together|altogether|met)\b")

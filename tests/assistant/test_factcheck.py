@@ -254,6 +254,18 @@ def test_dutch_dates_and_days_no_month_has_are_checked(facts: FactSet) -> None:
     assert unsupported_texts("We gaan op maandag 31 november om 09:00 weer open.", facts) == ["maandag 31 november"]
 
 
+def test_a_quoted_sentence_keeps_its_own_figures() -> None:
+    shipping = {"results": [{"title": "Shipping", "text": (
+        "Shipping within the Netherlands is €4.95, or free on orders from €75. To the rest of the EU it's "
+        "€6.95, free from €100. Everywhere else it's €19.95.")}]}
+    facts = supported_facts([shipping])
+    assert check_answer("Shipping within the Netherlands is €4.95, or free on orders from €75.", facts).ok
+    assert check_answer("Outside the EU shipping is €19.95.", facts).ok
+    # The passage's own sentence with another of its figures in it: true figure, wrong place.
+    assert unsupported_texts("Shipping within the Netherlands is €19.95, or free on orders from €75.",
+                             facts) == ["€19.95"]
+
+
 def test_statuses_must_match_the_order(facts: FactSet) -> None:
     assert check_answer("Your order TL-10421 has been shipped.", facts).ok
     assert check_answer("Your order is on its way and it hasn't been delivered yet.", facts).ok
