@@ -14,6 +14,7 @@ phrasing rather than flagging a plain sentence, because a false alarm costs a re
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import functools
 import itertools
 import json
@@ -886,6 +887,12 @@ class FactSet:
         if claim.kind in _VARIANT_SCOPED and self.products:
             scoped = self._variant_supports(claim)
             if scoped is False:
+                return False
+        if claim.kind is ClaimKind.SUM and self.products and isinstance(claim.value, SumValue):
+            # "A large latte with oat milk is £3.40 + 40p = £3.80": the sum adds up and each amount is a
+            # price, but the first is the Regular's; the variant named before a sum prices its first amount.
+            first = dataclasses.replace(claim, kind=ClaimKind.MONEY, value=claim.value.addends[0])
+            if self._variant_supports(first) is False:
                 return False
         if claim.kind in _QUOTED_KINDS and not self._quoted_rightly(claim):
             return False

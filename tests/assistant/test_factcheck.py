@@ -462,6 +462,7 @@ def test_a_variant_price_is_that_variant_price() -> None:
 @pytest.mark.parametrize("answer", [
     "A large latte with oat milk is £3.80 + 40p = £4.20.",
     "The large latte is £3.80 and oat milk 40p extra, so £4.20 in total.",
+    "The Latte with Oat Milk is £3.40 + £0.40 Oat Milk = £3.80.",
 ])
 def test_extras_and_their_sum_pass_when_each_part_and_the_total_hold(answer: str) -> None:
     assert check_answer(answer, supported_facts([LATTE])).ok
@@ -471,6 +472,8 @@ def test_extras_and_their_sum_pass_when_each_part_and_the_total_hold(answer: str
     "A large latte with oat milk is £3.80 + 40p = £4.40.",  # wrong arithmetic
     "A large latte with oat milk is £3.80 + 60p = £4.40.",  # an extra at the wrong price
     "A large latte with oat milk is $3.80 + 40p = $4.20.",  # the wrong currency
+    "A large latte with oat milk is £3.40 + 40p = £3.80.",  # the Regular's price said of the Large
+    "The Latte in Sand with Oat Milk is £3.40 + £0.40 Oat Milk = £3.80.",  # a variant the Latte does not have
 ])
 def test_a_sum_with_a_wrong_part_or_total_is_caught(answer: str) -> None:
     assert not check_answer(answer, supported_facts([LATTE])).ok
