@@ -173,6 +173,10 @@ STATUS_PHRASES = {
     "cancelled": "cancelled", "canceled": "cancelled",
     "refunded": "refunded",
     "returned": "returned",
+    # Dutch, as the shop answers in it: "Bestelling TL-10406 is bezorgd."
+    "in behandeling": "processing", "betaald": "paid", "bevestigd": "confirmed", "verwerkt": "processing",
+    "ingepakt": "packed", "verzonden": "shipped", "onderweg": "in_transit", "bezorgd": "delivered",
+    "afgeleverd": "delivered", "geannuleerd": "cancelled", "terugbetaald": "refunded", "geretourneerd": "returned",
 }
 # How shops and tools name statuses in data -> the same statuses.
 STATUS_DATA_ALIASES = {
@@ -260,8 +264,10 @@ _STOCK_STATUS = re.compile(
     r"(?<!back )(?<!weer )(?<!\d )\b(?P<in>in stock|op voorraad)\b")
 _STATUS_ALTERNATION = "|".join(re.escape(phrase) for phrase in sorted(STATUS_PHRASES, key=len, reverse=True))
 _STATUS_PATTERNS = [
-    re.compile(rf"(?i)\b(?P<cop>is|was|has|have|had|got|are|were|isn't|wasn't|hasn't|haven't|hadn't|'s|’s)\s+"
-               rf"(?P<mods>(?:(?:not|n't|never|now|already|just|currently|been|still|also|yet to be|finally)\s+)*)"
+    re.compile(rf"(?i)\b(?P<cop>is|was|has|have|had|got|are|were|isn't|wasn't|hasn't|haven't|hadn't|'s|’s|"
+               rf"zijn|waren)\s+"  # not "wordt": "hij wordt bezorgd op vrijdag" is a plan, not a status
+               rf"(?P<mods>(?:(?:not|n't|never|now|already|just|currently|been|still|also|yet to be|finally|"
+               rf"nog|niet|nu|al|net|inmiddels|ook|gisteren|vandaag)\s+)*)"
                rf"(?P<status>{_STATUS_ALTERNATION})\b"),
     re.compile(rf"(?i)\b(?:status(?:\s+is)?|marked as|shows as|listed as)\s*:?\s*[\"“'‘]?"
                rf"(?P<status>{_STATUS_ALTERNATION})\b"),
@@ -270,7 +276,7 @@ _STATUS_PATTERNS = [
 _GENERAL_STATEMENT = re.compile(r"(?i)\b(?:usually|typically|normally|generally|always|within|every|each|most)\b")
 # What every match of _STOCK_STATUS and _STATUS_PATTERNS contains.
 _STATUS_WORDS = ("stock", "sold out", "available", "voorraad", "uitverkocht", "beschikbaar", *STATUS_PHRASES)
-_CONDITION_BEFORE = re.compile(r"(?i)\b(?:if|once|when|whether|as soon as|until|unless|after)\b")
+_CONDITION_BEFORE = re.compile(r"(?i)\b(?:if|once|when|whether|as soon as|until|unless|after|als|zodra|wanneer|indien)\b")
 _PERCENT = re.compile(r"(?<![\w.,])(?P<n>\d+(?:[.,]\d+)?)\s?(?:%|(?i:percent|per cent)\b)(?!\s?(?i:sure|certain))")
 
 # ============================================================================ sentences
@@ -779,7 +785,7 @@ def _statuses_in(sentence: str) -> Iterator[tuple[int, int, StatusValue]]:
                 continue
             groups = match.groupdict()
             negation = f"{groups.get('cop') or ''} {groups.get('mods') or ''}".lower()
-            negated = bool(re.search(r"n't|\bnot\b|\bnever\b|\byet to be\b", negation))
+            negated = bool(re.search(r"n't|\bnot\b|\bnever\b|\byet to be\b|\bniet\b", negation))
             yield match.start("status"), match.end("status"), StatusValue(
                 _phrase_value(STATUS_PHRASES, match.group("status")), negated=negated)
 

@@ -273,6 +273,15 @@ def test_statuses_must_match_the_order(facts: FactSet) -> None:
     assert unsupported_texts("Your order has not been shipped yet.", facts) == ["shipped"]
 
 
+def test_dutch_order_statuses_must_match_the_order(facts: FactSet) -> None:
+    assert check_answer("Bestelling TL-10421 is verzonden.", facts).ok
+    assert check_answer("Je bestelling is onderweg en is nog niet bezorgd.", facts).ok
+    assert check_answer("Zodra hij is bezorgd, krijg je een e-mail.", facts).ok
+    assert unsupported_texts("Goed nieuws: je bestelling is bezorgd.", facts) == ["bezorgd"]
+    assert unsupported_texts("Je bestelling is geannuleerd.", facts) == ["geannuleerd"]
+    assert unsupported_texts("Je bestelling is nog niet verzonden.", facts) == ["verzonden"]
+
+
 def test_stock_levels_must_match(facts: FactSet) -> None:
     assert check_answer("Only 2 left in M, and the L is sold out.", facts).ok
     assert unsupported_texts("Only 3 left in M.", facts) == ["3 left"]
