@@ -261,6 +261,10 @@ class AnswerScreen:
 
 # ============================================================================ the whole answer
 
+# Content words an answer shares with a passage the knowledge search found, to have answered from it.
+KNOWLEDGE_MIN_SHARED = 2
+
+
 def parts_unanswered(answer: str, calls: Iterable[dict[str, Any]]) -> list[str]:
     """The looked-up parts of the question an answer leaves out: a product found but never named,
     hours looked up but no time or 'closed' said, an order found but neither its number nor its status
@@ -268,6 +272,11 @@ def parts_unanswered(answer: str, calls: Iterable[dict[str, Any]]) -> list[str]:
     lowered = answer.lower()
     kinds = {claim.kind.value for claim in extract_claims(answer)}
     missing: list[str] = []
+    calls = list(calls)
+    # With one part looked up, a knowledge answer put in other words (translated, say) is its answer;
+    # with several, a passage none of whose words the answer uses is a part it left out.
+    several = len({str(call.get("name")) for call in calls} - {"handoff"}) > 1 or len(calls) > 1
+    answer_words = set(content_words(answer))
     for call in calls:
         name, result = call.get("name"), call.get("result") or {}
         if not isinstance(result, dict) or result.get("error"):
@@ -287,5 +296,10 @@ def parts_unanswered(answer: str, calls: Iterable[dict[str, Any]]) -> list[str]:
             order = result.get("order") or {}
             number = str(order.get("number", "")).lower()
             if not (number and number in lowered) and "status" not in kinds:
+                missing.append(str(name))
+        elif name == "knowledge_search" and several and result.get("confident"):
+            passages = result.get("passages") or ()
+            if not any(len(answer_words & set(content_words(str(passage.get("text", ""))))) >= KNOWLEDGE_MIN_SHARED
+                       for passage in passages if isinstance(passage, dict)):
                 missing.append(str(name))
     return missing

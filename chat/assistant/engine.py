@@ -401,6 +401,15 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
     return draft
 
 
+def _handed_over_when_unsure_again(draft: Draft, turn: Turn) -> Draft:
+    """A second answer in a row the data cannot give hands the conversation to a person."""
+    if draft.low_confidence and turn.low_confidence_streak + 1 >= services.LOW_CONFIDENCE_HANDOFF_STREAK:
+        draft.text = offline.phrase(turn.state.language, "unknown_handoff")
+        draft.quick_replies = []
+        draft.handoff_reason = "The assistant could not answer confidently twice in a row."
+    return draft
+
+
 async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, now: datetime,
                    use_llm: bool) -> Draft:
     if use_llm and turn.provider is not None:
@@ -414,11 +423,7 @@ async def _compute(turn: Turn, context: tools.TurnContext, streamer: _Streamer, 
             context.sources.clear()
             context.handoff_reason = None
     result = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state, context=context)
-    draft = _draft_from_offline(result, context)
-    if draft.low_confidence and turn.low_confidence_streak + 1 >= services.LOW_CONFIDENCE_HANDOFF_STREAK:
-        draft.text = offline.phrase(turn.state.language, "unknown_handoff")
-        draft.quick_replies = []
-        draft.handoff_reason = "The assistant could not answer confidently twice in a row."
+    draft = _handed_over_when_unsure_again(_draft_from_offline(result, context), turn)
     if not streamer.sent:
         await streamer.send_words(draft.text)
     return draft
@@ -505,6 +510,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
 
     answer_text = ""
     fallback_replies: list[str] = []
+    fallback_unsure = False
     for _round in range(MAX_TOOL_ROUNDS):
         gate = SentenceGate(facts=facts_now(), screen=screen)
         round_text, calls = await _llm_round(turn, messages, gate, streamer, usage, echo=echo, with_tools=True,
@@ -551,6 +557,7 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
             # The data's answer comes whole: its offer of a person too.
             fallback_replies = result_offline.quick_replies
             context.handoff_reason = context.handoff_reason or result_offline.handoff_reason
+            fallback_unsure = result_offline.intent in LOW_CONFIDENCE_INTENTS
         break
     else:
         answer_text = answer_text or offline.phrase(turn.state.language, "unknown")
@@ -562,11 +569,14 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
     used = {call["name"] for call in context.calls}
     best = context.best_knowledge_score
     low_confidence = "knowledge_search" in used and not context.sources and not (used - {"knowledge_search"})
-    return Draft(text=answer_text, mode="llm", sources=list(context.sources), tool_calls=list(context.calls),
-                 quick_replies=fallback_replies,
-                 confidence=best, low_confidence=low_confidence, handoff_reason=context.handoff_reason,
-                 model=str(usage["model"]), tokens_in=int(usage["tokens_in"]), tokens_out=int(usage["tokens_out"]),
-                 cost_minor=int(usage["cost_minor"]), cacheable=bool(used) and used <= CACHEABLE_TOOLS)
+    draft = Draft(text=answer_text, mode="llm", sources=list(context.sources), tool_calls=list(context.calls),
+                  quick_replies=fallback_replies,
+                  confidence=best, low_confidence=low_confidence or fallback_unsure,
+                  handoff_reason=context.handoff_reason,
+                  model=str(usage["model"]), tokens_in=int(usage["tokens_in"]), tokens_out=int(usage["tokens_out"]),
+                  cost_minor=int(usage["cost_minor"]), cacheable=bool(used) and used <= CACHEABLE_TOOLS)
+    # The data's answer stands in for the model's whole: on a second "I don't know" in a row, so does its handoff.
+    return _handed_over_when_unsure_again(draft, turn) if fallback_unsure else draft
 
 
 # Fewer words than this left after the check is no answer: the data answers instead.

@@ -14,6 +14,7 @@ phrasing rather than flagging a plain sentence, because a false alarm costs a re
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import functools
 import itertools
 import json
@@ -48,6 +49,7 @@ class ClaimKind(StrEnum):
     RELATIVE_DAY = "relative_day"
     NAME = "name"
     VARIANT = "variant"
+    REFERENCE = "reference"
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,12 @@ MONTHS["sept"] = 9
 WEEKDAYS = {name.lower(): number for number, name in enumerate(calendar.day_name)}
 WEEKDAYS.update({name.lower(): number for number, name in enumerate(calendar.day_abbr)})
 WEEKDAYS.update({"tues": 1, "wednes": 2, "thur": 3, "thurs": 3})
+# Dutch too: the shop answers in Dutch, and "maandag 31 november" is a date to check like "Monday 31 November".
+DUTCH_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+                "november", "december")
+DUTCH_WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MONTHS.update({name: number for number, name in enumerate(DUTCH_MONTHS, start=1)})
+WEEKDAYS.update({name: number for number, name in enumerate(DUTCH_WEEKDAYS)})
 NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                 "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 
@@ -165,6 +173,10 @@ STATUS_PHRASES = {
     "cancelled": "cancelled", "canceled": "cancelled",
     "refunded": "refunded",
     "returned": "returned",
+    # Dutch, as the shop answers in it: "Bestelling TL-10406 is bezorgd."
+    "in behandeling": "processing", "betaald": "paid", "bevestigd": "confirmed", "verwerkt": "processing",
+    "ingepakt": "packed", "verzonden": "shipped", "onderweg": "in_transit", "bezorgd": "delivered",
+    "afgeleverd": "delivered", "geannuleerd": "cancelled", "terugbetaald": "refunded", "geretourneerd": "returned",
 }
 # How shops and tools name statuses in data -> the same statuses.
 STATUS_DATA_ALIASES = {
@@ -218,9 +230,9 @@ _TIME_H_CONTEXT = re.compile(r"(?i:\b(?:at|from|until|till|to|opens?|closes?|à|
 _TIME_WORDS = re.compile(r"(?i)\b(?P<word>noon|midday|midnight)\b")
 
 _MONTH = r"(?:(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|june?|july?|aug(?:ust)?|sept?(?:ember)?|" \
-         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May)\b\.?"
+         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|januari|februari|maart|mei|juni|juli|augustus|oktober)|May)\b\.?"
 _WEEKDAY = r"(?i:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|" \
-           r"sat(?:urday)?|sun(?:day)?)\b\.?"
+           r"sat(?:urday)?|sun(?:day)?|maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag)\b\.?"
 _ORDINAL = r"(?i:st|nd|rd|th)"
 _DATE_PATTERNS = [
     re.compile(r"(?<![\w-])(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})(?![\d-])"),
@@ -252,8 +264,10 @@ _STOCK_STATUS = re.compile(
     r"(?<!back )(?<!weer )(?<!\d )\b(?P<in>in stock|op voorraad)\b")
 _STATUS_ALTERNATION = "|".join(re.escape(phrase) for phrase in sorted(STATUS_PHRASES, key=len, reverse=True))
 _STATUS_PATTERNS = [
-    re.compile(rf"(?i)\b(?P<cop>is|was|has|have|had|got|are|were|isn't|wasn't|hasn't|haven't|hadn't|'s|’s)\s+"
-               rf"(?P<mods>(?:(?:not|n't|never|now|already|just|currently|been|still|also|yet to be|finally)\s+)*)"
+    re.compile(rf"(?i)\b(?P<cop>is|was|has|have|had|got|are|were|isn't|wasn't|hasn't|haven't|hadn't|'s|’s|"
+               rf"zijn|waren)\s+"  # not "wordt": "hij wordt bezorgd op vrijdag" is a plan, not a status
+               rf"(?P<mods>(?:(?:not|n't|never|now|already|just|currently|been|still|also|yet to be|finally|"
+               rf"nog|niet|nu|al|net|inmiddels|ook|gisteren|vandaag)\s+)*)"
                rf"(?P<status>{_STATUS_ALTERNATION})\b"),
     re.compile(rf"(?i)\b(?:status(?:\s+is)?|marked as|shows as|listed as)\s*:?\s*[\"“'‘]?"
                rf"(?P<status>{_STATUS_ALTERNATION})\b"),
@@ -262,7 +276,7 @@ _STATUS_PATTERNS = [
 _GENERAL_STATEMENT = re.compile(r"(?i)\b(?:usually|typically|normally|generally|always|within|every|each|most)\b")
 # What every match of _STOCK_STATUS and _STATUS_PATTERNS contains.
 _STATUS_WORDS = ("stock", "sold out", "available", "voorraad", "uitverkocht", "beschikbaar", *STATUS_PHRASES)
-_CONDITION_BEFORE = re.compile(r"(?i)\b(?:if|once|when|whether|as soon as|until|unless|after)\b")
+_CONDITION_BEFORE = re.compile(r"(?i)\b(?:if|once|when|whether|as soon as|until|unless|after|als|zodra|wanneer|indien)\b")
 _PERCENT = re.compile(r"(?<![\w.,])(?P<n>\d+(?:[.,]\d+)?)\s?(?:%|(?i:percent|per cent)\b)(?!\s?(?i:sure|certain))")
 
 # ============================================================================ sentences
@@ -376,6 +390,9 @@ def _claims_in_sentence(sentence: str, *, offset: int, with_names: bool = False)
             add(ClaimKind.DATE, start, end, dates)
     for start, end, moment in _times_in(sentence, with_digits=with_digits):
         add(ClaimKind.TIME, start, end, moment)
+    if with_digits:
+        for match in _REFERENCE.finditer(sentence):
+            add(ClaimKind.REFERENCE, match.start(), match.end(), _squashed(match.group(0)))
     if with_digits or _may_contain(lowered, NUMBER_WORDS):
         for pattern in _STOCK_PATTERNS:
             for match in pattern.finditer(sentence):
@@ -474,6 +491,10 @@ _RELATIVE_DAY = re.compile(r"(?i)\b(?:the day after tomorrow|today|tonight|tomor
 _DATED_EVENT = re.compile(r"(?i)\b(?:open|opens|closed|closes|arriv\w*|deliver\w*|ship\w*|dispatch\w*|"
                           r"expected|ready|due|sent|posted|collect\w*|pick\w* up|back in stock|restock\w*|"
                           r"geopend|gesloten|open|bezorgd|verzonden|geleverd)\b")
+# Order, tracking and booking numbers ("TL-10406", "3STHRL0055821", "bestelling tl-10406"): letters then
+# digits, three digits or more. A number one off ("TL-10407") is another customer's order, not this one.
+_REFERENCE = re.compile(r"(?<![\w.@/-])(?=[A-Za-z0-9-]*[A-Za-z]-?\d)(?=(?:[A-Za-z-]*\d){3})"
+                        r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w@/-]|\.\w)")
 # Title-case runs ("the Premium Hoodie", "our Price Match Guarantee"): product and policy names.
 _TITLE_RUN = re.compile(r"(?<![\w'-])[A-Z][\w'&-]*(?:\s+(?:&\s+|de\s+|of\s+|the\s+)?(?:[A-Z]|\d+-[A-Z])[\w'&-]*)+")
 _NAME_LEADERS = frozenset({
@@ -706,8 +727,9 @@ def _dates_in(text: str) -> Iterator[tuple[int, int, tuple[DateValue, ...]]]:
     for pattern in _DATE_PATTERNS[1:3]:
         for match in pattern.finditer(text):
             month = MONTHS.get(match.group("mon").rstrip(".").lower())
+            # A named month's day that does not exist ("31 November") is still a date said, and never true.
             value = _date_value(day=match.group("d"), month=month, year=match.group("y"),
-                                weekday=match.group("wd"))
+                                weekday=match.group("wd"), existing_only=False)
             if value:
                 yield match.start(), match.end(), (value,)
     for match in _DATE_PATTERNS[3].finditer(text):
@@ -736,13 +758,13 @@ def _numeric_date(match: re.Match[str], text: str) -> tuple[DateValue, ...]:
 
 
 def _date_value(*, day: str | int, month: int | None, year: str | int | None,
-                weekday: str | None = None) -> DateValue | None:
+                weekday: str | None = None, existing_only: bool = True) -> DateValue | None:
     day_number = int(day)
     weekday_number = WEEKDAYS.get(weekday.rstrip(".").lower()) if weekday else None
     year_number = int(year) if year else None
     if not 1 <= day_number <= 31 or (month is not None and not 1 <= month <= 12):
         return None
-    if month is not None:
+    if month is not None and existing_only:
         try:
             date(year_number or 2024, month, day_number)  # 2024: a leap year, so 29 February stands
         except ValueError:
@@ -763,7 +785,7 @@ def _statuses_in(sentence: str) -> Iterator[tuple[int, int, StatusValue]]:
                 continue
             groups = match.groupdict()
             negation = f"{groups.get('cop') or ''} {groups.get('mods') or ''}".lower()
-            negated = bool(re.search(r"n't|\bnot\b|\bnever\b|\byet to be\b", negation))
+            negated = bool(re.search(r"n't|\bnot\b|\bnever\b|\byet to be\b|\bniet\b", negation))
             yield match.start("status"), match.end("status"), StatusValue(
                 _phrase_value(STATUS_PHRASES, match.group("status")), negated=negated)
 
@@ -855,6 +877,7 @@ class FactSet:
     urls: set[str] = field(default_factory=set)  # normalise_url's form
     hosts: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)  # product, category and title names, lower case
+    references: set[str] = field(default_factory=set)  # order and tracking numbers, _squashed's form
     products: list[ProductFacts] = field(default_factory=list)
     # Every text the facts hold, lower case, and with only its letters and digits (for addresses).
     corpus: str = ""
@@ -871,6 +894,14 @@ class FactSet:
             scoped = self._variant_supports(claim)
             if scoped is False:
                 return False
+        if claim.kind is ClaimKind.SUM and self.products and isinstance(claim.value, SumValue):
+            # "A large latte with oat milk is £3.40 + 40p = £3.80": the sum adds up and each amount is a
+            # price, but the first is the Regular's; the variant named before a sum prices its first amount.
+            first = dataclasses.replace(claim, kind=ClaimKind.MONEY, value=claim.value.addends[0])
+            if self._variant_supports(first) is False:
+                return False
+        if claim.kind in _QUOTED_KINDS and not self._quoted_rightly(claim):
+            return False
         value = claim.value
         if claim.kind is ClaimKind.MONEY and isinstance(value, Money):
             return self._money_supported(value)
@@ -894,6 +925,8 @@ class FactSet:
             return self.today is None or self.today + timedelta(days=value) in self.dates
         if claim.kind is ClaimKind.NAME and isinstance(value, str):
             return self._name_supported(value)
+        if claim.kind is ClaimKind.REFERENCE and isinstance(value, str):
+            return self._reference_supported(value, claim.text)
         if claim.kind is ClaimKind.VARIANT and isinstance(value, VariantMention):
             return self._variant_mention_supported(value, claim)
         return self._supports_figure(claim)
@@ -925,6 +958,14 @@ class FactSet:
         return any(sum((money.amount for money in group), Decimal(0)) == claim.value.amount
                    for size in range(2, len(others) + 1) for group in itertools.combinations(others, size))
 
+    def _reference_supported(self, squashed: str, written: str) -> bool:
+        """An order or tracking number is one the data or the customer gave, whole: not one digit off,
+        and not a number cut short."""
+        if squashed in self.references:
+            return True
+        whole = re.compile(rf"(?<![\w-]){re.escape(written.casefold())}(?![\w-])")
+        return bool(whole.search(self.corpus) or any(whole.search(name) for name in self.names))
+
     def _name_supported(self, name: str) -> bool:
         words = name.lower().split()
         last = _head(name)
@@ -943,7 +984,40 @@ class FactSet:
                 return True
         return False
 
+    def _quoted_rightly(self, claim: Claim) -> bool:
+        """A sentence that quotes one of the data's sentences ("Shipping within the Netherlands is
+        €4.95, or free on orders from €75.") says that sentence's figures: €19.95 is a figure the
+        passage has, but for everywhere else, not for the Netherlands."""
+        words = _quote_words(claim.sentence)
+        if len(words) < QUOTE_MIN_WORDS:
+            return True
+        figure = _figure_key(claim.value)
+        quoted = False
+        for source_words, figures in self.quotable_sentences:
+            shared = len(words & source_words)
+            if shared >= QUOTE_MIN_WORDS and shared >= QUOTE_MIN_SHARE * max(len(words), len(source_words)):
+                if figure in figures:
+                    return True
+                quoted = True
+        return not quoted
+
     # Read once the facts are complete (supported_facts builds them, then only reads).
+    @functools.cached_property
+    def quotable_sentences(self) -> tuple[tuple[frozenset[str], frozenset[Any]], ...]:
+        """Each sentence of the data's texts that states a figure: its words, and its figures."""
+        found = []
+        for text in self._texts:
+            if not _DIGIT.search(text) or len(text) < 20:
+                continue
+            for start, end in split_sentences(text):
+                sentence = text[start:end]
+                figures = frozenset(_figure_key(claim.value) for claim in extract_claims(sentence)
+                                    if claim.kind in _QUOTED_KINDS)
+                words = _quote_words(sentence)
+                if figures and len(words) >= QUOTE_MIN_WORDS:
+                    found.append((words, figures))
+        return tuple(found)
+
     @functools.cached_property
     def name_heads(self) -> frozenset[str]:
         """The last words of the business's product names ('hoodie', 'latte', 'pack' of '3-Pack'): a
@@ -1149,11 +1223,27 @@ def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | N
     _resolve_alternatives(facts)
     for text in customer_texts:
         for claim in extract_claims(text):
-            if claim.kind in (ClaimKind.PHONE, ClaimKind.EMAIL):
+            if claim.kind in (ClaimKind.PHONE, ClaimKind.EMAIL, ClaimKind.REFERENCE):
                 _add_claim(claim, facts)
     facts.corpus = "\n".join(facts._texts).casefold()
     facts.squashed = _squashed(facts.corpus)
     return facts
+
+
+# A sentence of at least this many words, sharing this much of them with one of the data's, quotes it.
+QUOTE_MIN_WORDS = 5
+QUOTE_MIN_SHARE = 0.8
+_QUOTED_KINDS = frozenset({ClaimKind.MONEY, ClaimKind.TIME, ClaimKind.PERCENT})
+_QUOTE_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _quote_words(sentence: str) -> frozenset[str]:
+    return frozenset(word.casefold() for word in _QUOTE_WORD.findall(_LINK.sub(" ", sentence)))
+
+
+def _figure_key(value: Any) -> Any:
+    """What two figures of one kind are compared by: an amount whatever its currency's spelling."""
+    return value.amount if isinstance(value, Money) else value
 
 
 _EXTRAS_CONTEXT = re.compile(r"(?i)\+|\b(?:with|plus|extra|total|together|altogether|met)\b")
@@ -1419,6 +1509,8 @@ def _add_claim(claim: Claim, facts: FactSet) -> None:
         facts.numbers.update(value.numbers)
     elif isinstance(value, str) and claim.kind is ClaimKind.PHONE:
         facts.phones.add(value)
+    elif isinstance(value, str) and claim.kind is ClaimKind.REFERENCE:
+        facts.references.add(value)
     elif isinstance(value, str) and claim.kind is ClaimKind.EMAIL:
         _add_email(value, facts)
     elif isinstance(value, str) and claim.kind is ClaimKind.URL:

@@ -89,6 +89,18 @@ def test_a_part_the_tools_answered_but_the_answer_left_out_is_found() -> None:
     assert parts_unanswered("The Essential Hoodie in Navy M is sold out.", calls) == ["opening_hours"]
 
 
+def test_a_knowledge_part_left_out_of_a_several_part_answer_is_found() -> None:
+    access = {"confident": True, "passages": [{"title": "Is the café wheelchair accessible?", "text": (
+        "Yes. The front entrance is step-free, and we have an accessible toilet on the ground floor.")}]}
+    calls = [{"name": "product_availability", "result": NAVY_M}, {"name": "knowledge_search", "result": access}]
+
+    assert parts_unanswered("The Essential Hoodie in Navy M is sold out. Yes, the front entrance is step-free.",
+                            calls) == []
+    assert parts_unanswered("The Essential Hoodie in Navy M is sold out.", calls) == ["knowledge_search"]
+    # Asked alone, the passage put in the customer's own language is its answer.
+    assert parts_unanswered("Ja, de ingang is drempelvrij en er is een toegankelijk toilet.", calls[1:]) == []
+
+
 @given(st.lists(st.sampled_from(["We", "open", "at", "9am", "on", "Friday", "Welcome", "to", "Threadline"]),
                 min_size=1, max_size=30))
 def test_whatever_the_gate_releases_is_the_answer_in_order_less_what_it_dropped(words: list[str]) -> None:

@@ -152,7 +152,7 @@ def test_letters_the_patterns_fold_to_ascii_are_read_not_crashed_on(answer: str)
 
 @pytest.mark.parametrize("plain", [
     "I would take size 38 for you.",
-    "Your order TL-10421 is linked to your e-mail address.",
+    "Your order is linked to your e-mail address.",
     "1. Open the page.\n2. Choose size M.\n3. Pay at checkout.",
     "If it was delivered, let us know.",
     "Has it been shipped?",
@@ -245,11 +245,41 @@ def test_dates_must_match_day_month_and_weekday(facts: FactSet) -> None:
     assert unsupported_texts("It should arrive on Thursday 27 November.", facts) == ["Thursday 27 November"]
 
 
+def test_dutch_dates_and_days_no_month_has_are_checked(facts: FactSet) -> None:
+    assert check_answer("Hij wordt bezorgd op vrijdag 27 november.", facts).ok
+    assert unsupported_texts("Hij wordt bezorgd op donderdag 27 november.", facts) == ["donderdag 27 november"]
+    assert unsupported_texts("Hij wordt bezorgd op 28 november.", facts) == ["28 november"]
+    # One past the month's last day is not a date at all, so never a true one.
+    assert unsupported_texts("We open again on Monday 31 November at 09:00.", facts) == ["Monday 31 November"]
+    assert unsupported_texts("We gaan op maandag 31 november om 09:00 weer open.", facts) == ["maandag 31 november"]
+
+
+def test_a_quoted_sentence_keeps_its_own_figures() -> None:
+    shipping = {"results": [{"title": "Shipping", "text": (
+        "Shipping within the Netherlands is €4.95, or free on orders from €75. To the rest of the EU it's "
+        "€6.95, free from €100. Everywhere else it's €19.95.")}]}
+    facts = supported_facts([shipping])
+    assert check_answer("Shipping within the Netherlands is €4.95, or free on orders from €75.", facts).ok
+    assert check_answer("Outside the EU shipping is €19.95.", facts).ok
+    # The passage's own sentence with another of its figures in it: true figure, wrong place.
+    assert unsupported_texts("Shipping within the Netherlands is €19.95, or free on orders from €75.",
+                             facts) == ["€19.95"]
+
+
 def test_statuses_must_match_the_order(facts: FactSet) -> None:
     assert check_answer("Your order TL-10421 has been shipped.", facts).ok
     assert check_answer("Your order is on its way and it hasn't been delivered yet.", facts).ok
     assert unsupported_texts("Good news: your order has been delivered.", facts) == ["delivered"]
     assert unsupported_texts("Your order has not been shipped yet.", facts) == ["shipped"]
+
+
+def test_dutch_order_statuses_must_match_the_order(facts: FactSet) -> None:
+    assert check_answer("Bestelling TL-10421 is verzonden.", facts).ok
+    assert check_answer("Je bestelling is onderweg en is nog niet bezorgd.", facts).ok
+    assert check_answer("Zodra hij is bezorgd, krijg je een e-mail.", facts).ok
+    assert unsupported_texts("Goed nieuws: je bestelling is bezorgd.", facts) == ["bezorgd"]
+    assert unsupported_texts("Je bestelling is geannuleerd.", facts) == ["geannuleerd"]
+    assert unsupported_texts("Je bestelling is nog niet verzonden.", facts) == ["verzonden"]
 
 
 def test_stock_levels_must_match(facts: FactSet) -> None:
@@ -259,6 +289,21 @@ def test_stock_levels_must_match(facts: FactSet) -> None:
 
 def test_order_numbers_and_sizes_are_never_flagged(facts: FactSet) -> None:
     assert check_answer("Order TL-10421 contains the hoodie in size 38; see step 1. on the page.", facts).ok
+
+
+def test_an_order_or_tracking_number_is_the_one_the_data_or_the_customer_gave() -> None:
+    order = {**ORDER, "order": {**ORDER["order"], "tracking_number": "3STHRL0055821",
+                                "tracking_url": "https://postnl.example/track/3STHRL0055821"}}
+    facts = supported_facts([order], customer_texts=["where is TL-99999? and TL-10421"])
+    assert check_answer("Order TL-10421 is shipped, tracking number 3STHRL0055821.", facts).ok
+    assert check_answer("Bestelling tl-10421 is verzonden. I can't find TL-99999.", facts).ok
+    # One digit off is another customer's order; a number cut short is no number of theirs.
+    assert unsupported_texts("Order TL-10422 is shipped.", facts) == ["TL-10422"]
+    assert unsupported_texts("Bestelling TL-1042 is verzonden.", facts) == ["TL-1042"]
+    assert unsupported_texts("Tracking number 3STHRL0055822.", facts) == ["3STHRL0055822"]
+    # Times, sizes, measures and pack names are not numbers of this kind.
+    assert ClaimKind.REFERENCE not in {claim.kind for claim in extract_claims(
+        "We open at 17h30; 250ml, 2XL, the Socks 3-Pack in 36-40, COVID-19, 10am.", with_names=True)}
 
 
 def test_figures_without_any_tool_result_are_all_unsupported() -> None:
@@ -426,6 +471,7 @@ def test_a_variant_price_is_that_variant_price() -> None:
 @pytest.mark.parametrize("answer", [
     "A large latte with oat milk is £3.80 + 40p = £4.20.",
     "The large latte is £3.80 and oat milk 40p extra, so £4.20 in total.",
+    "The Latte with Oat Milk is £3.40 + £0.40 Oat Milk = £3.80.",
 ])
 def test_extras_and_their_sum_pass_when_each_part_and_the_total_hold(answer: str) -> None:
     assert check_answer(answer, supported_facts([LATTE])).ok
@@ -435,6 +481,8 @@ def test_extras_and_their_sum_pass_when_each_part_and_the_total_hold(answer: str
     "A large latte with oat milk is £3.80 + 40p = £4.40.",  # wrong arithmetic
     "A large latte with oat milk is £3.80 + 60p = £4.40.",  # an extra at the wrong price
     "A large latte with oat milk is $3.80 + 40p = $4.20.",  # the wrong currency
+    "A large latte with oat milk is £3.40 + 40p = £3.80.",  # the Regular's price said of the Large
+    "The Latte in Sand with Oat Milk is £3.40 + £0.40 Oat Milk = £3.80.",  # a variant the Latte does not have
 ])
 def test_a_sum_with_a_wrong_part_or_total_is_caught(answer: str) -> None:
     assert not check_answer(answer, supported_facts([LATTE])).ok
