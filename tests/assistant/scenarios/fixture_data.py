@@ -220,3 +220,14 @@ def faq_answer(tenant: str, question: str) -> str:
 def faq_opening(tenant: str, question: str, words: int = 6) -> str:
     """The first words of an FAQ entry's answer: what an answer quoting that entry starts with."""
     return " ".join(faq_answer(tenant, question).split()[:words])
+
+
+def tuesday_afternoon(tenant: str) -> datetime:
+    """A Tuesday afternoon in November in the business's zone: both businesses open, no holiday near."""
+    return datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile(tenant)["timezone"]))
+
+
+SHOP_TUESDAY = tuesday_afternoon("shop")
+CAFE_TUESDAY = tuesday_afternoon("cafe")
+# The Sunday after: the shop closed, the café open.
+SUNDAY = date(2026, 11, 29)

@@ -4,14 +4,15 @@ also when it is sold out); a question with a subject of its own ("how much is sh
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from tests.assistant.scenarios import Turn
-from tests.assistant.scenarios.fixture_data import day_text, faq_opening, product, profile
+from tests.assistant.scenarios.fixture_data import (
+    SHOP_TUESDAY,
+    SUNDAY,
+    day_text,
+    faq_opening,
+    product,
+)
 
-SHOP_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("shop")["timezone"]))
-SUNDAY = datetime(2026, 11, 29).date()
 DONT_KNOW = "I don't know that one"
 
 ZIP = product("shop", "Zip Hoodie")

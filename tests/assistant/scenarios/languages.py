@@ -6,11 +6,11 @@ product's name or a one-word reply does not switch the language."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
 from tests.assistant.scenarios import Turn
 from tests.assistant.scenarios.fixture_data import (
+    CAFE_TUESDAY,
+    SHOP_TUESDAY,
+    SUNDAY,
     day_text,
     faq_opening,
     opening_ranges,
@@ -20,9 +20,6 @@ from tests.assistant.scenarios.fixture_data import (
     ranges_text,
 )
 
-SHOP_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("shop")["timezone"]))
-CAFE_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("cafe")["timezone"]))
-SUNDAY = date(2026, 11, 29)
 ORDER = orders("shop")["TL-10412"]
 HARBOUR = product("shop", "Harbour Hoodie")
 HARBOUR_M = HARBOUR.variant(size="M", colour="Blue")

@@ -5,11 +5,13 @@ its own product ("what does it cost?") is about the product just asked; a produc
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from tests.assistant.scenarios import Turn
 from tests.assistant.scenarios.fixture_data import (
+    CAFE_TUESDAY,
+    SHOP_TUESDAY,
+    SUNDAY,
     day_text,
     faq_opening,
     load_day,
@@ -17,13 +19,9 @@ from tests.assistant.scenarios.fixture_data import (
     opening_ranges,
     orders,
     product,
-    profile,
     ranges_text,
 )
 
-SHOP_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("shop")["timezone"]))
-CAFE_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("cafe")["timezone"]))
-SUNDAY = date(2026, 11, 29)
 SATURDAY = date(2026, 11, 28)
 FRIDAY = date(2026, 11, 27)
 TOMORROW = date(2026, 11, 25)

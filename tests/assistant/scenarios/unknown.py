@@ -4,14 +4,9 @@ still get their answer."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from tests.assistant.scenarios import Turn
-from tests.assistant.scenarios.fixture_data import faq_opening, profile
+from tests.assistant.scenarios.fixture_data import CAFE_TUESDAY, SHOP_TUESDAY, faq_opening, profile
 
-SHOP_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("shop")["timezone"]))
-CAFE_TUESDAY = datetime(2026, 11, 24, 14, 0, tzinfo=ZoneInfo(profile("cafe")["timezone"]))
 DONT_KNOW = "I don't know that one"
 
 SHOP_FAQ_WORDS = tuple(faq_opening("shop", question, 4) for question in (
