@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from chat.assistant.factcheck import FactSet, extract_claims
+from chat.assistant.language import detect_language
 
 
 class ProblemKind(StrEnum):
@@ -273,10 +274,13 @@ def parts_unanswered(answer: str, calls: Iterable[dict[str, Any]]) -> list[str]:
     kinds = {claim.kind.value for claim in extract_claims(answer)}
     missing: list[str] = []
     calls = list(calls)
-    # With one part looked up, a knowledge answer put in other words (translated, say) is its answer;
-    # with several, a passage none of whose words the answer uses is a part it left out.
+    # With several parts, a passage none of whose words the answer uses is a part it left out. With
+    # one, an answer in the passage's own language must use its words too ("No, you cannot bring your
+    # dog" to the FAQ "well-behaved dogs are welcome" is not an answer from it); one put in another
+    # language (translated) is judged by its claims alone.
     several = len({str(call.get("name")) for call in calls} - {"handoff"}) > 1 or len(calls) > 1
     answer_words = set(content_words(answer))
+    answer_language = detect_language(answer)
     for call in calls:
         name, result = call.get("name"), call.get("result") or {}
         if not isinstance(result, dict) or result.get("error"):
@@ -297,9 +301,12 @@ def parts_unanswered(answer: str, calls: Iterable[dict[str, Any]]) -> list[str]:
             number = str(order.get("number", "")).lower()
             if not (number and number in lowered) and "status" not in kinds:
                 missing.append(str(name))
-        elif name == "knowledge_search" and several and result.get("confident"):
-            passages = result.get("passages") or ()
+        elif name == "knowledge_search" and result.get("confident"):
+            passages = [passage for passage in result.get("passages") or () if isinstance(passage, dict)]
+            if not several and not any(detect_language(str(passage.get("text", ""))) == answer_language
+                                       for passage in passages):
+                continue
             if not any(len(answer_words & set(content_words(str(passage.get("text", ""))))) >= KNOWLEDGE_MIN_SHARED
-                       for passage in passages if isinstance(passage, dict)):
+                       for passage in passages):
                 missing.append(str(name))
     return missing

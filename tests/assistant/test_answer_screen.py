@@ -101,6 +101,18 @@ def test_a_knowledge_part_left_out_of_a_several_part_answer_is_found() -> None:
     assert parts_unanswered("Ja, de ingang is drempelvrij en er is een toegankelijk toilet.", calls[1:]) == []
 
 
+def test_an_answer_in_the_passages_language_that_uses_none_of_its_words_did_not_answer_from_it() -> None:
+    """What a real 135M model told a café customer asking about their dog, beside the FAQ it was given."""
+    dogs = {"confident": True, "passages": [{"title": "Can I bring my dog?", "text": (
+        "Absolutely, well-behaved dogs are welcome inside and on the terrace. We've got a water bowl by the "
+        "door and dog biscuits behind the counter. Assistance dogs are always welcome.")}]}
+    calls = [{"name": "knowledge_search", "result": dogs}]
+
+    assert parts_unanswered("No, you cannot bring your dog. The order is a gift from the customer who gave it "
+                            "to you.", calls) == ["knowledge_search"]
+    assert parts_unanswered("Yes, well-behaved dogs are welcome inside and on the terrace.", calls) == []
+
+
 @given(st.lists(st.sampled_from(["We", "open", "at", "9am", "on", "Friday", "Welcome", "to", "Threadline"]),
                 min_size=1, max_size=30))
 def test_whatever_the_gate_releases_is_the_answer_in_order_less_what_it_dropped(words: list[str]) -> None:
