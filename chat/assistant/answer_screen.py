@@ -101,6 +101,10 @@ bestelling winkel prijs kosten levering bezorging verzending open geopend geslot
 voorraad beschikbaar helpen vraag antwoord collega
 """.split())
 _CONTENT_MIN_LETTERS = 4
+_META_TALK = re.compile(
+    r"(?i)\b(?:the (?:customer|user)(?!\s+(?:service|services|support|care|team))(?:'s)?|my (?:answer|reply|response)|"
+    r"(?:the|your) (?:previous |last )?(?:answer|reply|response) (?:is|was|above)|tool results?|system prompt|"
+    r"(?:my|the|these) instructions|as an ai\b|language model|de klant\b|mijn antwoord)")
 
 
 def _stem(word: str) -> str:
@@ -193,7 +197,7 @@ class AnswerScreen:
         if not text:
             return None
         problem = (self._degenerate(text) or self._script(text) or self._echo(text) or self._repeated(text, earlier)
-                   or self._not_offered(text, facts) or self._off_topic(text, facts))
+                   or self._meta(text) or self._not_offered(text, facts) or self._off_topic(text, facts))
         return Problem(kind=problem, sentence=text) if problem else None
 
     def _degenerate(self, text: str) -> ProblemKind | None:
@@ -216,6 +220,12 @@ class AnswerScreen:
         if foreign >= SCRIPT_MIN_LETTERS and foreign > total * SCRIPT_MAX_SHARE:
             return ProblemKind.SCRIPT
         return None
+
+    def _meta(self, text: str) -> ProblemKind | None:
+        """A sentence about the conversation rather than to the customer ("The customer asked you to
+        tell them...", "This is not about my answer"): a small model answering our correction instead
+        of the customer. An answer speaks to the customer as "you", never of "the customer"."""
+        return ProblemKind.OFF_TOPIC if _META_TALK.search(text) else None
 
     def _echo(self, text: str) -> ProblemKind | None:
         words = [word.lower() for word in _WORD.findall(text)]

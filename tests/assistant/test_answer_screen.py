@@ -125,3 +125,23 @@ def test_whatever_the_gate_releases_is_the_answer_in_order_less_what_it_dropped(
 
     assert "".join(released) == result.shown
     assert all(piece in answer for piece in released)
+
+
+@pytest.mark.parametrize("sentence", [
+    "This is not about my answer.",
+    "The customer asked you to tell them how much the item costs.",
+    "As an AI language model I cannot see the shop.",
+    "Based on the tool results, the hoodie is available.",
+])
+def test_talk_about_the_conversation_instead_of_to_the_customer_is_not_sent(sentence: str) -> None:
+    """What a real 135M model wrote when asked to correct its answer: it answered the correction."""
+    assert screen("how much is oat milk?").judge(sentence, supported_facts([])) is not None
+
+
+@pytest.mark.parametrize("sentence", [
+    "Our customer service team is available Monday to Friday.",
+    "We reply to every customer within a day.",
+])
+def test_the_word_customer_in_an_answer_is_not_talk_about_the_conversation(sentence: str) -> None:
+    problem = screen("can i call you?").judge(sentence, supported_facts([]))
+    assert problem is None or problem.kind.value != "off_topic"
