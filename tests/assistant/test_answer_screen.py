@@ -145,3 +145,12 @@ def test_talk_about_the_conversation_instead_of_to_the_customer_is_not_sent(sent
 def test_the_word_customer_in_an_answer_is_not_talk_about_the_conversation(sentence: str) -> None:
     problem = screen("can i call you?").judge(sentence, supported_facts([]))
     assert problem is None or problem.kind.value != "off_topic"
+
+
+def test_a_product_named_without_its_price_or_stock_is_not_answered() -> None:
+    """What a real 135M model told a customer asking for the navy hoodie in M."""
+    calls = [{"name": "product_availability", "result": NAVY_M}]
+
+    assert parts_unanswered("You can buy a hoodie for size M, but I'm afraid I don't have the item.",
+                            calls) == ["product_availability"]
+    assert parts_unanswered("Sorry, the Essential Hoodie in Navy M is sold out.", calls) == []
