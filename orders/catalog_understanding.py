@@ -21,9 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from rapidfuzz import fuzz, process
 
+from config.tenant_cache import PerTenantCache
 from orders.models import CommerceSettings, Product, ProductKind, Variant
 from orders.money import minor_to_display, minor_to_text
 from orders.selectors import catalog_version, text_fold
@@ -169,22 +169,16 @@ def catalog_index_build(products: Iterable[tuple[int, str, str, str, str, list[s
     )
 
 
-# Built indexes by schema, with the catalog version they were built from: rebuilt only when a
+# Built indexes per tenant, with the catalog version they were built from: rebuilt only when a
 # product or variant changes (stock and prices are not in the index; they are read fresh).
-_INDEXES: dict[str, tuple[tuple[Any, ...], CatalogIndex]] = {}
+_INDEXES: PerTenantCache[CatalogIndex] = PerTenantCache()
 
 
 def catalog_index() -> CatalogIndex:
     """The current tenant's catalog index."""
-    version = catalog_version()
-    cached = _INDEXES.get(connection.schema_name)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    index = catalog_index_build(
+    return _INDEXES.get(catalog_version(), lambda: catalog_index_build(
         Product.objects.values_list("id", "sku", "name", "category", "kind", "synonyms").order_by("id"),
-        Variant.objects.values_list("id", "product_id", "size", "colour").order_by("product_id", "id"))
-    _INDEXES[connection.schema_name] = (version, index)
-    return index
+        Variant.objects.values_list("id", "product_id", "size", "colour").order_by("product_id", "id")))
 
 
 # ----------------------------------------------------------------------------- understanding

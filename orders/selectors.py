@@ -23,6 +23,7 @@ from django.db.models import F, Prefetch
 from rapidfuzz import fuzz, process
 
 from config.outside_urls import outside_url_or_empty
+from config.tenant_cache import PerTenantCache
 from orders.models import (
     SEARCH_CONFIG,
     CommerceSettings,
@@ -193,7 +194,7 @@ class _CatalogIndex:
 # the database for the current version (one small query) and rebuilds only when products changed
 # (any product or variant edit from an import or a shop touches its product's `updated`). Stock and
 # prices are not part of the index: they are read fresh for the products a search returns.
-_INDEX_CACHE: dict[str, tuple[tuple[Any, ...], _CatalogIndex]] = {}
+_INDEX_CACHE: PerTenantCache[_CatalogIndex] = PerTenantCache()
 
 
 def catalog_version() -> tuple[Any, ...]:
@@ -205,15 +206,13 @@ def catalog_version() -> tuple[Any, ...]:
 
 
 def _catalog_index() -> _CatalogIndex:
-    version = catalog_version()
-    cached = _INDEX_CACHE.get(connection.schema_name)
-    if cached is not None and cached[0] == version:
-        return cached[1]
+    return _INDEX_CACHE.get(catalog_version(), _catalog_index_build)
+
+
+def _catalog_index_build() -> _CatalogIndex:
     entries = _catalog_load()
-    index = _CatalogIndex(entries=entries, vocabulary=sorted(
+    return _CatalogIndex(entries=entries, vocabulary=sorted(
         {word for entry in entries for word in entry.words | entry.description_words}))
-    _INDEX_CACHE[connection.schema_name] = (version, index)
-    return index
 
 
 def _catalog_load() -> list[_Indexed]:
