@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard, TypeVar
 from urllib.parse import parse_qs
 
@@ -22,7 +22,16 @@ from django.conf import settings
 from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations import selectors as conversation_selectors
 from chat.conversations import services
-from chat.conversations.events import agent_user_group, conversation_group, inbox_group, publish_now
+from chat.conversations.events import (
+    Audience,
+    Typing,
+    agent_user_group,
+    conversation_group,
+    event_send_now,
+    inbox_group,
+    is_for,
+    message_wire,
+)
 from chat.dashboard import selectors as dashboard_selectors
 from chat.widget import services as widget_services
 from chat.widget import streaming
@@ -211,7 +220,7 @@ class WidgetConsumer(TenantConsumer):
         rows = []
         if conversation is not None:
             rows = list(conversation.messages.filter(internal=False).select_related("agent__team_profile").order_by("created", "id"))
-        history = [services.message_event(message)["message"] for message in rows]
+        history = [message_wire(message) for message in rows]
         return {
             "awaiting_answer": any(message.answer_state == AnswerState.PENDING for message in rows),
             "visitor_id": visitor_id,
@@ -320,7 +329,7 @@ class WidgetConsumer(TenantConsumer):
 
         rows = (Message.objects.filter(conversation_id=self.conversation_id, internal=False, pk__gt=last_id)
                 .select_related("agent__team_profile").order_by("created", "id"))
-        return [{**services.message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
+        return [{**message_wire(row), "_reply_to": row.in_reply_to_id} for row in rows]
 
     async def _send_stored(self, frame: dict[str, Any]) -> None:
         """A stored message's frame (`message`, or `answer.end` for an answer), unless this socket
@@ -343,9 +352,8 @@ class WidgetConsumer(TenantConsumer):
     async def on_typing(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
             return
-        await publish_now(conversation_group(self.schema, self.conversation_id), {
-            "type": "typing", "author": "customer", "on": bool(content.get("on")),
-            "conversation_id": self.conversation_id})
+        await event_send_now(Typing(conversation_id=self.conversation_id, author="customer", on=bool(content.get("on"))),
+                             schema_name=self.schema)
 
     async def on_handoff(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
@@ -382,32 +390,42 @@ class WidgetConsumer(TenantConsumer):
         services.conversation_rate(conversation=Conversation.objects.get(pk=self.conversation_id), score=score)
 
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
-        """An event for this conversation's group, turned into the widget's frames."""
+        """An event of this conversation whose audience includes its customer, as the widget's frame."""
+        if not is_for(message, Audience.CUSTOMER):
+            return
         event = message["event"]
         if event.get("conversation_id", self.conversation_id) != self.conversation_id:
             return  # never another conversation's, whatever group it came through
-        kind = event.get("type")
-        if kind == "answer.delta":
-            await self._send_delta(event)
-        elif kind in ("answer.start", "answer.cancelled"):
-            if event["answer_ref"] not in self.ended:
-                await self.send_json(event)
-        elif kind == "answer.end":
-            ref = event["answer_ref"]
-            if ref not in self.ended:
-                # The last piece this client got: the sweeper, which streams nothing, says 0 even when
-                # the web process that died had streamed some of this answer here.
-                await self._send_stored({**event, "seq": max(event["seq"], self.sent_seq.get(ref, 0))})
-        elif kind == "message":
-            message_body = event["message"]
-            if message_body["author"] != "assistant" and not message_body.get("internal"):
-                await self._send_stored({"type": "message", "message": message_body})
-        elif kind == "conversation.status":
-            await self.send_json(await self.db(widget_services.widget_status_frame, conversation_id=self.conversation_id,
-                                               status=event["to"]))
-        elif kind == "typing" and event.get("author") in ("agent", "assistant"):
-            await self.send_json({"type": "typing", "author": event["author"], "on": bool(event.get("on")),
-                                  "name": event.get("name")})
+        render: Callable[[dict[str, Any]], Awaitable[None]] = getattr(self, self._RENDERERS.get(event["type"],
+                                                                                             "send_json"))
+        await render(event)
+
+    # The events the widget shows in a frame of its own (the rest are sent as they are).
+    _RENDERERS = {"answer.delta": "_send_delta", "answer.start": "_send_unless_ended",
+                  "answer.cancelled": "_send_unless_ended", "answer.end": "_send_end", "message": "_send_message",
+                  "conversation.status": "_send_status", "typing": "_send_typing"}
+
+    async def _send_unless_ended(self, event: dict[str, Any]) -> None:
+        if event["answer_ref"] not in self.ended:
+            await self.send_json(event)
+
+    async def _send_end(self, event: dict[str, Any]) -> None:
+        ref = event["answer_ref"]
+        if ref not in self.ended:
+            # The last piece this client got: the sweeper, which streams nothing, says 0 even when
+            # the web process that died had streamed some of this answer here.
+            await self._send_stored({**event, "seq": max(event["seq"], self.sent_seq.get(ref, 0))})
+
+    async def _send_message(self, event: dict[str, Any]) -> None:
+        await self._send_stored({"type": "message", "message": event["message"]})
+
+    async def _send_status(self, event: dict[str, Any]) -> None:
+        # The widget's own frame: who is here now, or the away message (never the agent's login).
+        await self.send_json(await self.db(widget_services.widget_status_frame, conversation_id=self.conversation_id,
+                                           status=event["to"]))
+
+    async def _send_typing(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "typing", "author": event["author"], "on": event["on"], "name": event["name"]})
 
 
 class AgentConsumer(TenantConsumer):
@@ -551,10 +569,9 @@ class AgentConsumer(TenantConsumer):
         conversation = await self._conversation(content)
         # The customer reads "Sam is typing": the agent's display name, never their e-mail.
         identity = await self.db(conversation_selectors.agent_identity_of, user_id=self.user.pk)
-        await publish_now(conversation_group(self.schema, conversation.pk), {
-            "type": "typing", "author": "agent", "on": bool(content.get("on")), "conversation_id": conversation.pk,
-            "name": identity.name})
+        await event_send_now(Typing(conversation_id=conversation.pk, author="agent", on=bool(content.get("on")),
+                                    name=identity.name), schema_name=self.schema)
 
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
-        if not self.access_ended:
+        if not self.access_ended and is_for(message, Audience.AGENTS):
             await self.send_json(message["event"])

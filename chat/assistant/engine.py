@@ -53,6 +53,7 @@ from chat.assistant.resilience import LLMError
 from chat.assistant.selectors import TurnProfile, business_facts, turn_snapshot
 from chat.assistant.usage import llm_allowed_async
 from chat.conversations import services
+from chat.conversations.events import message_wire
 from chat.models import Author, Conversation, Message
 from config.db import in_schema
 from orders import selectors as commerce
@@ -94,7 +95,7 @@ class AnswerResult:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_minor: int = 0
-    # The stored answer as events and APIs show it (services.message_event), for the widget's last frame.
+    # The stored answer as events and APIs show it (events.message_wire), for the widget's last frame.
     stored_message: dict[str, Any] | None = None
 
 
@@ -227,7 +228,7 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
                             tool_calls=existing.tool_calls, quick_replies=existing.quick_replies, replied=True,
-                            confidence=existing.confidence, stored_message=services.message_event(existing)["message"])
+                            confidence=existing.confidence, stored_message=message_wire(existing))
     if not turn.may_reply:
         await in_schema(schema_name, _mark_not_needed, message_id)
         return AnswerResult(message_id=None, text="", mode="none", replied=False)
@@ -265,7 +266,7 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
                         handoff=stored.handed_over, confidence=draft.confidence,
                         first_token_ms=streamer.first_token_ms, total_ms=total_ms, model=draft.model,
                         tokens_in=draft.tokens_in, tokens_out=draft.tokens_out, cost_minor=draft.cost_minor,
-                        stored_message=services.message_event(stored.message)["message"])
+                        stored_message=message_wire(stored.message))
 
 
 def answer_customer_message_sync(*, schema_name: str, message_id: int, now: datetime | None = None) -> AnswerResult:

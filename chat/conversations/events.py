@@ -1,58 +1,330 @@
-"""Real-time events for the widget and the inbox, sent after the transaction commits.
+"""The event contract: every real-time event of a conversation, typed, with its audience.
 
-Every event is a JSON object with a `type`, sent to an explicit audience: one conversation's group
-(the customer's widget and agents viewing it) or a tenant's inbox group (that tenant's agents).
-Group names start with the tenant's schema, so an event can never reach another tenant's sockets.
+Each event is a frozen class with its fields, its wire `type` and its audience: the conversation's
+customer (their widget), the tenant's agents (every open inbox, or only the agents viewing the
+conversation), or internal (handled inside the server, never sent to a socket). There is one way
+for an event to leave: `event_send`, which publishes it after the transaction commits, to groups
+whose names start with the tenant's schema, so an event can never reach another tenant's sockets.
+The channel-layer message carries the audience, and each consumer passes on only the events whose
+audience includes it (chat.consumers): which group a message came through decides nothing.
+
+Streamed events (an answer's start, pieces and end, typing) are sent while an answer is being
+written, from async code with no transaction to wait for: `event_send_now` sends them in the same
+shape through the same audience filter. They change nothing stored, so there is no commit to wait
+for, and waiting for one would hold back every piece of the answer the customer is reading.
+
+Internal events are handed to the handlers registered for their class (`event_handler_register`),
+in the sender's transaction: what they write (the analytics roll-up marking a day to compute again)
+commits or rolls back with the change itself, and no crash between a commit and a handler can lose
+it (docs/decisions/0201-analytics-consumes-internal-events.md).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.db import connection, transaction
 
 from config.live import KeptCopy, group_publish_async, groups_publish
+
+if TYPE_CHECKING:
+    from chat.models import Message
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_EVENT_TYPE = "deskpilot.event"
 
 
+class Audience(StrEnum):
+    CUSTOMER = "customer"  # the conversation's customer: their widget sockets
+    AGENTS = "agents"  # the tenant's agents: their inbox sockets
+    INTERNAL = "internal"  # the server itself: registered handlers, never a socket
+
+
 def conversation_group(schema_name: str, conversation_id: int) -> str:
+    """The customer's sockets of one conversation and the agents viewing it."""
     return f"{schema_name}.conversation.{conversation_id}"
 
 
 def inbox_group(schema_name: str) -> str:
+    """Every open inbox socket of one tenant."""
     return f"{schema_name}.inbox"
 
 
-def _send(groups: list[str], event: dict[str, Any]) -> None:
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """One event. `conversation_id` addresses it; the wire shape is its other fields and `type`."""
+
+    type: ClassVar[str]
+    AUDIENCE: ClassVar[frozenset[Audience]]
+    # Every agent's inbox hears it (the tenant's inbox group), not only the agents viewing the
+    # conversation: what changes the inbox's list of conversations.
+    INBOX_WIDE: ClassVar[bool] = False
+    # Fields that address the event but are not part of its frame.
+    OFF_WIRE: ClassVar[frozenset[str]] = frozenset()
+    # Field name -> name on the wire, where the wire's name is no Python name ("from").
+    WIRE_NAMES: ClassVar[dict[str, str]] = {}
+
+    conversation_id: int
+
+    @property
+    def audience(self) -> frozenset[Audience]:
+        return self.AUDIENCE
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object a socket receives."""
+        return {"type": self.type, **{self.WIRE_NAMES.get(field.name, field.name): getattr(self, field.name)
+                                      for field in fields(self) if field.name not in self.OFF_WIRE}}
+
+    def groups(self, schema_name: str) -> list[str]:
+        """The channel-layer groups it is published to (a socket there still filters by audience)."""
+        groups = []
+        if Audience.CUSTOMER in self.audience or (Audience.AGENTS in self.audience and not self.INBOX_WIDE):
+            groups.append(conversation_group(schema_name, self.conversation_id))
+        if Audience.AGENTS in self.audience and self.INBOX_WIDE:
+            groups.append(inbox_group(schema_name))
+        return groups
+
+
+_CUSTOMER_AND_AGENTS = frozenset({Audience.CUSTOMER, Audience.AGENTS})
+_AGENTS = frozenset({Audience.AGENTS})
+
+
+# ----------------------------------------------------------------------------- conversations
+
+
+def message_wire(message: Message) -> dict[str, Any]:
+    """The one shape of a stored message in events, the widget's history and APIs."""
+    from chat.conversations.selectors import agent_identity
+
+    agent = agent_identity(user=message.agent) if message.agent_id and message.agent is not None else None
+    return {
+        "id": message.pk,
+        "author": message.author,
+        "text": message.text,
+        "client_id": message.client_id,
+        "internal": message.internal,
+        "sources": message.sources,
+        "quick_replies": message.quick_replies,
+        # The name customers see, never the e-mail address the agent logs in with.
+        "agent": agent.name if agent else None,
+        "agent_avatar": agent.avatar_url if agent else None,
+        "created": message.created.isoformat(),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessagePosted(Event):
+    """A message was stored: a customer's, an agent's (an internal note too), the system's, the assistant's."""
+
+    type = "message"
+    AUDIENCE = _CUSTOMER_AND_AGENTS  # at most: see `audience`
+    INBOX_WIDE = True
+
+    message: dict[str, Any]  # message_wire's shape
+
+    @classmethod
+    def of(cls, message: Message) -> MessagePosted:
+        return cls(conversation_id=message.conversation_id, message=message_wire(message))
+
+    @property
+    def audience(self) -> frozenset[Audience]:
+        # An internal note is the team's alone. The customer gets an assistant's answer as the
+        # answer's own `answer.end`, never twice.
+        if self.message["internal"] or self.message["author"] == "assistant":
+            return _AGENTS
+        return _CUSTOMER_AND_AGENTS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationCreated(Event):
+    type = "conversation.created"
+    AUDIENCE = _AGENTS
+    INBOX_WIDE = True
+
+    channel: str
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationContactChanged(Event):
+    """The customer said who they are (pre-chat) or proved it (an order): no personal data in the
+    event, the agents' pages ask for fresh details."""
+
+    type = "conversation.contact"
+    AUDIENCE = _AGENTS
+    INBOX_WIDE = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationStatusChanged(Event):
+    """The conversation changed hands or was resolved. The customer's widget turns it into its own
+    `status` frame (who is here now, or the away message): `actor` (an agent's login) stays with the team."""
+
+    type = "conversation.status"
+    AUDIENCE = _CUSTOMER_AND_AGENTS
+    INBOX_WIDE = True
+    WIRE_NAMES = {"from_status": "from", "to_status": "to"}
+
+    from_status: str
+    to_status: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationAssigned(Event):
+    """Who works on what is the team's business, not the customer's."""
+
+    type = "conversation.assigned"
+    AUDIENCE = _AGENTS
+    INBOX_WIDE = True
+
+    assignee: dict[str, Any] | None  # {"id", "name"}, None when unassigned
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Typing(Event):
+    """Someone is typing: the customer (told to the agents viewing the conversation) or an agent or
+    the assistant (told to the customer, by display name only, and to those agents)."""
+
+    type = "typing"
+    AUDIENCE = _CUSTOMER_AND_AGENTS  # at most: see `audience`
+
+    author: str  # "customer", "agent" or "assistant"
+    on: bool
+    name: str | None = None  # an agent's display name
+
+    @property
+    def audience(self) -> frozenset[Audience]:
+        return _AGENTS if self.author == "customer" else _CUSTOMER_AND_AGENTS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationChanged(Event):
+    """Something counted in a conversation's figures changed (a message, a new status, a rating):
+    for the analytics roll-up (chat.dashboard.rollup), never for a socket."""
+
+    type = "conversation.changed"
+    AUDIENCE = frozenset({Audience.INTERNAL})
+
+    channel: str
+    started: datetime
+
+    def to_wire(self) -> dict[str, Any]:
+        raise TypeError("an internal event has no wire shape: it never leaves the server")
+
+
+# ----------------------------------------------------------------------------- answers
+# An answer's frames name it by `answer_ref` (chat.widget.streaming), not by its conversation.
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerStarted(Event):
+    type = "answer.start"
+    AUDIENCE = _CUSTOMER_AND_AGENTS
+    OFF_WIRE = frozenset({"conversation_id"})
+
+    answer_ref: str
+    reply_to: int  # the customer message's id
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerDelta(Event):
+    """A checked piece of an answer."""
+
+    type = "answer.delta"
+    AUDIENCE = _CUSTOMER_AND_AGENTS
+    OFF_WIRE = frozenset({"conversation_id"})
+
+    answer_ref: str
+    seq: int  # 1, 2, … within the answer
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerEnded(Event):
+    """The answer is stored; `message` is its final text (message_wire's shape)."""
+
+    type = "answer.end"
+    AUDIENCE = _CUSTOMER_AND_AGENTS
+    OFF_WIRE = frozenset({"conversation_id"})
+
+    answer_ref: str
+    seq: int  # the last piece sent (0: none, as from the sweeper)
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerCancelled(Event):
+    """No answer will be stored (a person took over, or answering failed and the sweeper retries)."""
+
+    type = "answer.cancelled"
+    AUDIENCE = _CUSTOMER_AND_AGENTS
+    OFF_WIRE = frozenset({"conversation_id"})
+
+    answer_ref: str
+
+
+# ----------------------------------------------------------------------------- sending
+
+E = TypeVar("E", bound=Event)
+EventHandler = Callable[[Any], None]
+_HANDLERS: dict[type[Event], list[EventHandler]] = defaultdict(list)
+
+
+def event_handler_register(*, event_class: type[E], handler: Callable[[E], None]) -> None:
+    """`handler` is called with every internal event of `event_class`, in the sender's transaction
+    (an app's `ready()` registers its handlers, once)."""
+    if Audience.INTERNAL not in event_class.AUDIENCE:
+        raise ValueError(f"{event_class.__name__} is not an internal event")
+    if handler not in _HANDLERS[event_class]:
+        _HANDLERS[event_class].append(handler)
+
+
+def channel_message(event: Event) -> dict[str, Any]:
+    """What the channel layer carries: the frame and who may receive it."""
+    return {"type": CHANNEL_EVENT_TYPE, "event": event.to_wire(), "audience": sorted(event.audience)}
+
+
+def is_for(message: dict[str, Any], audience: Audience) -> bool:
+    """Whether a channel-layer event message may be passed on to a socket of `audience`."""
+    return audience in message.get("audience", ())
+
+
+def event_send(event: Event) -> None:
+    """The one way an event is sent from a service: internal handlers now, inside the caller's
+    transaction; sockets once it commits (a rolled-back change tells nobody anything)."""
+    if Audience.INTERNAL in event.audience:
+        for handler in _HANDLERS.get(type(event), ()):
+            handler(event)
+    groups = event.groups(connection.schema_name)
+    if groups:
+        transaction.on_commit(lambda: _publish(groups, event))
+
+
+def _publish(groups: list[str], event: Event) -> None:
     try:
-        groups_publish(groups, {"type": CHANNEL_EVENT_TYPE, "event": event})
+        groups_publish(groups, channel_message(event))
     except Exception:  # a lost live update must never undo or fail the write that caused it
-        logger.exception("could not publish %s to %s", event.get("type"), ", ".join(groups))
+        logger.exception("could not publish %s to %s", event.type, ", ".join(groups))
 
 
-async def publish_now(group: str, event: dict[str, Any], *, kept: KeptCopy | None = None) -> None:
-    """For streaming from async code (answer deltas), where there is no transaction to wait for;
-    `kept` appends a copy to a Redis list first (config.live.group_publish_async)."""
-    try:
-        await group_publish_async(group, {"type": CHANNEL_EVENT_TYPE, "event": event}, kept=kept)
-    except Exception:
-        logger.exception("could not publish %s to %s", event.get("type"), group)
-
-
-def publish_after_commit(*, conversation_id: int, event: dict[str, Any], to_conversation: bool = True,
-                         to_inbox: bool = True) -> None:
-    schema = connection.schema_name
-    groups = []
-    if to_conversation:
-        groups.append(conversation_group(schema, conversation_id))
-    if to_inbox:
-        groups.append(inbox_group(schema))
-
-    transaction.on_commit(lambda: _send(groups, event))
+async def event_send_now(event: Event, *, schema_name: str, kept: KeptCopy | None = None) -> None:
+    """For streamed events from async code, where there is no transaction to wait for; `kept`
+    appends a copy of the frame to a Redis list first (config.live.group_publish_async)."""
+    for index, group in enumerate(event.groups(schema_name)):
+        try:
+            await group_publish_async(group, channel_message(event), kept=kept if index == 0 else None)
+        except Exception:
+            logger.exception("could not publish %s to %s", event.type, group)
 
 
 # An agent's sockets are told, in their own group, that who may use the inbox changed: each checks

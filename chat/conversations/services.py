@@ -14,9 +14,15 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from chat.conversations import statements
-from chat.conversations.events import publish_after_commit
+from chat.conversations.events import (
+    ConversationChanged,
+    ConversationContactChanged,
+    ConversationCreated,
+    ConversationStatusChanged,
+    MessagePosted,
+    event_send,
+)
 from chat.conversations.selectors import agent_identity
-from chat.dashboard.rollup import analytics_day_mark_stale, analytics_day_mark_stale_for
 from chat.models import (
     AnswerState,
     Author,
@@ -51,26 +57,10 @@ class TransitionNotAllowed(ApplicationError):
     status = 409
 
 
-def message_event(message: Message) -> dict[str, Any]:
-    """The one shape of a message in real-time events and APIs."""
-    agent = agent_identity(user=message.agent) if message.agent_id and message.agent is not None else None
-    return {
-        "type": "message",
-        "conversation_id": message.conversation_id,
-        "message": {
-            "id": message.pk,
-            "author": message.author,
-            "text": message.text,
-            "client_id": message.client_id,
-            "internal": message.internal,
-            "sources": message.sources,
-            "quick_replies": message.quick_replies,
-            # The name customers see, never the e-mail address the agent logs in with.
-            "agent": agent.name if agent else None,
-            "agent_avatar": agent.avatar_url if agent else None,
-            "created": message.created.isoformat(),
-        },
-    }
+def _conversation_changed(conversation: Conversation) -> None:
+    """Tell the analytics roll-up, in this transaction, that a conversation's figures changed."""
+    event_send(ConversationChanged(conversation_id=conversation.pk, channel=conversation.channel,
+                                   started=conversation.created))
 
 
 def business_profile_get() -> BusinessProfile:
@@ -102,8 +92,7 @@ def _publish_contact_changed(contact: Contact) -> None:
     conversation_id = (Conversation.objects.filter(contact=contact).order_by("-created", "-id")
                        .values_list("pk", flat=True).first())
     if conversation_id is not None:
-        publish_after_commit(conversation_id=conversation_id, to_conversation=False,
-                             event={"type": "conversation.contact", "conversation_id": conversation_id})
+        event_send(ConversationContactChanged(conversation_id=conversation_id))
 
 
 def contact_prechat_save(*, visitor_id: str, name: str, email: str) -> Contact:
@@ -169,9 +158,8 @@ def _created_event(conversation: Conversation) -> ConversationEvent:
 
 
 def _publish_created(conversation: Conversation) -> None:
-    publish_after_commit(conversation_id=conversation.pk, to_conversation=False,
-                         event={"type": "conversation.created", "conversation_id": conversation.pk,
-                                "channel": conversation.channel, "status": conversation.status})
+    event_send(ConversationCreated(conversation_id=conversation.pk, channel=conversation.channel,
+                                   status=conversation.status))
 
 
 # A lone UTF-16 surrogate ("\ud800" in JSON) decodes to a str that cannot be encoded as UTF-8:
@@ -222,7 +210,7 @@ def conversation_start_with_message(*, contact_id: int, text: str, client_id: st
         statements.first_message_insert(conversation=conversation, event=_created_event(conversation),
                                         message=message)
     _publish_created(conversation)
-    publish_after_commit(conversation_id=conversation.pk, event=message_event(message))
+    event_send(MessagePosted.of(message))
     return conversation, ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING)
 
 
@@ -254,8 +242,9 @@ def _message_receive(*, conversation_id: int, text: str, client_id: str | None
             stored = statements.next_message_insert(conversation_id=conversation_id, text=text, client_id=client_id)
         if stored is not None:
             message = stored.message
-            analytics_day_mark_stale_for(channel=stored.channel, started=stored.started)
-            publish_after_commit(conversation_id=conversation_id, event=message_event(message))
+            event_send(ConversationChanged(conversation_id=conversation_id, channel=stored.channel,
+                                           started=stored.started))
+            event_send(MessagePosted.of(message))
             return (ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING),
                     {"status": stored.status, "last_message_at": message.created})
         # Resolved (a new message reopens it), or no such conversation (DoesNotExist).
@@ -268,8 +257,8 @@ def _message_receive(*, conversation_id: int, text: str, client_id: str | None
                                              client_id=client_id, answer_state=state)
             locked.last_message_at = message.created
             locked.save(update_fields=["last_message_at", "updated"])
-            analytics_day_mark_stale(conversation=locked)
-            publish_after_commit(conversation_id=locked.pk, event=message_event(message))
+            _conversation_changed(locked)
+            event_send(MessagePosted.of(message))
     except IntegrityError:
         if client_id is None:
             raise
@@ -302,10 +291,9 @@ def _transition(conversation: Conversation, to_status: str, *, actor: str, reaso
     conversation.save(update_fields=["status", "resolved_at", "low_confidence_streak", "updated"])
     ConversationEvent.objects.create(conversation=conversation, kind=kind, from_status=from_status,
                                      to_status=to_status, actor=actor[:200], reason=reason[:300])
-    analytics_day_mark_stale(conversation=conversation)
-    publish_after_commit(conversation_id=conversation.pk, event={
-        "type": "conversation.status", "conversation_id": conversation.pk, "from": from_status, "to": to_status,
-        "actor": actor, "reason": reason})
+    _conversation_changed(conversation)
+    event_send(ConversationStatusChanged(conversation_id=conversation.pk, from_status=from_status,
+                                         to_status=to_status, actor=actor, reason=reason))
 
 
 def conversation_transition(*, conversation: Conversation, to_status: str, actor: str, reason: str = "",
@@ -333,7 +321,7 @@ def conversation_take_over(*, conversation: Conversation, agent: Any) -> Convers
         locked.save(update_fields=["assignee", "updated"])
         system = Message.objects.create(conversation=locked, author=Author.SYSTEM,
                                         text=f"{agent_identity(user=agent).name} joined the conversation.")
-        publish_after_commit(conversation_id=locked.pk, event=message_event(system))
+        event_send(MessagePosted.of(system))
     return locked
 
 
@@ -355,8 +343,8 @@ def agent_message_send(*, conversation: Conversation, agent: Any, text: str, int
                                          internal=internal)
         if not internal:
             Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created)
-            analytics_day_mark_stale(conversation=conversation)
-        publish_after_commit(conversation_id=conversation.pk, event=message_event(message), to_conversation=not internal)
+            _conversation_changed(conversation)
+        event_send(MessagePosted.of(message))
     return message
 
 
@@ -366,7 +354,7 @@ def conversation_rate(*, conversation: Conversation, score: int) -> None:
         raise ValidationFailed("A rating is a whole number from 1 to 5.", code="invalid")
     with transaction.atomic():
         Conversation.objects.filter(pk=conversation.pk).update(rating=score)
-        analytics_day_mark_stale(conversation=conversation)
+        _conversation_changed(conversation)
 
 
 @dataclass(frozen=True)
@@ -445,8 +433,9 @@ def _assistant_answer_insert(*, customer_message_id: int, answer: AnswerToStore,
         return StoredAnswer(Message.objects.get(pk=inserted.existing_id), False, False)
     if inserted.message is None:
         return StoredAnswer(None, False, False)
-    analytics_day_mark_stale_for(channel=inserted.channel, started=inserted.started)
-    publish_after_commit(conversation_id=inserted.conversation_id, event=message_event(inserted.message))
+    event_send(ConversationChanged(conversation_id=inserted.conversation_id, channel=inserted.channel,
+                                   started=inserted.started))
+    event_send(MessagePosted.of(inserted.message))
     if count_usage and usage_counts_toward_plan(inserted.channel):
         usage_answer_counted(schema_name=connection.schema_name, tokens=answer.tokens_in + answer.tokens_out)
     return StoredAnswer(inserted.message, False, True)
@@ -490,8 +479,8 @@ def _assistant_answer_store_with_handoff(*, customer_message_id: int, answer: An
             conversation.failed_verifications = answer.failed_verifications
             changed.append("failed_verifications")
         conversation.save(update_fields=changed)
-        analytics_day_mark_stale(conversation=conversation)
-        publish_after_commit(conversation_id=conversation.pk, event=message_event(message))
+        _conversation_changed(conversation)
+        event_send(MessagePosted.of(message))
         reason = answer.handoff_reason
         if reason is None and conversation.low_confidence_streak >= LOW_CONFIDENCE_HANDOFF_STREAK:
             reason = "The assistant could not answer confidently twice in a row."

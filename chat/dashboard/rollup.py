@@ -8,9 +8,10 @@ The rules:
 - A day is rolled up once it ended `ROLLUP_SETTLE` ago; until then (today, and yesterday for the first
   minutes after midnight) the page computes it live with the same statements.
 - A later change to a conversation started on a finished day (resolved days later, rated later, an
-  agent's reply, a handoff, a reopening) marks that day stale in the same transaction
-  (`analytics_day_mark_stale`, called by the conversation services); a stale or missing day is rolled
-  up again before the page shows it, and by the hourly beat task meanwhile. Writes that bypass the
+  agent's reply, a handoff, a reopening) marks that day stale in the same transaction: the
+  conversation services send the internal `ConversationChanged` event, whose handler here
+  (`analytics_day_mark_stale`) runs in the sender's transaction (chat.conversations.events); a stale
+  or missing day is rolled up again before the page shows it, and by the hourly beat task meanwhile. Writes that bypass the
   services (a bulk load, a manual fix in SQL) must mark the days they touch stale themselves
   (`AnalyticsDay.objects.filter(day__range=...).update(stale=True)`), or the stored days keep the
   figures from before them.
@@ -37,6 +38,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chat.conversations.events import ConversationChanged
 from chat.models import AnalyticsDay, AnalyticsQuestion, Channel, Conversation, ConversationEvent, Message
 from orders.selectors import tenant_zone
 
@@ -249,19 +251,15 @@ def analytics_days_roll_up_finished(*, lookback_days: int = ROLLUP_LOOKBACK_DAYS
                                                               last=last, zone=zone), zone=zone)
 
 
-def analytics_day_mark_stale(*, conversation: Conversation) -> None:
+def analytics_day_mark_stale(event: ConversationChanged) -> None:
     """A conversation changed: if it started on a day that may be rolled up already, that day's row
-    must be computed again. Call it inside the transaction that makes the change (or after the
-    change committed), never before: see the module's note on why no change is lost."""
-    analytics_day_mark_stale_for(channel=conversation.channel, started=conversation.created)
-
-
-def analytics_day_mark_stale_for(*, channel: str, started: datetime) -> None:
-    """`analytics_day_mark_stale` for a conversation known by its channel and start only."""
-    if channel == Channel.PLAYGROUND:
+    must be computed again. The handler of `ConversationChanged`, run inside the transaction that
+    makes the change (or after it committed), never before: see the module's note on why no change
+    is lost."""
+    if event.channel == Channel.PLAYGROUND:
         return
     zone = tenant_zone()
-    day = started.astimezone(zone).date()
+    day = event.started.astimezone(zone).date()
     if day >= timezone.now().astimezone(zone).date():
         return  # today: computed live, and rolled up only after ROLLUP_SETTLE past its end
     # An upsert, not an update: a roll-up of this day may have inserted its row and not committed yet.

@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from chat.conversations.events import publish_after_commit, publish_agent_access_changed_after_commit
+from chat.conversations.events import ConversationAssigned, event_send, publish_agent_access_changed_after_commit
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
 from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation, TeamMemberProfile
 from config.errors import ApplicationError, ValidationFailed
@@ -221,18 +221,6 @@ def canned_response_delete(*, canned_response_id: int) -> None:
     CannedResponse.objects.filter(pk=canned_response_id).delete()
 
 
-def conversation_assigned_event(*, conversation: Conversation, actor: Any) -> dict[str, Any]:
-    """The one shape of an assignment in real-time events."""
-    assignee = conversation.assignee
-    return {
-        "type": "conversation.assigned",
-        "conversation_id": conversation.pk,
-        "assignee": None if assignee is None else {
-            "id": assignee.pk, "name": assignee.get_full_name() or assignee.get_username()},
-        "actor": actor.get_username(),
-    }
-
-
 def conversation_assign(*, conversation: Conversation, assignee: Any | None, actor: Any) -> Conversation:
     if assignee is not None and not assignee.is_active:
         raise ValidationFailed("Conversations can be assigned only to people on the team.")
@@ -243,11 +231,10 @@ def conversation_assign(*, conversation: Conversation, assignee: Any | None, act
         ConversationEvent.objects.create(
             conversation=locked, kind="assigned", actor=actor.get_username(),
             reason=f"Assigned to {assignee.get_username()}." if assignee is not None else "Unassigned.")
-        # Who works on what is the team's business, not the customer's: the tenant's agents only (an
-        # agent viewing this conversation is among them), never the conversation's group, which the
-        # customer's widget shares.
-        publish_after_commit(conversation_id=locked.pk, to_conversation=False,
-                             event=conversation_assigned_event(conversation=locked, actor=actor))
+        event_send(ConversationAssigned(
+            conversation_id=locked.pk, actor=actor.get_username(),
+            assignee=None if assignee is None else {"id": assignee.pk,
+                                                    "name": assignee.get_full_name() or assignee.get_username()}))
     return locked
 
 

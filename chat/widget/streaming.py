@@ -12,8 +12,15 @@ from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from chat.assistant.first_tokens import FirstTokenTurn
-from chat.conversations.events import CHANNEL_EVENT_TYPE, conversation_group, publish_now
-from config.live import KeptCopy, groups_publish
+from chat.conversations.events import (
+    AnswerCancelled,
+    AnswerDelta,
+    AnswerEnded,
+    AnswerStarted,
+    event_send,
+    event_send_now,
+)
+from config.live import KeptCopy
 from config.redis import redis_client, tenant_key
 
 if TYPE_CHECKING:
@@ -64,18 +71,17 @@ class GroupSink:
     def __init__(self, schema_name: str, conversation_id: int, answer_ref: str) -> None:
         self.schema_name = schema_name
         self.conversation_id = conversation_id
-        self.group = conversation_group(schema_name, conversation_id)
         self.answer_ref = answer_ref
         self.seq = 0
 
     async def delta(self, text: str) -> None:
         self.seq += 1
-        frame = {"type": "answer.delta", "answer_ref": self.answer_ref, "seq": self.seq, "text": text}
+        event = AnswerDelta(conversation_id=self.conversation_id, answer_ref=self.answer_ref, seq=self.seq, text=text)
         # Kept before it is published: a client resuming after this piece went out finds it.
-        await publish_now(self.group, frame, kept=KeptCopy(key=_buffer_key(self.schema_name, self.conversation_id,
-                                                                                self.answer_ref),
-                                                           value=json.dumps(frame),
-                                                           ttl_seconds=settings.WIDGET_ANSWER_BUFFER_SECONDS))
+        await event_send_now(event, schema_name=self.schema_name,
+                             kept=KeptCopy(key=_buffer_key(self.schema_name, self.conversation_id, self.answer_ref),
+                                           value=json.dumps(event.to_wire()),
+                                           ttl_seconds=settings.WIDGET_ANSWER_BUFFER_SECONDS))
 
 
 def buffered_deltas(schema_name: str, conversation_id: int, answer_ref: str, after_seq: int) -> list[dict[str, Any]]:
@@ -92,16 +98,13 @@ def answer_outcome_publish(*, schema_name: str, conversation_id: int, customer_m
                            stored_message: dict[str, Any] | None) -> None:
     """Tell the conversation's sockets, on whichever web process, how an answer made away from them
     ended (the sweeper's, for a question a dead web process left): `answer.end` with the stored
-    answer, as a streamed answer ends, or `answer.cancelled`. Call it once the answer is committed.
+    answer, as a streamed answer ends, or `answer.cancelled`. Call it in the tenant's schema, once
+    the answer is committed; if it is lost, a client that reconnects gets the answer with `resume`.
     A socket passes an answer on once, however many times it is told (consumers.WidgetConsumer)."""
     answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
                                 customer_message_id=customer_message_id)
-    event: dict[str, Any] = ({"type": "answer.cancelled", "answer_ref": answer_ref} if stored_message is None else
-                             {"type": "answer.end", "answer_ref": answer_ref, "seq": 0, "message": stored_message})
-    try:
-        groups_publish([conversation_group(schema_name, conversation_id)], {"type": CHANNEL_EVENT_TYPE, "event": event})
-    except Exception:  # the answer is stored: a client that reconnects gets it with `resume`
-        logger.exception("could not publish %s to conversation %s", event["type"], conversation_id)
+    event_send(AnswerCancelled(conversation_id=conversation_id, answer_ref=answer_ref) if stored_message is None else
+               AnswerEnded(conversation_id=conversation_id, answer_ref=answer_ref, seq=0, message=stored_message))
 
 
 def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
@@ -122,21 +125,22 @@ async def _answer(*, schema_name: str, conversation_id: int, customer_message_id
 
     answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
                                 customer_message_id=customer_message_id)
-    group = conversation_group(schema_name, conversation_id)
+    cancelled = AnswerCancelled(conversation_id=conversation_id, answer_ref=answer_ref)
     sink = GroupSink(schema_name, conversation_id, answer_ref)
     try:
-        await publish_now(group, {"type": "answer.start", "answer_ref": answer_ref, "reply_to": customer_message_id})
+        await event_send_now(AnswerStarted(conversation_id=conversation_id, answer_ref=answer_ref,
+                                           reply_to=customer_message_id), schema_name=schema_name)
         result = await answer_customer_message(schema_name=schema_name, message_id=customer_message_id, sink=sink,
                                                now=current_time(), first_token=first_token, turn=turn)
     except Exception:
         # The message is stored and pending: the sweeper answers it. The customer is told nothing false.
         logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)
-        await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
+        await event_send_now(cancelled, schema_name=schema_name)
         return
     finally:
         first_token.first_text_sent()  # however it ended, later answers do not wait for this one
     if not result.replied or result.stored_message is None:
-        await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
+        await event_send_now(cancelled, schema_name=schema_name)
         return
-    await publish_now(group, {"type": "answer.end", "answer_ref": answer_ref, "seq": sink.seq,
-                              "message": result.stored_message})
+    await event_send_now(AnswerEnded(conversation_id=conversation_id, answer_ref=answer_ref, seq=sink.seq,
+                                     message=result.stored_message), schema_name=schema_name)
