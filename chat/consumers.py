@@ -19,7 +19,6 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations import selectors as conversation_selectors
 from chat.conversations import services
 from chat.conversations.events import agent_user_group, conversation_group, inbox_group, publish_now
@@ -262,25 +261,17 @@ class WidgetConsumer(TenantConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise ApplicationError("A message needs a text.", code="invalid")
-        # In line from now: answers that finish while this message is being stored wait for its first words.
-        first_token = FirstTokenTurn()
-        answering = False
-        try:
-            received, turn = await widget_services.widget_message_receive(
-                tenant=self.scope["tenant"], visitor_id=self.visitor_id, contact_id=self.contact_id,
-                conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text, client_id=client_id)
-            self.contact_id = received.contact_id
-            await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
-            if received.conversation_id != self.conversation_id:
-                self.conversation_id = received.conversation_id
-                await self.join(conversation_group(self.schema, self.conversation_id))
-            if received.needs_answer and received.created:
-                streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
-                                       customer_message_id=received.message_id, first_token=first_token, turn=turn)
-                answering = True
-        finally:
-            if not answering:  # refused, a re-send, or a person's conversation: nobody waits for it
-                first_token.first_text_sent()
+        received = await widget_services.widget_message_receive(
+            tenant=self.scope["tenant"], visitor_id=self.visitor_id, contact_id=self.contact_id,
+            conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text, client_id=client_id)
+        self.contact_id = received.contact_id
+        await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
+        if received.conversation_id != self.conversation_id:
+            self.conversation_id = received.conversation_id
+            await self.join(conversation_group(self.schema, self.conversation_id))
+        if received.needs_answer and received.created:
+            streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
+                                   customer_message_id=received.message_id)
 
     async def on_resume(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -18,9 +18,6 @@ from chat.models import Channel, Contact, Conversation, ConversationStatus, Widg
 from config.db import in_tenant
 from config.outside_urls import outside_url_or_empty
 from config.redis import RedisScript, redis_client_async, tenant_key
-
-if TYPE_CHECKING:
-    from chat.assistant.engine import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -159,15 +156,11 @@ class WidgetMessage:
 
 async def widget_message_receive(*, tenant: Any, visitor_id: str, contact_id: int | None,
                                  conversation_id: int | None, ip: str, limits: tuple[int, int], text: str,
-                                 client_id: str | None) -> tuple[WidgetMessage, Turn | None]:
-    """A visitor's message: checked, rate-limited per IP and per visitor, then stored (making the
-    visitor's contact and starting their conversation on the first one); and when it is to be
-    answered, the assistant's turn.
-
-    The text is checked and the limits counted on the event loop (its pipelined Redis), then the
-    message is stored and the turn read in one trip to a database thread (each trip costs the web
-    process's event loop a hand-over, and a burst of first messages is one trip each). The message
-    is stored and acknowledged even if reading the turn fails: the answer then reads it itself."""
+                                 client_id: str | None) -> WidgetMessage:
+    """The widget's side of receiving a visitor's message: checked and rate-limited per IP and per
+    visitor on the event loop (its pipelined Redis), then the visitor's contact and conversation
+    found or started (on their first message) and the message stored once per `client_id` by the
+    core (`message_receive`), in one trip to a database thread."""
     from chat.conversations.services import message_text_clean
     from config.errors import ApplicationError
 
@@ -178,38 +171,30 @@ async def widget_message_receive(*, tenant: Any, visitor_id: str, contact_id: in
     if not decision.allowed:
         raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
                                code="rate_limited", status=429, details={"retry_after": decision.retry_after})
-    return await in_tenant(tenant, _message_store_with_turn, visitor_id=visitor_id, contact_id=contact_id,
+    return await in_tenant(tenant, _message_store, visitor_id=visitor_id, contact_id=contact_id,
                            conversation_id=conversation_id, text=text, client_id=client_id)
 
 
-def _message_store_with_turn(*, visitor_id: str, contact_id: int | None, conversation_id: int | None, text: str,
-                             client_id: str | None) -> tuple[WidgetMessage, Turn | None]:
-    from chat.assistant.engine import turn_load
-    from chat.conversations.services import conversation_message_receive, conversation_start_with_message
+def _message_store(*, visitor_id: str, contact_id: int | None, conversation_id: int | None, text: str,
+                   client_id: str | None) -> WidgetMessage:
+    from chat.conversations.services import conversation_start, message_receive
 
+    contact = None
+    conversation = None
     if contact_id is None:  # the visitor's first word on this socket: their contact is made now
         contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64])
-        contact_id = contact.pk
         if not created and conversation_id is None:
             # Another tab of the same visitor may have started their conversation meanwhile.
-            started = visitor_conversation(contact)
-            conversation_id = started.pk if started is not None else None
-    if conversation_id is None:
-        conversation, received = conversation_start_with_message(contact_id=contact_id, text=text,
-                                                                 client_id=client_id)
-        conversation_id = conversation.pk
-    else:
-        received = conversation_message_receive(conversation_id=conversation_id, text=text, client_id=client_id)
-    stored = WidgetMessage(message_id=received.message.pk, contact_id=contact_id, conversation_id=conversation_id,
-                           created=received.created, needs_answer=received.needs_answer)
-    if not (stored.needs_answer and stored.created):
-        return stored, None
-    try:
-        return stored, turn_load(connection.schema_name, stored.message_id)
-    except Exception:
-        logger.warning("could not read the turn of message %s with it; the answer reads it", stored.message_id,
-                       exc_info=True)
-        return stored, None
+            conversation = visitor_conversation(contact)
+    if conversation_id is not None:
+        conversation = Conversation.objects.get(pk=conversation_id)
+    elif conversation is None:
+        conversation = conversation_start(contact=contact or Contact.objects.get(pk=contact_id),
+                                          channel=Channel.WIDGET)
+    received = message_receive(conversation=conversation, text=text, channel_message_id=client_id)
+    return WidgetMessage(message_id=received.message.pk, contact_id=conversation.contact_id,
+                         conversation_id=conversation.pk, created=received.created,
+                         needs_answer=received.needs_answer)
 
 
 # (schema, language, frozen clock) -> (monotonic expiry, state). Every widget connection shows the

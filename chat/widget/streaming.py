@@ -6,18 +6,14 @@ import asyncio
 import base64
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from chat.assistant.first_tokens import FirstTokenTurn
-from chat.conversations.events import CHANNEL_EVENT_TYPE, conversation_group, publish_now
-from config.live import KeptCopy, groups_publish
+from chat.conversations.events import conversation_group, publish_now
+from config.live import KeptCopy
 from config.redis import redis_client, tenant_key
-
-if TYPE_CHECKING:
-    from chat.assistant.engine import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +54,24 @@ def _buffer_key(schema_name: str, conversation_id: int, answer_ref: str) -> str:
     return tenant_key(schema_name, "answer", str(conversation_id), answer_ref)
 
 
-class GroupSink:
-    """Publishes each checked piece of an answer to the conversation's group, numbered, and keeps it."""
+class WidgetSocketDelivery:
+    """The widget's adapter (chat.conversations.delivery.AnswerDelivery): an answer streamed to its
+    conversation's group, every piece numbered and kept for clients that resume, then ended with
+    the stored answer (`answer.end`) or `answer.cancelled`. Every socket of the conversation, on
+    every web process, passes it on once (consumers.WidgetConsumer)."""
 
-    def __init__(self, schema_name: str, conversation_id: int, answer_ref: str) -> None:
+    def __init__(self, *, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
         self.schema_name = schema_name
         self.conversation_id = conversation_id
+        self.customer_message_id = customer_message_id
         self.group = conversation_group(schema_name, conversation_id)
-        self.answer_ref = answer_ref
+        self.answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
+                                         customer_message_id=customer_message_id)
         self.seq = 0
+
+    async def started(self) -> None:
+        await publish_now(self.group, {"type": "answer.start", "answer_ref": self.answer_ref,
+                                       "reply_to": self.customer_message_id})
 
     async def delta(self, text: str) -> None:
         self.seq += 1
@@ -76,6 +81,24 @@ class GroupSink:
                                                                                 self.answer_ref),
                                                            value=json.dumps(frame),
                                                            ttl_seconds=settings.WIDGET_ANSWER_BUFFER_SECONDS))
+
+    async def finished(self, stored_message: dict[str, Any] | None) -> None:
+        # An answer made away from the sockets (the sweeper's) streamed nothing and says seq 0, even
+        # when the web process that died had streamed some of it: each socket keeps its own count.
+        event: dict[str, Any] = (
+            {"type": "answer.cancelled", "answer_ref": self.answer_ref} if stored_message is None else
+            {"type": "answer.end", "answer_ref": self.answer_ref, "seq": self.seq, "message": stored_message})
+        await publish_now(self.group, event)
+
+
+async def stored_answer_send(*, schema_name: str, conversation_id: int, customer_message_id: int,
+                             stored_message: dict[str, Any] | None) -> None:
+    """The widget's stored-answer sender (chat.conversations.delivery.LaterDelivery): the answer made
+    away from the sockets ends on them as a streamed one does. A client that is not connected gets
+    it from the history when it comes back."""
+    delivery = WidgetSocketDelivery(schema_name=schema_name, conversation_id=conversation_id,
+                                    customer_message_id=customer_message_id)
+    await delivery.finished(stored_message)
 
 
 def buffered_deltas(schema_name: str, conversation_id: int, answer_ref: str, after_seq: int) -> list[dict[str, Any]]:
@@ -88,55 +111,15 @@ def buffered_deltas(schema_name: str, conversation_id: int, answer_ref: str, aft
     return [frame for frame in frames if frame["seq"] > after_seq]
 
 
-def answer_outcome_publish(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                           stored_message: dict[str, Any] | None) -> None:
-    """Tell the conversation's sockets, on whichever web process, how an answer made away from them
-    ended (the sweeper's, for a question a dead web process left): `answer.end` with the stored
-    answer, as a streamed answer ends, or `answer.cancelled`. Call it once the answer is committed.
-    A socket passes an answer on once, however many times it is told (consumers.WidgetConsumer)."""
-    answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
-                                customer_message_id=customer_message_id)
-    event: dict[str, Any] = ({"type": "answer.cancelled", "answer_ref": answer_ref} if stored_message is None else
-                             {"type": "answer.end", "answer_ref": answer_ref, "seq": 0, "message": stored_message})
-    try:
-        groups_publish([conversation_group(schema_name, conversation_id)], {"type": CHANNEL_EVENT_TYPE, "event": event})
-    except Exception:  # the answer is stored: a client that reconnects gets it with `resume`
-        logger.exception("could not publish %s to conversation %s", event["type"], conversation_id)
-
-
-def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                 first_token: FirstTokenTurn, turn: Turn | None = None) -> None:
-    """Answer in this process, in the background: the task outlives the socket that asked. `turn`:
-    the assistant's turn when it was read with the message (see `widget_message_receive`)."""
-    task = asyncio.get_running_loop().create_task(
-        _answer(schema_name=schema_name, conversation_id=conversation_id, customer_message_id=customer_message_id,
-                first_token=first_token, turn=turn))
-    _RUNNING.add(task)
-    task.add_done_callback(_RUNNING.discard)
-
-
-async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                  first_token: FirstTokenTurn, turn: Turn | None) -> None:
-    from chat.assistant.engine import answer_customer_message
+def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
+    """Answer in this process, in the background: the task outlives the socket that asked."""
+    from chat.assistant.engine import answer_deliver
     from chat.widget.services import current_time
 
-    answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
-                                customer_message_id=customer_message_id)
-    group = conversation_group(schema_name, conversation_id)
-    sink = GroupSink(schema_name, conversation_id, answer_ref)
-    try:
-        await publish_now(group, {"type": "answer.start", "answer_ref": answer_ref, "reply_to": customer_message_id})
-        result = await answer_customer_message(schema_name=schema_name, message_id=customer_message_id, sink=sink,
-                                               now=current_time(), first_token=first_token, turn=turn)
-    except Exception:
-        # The message is stored and pending: the sweeper answers it. The customer is told nothing false.
-        logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)
-        await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
-        return
-    finally:
-        first_token.first_text_sent()  # however it ended, later answers do not wait for this one
-    if not result.replied or result.stored_message is None:
-        await publish_now(group, {"type": "answer.cancelled", "answer_ref": answer_ref})
-        return
-    await publish_now(group, {"type": "answer.end", "answer_ref": answer_ref, "seq": sink.seq,
-                              "message": result.stored_message})
+    delivery = WidgetSocketDelivery(schema_name=schema_name, conversation_id=conversation_id,
+                                    customer_message_id=customer_message_id)
+    task = asyncio.get_running_loop().create_task(
+        answer_deliver(schema_name=schema_name, message_id=customer_message_id, delivery=delivery,
+                       now=current_time()))
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
