@@ -178,7 +178,7 @@ def turn_load(schema_name: str, message_id: int) -> Turn:
 
 
 def _answer_store_and_count(schema_name: str, message_id: int, answer: services.AnswerToStore) -> services.StoredAnswer:
-    # Stored and counted together: one trip to a database thread, and usually one statement.
+    # Stored and counted together: one trip to a database thread, one transaction.
     return services.assistant_answer_store(customer_message_id=message_id, answer=answer, count_usage=True)
 
 

@@ -72,12 +72,14 @@ def message_event(message: Message) -> dict[str, Any]:
 
 
 def business_profile_get() -> BusinessProfile:
-    from django.db import connection
-
     profile = BusinessProfile.objects.filter(pk=1).first()
     if profile is None:
-        tenant = getattr(connection, "tenant", None)
-        name = getattr(tenant, "name", "") or "our business"
+        # The tenant's row, not the connection's tenant: inside `in_schema` (the engine's trips) that
+        # is a stand-in with no name.
+        from tenants.models import Tenant
+
+        name = (Tenant.objects.filter(schema_name=connection.schema_name).values_list("name", flat=True).first()
+                or "our business")
         profile, _ = BusinessProfile.objects.get_or_create(pk=1, defaults={"name": name, "languages": ["en"]})
     return profile
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,8 +93,88 @@ def visitor_prechat_save(*, visitor_id: str, name: str, email: str) -> int:
     """The pre-chat form's name and e-mail on the visitor's contact (made now if it is their first
     word); returns the contact's id."""
     from chat.conversations.services import contact_prechat_save
+    from config.errors import ApplicationError
 
+    name, email = name[:200].strip(), email[:254].strip()
+    if email and "@" not in email:
+        raise ApplicationError("That e-mail address does not look right.", code="invalid")
     return contact_prechat_save(visitor_id=visitor_id, name=name, email=email).pk
+
+
+@dataclass(frozen=True)
+class WidgetSession:
+    """What a widget socket keeps from its handshake, and the `welcome` frame it sends first."""
+
+    visitor_id: str
+    contact_id: int | None
+    conversation_id: int | None
+    # Messages per minute: per IP, per visitor.
+    limits: tuple[int, int]
+    welcome: dict[str, Any]
+    # A question of this conversation is still waiting for its answer.
+    awaiting_answer: bool
+
+
+def widget_session_open(*, public_key: str, origin: str | None, token: str | None) -> WidgetSession | None:
+    """A widget's handshake: None unless the key is this tenant's and the page's origin is allowed;
+    otherwise the visitor (from their token, or a new one), their conversation if they have one,
+    and its history as the customer sees it."""
+    from chat.conversations.services import message_event
+    from chat.models import AnswerState
+
+    widget = widget_settings_for_key(public_key)
+    if widget is None or not origin_allowed(widget, origin):
+        return None
+    visitor_id = visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
+    contact = visitor_contact(visitor_id)
+    conversation = visitor_conversation(contact) if contact is not None else None
+    rows = []
+    if conversation is not None:
+        rows = list(conversation.messages.filter(internal=False).select_related("agent__team_profile")
+                    .order_by("created", "id"))
+    return WidgetSession(
+        visitor_id=visitor_id,
+        contact_id=contact.pk if contact else None,
+        conversation_id=conversation.pk if conversation else None,
+        limits=(widget.messages_per_minute_per_ip, widget.messages_per_minute_per_visitor),
+        awaiting_answer=any(message.answer_state == AnswerState.PENDING for message in rows),
+        welcome={
+            "type": "welcome",
+            "visitor_token": visitor_token_issue(visitor_id),
+            "conversation_id": conversation.pk if conversation else None,
+            "status": conversation.status if conversation else "bot",
+            "history": [message_event(message)["message"] for message in rows],
+            "away": away_state(widget.language),
+            "person": widget_person(conversation=conversation, status=conversation.status) if conversation else None,
+            "prechat_done": bool(contact and (contact.email or contact.name)),
+        })
+
+
+def widget_messages_after(*, conversation_id: int, last_id: int) -> list[dict[str, Any]]:
+    """The conversation's messages a customer sees, after `last_id`, each with the id of the
+    question it answers (`_reply_to`, for the widget's `answer.end`)."""
+    from chat.conversations.services import message_event
+    from chat.models import Message
+
+    rows = (Message.objects.filter(conversation_id=conversation_id, internal=False, pk__gt=last_id)
+            .select_related("agent__team_profile").order_by("created", "id"))
+    return [{**message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
+
+
+def widget_handoff_request(*, conversation_id: int) -> None:
+    """The customer pressed "talk to a person": asked for, unless a person has it or was asked already."""
+    from chat.conversations.services import conversation_request_human
+
+    conversation = Conversation.objects.get(pk=conversation_id)
+    if conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
+        conversation_request_human(conversation=conversation, actor="customer",
+                                   reason="The customer pressed 'talk to a person'.")
+
+
+def widget_conversation_rate(*, conversation_id: int, score: int) -> None:
+    from chat.conversations.services import conversation_rate
+
+    conversation_rate(conversation=Conversation.objects.get(pk=conversation_id), score=score)
 
 
 def visitor_conversation(contact: Contact) -> Conversation | None:
