@@ -1,4 +1,6 @@
-"""The widget's rules: its settings, visitor tokens, allowed origins, rate limits and the clock."""
+"""The widget channel's rules: its settings, visitor tokens, allowed origins, rate limits, the clock,
+and its side of the core path: the handshake, the visitor's history, and receiving a message into
+the visitor's conversation (chat.conversations.services.message_receive does the storing)."""
 
 from __future__ import annotations
 
