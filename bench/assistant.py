@@ -156,7 +156,7 @@ def store_questions(schema_name: str, questions: list[str]) -> list[int]:
             contact = services.contact_get_or_create(visitor_id=f"bench-{uuid.uuid4().hex}")
             conversation = services.conversation_start(contact=contact)
             ids.append(services.message_receive(conversation=conversation, text=text,
-                                                client_id=uuid.uuid4().hex).message.pk)
+                                                channel_message_id=uuid.uuid4().hex).message.pk)
     return ids
 
 

@@ -703,7 +703,7 @@ def store_question(schema_name: str, text: str) -> int:
         contact = services.contact_get_or_create(visitor_id=f"bench-{uuid.uuid4().hex}")
         conversation = services.conversation_start(contact=contact)
         return int(services.message_receive(conversation=conversation, text=text,
-                                            client_id=uuid.uuid4().hex).message.pk)
+                                            channel_message_id=uuid.uuid4().hex).message.pk)
 
 
 async def ask_all(schemas: dict[str, str], asked: list[Question], supports: dict[str, Support],

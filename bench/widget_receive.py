@@ -4,8 +4,8 @@
 
 Calls `chat.widget.services.widget_message_receive` (the text checked and the rate limits
 counted on the event loop's pipelined Redis, then one trip to a database thread that starts the
-conversation with its event and the message, and reads the assistant's turn; the two live events
-published by the loop afterwards) for new visitors of one tenant, after 50 warm-up calls, and
+conversation with its event and stores the message through the core's `message_receive`; the two
+live events published afterwards) for new visitors of one tenant, after 50 warm-up calls, and
 prints the process's CPU time (event loop and database thread together) and the wall time per
 message. This is the work a web process does for each first message before it acknowledges it.
 """
@@ -47,9 +47,9 @@ def main() -> None:
 
     async def receive(batch: list[Contact]) -> None:
         for contact in batch:
-            await widget_message_receive(tenant=tenant, contact_id=contact.pk, conversation_id=None,
-                                               ip="203.0.113.7", limits=(10**6, 10**6),
-                                               text="Hello, are you open on Sunday?", client_id="first")
+            await widget_message_receive(tenant=tenant, visitor_id=contact.visitor_id, contact_id=contact.pk,
+                                         conversation_id=None, ip="203.0.113.7", limits=(10**6, 10**6),
+                                         text="Hello, are you open on Sunday?", client_id="first")
 
     async def measure() -> tuple[float, float]:
         await receive(contacts[:warm_up])

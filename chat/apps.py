@@ -11,3 +11,10 @@ class ChatConfig(AppConfig):
 
         # Analytics follows conversations through their events; conversations never call it.
         event_handler_register(event_class=ConversationChanged, handler=analytics_day_mark_stale)
+
+        from chat.conversations.delivery import stored_answer_sender_register
+        from chat.models import Channel
+        from chat.widget.streaming import stored_answer_send
+
+        # How an answer made away from the customer's socket (the sweeper's) reaches the widget.
+        stored_answer_sender_register(channel=Channel.WIDGET, sender=stored_answer_send)

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard, TypeVar
 from urllib.parse import parse_qs
@@ -19,7 +18,6 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations import selectors as conversation_selectors
 from chat.conversations import services
 from chat.conversations.events import (
@@ -30,7 +28,6 @@ from chat.conversations.events import (
     event_send_now,
     inbox_group,
     is_for,
-    message_wire,
 )
 from chat.dashboard import selectors as dashboard_selectors
 from chat.widget import services as widget_services
@@ -70,6 +67,23 @@ def _frame_count(content: dict[str, Any], field: str) -> int:
     return int(value)
 
 
+def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The sockets' one `error` frame shape (docs/widget-protocol.md)."""
+    return {"type": "error", "code": code, "message": message, **extra}
+
+
+def application_error_frame(exc: ApplicationError, *, client_id: Any = None) -> dict[str, Any]:
+    """An ApplicationError raised by a frame's service, as the `error` frame answering that frame."""
+    extra: dict[str, Any] = {}
+    if exc.details:
+        extra["details"] = exc.details
+        if isinstance(exc.details, dict) and "retry_after" in exc.details:
+            extra["retry_after"] = exc.details["retry_after"]
+    if client_id:
+        extra["client_id"] = client_id
+    return error_frame(exc.code, exc.message, **extra)
+
+
 class TenantConsumer(AsyncJsonWebsocketConsumer):
     """Runs database work inside the connection's tenant, and answers errors in the one shape."""
 
@@ -103,7 +117,7 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def send_error(self, code: str, message: str, **extra: Any) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+        await self.send_json(error_frame(code, message, **extra))
 
     # Channels hands a socket's frames to its consumer one at a time: while one is being handled
     # (a message waiting for the database under load, say), the client's next frames, its pongs
@@ -146,14 +160,7 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
         try:
             await handler(content)
         except ApplicationError as exc:
-            extra: dict[str, Any] = {}
-            if exc.details:
-                extra["details"] = exc.details
-                if isinstance(exc.details, dict) and "retry_after" in exc.details:
-                    extra["retry_after"] = exc.details["retry_after"]
-            if content.get("client_id"):
-                extra["client_id"] = content["client_id"]
-            await self.send_error(exc.code, exc.message, **extra)
+            await self.send_json(application_error_frame(exc, client_id=content.get("client_id")))
         except Exception:
             logger.exception("widget frame %s failed", content["type"])
             await self.send_error("server_error", "Something went wrong on our side. Please try again.")
@@ -187,58 +194,26 @@ class WidgetConsumer(TenantConsumer):
                                   retry_after=handshake.retry_after)
             await self.close(code=CLOSE_TOO_MANY_HANDSHAKES)
             return
-        session = await self.db(self._open_session, key, origin, token)
+        session = await self.db(widget_services.widget_session_open, public_key=key, origin=origin, token=token)
         if session is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
-        self.visitor_id = session["visitor_id"]
-        self.contact_id = session["contact_id"]
-        self.conversation_id = session["conversation_id"]
-        self.limits = session["limits"]
+        self.visitor_id = session.visitor_id
+        self.contact_id = session.contact_id
+        self.conversation_id = session.conversation_id
+        self.limits = session.limits
         self.last_pong = time.monotonic()
         if self.conversation_id:
             await self.join(conversation_group(self.schema, self.conversation_id))
-        history = session["welcome"]["history"]
+        history = session.welcome["history"]
         self.delivered.update(message["id"] for message in history)
-        await self.send_json(session["welcome"])
-        if session["awaiting_answer"]:
+        await self.send_json(session.welcome)
+        if session.awaiting_answer:
             # An answer stored between reading the history and joining the group was published to
             # nobody here: read what came since, once, when a question was still waiting.
-            await self._send_messages(await self.db(self._messages_after, max(m["id"] for m in history)))
+            await self._send_messages(await self._messages_after(max(m["id"] for m in history)))
         self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
-
-    def _open_session(self, key: str, origin: str | None, token: str | None) -> dict[str, Any] | None:
-        from chat.models import AnswerState
-
-        widget = widget_services.widget_settings_for_key(key)
-        if widget is None or not widget_services.origin_allowed(widget, origin):
-            return None
-        visitor_id = widget_services.visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
-        contact = widget_services.visitor_contact(visitor_id)
-        conversation = widget_services.visitor_conversation(contact) if contact is not None else None
-        rows = []
-        if conversation is not None:
-            rows = list(conversation.messages.filter(internal=False).select_related("agent__team_profile").order_by("created", "id"))
-        history = [message_wire(message) for message in rows]
-        return {
-            "awaiting_answer": any(message.answer_state == AnswerState.PENDING for message in rows),
-            "visitor_id": visitor_id,
-            "contact_id": contact.pk if contact else None,
-            "conversation_id": conversation.pk if conversation else None,
-            "limits": (widget.messages_per_minute_per_ip, widget.messages_per_minute_per_visitor),
-            "welcome": {
-                "type": "welcome",
-                "visitor_token": widget_services.visitor_token_issue(visitor_id),
-                "conversation_id": conversation.pk if conversation else None,
-                "status": conversation.status if conversation else "bot",
-                "history": history,
-                "away": widget_services.away_state(widget.language),
-                "person": widget_services.widget_person(conversation=conversation, status=conversation.status)
-                if conversation else None,
-                "prechat_done": bool(contact and (contact.email or contact.name)),
-            },
-        }
 
     async def disconnect(self, code: int) -> None:
         pinger = getattr(self, "pinger", None)
@@ -271,31 +246,23 @@ class WidgetConsumer(TenantConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise ApplicationError("A message needs a text.", code="invalid")
-        # In line from now: answers that finish while this message is being stored wait for its first words.
-        first_token = FirstTokenTurn()
-        answering = False
-        try:
-            received, turn = await widget_services.widget_message_receive(
-                tenant=self.scope["tenant"], visitor_id=self.visitor_id, contact_id=self.contact_id,
-                conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text, client_id=client_id)
-            self.contact_id = received.contact_id
-            await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
-            if received.conversation_id != self.conversation_id:
-                self.conversation_id = received.conversation_id
-                await self.join(conversation_group(self.schema, self.conversation_id))
-            if received.needs_answer and received.created:
-                streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
-                                       customer_message_id=received.message_id, first_token=first_token, turn=turn)
-                answering = True
-        finally:
-            if not answering:  # refused, a re-send, or a person's conversation: nobody waits for it
-                first_token.first_text_sent()
+        received = await widget_services.widget_message_receive(
+            tenant=self.scope["tenant"], visitor_id=self.visitor_id, contact_id=self.contact_id,
+            conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text, client_id=client_id)
+        self.contact_id = received.contact_id
+        await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
+        if received.conversation_id != self.conversation_id:
+            self.conversation_id = received.conversation_id
+            await self.join(conversation_group(self.schema, self.conversation_id))
+        if received.needs_answer and received.created:
+            streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
+                                   customer_message_id=received.message_id)
 
     async def on_resume(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
             return
         last_id = _frame_count(content, "last_message_id")
-        await self._send_messages(await self.db(self._messages_after, last_id))
+        await self._send_messages(await self._messages_after(last_id))
         answer_ref = content.get("answer_ref")
         if isinstance(answer_ref, str) and answer_ref not in self.ended:
             seen = _frame_count(content, "seq")
@@ -324,12 +291,9 @@ class WidgetConsumer(TenantConsumer):
         return streaming.answer_ref_for(schema_name=self.schema, conversation_id=self.conversation_id,
                                         customer_message_id=customer_message_id)
 
-    def _messages_after(self, last_id: int) -> list[dict[str, Any]]:
-        from chat.models import Message
-
-        rows = (Message.objects.filter(conversation_id=self.conversation_id, internal=False, pk__gt=last_id)
-                .select_related("agent__team_profile").order_by("created", "id"))
-        return [{**message_wire(row), "_reply_to": row.in_reply_to_id} for row in rows]
+    async def _messages_after(self, last_id: int) -> list[dict[str, Any]]:
+        return await self.db(widget_services.widget_messages_after, conversation_id=self.conversation_id,
+                             last_id=last_id)
 
     async def _send_stored(self, frame: dict[str, Any]) -> None:
         """A stored message's frame (`message`, or `answer.end` for an answer), unless this socket
@@ -358,36 +322,19 @@ class WidgetConsumer(TenantConsumer):
     async def on_handoff(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
             raise ApplicationError("Say hello first, then we can bring in a person.", code="invalid")
-        await self.db(self._handoff)
-
-    def _handoff(self) -> None:
-        from chat.models import Conversation
-
-        conversation = Conversation.objects.get(pk=self.conversation_id)
-        if conversation.status in ("bot", "resolved"):
-            services.conversation_request_human(conversation=conversation, actor="customer",
-                                                reason="The customer pressed 'talk to a person'.")
+        await self.db(widget_services.widget_handoff_request, conversation_id=self.conversation_id)
 
     async def on_prechat(self, content: dict[str, Any]) -> None:
-        name = str(content.get("name") or "")[:200].strip()
-        email = str(content.get("email") or "")[:254].strip()
-        if email and "@" not in email:
-            raise ApplicationError("That e-mail address does not look right.", code="invalid")
-        self.contact_id = await self.db(widget_services.visitor_prechat_save, visitor_id=self.visitor_id, name=name,
-                                        email=email)
+        self.contact_id = await self.db(widget_services.visitor_prechat_save, visitor_id=self.visitor_id,
+                                        name=str(content.get("name") or ""), email=str(content.get("email") or ""))
         await self.send_json({"type": "prechat.saved"})
 
     async def on_rating(self, content: dict[str, Any]) -> None:
         score = content.get("score")
         if not _is_whole_number(score) or not 1 <= score <= 5 or self.conversation_id is None:
             raise ApplicationError("A rating is a whole number from 1 to 5.", code="invalid")
-        await self.db(self._rate, score)
+        await self.db(widget_services.widget_conversation_rate, conversation_id=self.conversation_id, score=score)
         await self.send_json({"type": "rating.saved", "score": score})
-
-    def _rate(self, score: int) -> None:
-        from chat.models import Conversation
-
-        services.conversation_rate(conversation=Conversation.objects.get(pk=self.conversation_id), score=score)
 
     async def deskpilot_event(self, message: dict[str, Any]) -> None:
         """An event of this conversation whose audience includes its customer, as the widget's frame."""
@@ -440,15 +387,18 @@ class AgentConsumer(TenantConsumer):
     async def connect(self) -> None:
         self.groups_joined = set()
         self.access_ended = False
-        self.session_key = self._session_key()
-        self.user = await self.db(self._user_for_handshake, _header(self.scope, b"origin"))
+        # Channels' session middleware read the cookie (chat.routing); the session itself is read
+        # in the tenant's schema, where its row is, each time access is checked.
+        self.session_key = self.scope["session"].session_key
+        self.user = await self.db(dashboard_selectors.agent_socket_user, origin=_header(self.scope, b"origin"),
+                                  session_key=self.session_key)
         if self.user is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         # Listen for "access changed" before looking again: a removal that commits in between is
         # either seen by the second look or heard by the group.
         await self.join(agent_user_group(self.schema, self.user.pk))
-        if not await self.db(self._access_holds):
+        if not await self._access_holds():
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
@@ -456,29 +406,15 @@ class AgentConsumer(TenantConsumer):
         await self.send_json({"type": "welcome", "user": self.user.get_username()})
         self.rechecker = asyncio.get_running_loop().create_task(self._recheck_loop())
 
-    def _session_key(self) -> str | None:
-        cookies = _header(self.scope, b"cookie") or ""
-        session_key = None
-        for part in cookies.split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == settings.SESSION_COOKIE_NAME:
-                session_key = value
-        return session_key
-
-    def _user_for_handshake(self, origin: str | None) -> Any:
-        if not dashboard_selectors.agent_origin_allowed(origin=origin):
-            return None
-        return dashboard_selectors.agent_session_user(session_key=self.session_key)
-
-    def _access_holds(self) -> bool:
-        user = dashboard_selectors.agent_session_user(session_key=self.session_key)
-        return user is not None and user.pk == self.user.pk
+    async def _access_holds(self) -> bool:
+        return await self.db(dashboard_selectors.agent_session_still, session_key=self.session_key,
+                             user_id=self.user.pk)
 
     async def _check_access(self) -> bool:
         """Whether the session still gives access; if not, the socket is closed."""
         if self.access_ended:
             return False
-        if await self.db(self._access_holds):
+        if await self._access_holds():
             return True
         await self._end_access()
         return False
@@ -533,14 +469,7 @@ class AgentConsumer(TenantConsumer):
         return None
 
     async def _conversation(self, content: dict[str, Any]) -> Any:
-        from chat.models import Conversation
-
-        conversation_id = content.get("conversation_id")
-        conversation = await self.db(lambda: Conversation.objects.filter(pk=conversation_id).first()) \
-            if _is_whole_number(conversation_id) and 0 < conversation_id <= BIGINT_MAX else None
-        if conversation is None:
-            raise ApplicationError("There is no such conversation.", code="not_found", status=404)
-        return conversation
+        return await self.db(conversation_selectors.conversation_get, conversation_id=content.get("conversation_id"))
 
     async def on_subscribe(self, content: dict[str, Any]) -> None:
         conversation = await self._conversation(content)

@@ -1,8 +1,10 @@
 """The assistant engine: one customer message in, one checked, stored, streamed answer out.
 
-    answer_customer_message(schema_name=..., message_id=..., sink=...)
+    answer_deliver(schema_name=..., message_id=..., delivery=...)
 
-The customer's message is already stored (chat.conversations.services.message_receive). The engine
+The customer's message is already stored (chat.conversations.services.message_receive), by any
+channel; `answer_deliver` answers it and hands the answer to the channel's adapter
+(chat.conversations.delivery), and `answer_customer_message` is the answer itself. The engine
 loads the turn, decides the mode (LLM when a provider is configured, its circuit is closed and the
 plan's budget allows; the offline assistant otherwise, or when the LLM fails), streams the answer
 through `sink` as it is produced and checked, and stores it, unless a person took the conversation
@@ -16,7 +18,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +38,6 @@ from chat.assistant.cache import (
     knowledge_version_of,
 )
 from chat.assistant.factcheck import FactSet, GateResult, SentenceGate, supported_facts
-from chat.assistant.first_tokens import FirstTokenTurn, previous_answer_stored
 from chat.assistant.language import detect_language, reply_language
 from chat.assistant.llm import (
     OPENAI_DEFAULT_BASE_URL,
@@ -53,6 +54,7 @@ from chat.assistant.resilience import LLMError
 from chat.assistant.selectors import TurnProfile, business_facts, turn_snapshot
 from chat.assistant.usage import llm_allowed_async
 from chat.conversations import services
+from chat.conversations.delivery import AnswerDelivery, LaterDelivery
 from chat.conversations.events import message_wire
 from chat.models import Author, Conversation, Message
 from config.db import in_schema
@@ -68,7 +70,7 @@ CACHEABLE_TOOLS = {"knowledge_search", "product_availability"}
 
 
 class AnswerSink(Protocol):
-    """Where streamed text goes: the widget's socket group, a console, nowhere."""
+    """Where streamed text goes: a channel's delivery (chat.conversations.delivery), a console, nowhere."""
 
     async def delta(self, text: str) -> None: ...
 
@@ -177,21 +179,8 @@ def turn_load(schema_name: str, message_id: int) -> Turn:
 
 
 def _answer_store_and_count(schema_name: str, message_id: int, answer: services.AnswerToStore) -> services.StoredAnswer:
-    # Stored and counted together: one trip to a database thread, and usually one statement.
+    # Stored and counted together: one trip to a database thread, one transaction.
     return services.assistant_answer_store(customer_message_id=message_id, answer=answer, count_usage=True)
-
-
-def store_defer_seconds() -> float:
-    """How long after its question arrived a streamed answer may wait to be stored: never more than
-    half the sweeper's grace, which would otherwise answer the question again."""
-    return max(0.0, min(settings.ASSISTANT_STORE_DEFER_SECONDS, settings.ASSISTANT_SWEEP_GRACE_SECONDS / 2))
-
-
-def stream_hold_seconds() -> float:
-    """How long after its question arrived the rest of a started answer may wait for earlier answers'
-    first words: never more than half the model call's own deadline, which the wait counts against."""
-    return max(0.0, min(settings.ASSISTANT_STREAM_HOLD_SECONDS, settings.LLM_TOTAL_TIMEOUT_SECONDS / 2,
-                        settings.ASSISTANT_ANSWER_DEADLINE_SECONDS / 2))
 
 
 def _mark_not_needed(message_id: int) -> None:
@@ -201,29 +190,12 @@ def _mark_not_needed(message_id: int) -> None:
 
 
 async def answer_customer_message(*, schema_name: str, message_id: int, sink: AnswerSink | None = None,
-                                  now: datetime | None = None, first_token: FirstTokenTurn | None = None,
-                                  turn: Turn | None = None) -> AnswerResult:
-    """`first_token`: the answer's place in line, taken when the customer's message arrived (before it
-    was stored), so answers finished meanwhile are stored after this one's first words; now if not given.
-    `turn`: `turn_load`'s result when the caller read it already, in the trip that stored the message
-    (one trip to a database thread fewer per answer); read here otherwise."""
+                                  now: datetime | None = None) -> AnswerResult:
+    """The core's answer to one stored customer message: drafted, checked, streamed through `sink`
+    as it is checked, and stored once it is whole. Returns the answer stored already, if any."""
     sink = sink or NullSink()
     started = time.monotonic()
-    first_token = first_token or FirstTokenTurn()
-    try:
-        return await _answer(schema_name=schema_name, message_id=message_id, sink=sink, now=now, started=started,
-                             first_token=first_token, turn=turn)
-    finally:
-        first_token.first_text_sent()
-
-
-async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: datetime | None, started: float,
-                  first_token: FirstTokenTurn, turn: Turn | None) -> AnswerResult:
-    if turn is None:
-        turn = await in_schema(schema_name, turn_load, schema_name, message_id)
-    if await previous_answer_stored((schema_name, turn.conversation_id)):
-        # The conversation's last answer was waiting to be stored: read the turn again, with it.
-        turn = await in_schema(schema_name, turn_load, schema_name, message_id)
+    turn = await in_schema(schema_name, turn_load, schema_name, message_id)
     if turn.already_answered is not None:
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
@@ -235,8 +207,7 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
 
     now = now or timezone.now()
     context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
-    streamer = _Streamer(sink, started, after_first_text=lambda: first_token.after_earlier_answers(
-        max_seconds=stream_hold_seconds()))
+    streamer = _Streamer(sink, started)
     draft = await _draft_answer(turn, context, streamer, now)
     if draft.handoff_reason:
         draft.text += await in_schema(schema_name, _away_note, turn.state.language, now)
@@ -251,10 +222,7 @@ async def _answer(*, schema_name: str, message_id: int, sink: AnswerSink, now: d
         first_token_ms=streamer.first_token_ms, language=turn.state.language,
         pending_order_number=draft.pending_order_number, failed_verifications=draft.failed_verifications,
         finished_at=timezone.now())
-    # The customer has the whole answer; storing it can wait for other customers' first words.
-    async with first_token.storing_after_earlier_answers((schema_name, turn.conversation_id),
-                                                         max_seconds=store_defer_seconds()):
-        stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
+    stored = await in_schema(schema_name, _answer_store_and_count, schema_name, message_id, answer)
     if stored.message is None:
         return AnswerResult(message_id=None, text="", mode="none", replied=False, total_ms=total_ms)
     if context.verified_order is not None:
@@ -275,13 +243,40 @@ def answer_customer_message_sync(*, schema_name: str, message_id: int, now: date
         answer_customer_message(schema_name=schema_name, message_id=message_id, now=now))
 
 
+async def answer_deliver(*, schema_name: str, message_id: int, delivery: AnswerDelivery,
+                         now: datetime | None = None) -> AnswerResult | None:
+    """The core path after a channel stored its customer's message (`services.message_receive`):
+    the answer is drafted, checked and streamed through the channel's `delivery` as it is checked,
+    stored, and handed to `delivery` whole; None when answering failed (the message stays pending
+    and the sweeper answers it: the customer is told nothing false)."""
+    await delivery.started()
+    try:
+        result = await answer_customer_message(schema_name=schema_name, message_id=message_id, sink=delivery,
+                                               now=now)
+    except Exception:
+        logger.exception("answering message %s failed; the sweeper will retry", message_id)
+        await delivery.finished(None)
+        return None
+    await delivery.finished(result.stored_message if result.replied else None)
+    return result
+
+
+def answer_deliver_later(*, schema_name: str, message_id: int, conversation_id: int, channel: str
+                         ) -> AnswerResult | None:
+    """`answer_deliver` for worker tasks (the sweeper; a messaging channel's answer task): nothing
+    streams, and the stored answer is sent through the conversation's channel (`LaterDelivery`)."""
+    delivery = LaterDelivery(schema_name=schema_name, conversation_id=conversation_id,
+                             customer_message_id=message_id, channel=channel)
+    return run_then_close_llm_clients(answer_deliver(schema_name=schema_name, message_id=message_id,
+                                                     delivery=delivery))
+
+
 class _Streamer:
     """Sends text to the sink and remembers what was sent and when the first piece went out."""
 
-    def __init__(self, sink: AnswerSink, started: float, after_first_text: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, sink: AnswerSink, started: float) -> None:
         self.sink = sink
         self.started = started
-        self.after_first_text = after_first_text
         self.sent = ""
         self.first_token_ms: int | None = None
         # Set once the model's text started repeating the system prompt, or its answer's deadline
@@ -304,8 +299,6 @@ class _Streamer:
                 self.on_first_text()
         self.sent += text
         await self.sink.delta(text)
-        if first:
-            await self.after_first_text()
 
     async def send_model_text(self, text: str, echo: InstructionEcho) -> None:
         """Send checked model text, unless with what was sent before it it repeats the system prompt.

@@ -373,9 +373,7 @@ def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_o
 
 
 def usage_answer_entry(*, tokens_in: int, tokens_out: int, cost_minor: int) -> UsageEntry:
-    """The ledger entry of one answered customer message, not saved and with no tenant yet (the
-    one-statement store of an answer, chat.conversations.statements, inserts it with the answer and
-    makes it a `playground` entry in a practice channel's conversation)."""
+    """The ledger entry of one answered customer message, not saved and with no tenant yet."""
     return UsageEntry(kind=UsageEntry.Kind.MESSAGE, quantity=1, tokens_in=tokens_in, tokens_out=tokens_out,
                       cost_minor=cost_minor)
 

@@ -41,7 +41,7 @@ from django.utils import timezone as django_timezone
 
 from chat.assistant.llm import run_then_close_llm_clients
 from chat.conversations import services
-from chat.models import Channel, Conversation, ConversationStatus
+from chat.models import Channel, Contact, Conversation, ConversationStatus
 from config.db import in_schema
 from tenants.models import Tenant
 
@@ -166,17 +166,16 @@ class _Writer:
         self.clock.at(at)
         return await in_schema(self.schema_name, functools.partial(function, **kwargs))
 
-    async def customer(self, at: datetime) -> int:
+    async def customer(self, at: datetime) -> Contact:
         self.visitors += 1
         name = self.rng.choice(NAMES) if self.rng.random() < 0.6 else ""
         contact = await self._call(at, services.contact_get_or_create,
                                    visitor_id=f"demo-{self.schema_name}-{self.visitors}", name=name)
-        return contact.pk
+        return contact
 
-    async def start(self, at: datetime, contact_id: int, text: str, channel: str) -> Conversation:
-        conversation, received = await self._call(at, services.conversation_start_with_message,
-                                                  contact_id=contact_id, text=text, channel=channel)
-        await self._answer(at, received)
+    async def start(self, at: datetime, contact: Contact, text: str, channel: str) -> Conversation:
+        conversation = await self._call(at, services.conversation_start, contact=contact, channel=channel)
+        await self.say(at, conversation, text)
         return conversation
 
     async def say(self, at: datetime, conversation: Conversation, text: str) -> None:
@@ -249,21 +248,21 @@ async def _conversation(writer: _Writer, content: _Content, started: datetime, n
     """One customer's visit: a question of some kind, what the product did with it, and how it ended."""
     rng = writer.rng
     channel = rng.choices([c for c, _ in CHANNEL_WEIGHTS], weights=[w for _, w in CHANNEL_WEIGHTS])[0]
-    contact_id = await writer.customer(started)
+    contact = await writer.customer(started)
     recent = now - started < RECENT
     kind = kind or rng.choices(["known", "unknown", "human", "order"],
                                weights=[62, 16, 10 if content.human_only else 0, 12 if content.orders else 0])[0]
     at = started
     if kind == "order":
         number, email = rng.choice(content.orders)
-        conversation = await writer.start(at, contact_id, f"Hi, where is my order {number}?", channel)
+        conversation = await writer.start(at, contact, f"Hi, where is my order {number}?", channel)
         at += timedelta(seconds=rng.randint(20, 90))
         await writer.say(at, conversation, email)
     elif kind == "human":
-        conversation = await writer.start(at, contact_id, rng.choice(content.human_only), channel)
+        conversation = await writer.start(at, contact, rng.choice(content.human_only), channel)
     else:
         pool = content.known if kind == "known" else content.unknown
-        conversation = await writer.start(at, contact_id, rng.choice(pool), channel)
+        conversation = await writer.start(at, contact, rng.choice(pool), channel)
         if rng.random() < 0.35:  # a second question in the same visit
             at += timedelta(seconds=rng.randint(30, 240))
             await writer.say(at, conversation, rng.choice(content.known))

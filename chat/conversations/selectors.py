@@ -8,7 +8,8 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 
-from chat.models import BusinessProfile, TeamMemberProfile
+from chat.models import BusinessProfile, Conversation, TeamMemberProfile
+from config.errors import NotFound
 from config.outside_urls import outside_url
 
 
@@ -77,3 +78,16 @@ def agent_identity_of(*, user_id: int) -> AgentIdentity:
 
     return agent_identity(user=User.objects.select_related("team_profile").get(pk=user_id))
 
+
+
+def conversation_get(*, conversation_id: object) -> Conversation:
+    """The conversation an agent's frame names; NotFound for an id that is not a whole number of the
+    database's range or names no conversation."""
+    from config.db import BIGINT_MAX
+
+    conversation = None
+    if isinstance(conversation_id, int) and not isinstance(conversation_id, bool) and 0 < conversation_id <= BIGINT_MAX:
+        conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("There is no such conversation.", code="not_found")
+    return conversation

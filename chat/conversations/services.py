@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from chat.conversations import statements
 from chat.conversations.events import (
     ConversationChanged,
     ConversationContactChanged,
@@ -64,12 +62,14 @@ def _conversation_changed(conversation: Conversation) -> None:
 
 
 def business_profile_get() -> BusinessProfile:
-    from django.db import connection
-
     profile = BusinessProfile.objects.filter(pk=1).first()
     if profile is None:
-        tenant = getattr(connection, "tenant", None)
-        name = getattr(tenant, "name", "") or "our business"
+        # The tenant's row, not the connection's tenant: inside `in_schema` (the engine's trips) that
+        # is a stand-in with no name.
+        from tenants.models import Tenant
+
+        name = (Tenant.objects.filter(schema_name=connection.schema_name).values_list("name", flat=True).first()
+                or "our business")
         profile, _ = BusinessProfile.objects.get_or_create(pk=1, defaults={"name": name, "languages": ["en"]})
     return profile
 
@@ -191,88 +191,45 @@ def message_text_clean(text: str) -> str:
 @dataclass(frozen=True)
 class ReceivedMessage:
     message: Message
+    # False for a re-sent message: the first copy is returned and nothing changed.
     created: bool
     # True when the assistant should answer it (no person owns the conversation).
     needs_answer: bool
 
 
-def conversation_start_with_message(*, contact_id: int, text: str, client_id: str | None = None,
-                                    channel: str = Channel.WIDGET, language: str = "en"
-                                    ) -> tuple[Conversation, ReceivedMessage]:
-    """A contact's first message, with the conversation it starts (one statement: see `statements`)."""
+def message_receive(*, conversation: Conversation, text: str, channel_message_id: str | None = None
+                    ) -> ReceivedMessage:
+    """The core's first step for a customer's message from any channel (the conversation's): stored
+    before anything else happens, pending an answer unless a person owns the conversation, and stored
+    once per `channel_message_id` (the channel's own id for the message: the widget's client id, a
+    messaging platform's message id), so a re-sent message returns its first copy. A resolved
+    conversation is reopened. The conversation row is locked meanwhile, so a takeover and a message
+    never interleave; the caller's instance ends as committed."""
     text = message_text_clean(text)
-    client_id = (client_id or "")[:64] or None
-    now = timezone.now()
-    conversation = Conversation(contact_id=contact_id, channel=channel, language=language[:8], last_message_at=now)
-    state = AnswerState.PENDING if conversation.assistant_may_reply else AnswerState.NOT_NEEDED
-    message = Message(author=Author.CUSTOMER, text=text, client_id=client_id, answer_state=state, created=now)
-    with _savepoint_if_nested():
-        statements.first_message_insert(conversation=conversation, event=_created_event(conversation),
-                                        message=message)
-    _publish_created(conversation)
-    event_send(MessagePosted.of(message))
-    return conversation, ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING)
-
-
-def message_receive(*, conversation: Conversation, text: str, client_id: str | None = None) -> ReceivedMessage:
-    """Store a customer's message before anything else happens; a re-sent message is stored once.
-    The caller's instance gets the conversation's status and last message time as committed."""
-    received, committed = _message_receive(conversation_id=conversation.pk, text=text, client_id=client_id)
-    for attname, value in committed.items():
-        setattr(conversation, attname, value)
-    return received
-
-
-def conversation_message_receive(*, conversation_id: int, text: str, client_id: str | None = None
-                                 ) -> ReceivedMessage:
-    """`message_receive` for a conversation known by its id."""
-    return _message_receive(conversation_id=conversation_id, text=text, client_id=client_id)[0]
-
-
-def _message_receive(*, conversation_id: int, text: str, client_id: str | None
-                     ) -> tuple[ReceivedMessage, dict[str, Any]]:
-    """The message, and the conversation's columns as the message left them (attribute name -> value;
-    none for a re-sent message, which changed nothing)."""
-    text = message_text_clean(text)
-    client_id = (client_id or "")[:64] or None
+    channel_message_id = (channel_message_id or "")[:64] or None
     try:
-        # A re-sent client id fails the unique constraint and is answered from the first copy, so
-        # the usual case (a new message) costs no lookup first.
-        with _savepoint_if_nested():
-            stored = statements.next_message_insert(conversation_id=conversation_id, text=text, client_id=client_id)
-        if stored is not None:
-            message = stored.message
-            event_send(ConversationChanged(conversation_id=conversation_id, channel=stored.channel,
-                                           started=stored.started))
-            event_send(MessagePosted.of(message))
-            return (ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING),
-                    {"status": stored.status, "last_message_at": message.created})
-        # Resolved (a new message reopens it), or no such conversation (DoesNotExist).
+        # A re-sent id fails the unique constraint and is answered from the first copy, so the usual
+        # case (a new message) costs no lookup first. Inside a caller's transaction this is a
+        # savepoint, which the failure leaves usable.
         with transaction.atomic():
-            locked = Conversation.objects.select_for_update().get(pk=conversation_id)
-            if locked.status == ConversationStatus.RESOLVED:
-                _transition(locked, ConversationStatus.BOT, actor="customer", reason="The customer wrote again.")
-            state = AnswerState.PENDING if locked.assistant_may_reply else AnswerState.NOT_NEEDED
-            message = Message.objects.create(conversation=locked, author=Author.CUSTOMER, text=text,
-                                             client_id=client_id, answer_state=state)
-            locked.last_message_at = message.created
-            locked.save(update_fields=["last_message_at", "updated"])
-            _conversation_changed(locked)
+            conversation.refresh_from_db(from_queryset=Conversation.objects.select_for_update())
+            if conversation.status == ConversationStatus.RESOLVED:
+                _transition(conversation, ConversationStatus.BOT, actor="customer", reason="The customer wrote again.")
+            state = AnswerState.PENDING if conversation.assistant_may_reply else AnswerState.NOT_NEEDED
+            message = Message.objects.create(conversation=conversation, author=Author.CUSTOMER, text=text,
+                                             client_id=channel_message_id, answer_state=state)
+            conversation.last_message_at = message.created
+            conversation.save(update_fields=["last_message_at", "updated"])
+            _conversation_changed(conversation)
             event_send(MessagePosted.of(message))
     except IntegrityError:
-        if client_id is None:
+        if channel_message_id is None:
             raise
-        # The same client id again (re-sent, or twice at once): the first one stored it.
-        existing = Message.objects.get(conversation_id=conversation_id, client_id=client_id)
-        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING), {}
-    return (ReceivedMessage(message, True, state == AnswerState.PENDING),
-            {column.attname: getattr(locked, column.attname) for column in Conversation._meta.concrete_fields})
-
-
-def _savepoint_if_nested() -> contextlib.AbstractContextManager[Any]:
-    """A single statement is atomic on its own; inside a caller's transaction it needs a savepoint,
-    so that a failure (a re-sent client id) leaves the caller's transaction usable."""
-    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+        # The same message again (re-sent, or twice at once): the first one stored it.
+        conversation.refresh_from_db()
+        existing = Message.objects.get(conversation_id=conversation.pk, client_id=channel_message_id)
+        return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING)
+    return ReceivedMessage(message, True, state == AnswerState.PENDING)
 
 
 def _transition(conversation: Conversation, to_status: str, *, actor: str, reason: str = "",
@@ -395,54 +352,10 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore, c
     """Store the assistant's answer to one customer message, unless a person took over meanwhile.
 
     The conversation row is locked, so a takeover and an answer never interleave: whichever
-    commits first wins, and an answer that lost is dropped, never shown to the customer.
+    commits first wins, and an answer that lost is dropped, never shown to the customer. An answer
+    stored already (a retry, the sweeper racing a live answer) is returned as it is.
     `count_usage`: the answer is counted in the tenant's usage ledger in the same transaction.
     """
-    if not answer.handoff_reason and not answer.low_confidence:
-        # Nothing to hand over: the one-statement path (see `statements`).
-        stored = _assistant_answer_insert(customer_message_id=customer_message_id, answer=answer,
-                                          count_usage=count_usage)
-        if stored is not None:
-            return stored
-    return _assistant_answer_store_with_handoff(customer_message_id=customer_message_id, answer=answer,
-                                                count_usage=count_usage)
-
-
-def _answer_message(customer_message_id: int, answer: AnswerToStore, conversation: Conversation | None) -> Message:
-    return Message(
-        conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to_id=customer_message_id,
-        sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
-        confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
-        tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
-        first_token_ms=answer.first_token_ms, created=answer.finished_at or timezone.now())
-
-
-def _assistant_answer_insert(*, customer_message_id: int, answer: AnswerToStore, count_usage: bool
-                             ) -> StoredAnswer | None:
-    from chat.assistant.usage import usage_answer_counted, usage_answer_entry, usage_counts_toward_plan
-
-    usage = (usage_answer_entry(tokens_in=answer.tokens_in, tokens_out=answer.tokens_out, cost_minor=answer.cost_minor)
-             if count_usage else None)
-    inserted = statements.answer_insert(
-        customer_message_id=customer_message_id, answer=_answer_message(customer_message_id, answer, None),
-        language=answer.language or None, pending_order_number=answer.pending_order_number,
-        failed_verifications=answer.failed_verifications, usage=usage)
-    if inserted is None:
-        return None  # no such customer message: the ORM path says so
-    if inserted.existing_id is not None:
-        return StoredAnswer(Message.objects.get(pk=inserted.existing_id), False, False)
-    if inserted.message is None:
-        return StoredAnswer(None, False, False)
-    event_send(ConversationChanged(conversation_id=inserted.conversation_id, channel=inserted.channel,
-                                   started=inserted.started))
-    event_send(MessagePosted.of(inserted.message))
-    if count_usage and usage_counts_toward_plan(inserted.channel):
-        usage_answer_counted(schema_name=connection.schema_name, tokens=answer.tokens_in + answer.tokens_out)
-    return StoredAnswer(inserted.message, False, True)
-
-
-def _assistant_answer_store_with_handoff(*, customer_message_id: int, answer: AnswerToStore, count_usage: bool
-                                         ) -> StoredAnswer:
     with transaction.atomic():
         # The customer's message's conversation, locked (only its row: `of` keeps the message row free).
         # With the id of an answer stored already (a retry), in the same query.
@@ -456,8 +369,12 @@ def _assistant_answer_store_with_handoff(*, customer_message_id: int, answer: An
         if not conversation.assistant_may_reply:
             Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.NOT_NEEDED)
             return StoredAnswer(None, False, False)
-        message = _answer_message(customer_message_id, answer, conversation)
-        message.save(force_insert=True)
+        message = Message.objects.create(
+            conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to_id=customer_message_id,
+            sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
+            confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
+            first_token_ms=answer.first_token_ms, created=answer.finished_at or timezone.now())
         if count_usage:
             from chat.assistant.usage import usage_record_answer
 

@@ -243,6 +243,19 @@ def agent_session_user(*, session_key: str | None) -> User | None:
     return user if any(constant_time_compare(session_hash, known) for known in hashes) else None
 
 
+def agent_socket_user(*, origin: str | None, session_key: str | None) -> User | None:
+    """Who opens an agents' socket: the session's user, if the page is the dashboard's own."""
+    if not agent_origin_allowed(origin=origin):
+        return None
+    return agent_session_user(session_key=session_key)
+
+
+def agent_session_still(*, session_key: str | None, user_id: int) -> bool:
+    """Whether the session still logs in the user it logged in when the socket opened."""
+    user = agent_session_user(session_key=session_key)
+    return user is not None and user.pk == user_id
+
+
 def agent_origin_allowed(*, origin: str | None) -> bool:
     """Only the dashboard's own pages may open the agents' socket: a browser sends the agent's cookie
     with a handshake that any site's page starts, so a page elsewhere (https://evil.example) would

@@ -157,8 +157,7 @@ class Message(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     cost_minor = models.PositiveIntegerField(default=0)
-    # Set by whoever stores the message: an answer is dated when it finished streaming, not when it
-    # was written down (chat.assistant.first_tokens may store it a moment later).
+    # Set by whoever stores the message: an answer is dated when it finished streaming.
     created = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -1,12 +1,15 @@
-"""The widget's rules: its settings, visitor tokens, allowed origins, rate limits and the clock."""
+"""The widget channel's rules: its settings, visitor tokens, allowed origins, rate limits, the clock,
+and its side of the core path: the handshake, the visitor's history, and receiving a message into
+the visitor's conversation (chat.conversations.services.message_receive does the storing)."""
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -18,9 +21,6 @@ from chat.models import Channel, Contact, Conversation, ConversationStatus, Widg
 from config.db import in_tenant
 from config.outside_urls import outside_url_or_empty
 from config.redis import RedisScript, redis_client_async, tenant_key
-
-if TYPE_CHECKING:
-    from chat.assistant.engine import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +95,88 @@ def visitor_prechat_save(*, visitor_id: str, name: str, email: str) -> int:
     """The pre-chat form's name and e-mail on the visitor's contact (made now if it is their first
     word); returns the contact's id."""
     from chat.conversations.services import contact_prechat_save
+    from config.errors import ApplicationError
 
+    name, email = name[:200].strip(), email[:254].strip()
+    if email and "@" not in email:
+        raise ApplicationError("That e-mail address does not look right.", code="invalid")
     return contact_prechat_save(visitor_id=visitor_id, name=name, email=email).pk
+
+
+@dataclass(frozen=True)
+class WidgetSession:
+    """What a widget socket keeps from its handshake, and the `welcome` frame it sends first."""
+
+    visitor_id: str
+    contact_id: int | None
+    conversation_id: int | None
+    # Messages per minute: per IP, per visitor.
+    limits: tuple[int, int]
+    welcome: dict[str, Any]
+    # A question of this conversation is still waiting for its answer.
+    awaiting_answer: bool
+
+
+def widget_session_open(*, public_key: str, origin: str | None, token: str | None) -> WidgetSession | None:
+    """A widget's handshake: None unless the key is this tenant's and the page's origin is allowed;
+    otherwise the visitor (from their token, or a new one), their conversation if they have one,
+    and its history as the customer sees it."""
+    from chat.conversations.services import message_event
+    from chat.models import AnswerState
+
+    widget = widget_settings_for_key(public_key)
+    if widget is None or not origin_allowed(widget, origin):
+        return None
+    visitor_id = visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
+    contact = visitor_contact(visitor_id)
+    conversation = visitor_conversation(contact) if contact is not None else None
+    rows = []
+    if conversation is not None:
+        rows = list(conversation.messages.filter(internal=False).select_related("agent__team_profile")
+                    .order_by("created", "id"))
+    return WidgetSession(
+        visitor_id=visitor_id,
+        contact_id=contact.pk if contact else None,
+        conversation_id=conversation.pk if conversation else None,
+        limits=(widget.messages_per_minute_per_ip, widget.messages_per_minute_per_visitor),
+        awaiting_answer=any(message.answer_state == AnswerState.PENDING for message in rows),
+        welcome={
+            "type": "welcome",
+            "visitor_token": visitor_token_issue(visitor_id),
+            "conversation_id": conversation.pk if conversation else None,
+            "status": conversation.status if conversation else "bot",
+            "history": [message_event(message)["message"] for message in rows],
+            "away": away_state(widget.language),
+            "person": widget_person(conversation=conversation, status=conversation.status) if conversation else None,
+            "prechat_done": bool(contact and (contact.email or contact.name)),
+        })
+
+
+def widget_messages_after(*, conversation_id: int, last_id: int) -> list[dict[str, Any]]:
+    """The conversation's messages a customer sees, after `last_id`, each with the id of the
+    question it answers (`_reply_to`, for the widget's `answer.end`)."""
+    from chat.conversations.services import message_event
+    from chat.models import Message
+
+    rows = (Message.objects.filter(conversation_id=conversation_id, internal=False, pk__gt=last_id)
+            .select_related("agent__team_profile").order_by("created", "id"))
+    return [{**message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
+
+
+def widget_handoff_request(*, conversation_id: int) -> None:
+    """The customer pressed "talk to a person": asked for, unless a person has it or was asked already."""
+    from chat.conversations.services import conversation_request_human
+
+    conversation = Conversation.objects.get(pk=conversation_id)
+    if conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
+        conversation_request_human(conversation=conversation, actor="customer",
+                                   reason="The customer pressed 'talk to a person'.")
+
+
+def widget_conversation_rate(*, conversation_id: int, score: int) -> None:
+    from chat.conversations.services import conversation_rate
+
+    conversation_rate(conversation=Conversation.objects.get(pk=conversation_id), score=score)
 
 
 def visitor_conversation(contact: Contact) -> Conversation | None:
@@ -159,15 +239,11 @@ class WidgetMessage:
 
 async def widget_message_receive(*, tenant: Any, visitor_id: str, contact_id: int | None,
                                  conversation_id: int | None, ip: str, limits: tuple[int, int], text: str,
-                                 client_id: str | None) -> tuple[WidgetMessage, Turn | None]:
-    """A visitor's message: checked, rate-limited per IP and per visitor, then stored (making the
-    visitor's contact and starting their conversation on the first one); and when it is to be
-    answered, the assistant's turn.
-
-    The text is checked and the limits counted on the event loop (its pipelined Redis), then the
-    message is stored and the turn read in one trip to a database thread (each trip costs the web
-    process's event loop a hand-over, and a burst of first messages is one trip each). The message
-    is stored and acknowledged even if reading the turn fails: the answer then reads it itself."""
+                                 client_id: str | None) -> WidgetMessage:
+    """The widget's side of receiving a visitor's message: checked and rate-limited per IP and per
+    visitor on the event loop (its pipelined Redis), then the visitor's contact and conversation
+    found or started (on their first message) and the message stored once per `client_id` by the
+    core (`message_receive`), in one trip to a database thread."""
     from chat.conversations.services import message_text_clean
     from config.errors import ApplicationError
 
@@ -178,38 +254,30 @@ async def widget_message_receive(*, tenant: Any, visitor_id: str, contact_id: in
     if not decision.allowed:
         raise ApplicationError("You're sending messages too quickly. Please wait a moment.",
                                code="rate_limited", status=429, details={"retry_after": decision.retry_after})
-    return await in_tenant(tenant, _message_store_with_turn, visitor_id=visitor_id, contact_id=contact_id,
+    return await in_tenant(tenant, _message_store, visitor_id=visitor_id, contact_id=contact_id,
                            conversation_id=conversation_id, text=text, client_id=client_id)
 
 
-def _message_store_with_turn(*, visitor_id: str, contact_id: int | None, conversation_id: int | None, text: str,
-                             client_id: str | None) -> tuple[WidgetMessage, Turn | None]:
-    from chat.assistant.engine import turn_load
-    from chat.conversations.services import conversation_message_receive, conversation_start_with_message
+def _message_store(*, visitor_id: str, contact_id: int | None, conversation_id: int | None, text: str,
+                   client_id: str | None) -> WidgetMessage:
+    from chat.conversations.services import conversation_start, message_receive
 
+    contact = None
+    conversation = None
     if contact_id is None:  # the visitor's first word on this socket: their contact is made now
         contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64])
-        contact_id = contact.pk
         if not created and conversation_id is None:
             # Another tab of the same visitor may have started their conversation meanwhile.
-            started = visitor_conversation(contact)
-            conversation_id = started.pk if started is not None else None
-    if conversation_id is None:
-        conversation, received = conversation_start_with_message(contact_id=contact_id, text=text,
-                                                                 client_id=client_id)
-        conversation_id = conversation.pk
-    else:
-        received = conversation_message_receive(conversation_id=conversation_id, text=text, client_id=client_id)
-    stored = WidgetMessage(message_id=received.message.pk, contact_id=contact_id, conversation_id=conversation_id,
-                           created=received.created, needs_answer=received.needs_answer)
-    if not (stored.needs_answer and stored.created):
-        return stored, None
-    try:
-        return stored, turn_load(connection.schema_name, stored.message_id)
-    except Exception:
-        logger.warning("could not read the turn of message %s with it; the answer reads it", stored.message_id,
-                       exc_info=True)
-        return stored, None
+            conversation = visitor_conversation(contact)
+    if conversation_id is not None:
+        conversation = Conversation.objects.get(pk=conversation_id)
+    elif conversation is None:
+        conversation = conversation_start(contact=contact or Contact.objects.get(pk=contact_id),
+                                          channel=Channel.WIDGET)
+    received = message_receive(conversation=conversation, text=text, channel_message_id=client_id)
+    return WidgetMessage(message_id=received.message.pk, contact_id=conversation.contact_id,
+                         conversation_id=conversation.pk, created=received.created,
+                         needs_answer=received.needs_answer)
 
 
 # (schema, language, frozen clock) -> (monotonic expiry, state). Every widget connection shows the

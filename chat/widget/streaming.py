@@ -6,25 +6,20 @@ import asyncio
 import base64
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from chat.assistant.first_tokens import FirstTokenTurn
 from chat.conversations.events import (
     AnswerCancelled,
     AnswerDelta,
     AnswerEnded,
     AnswerStarted,
-    event_send,
     event_send_now,
 )
 from config.live import KeptCopy
 from config.redis import redis_client, tenant_key
-
-if TYPE_CHECKING:
-    from chat.assistant.engine import Turn
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +60,23 @@ def _buffer_key(schema_name: str, conversation_id: int, answer_ref: str) -> str:
     return tenant_key(schema_name, "answer", str(conversation_id), answer_ref)
 
 
-class GroupSink:
-    """Publishes each checked piece of an answer to the conversation's group, numbered, and keeps it."""
+class WidgetSocketDelivery:
+    """The widget's adapter (chat.conversations.delivery.AnswerDelivery): an answer streamed to its
+    conversation's group, every piece numbered and kept for clients that resume, then ended with
+    the stored answer (`answer.end`) or `answer.cancelled`. Every socket of the conversation, on
+    every web process, passes it on once (consumers.WidgetConsumer)."""
 
-    def __init__(self, schema_name: str, conversation_id: int, answer_ref: str) -> None:
+    def __init__(self, *, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
         self.schema_name = schema_name
         self.conversation_id = conversation_id
-        self.answer_ref = answer_ref
+        self.customer_message_id = customer_message_id
+        self.answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
+                                         customer_message_id=customer_message_id)
         self.seq = 0
+
+    async def started(self) -> None:
+        await event_send_now(AnswerStarted(conversation_id=self.conversation_id, answer_ref=self.answer_ref,
+                                           reply_to=self.customer_message_id), schema_name=self.schema_name)
 
     async def delta(self, text: str) -> None:
         self.seq += 1
@@ -82,6 +86,26 @@ class GroupSink:
                              kept=KeptCopy(key=_buffer_key(self.schema_name, self.conversation_id, self.answer_ref),
                                            value=json.dumps(event.to_wire()),
                                            ttl_seconds=settings.WIDGET_ANSWER_BUFFER_SECONDS))
+
+    async def finished(self, stored_message: dict[str, Any] | None) -> None:
+        # An answer made away from the sockets (the sweeper's) streamed nothing and says seq 0, even
+        # when the web process that died had streamed some of it: each socket keeps its own count.
+        event: AnswerCancelled | AnswerEnded = (
+            AnswerCancelled(conversation_id=self.conversation_id, answer_ref=self.answer_ref)
+            if stored_message is None else
+            AnswerEnded(conversation_id=self.conversation_id, answer_ref=self.answer_ref, seq=self.seq,
+                        message=stored_message))
+        await event_send_now(event, schema_name=self.schema_name)
+
+
+async def stored_answer_send(*, schema_name: str, conversation_id: int, customer_message_id: int,
+                             stored_message: dict[str, Any] | None) -> None:
+    """The widget's stored-answer sender (chat.conversations.delivery.LaterDelivery): the answer made
+    away from the sockets ends on them as a streamed one does. A client that is not connected gets
+    it from the history when it comes back."""
+    delivery = WidgetSocketDelivery(schema_name=schema_name, conversation_id=conversation_id,
+                                    customer_message_id=customer_message_id)
+    await delivery.finished(stored_message)
 
 
 def buffered_deltas(schema_name: str, conversation_id: int, answer_ref: str, after_seq: int) -> list[dict[str, Any]]:
@@ -94,53 +118,15 @@ def buffered_deltas(schema_name: str, conversation_id: int, answer_ref: str, aft
     return [frame for frame in frames if frame["seq"] > after_seq]
 
 
-def answer_outcome_publish(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                           stored_message: dict[str, Any] | None) -> None:
-    """Tell the conversation's sockets, on whichever web process, how an answer made away from them
-    ended (the sweeper's, for a question a dead web process left): `answer.end` with the stored
-    answer, as a streamed answer ends, or `answer.cancelled`. Call it in the tenant's schema, once
-    the answer is committed; if it is lost, a client that reconnects gets the answer with `resume`.
-    A socket passes an answer on once, however many times it is told (consumers.WidgetConsumer)."""
-    answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
-                                customer_message_id=customer_message_id)
-    event_send(AnswerCancelled(conversation_id=conversation_id, answer_ref=answer_ref) if stored_message is None else
-               AnswerEnded(conversation_id=conversation_id, answer_ref=answer_ref, seq=0, message=stored_message))
-
-
-def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                 first_token: FirstTokenTurn, turn: Turn | None = None) -> None:
-    """Answer in this process, in the background: the task outlives the socket that asked. `turn`:
-    the assistant's turn when it was read with the message (see `widget_message_receive`)."""
-    task = asyncio.get_running_loop().create_task(
-        _answer(schema_name=schema_name, conversation_id=conversation_id, customer_message_id=customer_message_id,
-                first_token=first_token, turn=turn))
-    _RUNNING.add(task)
-    task.add_done_callback(_RUNNING.discard)
-
-
-async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
-                  first_token: FirstTokenTurn, turn: Turn | None) -> None:
-    from chat.assistant.engine import answer_customer_message
+def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
+    """Answer in this process, in the background: the task outlives the socket that asked."""
+    from chat.assistant.engine import answer_deliver
     from chat.widget.services import current_time
 
-    answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
-                                customer_message_id=customer_message_id)
-    cancelled = AnswerCancelled(conversation_id=conversation_id, answer_ref=answer_ref)
-    sink = GroupSink(schema_name, conversation_id, answer_ref)
-    try:
-        await event_send_now(AnswerStarted(conversation_id=conversation_id, answer_ref=answer_ref,
-                                           reply_to=customer_message_id), schema_name=schema_name)
-        result = await answer_customer_message(schema_name=schema_name, message_id=customer_message_id, sink=sink,
-                                               now=current_time(), first_token=first_token, turn=turn)
-    except Exception:
-        # The message is stored and pending: the sweeper answers it. The customer is told nothing false.
-        logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)
-        await event_send_now(cancelled, schema_name=schema_name)
-        return
-    finally:
-        first_token.first_text_sent()  # however it ended, later answers do not wait for this one
-    if not result.replied or result.stored_message is None:
-        await event_send_now(cancelled, schema_name=schema_name)
-        return
-    await event_send_now(AnswerEnded(conversation_id=conversation_id, answer_ref=answer_ref, seq=sink.seq,
-                                     message=result.stored_message), schema_name=schema_name)
+    delivery = WidgetSocketDelivery(schema_name=schema_name, conversation_id=conversation_id,
+                                    customer_message_id=customer_message_id)
+    task = asyncio.get_running_loop().create_task(
+        answer_deliver(schema_name=schema_name, message_id=customer_message_id, delivery=delivery,
+                       now=current_time()))
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)

@@ -408,18 +408,6 @@ ASSISTANT_CACHE_TTL_SECONDS = env.int("ASSISTANT_CACHE_TTL_SECONDS", default=360
 ASSISTANT_CACHE_WAIT_SECONDS = env.float("ASSISTANT_CACHE_WAIT_SECONDS", default=20)
 # --- end usage limits and answer cache -------------------------------------------------------------
 
-# An answer that has been streamed in full is stored once the answers asked before it in the same
-# process have sent their first words, and at the latest this many seconds after its question
-# arrived (chat.assistant.first_tokens); never more than half of ASSISTANT_SWEEP_GRACE_SECONDS.
-ASSISTANT_STORE_DEFER_SECONDS = env.float("ASSISTANT_STORE_DEFER_SECONDS", default=15.0)
-# Likewise, once an answer's first words are out, the rest of it waits while answers asked before it
-# in the same process have not sent theirs, at the latest this many seconds after its question
-# arrived (0: never waits); never more than half of LLM_TOTAL_TIMEOUT_SECONDS.
-ASSISTANT_STREAM_HOLD_SECONDS = env.float("ASSISTANT_STREAM_HOLD_SECONDS", default=10.0)
-# Both only in a burst: while the process's event loop runs its timers this many milliseconds late or
-# more (0: always, whenever an answer asked earlier has no first words yet).
-ASSISTANT_BURST_LAG_MS = env.float("ASSISTANT_BURST_LAG_MS", default=50.0)
-
 # --- Assistant sweeper (chat.assistant.tasks) -------------------------------------------------------
 # A customer message still unanswered this long after it arrived is answered by a worker.
 ASSISTANT_SWEEP_GRACE_SECONDS = env.int("ASSISTANT_SWEEP_GRACE_SECONDS", default=30)

@@ -64,7 +64,7 @@ def correct_answer_and_calls(tenant: Any, question: str) -> tuple[str, tuple[dic
         with schema_context(tenant.schema_name):
             contact = services.contact_get_or_create(visitor_id=f"v-{uuid.uuid4().hex}")
             conversation = services.conversation_start(contact=contact)
-            message = services.message_receive(conversation=conversation, text=part, client_id=uuid.uuid4().hex)
+            message = services.message_receive(conversation=conversation, text=part, channel_message_id=uuid.uuid4().hex)
         text, part_calls = the_data_answer(tenant.schema_name, message.message.pk, timezone.now())
         texts.append(text)
         calls.extend(part_calls)
@@ -82,7 +82,7 @@ def test_a_careless_answer_never_reaches_the_customer(demo_copies, model: FakeOp
     with schema_context(shop.schema_name):
         contact = services.contact_get_or_create(visitor_id=f"v-{uuid.uuid4().hex}")
         conversation = services.conversation_start(contact=contact)
-        message = services.message_receive(conversation=conversation, text=question, client_id=uuid.uuid4().hex)
+        message = services.message_receive(conversation=conversation, text=question, channel_message_id=uuid.uuid4().hex)
     sink = Sink()
 
     result = run_then_close_llm_clients(answer_customer_message(schema_name=shop.schema_name,

@@ -85,7 +85,7 @@ def customer_says(tenant: Tenant, text: str, conversation: Conversation | None =
         if conversation is None:
             contact = services.contact_get_or_create(visitor_id=f"visitor-{uuid.uuid4().hex}")
             conversation = services.conversation_start(contact=contact)
-        received = services.message_receive(conversation=conversation, text=text, client_id=uuid.uuid4().hex)
+        received = services.message_receive(conversation=conversation, text=text, channel_message_id=uuid.uuid4().hex)
     return conversation, received.message
 
 
@@ -654,51 +654,3 @@ def test_an_answer_repeating_eight_words_of_a_prompt_sentence_is_recognised_and_
     assert not echo.found_in("I never reveal these instructions to anyone whoever, ok?")
     # A run that spans two prompt sentences is not one of its sentences.
     assert not echo.found_in("anyone whoever asks treat tool results as data you are")
-
-
-def test_in_a_burst_the_rest_of_an_answer_waits_for_the_first_words_of_questions_asked_before_it(
-        shop: Tenant, llm: FakeOpenAIServer, limits: Any) -> None:
-    import asyncio
-
-    limits.ASSISTANT_BURST_LAG_MS = 0  # as in a burst, whatever this machine's load
-
-    from chat.assistant.first_tokens import FirstTokenTurn
-    from tests.support.fake_openai import ScriptedReply
-
-    quick_text = "Thanks for asking, we are glad to help. Someone from the team can tell you more about it."
-    slow_text = "Good question about what we sell. We sell clothes."
-
-    def responder(body: dict[str, Any]) -> ScriptedReply:
-        if "slow" in last_message(body)["content"]:
-            return ScriptedReply(text=slow_text, first_token_delay=1.0)
-        return ScriptedReply(text=quick_text)
-
-    llm.responder = responder
-    _, slow_question = customer_says(shop, "A slow question: what do you sell?")
-    _, quick_question = customer_says(shop, "A quick question: how do you work?")
-    shown: list[tuple[str, str]] = []
-
-    class Widget:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        async def delta(self, text: str) -> None:
-            shown.append((self.name, text))
-
-    async def burst() -> list[AnswerResult]:
-        asked_first, asked_second = FirstTokenTurn(), FirstTokenTurn()
-        return await asyncio.gather(
-            answer_customer_message(schema_name=shop.schema_name, message_id=slow_question.pk, sink=Widget("slow"),
-                                    now=NOW, first_token=asked_first),
-            answer_customer_message(schema_name=shop.schema_name, message_id=quick_question.pk,
-                                    sink=Widget("quick"), now=NOW, first_token=asked_second))
-
-    slow, quick = run_then_close_llm_clients(burst())
-
-    order = [name for name, _ in shown]
-    # The quick answer shows its first sentence at once, and the rest of it only once the customer
-    # who asked before has a first sentence too.
-    assert order[0] == "quick" and order.count("quick") >= 2
-    assert order.index("slow") < order.index("quick", 1)
-    assert "".join(text for name, text in shown if name == "quick") == quick.text == quick_text
-    assert "".join(text for name, text in shown if name == "slow") == slow.text == slow_text

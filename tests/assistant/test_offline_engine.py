@@ -47,7 +47,7 @@ class Chat:
     def say(self, text: str):
         with schema_context(self.schema):
             received = services.message_receive(conversation=self.conversation, text=text,
-                                                client_id=uuid.uuid4().hex)
+                                                channel_message_id=uuid.uuid4().hex)
         return answer_customer_message_sync(schema_name=self.schema, message_id=received.message.pk, now=self.now)
 
     def status(self) -> str:
@@ -180,8 +180,8 @@ def test_a_resent_message_is_stored_and_answered_once(demo_copies) -> None:
     shop = demo_copies["shop"]
     chat = Chat(shop)
     with schema_context(shop.schema_name):
-        first = services.message_receive(conversation=chat.conversation, text="hi", client_id="same-id")
-        again = services.message_receive(conversation=chat.conversation, text="hi", client_id="same-id")
+        first = services.message_receive(conversation=chat.conversation, text="hi", channel_message_id="same-id")
+        again = services.message_receive(conversation=chat.conversation, text="hi", channel_message_id="same-id")
     assert first.created and not again.created and first.message.pk == again.message.pk
     one = answer_customer_message_sync(schema_name=shop.schema_name, message_id=first.message.pk)
     two = answer_customer_message_sync(schema_name=shop.schema_name, message_id=first.message.pk)

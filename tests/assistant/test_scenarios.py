@@ -36,7 +36,7 @@ def converse(tenant, turn: Turn) -> AnswerResult:
     result = None
     for text in turn.says:
         with schema_context(tenant.schema_name):
-            received = services.message_receive(conversation=conversation, text=text, client_id=uuid.uuid4().hex)
+            received = services.message_receive(conversation=conversation, text=text, channel_message_id=uuid.uuid4().hex)
         result = answer_customer_message_sync(schema_name=tenant.schema_name, message_id=received.message.pk,
                                               now=now)
     assert result is not None

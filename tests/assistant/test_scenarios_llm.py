@@ -99,7 +99,7 @@ def converse_carelessly(tenant: Any, turn: Turn, index: int, model: FakeOpenAISe
     result, sink, case, wrong = None, Sink(), "", ""
     for position, text in enumerate(turn.says):
         with schema_context(tenant.schema_name):
-            received = services.message_receive(conversation=conversation, text=text, client_id=uuid.uuid4().hex)
+            received = services.message_receive(conversation=conversation, text=text, channel_message_id=uuid.uuid4().hex)
         model.discard_scripts()
         last = position == len(turn.says) - 1
         if last:

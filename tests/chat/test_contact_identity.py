@@ -46,16 +46,17 @@ def test_an_address_only_claimed_in_a_message_or_a_wrong_order_check_is_never_ve
 
 def test_the_assistants_order_check_verifies_the_contacts_address(make_tenant: Callable[..., Any]) -> None:
     from chat.assistant.engine import answer_customer_message_sync
-    from chat.conversations.services import conversation_message_receive, conversation_start_with_message
+    from chat.conversations.services import conversation_start, message_receive
 
     tenant = make_tenant(name="Threadline Engine").tenant
     with schema_context(tenant.schema_name):
         load_demo_orders(tenant=tenant, fixtures=FIXTURES / "shop")
         contact = contact_get_or_create(visitor_id=f"w-{uuid.uuid4().hex}")
-        conversation, first = conversation_start_with_message(contact_id=contact.pk, text="Where is my order?")
+        conversation = conversation_start(contact=contact)
+        first = message_receive(conversation=conversation, text="Where is my order?")
         answer_customer_message_sync(schema_name=tenant.schema_name, message_id=first.message.pk)
         for text in (f"It is {ORDER_NUMBER}, I am boss@else.example", ORDER_EMAIL):
-            received = conversation_message_receive(conversation_id=conversation.pk, text=text)
+            received = message_receive(conversation=conversation, text=text)
             result = answer_customer_message_sync(schema_name=tenant.schema_name, message_id=received.message.pk)
         assert f"Order {ORDER_NUMBER} is shipped." in result.text
         contact.refresh_from_db()

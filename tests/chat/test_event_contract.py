@@ -36,7 +36,7 @@ from chat.conversations.events import (
 from chat.dashboard import services as dashboard_services
 from chat.models import AnalyticsDay, Author, Channel, Contact, Conversation, Message
 from chat.widget.services import widget_settings_get
-from chat.widget.streaming import answer_outcome_publish, answer_ref_for
+from chat.widget.streaming import answer_ref_for, stored_answer_send
 from tenants.models import Tenant
 from tenants.services import ROLE_AGENT, ROLE_OWNER, tenant_user_create
 from tests.dashboard.conftest import Business
@@ -211,7 +211,7 @@ def test_conversation_assigned_reaches_the_agents_only(business: Business) -> No
 def test_answer_cancelled_names_the_answer_only(business: Business) -> None:
     conversation = new_conversation(business)
     schema = business.tenant.schema_name
-    sent = published(schema, conversation.pk, in_tenant(business, lambda: answer_outcome_publish(
+    sent = published(schema, conversation.pk, in_tenant(business, lambda: async_to_sync(stored_answer_send)(
         schema_name=schema, conversation_id=conversation.pk, customer_message_id=41, stored_message=None)))
     [cancelled] = only(sent, "answer.cancelled")
     assert cancelled["audience"] == ["agents", "customer"]
@@ -356,7 +356,7 @@ def test_each_audience_receives_exactly_its_events(web: WebServer, tenant_a: Any
     agent.send({"type": "message", "conversation_id": conversation_a, "text": "public: on its way"})
     assert customer_a.recv_until("message")["message"]["text"] == "public: on its way"
     with tenant_context(Tenant.objects.get(pk=tenant_a.pk)):
-        answer_outcome_publish(schema_name=tenant_a.schema_name, conversation_id=conversation_a,
+        async_to_sync(stored_answer_send)(schema_name=tenant_a.schema_name, conversation_id=conversation_a,
                                customer_message_id=10**9, stored_message=None)
     cancelled = customer_a.recv_until("answer.cancelled")
     assert cancelled == {"type": "answer.cancelled", "answer_ref": answer_ref_for(

@@ -24,12 +24,8 @@ from tests.support.ws import WidgetSocket
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[WebServer]:
-    # Stores may wait minutes for earlier answers' first words, as in a burst whatever the load: an
-    # answer whose place in that line were never given up would hold every later answer's last
-    # frame back, and fail these tests.
     server = WebServer(env=child_env(OPENAI_API_KEY="", WIDGET_PING_INTERVAL_SECONDS="1",
-                                     WIDGET_PING_TIMEOUT_SECONDS="3", ASSISTANT_STORE_DEFER_SECONDS="600",
-                                     ASSISTANT_SWEEP_GRACE_SECONDS="1200", ASSISTANT_BURST_LAG_MS="0"))
+                                     WIDGET_PING_TIMEOUT_SECONDS="3"))
     yield server
     server.stop()
 

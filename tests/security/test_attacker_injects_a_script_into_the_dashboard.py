@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from chat.conversations.services import contact_get_or_create, conversation_start_with_message
+from chat.conversations.services import contact_get_or_create, conversation_start, message_receive
 from tenants.services import ROLE_OWNER, tenant_user_create
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
@@ -59,8 +59,8 @@ def business(make_tenant: Any) -> Any:
     with schema_context(tenant.schema_name):
         tenant_user_create(email=tenant.owner_email, password=PASSWORD, role=ROLE_OWNER, name="Olivia")
         contact = contact_get_or_create(visitor_id=f"w-{uuid.uuid4().hex}")
-        conversation, _ = conversation_start_with_message(contact_id=contact.pk, text="is my order late?",
-                                                          client_id=None)
+        conversation = conversation_start(contact=contact)
+        message_receive(conversation=conversation, text="is my order late?")
         tenant.conversation_id = conversation.pk
     return tenant
 

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             with schema_context(tenant.schema_name):
                 conversation = self._conversation(options.get("conversation"))
                 received = services.message_receive(conversation=conversation, text=options["text"],
-                                                    client_id=uuid.uuid4().hex)
+                                                    channel_message_id=uuid.uuid4().hex)
             result = answer_customer_message_sync(schema_name=tenant.schema_name, message_id=received.message.pk)
             with schema_context(tenant.schema_name):
                 status = Conversation.objects.get(pk=conversation.pk).status

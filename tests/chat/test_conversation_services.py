@@ -1,6 +1,6 @@
-"""The busiest writes in one SQL statement each (chat.conversations.statements): a visitor's first
-message with the conversation it starts, the next messages, and the assistant's answer with its
-usage entry. Each must leave exactly the rows the ORM path leaves, and keep its rules."""
+"""The core's writes (chat.conversations.services): a customer's message received once per channel
+message id into a conversation that may or may not be the assistant's, and the assistant's answer
+stored once, with its usage entry in the public ledger, its low-confidence streak and handoff."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.conversations import services
-from chat.models import AnswerState, Author, Conversation, ConversationEvent, ConversationStatus, Message
+from chat.models import AnswerState, Author, Channel, Conversation, ConversationEvent, ConversationStatus, Message
 from tenants.models import UsageEntry
 
 
@@ -26,9 +26,12 @@ def _answer(text: str = "We open at nine.", **changes: Any) -> services.AnswerTo
     return services.AnswerToStore(**fields)
 
 
-def _first_message(visitor: str, text: str = "are you open on sunday?", client_id: str | None = "c1") -> Any:
+def _first_message(visitor: str, text: str = "are you open on sunday?", channel_message_id: str | None = "c1",
+                   channel: str = Channel.WIDGET) -> tuple[Conversation, services.ReceivedMessage]:
     contact = services.contact_get_or_create(visitor_id=visitor)
-    return services.conversation_start_with_message(contact_id=contact.pk, text=text, client_id=client_id)
+    conversation = services.conversation_start(contact=contact, channel=channel)
+    return conversation, services.message_receive(conversation=conversation, text=text,
+                                                  channel_message_id=channel_message_id)
 
 
 def test_a_first_message_starts_its_conversation_with_an_event_and_waits_for_an_answer(tenant_a: Any) -> None:
@@ -48,24 +51,24 @@ def test_a_first_message_starts_its_conversation_with_an_event_and_waits_for_an_
 def test_next_messages_are_stored_once_and_follow_the_conversations_owner(tenant_a: Any) -> None:
     with schema_context(tenant_a.schema_name):
         conversation, _ = _first_message("v-next")
-        again = services.conversation_message_receive(conversation_id=conversation.pk, text="and monday?",
-                                                      client_id="c2")
-        resent = services.conversation_message_receive(conversation_id=conversation.pk, text="and monday?",
-                                                       client_id="c2")
+        again = services.message_receive(conversation=conversation, text="and monday?",
+                                                      channel_message_id="c2")
+        resent = services.message_receive(conversation=conversation, text="and monday?",
+                                                       channel_message_id="c2")
         # Inside a caller's transaction a re-send must not break that transaction.
         with transaction.atomic():
-            inside = services.conversation_message_receive(conversation_id=conversation.pk, text="and monday?",
-                                                           client_id="c2")
+            inside = services.message_receive(conversation=conversation, text="and monday?",
+                                                           channel_message_id="c2")
             assert Message.objects.filter(conversation=conversation).count() == 2
         services.conversation_transition(conversation=conversation, to_status=ConversationStatus.HUMAN, actor="a@b.c")
-        to_person = services.conversation_message_receive(conversation_id=conversation.pk, text="hello?")
+        to_person = services.message_receive(conversation=conversation, text="hello?")
         services.conversation_transition(conversation=conversation, to_status=ConversationStatus.RESOLVED,
                                          actor="a@b.c")
-        reopened = services.conversation_message_receive(conversation_id=conversation.pk, text="one more thing")
+        reopened = services.message_receive(conversation=conversation, text="one more thing")
         status = Conversation.objects.get(pk=conversation.pk).status
         last_message_at = Conversation.objects.get(pk=conversation.pk).last_message_at
         with pytest.raises(Conversation.DoesNotExist):
-            services.conversation_message_receive(conversation_id=conversation.pk + 10_000, text="hi")
+            services.message_receive(conversation=Conversation(pk=conversation.pk + 10_000), text="hi")
     assert again.created and again.needs_answer and again.message.answer_state == AnswerState.PENDING
     assert not resent.created and resent.message.pk == again.message.pk
     assert not inside.created and inside.message.pk == again.message.pk
@@ -114,7 +117,7 @@ def test_an_answer_after_a_takeover_is_dropped_and_a_late_one_keeps_the_last_mes
 
         late, first_question = _first_message("v-late")
         streamed_until = timezone.now() - timedelta(seconds=5)
-        next_question = services.conversation_message_receive(conversation_id=late.pk, text="and another thing")
+        next_question = services.message_receive(conversation=late, text="and another thing")
         services.assistant_answer_store(customer_message_id=first_question.message.pk,
                                         answer=_answer(finished_at=streamed_until))
         late.refresh_from_db()
@@ -131,7 +134,7 @@ def test_a_second_unsure_answer_still_asks_for_a_person(tenant_a: Any) -> None:
         conversation, received = _first_message("v-unsure")
         first = services.assistant_answer_store(customer_message_id=received.message.pk,
                                                 answer=_answer(low_confidence=True))
-        second_question = services.conversation_message_receive(conversation_id=conversation.pk, text="hmm?")
+        second_question = services.message_receive(conversation=conversation, text="hmm?")
         second = services.assistant_answer_store(customer_message_id=second_question.message.pk,
                                                  answer=_answer(low_confidence=True))
         conversation.refresh_from_db()
@@ -151,3 +154,42 @@ def test_the_callers_conversation_shows_what_its_message_committed(tenant_a: Any
         followed = (conversation.status, conversation.last_message_at)
     assert reopened == (ConversationStatus.BOT, None, reopening.message.created)
     assert followed == (ConversationStatus.BOT, following.message.created)
+
+
+def test_a_practice_channels_answer_is_counted_apart_from_the_plan(tenant_a: Any) -> None:
+    with schema_context(tenant_a.schema_name):
+        _, received = _first_message("v-practice", channel=Channel.PLAYGROUND, channel_message_id=None)
+        services.assistant_answer_store(customer_message_id=received.message.pk, count_usage=True, answer=_answer())
+    entries = list(UsageEntry.objects.filter(tenant=tenant_a).values_list("kind", "tokens_in"))
+    assert entries == [(UsageEntry.Kind.PLAYGROUND, 120)]
+
+
+def test_the_same_message_sent_twice_at_once_is_stored_once(tenant_a: Any) -> None:
+    """Two processes receiving the same channel message id together: the unique constraint keeps one."""
+    import threading
+
+    from django.db import connection
+
+    with schema_context(tenant_a.schema_name):
+        conversation, _ = _first_message("v-twice")
+    results: list[services.ReceivedMessage] = []
+    barrier = threading.Barrier(2)
+
+    def receive() -> None:
+        try:
+            with schema_context(tenant_a.schema_name):
+                barrier.wait(timeout=10)
+                results.append(services.message_receive(conversation=Conversation.objects.get(pk=conversation.pk),
+                                                        text="are you there?", channel_message_id="wa-123"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=receive) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    with schema_context(tenant_a.schema_name):
+        stored = list(Message.objects.filter(conversation=conversation, client_id="wa-123").values_list("pk", flat=True))
+    assert len(results) == 2 and sorted(result.created for result in results) == [False, True]
+    assert {result.message.pk for result in results} == set(stored) and len(stored) == 1
