@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 class AnswerDelivery(Protocol):
     """One answer's way to its customer. The core calls `started` once, `delta` with each checked
     piece of text as it may be shown, then `finished` once the answer is committed: with the stored
-    answer (`services.message_event`'s message), or None when none was stored (a person took the
+    answer (`events.message_wire`'s message), or None when none was stored (a person took the
     conversation, or answering failed and the sweeper will try again)."""
 
     async def started(self) -> None: ...

@@ -121,7 +121,7 @@ def widget_session_open(*, public_key: str, origin: str | None, token: str | Non
     """A widget's handshake: None unless the key is this tenant's and the page's origin is allowed;
     otherwise the visitor (from their token, or a new one), their conversation if they have one,
     and its history as the customer sees it."""
-    from chat.conversations.services import message_event
+    from chat.conversations.events import message_wire
     from chat.models import AnswerState
 
     widget = widget_settings_for_key(public_key)
@@ -145,7 +145,7 @@ def widget_session_open(*, public_key: str, origin: str | None, token: str | Non
             "visitor_token": visitor_token_issue(visitor_id),
             "conversation_id": conversation.pk if conversation else None,
             "status": conversation.status if conversation else "bot",
-            "history": [message_event(message)["message"] for message in rows],
+            "history": [message_wire(message) for message in rows],
             "away": away_state(widget.language),
             "person": widget_person(conversation=conversation, status=conversation.status) if conversation else None,
             "prechat_done": bool(contact and (contact.email or contact.name)),
@@ -155,12 +155,12 @@ def widget_session_open(*, public_key: str, origin: str | None, token: str | Non
 def widget_messages_after(*, conversation_id: int, last_id: int) -> list[dict[str, Any]]:
     """The conversation's messages a customer sees, after `last_id`, each with the id of the
     question it answers (`_reply_to`, for the widget's `answer.end`)."""
-    from chat.conversations.services import message_event
+    from chat.conversations.events import message_wire
     from chat.models import Message
 
     rows = (Message.objects.filter(conversation_id=conversation_id, internal=False, pk__gt=last_id)
             .select_related("agent__team_profile").order_by("created", "id"))
-    return [{**message_event(row)["message"], "_reply_to": row.in_reply_to_id} for row in rows]
+    return [{**message_wire(row), "_reply_to": row.in_reply_to_id} for row in rows]
 
 
 def widget_handoff_request(*, conversation_id: int) -> None:

@@ -136,7 +136,7 @@ def test_a_customer_message_reaches_the_customer_and_the_agents(business: Busine
     conversation = new_conversation(business)
     schema = business.tenant.schema_name
     sent = published(schema, conversation.pk, in_tenant(business, lambda: conversation_services.message_receive(
-        conversation=conversation, text="Where is my order?", client_id="c-1")))
+        conversation=conversation, text="Where is my order?", channel_message_id="c-1")))
     messages = only(sent, "message")
     assert {message["group"] for message in messages} == {conversation_group(schema, conversation.pk),
                                                           inbox_group(schema)}
