@@ -27,7 +27,7 @@ from chat.dashboard import selectors as dashboard_selectors
 from chat.widget import services as widget_services
 from chat.widget import streaming
 from config.db import BIGINT_MAX, in_tenant, in_thread
-from config.errors import ApplicationError
+from config.errors import ApplicationError, error_frame
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -137,14 +137,7 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
         try:
             await handler(content)
         except ApplicationError as exc:
-            extra: dict[str, Any] = {}
-            if exc.details:
-                extra["details"] = exc.details
-                if isinstance(exc.details, dict) and "retry_after" in exc.details:
-                    extra["retry_after"] = exc.details["retry_after"]
-            if content.get("client_id"):
-                extra["client_id"] = content["client_id"]
-            await self.send_error(exc.code, exc.message, **extra)
+            await self.send_json(error_frame(exc, client_id=content.get("client_id")))
         except Exception:
             logger.exception("widget frame %s failed", content["type"])
             await self.send_error("server_error", "Something went wrong on our side. Please try again.")
