@@ -122,10 +122,12 @@ Result = TypeVar("Result")
 
 @dataclass(frozen=True)
 class FormSubmission(Generic[Result]):
-    """What became of a posted form: the service's result, or the 4xx status to show the form again with."""
+    """What became of a posted form: the service's result, or the 4xx status to show the form again
+    with (and the service's error, already on the form, for a page that also says it elsewhere)."""
 
     status: int
     result: Result | None = None
+    error: ApplicationError | None = None
 
     @property
     def accepted(self) -> bool:
@@ -147,7 +149,7 @@ def form_submit(form: forms.BaseForm, submit: Callable[[dict[str, Any]], Result]
     except ApplicationError as error:
         logger.info("form refused: %s", error.code)
         form.add_error(_field_for(form, error, error_field), error.message)
-        return FormSubmission(status=error.status)
+        return FormSubmission(status=error.status, error=error)
 
 
 def _field_for(form: forms.BaseForm, error: ApplicationError, error_field: str | None) -> str | None:
