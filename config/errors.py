@@ -7,7 +7,8 @@ their own answer from it, they hand it to the function here for their medium:
   error's HTTP status, from `api_exception_handler` (DRF) or `json_errors` (a plain Django view).
 - HTML forms (the dashboard): `form_submit` shows the message on the form (on the field its details
   name, else above the form) and answers the page with the error's 4xx status; `errors_as_messages`
-  for a button that posts and redirects (the message is flashed on the next page).
+  for a button that posts and redirects (the message is flashed on the next page); `error_page` for
+  a page that cannot be shown at all (its own template, the error's status).
 - WebSocket frames: `error_frame`, the widget protocol's `{"type": "error", "code", "message", ...}`.
 - Management commands: `command_errors`, a `CommandError` with the message.
 
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from django.contrib import messages
 from django.core.management.base import CommandError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 if TYPE_CHECKING:
     from django import forms
@@ -133,6 +135,10 @@ class FormSubmission(Generic[Result]):
     def accepted(self) -> bool:
         return self.status < 400
 
+    @property
+    def message(self) -> str:
+        return self.error.message if self.error is not None else ""
+
 
 def form_submit(form: forms.BaseForm, submit: Callable[[dict[str, Any]], Result], *,
                 error_field: str | None = None) -> FormSubmission[Result]:
@@ -157,6 +163,28 @@ def _field_for(form: forms.BaseForm, error: ApplicationError, error_field: str |
         return error_field
     named = error.details.get("field") if isinstance(error.details, dict) else None
     return named if isinstance(named, str) and named in form.fields else None
+
+
+PageView = TypeVar("PageView", bound=Callable[..., HttpResponse])
+
+
+def error_page(template: str) -> Callable[[PageView], PageView]:
+    """For a page that cannot be shown at all when a service or selector refuses (an invitation link
+    that expired, say): the error's own page, `template` rendered with `error`, at the error's status.
+    Errors a form can show are caught first by `form_submit`."""
+
+    def decorate(view: PageView) -> PageView:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                return view(request, *args, **kwargs)
+            except ApplicationError as error:
+                logger.info("page refused: %s", error.code)
+                return render(request, template, {"error": error}, status=error.status)
+
+        return cast(PageView, wrapper)
+
+    return decorate
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,14 +21,18 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chat.assistant.engine import AnswerResult, answer_customer_message_sync
+from chat.conversations import services as conversation_services
 from chat.conversations.events import publish_after_commit, publish_agent_access_changed_after_commit
 from chat.conversations.services import business_profile_get
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
 from chat.models import (
     BusinessProfile,
     CannedResponse,
+    Channel,
     Conversation,
     ConversationEvent,
+    ConversationStatus,
     Invitation,
     TeamMemberProfile,
     WidgetSettings,
@@ -250,9 +255,15 @@ def conversation_assigned_event(*, conversation: Conversation, actor: Any) -> di
     }
 
 
-def conversation_assign(*, conversation: Conversation, assignee: Any | None, actor: Any) -> Conversation:
-    if assignee is not None and not assignee.is_active:
-        raise ValidationFailed("Conversations can be assigned only to people on the team.")
+def conversation_assign(*, conversation: Conversation, assignee_id: int | None, actor: Any) -> Conversation:
+    """Give the conversation to a team member (`assignee_id`), or to nobody (None)."""
+    assignee = None
+    if assignee_id is not None:
+        assignee = User.objects.filter(pk=assignee_id).first()
+        if assignee is None:
+            raise ValidationFailed("That person is not on the team.")
+        if not assignee.is_active:
+            raise ValidationFailed("Conversations can be assigned only to people on the team.")
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         locked.assignee = assignee
@@ -266,6 +277,22 @@ def conversation_assign(*, conversation: Conversation, assignee: Any | None, act
         publish_after_commit(conversation_id=locked.pk, to_conversation=False,
                              event=conversation_assigned_event(conversation=locked, actor=actor))
     return locked
+
+
+def conversation_action_apply(*, conversation: Conversation, action: str, agent: Any) -> None:
+    """One of the conversation page's buttons: take over, hand back, resolve, reopen."""
+    actor = agent.get_username()
+    if action == "take_over":
+        conversation_services.conversation_take_over(conversation=conversation, agent=agent)
+    elif action == "hand_back":
+        conversation_services.conversation_hand_back(conversation=conversation, agent=agent)
+    elif action == "resolve":
+        conversation_services.conversation_resolve(conversation=conversation, actor=actor)
+    elif action == "reopen":
+        conversation_services.conversation_transition(conversation=conversation, to_status=str(ConversationStatus.BOT),
+                                                      actor=actor, reason="Reopened.", kind="reopened")
+    else:
+        raise ValidationFailed("Unknown action.", code="unknown_action")
 
 
 # ----------------------------------------------------------------------------- presence
@@ -379,3 +406,54 @@ def widget_settings_update(*, display_name: str, greeting: str, primary_color: s
     widget.messages_per_minute_per_visitor = messages_per_minute_per_visitor
     widget.save()
     return widget
+
+
+# ----------------------------------------------------------------------------- playground
+
+@dataclass(frozen=True)
+class PlaygroundPassage:
+    title: str
+    text: str
+    score: float
+
+
+@dataclass
+class PlaygroundAnswer:
+    question: str
+    conversation_id: int
+    result: AnswerResult
+    threshold: float
+    passages: list[PlaygroundPassage] = field(default_factory=list)
+
+    @property
+    def confident(self) -> bool:
+        return self.result.confidence is not None and self.result.confidence >= self.threshold
+
+
+def _passages(tool_calls: list[dict[str, Any]]) -> list[PlaygroundPassage]:
+    """What the knowledge search found, cited or not: why the assistant answered as it did."""
+    found = []
+    for call in tool_calls:
+        if call.get("name") != "knowledge_search":
+            continue
+        for passage in (call.get("result") or {}).get("passages") or []:
+            found.append(PlaygroundPassage(title=str(passage.get("title", "")), text=str(passage.get("text", ""))[:400],
+                                           score=float(passage.get("score") or 0.0)))
+    return found
+
+
+def playground_ask(*, schema_name: str, visitor_id: str, question: str,
+                   conversation_id: int | None) -> PlaygroundAnswer:
+    """Ask as a customer in the playground conversation (a new one when there is none, or when a
+    person would now own it, since then the assistant would stay silent as it does for customers)."""
+    contact = conversation_services.contact_get_or_create(visitor_id=visitor_id, name="Playground")
+    conversation = None
+    if conversation_id is not None:
+        conversation = Conversation.objects.filter(pk=conversation_id, contact=contact,
+                                                   channel=Channel.PLAYGROUND).first()
+    if conversation is None or not conversation.assistant_may_reply:
+        conversation = conversation_services.conversation_start(contact=contact, channel=Channel.PLAYGROUND)
+    received = conversation_services.message_receive(conversation=conversation, text=question)
+    result = answer_customer_message_sync(schema_name=schema_name, message_id=received.message.pk)
+    return PlaygroundAnswer(question=received.message.text, conversation_id=conversation.pk, result=result,
+                            threshold=float(settings.KB_ANSWER_THRESHOLD), passages=_passages(result.tool_calls))
