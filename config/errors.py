@@ -99,10 +99,10 @@ def error_json_response(error: ApplicationError) -> JsonResponse:
     return JsonResponse(error.as_dict(), status=error.status)
 
 
-JsonView = TypeVar("JsonView", bound=Callable[..., HttpResponse])
+View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 
-def json_errors(view: JsonView) -> JsonView:
+def json_errors(view: View) -> View:
     """For a plain Django JSON view (DRF views have `api_exception_handler`): an ApplicationError the
     view lets through is answered in the one shape with its status."""
 
@@ -114,7 +114,7 @@ def json_errors(view: JsonView) -> JsonView:
             logger.info("request refused: %s", error.code)
             return error_json_response(error)
 
-    return cast(JsonView, wrapper)
+    return cast(View, wrapper)
 
 
 # ------------------------------------------------------------------------------------ HTML forms
@@ -165,15 +165,12 @@ def _field_for(form: forms.BaseForm, error: ApplicationError, error_field: str |
     return named if isinstance(named, str) and named in form.fields else None
 
 
-PageView = TypeVar("PageView", bound=Callable[..., HttpResponse])
-
-
-def error_page(template: str) -> Callable[[PageView], PageView]:
+def error_page(template: str) -> Callable[[View], View]:
     """For a page that cannot be shown at all when a service or selector refuses (an invitation link
     that expired, say): the error's own page, `template` rendered with `error`, at the error's status.
     Errors a form can show are caught first by `form_submit`."""
 
-    def decorate(view: PageView) -> PageView:
+    def decorate(view: View) -> View:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             try:
@@ -182,7 +179,7 @@ def error_page(template: str) -> Callable[[PageView], PageView]:
                 logger.info("page refused: %s", error.code)
                 return render(request, template, {"error": error}, status=error.status)
 
-        return cast(PageView, wrapper)
+        return cast(View, wrapper)
 
     return decorate
 
