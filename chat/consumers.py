@@ -33,7 +33,7 @@ from chat.dashboard import selectors as dashboard_selectors
 from chat.widget import services as widget_services
 from chat.widget import streaming
 from config.db import BIGINT_MAX, in_tenant, in_thread
-from config.errors import ApplicationError
+from config.errors import ApplicationError, error_frame
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,23 +65,6 @@ def _frame_count(content: dict[str, Any], field: str) -> int:
     if not _is_whole_number(value) or not 0 <= value <= BIGINT_MAX:
         raise ApplicationError(f"{field} must be a whole number from 0.", code="bad_frame")
     return int(value)
-
-
-def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The sockets' one `error` frame shape (docs/widget-protocol.md)."""
-    return {"type": "error", "code": code, "message": message, **extra}
-
-
-def application_error_frame(exc: ApplicationError, *, client_id: Any = None) -> dict[str, Any]:
-    """An ApplicationError raised by a frame's service, as the `error` frame answering that frame."""
-    extra: dict[str, Any] = {}
-    if exc.details:
-        extra["details"] = exc.details
-        if isinstance(exc.details, dict) and "retry_after" in exc.details:
-            extra["retry_after"] = exc.details["retry_after"]
-    if client_id:
-        extra["client_id"] = client_id
-    return error_frame(exc.code, exc.message, **extra)
 
 
 class TenantConsumer(AsyncJsonWebsocketConsumer):
@@ -116,8 +99,8 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def send_error(self, code: str, message: str, **extra: Any) -> None:
-        await self.send_json(error_frame(code, message, **extra))
+    async def send_error(self, code: str, message: str, *, details: Any = None) -> None:
+        await self.send_json(error_frame(ApplicationError(message, code=code, details=details)))
 
     # Channels hands a socket's frames to its consumer one at a time: while one is being handled
     # (a message waiting for the database under load, say), the client's next frames, its pongs
@@ -160,7 +143,7 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
         try:
             await handler(content)
         except ApplicationError as exc:
-            await self.send_json(application_error_frame(exc, client_id=content.get("client_id")))
+            await self.send_json(error_frame(exc, client_id=content.get("client_id")))
         except Exception:
             logger.exception("widget frame %s failed", content["type"])
             await self.send_error("server_error", "Something went wrong on our side. Please try again.")
@@ -191,7 +174,7 @@ class WidgetConsumer(TenantConsumer):
             # Accepted only to say why: a refusal before the handshake reaches a browser as a bare 1006.
             await self.accept()
             await self.send_error("rate_limited", "Too many chat connections from your network. Please wait a moment.",
-                                  retry_after=handshake.retry_after)
+                                  details={"retry_after": handshake.retry_after})
             await self.close(code=CLOSE_TOO_MANY_HANDSHAKES)
             return
         session = await self.db(widget_services.widget_session_open, public_key=key, origin=origin, token=token)

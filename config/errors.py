@@ -1,11 +1,37 @@
-"""One error shape for the whole product: {"error": {"code", "message", "details"}}."""
+"""One error shape for the whole product, and the one way each edge renders it.
+
+An `ApplicationError` is a failure we expect and can explain. Services raise it; edges never build
+their own answer from it, they hand it to the function here for their medium:
+
+- JSON (REST API, webhooks, plain JSON views): `{"error": {"code", "message", "details"}}` with the
+  error's HTTP status, from `api_exception_handler` (DRF) or `json_errors` (a plain Django view).
+- HTML forms (the dashboard): `form_submit` shows the message on the form (on the field its details
+  name, else above the form) and answers the page with the error's 4xx status; `errors_as_messages`
+  for a button that posts and redirects (the message is flashed on the next page); `error_page` for
+  a page that cannot be shown at all (its own template, the error's status).
+- WebSocket frames: `error_frame`, the widget protocol's `{"type": "error", "code", "message", ...}`.
+- Management commands: `command_errors`, a `CommandError` with the message.
+
+A user never sees a traceback: an exception that is not an ApplicationError is logged with its
+traceback and answered with a generic message.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from django.http import JsonResponse
+from django.contrib import messages
+from django.core.management.base import CommandError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+if TYPE_CHECKING:
+    from django import forms
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +93,139 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
         return Response(error_body(str(code), str(message), details), status=exc.status_code)
     logger.exception("unhandled API error")
     return Response(error_body("server_error", "Something went wrong on our side."), status=500)
+
+
+def error_json_response(error: ApplicationError) -> JsonResponse:
+    return JsonResponse(error.as_dict(), status=error.status)
+
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def json_errors(view: View) -> View:
+    """For a plain Django JSON view (DRF views have `api_exception_handler`): an ApplicationError the
+    view lets through is answered in the one shape with its status."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ApplicationError as error:
+            logger.info("request refused: %s", error.code)
+            return error_json_response(error)
+
+    return cast(View, wrapper)
+
+
+# ------------------------------------------------------------------------------------ HTML forms
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class FormSubmission(Generic[Result]):
+    """What became of a posted form: the service's result, or the 4xx status to show the form again
+    with (and the service's error, already on the form, for a page that also says it elsewhere)."""
+
+    status: int
+    result: Result | None = None
+    error: ApplicationError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status < 400
+
+    @property
+    def message(self) -> str:
+        return self.error.message if self.error is not None else ""
+
+
+def form_submit(form: forms.BaseForm, submit: Callable[[dict[str, Any]], Result], *,
+                error_field: str | None = None) -> FormSubmission[Result]:
+    """Validate the bound form and hand its cleaned data to `submit` (one service call).
+
+    An invalid form answers 400 with its field errors. An ApplicationError from the service is put
+    on the form, on `error_field` or the field the error's details name, else above the form, and
+    answers the error's own status; the page shows the form again either way.
+    """
+    if not form.is_valid():
+        return FormSubmission(status=400)
+    try:
+        return FormSubmission(status=200, result=submit(form.cleaned_data))
+    except ApplicationError as error:
+        logger.info("form refused: %s", error.code)
+        form.add_error(_field_for(form, error, error_field), error.message)
+        return FormSubmission(status=error.status, error=error)
+
+
+def _field_for(form: forms.BaseForm, error: ApplicationError, error_field: str | None) -> str | None:
+    if error_field is not None:
+        return error_field
+    named = error.details.get("field") if isinstance(error.details, dict) else None
+    return named if isinstance(named, str) and named in form.fields else None
+
+
+def error_page(template: str) -> Callable[[View], View]:
+    """For a page that cannot be shown at all when a service or selector refuses (an invitation link
+    that expired, say): the error's own page, `template` rendered with `error`, at the error's status.
+    Errors a form can show are caught first by `form_submit`."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                return view(request, *args, **kwargs)
+            except ApplicationError as error:
+                logger.info("page refused: %s", error.code)
+                return render(request, template, {"error": error}, status=error.status)
+
+        return cast(View, wrapper)
+
+    return decorate
+
+
+@contextmanager
+def errors_as_messages(request: HttpRequest) -> Iterator[None]:
+    """For a button that posts and redirects: an ApplicationError inside the block stops it and is
+    shown on the page the browser lands on (the block's own success message is never added)."""
+    try:
+        yield
+    except ApplicationError as error:
+        logger.info("action refused: %s", error.code)
+        messages.error(request, error.message)
+
+
+# ------------------------------------------------------------------------------------ sockets
+
+
+def error_frame(error: ApplicationError, *, client_id: Any = None) -> dict[str, Any]:
+    """The widget protocol's error frame (docs/widget-protocol.md): the code and the message, the
+    details when there are any (`retry_after` lifted to the top, as the widget reads it), and the
+    client's id of the frame that failed so it can tell which one."""
+    frame: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    if error.details:
+        frame["details"] = error.details
+        if isinstance(error.details, dict) and "retry_after" in error.details:
+            frame["retry_after"] = error.details["retry_after"]
+    if client_id:
+        frame["client_id"] = client_id
+    return frame
+
+
+# ------------------------------------------------------------------------------------ commands
+
+Handle = TypeVar("Handle", bound=Callable[..., Any])
+
+
+def command_errors(handle: Handle) -> Handle:
+    """For a management command's `handle`: an ApplicationError ends the command with its message
+    (Django prints it and exits non-zero)."""
+
+    @functools.wraps(handle)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handle(*args, **kwargs)
+        except ApplicationError as error:
+            raise CommandError(error.message) from error
+
+    return cast(Handle, wrapper)

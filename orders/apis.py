@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.errors import ApplicationError, error_response
+from config.errors import ApplicationError, json_errors
 from orders.models import Platform
 from orders.services.webhooks import webhook_receive
 
@@ -25,22 +25,21 @@ def _receive(request: HttpRequest, platform: str) -> JsonResponse:
     limit = settings.ORDERS_WEBHOOK_MAX_BODY_BYTES
     body = _body_within_limit(request, limit)
     if body is None:
-        return error_response("payload_too_large", f"The body is larger than {limit} bytes.", 413,
-                              {"limit_bytes": limit})
-    try:
-        receipt = webhook_receive(platform=platform, headers=request.headers, body=body)
-    except ApplicationError as exc:
-        return JsonResponse(exc.as_dict(), status=exc.status)
+        raise ApplicationError(f"The body is larger than {limit} bytes.", code="payload_too_large", status=413,
+                               details={"limit_bytes": limit})
+    receipt = webhook_receive(platform=platform, headers=request.headers, body=body)
     return JsonResponse(receipt.as_dict(), status=200)
 
 
 @csrf_exempt
 @require_POST
+@json_errors
 def shopify_webhook(request: HttpRequest) -> JsonResponse:
     return _receive(request, Platform.SHOPIFY)
 
 
 @csrf_exempt
 @require_POST
+@json_errors
 def woocommerce_webhook(request: HttpRequest) -> JsonResponse:
     return _receive(request, Platform.WOOCOMMERCE)

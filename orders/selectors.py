@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, Prefetch
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from rapidfuzz import fuzz, process
 
 from config.outside_urls import outside_url_or_empty
@@ -28,10 +28,13 @@ from orders.models import (
     SEARCH_CONFIG,
     CommerceSettings,
     Order,
+    OrderStatus,
     OrderStatusChange,
     Product,
+    ShopConnection,
     SpecialDay,
     Variant,
+    WebhookDelivery,
     WeeklyOpening,
 )
 from orders.money import minor_to_display
@@ -648,3 +651,62 @@ def is_open_at(*, moment: datetime) -> OpenState:
                              next_opening=None)
     upcoming = next_opening(after=moment)
     return OpenState(moment=moment, timezone=zone.key, open=False, closes_at=None, next_opening=upcoming.opens_at)
+
+
+# ------------------------------------------------------------------------------ dashboard lists
+
+
+def product_list_for_dashboard(*, query: str = "") -> QuerySet[Product]:
+    """Products by name with their variant count; `query` finds a name part or an exact SKU."""
+    products = Product.objects.annotate(variant_count=Count("variants")).order_by("name", "id")
+    if query:
+        products = products.filter(Q(name__icontains=query) | Q(sku__iexact=query)
+                                   | Q(variants__sku__iexact=query)).distinct()
+    return products
+
+
+def product_get(*, product_id: int) -> Product | None:
+    return Product.objects.filter(pk=product_id).first()
+
+
+def variant_get(*, variant_id: int) -> Variant | None:
+    return Variant.objects.select_related("product").filter(pk=variant_id).first()
+
+
+def order_list_for_dashboard(*, query: str = "", status: str = "") -> QuerySet[Order]:
+    """Newest first; `status` one of OrderStatus (anything else: all); `query` an order number or e-mail."""
+    orders = Order.objects.order_by("-placed_at", "-id")
+    if status in OrderStatus.values:
+        orders = orders.filter(status=status)
+    if query:
+        orders = orders.filter(Q(number__iexact=query) | Q(email__iexact=query) | Q(number__icontains=query))
+    return orders
+
+
+def order_get_with_items(*, order_id: int) -> Order | None:
+    return Order.objects.filter(pk=order_id).prefetch_related("items", "history").first()
+
+
+def shop_connections_by_platform() -> dict[str, ShopConnection]:
+    return {shop.platform: shop for shop in ShopConnection.objects.all()}
+
+
+def webhook_delivery_list_recent(*, limit: int) -> list[WebhookDelivery]:
+    return list(WebhookDelivery.objects.defer("body", "headers").order_by("-received")[:limit])
+
+
+def opening_hours_as_text(*, today: date) -> tuple[list[str], str]:
+    """The schedule as the dashboard's text fields (orders.services.hours.opening_hours_from_text
+    reads them back): one "09:00-12:00, 13:00-17:00" per weekday, Monday first, and one line per
+    special day from `today` on."""
+    weekly: dict[int, list[str]] = {}
+    for row in WeeklyOpening.objects.order_by("weekday", "opens"):
+        weekly.setdefault(row.weekday, []).append(f"{row.opens:%H:%M}-{row.closes:%H:%M}")
+    lines = []
+    for special in SpecialDay.objects.filter(date__gte=today).prefetch_related("ranges").order_by("date"):
+        if special.closed:
+            lines.append(f"{special.date.isoformat()} closed {special.note}".strip())
+        else:
+            ranges = ", ".join(f"{r.opens:%H:%M}-{r.closes:%H:%M}" for r in special.ranges.all())
+            lines.append(f"{special.date.isoformat()} {ranges} {special.note}".strip())
+    return [", ".join(weekly.get(index, [])) for index in range(7)], "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,3 +263,13 @@ def deadletter_replay(*, letter_id: int) -> str:
 
 def deadletter_purge(*, letter_id: int) -> None:
     deadletter_get(letter_id=letter_id).delete()
+
+
+def tenant_timezone_set(*, tenant: Tenant, timezone_name: str) -> Tenant:
+    """The zone opening hours are written in and analytics days are counted in."""
+    name = timezone_name.strip()
+    if name not in zoneinfo.available_timezones():
+        raise TenantError(f"'{name}' is not a known time zone (e.g. Europe/Amsterdam).", code="invalid_timezone")
+    Tenant.objects.filter(pk=tenant.pk).update(timezone=name)
+    tenant.timezone = name
+    return tenant

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from chat.conversations.selectors import agent_identity
 from chat.dashboard import forms, selectors, services
 from chat.dashboard.permissions import agent_required, owner_required
-from config.errors import ApplicationError
+from config.errors import error_page, errors_as_messages, form_submit
 
 
 class LoginView(auth_views.LoginView):
@@ -69,32 +69,28 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 @owner_required
 def team(request: HttpRequest) -> HttpResponse:
     form = forms.InvitationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            invitation = services.invitation_create(
-                email=form.cleaned_data["email"], role=form.cleaned_data["role"], invited_by=request.user,
-                tenant=request.tenant, base_url=request.build_absolute_uri("/"))
-        except ApplicationError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, f"An invitation was sent to {invitation.email}.")
+    status = 200
+    if request.method == "POST":
+        submitted = form_submit(form, lambda data: services.invitation_create(
+            email=data["email"], role=data["role"], invited_by=request.user, tenant=request.tenant,
+            base_url=request.build_absolute_uri("/")))
+        if submitted.result is not None:
+            messages.success(request, f"An invitation was sent to {submitted.result.email}.")
             return redirect("dashboard:team")
+        status = submitted.status
     return render(request, "dashboard/accounts/team.html", {
         "form": form,
         "members": selectors.team_member_list(),
         "invitations": selectors.invitation_list_open(),
         "seats": selectors.seat_usage(tenant=request.tenant),
-    })
+    }, status=status)
 
 
 @require_POST
 @owner_required
 def team_member_remove(request: HttpRequest, user_id: int) -> HttpResponse:
-    try:
+    with errors_as_messages(request):
         removed = services.team_member_remove(user_id=user_id, removed_by=request.user)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"{removed} no longer has access.")
     return redirect("dashboard:team")
 
@@ -107,24 +103,22 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     return redirect("dashboard:team")
 
 
+@error_page("dashboard/accounts/invitation_invalid.html")
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """The invitee's page: no login needed, the signed single-use token is the credential."""
-    try:
-        invitation = selectors.invitation_get_open(token=token)
-    except ApplicationError as error:
-        return render(request, "dashboard/accounts/invitation_invalid.html", {"reason": error.message}, status=404)
+    invitation = selectors.invitation_get_open(token=token)
     form = forms.InvitationAcceptForm(request.POST or None, email=invitation.email)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.invitation_accept(token=token, name=form.cleaned_data["name"],
-                                              password=form.cleaned_data["password1"], tenant=request.tenant)
-        except ApplicationError as error:
-            form.add_error(None, error.message)
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    status = 200
+    if request.method == "POST":
+        submitted = form_submit(form, lambda data: services.invitation_accept(
+            token=token, name=data["name"], password=data["password1"], tenant=request.tenant))
+        if submitted.result is not None:
+            login(request, submitted.result, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, "Welcome to the team.")
             return redirect("dashboard:inbox")
-    return render(request, "dashboard/accounts/invitation_accept.html", {"form": form, "invitation": invitation})
+        status = submitted.status
+    return render(request, "dashboard/accounts/invitation_accept.html", {"form": form, "invitation": invitation},
+                  status=status)
 
 
 @agent_required
@@ -134,22 +128,20 @@ def my_profile(request: HttpRequest) -> HttpResponse:
     form = forms.MyProfileForm(request.POST or None, request.FILES or None, initial={
         "display_name": profile.display_name if profile else request.user.get_full_name(),
         "avatar_url": profile.avatar_url if profile else ""})
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["avatar_upload"]
-        try:
-            services.team_member_profile_save(
-                user=request.user, display_name=form.cleaned_data["display_name"],
-                avatar_url=form.cleaned_data["avatar_url"] or "",
-                # One byte past the limit is enough to refuse it without reading a huge file.
-                avatar_upload=upload.read(services.AVATAR_MAX_BYTES + 1) if upload else None,
-                avatar_remove=form.cleaned_data["avatar_remove"])
-        except ApplicationError as error:
-            form.add_error(None, error.message)
-        else:
+    status = 200
+    if request.method == "POST":
+        submitted = form_submit(form, lambda data: services.team_member_profile_save(
+            user=request.user, display_name=data["display_name"], avatar_url=data["avatar_url"] or "",
+            # One byte past the limit is enough to refuse it without reading a huge file.
+            avatar_upload=(data["avatar_upload"].read(services.AVATAR_MAX_BYTES + 1)
+                           if data["avatar_upload"] else None),
+            avatar_remove=data["avatar_remove"]))
+        if submitted.accepted:
             messages.success(request, "Your profile was saved.")
             return redirect("dashboard:me")
+        status = submitted.status
     return render(request, "dashboard/accounts/me.html", {
-        "form": form, "identity": agent_identity(user=request.user)})
+        "form": form, "identity": agent_identity(user=request.user)}, status=status)
 
 
 def login_locked_out(request: HttpRequest, original_response: HttpResponse | None = None,

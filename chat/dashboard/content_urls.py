@@ -3,8 +3,7 @@ analytics. Included by chat/dashboard/urls.py, so the names share its namespace 
 
 from django.urls import path
 
-from chat.dashboard import analytics, knowledge_views, playground, settings_views
-from orders import dashboard as shop
+from chat.dashboard import analytics, knowledge_views, playground, settings_views, shop
 
 urlpatterns = [
     path("knowledge/", knowledge_views.knowledge_list, name="knowledge"),

@@ -7,7 +7,6 @@ rows, a transcript) when the agents' WebSocket says something changed.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +17,7 @@ from chat.conversations import services as conversation_services
 from chat.dashboard import forms, selectors, services
 from chat.dashboard.permissions import agent_required, owner_required, user_is_owner
 from chat.models import Channel, Conversation, ConversationStatus
-from config.errors import ApplicationError, NotFound
+from config.errors import NotFound, errors_as_messages, form_submit
 
 INBOX_PAGE_SIZE = 25
 
@@ -94,16 +93,12 @@ def conversation_transcript(request: HttpRequest, conversation_id: int) -> HttpR
 def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(conversation_id)
     form = forms.ReplyForm(request.POST)
-    if form.is_valid():
-        try:
-            conversation_services.agent_message_send(conversation=conversation, agent=request.user,
-                                                     text=form.cleaned_data["text"],
-                                                     internal=form.cleaned_data["internal"])
-        except ApplicationError as error:
-            form.add_error("text", error.message)
+    submitted = form_submit(form, lambda data: conversation_services.agent_message_send(
+        conversation=conversation, agent=request.user, text=data["text"], internal=data["internal"]),
+        error_field="text")
     if request.htmx:
         response = render(request, "dashboard/inbox/_transcript.html", _conversation_context(request, conversation))
-        if form.errors:
+        if not submitted.accepted:
             response.status_code = 422
         return response
     for problem in form.errors.get("text", []):
@@ -111,29 +106,13 @@ def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpRespon
     return redirect("dashboard:conversation", conversation_id=conversation.pk)
 
 
-CONVERSATION_ACTIONS = {"take_over", "hand_back", "resolve", "reopen"}
-
-
 @require_POST
 @agent_required
 def conversation_action(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(conversation_id)
-    action = request.POST.get("action", "")
-    actor = request.user.get_username()
-    try:
-        if action == "take_over":
-            conversation_services.conversation_take_over(conversation=conversation, agent=request.user)
-        elif action == "hand_back":
-            conversation_services.conversation_hand_back(conversation=conversation, agent=request.user)
-        elif action == "resolve":
-            conversation_services.conversation_resolve(conversation=conversation, actor=actor)
-        elif action == "reopen":
-            conversation_services.conversation_transition(conversation=conversation, to_status=str(ConversationStatus.BOT),
-                                                          actor=actor, reason="Reopened.", kind="reopened")
-        else:
-            messages.error(request, "Unknown action.")
-    except ApplicationError as error:
-        messages.error(request, error.message)
+    with errors_as_messages(request):
+        services.conversation_action_apply(conversation=conversation, action=request.POST.get("action", ""),
+                                           agent=request.user)
     return redirect("dashboard:conversation", conversation_id=conversation.pk)
 
 
@@ -141,18 +120,14 @@ def conversation_action(request: HttpRequest, conversation_id: int) -> HttpRespo
 @agent_required
 def conversation_assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(conversation_id)
-    assignee_id = request.POST.get("assignee", "")
-    assignee = User.objects.filter(pk=assignee_id).first() if assignee_id.isdigit() else None
-    if assignee_id and assignee is None:
-        messages.error(request, "That person is not on the team.")
-    else:
-        try:
-            services.conversation_assign(conversation=conversation, assignee=assignee, actor=request.user)
-        except ApplicationError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, f"Assigned to {assignee.get_full_name() or assignee.get_username()}."
-                             if assignee else "Nobody is assigned now.")
+    raw = request.POST.get("assignee", "")
+    # Empty: nobody. Anything but a number names nobody on the team (0 is no one's id).
+    assignee_id = None if not raw else int(raw) if raw.isdigit() else 0
+    with errors_as_messages(request):
+        assignee = services.conversation_assign(conversation=conversation, assignee_id=assignee_id,
+                                                actor=request.user).assignee
+        messages.success(request, f"Assigned to {assignee.get_full_name() or assignee.get_username()}."
+                         if assignee else "Nobody is assigned now.")
     return redirect("dashboard:conversation", conversation_id=conversation.pk)
 
 
@@ -169,16 +144,16 @@ def conversation_presence(request: HttpRequest, conversation_id: int) -> HttpRes
 @owner_required
 def canned_responses(request: HttpRequest) -> HttpResponse:
     form = forms.CannedResponseForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.canned_response_save(title=form.cleaned_data["title"], text=form.cleaned_data["text"])
-        except ApplicationError as error:
-            form.add_error("title", error.message)
-        else:
+    status = 200
+    if request.method == "POST":
+        submitted = form_submit(form, lambda data: services.canned_response_save(title=data["title"], text=data["text"]),
+                                error_field="title")
+        if submitted.accepted:
             messages.success(request, "Canned response saved.")
             return redirect(reverse("dashboard:canned-responses"))
+        status = submitted.status
     return render(request, "dashboard/inbox/canned_responses.html",
-                  {"form": form, "canned_responses": selectors.canned_response_list()})
+                  {"form": form, "canned_responses": selectors.canned_response_list()}, status=status)
 
 
 @require_POST

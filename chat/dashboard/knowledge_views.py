@@ -31,8 +31,8 @@ from chat.knowledge import selectors as kb_selectors
 from chat.knowledge import services as kb_services
 from chat.knowledge.embeddings import LOCAL_CONFIG, embedding_provider
 from chat.knowledge.exceptions import EmbeddingFailed
-from chat.models import Channel, Conversation, IndexingJob, KnowledgeSource, Message
-from config.errors import ApplicationError
+from chat.models import Channel, Conversation, KnowledgeSource, Message
+from config.errors import form_submit
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class UrlForm(forms.Form):
 
 
 def _source_or_404(source_id: int) -> KnowledgeSource:
-    source = KnowledgeSource.objects.filter(pk=source_id).first()
+    source = kb_selectors.source_get(source_id=source_id)
     if source is None:
         raise Http404("There is no such knowledge source.")
     return source
@@ -179,43 +179,30 @@ def _source_or_404(source_id: int) -> KnowledgeSource:
 # ------------------------------------------------------------------------------------------ pages
 
 
+def _list_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+    return render(request, "dashboard/knowledge/list.html", {
+        "counts": kb_selectors.kb_status_counts(), "sources": kb_selectors.source_list_for_dashboard(limit=SOURCES_SHOWN),
+        "running_jobs": kb_selectors.job_list_running(limit=5), "upload_form": UploadForm(), "url_form": UrlForm(),
+        "message": request.GET.get("done", ""), "error": error,
+    }, status=status)
+
+
 @agent_required
 def knowledge_list(request: HttpRequest) -> HttpResponse:
-    sources = list(KnowledgeSource.objects.defer("raw", "body", "answer").select_related("job")
-                   .order_by("kind", "title")[:SOURCES_SHOWN])
-    running = list(IndexingJob.objects.filter(status=IndexingJob.Status.RUNNING)[:5])
-    return render(request, "dashboard/knowledge/list.html", {
-        "counts": kb_selectors.kb_status_counts(), "sources": sources, "running_jobs": running,
-        "upload_form": UploadForm(), "url_form": UrlForm(), "message": request.GET.get("done", ""),
-    })
+    return _list_page(request)
 
 
-def _faq_page(request: HttpRequest, form: FaqForm, source: KnowledgeSource | None, status: int = 200,
-              error: str = "") -> HttpResponse:
-    return render(request, "dashboard/knowledge/faq_form.html", {"form": form, "source": source, "error": error},
-                  status=status)
-
-
-def _faq_save(*, form: FaqForm, replacing: KnowledgeSource | None) -> int:
-    """Store and index the entry; an edited question is a new key, so the old entry goes."""
-    outcome = kb_services.faq_upsert(question=form.cleaned_data["question"], answer=form.cleaned_data["answer"],
-                                     variants=form.variant_list(), origin=replacing.origin if replacing else "")
-    if replacing is not None and replacing.pk != outcome.source_id:
-        kb_services.source_delete(source_id=replacing.pk)
-    if outcome.action != "unchanged":
-        kb_services.sources_index_now(source_ids=[outcome.source_id])
-    return outcome.source_id
+def _faq_page(request: HttpRequest, form: FaqForm, source: KnowledgeSource | None, status: int = 200) -> HttpResponse:
+    return render(request, "dashboard/knowledge/faq_form.html", {"form": form, "source": source}, status=status)
 
 
 def _faq_submit(request: HttpRequest, *, replacing: KnowledgeSource | None) -> HttpResponse:
     """A posted FAQ form, new or replacing an entry: saved, or shown again with what is wrong."""
     form = FaqForm(request.POST)
-    if not form.is_valid():
-        return _faq_page(request, form, replacing, status=400)
-    try:
-        _faq_save(form=form, replacing=replacing)
-    except ApplicationError as error:
-        return _faq_page(request, form, replacing, status=error.status, error=error.message)
+    submitted = form_submit(form, lambda data: kb_services.faq_save(
+        question=data["question"], answer=data["answer"], variants=form.variant_list(), replacing=replacing))
+    if not submitted.accepted:
+        return _faq_page(request, form, replacing, status=submitted.status)
     return redirect(reverse("dashboard:knowledge") + "?done=" + "FAQ entry saved")
 
 
@@ -242,25 +229,8 @@ def faq_edit(request: HttpRequest, source_id: int) -> HttpResponse:
 @owner_required
 @require_POST
 def source_remove(request: HttpRequest, source_id: int) -> HttpResponse:
-    try:
-        kb_services.source_delete(source_id=source_id)
-    except ApplicationError as error:
-        raise Http404(error.message) from error
+    kb_services.source_delete(source_id=_source_or_404(source_id).pk)
     return redirect(reverse("dashboard:knowledge") + "?done=" + "Source deleted")
-
-
-def _start_indexing(report: kb_services.ImportReport, description: str) -> IndexingJob:
-    job = kb_services.job_start(kind=IndexingJob.Kind.IMPORT, source_ids=report.to_index, description=description)
-    kb_services.sources_index_in_background(source_ids=report.to_index, job_id=job.pk)
-    return job
-
-
-def _import_failed(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return render(request, "dashboard/knowledge/list.html", {
-        "counts": kb_selectors.kb_status_counts(),
-        "sources": list(KnowledgeSource.objects.defer("raw", "body", "answer").order_by("kind", "title")[:SOURCES_SHOWN]),
-        "upload_form": UploadForm(), "url_form": UrlForm(), "error": message,
-    }, status=status)
 
 
 @owner_required
@@ -268,17 +238,16 @@ def _import_failed(request: HttpRequest, message: str, status: int) -> HttpRespo
 def knowledge_upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _import_failed(request, "Choose a file to upload.", 400)
+        return _list_page(request, error="Choose a file to upload.", status=400)
     upload = form.cleaned_data["file"]
     if upload.size > settings.KB_MAX_FILE_BYTES:
-        return _import_failed(request, f"'{upload.name}' is larger than the "
-                                       f"{settings.KB_MAX_FILE_BYTES / (1024 * 1024):g} MB limit.", 400)
-    try:
-        report = kb_services.file_import(name=upload.name, data=upload.read())
-    except ApplicationError as error:
-        return _import_failed(request, error.message, error.status)
-    job = _start_indexing(report, f"upload {upload.name}")
-    return redirect("dashboard:knowledge-job", job_id=job.pk)
+        # Refused before a byte is read; the service refuses what it is given past the limit too.
+        return _list_page(request, error=f"'{upload.name}' is larger than the "
+                                         f"{settings.KB_MAX_FILE_BYTES / (1024 * 1024):g} MB limit.", status=400)
+    submitted = form_submit(form, lambda data: kb_services.file_import_and_index(name=upload.name, data=upload.read()))
+    if submitted.result is None:
+        return _list_page(request, error=submitted.message, status=submitted.status)
+    return redirect("dashboard:knowledge-job", job_id=submitted.result.pk)
 
 
 @owner_required
@@ -286,13 +255,11 @@ def knowledge_upload(request: HttpRequest) -> HttpResponse:
 def knowledge_url_import(request: HttpRequest) -> HttpResponse:
     form = UrlForm(request.POST)
     if not form.is_valid():
-        return _import_failed(request, "Give a web page address starting with http:// or https://.", 400)
-    try:
-        report = kb_services.url_import(url=form.cleaned_data["url"])
-    except ApplicationError as error:
-        return _import_failed(request, error.message, error.status)
-    job = _start_indexing(report, f"web page {form.cleaned_data['url']}")
-    return redirect("dashboard:knowledge-job", job_id=job.pk)
+        return _list_page(request, error="Give a web page address starting with http:// or https://.", status=400)
+    submitted = form_submit(form, lambda data: kb_services.url_import_and_index(url=data["url"]))
+    if submitted.result is None:
+        return _list_page(request, error=submitted.message, status=submitted.status)
+    return redirect("dashboard:knowledge-job", job_id=submitted.result.pk)
 
 
 @owner_required
@@ -310,8 +277,8 @@ def knowledge_job(request: HttpRequest, job_id: int) -> HttpResponse:
         raise Http404("There is no such indexing job.")
     template = "dashboard/knowledge/_job.html" if request.headers.get("HX-Request") else "dashboard/knowledge/job.html"
     percent = round((job.done + job.failed) * 100 / job.total) if job.total else 100
-    failed_sources = list(job.sources.filter(status=KnowledgeSource.Status.FAILED).only("title", "error")[:50])
-    return render(request, template, {"job": job, "percent": percent, "failed_sources": failed_sources})
+    return render(request, template, {"job": job, "percent": percent,
+                                      "failed_sources": kb_selectors.job_failed_sources(job=job, limit=50)})
 
 
 @agent_required

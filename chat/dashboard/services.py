@@ -1,10 +1,17 @@
-"""Dashboard writes: invitations, team membership, profiles, canned responses, assignment, presence."""
+"""Dashboard writes: invitations, team membership, profiles, canned responses, assignment, presence,
+the business's settings (profile, its own LLM provider, the widget) and the playground's question.
+
+Each validates first and raises ValidationFailed with a message the owner can act on, which the page
+shows on its form (config.errors.form_submit).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -14,9 +21,24 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chat.assistant.engine import AnswerResult, answer_customer_message_sync
+from chat.conversations import services as conversation_services
 from chat.conversations.events import ConversationAssigned, event_send, publish_agent_access_changed_after_commit
+from chat.conversations.services import business_profile_get
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
-from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation, TeamMemberProfile
+from chat.models import (
+    BusinessProfile,
+    CannedResponse,
+    Channel,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Invitation,
+    TeamMemberProfile,
+    WidgetSettings,
+)
+from chat.widget.services import widget_settings_get
+from config import egress
 from config.errors import ApplicationError, ValidationFailed
 from config.outbox.services import outbox_send
 from config.outside_urls import outside_url
@@ -221,9 +243,15 @@ def canned_response_delete(*, canned_response_id: int) -> None:
     CannedResponse.objects.filter(pk=canned_response_id).delete()
 
 
-def conversation_assign(*, conversation: Conversation, assignee: Any | None, actor: Any) -> Conversation:
-    if assignee is not None and not assignee.is_active:
-        raise ValidationFailed("Conversations can be assigned only to people on the team.")
+def conversation_assign(*, conversation: Conversation, assignee_id: int | None, actor: Any) -> Conversation:
+    """Give the conversation to a team member (`assignee_id`), or to nobody (None)."""
+    assignee = None
+    if assignee_id is not None:
+        assignee = User.objects.filter(pk=assignee_id).first()
+        if assignee is None:
+            raise ValidationFailed("That person is not on the team.")
+        if not assignee.is_active:
+            raise ValidationFailed("Conversations can be assigned only to people on the team.")
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         locked.assignee = assignee
@@ -238,6 +266,22 @@ def conversation_assign(*, conversation: Conversation, assignee: Any | None, act
     return locked
 
 
+def conversation_action_apply(*, conversation: Conversation, action: str, agent: Any) -> None:
+    """One of the conversation page's buttons: take over, hand back, resolve, reopen."""
+    actor = agent.get_username()
+    if action == "take_over":
+        conversation_services.conversation_take_over(conversation=conversation, agent=agent)
+    elif action == "hand_back":
+        conversation_services.conversation_hand_back(conversation=conversation, agent=agent)
+    elif action == "resolve":
+        conversation_services.conversation_resolve(conversation=conversation, actor=actor)
+    elif action == "reopen":
+        conversation_services.conversation_transition(conversation=conversation, to_status=str(ConversationStatus.BOT),
+                                                      actor=actor, reason="Reopened.", kind="reopened")
+    else:
+        raise ValidationFailed("Unknown action.", code="unknown_action")
+
+
 # ----------------------------------------------------------------------------- presence
 
 def presence_touch(*, conversation_id: int, user: Any) -> None:
@@ -250,3 +294,153 @@ def presence_touch(*, conversation_id: int, user: Any) -> None:
     pipeline.zremrangebyscore(key, "-inf", now - settings.DASHBOARD_PRESENCE_TTL_SECONDS)
     pipeline.expire(key, settings.DASHBOARD_PRESENCE_TTL_SECONDS * 2)
     pipeline.execute()
+
+
+# ----------------------------------------------------------------------------- settings
+
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
+MAX_RATE_PER_MINUTE = 10_000
+
+
+def business_profile_update(*, name: str, tagline: str, tone: str, languages: list[str], human_only_topics: list[str],
+                            contact_email: str, phone: str, address: str) -> BusinessProfile:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed("The business needs a name.", code="invalid_profile", details={"field": "name"})
+    codes = [code.lower() for code in languages]
+    bad = [code for code in codes if not _LANGUAGE_CODE.match(code)]
+    if bad or not codes:
+        raise ValidationFailed("Languages are codes such as en, nl or pt-br, at least one.", code="invalid_profile",
+                               details={"field": "languages", "invalid": bad})
+    profile = business_profile_get()
+    profile.name, profile.tagline, profile.tone = name, tagline.strip(), tone.strip() or profile.tone
+    profile.languages = list(dict.fromkeys(codes))
+    profile.human_only_topics = list(dict.fromkeys(human_only_topics))
+    profile.contact_email, profile.phone, profile.address = contact_email.strip(), phone.strip(), address.strip()
+    profile.save()
+    return profile
+
+
+def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str,
+                     embedding_model: str = "") -> BusinessProfile:
+    """The business's own LLM provider. `api_key` None keeps the stored key; "" removes it (and the rest).
+
+    An embedding model makes the endpoint embed the knowledge base too; changing which model embeds
+    it embeds the chunks again in the background (search keeps using the old vectors meanwhile).
+    """
+    from chat.knowledge.embeddings import current_model_id
+
+    with transaction.atomic():
+        profile = business_profile_get()
+        embedded_with = current_model_id()
+        if api_key is not None:
+            profile.llm_api_key = api_key.strip()
+        if not profile.llm_api_key:
+            profile.llm_base_url, profile.llm_chat_model, profile.llm_embedding_model = "", "", ""
+        else:
+            base_url = base_url.strip()
+            if base_url:
+                try:
+                    # Refused here with a reason the owner can act on; the guard checks again at every
+                    # connection, since a name can point elsewhere tomorrow.
+                    egress.url_check(base_url)
+                except egress.EgressRefused as error:
+                    raise ValidationFailed(f"This base URL cannot be used: {error.message}",
+                                           code="invalid_llm_base_url", details={"field": "base_url"}) from error
+            profile.llm_base_url, profile.llm_chat_model = base_url, chat_model.strip()
+            profile.llm_embedding_model = embedding_model.strip()
+        profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "llm_embedding_model", "updated"])
+        if current_model_id() != embedded_with:
+            from chat.knowledge.tasks import kb_reembed_stale
+
+            transaction.on_commit(kb_reembed_stale.delay)
+    return profile
+
+
+def widget_settings_update(*, display_name: str, greeting: str, primary_color: str, text_color: str, avatar_url: str,
+                           position: str, language: str, prechat_enabled: bool, prechat_require_email: bool,
+                           allowed_origins: list[str], messages_per_minute_per_ip: int,
+                           messages_per_minute_per_visitor: int) -> WidgetSettings:
+    for label, colour in (("main colour", primary_color), ("text colour", text_color)):
+        if not _COLOUR.match(colour):
+            raise ValidationFailed(f"The {label} must be a colour like #1f6feb.", code="invalid_widget")
+    origins = [origin.rstrip("/").lower() for origin in allowed_origins]
+    bad = [origin for origin in origins if not _ORIGIN.match(origin)]
+    if bad:
+        raise ValidationFailed(f"Allowed websites are origins like https://shop.example, not: {', '.join(bad)}.",
+                               code="invalid_widget", details={"invalid": bad})
+    if position not in ("left", "right"):
+        raise ValidationFailed("The widget sits on the left or the right.", code="invalid_widget")
+    if avatar_url.strip() and outside_url(avatar_url) is None:
+        raise ValidationFailed("The avatar is a web address starting with https:// (or http://).",
+                               code="invalid_widget")
+    if not _LANGUAGE_CODE.match(language.lower()):
+        raise ValidationFailed("The widget's language is a code such as en or nl.", code="invalid_widget")
+    for rate in (messages_per_minute_per_ip, messages_per_minute_per_visitor):
+        if not 1 <= rate <= MAX_RATE_PER_MINUTE:
+            raise ValidationFailed(f"Rate limits are between 1 and {MAX_RATE_PER_MINUTE} messages a minute.",
+                                   code="invalid_widget")
+    widget = widget_settings_get()
+    widget.display_name, widget.greeting = display_name.strip(), greeting.strip() or widget.greeting
+    widget.primary_color, widget.text_color, widget.avatar_url = primary_color, text_color, avatar_url.strip()
+    widget.position, widget.language = position, language.lower()
+    widget.prechat_enabled = prechat_enabled
+    widget.prechat_require_email = prechat_enabled and prechat_require_email
+    widget.allowed_origins = list(dict.fromkeys(origins))
+    widget.messages_per_minute_per_ip = messages_per_minute_per_ip
+    widget.messages_per_minute_per_visitor = messages_per_minute_per_visitor
+    widget.save()
+    return widget
+
+
+# ----------------------------------------------------------------------------- playground
+
+@dataclass(frozen=True)
+class PlaygroundPassage:
+    title: str
+    text: str
+    score: float
+
+
+@dataclass
+class PlaygroundAnswer:
+    question: str
+    conversation_id: int
+    result: AnswerResult
+    threshold: float
+    passages: list[PlaygroundPassage] = field(default_factory=list)
+
+    @property
+    def confident(self) -> bool:
+        return self.result.confidence is not None and self.result.confidence >= self.threshold
+
+
+def _passages(tool_calls: list[dict[str, Any]]) -> list[PlaygroundPassage]:
+    """What the knowledge search found, cited or not: why the assistant answered as it did."""
+    found = []
+    for call in tool_calls:
+        if call.get("name") != "knowledge_search":
+            continue
+        for passage in (call.get("result") or {}).get("passages") or []:
+            found.append(PlaygroundPassage(title=str(passage.get("title", "")), text=str(passage.get("text", ""))[:400],
+                                           score=float(passage.get("score") or 0.0)))
+    return found
+
+
+def playground_ask(*, schema_name: str, visitor_id: str, question: str,
+                   conversation_id: int | None) -> PlaygroundAnswer:
+    """Ask as a customer in the playground conversation (a new one when there is none, or when a
+    person would now own it, since then the assistant would stay silent as it does for customers)."""
+    contact = conversation_services.contact_get_or_create(visitor_id=visitor_id, name="Playground")
+    conversation = None
+    if conversation_id is not None:
+        conversation = Conversation.objects.filter(pk=conversation_id, contact=contact,
+                                                   channel=Channel.PLAYGROUND).first()
+    if conversation is None or not conversation.assistant_may_reply:
+        conversation = conversation_services.conversation_start(contact=contact, channel=Channel.PLAYGROUND)
+    received = conversation_services.message_receive(conversation=conversation, text=question)
+    result = answer_customer_message_sync(schema_name=schema_name, message_id=received.message.pk)
+    return PlaygroundAnswer(question=received.message.text, conversation_id=conversation.pk, result=result,
+                            threshold=float(settings.KB_ANSWER_THRESHOLD), passages=_passages(result.tool_calls))

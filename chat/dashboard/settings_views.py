@@ -1,18 +1,16 @@
 """Owner settings: the business profile (with its own LLM key), opening hours and time zone, the widget.
 
-The writes are small services here, next to the only pages that make them; they validate first and
-raise ValidationFailed with a message the owner can act on, which the page shows beside the form.
+The writes are services (chat.dashboard.services, orders.services.hours); a refusal is shown on the
+form it came from (config.errors.form_submit).
 """
 
 from __future__ import annotations
 
 import re
-import zoneinfo
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django import forms
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,178 +19,27 @@ from django.utils import timezone
 from chat.assistant.probe import business_endpoint_probe
 from chat.conversations.services import business_profile_get
 from chat.dashboard.permissions import owner_required
+from chat.dashboard.services import (
+    MAX_RATE_PER_MINUTE,
+    business_llm_set,
+    business_profile_update,
+    widget_settings_update,
+)
 from chat.models import BusinessProfile, WidgetSettings
 from chat.widget.services import widget_settings_get
-from config import egress
-from config.errors import ApplicationError, ValidationFailed
-from config.outside_urls import outside_url, validate_outside_url
+from config.errors import form_submit
+from config.outside_urls import validate_outside_url
 from config.secrets_at_rest import secret_masked
 from orders.catalog_understanding import show_stock_counts
-from orders.models import SpecialDay, WeeklyOpening
-from orders.selectors import tenant_zone
+from orders.selectors import opening_hours_as_text, tenant_zone
 from orders.services.catalog import commerce_stock_counts_set
-from orders.services.hours import WEEKDAY_KEYS, opening_hours_set_from_json
+from orders.services.hours import WEEKDAY_KEYS, opening_hours_set_from_text
 from tenants.models import Tenant
-
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
-_RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})$")
-MAX_RATE_PER_MINUTE = 10_000
-
-
-# ------------------------------------------------------------------------------------ services
 
 
 def _words(text: str) -> list[str]:
     """One entry per line or comma, blanks dropped."""
     return [part.strip() for part in re.split(r"[\n,]", text) if part.strip()]
-
-
-def business_profile_update(*, name: str, tagline: str, tone: str, languages: list[str], human_only_topics: list[str],
-                            contact_email: str, phone: str, address: str) -> BusinessProfile:
-    name = " ".join(name.split())
-    if not name:
-        raise ValidationFailed("The business needs a name.", code="invalid_profile", details={"field": "name"})
-    codes = [code.lower() for code in languages]
-    bad = [code for code in codes if not _LANGUAGE_CODE.match(code)]
-    if bad or not codes:
-        raise ValidationFailed("Languages are codes such as en, nl or pt-br, at least one.", code="invalid_profile",
-                               details={"field": "languages", "invalid": bad})
-    profile = business_profile_get()
-    profile.name, profile.tagline, profile.tone = name, tagline.strip(), tone.strip() or profile.tone
-    profile.languages = list(dict.fromkeys(codes))
-    profile.human_only_topics = list(dict.fromkeys(human_only_topics))
-    profile.contact_email, profile.phone, profile.address = contact_email.strip(), phone.strip(), address.strip()
-    profile.save()
-    return profile
-
-
-def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str,
-                     embedding_model: str = "") -> BusinessProfile:
-    """The business's own LLM provider. `api_key` None keeps the stored key; "" removes it (and the rest).
-
-    An embedding model makes the endpoint embed the knowledge base too; changing which model embeds
-    it embeds the chunks again in the background (search keeps using the old vectors meanwhile).
-    """
-    from chat.knowledge.embeddings import current_model_id
-
-    profile = business_profile_get()
-    embedded_with = current_model_id()
-    if api_key is not None:
-        profile.llm_api_key = api_key.strip()
-    if not profile.llm_api_key:
-        profile.llm_base_url, profile.llm_chat_model, profile.llm_embedding_model = "", "", ""
-    else:
-        base_url = base_url.strip()
-        if base_url:
-            try:
-                # Refused here with a reason the owner can act on; the guard checks again at every
-                # connection, since a name can point elsewhere tomorrow.
-                egress.url_check(base_url)
-            except egress.EgressRefused as error:
-                raise ValidationFailed(f"This base URL cannot be used: {error.message}", code="invalid_llm_base_url",
-                                       details={"field": "base_url"}) from error
-        profile.llm_base_url, profile.llm_chat_model = base_url, chat_model.strip()
-        profile.llm_embedding_model = embedding_model.strip()
-    profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "llm_embedding_model", "updated"])
-    if current_model_id() != embedded_with:
-        from chat.knowledge.tasks import kb_reembed_stale
-
-        transaction.on_commit(kb_reembed_stale.delay)
-    return profile
-
-
-def tenant_timezone_set(*, tenant: Tenant, timezone_name: str) -> Tenant:
-    """The zone opening hours are written in and analytics days are counted in."""
-    name = timezone_name.strip()
-    if name not in zoneinfo.available_timezones():
-        raise ValidationFailed(f"'{name}' is not a known time zone (e.g. Europe/Amsterdam).", code="invalid_timezone")
-    Tenant.objects.filter(pk=tenant.pk).update(timezone=name)
-    tenant.timezone = name
-    return tenant
-
-
-def _ranges_read(text: str, *, where: str) -> list[list[str]]:
-    ranges = []
-    for part in _words(text):
-        match = _RANGE.match(part)
-        if not match:
-            raise ValidationFailed(f"{where}: '{part}' is not a range like 09:00-17:30.", code="invalid_hours")
-        ranges.append([match.group(1).zfill(5), match.group(2).zfill(5)])
-    return ranges
-
-
-def opening_hours_from_form(*, weekly: dict[str, str], special_days: str) -> dict[str, Any]:
-    """The page's text fields as the hours JSON the orders app validates and stores.
-
-    A weekday is "09:00-12:00, 13:00-17:00" or empty (closed). A special day is one line:
-    "2026-12-25 closed" or "2026-12-24 09:00-13:00 Christmas Eve" (the words after the ranges are a note).
-    """
-    data: dict[str, Any] = {"weekly": {key: _ranges_read(weekly.get(key, ""), where=WEEKDAY_NAMES[index])
-                                       for index, key in enumerate(WEEKDAY_KEYS)}, "exceptions": []}
-    for line in special_days.splitlines():
-        words = line.split()
-        if not words:
-            continue
-        try:
-            day = date.fromisoformat(words[0])
-        except ValueError as exc:
-            raise ValidationFailed(f"'{line.strip()}' should start with a date (YYYY-MM-DD).",
-                                   code="invalid_hours") from exc
-        rest = words[1:]
-        if rest and rest[0].lower() == "closed":
-            data["exceptions"].append({"date": day.isoformat(), "closed": True, "note": " ".join(rest[1:])})
-            continue
-        ranges = [word.strip(",") for word in rest if _RANGE.match(word.strip(","))]
-        note = " ".join(word for word in rest if not _RANGE.match(word.strip(",")))
-        data["exceptions"].append({"date": day.isoformat(), "closed": False, "note": note,
-                                   "ranges": _ranges_read(", ".join(ranges), where=day.isoformat())})
-    return data
-
-
-def opening_hours_save(*, tenant: Tenant, timezone_name: str, weekly: dict[str, str], special_days: str) -> None:
-    data = opening_hours_from_form(weekly=weekly, special_days=special_days)
-    with transaction.atomic():
-        tenant_timezone_set(tenant=tenant, timezone_name=timezone_name)
-        opening_hours_set_from_json(data=data)
-
-
-def widget_settings_update(*, display_name: str, greeting: str, primary_color: str, text_color: str, avatar_url: str,
-                           position: str, language: str, prechat_enabled: bool, prechat_require_email: bool,
-                           allowed_origins: list[str], messages_per_minute_per_ip: int,
-                           messages_per_minute_per_visitor: int) -> WidgetSettings:
-    for label, colour in (("main colour", primary_color), ("text colour", text_color)):
-        if not _COLOUR.match(colour):
-            raise ValidationFailed(f"The {label} must be a colour like #1f6feb.", code="invalid_widget")
-    origins = [origin.rstrip("/").lower() for origin in allowed_origins]
-    bad = [origin for origin in origins if not _ORIGIN.match(origin)]
-    if bad:
-        raise ValidationFailed(f"Allowed websites are origins like https://shop.example, not: {', '.join(bad)}.",
-                               code="invalid_widget", details={"invalid": bad})
-    if position not in ("left", "right"):
-        raise ValidationFailed("The widget sits on the left or the right.", code="invalid_widget")
-    if avatar_url.strip() and outside_url(avatar_url) is None:
-        raise ValidationFailed("The avatar is a web address starting with https:// (or http://).",
-                               code="invalid_widget")
-    if not _LANGUAGE_CODE.match(language.lower()):
-        raise ValidationFailed("The widget's language is a code such as en or nl.", code="invalid_widget")
-    for rate in (messages_per_minute_per_ip, messages_per_minute_per_visitor):
-        if not 1 <= rate <= MAX_RATE_PER_MINUTE:
-            raise ValidationFailed(f"Rate limits are between 1 and {MAX_RATE_PER_MINUTE} messages a minute.",
-                                   code="invalid_widget")
-    widget = widget_settings_get()
-    widget.display_name, widget.greeting = display_name.strip(), greeting.strip() or widget.greeting
-    widget.primary_color, widget.text_color, widget.avatar_url = primary_color, text_color, avatar_url.strip()
-    widget.position, widget.language = position, language.lower()
-    widget.prechat_enabled = prechat_enabled
-    widget.prechat_require_email = prechat_enabled and prechat_require_email
-    widget.allowed_origins = list(dict.fromkeys(origins))
-    widget.messages_per_minute_per_ip = messages_per_minute_per_ip
-    widget.messages_per_minute_per_visitor = messages_per_minute_per_visitor
-    widget.save()
-    return widget
 
 
 # --------------------------------------------------------------------------------------- forms
@@ -268,8 +115,8 @@ def _profile_initial(profile: BusinessProfile) -> dict[str, Any]:
 
 
 def _profile_page(request: HttpRequest, *, form: ProfileForm | None = None, llm_form: LlmForm | None = None,
-                  hours_form: HoursForm | None = None, error: str = "", hours_error: str = "",
-                  commerce_form: CommerceForm | None = None, status: int = 200) -> HttpResponse:
+                  hours_form: HoursForm | None = None, commerce_form: CommerceForm | None = None,
+                  status: int = 200) -> HttpResponse:
     """The one page for the business: its profile, its opening hours and time zone, its own AI provider."""
     profile = business_profile_get()
     return render(request, "dashboard/settings/profile.html", {
@@ -281,8 +128,7 @@ def _profile_page(request: HttpRequest, *, form: ProfileForm | None = None, llm_
                                                  "embedding_model": profile.llm_embedding_model}),
         "probe": probe_rows(profile.llm_probe) if profile.llm_api_key else [],
         "probe_tried_at": _probe_time(profile.llm_probe) if profile.llm_api_key else None,
-        "key_masked": secret_masked(profile.llm_api_key), "error": error, "hours_error": hours_error,
-        "saved": request.GET.get("saved"),
+        "key_masked": secret_masked(profile.llm_api_key), "saved": request.GET.get("saved"),
     }, status=status)
 
 
@@ -291,15 +137,12 @@ def profile_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _profile_page(request)
     form = ProfileForm(request.POST)
-    if not form.is_valid():
-        return _profile_page(request, form=form, status=400)
-    data = form.cleaned_data
-    try:
-        business_profile_update(name=data["name"], tagline=data["tagline"], tone=data["tone"],
-                                languages=_words(data["languages"]), human_only_topics=_words(data["human_only_topics"]),
-                                contact_email=data["contact_email"], phone=data["phone"], address=data["address"])
-    except ApplicationError as error:
-        return _profile_page(request, form=form, error=error.message, status=error.status)
+    submitted = form_submit(form, lambda data: business_profile_update(
+        name=data["name"], tagline=data["tagline"], tone=data["tone"], languages=_words(data["languages"]),
+        human_only_topics=_words(data["human_only_topics"]), contact_email=data["contact_email"],
+        phone=data["phone"], address=data["address"]))
+    if not submitted.accepted:
+        return _profile_page(request, form=form, status=submitted.status)
     return redirect(reverse("dashboard:profile") + "?saved=profile")
 
 
@@ -308,16 +151,11 @@ def profile_llm(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("dashboard:profile")
     form = LlmForm(request.POST)
-    if not form.is_valid():
-        return _profile_page(request, llm_form=form, status=400)
-    data = form.cleaned_data
-    api_key = "" if data["remove_key"] else (data["api_key"] or None)
-    try:
-        with transaction.atomic():
-            business_llm_set(api_key=api_key, base_url=data["base_url"], chat_model=data["chat_model"],
-                             embedding_model=data["embedding_model"])
-    except ApplicationError as error:
-        return _profile_page(request, llm_form=form, error=error.message, status=error.status)
+    submitted = form_submit(form, lambda data: business_llm_set(
+        api_key="" if data["remove_key"] else (data["api_key"] or None), base_url=data["base_url"],
+        chat_model=data["chat_model"], embedding_model=data["embedding_model"]))
+    if not submitted.accepted:
+        return _profile_page(request, llm_form=form, status=submitted.status)
     # Tried once now, after the settings are stored, so the page shows what works before customers meet it.
     business_endpoint_probe(tenant_schema=request.tenant.schema_name)
     return redirect(reverse("dashboard:profile") + "?saved=llm#llm-heading")
@@ -347,22 +185,8 @@ def probe_rows(probe: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _hours_initial(tenant: Tenant) -> dict[str, Any]:
-    initial: dict[str, Any] = {"timezone": tenant.timezone}
-    weekly: dict[int, list[str]] = {}
-    for row in WeeklyOpening.objects.order_by("weekday", "opens"):
-        weekly.setdefault(row.weekday, []).append(f"{row.opens:%H:%M}-{row.closes:%H:%M}")
-    for index, key in enumerate(WEEKDAY_KEYS):
-        initial[key] = ", ".join(weekly.get(index, []))
-    lines = []
-    today = timezone.now().astimezone(tenant_zone()).date()
-    for special in SpecialDay.objects.filter(date__gte=today).prefetch_related("ranges").order_by("date"):
-        if special.closed:
-            lines.append(f"{special.date.isoformat()} closed {special.note}".strip())
-        else:
-            ranges = ", ".join(f"{r.opens:%H:%M}-{r.closes:%H:%M}" for r in special.ranges.all())
-            lines.append(f"{special.date.isoformat()} {ranges} {special.note}".strip())
-    initial["special_days"] = "\n".join(lines)
-    return initial
+    weekly, special_days = opening_hours_as_text(today=timezone.now().astimezone(tenant_zone()).date())
+    return {"timezone": tenant.timezone, **dict(zip(WEEKDAY_KEYS, weekly, strict=True)), "special_days": special_days}
 
 
 @owner_required
@@ -371,14 +195,11 @@ def hours_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect(reverse("dashboard:profile") + "#hours", permanent=True)
     form = HoursForm(request.POST)
-    if not form.is_valid():
-        return _profile_page(request, hours_form=form, status=400)
-    data = form.cleaned_data
-    try:
-        opening_hours_save(tenant=request.tenant, timezone_name=data["timezone"],
-                           weekly={key: data[key] for key in WEEKDAY_KEYS}, special_days=data["special_days"])
-    except ApplicationError as error:
-        return _profile_page(request, hours_form=form, hours_error=error.message, status=error.status)
+    submitted = form_submit(form, lambda data: opening_hours_set_from_text(
+        tenant=request.tenant, timezone_name=data["timezone"], weekly={key: data[key] for key in WEEKDAY_KEYS},
+        special_days=data["special_days"]))
+    if not submitted.accepted:
+        return _profile_page(request, hours_form=form, status=submitted.status)
     return redirect(reverse("dashboard:profile") + "?saved=hours#hours")
 
 
@@ -388,9 +209,9 @@ def commerce_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect(reverse("dashboard:profile") + "#commerce")
     form = CommerceForm(request.POST)
-    if not form.is_valid():
-        return _profile_page(request, commerce_form=form, status=400)
-    commerce_stock_counts_set(shown=form.cleaned_data["show_stock_counts"])
+    submitted = form_submit(form, lambda data: commerce_stock_counts_set(shown=data["show_stock_counts"]))
+    if not submitted.accepted:
+        return _profile_page(request, commerce_form=form, status=submitted.status)
     return redirect(reverse("dashboard:profile") + "?saved=commerce#commerce")
 
 
@@ -401,13 +222,12 @@ def _widget_initial(widget: WidgetSettings) -> dict[str, Any]:
     return {**{name: getattr(widget, name) for name in fields}, "allowed_origins": "\n".join(widget.allowed_origins)}
 
 
-def _widget_page(request: HttpRequest, form: WidgetForm | None = None, error: str = "",
-                 status: int = 200) -> HttpResponse:
+def _widget_page(request: HttpRequest, form: WidgetForm | None = None, status: int = 200) -> HttpResponse:
     widget = widget_settings_get()
     scheme = "https" if request.is_secure() else "http"
     host = request.get_host()
     return render(request, "dashboard/settings/widget.html", {
-        "form": form or WidgetForm(initial=_widget_initial(widget)), "widget": widget, "error": error,
+        "form": form or WidgetForm(initial=_widget_initial(widget)), "widget": widget,
         "snippet": f'<script src="{scheme}://{host}/widget.js" data-key="{widget.public_key}" async></script>',
         "demo_url": reverse("chat:demo"), "saved": request.GET.get("saved"),
     }, status=status)
@@ -418,17 +238,13 @@ def widget_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _widget_page(request)
     form = WidgetForm(request.POST)
-    if not form.is_valid():
-        return _widget_page(request, form, status=400)
-    data = form.cleaned_data
-    try:
-        widget_settings_update(
-            display_name=data["display_name"], greeting=data["greeting"], primary_color=data["primary_color"],
-            text_color=data["text_color"], avatar_url=data["avatar_url"], position=data["position"],
-            language=data["language"], prechat_enabled=data["prechat_enabled"],
-            prechat_require_email=data["prechat_require_email"], allowed_origins=_words(data["allowed_origins"]),
-            messages_per_minute_per_ip=data["messages_per_minute_per_ip"],
-            messages_per_minute_per_visitor=data["messages_per_minute_per_visitor"])
-    except ApplicationError as error:
-        return _widget_page(request, form, error=error.message, status=error.status)
+    submitted = form_submit(form, lambda data: widget_settings_update(
+        display_name=data["display_name"], greeting=data["greeting"], primary_color=data["primary_color"],
+        text_color=data["text_color"], avatar_url=data["avatar_url"], position=data["position"],
+        language=data["language"], prechat_enabled=data["prechat_enabled"],
+        prechat_require_email=data["prechat_require_email"], allowed_origins=_words(data["allowed_origins"]),
+        messages_per_minute_per_ip=data["messages_per_minute_per_ip"],
+        messages_per_minute_per_visitor=data["messages_per_minute_per_visitor"]))
+    if not submitted.accepted:
+        return _widget_page(request, form, status=submitted.status)
     return redirect(reverse("dashboard:widget") + "?saved=1")

@@ -547,3 +547,21 @@ def kb_failed_sources() -> list[KnowledgeSource]:
 
 def job_get(*, job_id: int) -> IndexingJob | None:
     return IndexingJob.objects.filter(pk=job_id).first()
+
+
+def source_list_for_dashboard(*, limit: int) -> list[KnowledgeSource]:
+    """Sources by kind and title, without their (large) contents."""
+    return list(KnowledgeSource.objects.defer("raw", "body", "answer").select_related("job")
+                .order_by("kind", "title")[:limit])
+
+
+def source_get(*, source_id: int) -> KnowledgeSource | None:
+    return KnowledgeSource.objects.filter(pk=source_id).first()
+
+
+def job_list_running(*, limit: int) -> list[IndexingJob]:
+    return list(IndexingJob.objects.filter(status=IndexingJob.Status.RUNNING)[:limit])
+
+
+def job_failed_sources(*, job: IndexingJob, limit: int) -> list[KnowledgeSource]:
+    return list(job.sources.filter(status=KnowledgeSource.Status.FAILED).only("title", "error")[:limit])

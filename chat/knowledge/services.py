@@ -677,3 +677,35 @@ def source_delete(*, source_id: int) -> None:
     if not KnowledgeSource.objects.filter(pk=source_id).exists():
         raise SourceNotFound(f"There is no knowledge source {source_id}.")
     _sources_delete([source_id]).finish()
+
+
+# ------------------------------------------------------------------------------ the dashboard's
+
+
+def faq_save(*, question: str, answer: str, variants: list[str], replacing: KnowledgeSource | None = None) -> int:
+    """An FAQ entry written on the dashboard, indexed inside the request (a few short texts) so the
+    owner can try the answer in the playground right away. An edited question is a new key, so the
+    entry it replaces goes. Returns the entry's source id."""
+    outcome = faq_upsert(question=question, answer=answer, variants=variants,
+                         origin=replacing.origin if replacing else "")
+    if replacing is not None and replacing.pk != outcome.source_id:
+        source_delete(source_id=replacing.pk)
+    if outcome.action != "unchanged":
+        sources_index_now(source_ids=[outcome.source_id])
+    return outcome.source_id
+
+
+def _import_index_start(*, report: ImportReport, description: str) -> IndexingJob:
+    job = job_start(kind=IndexingJob.Kind.IMPORT, source_ids=report.to_index, description=description)
+    sources_index_in_background(source_ids=report.to_index, job_id=job.pk)
+    return job
+
+
+def file_import_and_index(*, name: str, data: bytes) -> IndexingJob:
+    """An uploaded file imported now and indexed by the workers; the job shows their progress."""
+    return _import_index_start(report=file_import(name=name, data=data), description=f"upload {name}")
+
+
+def url_import_and_index(*, url: str) -> IndexingJob:
+    """A web page imported now and fetched and indexed by the workers; the job shows their progress."""
+    return _import_index_start(report=url_import(url=url), description=f"web page {url}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from django.db import transaction
 from django.db.models import Q
@@ -148,6 +149,20 @@ def catalog_import_csv(*, stream: TextIO, progress: Callable[[int], None] | None
     """Import a catalog CSV (one row per variant): all of it in one transaction, or none of it."""
     rows = catalog_rows_read(stream=stream)
     return catalog_rows_save(rows=rows, progress=progress)
+
+
+CSV_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+
+
+def catalog_import_csv_file(*, file: IO[bytes], size: int) -> CatalogImportResult:
+    """An uploaded catalog CSV: refused unread when it is too large, and when it is not UTF-8 text."""
+    if size > CSV_UPLOAD_MAX_BYTES:
+        raise CatalogImportFailed(f"The file is larger than {CSV_UPLOAD_MAX_BYTES // (1024 * 1024)} MB.")
+    try:
+        text = file.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CatalogImportFailed("The file is not UTF-8 text.") from exc
+    return catalog_import_csv(stream=io.StringIO(text))
 
 
 def catalog_rows_save(*, rows: list[CatalogRow], progress: Callable[[int], None] | None = None) -> CatalogImportResult:
@@ -318,3 +333,36 @@ def shop_secret_clear(*, platform: str) -> bool:
     deleted, _ = ShopConnection.objects.filter(platform=platform).delete()
     return bool(deleted)
 
+
+# The dashboard's edits. A product is saved with every edit so the assistant's cached catalog index
+# (keyed by the products' last update) is rebuilt.
+
+def product_update(*, product: Product, name: str, category: str, description: str, synonyms: list[str],
+                   is_sellable: bool) -> Product:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed("A product needs a name.", code="invalid_product")
+    product.name, product.category, product.description = name, category.strip(), description.strip()
+    product.synonyms = list(dict.fromkeys(word.strip() for word in synonyms if word.strip()))
+    product.is_sellable = is_sellable and product.variants.filter(is_sellable=True).exists()
+    product.save()
+    return product
+
+
+def variant_update(*, variant: Variant, price: str, stock: int, is_sellable: bool) -> Variant:
+    """Price (in the shop's major units, '19.95'), stock and sellability of one variant."""
+    if stock < 0:
+        raise ValidationFailed("Stock cannot be negative.", code="invalid_variant")
+    product = variant.product
+    with transaction.atomic():
+        variant.price_minor = amount_to_minor(price.strip(), currency=product.currency, field="price")
+        if variant.price_minor < 0:
+            raise ValidationFailed("A price cannot be negative.", code="invalid_variant")
+        variant.stock = stock
+        variant.is_sellable = is_sellable and variant.price_minor > 0
+        variant.save()
+        prices = list(product.variants.filter(is_sellable=True).values_list("price_minor", flat=True))
+        product.price_minor = min(prices) if prices else 0
+        product.is_sellable = bool(prices)
+        product.save(update_fields=["price_minor", "is_sellable", "updated"])
+    return variant

@@ -1,4 +1,5 @@
-"""Opening hours writes: the weekly schedule and dated exceptions, replaced as a whole."""
+"""Opening hours writes: the weekly schedule and dated exceptions, replaced as a whole, from the
+hours JSON (a file, the demo) or from the dashboard's text fields."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from django.db import transaction
 
 from orders.exceptions import InvalidHours
 from orders.models import SpecialDay, SpecialDayOpening, WeeklyOpening
+from tenants.models import Tenant
+from tenants.services import tenant_timezone_set
 
 WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_TEXT_RANGE = re.compile(r"^(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})$")
 
 TimeRange = tuple[time, time]
 
@@ -88,3 +93,51 @@ def opening_hours_replace(*, weekly: dict[int, list[TimeRange]], special_days: l
 def opening_hours_set_from_json(*, data: Any) -> None:
     weekly, special_days = opening_hours_parse(data=data)
     opening_hours_replace(weekly=weekly, special_days=special_days)
+
+
+def _text_ranges_read(text: str, *, where: str) -> list[list[str]]:
+    ranges = []
+    for part in (part.strip() for part in re.split(r"[\n,]", text)):
+        if not part:
+            continue
+        match = _TEXT_RANGE.match(part)
+        if not match:
+            raise InvalidHours(f"{where}: '{part}' is not a range like 09:00-17:30.")
+        ranges.append([match.group(1).zfill(5), match.group(2).zfill(5)])
+    return ranges
+
+
+def opening_hours_from_text(*, weekly: dict[str, str], special_days: str) -> dict[str, Any]:
+    """The dashboard's text fields as the hours JSON.
+
+    A weekday is "09:00-12:00, 13:00-17:00" or empty (closed). A special day is one line:
+    "2026-12-25 closed" or "2026-12-24 09:00-13:00 Christmas Eve" (the words after the ranges are a note).
+    """
+    data: dict[str, Any] = {"weekly": {key: _text_ranges_read(weekly.get(key, ""), where=WEEKDAY_NAMES[index])
+                                       for index, key in enumerate(WEEKDAY_KEYS)}, "exceptions": []}
+    for line in special_days.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        try:
+            day = date.fromisoformat(words[0])
+        except ValueError as exc:
+            raise InvalidHours(f"'{line.strip()}' should start with a date (YYYY-MM-DD).") from exc
+        rest = words[1:]
+        if rest and rest[0].lower() == "closed":
+            data["exceptions"].append({"date": day.isoformat(), "closed": True, "note": " ".join(rest[1:])})
+            continue
+        ranges = [word.strip(",") for word in rest if _TEXT_RANGE.match(word.strip(","))]
+        note = " ".join(word for word in rest if not _TEXT_RANGE.match(word.strip(",")))
+        data["exceptions"].append({"date": day.isoformat(), "closed": False, "note": note,
+                                   "ranges": _text_ranges_read(", ".join(ranges), where=day.isoformat())})
+    return data
+
+
+def opening_hours_set_from_text(*, tenant: Tenant, timezone_name: str, weekly: dict[str, str],
+                                special_days: str) -> None:
+    """The hours and the time zone they are written in, both or neither."""
+    data = opening_hours_from_text(weekly=weekly, special_days=special_days)
+    with transaction.atomic():
+        tenant_timezone_set(tenant=tenant, timezone_name=timezone_name)
+        opening_hours_set_from_json(data=data)

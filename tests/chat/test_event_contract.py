@@ -200,7 +200,7 @@ def test_conversation_status_says_from_to_who_and_why(business: Business) -> Non
 def test_conversation_assigned_reaches_the_agents_only(business: Business) -> None:
     conversation = new_conversation(business)
     sent = published(business.tenant.schema_name, conversation.pk, in_tenant(
-        business, lambda: dashboard_services.conversation_assign(conversation=conversation, assignee=business.agent,
+        business, lambda: dashboard_services.conversation_assign(conversation=conversation, assignee_id=business.agent.pk,
                                                                  actor=business.owner)))
     [assigned] = only(sent, "conversation.assigned")
     assert assigned["audience"] == ["agents"] and assigned["group"] == inbox_group(business.tenant.schema_name)

@@ -10,8 +10,8 @@ from datetime import time
 
 from django_tenants.utils import schema_context
 
-from orders.dashboard import variant_update
 from orders.models import Variant, WeeklyOpening
+from orders.services.catalog import variant_update
 from orders.services.hours import opening_hours_set_from_json
 from tenants.demo import FIXTURES
 from tenants.models import Tenant

@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 from chat.assistant.engine import answer_customer_message_sync
 from chat.conversations import services
 from chat.models import Channel, Conversation
-from config.errors import ApplicationError
+from config.errors import command_errors
 from tenants.services import tenant_get
 
 
@@ -31,18 +31,16 @@ class Command(BaseCommand):
         ask.add_argument("--json", action="store_true", help="Print one JSON object.")
         ask.add_argument("text")
 
+    @command_errors
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            tenant = tenant_get(slug=options["tenant"])
-            with schema_context(tenant.schema_name):
-                conversation = self._conversation(options.get("conversation"))
-                received = services.message_receive(conversation=conversation, text=options["text"],
-                                                    channel_message_id=uuid.uuid4().hex)
-            result = answer_customer_message_sync(schema_name=tenant.schema_name, message_id=received.message.pk)
-            with schema_context(tenant.schema_name):
-                status = Conversation.objects.get(pk=conversation.pk).status
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from exc
+        tenant = tenant_get(slug=options["tenant"])
+        with schema_context(tenant.schema_name):
+            conversation = self._conversation(options.get("conversation"))
+            received = services.message_receive(conversation=conversation, text=options["text"],
+                                                channel_message_id=uuid.uuid4().hex)
+        result = answer_customer_message_sync(schema_name=tenant.schema_name, message_id=received.message.pk)
+        with schema_context(tenant.schema_name):
+            status = Conversation.objects.get(pk=conversation.pk).status
         payload = {
             "conversation_id": conversation.pk,
             "message_id": result.message_id,

@@ -19,7 +19,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from config.errors import ApplicationError
+from config.errors import command_errors
 
 
 class Command(BaseCommand):
@@ -58,20 +58,18 @@ class Command(BaseCommand):
         status = with_tenant(sub.add_parser("status", help="Sources by status, failures and bulk jobs."))
         status.add_argument("--json", action="store_true")
 
+    @command_errors
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
-        try:
-            if action == "reindex" and options["all_tenants"]:
-                self._reindex_all(options)
-                return
-            slug = options.get("tenant")
-            if not slug:
-                raise CommandError("--tenant SLUG is required (or --all-tenants).")
-            self._require_tenant(slug)
-            with schema_context(slug):
-                getattr(self, f"_{action}")(options)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from exc
+        if action == "reindex" and options["all_tenants"]:
+            self._reindex_all(options)
+            return
+        slug = options.get("tenant")
+        if not slug:
+            raise CommandError("--tenant SLUG is required (or --all-tenants).")
+        self._require_tenant(slug)
+        with schema_context(slug):
+            getattr(self, f"_{action}")(options)
 
     # ----------------------------------------------------------------------------- helpers
 

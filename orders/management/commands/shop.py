@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django_tenants.utils import schema_context
 
-from config.errors import ApplicationError
+from config.errors import command_errors
 from config.secrets_at_rest import secret_masked
 from orders.management.commands._tenant import tenant_schema
 from orders.models import Platform, ShopConnection
@@ -26,21 +26,19 @@ class Command(BaseCommand):
         action.add_argument("--set", dest="value", help="The secret from the shop's webhook settings.")
         action.add_argument("--clear", action="store_true", help="Remove it: webhooks are refused (401).")
 
+    @command_errors
     def handle(self, *args: Any, **options: Any) -> None:
         schema = tenant_schema(options["tenant"])
         platform = options["platform"]
         with schema_context(schema):
-            try:
-                if options["value"] is not None:
-                    shop_secret_set(platform=platform, secret=options["value"])
-                    self.stdout.write(f"{platform} webhook secret set for {schema}.")
-                elif options["clear"]:
-                    cleared = shop_secret_clear(platform=platform)
-                    self.stdout.write(f"{platform} webhook secret {'removed' if cleared else 'was not set'} for {schema}.")
-                else:
-                    connection = ShopConnection.objects.filter(platform=platform).first()
-                    # Enough to recognise the secret, never the secret: a terminal's scrollback is not a vault.
-                    state = f"set ({secret_masked(connection.webhook_secret)})" if connection else "not set"
-                    self.stdout.write(f"{platform} webhook secret is {state} for {schema}.")
-            except ApplicationError as exc:
-                raise CommandError(exc.message) from exc
+            if options["value"] is not None:
+                shop_secret_set(platform=platform, secret=options["value"])
+                self.stdout.write(f"{platform} webhook secret set for {schema}.")
+            elif options["clear"]:
+                cleared = shop_secret_clear(platform=platform)
+                self.stdout.write(f"{platform} webhook secret {'removed' if cleared else 'was not set'} for {schema}.")
+            else:
+                connection = ShopConnection.objects.filter(platform=platform).first()
+                # Enough to recognise the secret, never the secret: a terminal's scrollback is not a vault.
+                state = f"set ({secret_masked(connection.webhook_secret)})" if connection else "not set"
+                self.stdout.write(f"{platform} webhook secret is {state} for {schema}.")

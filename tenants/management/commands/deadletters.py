@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import ApplicationError
+from config.errors import command_errors
 from tenants import services
 from tenants.selectors import deadletter_list
 
@@ -26,11 +26,9 @@ class Command(BaseCommand):
         replay.add_argument("--all", action="store_true", help="Replay every letter not replayed yet.")
         sub.add_parser("purge").add_argument("id", type=int)
 
+    @command_errors
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            getattr(self, f"_{options['action']}")(options)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from exc
+        getattr(self, f"_{options['action']}")(options)
 
     def _list(self, options: dict[str, Any]) -> None:
         letters = list(deadletter_list(include_replayed=options["all"]))

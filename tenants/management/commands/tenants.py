@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from config.errors import ApplicationError
+from config.errors import command_errors
 from tenants import services
 from tenants.models import Tenant
 from tenants.selectors import tenant_list
@@ -30,11 +30,9 @@ class Command(BaseCommand):
         for action in ("suspend", "resume"):
             sub.add_parser(action).add_argument("slug")
 
+    @command_errors
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            getattr(self, f"_{options['action']}")(options)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from exc
+        getattr(self, f"_{options['action']}")(options)
 
     def _create(self, options: dict[str, Any]) -> None:
         created = services.tenant_create(
