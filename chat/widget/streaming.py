@@ -118,7 +118,6 @@ def start_answer(*, schema_name: str, conversation_id: int, customer_message_id:
 async def _answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
                   first_token: FirstTokenTurn, turn: Turn | None) -> None:
     from chat.assistant.engine import answer_customer_message
-    from chat.widget.services import current_time
 
     answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
                                 customer_message_id=customer_message_id)
@@ -127,7 +126,7 @@ async def _answer(*, schema_name: str, conversation_id: int, customer_message_id
     try:
         await publish_now(group, {"type": "answer.start", "answer_ref": answer_ref, "reply_to": customer_message_id})
         result = await answer_customer_message(schema_name=schema_name, message_id=customer_message_id, sink=sink,
-                                               now=current_time(), first_token=first_token, turn=turn)
+                                               first_token=first_token, turn=turn)
     except Exception:
         # The message is stored and pending: the sweeper answers it. The customer is told nothing false.
         logger.exception("answering message %s failed; the sweeper will retry", customer_message_id)
