@@ -152,9 +152,11 @@ class Worker(ManagedProcess):
     def __init__(self, queues: str = "critical,high,medium,low", concurrency: int = 1,
                  env: dict[str, str] | None = None) -> None:
         self.hostname = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        # --include: the product's worker, plus the tests' own probe task (tests.support.worker_probe).
         super().__init__("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
                                     "--prefetch-multiplier", "1", "-c", str(concurrency), "-P", "prefork",
-                                    "-n", self.hostname, "-l", "INFO", "--without-gossip", "--without-mingle"],
+                                    "-n", self.hostname, "-l", "INFO", "--without-gossip", "--without-mingle",
+                                    "--include", "tests.support.worker_probe"],
                          env or child_env())
         self._wait_ready("celery worker ready")
 
