@@ -35,4 +35,4 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Outgoing mail (invitations, password resets): smtp://, smtp+tls:// or smtp+ssl://user:password@host:port.
 globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
-LOGGING = logging_settings("json", env("DESKPILOT_LOG_LEVEL", default="INFO"))
+LOGGING = logging_settings("json", LOG_LEVEL)  # noqa: F405
