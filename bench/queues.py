@@ -28,8 +28,8 @@ def main() -> None:
     from config.celery import app
     from config.redis import redis_client, tenant_key
     from tenants.services import tenant_create
-    from tenants.tasks import tenant_worker_probe
     from tests.support.processes import Worker, child_env, wait_until
+    from tests.support.worker_probe import tenant_worker_probe
 
     redis_client().flushdb()
     slug = f"q{uuid.uuid4().hex[:10]}"

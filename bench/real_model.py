@@ -674,7 +674,6 @@ class Outcome:
 
 
 def demo_tenant(kind: str) -> Any:
-    from django.conf import settings
     from django.db import connection
     from django.utils.module_loading import import_string
     from django_tenants.utils import schema_context
@@ -682,14 +681,14 @@ def demo_tenant(kind: str) -> Any:
     from tenants.demo import FIXTURES
     from tenants.services import tenant_create
     from tests.assistant.scenarios.fixture_data import profile
+    from tests.support.demo import demo_content_loaders
 
     slug = f"r{uuid.uuid4().hex[:10]}"
     tenant = tenant_create(slug=slug, name=profile(kind)["name"], domain=f"{slug}.bench.localhost",
                            plan_code="scale", timezone_name=profile(kind)["timezone"]).tenant
     with schema_context(slug):
-        for path in settings.DESKPILOT_DEMO_LOADERS:
-            if path != settings.DESKPILOT_DEMO_HISTORY_LOADER:  # the content, without past conversations
-                import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
+        for path in demo_content_loaders():
+            import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
     connection.set_schema_to_public()
     return tenant
 

@@ -80,14 +80,6 @@ def secret_masked(plain: str) -> str:
     return f"{plain[:MASK_SHOWN_HEAD]}…{plain[-MASK_SHOWN_TAIL:]}"
 
 
-def development_secrets_key(secret_key: str) -> str:
-    """A Fernet key derived from Django's SECRET_KEY, for development and tests only."""
-    import base64
-    import hashlib
-
-    return base64.urlsafe_b64encode(hashlib.sha256(f"deskpilot-secrets-at-rest:{secret_key}".encode()).digest()).decode()
-
-
 class EncryptedTextField(models.TextField):
     """A text column stored encrypted (see the module's docstring); the attribute is plain text."""
 

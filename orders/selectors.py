@@ -98,6 +98,9 @@ _SIZE_WORDS = {"xsmall": "xs", "extrasmall": "xs", "small": "s", "medium": "m", 
                "xlarge": "xl", "extralarge": "xl", "xxl": "xxl", "2xl": "xxl"}
 _FUZZY_MIN_LENGTH = 4  # shorter tokens ("m", "xl", "fw") only match exactly
 _COLOUR_MIN_SCORE = 85
+# The lowest fuzzy score (0-100) a catalog word needs to match a word of the query: below it,
+# unrelated products match customers' typos.
+SEARCH_MIN_SCORE = 70
 DESCRIPTION_WEIGHT = 0.85
 
 
@@ -287,7 +290,7 @@ def _ranked(query: str, limit: int) -> list[tuple[float, _Indexed]]:
     index = _catalog_index()
     if not index.entries:
         return []
-    minimum = settings.ORDERS_SEARCH_MIN_SCORE
+    minimum = SEARCH_MIN_SCORE
     word_scores = _token_word_scores(tokens, index.vocabulary, minimum)
     matched_words = {word for scores in word_scores.values() for word in scores}
     fulltext = _fulltext_ranks(tokens)

@@ -85,6 +85,7 @@ def demo_copies(django_db_setup: None, django_db_blocker: pytest.FixtureRequest)
 
     from tenants.demo import DEMO_TENANTS, FIXTURES
     from tenants.services import tenant_create
+    from tests.support.demo import demo_content_loaders
 
     tenants: dict[str, object] = {}
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
@@ -94,9 +95,8 @@ def demo_copies(django_db_setup: None, django_db_blocker: pytest.FixtureRequest)
                                    timezone_name=demo.timezone).tenant
             with schema_context(slug):
                 # The content only: tests add conversations of their own and look for them.
-                for loader in settings.DESKPILOT_DEMO_LOADERS:
-                    if loader != settings.DESKPILOT_DEMO_HISTORY_LOADER:
-                        import_string(loader)(tenant=tenant, fixtures=FIXTURES / demo.slug)
+                for loader in demo_content_loaders():
+                    import_string(loader)(tenant=tenant, fixtures=FIXTURES / demo.slug)
             tenants[demo.slug] = tenant
         connection.set_schema_to_public()
     return tenants

@@ -157,7 +157,7 @@ def embedding_config_platform() -> EmbeddingConfig:
     if not api_key:
         return LOCAL_CONFIG
     # The operator's own endpoint, like its OPENAI_BASE_URL: trusted, not guarded.
-    return EmbeddingConfig(model=settings.EMBEDDING_MODEL or settings.OPENAI_EMBEDDING_MODEL, base_url=base_url or "",
+    return EmbeddingConfig(model=settings.EMBEDDING_MODEL, base_url=base_url or "",
                            api_key=api_key)
 
 
@@ -177,6 +177,12 @@ def embedding_config_for_tenant() -> EmbeddingConfig:
     return embedding_config_platform()
 
 
+# Texts per embedding call, the local model's batch or an endpoint's request: large enough to keep
+# the matrix products efficient, small enough for any provider's request size limit.
+EMBEDDING_BATCH_SIZE = 32
+# BLAS threads per process for the local model: parallelism comes from worker processes, and more
+# threads than cores per process only make the processes on one machine fight over them.
+EMBEDDING_THREADS = 1
 _provider_lock = threading.Lock()
 
 
@@ -193,8 +199,7 @@ def embedding_provider(config: EmbeddingConfig | None = None, *, timeout: float 
     and process); `timeout` for an endpoint's calls, KB_EMBEDDING_TIMEOUT_SECONDS by default."""
     config = config or embedding_config_for_tenant()
     with _provider_lock:
-        return _cached_provider(config, settings.KB_EMBEDDING_BATCH_SIZE, settings.KB_EMBEDDING_THREADS,
-                                float(settings.KB_EMBEDDING_TIMEOUT_SECONDS if timeout is None else timeout))
+        return _cached_provider(config, EMBEDDING_BATCH_SIZE, EMBEDDING_THREADS, float(settings.KB_EMBEDDING_TIMEOUT_SECONDS if timeout is None else timeout))
 
 
 def current_model_id() -> str:

@@ -18,6 +18,9 @@ from chat.knowledge.exceptions import FetchFailed
 from config.egress import EgressRefused, guarded_httpx_transport, url_literal_check
 
 USER_AGENT = "DeskpilotKnowledgeBot/1.0 (+imports pages a business asked us to read)"
+# Redirects followed for one imported page, each hop checked by the egress guard: real sites need
+# one or two (http to https, a trailing slash); more is a loop or a redirect chain.
+MAX_REDIRECTS = 5
 ACCEPTED_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "text/markdown", "application/pdf")
 
 
@@ -40,7 +43,7 @@ def _refused(error: EgressRefused, url: str) -> FetchFailed:
 
 
 def url_fetch(*, url: str) -> FetchedPage:
-    """The page's bytes after at most KB_URL_MAX_REDIRECTS checked redirects. Raises FetchFailed."""
+    """The page's bytes after at most MAX_REDIRECTS checked redirects. Raises FetchFailed."""
     limit = settings.KB_MAX_FILE_BYTES
     timeout = httpx.Timeout(settings.KB_URL_TIMEOUT_SECONDS)
     current = url
@@ -48,7 +51,7 @@ def url_fetch(*, url: str) -> FetchedPage:
     # connection goes to that address.
     with httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT},
                       trust_env=False, transport=guarded_httpx_transport()) as client:
-        for _hop in range(settings.KB_URL_MAX_REDIRECTS + 1):
+        for _hop in range(MAX_REDIRECTS + 1):
             try:
                 url_literal_check(current)
                 with client.stream("GET", current) as response:
@@ -82,4 +85,4 @@ def url_fetch(*, url: str) -> FetchedPage:
                                   code="kb_url_timeout") from exc
             except httpx.HTTPError as exc:
                 raise FetchFailed(f"'{current}' could not be fetched: {exc}.", code="kb_url_error") from exc
-    raise FetchFailed(f"'{url}' redirects more than {settings.KB_URL_MAX_REDIRECTS} times.", code="kb_url_redirect")
+    raise FetchFailed(f"'{url}' redirects more than {MAX_REDIRECTS} times.", code="kb_url_redirect")

@@ -51,8 +51,9 @@ from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 
 logger = logging.getLogger(__name__)
 
-MODES = ("hybrid", "vector", "text", "rrf")
-RRF_K = 20  # only for the "rrf" comparison mode of the benchmark
+# hybrid: production's; vector and text: either ranking alone, to see why a result ranks where it does
+# (`manage.py kb search --mode`, bench/knowledge_quality.py).
+MODES = ("hybrid", "vector", "text")
 # How much a source's full-text score (relative to this query's best) adds to its vector score.
 TEXT_BONUS = 0.06
 # Share of a document's vector score that comes from its second-best passage rather than its best.
@@ -71,6 +72,9 @@ FAQ_ENTRIES_RESCORED = 10
 # holds the answer's wording, which customers do not use).
 PHRASING_ROLES = ("question", "phrasing")
 SNIPPET_CHARS = 240
+# HNSW candidates pgvector examines per query (raised to the candidates wanted when they are more):
+# recall against speed, measured with bench/knowledge_quality.py, not a deployment's choice.
+HNSW_EF_SEARCH = 100
 # Chunks the full-text side may look up by the query's words (by the term statistics, so also the
 # most it reads if they were ever wrong). About 4 ms of ranking at 100k chunks on 2 cores.
 TEXT_MATCH_BUDGET = 300
@@ -104,8 +108,6 @@ class _SourceEvidence:
     second_similarity: float | None = None
     text_rank: float = 0.0
     text_chunk: int | None = None
-    vector_position: int | None = None
-    text_position: int | None = None
     fused: float = 0.0
     faq_centroid_similarity: float | None = None  # set when the entry was scored over its phrasings
     extra: dict[str, float] = field(default_factory=dict)
@@ -149,13 +151,13 @@ def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchRes
     evidence: dict[int, _SourceEvidence] = {}
     candidates = max(settings.KB_SEARCH_CANDIDATES, k)
     vector_chunks: list[_VectorCandidate] | None = []
-    if mode in ("hybrid", "vector", "rrf"):
+    if mode in ("hybrid", "vector"):
         vector_chunks = _vector_evidence(prepared, candidates, evidence)
     if vector_chunks is None and mode == "hybrid":
         # No query vector (the embeddings endpoint failed, or no configured model matches the
         # chunks): the answer goes on with full text alone, scored by how much of the question it covers.
         mode, vector_chunks = TEXT_FALLBACK, []
-    if mode in ("hybrid", "text", "rrf", TEXT_FALLBACK):
+    if mode in ("hybrid", "text", TEXT_FALLBACK):
         _text_evidence(prepared, candidates, evidence, vector_chunks=vector_chunks or [])
     if not evidence:
         return []
@@ -186,7 +188,7 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
     # `dims` is an int from the model, never user input; the cast matches the partial HNSW index.
     distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
     with connection.cursor() as cursor:
-        _ensure_ef_search(cursor, max(int(settings.KB_HNSW_EF_SEARCH), candidates))
+        _ensure_ef_search(cursor, max(HNSW_EF_SEARCH, candidates))
         cursor.execute(
             f"SELECT id, source_id, role, 1 - ({distance}) AS similarity FROM chat_knowledgechunk "
             f"WHERE embedding_dims = {dims} AND embedding_model = %s ORDER BY {distance} LIMIT %s",
@@ -214,10 +216,6 @@ def _vector_evidence(prepared: PreparedQuery, candidates: int,
             item = evidence[source_id]
             item.best_similarity, item.best_chunk = -1.0, None
             item.overall_similarity = item.second_similarity = None
-    by_vector = sorted((item for item in evidence.values() if item.best_chunk is not None),
-                       key=lambda item: item.vector_score, reverse=True)
-    for position, item in enumerate(by_vector[:candidates], start=1):
-        item.vector_position = position
     return [_VectorCandidate(chunk_id=chunk_id, source_id=source_id, faq=role in faq_roles)
             for chunk_id, source_id, role, _similarity in rows]
 
@@ -412,10 +410,6 @@ def _text_evidence(prepared: PreparedQuery, candidates: int, evidence: dict[int,
         item = evidence.setdefault(source_id, _SourceEvidence(source_id=source_id))
         if float(rank) > item.text_rank:
             item.text_rank, item.text_chunk = float(rank), chunk_id
-    by_text = sorted((item for item in evidence.values() if item.text_chunk is not None),
-                     key=lambda item: item.text_rank, reverse=True)
-    for position, item in enumerate(by_text[:candidates], start=1):
-        item.text_position = position
 
 
 def _fuse(items: list[_SourceEvidence], mode: str) -> list[_SourceEvidence]:
@@ -427,9 +421,6 @@ def _fuse(items: list[_SourceEvidence], mode: str) -> list[_SourceEvidence]:
             item.fused = vector
         elif mode == "text":
             item.fused = text
-        elif mode == "rrf":
-            item.fused = sum(1.0 / (RRF_K + position) for position in (item.vector_position, item.text_position)
-                             if position is not None)
         else:
             item.fused = vector + TEXT_BONUS * text
     ranked = [item for item in items if item.fused > 0]

@@ -41,6 +41,12 @@ SUPPORTED_SUFFIXES = tuple(extraction.EXTENSION_FORMATS)
 REEMBED_BATCH = 256
 # Sources indexed together in the foreground; their texts are embedded in shared batches.
 INDEX_BATCH_SOURCES = 50
+# Passages: the target and most characters of each, and how much of the previous one repeats so an
+# answer cut at a boundary is still found whole. Sized to the embedding model's input (MiniLM reads
+# 256 tokens) and to what the assistant quotes; changing them changes only content indexed later.
+CHUNK_TARGET_CHARS = 700
+CHUNK_MAX_CHARS = 1000
+CHUNK_OVERLAP_CHARS = 150
 
 
 @dataclass(frozen=True)
@@ -558,8 +564,8 @@ def _drafts_for(source: KnowledgeSource) -> tuple[list[chunking.ChunkDraft], _Ex
     elif source.kind == KnowledgeSource.Kind.URL:
         extracted = _fetch_url_source(source)
         body, title = extracted.body, extracted.title
-    drafts = chunking.document_chunks(title=title, text=body, target=settings.KB_CHUNK_TARGET_CHARS,
-                                      maximum=settings.KB_CHUNK_MAX_CHARS, overlap=settings.KB_CHUNK_OVERLAP_CHARS)
+    drafts = chunking.document_chunks(title=title, text=body, target=CHUNK_TARGET_CHARS, maximum=CHUNK_MAX_CHARS,
+                                      overlap=CHUNK_OVERLAP_CHARS)
     if not drafts:
         raise ExtractionFailed(f"'{source.title}' has no text to index.", code="kb_empty_document")
     return drafts, extracted

@@ -8,7 +8,6 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,12 +24,6 @@ from config.redis import RedisScript, redis_client_async, tenant_key
 logger = logging.getLogger(__name__)
 
 RATE_WINDOW_SECONDS = 60
-
-
-def current_time() -> datetime:
-    """Now, unless DESKPILOT_FROZEN_NOW pins it (tests of the away message at a closed time)."""
-    frozen = getattr(settings, "DESKPILOT_FROZEN_NOW", "")
-    return datetime.fromisoformat(frozen) if frozen else timezone.now()
 
 
 def widget_settings_get() -> WidgetSettings:
@@ -280,22 +273,22 @@ def _message_store(*, visitor_id: str, contact_id: int | None, conversation_id: 
                          needs_answer=received.needs_answer)
 
 
-# (schema, language, frozen clock) -> (monotonic expiry, state). Every widget connection shows the
+# (schema, language) -> (monotonic expiry, state). Every widget connection shows the
 # banner, and working it out from the opening hours costs a few queries and milliseconds of CPU: a
 # web process reuses it until the business opens or closes, or for AWAY_STATE_CACHE_SECONDS at most,
 # so a change to the hours shows in new widgets after that long.
-_away_states: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_away_states: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
 
 
 def away_state(language: str = "en") -> dict[str, Any]:
     """Whether people are around now, and an honest message when they are not."""
     from chat.assistant.offline import away_message_until
 
-    key = (connection.schema_name, language, str(getattr(settings, "DESKPILOT_FROZEN_NOW", "")))
+    key = (connection.schema_name, language)
     cached = _away_states.get(key)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    now = current_time()
+    now = timezone.now()
     message, changes_at = away_message_until(language=language, now=now)
     state = {"open": not message, "message": message}
     lifetime = float(settings.AWAY_STATE_CACHE_SECONDS)

@@ -121,12 +121,10 @@ def buffered_deltas(schema_name: str, conversation_id: int, answer_ref: str, aft
 def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
     """Answer in this process, in the background: the task outlives the socket that asked."""
     from chat.assistant.engine import answer_deliver
-    from chat.widget.services import current_time
 
     delivery = WidgetSocketDelivery(schema_name=schema_name, conversation_id=conversation_id,
                                     customer_message_id=customer_message_id)
     task = asyncio.get_running_loop().create_task(
-        answer_deliver(schema_name=schema_name, message_id=customer_message_id, delivery=delivery,
-                       now=current_time()))
+        answer_deliver(schema_name=schema_name, message_id=customer_message_id, delivery=delivery))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)

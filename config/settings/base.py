@@ -229,15 +229,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "medium"
-CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600)
-CELERY_UNACKED_RESTORE_INTERVAL = env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10)
-CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", default=5)
-CELERY_RETRY_BACKOFF_MAX_SECONDS = env.int("CELERY_RETRY_BACKOFF_MAX_SECONDS", default=600)
+# The delivery and retry policy below is the product's (tasks are written for it), not a deployment's:
+# settings so the test settings can shorten them, never read from the environment.
+# A task whose worker died unacknowledged is delivered again after this long; longer than any task runs.
+CELERY_BROKER_VISIBILITY_TIMEOUT = 3600
+CELERY_UNACKED_RESTORE_INTERVAL = 10
+# Retries (exponential backoff with jitter, config.celery) before a task goes to the dead-letter store.
+CELERY_TASK_MAX_RETRIES = 5
+CELERY_RETRY_BACKOFF_MAX_SECONDS = 600
 # Celery's Django fix-up closes the database connection before and after every task unless this is
 # set, so each task paid for a new PostgreSQL connection (a backend process forked on the server):
 # about a fifth of a worker's time on shop webhooks. Set, it closes them every that-many tasks;
 # in between, tasks follow DATABASE_CONN_MAX_AGE like requests do (config.celery.DeskpilotTask).
-CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+CELERY_DB_REUSE_MAX = 1000
 
 LOG_FORMAT = env("DESKPILOT_LOG_FORMAT", default="text")
 LOG_LEVEL = env("DESKPILOT_LOG_LEVEL", default="INFO")
@@ -270,16 +274,14 @@ def logging_settings(log_format: str, level: str) -> dict[str, object]:
         },
     }
 
-# The demo's past month of conversations: loaded last, since its customers ask about the content the
-# loaders before it made. Tests that want the demo's content without its history leave this one out.
-DESKPILOT_DEMO_HISTORY_LOADER = "chat.conversations.demo_history.load_demo"
-# Each app that owns demo data registers its loader here (see tenants.demo).
+# Each app that owns demo data registers its loader here (see tenants.demo). The demo's past month of
+# conversations goes last, since its customers ask about the content the loaders before it made.
 DESKPILOT_DEMO_LOADERS: list[str] = [
     "chat.conversations.demo.load_demo",
     "orders.demo.load_demo",
     "chat.knowledge.demo.load_demo",
     "chat.widget.demo.load_demo",
-    DESKPILOT_DEMO_HISTORY_LOADER,
+    "chat.conversations.demo_history.load_demo",
 ]
 
 CELERY_BEAT_SCHEDULE = {
@@ -293,8 +295,6 @@ CELERY_BEAT_SCHEDULE = {
 # ---- Commerce (orders app) -------------------------------------------------------------------
 # Shop webhooks larger than this are refused with 413 before the body is read.
 ORDERS_WEBHOOK_MAX_BODY_BYTES = env.int("ORDERS_WEBHOOK_MAX_BODY_BYTES", default=1_048_576)
-# Catalog search: the lowest fuzzy score (0-100) a product needs to count as a match.
-ORDERS_SEARCH_MIN_SCORE = env.int("ORDERS_SEARCH_MIN_SCORE", default=70)
 
 # --- LLM provider (chat.assistant.llm) -------------------------------------------------------------
 # Off until OPENAI_API_KEY is set: without it the assistant answers in offline mode. The openai
@@ -308,28 +308,32 @@ LLM_FIRST_TOKEN_TIMEOUT_SECONDS = env.float("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", d
 LLM_TOTAL_TIMEOUT_SECONDS = env.float("LLM_TOTAL_TIMEOUT_SECONDS", default=60)
 # Retries happen only before the first token (streamed text is never repeated).
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=2)
-LLM_RETRY_BASE_DELAY_SECONDS = env.float("LLM_RETRY_BASE_DELAY_SECONDS", default=0.5)
-LLM_RETRY_MAX_DELAY_SECONDS = env.float("LLM_RETRY_MAX_DELAY_SECONDS", default=4)
+# The retry and circuit-breaker timing below fit inside the answer deadlines further down; settings so
+# the tests can shorten them, not read from the environment.
+LLM_RETRY_BASE_DELAY_SECONDS = 0.5
+LLM_RETRY_MAX_DELAY_SECONDS = 4.0
 # A Retry-After longer than this is not waited for: the offline answer is given at once.
-LLM_RETRY_AFTER_MAX_SECONDS = env.float("LLM_RETRY_AFTER_MAX_SECONDS", default=5)
+LLM_RETRY_AFTER_MAX_SECONDS = 5.0
 # Circuit breaker per provider endpoint, shared by all processes through Redis.
-LLM_CIRCUIT_FAILURES = env.int("LLM_CIRCUIT_FAILURES", default=5)
-LLM_CIRCUIT_WINDOW_SECONDS = env.float("LLM_CIRCUIT_WINDOW_SECONDS", default=60)
-LLM_CIRCUIT_COOLDOWN_SECONDS = env.float("LLM_CIRCUIT_COOLDOWN_SECONDS", default=30)
+LLM_CIRCUIT_FAILURES = 5
+LLM_CIRCUIT_WINDOW_SECONDS = 60.0
+LLM_CIRCUIT_COOLDOWN_SECONDS = 30.0
 LLM_TENANT_MAX_CONCURRENCY = env.int("LLM_TENANT_MAX_CONCURRENCY", default=8)
 # Cost estimates: USD per million tokens, "model=in,out;other-model=in,out", merged over the built-in
-# table, and how many minor units make a dollar (1,000,000: micro-dollars, as a call costs a fraction
-# of a cent).
+# table.
 LLM_PRICES = env.dict("LLM_PRICES", cast={"value": list}, default={})
-LLM_COST_MINOR_UNITS_PER_USD = env.int("LLM_COST_MINOR_UNITS_PER_USD", default=1_000_000)
+# How many minor units make a dollar in stored costs (micro-dollars, as a call costs a fraction of a
+# cent). Never from the environment: the stored costs are in this unit, a new value would misread them.
+LLM_COST_MINOR_UNITS_PER_USD = 1_000_000
 # The deadline of an answer in LLM mode, from the moment the engine takes the question: all its model
 # calls, tool rounds and retries together. Past the first (no text sent to the customer yet) or the
 # second, the customer gets the offline answer, and what the model says later is dropped. Each call's
 # own LLM_* timeouts above still apply within it.
 ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS = env.float("ASSISTANT_FIRST_TEXT_DEADLINE_SECONDS", default=8)
 ASSISTANT_ANSWER_DEADLINE_SECONDS = env.float("ASSISTANT_ANSWER_DEADLINE_SECONDS", default=12)
-# A business's own endpoint is tried when saved (chat, tools, embeddings): each check's time limit.
-LLM_PROBE_TIMEOUT_SECONDS = env.float("LLM_PROBE_TIMEOUT_SECONDS", default=10)
+# A business's own endpoint is tried when saved (chat, tools, embeddings): each check's time limit
+# (the owner waits for it on the settings page).
+LLM_PROBE_TIMEOUT_SECONDS = 10.0
 # --- end LLM provider ------------------------------------------------------------------------------
 
 # --- Egress guard (config.egress) ------------------------------------------------------------------
@@ -355,33 +359,21 @@ DESKPILOT_SECRETS_KEYS = env.list("DESKPILOT_SECRETS_KEYS", default=[])
 KB_EMBEDDING_PROVIDER = env("KB_EMBEDDING_PROVIDER", default="auto")
 EMBEDDING_BASE_URL = env("EMBEDDING_BASE_URL", default="")
 EMBEDDING_API_KEY = env("EMBEDDING_API_KEY", default="")
-EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="")
-# The model EMBEDDING_MODEL defaults to (the older name of the setting).
-OPENAI_EMBEDDING_MODEL = env("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
+EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="") or "text-embedding-3-small"
 KB_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_EMBEDDING_TIMEOUT_SECONDS", default=30)
 # Embedding a customer's question at an endpoint: past this, the search goes on by full text.
 KB_QUERY_EMBEDDING_TIMEOUT_SECONDS = env.float("KB_QUERY_EMBEDDING_TIMEOUT_SECONDS", default=3)
-# Texts per embedding call (local model batch, or API request).
-KB_EMBEDDING_BATCH_SIZE = env.int("KB_EMBEDDING_BATCH_SIZE", default=32)
-# BLAS threads per process for the local model (1: parallelism comes from worker processes).
-KB_EMBEDDING_THREADS = env.int("KB_EMBEDDING_THREADS", default=1)
 # Files larger than this are refused before they are read (bytes); also caps fetched web pages.
 KB_MAX_FILE_BYTES = env.int("KB_MAX_FILE_BYTES", default=20 * 1024 * 1024)
-# Web pages imported by URL: timeout per request, redirects followed (each hop is checked).
-KB_URL_TIMEOUT_SECONDS = env.float("KB_URL_TIMEOUT_SECONDS", default=10)
-KB_URL_MAX_REDIRECTS = env.int("KB_URL_MAX_REDIRECTS", default=5)
-# Private, loopback and metadata addresses are refused by the egress guard (EGRESS_ALLOWED_NETWORKS).
-# Chunking: target and maximum characters per passage, and how much of the previous passage repeats.
-KB_CHUNK_TARGET_CHARS = env.int("KB_CHUNK_TARGET_CHARS", default=700)
-KB_CHUNK_MAX_CHARS = env.int("KB_CHUNK_MAX_CHARS", default=1000)
-KB_CHUNK_OVERLAP_CHARS = env.int("KB_CHUNK_OVERLAP_CHARS", default=150)
-# Search: HNSW candidates examined per query (recall vs speed), candidates taken from each of the
-# vector and full-text rankings before they are fused.
-KB_HNSW_EF_SEARCH = env.int("KB_HNSW_EF_SEARCH", default=100)
-KB_SEARCH_CANDIDATES = env.int("KB_SEARCH_CANDIDATES", default=40)
-# A result's confidence (0-1) below which the assistant says it does not know: 0.5 keeps 0.93 of real
-# customer questions above it and 0.97 of out-of-scope ones below (retrieval dev set, docs/benchmarks.md).
-KB_ANSWER_THRESHOLD = env.float("KB_ANSWER_THRESHOLD", default=0.5)
+# Web pages imported by URL: the time limit of each request (redirects: chat.knowledge.fetching;
+# private, loopback and metadata addresses are refused by the egress guard, EGRESS_ALLOWED_NETWORKS).
+# Not from the environment: the tests shorten it.
+KB_URL_TIMEOUT_SECONDS = 10.0
+# Search: candidates taken from each of the vector and full-text rankings before they are fused, and
+# a result's confidence (0-1) below which the assistant says it does not know. Both are calibrated on
+# the retrieval dev set with bench/knowledge_quality.py (docs/benchmarks.md), not a deployment's choice.
+KB_SEARCH_CANDIDATES = 40
+KB_ANSWER_THRESHOLD = 0.5
 CELERY_BEAT_SCHEDULE["kb-reembed-stale-chunks"] = {
     # Each tenant re-embeds chunks made by another model than the configured one (a model change).
     "task": "tenants.tasks.dispatch_to_active_tenants",
@@ -426,7 +418,7 @@ WIDGET_VISITOR_TOKEN_MAX_AGE_SECONDS = env.int("WIDGET_VISITOR_TOKEN_MAX_AGE_SEC
 WIDGET_PING_INTERVAL_SECONDS = env.float("WIDGET_PING_INTERVAL_SECONDS", default=20)
 WIDGET_PING_TIMEOUT_SECONDS = env.float("WIDGET_PING_TIMEOUT_SECONDS", default=60)
 # Streamed answer pieces kept for clients that reconnect mid-answer (seconds).
-WIDGET_ANSWER_BUFFER_SECONDS = env.int("WIDGET_ANSWER_BUFFER_SECONDS", default=600)
+WIDGET_ANSWER_BUFFER_SECONDS = 600
 # Widget handshakes one IP may open per minute on one tenant (0: no limit). Past it the socket is
 # closed with code 4429 and a rate_limited error frame (docs/widget-protocol.md). A visitor whose
 # network shares one address with many others (an office, a mobile carrier's NAT) counts with them.
@@ -436,8 +428,6 @@ WIDGET_HANDSHAKES_PER_MINUTE_PER_IP = env.int("WIDGET_HANDSHAKES_PER_MINUTE_PER_
 AWAY_STATE_CACHE_SECONDS = env.float("AWAY_STATE_CACHE_SECONDS", default=15)
 # Seconds a process reuses a tenant's time zone (set at creation, changed only in the platform admin).
 TENANT_ZONE_CACHE_SECONDS = env.float("TENANT_ZONE_CACHE_SECONDS", default=60)
-# Tests only: an ISO datetime the widget and assistant take as "now" (away messages at a closed time).
-DESKPILOT_FROZEN_NOW = env("DESKPILOT_FROZEN_NOW", default="")
 # --- end chat widget --------------------------------------------------------------------------------
 
 # --- Dashboard accounts (chat.dashboard) -----------------------------------------------------------
@@ -459,7 +449,8 @@ AXES_CLIENT_IP_CALLABLE = "config.proxies.request_client_address"
 # Teammate invitation links work once, for this long.
 DASHBOARD_INVITATION_MAX_AGE_SECONDS = env.int("DASHBOARD_INVITATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # An agent's "viewing this conversation" mark lapses this long after the page's last heartbeat.
-DASHBOARD_PRESENCE_TTL_SECONDS = env.int("DASHBOARD_PRESENCE_TTL_SECONDS", default=30)
+# Not from the environment: it goes with the dashboard page's heartbeat interval (static/).
+DASHBOARD_PRESENCE_TTL_SECONDS = 30
 # An open inbox socket checks this often that its session still gives access, in case the message
 # that closes it at once (teammate removed, password reset, logout) was lost: the longest a removed
 # agent's idle socket can keep receiving conversations when Redis dropped that message.
@@ -484,8 +475,8 @@ WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=False)
 # without finishing is sent again too (tasks are idempotent). Longer than the longest wait between a
 # task's retries (CELERY_RETRY_BACKOFF_MAX_SECONDS), which counts as under way.
 OUTBOX_RELAY_TIMEOUT_SECONDS = env.int("OUTBOX_RELAY_TIMEOUT_SECONDS", default=900)
-# How often beat runs the relay for every active tenant.
-OUTBOX_RELAY_INTERVAL_SECONDS = env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=30)
+# How often beat runs the relay for every active tenant: a promise left unqueued is kept within this.
+OUTBOX_RELAY_INTERVAL_SECONDS = 30
 # Finished outbox rows are deleted by the relay after this many days (they only serve to look back).
 OUTBOX_KEEP_DONE_DAYS = env.int("OUTBOX_KEEP_DONE_DAYS", default=7)
 CELERY_BEAT_SCHEDULE["outbox-relay"] = {

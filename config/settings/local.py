@@ -18,4 +18,4 @@ globals().update(redis_dependent_settings(REDIS_URL))
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-LOGGING = logging_settings(env("DESKPILOT_LOG_FORMAT", default="text"), env("DESKPILOT_LOG_LEVEL", default="INFO"))
+LOGGING = logging_settings(LOG_FORMAT, LOG_LEVEL)  # noqa: F405

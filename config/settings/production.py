@@ -33,8 +33,6 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
-EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
-LOGGING = logging_settings("json", env("DESKPILOT_LOG_LEVEL", default="INFO"))
-
-# Never a frozen clock in production, whatever the environment says.
-DESKPILOT_FROZEN_NOW = ""
+# Outgoing mail (invitations, password resets): smtp://, smtp+tls:// or smtp+ssl://user:password@host:port.
+globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+LOGGING = logging_settings("json", LOG_LEVEL)  # noqa: F405

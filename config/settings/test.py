@@ -39,8 +39,8 @@ WIDGET_HANDSHAKES_PER_MINUTE_PER_IP = env.int("WIDGET_HANDSHAKES_PER_MINUTE_PER_
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Short, so a test that kills a worker sees its unacknowledged task delivered again quickly.
-CELERY_BROKER_VISIBILITY_TIMEOUT = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=5)
+CELERY_BROKER_VISIBILITY_TIMEOUT = 5
 CELERY_UNACKED_RESTORE_INTERVAL = 1
-CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", default=2)
+CELERY_TASK_MAX_RETRIES = 2
 CELERY_RETRY_BACKOFF_MAX_SECONDS = 1
 LOGGING = logging_settings("text", env("DESKPILOT_LOG_LEVEL", default="WARNING"))

@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 import celery.app.task
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django.test import override_settings
 from django.utils.module_loading import import_string
@@ -34,6 +33,7 @@ from chat.conversations import services
 from chat.models import Author, BusinessProfile, Conversation, ConversationStatus, Message
 from tenants.demo import FIXTURES
 from tenants.models import Plan, Tenant, UsageEntry
+from tests.support.demo import demo_content_loaders
 from tests.support.fake_openai import FakeOpenAIServer
 
 PLATFORM_KEY = "sk-platform-test-0123456789"
@@ -72,9 +72,8 @@ def demo_tenant_create(*, kind: str = "shop", plan_code: str = "scale", loaders:
                            timezone_name="Europe/Amsterdam" if kind == "shop" else "Europe/London").tenant
     # Embedded with the local model whatever the environment says, like a tenant that never set a key.
     with override_settings(KB_EMBEDDING_PROVIDER="local"), schema_context(slug):
-        for path in loaders if loaders is not None else django_settings.DESKPILOT_DEMO_LOADERS:
-            if path != django_settings.DESKPILOT_DEMO_HISTORY_LOADER:  # the content, without past conversations
-                import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
+        for path in demo_content_loaders(loaders):
+            import_string(path)(tenant=tenant, fixtures=FIXTURES / kind)
     connection.set_schema_to_public()
     return tenant
 

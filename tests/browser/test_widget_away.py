@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import override_settings
+import time_machine
 from django_tenants.utils import schema_context
 from playwright.sync_api import Page, expect
 
@@ -22,7 +22,7 @@ SUNDAY_NOON = "2026-11-15T12:00:00+01:00"
 
 @pytest.fixture(scope="module")
 def sunday_web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY="", DESKPILOT_FROZEN_NOW=SUNDAY_NOON))
+    server = WebServer(env=server_env(OPENAI_API_KEY=""), clock_at=SUNDAY_NOON)
     yield server
     server.stop()
 
@@ -30,7 +30,7 @@ def sunday_web() -> Iterator[WebServer]:
 def test_the_away_message_shows_when_the_business_is_closed(sunday_web: WebServer, demo_copies: dict[str, Any],
                                                            page: Page) -> None:
     shop = demo_copies["shop"]
-    with override_settings(DESKPILOT_FROZEN_NOW=SUNDAY_NOON), schema_context(shop.schema_name):
+    with time_machine.travel(SUNDAY_NOON, tick=False), schema_context(shop.schema_name):
         expected = away_state("en")
     assert expected["open"] is False and "tomorrow at 09:00" in expected["message"]
 

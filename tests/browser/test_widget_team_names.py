@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
-from django.test import override_settings
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
@@ -42,7 +42,7 @@ ONE_PIXEL_PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[WebServer]:
-    server = WebServer(env=server_env(OPENAI_API_KEY="", DESKPILOT_FROZEN_NOW=SUNDAY_NOON))
+    server = WebServer(env=server_env(OPENAI_API_KEY=""), clock_at=SUNDAY_NOON)
     yield server
     server.stop()
 
@@ -207,7 +207,7 @@ def test_an_agent_sets_their_name_and_avatar_in_the_dashboard_and_customers_see_
 def test_the_closed_banner_says_who_is_here_while_a_person_has_the_conversation(
         web: WebServer, demo_copies: dict[str, Any], page: Page, artifacts_dir: Path) -> None:
     shop = demo_copies["shop"]
-    with override_settings(DESKPILOT_FROZEN_NOW=SUNDAY_NOON), schema_context(shop.schema_name):
+    with time_machine.travel(SUNDAY_NOON, tick=False), schema_context(shop.schema_name):
         closed = away_state("en")["message"]
     assert "tomorrow at 09:00" in closed
     agent_user = new_agent(shop, display_name="Mila")

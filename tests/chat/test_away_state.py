@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
@@ -27,9 +28,9 @@ def bakery(make_tenant, settings) -> Iterator[object]:
     widget_services._away_states.clear()
 
 
-def test_the_banner_is_reused_without_queries_while_nothing_changes(bakery, settings) -> None:
-    settings.DESKPILOT_FROZEN_NOW = "2026-11-25T10:00:00+01:00"  # a Wednesday morning: open
-    with schema_context(bakery.schema_name):
+def test_the_banner_is_reused_without_queries_while_nothing_changes(bakery) -> None:
+    # A Wednesday morning: open
+    with time_machine.travel("2026-11-25T10:00:00+01:00", tick=False), schema_context(bakery.schema_name):
         first = widget_services.away_state("en")
         with CaptureQueriesContext(connection) as queries:
             again = widget_services.away_state("en")
@@ -37,18 +38,17 @@ def test_the_banner_is_reused_without_queries_while_nothing_changes(bakery, sett
     assert len(queries) == 0
 
 
-def test_a_banner_worked_out_just_before_closing_is_not_reused_after_it(bakery, settings) -> None:
+def test_a_banner_worked_out_just_before_closing_is_not_reused_after_it(bakery) -> None:
     # Half a second before closing the banner says "open", and may be kept for half a second only.
-    settings.DESKPILOT_FROZEN_NOW = "2026-11-25T16:59:59.500+01:00"
-    with schema_context(bakery.schema_name):
+    with time_machine.travel("2026-11-25T16:59:59.500+01:00", tick=False), schema_context(bakery.schema_name):
         assert widget_services.away_state("en")["open"] is True
-        lifetime = widget_services._away_states[(bakery.schema_name, "en", settings.DESKPILOT_FROZEN_NOW)]
+        lifetime = widget_services._away_states[(bakery.schema_name, "en")]
     assert lifetime[1]["open"] is True
     assert lifetime[0] - time.monotonic() <= 0.5
 
 
-def test_closed_says_when_a_person_will_reply(bakery, settings) -> None:
-    settings.DESKPILOT_FROZEN_NOW = "2026-11-25T18:00:00+01:00"  # Wednesday evening: closed till next week
-    with schema_context(bakery.schema_name):
+def test_closed_says_when_a_person_will_reply(bakery) -> None:
+    # Wednesday evening: closed till next week
+    with time_machine.travel("2026-11-25T18:00:00+01:00", tick=False), schema_context(bakery.schema_name):
         state = widget_services.away_state("en")
     assert state["open"] is False and state["message"]

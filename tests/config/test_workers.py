@@ -16,8 +16,8 @@ from config.logging import log_context
 from config.redis import redis_client, tenant_key
 from tenants import services
 from tenants.models import DeadLetter
-from tenants.tasks import tenant_worker_probe
 from tests.support.processes import Worker, wait_until
+from tests.support.worker_probe import tenant_worker_probe
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +77,7 @@ def test_failing_task_retries_lands_in_dead_letters_and_replay_runs_it_to_succes
         assert attempts == 3  # the first try and two retries (test settings)
         assert letter.attempts == 3
         assert letter.schema_name == tenant_a.schema_name
-        assert letter.task_name == "tenants.tasks.tenant_worker_probe"
+        assert letter.task_name == tenant_worker_probe.name
         assert letter.queue == "low"
         assert "is set to fail" in letter.error and "Traceback" in letter.traceback
         assert letter.first_failed_at < letter.last_failed_at

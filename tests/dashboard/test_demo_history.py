@@ -42,6 +42,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     server_env,
 )
 from tests.dashboard.test_content_analytics import _summary
+from tests.support.demo import DEMO_HISTORY_LOADER
 from tests.support.processes import WebServer
 
 pytestmark = pytest.mark.browser
@@ -75,7 +76,7 @@ def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Lo
                 for path in settings.DESKPILOT_DEMO_LOADERS:
                     began = clock.monotonic()
                     import_string(path)(tenant=tenant, fixtures=FIXTURES / business.slug)
-                    if path == settings.DESKPILOT_DEMO_HISTORY_LOADER:
+                    if path == DEMO_HISTORY_LOADER:
                         history_seconds = clock.monotonic() - began
             loaded[business.slug] = Loaded(tenant=tenant, owner=business.owner, history_seconds=history_seconds)
         connection.set_schema_to_public()

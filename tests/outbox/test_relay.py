@@ -13,7 +13,7 @@ from config.celery import app
 from config.outbox.models import OutboxMessage
 from config.outbox.services import OutboxOnPublicSchema, outbox_relay, outbox_resend_unless_under_way, outbox_send
 from config.redis import redis_client
-from tenants.tasks import tenant_worker_probe
+from tests.support.worker_probe import tenant_worker_probe
 
 
 @pytest.fixture(autouse=True)

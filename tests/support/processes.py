@@ -118,12 +118,17 @@ class ManagedProcess:
 
 class WebServer(ManagedProcess):
     def __init__(self, port: int | None = None, env: dict[str, str] | None = None,
-                 command: Callable[[int], list[str]] | None = None) -> None:
+                 command: Callable[[int], list[str]] | None = None, clock_at: str = "") -> None:
         """By default the very command `make run` starts (config/devrun.py), on this test's port;
-        `command` makes another one for a port (the image's, say)."""
+        `command` makes another one for a port (the image's, say). `clock_at` (an ISO datetime) starts
+        the server's wall clock at that moment (tests.support.clock_at), as if the test ran then."""
         self.port = port or free_port()
         argv = command(self.port) if command else web_command(host="127.0.0.1", port=str(self.port),
                                                              python=sys.executable)
+        if clock_at:
+            python, run_module, module, *arguments = argv
+            assert run_module == "-m", f"clock_at needs a `python -m` command, not {argv}"
+            argv = [python, "-m", "tests.support.clock_at", clock_at, module, *arguments]
         super().__init__("web", argv, env or child_env())
         self._wait_ready(f"web server on {self.port}")
 
@@ -147,9 +152,11 @@ class Worker(ManagedProcess):
     def __init__(self, queues: str = "critical,high,medium,low", concurrency: int = 1,
                  env: dict[str, str] | None = None) -> None:
         self.hostname = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        # --include: the product's worker, plus the tests' own probe task (tests.support.worker_probe).
         super().__init__("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues,
                                     "--prefetch-multiplier", "1", "-c", str(concurrency), "-P", "prefork",
-                                    "-n", self.hostname, "-l", "INFO", "--without-gossip", "--without-mingle"],
+                                    "-n", self.hostname, "-l", "INFO", "--without-gossip", "--without-mingle",
+                                    "--include", "tests.support.worker_probe"],
                          env or child_env())
         self._wait_ready("celery worker ready")
 
