@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from chat.dashboard.permissions import agent_required, owner_required, user_is_owner
 from chat.dashboard.settings_views import secret_masked
+from config.content_version import content_version_bump
 from config.errors import ApplicationError, ValidationFailed
 from orders.models import Order, OrderStatus, Platform, Product, ShopConnection, Variant, WebhookDelivery
 from orders.money import amount_to_minor, minor_to_display
@@ -46,6 +47,7 @@ def product_update(*, product: Product, name: str, category: str, description: s
     product.synonyms = list(dict.fromkeys(word.strip() for word in synonyms if word.strip()))
     product.is_sellable = is_sellable and product.variants.filter(is_sellable=True).exists()
     product.save()
+    content_version_bump()
     return product
 
 
@@ -65,6 +67,7 @@ def variant_update(*, variant: Variant, price: str, stock: int, is_sellable: boo
         product.price_minor = min(prices) if prices else 0
         product.is_sellable = bool(prices)
         product.save(update_fields=["price_minor", "is_sellable", "updated"])
+        content_version_bump()
     return variant
 
 

@@ -29,6 +29,7 @@ from chat.models import (
     EmailStatus,
     Message,
 )
+from config.content_version import content_version_bump
 from config.errors import ApplicationError, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,9 @@ def business_profile_get() -> BusinessProfile:
     if profile is None:
         tenant = getattr(connection, "tenant", None)
         name = getattr(tenant, "name", "") or "our business"
-        profile, _ = BusinessProfile.objects.get_or_create(pk=1, defaults={"name": name, "languages": ["en"]})
+        profile, created = BusinessProfile.objects.get_or_create(pk=1, defaults={"name": name, "languages": ["en"]})
+        if created:
+            content_version_bump()
     return profile
 
 

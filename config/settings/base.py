@@ -443,11 +443,6 @@ WIDGET_ANSWER_BUFFER_SECONDS = env.int("WIDGET_ANSWER_BUFFER_SECONDS", default=6
 # closed with code 4429 and a rate_limited error frame (docs/widget-protocol.md). A visitor whose
 # network shares one address with many others (an office, a mobile carrier's NAT) counts with them.
 WIDGET_HANDSHAKES_PER_MINUTE_PER_IP = env.int("WIDGET_HANDSHAKES_PER_MINUTE_PER_IP", default=30)
-# How long a web process reuses the away banner it worked out from the opening hours (seconds; it is
-# recomputed anyway when the business opens or closes): the delay before a change to the hours shows.
-AWAY_STATE_CACHE_SECONDS = env.float("AWAY_STATE_CACHE_SECONDS", default=15)
-# Seconds a process reuses a tenant's time zone (set at creation, changed only in the platform admin).
-TENANT_ZONE_CACHE_SECONDS = env.float("TENANT_ZONE_CACHE_SECONDS", default=60)
 # Tests only: an ISO datetime the widget and assistant take as "now" (away messages at a closed time).
 DESKPILOT_FROZEN_NOW = env("DESKPILOT_FROZEN_NOW", default="")
 # --- end chat widget --------------------------------------------------------------------------------
