@@ -111,8 +111,8 @@ class Turn:
     timezone_name: str
     provider: ProviderConfig | None
     is_first_question: bool
-    # The tenant's content version, read before the turn's data when its answer may be cached; None
-    # when the cache is off or Redis could not tell (then nothing is cached).
+    # The tenant's content version, read before the turn's data, keying the answer cache; None when
+    # the cache is off or Redis could not tell (then nothing is cached).
     content_version: str | None = None
 
 
