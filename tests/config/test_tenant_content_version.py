@@ -14,6 +14,9 @@ import pytest
 import redis
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from config.content_version import ContentCache, content_version_get
 from config.errors import ApplicationError
@@ -238,12 +241,12 @@ CHANGES = {
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_every_service_that_changes_content_bumps_the_version(change: str, tenant_a, settings) -> None:
     settings.KB_EMBEDDING_PROVIDER = "local"
-    given, when = CHANGES[change]
+    setup, write = CHANGES[change]
     with schema_context(tenant_a.schema_name):
         connection.tenant = tenant_a
-        given()
+        setup()
         before = content_version_get()
-        when()
+        write()
         assert content_version_get() != before
 
 
@@ -296,6 +299,29 @@ def test_nothing_is_kept_from_inside_an_open_transaction(tenant_a) -> None:
         with transaction.atomic():
             assert cache.get(lambda: 1) == 1
         assert cache.get(lambda: 2) == 2
+
+
+@pytest.fixture
+def three_tenants(make_tenant) -> list[str]:
+    return [make_tenant().tenant.schema_name for _ in range(3)]
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["read", "change"]), st.integers(min_value=0, max_value=2)),
+                      max_size=30))
+def test_a_value_built_before_its_tenants_latest_change_is_never_served(three_tenants, steps) -> None:
+    schemas = three_tenants
+    cache: ContentCache[tuple[str, int]] = ContentCache(entries=2)
+    changes = dict.fromkeys(schemas, 0)
+    for step, which in steps:
+        schema_name = schemas[which]
+        with schema_context(schema_name):
+            if step == "change":
+                commerce_stock_counts_set(shown=changes[schema_name] % 2 == 0)
+                changes[schema_name] += 1
+            else:
+                assert cache.get(lambda s=schema_name: (s, changes[s])) == (schema_name, changes[schema_name])
+    assert len(cache._values) <= 2
 
 
 # ----------------------------------------------------------------------------- another process
