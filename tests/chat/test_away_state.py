@@ -4,7 +4,6 @@ a change to the hours."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.db import connection
