@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+from config.content_version import content_version_bump
 from orders import models
 from orders.money import minor_to_staff_label
+
+
+class ContentAdmin(admin.ModelAdmin):
+    """What is edited here is what the assistant answers from: each edit bumps the content version."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # after the row and its inlines
+        content_version_bump()
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        super().delete_model(request, obj)
+        content_version_bump()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().delete_queryset(request, queryset)
+        content_version_bump()
 
 
 class VariantInline(admin.TabularInline):
@@ -15,7 +36,7 @@ class VariantInline(admin.TabularInline):
 
 
 @admin.register(models.Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ContentAdmin):
     list_display = ["sku", "name", "category", "price", "is_sellable"]
     search_fields = ["sku", "name", "category"]
     inlines = [VariantInline]
@@ -65,5 +86,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                        "processed"]
 
 
-admin.site.register(models.SpecialDay)
-admin.site.register(models.WeeklyOpening)
+admin.site.register(models.SpecialDay, ContentAdmin)
+admin.site.register(models.WeeklyOpening, ContentAdmin)

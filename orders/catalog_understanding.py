@@ -23,10 +23,10 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from config.tenant_cache import PerTenantCache
+from config.content_version import ContentCache
 from orders.models import CommerceSettings, Product, ProductKind, Variant
 from orders.money import minor_to_display, minor_to_text
-from orders.selectors import catalog_version, text_fold
+from orders.selectors import text_fold
 
 # Typos are tolerated in words of this length and more; shorter words ("tee", "oat", "m") match exactly.
 FUZZY_MIN_LENGTH = 5
@@ -169,14 +169,14 @@ def catalog_index_build(products: Iterable[tuple[int, str, str, str, str, list[s
     )
 
 
-# Built indexes per tenant, with the catalog version they were built from: rebuilt only when a
-# product or variant changes (stock and prices are not in the index; they are read fresh).
-_INDEXES: PerTenantCache[CatalogIndex] = PerTenantCache()
+# Built indexes per tenant, rebuilt after its content changes (stock and prices are not in the index;
+# they are read fresh).
+_INDEXES: ContentCache[CatalogIndex] = ContentCache()
 
 
 def catalog_index() -> CatalogIndex:
     """The current tenant's catalog index."""
-    return _INDEXES.get(catalog_version(), lambda: catalog_index_build(
+    return _INDEXES.get(lambda: catalog_index_build(
         Product.objects.values_list("id", "sku", "name", "category", "kind", "synonyms").order_by("id"),
         Variant.objects.values_list("id", "product_id", "size", "colour").order_by("product_id", "id")))
 

@@ -12,18 +12,16 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from rapidfuzz import fuzz, process
 
+from config.content_version import ContentCache
 from config.outside_urls import outside_url_or_empty
-from config.tenant_cache import PerTenantCache
 from orders.models import (
     SEARCH_CONFIG,
     CommerceSettings,
@@ -61,8 +59,7 @@ def commerce_currency() -> str:
     return CommerceSettings.objects.filter(pk=1).values_list("currency", flat=True).first() or "EUR"
 
 
-# schema name -> (time zone name, monotonic time it may be used until).
-_zone_names: dict[str, tuple[str, float]] = {}
+_zone_names: ContentCache[str | None] = ContentCache()
 
 
 def tenant_zone() -> ZoneInfo:
@@ -73,18 +70,12 @@ def tenant_zone() -> ZoneInfo:
 
 def _tenant_zone_name(schema_name: str) -> str | None:
     # Inside schema_context the connection's tenant is a stand-in without a time zone. An answer
-    # asks for the zone several times, so the tenant row's value is kept for a moment: it is set
-    # when the tenant is created and changed only by a platform admin.
+    # asks for the zone several times, so the tenant row's value is kept until the tenant's content
+    # changes (setting the zone bumps its version).
     from tenants.models import Tenant
 
-    now = monotonic()
-    cached = _zone_names.get(schema_name)
-    if cached is not None and cached[1] > now:
-        return cached[0]
-    name = Tenant.objects.filter(schema_name=schema_name).values_list("timezone", flat=True).first()
-    if name:
-        _zone_names[schema_name] = (name, now + float(settings.TENANT_ZONE_CACHE_SECONDS))
-    return name
+    return _zone_names.get(lambda: Tenant.objects.filter(schema_name=schema_name).values_list(
+        "timezone", flat=True).first())
 
 
 # ============================================================================= catalog
@@ -196,23 +187,13 @@ class _CatalogIndex:
     vocabulary: list[str]
 
 
-# Built catalog indexes by schema, with the catalog version they were built from. A search first asks
-# the database for the current version (one small query) and rebuilds only when products changed
-# (any product or variant edit from an import or a shop touches its product's `updated`). Stock and
-# prices are not part of the index: they are read fresh for the products a search returns.
-_INDEX_CACHE: PerTenantCache[_CatalogIndex] = PerTenantCache()
-
-
-def catalog_version() -> tuple[Any, ...]:
-    """Changes whenever a product or variant is added, removed or edited (not with stock alone)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT (SELECT count(*) FROM orders_product), (SELECT max(updated) FROM orders_product),"
-                       " (SELECT count(*) FROM orders_variant)")
-        return tuple(cursor.fetchone())
+# Built catalog indexes per tenant, rebuilt after its content changes. Stock and prices are not part
+# of the index: they are read fresh for the products a search returns.
+_INDEX_CACHE: ContentCache[_CatalogIndex] = ContentCache()
 
 
 def _catalog_index() -> _CatalogIndex:
-    return _INDEX_CACHE.get(catalog_version(), _catalog_index_build)
+    return _INDEX_CACHE.get(_catalog_index_build)
 
 
 def _catalog_index_build() -> _CatalogIndex:

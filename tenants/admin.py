@@ -10,6 +10,7 @@ from django.forms import Field as FormField
 from django.http import HttpRequest
 from django_tenants.admin import TenantAdminMixin
 
+from config.content_version import content_version_bump
 from orders.money import minor_to_staff_label
 from tenants import services
 from tenants.models import DeadLetter, Domain, Plan, Tenant, UsageEntry
@@ -53,6 +54,11 @@ class TenantAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return super().get_queryset(request).exclude(schema_name="public").select_related("plan")
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:  # its time zone is what its opening hours are read in
+            content_version_bump(schema_name=obj.schema_name)
 
     @admin.display(description="Messages this month")
     def messages_this_month(self, tenant: Tenant) -> int:

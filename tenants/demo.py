@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from config.content_version import content_version_bump
 from tenants import services
 from tenants.models import Tenant
 
@@ -86,6 +87,8 @@ def demo_load() -> list[str]:
                     created.append(f"{role} {user_email}")
             for loader_path in settings.DESKPILOT_DEMO_LOADERS:
                 import_string(loader_path)(tenant=tenant, fixtures=FIXTURES / demo.slug)
+            # Some loaders write their rows directly (profile, widget): the answers' content changed.
+            content_version_bump(schema_name=demo.slug)
         # Marked only once every loader has finished: an interrupted load runs again next time.
         Tenant.objects.filter(pk=tenant.pk).update(demo_loaded_at=timezone.now())
         created.append(f"demo content of {demo.slug}")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from config.celery import SCHEMA_HEADER, app
+from config.content_version import content_version_bump
 from config.redis import redis_client
 from tenants.exceptions import DeadLetterNotFound, TenantError, TenantNotFound
 from tenants.models import DeadLetter, Domain, Plan, Tenant
@@ -271,5 +272,6 @@ def tenant_timezone_set(*, tenant: Tenant, timezone_name: str) -> Tenant:
     if name not in zoneinfo.available_timezones():
         raise TenantError(f"'{name}' is not a known time zone (e.g. Europe/Amsterdam).", code="invalid_timezone")
     Tenant.objects.filter(pk=tenant.pk).update(timezone=name)
+    content_version_bump(schema_name=tenant.schema_name)
     tenant.timezone = name
     return tenant

@@ -1,9 +1,9 @@
-"""Answer cache for frequent questions: per tenant, per knowledge version, one model call at a time.
+"""Answer cache for frequent questions: per tenant, per content version, one model call at a time.
 
-An entry is found by the tenant's schema, the knowledge version, the language and the normalized
-question. The version is computed from the tenant's data itself (`knowledge_version`), so any
-change to the knowledge base, catalog, opening hours or profile makes every older entry
-unreachable without anyone having to remember to clear anything; old entries expire on their own.
+An entry is found by the tenant's schema, its content version (config.content_version), the language
+and the normalized question. Every service that changes what an answer is drawn from (knowledge,
+catalog, prices, stock, opening hours, profile) bumps that version after it commits, so every older
+entry is unreachable from then on; old entries expire on their own.
 
 Identical questions asked at the same time (a shop's newsletter just went out) make one model
 call: the first takes a Redis lock for the question and computes, the others poll for its answer.
@@ -26,16 +26,10 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import connection
-from django_tenants.utils import get_public_schema_name
 
-from chat.models import BusinessProfile, KnowledgeSource
-from config.errors import ApplicationError
 from config.redis import RedisScript, redis_client_async, tenant_key
-from orders.models import CommerceSettings, Product, SpecialDay, SpecialDayOpening, Variant, WeeklyOpening
 
-__all__ = ["CachedAnswer", "answer_cache_get_or_compute", "knowledge_fingerprint_sql", "knowledge_version",
-           "knowledge_version_of", "normalize_question"]
+__all__ = ["CachedAnswer", "answer_cache_get_or_compute", "normalize_question"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,66 +62,6 @@ class CachedAnswer:
             mode=str(data.get("mode") or ""),
             quick_replies=[str(reply) for reply in data.get("quick_replies") or []],
         )
-
-
-# ----------------------------------------------------------------------------- knowledge version
-
-# Every table an answer can be drawn from. Orders are not here: answers about an order are never
-# cached (the caller's compute returns None for them).
-# Chunks are not read here: a knowledge base of 100,000 chunks is hundreds of megabytes to scan on
-# every answer. Every change to chunks bumps the knowledge base's counter in Redis after it commits
-# (chat.knowledge.services), which is part of the version instead.
-_VERSIONED_MODELS = (
-    KnowledgeSource,
-    Product,
-    Variant,
-    CommerceSettings,
-    WeeklyOpening,
-    SpecialDay,
-    SpecialDayOpening,
-    BusinessProfile,
-)
-
-
-def knowledge_fingerprint_sql() -> str:
-    """One scalar SELECT of the knowledge tables' fingerprint in the current schema; with the knowledge
-    base's counter, knowledge_version_of() makes the version of it."""
-    # Per table: the row count, which changes on every insert and delete, and the sum of the rows'
-    # xmin, the id of the transaction that wrote each row's current version. Any UPDATE, through
-    # save(), QuerySet.update() or raw SQL, gives the row a new xmin and so a new sum; max(updated)
-    # would miss updates that skip auto_now (QuerySet.update() does, and the knowledge services use
-    # it) and does not exist on chunks and opening hours. Freezing keeps the raw xmin, so VACUUM
-    # changes nothing. The cost is one sequential read of each table, as count(*) or max(updated)
-    # would need anyway without an index.
-    quote = connection.ops.quote_name
-    per_table = [
-        f"(SELECT count(*) || '/' || coalesce(sum(xmin::text::bigint), 0) FROM {quote(model._meta.db_table)})"
-        for model in _VERSIONED_MODELS
-    ]
-    return f"SELECT concat_ws(';', {', '.join(per_table)})"
-
-
-def _require_tenant_schema() -> None:
-    if connection.schema_name == get_public_schema_name():
-        raise ApplicationError("The knowledge version is read inside a tenant's schema.", code="no_tenant")
-
-
-def knowledge_version_of(fingerprint: str) -> str:
-    """The version from the tables' fingerprint, read in the current tenant's schema."""
-    _require_tenant_schema()
-    from chat.knowledge.services import kb_version
-
-    return hashlib.sha256(f"{fingerprint};chunks:{kb_version()}".encode()).hexdigest()[:16]
-
-
-def knowledge_version() -> str:
-    """A short string that changes whenever anything an answer may be drawn from changes, in the
-    current tenant's schema. Read it at the start of an answer, before searching."""
-    _require_tenant_schema()
-    with connection.cursor() as cursor:
-        cursor.execute(knowledge_fingerprint_sql())
-        fingerprint = cursor.fetchone()[0]
-    return knowledge_version_of(fingerprint)
 
 
 # ----------------------------------------------------------------------------- questions

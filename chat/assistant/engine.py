@@ -30,13 +30,7 @@ from django.utils import timezone
 from chat.assistant import offline, tools
 from chat.assistant.answer_screen import AnswerScreen, Problem, ProblemKind, parts_unanswered
 from chat.assistant.answer_screen import feedback as screen_feedback
-from chat.assistant.cache import (
-    CachedAnswer,
-    answer_cache_get_or_compute,
-    knowledge_fingerprint_sql,
-    knowledge_version,
-    knowledge_version_of,
-)
+from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute
 from chat.assistant.factcheck import FactSet, GateResult, SentenceGate, supported_facts
 from chat.assistant.language import detect_language, reply_language
 from chat.assistant.llm import (
@@ -57,6 +51,7 @@ from chat.conversations import services
 from chat.conversations.delivery import AnswerDelivery, LaterDelivery
 from chat.conversations.events import message_wire
 from chat.models import Author, Conversation, Message
+from config.content_version import content_version_get
 from config.db import in_schema
 from orders import selectors as commerce
 
@@ -119,24 +114,21 @@ class Turn:
     timezone_name: str
     provider: ProviderConfig | None
     is_first_question: bool
-    # Read with the turn when its answer may be cached (one trip to a database thread, not two).
-    knowledge_version: str | None = None
+    # The tenant's content version, read before the turn's data, keying the answer cache; None when
+    # the cache is off or Redis could not tell (then nothing is cached).
+    content_version: str | None = None
 
 
 def turn_load(schema_name: str, message_id: int) -> Turn:
     """Everything an answer to `message_id` needs from the database, in one trip (run it in a
     database thread, inside the tenant's schema)."""
-    # The knowledge version only keys the answer cache: with the cache off, nothing reads it.
-    snapshot = turn_snapshot(message_id=message_id, history=HISTORY_MESSAGES,
-                             knowledge_fingerprint_sql=knowledge_fingerprint_sql()
-                             if settings.ASSISTANT_CACHE_ENABLED else None)
+    # Before the data it keys: a change committed meanwhile keys an entry nobody asks for again.
+    version = content_version_get() if settings.ASSISTANT_CACHE_ENABLED else None
+    snapshot = turn_snapshot(message_id=message_id, history=HISTORY_MESSAGES)
     if snapshot is None:
         raise Message.DoesNotExist(f"No customer message {message_id} in {schema_name}.")
-    version = None if snapshot.knowledge_fingerprint is None else knowledge_version_of(snapshot.knowledge_fingerprint)
     if snapshot.profile is None:
         profile = TurnProfile.of(services.business_profile_get())  # creates the tenant's profile row
-        # The new row is part of what the version covers.
-        version = None if version is None else knowledge_version()
     else:
         profile = snapshot.profile
     history = []
@@ -175,7 +167,7 @@ def turn_load(schema_name: str, message_id: int) -> Turn:
         # Read from the tenant's row: inside schema_context the connection's tenant has no time zone.
         timezone_name=commerce.tenant_zone().key, provider=provider,
         is_first_question=snapshot.is_first_question,
-        knowledge_version=version)
+        content_version=version)
 
 
 def _answer_store_and_count(schema_name: str, message_id: int, answer: services.AnswerToStore) -> services.StoredAnswer:
@@ -366,8 +358,7 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
         return _draft_from_offline(result, context)
 
     use_llm = turn.provider is not None and await llm_allowed_async(schema_name=turn.schema_name)
-    cacheable_turn = (settings.ASSISTANT_CACHE_ENABLED and not turn.state.pending_order_number
-                      and (turn.is_first_question or not use_llm))
+    cacheable_turn = not turn.state.pending_order_number and (turn.is_first_question or not use_llm)
 
     computed: list[Draft] = []  # the draft this request made itself, if the cache let it compute
 
@@ -379,11 +370,11 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
         return CachedAnswer(text=draft.text, sources=draft.sources, tool_calls=draft.tool_calls,
                             confidence=draft.confidence, mode=draft.mode, quick_replies=draft.quick_replies)
 
-    if not cacheable_turn:
+    if turn.content_version is None or not cacheable_turn:
         return await _compute(turn, context, streamer, now, use_llm)
-    version = turn.knowledge_version or await in_schema(turn.schema_name, knowledge_version)
     cached, from_cache = await answer_cache_get_or_compute(schema_name=turn.schema_name, language=language,
-                                                           question=text, version=version, compute=compute)
+                                                           question=text, version=turn.content_version,
+                                                           compute=compute)
     if from_cache and cached is not None:
         await streamer.send_words(cached.text)
         return Draft(text=cached.text, mode="cache", sources=cached.sources, tool_calls=cached.tool_calls,

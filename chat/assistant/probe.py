@@ -28,6 +28,7 @@ from chat.assistant.llm import (
     chat_stream,
     run_then_close_llm_clients,
 )
+from config.content_version import content_version_bump
 
 logger = logging.getLogger(__name__)
 
@@ -161,4 +162,5 @@ def business_endpoint_probe(*, tenant_schema: str) -> dict[str, Any]:
         profile.llm_probe = endpoint_probe(config=config, embedding_model=profile.llm_embedding_model,
                                            tenant_schema=tenant_schema).as_json()
     profile.save(update_fields=["llm_probe", "updated"])
+    content_version_bump()
     return dict(profile.llm_probe)

@@ -54,8 +54,6 @@ class TurnSnapshot:
     profile: TurnProfile | None
     # No earlier message of the customer in this conversation.
     is_first_question: bool
-    # The knowledge tables' fingerprint (chat.assistant.cache), when asked for and the turn may be cached.
-    knowledge_fingerprint: str | None
 
 
 def _json(value: Any) -> Any:
@@ -63,21 +61,16 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: str | None = None) -> TurnSnapshot | None:
+def turn_snapshot(*, message_id: int, history: int) -> TurnSnapshot | None:
     """The customer message `message_id` with its conversation, the `history` visible messages
     before it, the business profile and whether it was answered already; None if there is no such
     customer message in the current schema.
-
-    `knowledge_fingerprint_sql` (one scalar SELECT) is only evaluated for a first question with no
-    order verification pending: the only turns whose answers are cached.
     """
     quote = connection.ops.quote_name
     messages, conversations = quote(Message._meta.db_table), quote(Conversation._meta.db_table)
     profiles = quote(BusinessProfile._meta.db_table)
     is_first_question = (f"NOT EXISTS (SELECT 1 FROM {messages} e WHERE e.conversation_id = m.conversation_id "
                          "AND e.author = %(customer)s AND NOT e.internal AND e.id <> m.id AND e.created <= m.created)")
-    fingerprint = (f"CASE WHEN c.pending_order_number = '' AND {is_first_question} THEN ({knowledge_fingerprint_sql}) END"
-                   if knowledge_fingerprint_sql else "NULL")
     sql = f"""
         SELECT m.id, m.text, c.id, c.status, c.language, c.pending_order_number, c.failed_verifications,
                c.low_confidence_streak,
@@ -88,7 +81,7 @@ def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: s
                            AND created <= m.created
                          ORDER BY created DESC, id DESC LIMIT %(history)s) h),
                p.name, p.tone, p.languages, p.human_only_topics, p.llm_api_key, p.llm_base_url, p.llm_chat_model,
-               {is_first_question}, {fingerprint}
+               {is_first_question}
           FROM {messages} m
           JOIN {conversations} c ON c.id = m.conversation_id
           LEFT JOIN {profiles} p ON p.id = 1
@@ -101,7 +94,7 @@ def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: s
     if row is None:
         return None
     (message_pk, text, conversation_id, status, language, pending_order_number, failed_verifications, streak,
-     answered_id, recent, name, tone, languages, human_only_topics, api_key, base_url, chat_model, is_first, knowledge) = row
+     answered_id, recent, name, tone, languages, human_only_topics, api_key, base_url, chat_model, is_first) = row
     profile = None if name is None else TurnProfile(
         name=name, tone=tone, languages=list(_json(languages) or []),
         human_only_topics=list(_json(human_only_topics) or []),
@@ -113,7 +106,7 @@ def turn_snapshot(*, message_id: int, history: int, knowledge_fingerprint_sql: s
         pending_order_number=pending_order_number, failed_verifications=failed_verifications,
         low_confidence_streak=streak, answered_id=answered_id,
         recent=[(str(author), str(body)) for author, body in _json(recent)], profile=profile,
-        is_first_question=bool(is_first), knowledge_fingerprint=knowledge)
+        is_first_question=bool(is_first))
 
 
 def business_contact_details() -> dict[str, str]:

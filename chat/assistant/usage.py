@@ -13,10 +13,11 @@ The owner trying the assistant (the playground, `manage.py assistant ask`) is no
 are `playground` entries, which count toward none of these and are shown apart (questions and cost).
 Which channel is which is said once, in PRACTICE_CHANNELS.
 
-Summing the ledger after every answer would grow with the month's traffic, so Redis keeps running
-totals beside it, as a cache only: seeded from the ledger, incremented after each entry commits,
-dropped every USAGE_TOTALS_CACHE_SECONDS so any drift is short-lived. They only tell whether the
-month is clearly below the warning line; whenever they say otherwise, the ledger decides.
+Summing the ledger after every answer would grow with the month's traffic, so one Redis hash per
+tenant and month keeps, as a cache only: running totals (seeded from the ledger, incremented after
+each entry commits) and the ledger's level (until the next entry). It is dropped every
+USAGE_TOTALS_CACHE_SECONDS, so any drift is short-lived. The totals only tell whether the month is
+clearly below the warning line; whenever they say otherwise, the ledger decides.
 
 A plan level is the higher of the two percentages: at 80% the owners are warned, at 100% the
 assistant stops calling the model (offline mode answers) and the owners are told. Each level is
@@ -80,10 +81,6 @@ WARNING_PERCENT = 80
 EXHAUSTED_PERCENT = 100
 # Levels in the order a month reaches them; reaching one means every earlier one was reached too.
 _LEVELS_IN_ORDER = (LEVEL_WARNING, LEVEL_EXHAUSTED)
-
-# The generation is bumped after every recorded entry; a cached level remembers the generation it
-# was computed at, so a level read before a new entry committed is never served after it.
-_GENERATION_TTL_SECONDS = 40 * 24 * 3600
 
 # Conversations that are the owner trying the assistant, not a customer asking: their answers are
 # recorded apart and count toward no plan limit.
@@ -206,17 +203,16 @@ def _level(used_and_limits: tuple[tuple[int, int | None], ...]) -> str:
 
 
 async def llm_allowed_async(*, schema_name: str) -> bool:
-    """llm_allowed for async code: the cached level is read on the event loop's own Redis client;
-    only a missing or outdated level goes to a database thread to be computed."""
+    """llm_allowed for async code: the cached month is read on the event loop's own Redis client;
+    only a level the cache cannot tell goes to a database thread to be computed."""
+    cached: dict[str, str] | None
     try:
-        generation, cached = await redis_client_async().mget([_generation_key(schema_name), _level_key(schema_name)])
+        cached = cast("dict[str, str]", await redis_client_async().hgetall(_month_key(schema_name)))
     except redis.RedisError:
         cached = None
-    if cached is not None:
-        level = _cached_level(cached, generation=generation or "0")
-        if level is not None:
-            return level != LEVEL_EXHAUSTED
-    # When the cached level expires, every answer under way would compute it at once; one does,
+    if cached is not None and (level := _cached_level(cached)) is not None:
+        return level != LEVEL_EXHAUSTED
+    # When the cached month expires, every answer under way would sum the ledger at once; one does,
     # the others of this event loop wait for its result.
     computing = _computing_levels.get()
     pending = computing.get(schema_name)
@@ -231,118 +227,81 @@ async def llm_allowed_async(*, schema_name: str) -> bool:
 _computing_levels: PerLoop[dict[str, asyncio.Task[bool]]] = PerLoop(dict)
 
 
-def _cached_level(cached: str, *, generation: str) -> str | None:
-    """The level a cache entry holds, or None when it was computed before the latest entry."""
-    cached_generation, _, level = cached.partition(":")
-    return level if cached_generation == generation else None
-
-
 def llm_allowed(*, schema_name: str) -> bool:
     """May the assistant call the model for this tenant now? False once the plan is used up.
 
-    Called before every model call, so the level is cached in Redis for a few seconds (one round
-    trip when cached). Recording usage bumps the tenant's generation, which discards the cached
-    level at once: the answer that reaches 100% is followed by no model call. The few seconds only
-    delay a plan change made in the admin.
+    Called before every model call, so it reads the cached month (one round trip); recording usage
+    drops the cached level at once, so the answer that reaches 100% is followed by no model call. A
+    plan changed in the admin applies when the cached month expires (USAGE_TOTALS_CACHE_SECONDS).
     """
-    client = redis_client()
-    generation_key = _generation_key(schema_name)
-    level_key = _level_key(schema_name)
     try:
         # The client decodes responses (decode_responses=True): strings, not bytes.
-        generation, cached = cast("list[str | None]", client.mget([generation_key, level_key]))
+        cached = cast("dict[str, str]", redis_client().hgetall(_month_key(schema_name)))
     except redis.RedisError:
         logger.warning("Redis unavailable for the usage level of %s; reading the ledger", schema_name, exc_info=True)
         return usage_month(schema_name=schema_name).llm_allowed
-    generation = generation or "0"
-    if cached is not None and (level := _cached_level(cached, generation=generation)) is not None:
-        return level != LEVEL_EXHAUSTED
-    level = _usage_level(schema_name=schema_name, generation=generation)
-    _usage_level_remember(schema_name=schema_name, generation=generation, level=level)
+    level = _cached_level(cached)
+    if level is None:
+        month, _tenant_id = _usage_month_remembered(schema_name=schema_name, entries=cached.get("entries", "0"))
+        level = month.level
     return level != LEVEL_EXHAUSTED
 
 
-def _usage_level(*, schema_name: str, generation: str | None) -> str:
-    """The month's level: from the running totals when they are clearly below the warning line,
-    from the ledger otherwise (so every line is decided on the ledger's figures)."""
-    if _usage_estimate_level(schema_name=schema_name, generation=generation) == LEVEL_OK:
-        return LEVEL_OK
-    return usage_month(schema_name=schema_name).level
+def _cached_level(cached: dict[str, str]) -> str | None:
+    """The level the cached month tells: the ledger's, kept until the next entry; else OK when the
+    running totals are clearly below the warning line; else None (the ledger must decide)."""
+    if cached.get("level"):
+        return cached["level"]
+    if "messages" not in cached:
+        return None
+
+    def limit(name: str) -> int | None:
+        return int(cached[name]) if cached.get(name) else None
+
+    level = _level(((int(cached["messages"]), limit("message_limit")), (int(cached.get("tokens") or 0),
+                                                                          limit("token_limit"))))
+    return LEVEL_OK if level == LEVEL_OK else None
 
 
-def _level_key(schema_name: str) -> str:
-    return tenant_key(schema_name, "usage", "level", f"{month_start():%Y-%m}")
+def _month_key(schema_name: str) -> str:
+    return tenant_key(schema_name, "usage", f"{month_start():%Y-%m}")
 
 
-# Caches the level only if no entry was recorded since `generation` was read: a level computed
-# before a newer entry committed must not be served after it.
+# Keeps the ledger's month (totals, limits and level) only if no entry was counted since `entries`
+# was read: a sum made before a newer entry committed would be missing it for good.
+# ARGV: entries read, messages, tokens, message limit, token limit ('' = none), level, ttl.
 _REMEMBER_IF_CURRENT = RedisScript("""
-if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
-    redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])
+if (redis.call('HGET', KEYS[1], 'entries') or '0') == ARGV[1] then
+    redis.call('HSET', KEYS[1], 'entries', ARGV[1], 'messages', ARGV[2], 'tokens', ARGV[3],
+               'message_limit', ARGV[4], 'token_limit', ARGV[5], 'level', ARGV[6])
+    if redis.call('TTL', KEYS[1]) < 0 then
+        redis.call('EXPIRE', KEYS[1], ARGV[7])
+    end
 end
 """)
 
 
-def _usage_level_remember(*, schema_name: str, generation: str, level: str) -> None:
+def _usage_month_remembered(*, schema_name: str, entries: str | None) -> tuple[UsageMonth, int]:
+    """The month from the ledger, kept in the cache when `entries` (the count read before summing)
+    is still current; with `entries` None (Redis could not count) it is not kept."""
+    month, tenant_id = _usage_month_with_tenant(schema_name=schema_name, now=None)
+    if entries is None:
+        return month, tenant_id
     try:
-        _REMEMBER_IF_CURRENT(redis_client(), keys=[_generation_key(schema_name), _level_key(schema_name)],
-                             args=[generation, level, int(settings.USAGE_LEVEL_CACHE_SECONDS)])
+        _REMEMBER_IF_CURRENT(redis_client(), keys=[_month_key(schema_name)], args=[
+            entries, month.messages, month.tokens,
+            "" if month.message_limit is None else month.message_limit,
+            "" if month.token_limit is None else month.token_limit,
+            month.level, int(settings.USAGE_TOTALS_CACHE_SECONDS)])
     except redis.RedisError:
-        logger.warning("could not cache the usage level of %s", schema_name, exc_info=True)
-
-
-def _totals_key(schema_name: str) -> str:
-    return tenant_key(schema_name, "usage", "totals", f"{month_start():%Y-%m}")
-
-
-# Seeds the running totals only if no entry was recorded since `generation` was read (one recorded
-# meanwhile may be missing from the sum and would never be added). ARGV: generation, messages,
-# tokens, message limit, token limit ('' = none), ttl.
-_TOTALS_SEED_IF_CURRENT = RedisScript("""
-if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
-    redis.call('HSET', KEYS[2], 'messages', ARGV[2], 'tokens', ARGV[3], 'message_limit', ARGV[4],
-               'token_limit', ARGV[5])
-    redis.call('EXPIRE', KEYS[2], ARGV[6])
-end
-""")
-
-
-def _usage_estimate_level(*, schema_name: str, generation: str | None, totals: dict[str, str] | None = None) -> str:
-    """The level by the running totals (read here unless given); seeded from the ledger when
-    missing. LEVEL_EXHAUSTED (ask the ledger) when Redis cannot tell."""
-    client = redis_client()
-    if totals is None:
-        try:
-            totals = cast("dict[str, str]", client.hgetall(_totals_key(schema_name)))
-        except redis.RedisError:
-            return LEVEL_EXHAUSTED
-    if totals:
-        def limit(name: str) -> int | None:
-            return int(totals[name]) if totals.get(name) else None
-
-        return _level(((int(totals.get("messages") or 0), limit("message_limit")),
-                       (int(totals.get("tokens") or 0), limit("token_limit"))))
-    month = usage_month(schema_name=schema_name)
-    if generation is not None:
-        try:
-            _TOTALS_SEED_IF_CURRENT(client, keys=[_generation_key(schema_name), _totals_key(schema_name)], args=[
-                generation, month.messages, month.tokens,
-                "" if month.message_limit is None else month.message_limit,
-                "" if month.token_limit is None else month.token_limit,
-                int(settings.USAGE_TOTALS_CACHE_SECONDS)])
-        except redis.RedisError:
-            logger.warning("could not keep the usage totals of %s", schema_name, exc_info=True)
-    return month.level
+        logger.warning("could not keep the usage month of %s", schema_name, exc_info=True)
+    return month, tenant_id
 
 
 def usage_notices_current(*, schema_name: str) -> list[UsageNotice]:
     """This month's notices for the dashboard banner, the most serious first."""
     notices = list(UsageNotice.objects.filter(tenant__schema_name=schema_name, month=month_start().date()))
     return sorted(notices, key=lambda notice: _LEVELS_IN_ORDER.index(notice.level), reverse=True)
-
-
-def _generation_key(schema_name: str) -> str:
-    return tenant_key(schema_name, "usage", "generation")
 
 
 # ----------------------------------------------------------------------------- writes
@@ -379,7 +338,7 @@ def usage_answer_entry(*, tokens_in: int, tokens_out: int, cost_minor: int) -> U
 
 
 def usage_answer_counted(*, schema_name: str, tokens: int) -> None:
-    """After an answer's ledger entry: once the transaction commits, the cached level is discarded
+    """After an answer's ledger entry: once the transaction commits, the cached level is dropped
     and the owners are told if it crossed a line."""
     # Robust: the answer is stored and counted; a failure to tell the owners must not undo that.
     transaction.on_commit(lambda: _usage_counted_and_checked(schema_name=schema_name, tokens=tokens), robust=True)
@@ -390,57 +349,47 @@ def _usage_counted_and_checked(*, schema_name: str, tokens: int) -> None:
     _usage_thresholds_check(schema_name=schema_name, counted=counted)
 
 
-# Bumps the generation (discarding cached levels) and adds the entry to the running totals, if
-# they exist: missing totals are seeded from the ledger, which holds this entry already. Returns
-# the new generation and the totals, which the thresholds check needs next (one round trip).
-# ARGV: messages, tokens, generation ttl.
+# Counts the entry in the cached month: drops the ledger's level and adds the entry to the running
+# totals, if they exist (missing totals are seeded from the ledger, which holds this entry already).
+# Returns the month after it, which the thresholds check needs next (one round trip).
+# ARGV: messages, tokens, ttl.
 _COUNTED = RedisScript("""
-local generation = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-if redis.call('EXISTS', KEYS[2]) == 1 then
-    redis.call('HINCRBY', KEYS[2], 'messages', ARGV[1])
-    redis.call('HINCRBY', KEYS[2], 'tokens', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'entries', 1)
+redis.call('HDEL', KEYS[1], 'level')
+if redis.call('HEXISTS', KEYS[1], 'messages') == 1 then
+    redis.call('HINCRBY', KEYS[1], 'messages', ARGV[1])
+    redis.call('HINCRBY', KEYS[1], 'tokens', ARGV[2])
 end
-return {generation, redis.call('HGETALL', KEYS[2])}
+if redis.call('TTL', KEYS[1]) < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return redis.call('HGETALL', KEYS[1])
 """)
 
 
-def _usage_counted(*, schema_name: str, messages: int, tokens: int) -> tuple[str, dict[str, str]] | None:
-    """The generation after this entry and the running totals with it ({} when there are none),
-    or None when Redis could not be told."""
+def _usage_counted(*, schema_name: str, messages: int, tokens: int) -> dict[str, str] | None:
+    """The cached month after this entry, or None when Redis could not be told."""
     try:
-        generation, flat = _COUNTED(redis_client(), keys=[_generation_key(schema_name), _totals_key(schema_name)],
-                                    args=[messages, tokens, _GENERATION_TTL_SECONDS])
+        flat = _COUNTED(redis_client(), keys=[_month_key(schema_name)],
+                        args=[messages, tokens, int(settings.USAGE_TOTALS_CACHE_SECONDS)])
     except redis.RedisError:
         logger.warning(
-            "could not discard the cached usage level of %s; it expires in %ss",
+            "could not drop the cached usage level of %s; it expires in %ss",
             schema_name,
-            settings.USAGE_LEVEL_CACHE_SECONDS,
+            settings.USAGE_TOTALS_CACHE_SECONDS,
             exc_info=True,
         )
         return None
-    return str(generation), dict(zip(flat[::2], flat[1::2], strict=True))
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _usage_thresholds_check(*, schema_name: str, counted: tuple[str, dict[str, str]] | None) -> None:
-    # Runs after the generation bump of this entry: the level computed here, which counts it, is
-    # what the next answer's llm_allowed needs, so it is cached rather than computed a second time.
-    generation: str | None
-    totals: dict[str, str] | None = None
-    if counted is not None:
-        generation, totals = counted
-    else:
-        try:
-            generation = str(redis_client().get(_generation_key(schema_name)) or "0")
-        except redis.RedisError:
-            generation = None
-    if _usage_estimate_level(schema_name=schema_name, generation=generation, totals=totals) == LEVEL_OK:
-        if generation is not None:
-            _usage_level_remember(schema_name=schema_name, generation=generation, level=LEVEL_OK)
+def _usage_thresholds_check(*, schema_name: str, counted: dict[str, str] | None) -> None:
+    # Runs after this entry was counted: far below the lines the running totals say so; otherwise
+    # the ledger's level, which counts this entry, is kept for the next answer's llm_allowed.
+    if counted is not None and _cached_level(counted) == LEVEL_OK:
         return
-    month, tenant_id = _usage_month_with_tenant(schema_name=schema_name, now=None)
-    if generation is not None:
-        _usage_level_remember(schema_name=schema_name, generation=generation, level=month.level)
+    month, tenant_id = _usage_month_remembered(schema_name=schema_name,
+                                               entries=None if counted is None else counted.get("entries", "0"))
     if month.level == LEVEL_OK:
         return
     reached = _LEVELS_IN_ORDER[: _LEVELS_IN_ORDER.index(month.level) + 1]

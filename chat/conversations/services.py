@@ -33,6 +33,7 @@ from chat.models import (
     EmailStatus,
     Message,
 )
+from config.content_version import content_version_bump
 from config.errors import ApplicationError, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ def business_profile_get() -> BusinessProfile:
 
         name = (Tenant.objects.filter(schema_name=connection.schema_name).values_list("name", flat=True).first()
                 or "our business")
-        profile, _ = BusinessProfile.objects.get_or_create(pk=1, defaults={"name": name, "languages": ["en"]})
+        profile, created = BusinessProfile.objects.get_or_create(pk=1, defaults={"name": name, "languages": ["en"]})
+        if created:
+            content_version_bump()
     return profile
 
 

@@ -39,6 +39,7 @@ from chat.models import (
 )
 from chat.widget.services import widget_settings_get
 from config import egress
+from config.content_version import content_version_bump
 from config.errors import ApplicationError, ValidationFailed
 from config.outbox.services import outbox_send
 from config.outside_urls import outside_url
@@ -320,6 +321,7 @@ def business_profile_update(*, name: str, tagline: str, tone: str, languages: li
     profile.human_only_topics = list(dict.fromkeys(human_only_topics))
     profile.contact_email, profile.phone, profile.address = contact_email.strip(), phone.strip(), address.strip()
     profile.save()
+    content_version_bump()
     return profile
 
 
@@ -352,6 +354,7 @@ def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str,
             profile.llm_base_url, profile.llm_chat_model = base_url, chat_model.strip()
             profile.llm_embedding_model = embedding_model.strip()
         profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "llm_embedding_model", "updated"])
+        content_version_bump()
         if current_model_id() != embedded_with:
             from chat.knowledge.tasks import kb_reembed_stale
 
@@ -392,6 +395,7 @@ def widget_settings_update(*, display_name: str, greeting: str, primary_color: s
     widget.messages_per_minute_per_ip = messages_per_minute_per_ip
     widget.messages_per_minute_per_visitor = messages_per_minute_per_visitor
     widget.save()
+    content_version_bump()
     return widget
 
 

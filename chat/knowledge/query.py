@@ -3,7 +3,7 @@ business's own vocabulary, and a full-text query that cannot be abused.
 
 The vocabulary is every word in the tenant's chunks with how many chunks use it, and every
 full-text lexeme with how many chunks it matches, read from the term statistics the services keep
-(KnowledgeTerm) and cached per process until the knowledge base changes (kb_version).
+(KnowledgeTerm) and cached per process until the tenant's content changes (config.content_version).
 Only words that are neither in the tenant's vocabulary nor common English are corrected.
 Correction uses deletion neighbourhoods (a word and a typo share a form with one letter removed)
 and accepts a candidate only within a small Damerau-Levenshtein distance, preferring common words.
@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from django.db import connection
+
+from config.content_version import ContentCache
 
 # Shorthand people type in chat windows, spelled out so both the model and full-text search see
 # the real word. Only unambiguous forms: "r" and "u" are never anything else in a question.
@@ -114,27 +115,7 @@ def damerau_levenshtein(first: str, second: str) -> int:
     return distance[-1][-1]
 
 
-class _VocabularyCache:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[int, _Vocabulary]] = OrderedDict()
-
-    def get(self, schema: str, version: int) -> _Vocabulary:
-        with self._lock:
-            entry = self._entries.get(schema)
-            if entry and entry[0] == version:
-                self._entries.move_to_end(schema)
-                return entry[1]
-        vocabulary = _build_vocabulary(*_load_counts())
-        with self._lock:
-            self._entries[schema] = (version, vocabulary)
-            self._entries.move_to_end(schema)
-            while len(self._entries) > VOCABULARY_CACHE_SIZE:
-                self._entries.popitem(last=False)
-        return vocabulary
-
-
-_cache = _VocabularyCache()
+_vocabularies: ContentCache[_Vocabulary] = ContentCache(entries=VOCABULARY_CACHE_SIZE)
 
 
 def _load_counts() -> tuple[dict[str, int], int, dict[str, int]]:
@@ -186,9 +167,7 @@ def english_lexemes(words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
 
 
 def vocabulary_for_current_tenant() -> _Vocabulary:
-    from chat.knowledge.services import kb_version
-
-    return _cache.get(str(connection.schema_name), kb_version())
+    return _vocabularies.get(lambda: _build_vocabulary(*_load_counts()))
 
 
 @functools.cache

@@ -48,6 +48,7 @@ from chat.knowledge.embeddings import (
 )
 from chat.knowledge.query import PreparedQuery, query_prepare, text_lookup, tsquery_text
 from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
+from config.content_version import ContentCache
 
 logger = logging.getLogger(__name__)
 
@@ -288,26 +289,20 @@ def search_embedding() -> EmbeddingConfig | None:
     return tenant if best == configured else embedding_config_of_model(best, tenant=tenant)
 
 
-_models_cache: dict[str, tuple[int, dict[str, int]]] = {}
+_chunk_models_cache: ContentCache[dict[str, int]] = ContentCache()
 
 
 def _chunk_models() -> dict[str, int]:
     """How many of the current tenant's chunks each embedding model made, cached per process until
-    the knowledge base changes (kb_version: every write of chunks bumps it after commit)."""
-    from chat.knowledge.services import kb_version
+    the tenant's content changes (every write of chunks bumps its version after commit)."""
+    return _chunk_models_cache.get(_chunk_models_count)
 
-    schema = str(connection.schema_name)
-    version = kb_version()
-    cached = _models_cache.get(schema)
-    if cached is not None and cached[0] == version:
-        return cached[1]
+
+def _chunk_models_count() -> dict[str, int]:
     with connection.cursor() as cursor:
         # The model's index alone answers this (an index-only scan), without reading the chunks.
         cursor.execute("SELECT embedding_model, count(*) FROM chat_knowledgechunk GROUP BY embedding_model")
-        models = {str(model): int(count) for model, count in cursor.fetchall()}
-    if not connection.in_atomic_block:  # what an open transaction sees may not be committed yet
-        _models_cache[schema] = (version, models)
-    return models
+        return {str(model): int(count) for model, count in cursor.fetchall()}
 
 
 def embedding_failure_count(*, model_id: str, error: BaseException) -> None:

@@ -30,9 +30,9 @@ from chat.knowledge.exceptions import (
     SourceNotFound,
 )
 from chat.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
+from config.content_version import content_version_bump
 from config.errors import ApplicationError
 from config.outbox.services import outbox_send_many
-from config.redis import redis_client, tenant_key
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +74,6 @@ class ImportReport:
 
 def _schema() -> str:
     return str(connection.schema_name)
-
-
-def kb_version() -> int:
-    """Changes whenever chunks change; caches derived from the chunks (the typo vocabulary) use it."""
-    return int(redis_client().get(tenant_key(_schema(), "kb", "version")) or 0)
-
-
-def _bump_version_after_commit() -> None:
-    schema = _schema()
-    transaction.on_commit(lambda: redis_client().incr(tenant_key(schema, "kb", "version")))
 
 
 # The words of some sources' chunks: as written (typo correction) and as full-text lexemes.
@@ -149,7 +139,7 @@ def term_statistics_rebuild() -> None:
             "UNION ALL SELECT 'lexeme', word, ndoc "
             "FROM ts_stat('SELECT search_vector FROM chat_knowledgechunk WHERE search_vector IS NOT NULL')"
         )
-        _bump_version_after_commit()
+        content_version_bump()
 
 
 @dataclass
@@ -176,7 +166,7 @@ def _sources_delete(source_ids: list[int]) -> _Removal:
         IndexingJobItem.objects.filter(source_id__in=source_ids, outcome=IndexingJobItem.Outcome.PENDING)
         .order_by("pk").values_list("pk", flat=True)))
     if KnowledgeSource.objects.filter(pk__in=source_ids).delete()[0]:
-        _bump_version_after_commit()
+        content_version_bump()
     return removal
 
 
@@ -198,6 +188,7 @@ def _upsert(*, key: str, kind: str, content_hash: str, fields: dict[str, object]
     source = KnowledgeSource.objects.filter(key=key).first()
     if source is None:
         source = KnowledgeSource.objects.create(key=key, kind=kind, content_hash=content_hash, **fields)
+        content_version_bump()
         return source, "created"
     if (source.content_hash == content_hash and source.indexed_hash == content_hash
             and source.status == KnowledgeSource.Status.READY and kind != KnowledgeSource.Kind.URL):
@@ -209,6 +200,7 @@ def _upsert(*, key: str, kind: str, content_hash: str, fields: dict[str, object]
     source.status = KnowledgeSource.Status.PENDING
     source.error = ""
     source.save()
+    content_version_bump()
     return source, "updated"
 
 
@@ -637,7 +629,7 @@ def _store_chunks(item: _Prepared, *, model_id: str, job_id: int | None) -> None
         # the rows shared with other sources' indexing (job, term statistics) are locked last.
         _job_note(job_id, source_id=locked.pk, failed=False)
         _term_counts_apply(before=before, after=_term_counts([locked.pk]))
-        _bump_version_after_commit()
+        content_version_bump()
 
 
 def kb_reindex(*, background: bool, on_progress: ProgressCallback | None = None) -> IndexingJob:
@@ -671,7 +663,7 @@ def chunks_reembed_stale(*, limit: int | None = None) -> int:
             for (chunk_id, _text), vector in zip(stale, vectors, strict=True):
                 KnowledgeChunk.objects.filter(pk=chunk_id).update(embedding=vector, embedding_model=model_id,
                                                                   embedding_dims=int(vector.shape[0]))
-            _bump_version_after_commit()
+            content_version_bump()
         total += len(stale)
     if total:
         logger.info("re-embedded %s chunks with %s", total, model_id)

@@ -5,6 +5,7 @@ the visitor's conversation (chat.conversations.services.message_receive does the
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from chat.models import Channel, Contact, Conversation, ConversationStatus, WidgetSettings
+from config.content_version import ContentCache
 from config.db import in_tenant
 from config.outside_urls import outside_url_or_empty
 from config.redis import RedisScript, redis_client_async, tenant_key
@@ -273,30 +275,23 @@ def _message_store(*, visitor_id: str, contact_id: int | None, conversation_id: 
                          needs_answer=received.needs_answer)
 
 
-# (schema, language) -> (monotonic expiry, state). Every widget connection shows the
-# banner, and working it out from the opening hours costs a few queries and milliseconds of CPU: a
-# web process reuses it until the business opens or closes, or for AWAY_STATE_CACHE_SECONDS at most,
-# so a change to the hours shows in new widgets after that long.
-_away_states: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+# language -> (monotonic time it holds until, state), per tenant. Every widget connection
+# shows the banner, and working it out from the opening hours costs a few queries and milliseconds of
+# CPU: a process reuses it until the business opens or closes, or its content changes (new hours).
+_away_states: ContentCache[tuple[float, dict[str, Any]]] = ContentCache(entries=256)
 
 
 def away_state(language: str = "en") -> dict[str, Any]:
     """Whether people are around now, and an honest message when they are not."""
     from chat.assistant.offline import away_message_until
 
-    key = (connection.schema_name, language)
-    cached = _away_states.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    now = timezone.now()
-    message, changes_at = away_message_until(language=language, now=now)
-    state = {"open": not message, "message": message}
-    lifetime = float(settings.AWAY_STATE_CACHE_SECONDS)
-    if changes_at is not None:
-        lifetime = min(lifetime, (changes_at - now).total_seconds())
-    if lifetime > 0:
-        _away_states[key] = (time.monotonic() + lifetime, state)
-    return state
+    def build() -> tuple[float, dict[str, Any]]:
+        now = timezone.now()
+        message, changes_at = away_message_until(language=language, now=now)
+        until = math.inf if changes_at is None else time.monotonic() + (changes_at - now).total_seconds()
+        return until, {"open": not message, "message": message}
+
+    return _away_states.get(build, key=language, usable=lambda held: held[0] > time.monotonic())[1]
 
 
 def agent_avatar_get(*, user_id: int) -> tuple[bytes, str] | None:

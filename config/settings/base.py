@@ -384,15 +384,12 @@ CELERY_BEAT_SCHEDULE["kb-reembed-stale-chunks"] = {
 # --- end knowledge base ----------------------------------------------------------------------------
 
 # --- Assistant usage limits and answer cache (chat.assistant.usage, chat.assistant.cache) ---------
-# How long a tenant's plan level is cached for the check before every model call. Recording usage
-# discards it at once; this only delays a plan change made in the admin.
-USAGE_LEVEL_CACHE_SECONDS = env.int("USAGE_LEVEL_CACHE_SECONDS", default=5)
-# Seconds the running usage totals (a cache of the ledger's monthly sums and the plan's limits) are
-# kept before they are summed from the ledger again. Near a line the ledger decides anyway, so only
-# a plan made smaller can take this long to apply.
+# Seconds the cached usage month (running totals of the ledger's sums, the plan's limits and the
+# ledger's level until the next entry) is kept before it is summed from the ledger again. Recording
+# usage drops the cached level at once; only a plan changed in the admin can take this long to apply.
 USAGE_TOTALS_CACHE_SECONDS = env.int("USAGE_TOTALS_CACHE_SECONDS", default=60)
-# Answers to frequent questions, per tenant and knowledge version (any change to the knowledge
-# base, catalog, opening hours or profile starts a new version, so nothing stale is served).
+# Answers to frequent questions, per tenant and content version (config.content_version: any change
+# to what an answer is drawn from starts a new version, so nothing stale is served).
 ASSISTANT_CACHE_ENABLED = env.bool("ASSISTANT_CACHE_ENABLED", default=True)
 ASSISTANT_CACHE_TTL_SECONDS = env.int("ASSISTANT_CACHE_TTL_SECONDS", default=3600)
 # How long identical questions asked together wait for the one being answered before answering
@@ -423,11 +420,6 @@ WIDGET_ANSWER_BUFFER_SECONDS = 600
 # closed with code 4429 and a rate_limited error frame (docs/widget-protocol.md). A visitor whose
 # network shares one address with many others (an office, a mobile carrier's NAT) counts with them.
 WIDGET_HANDSHAKES_PER_MINUTE_PER_IP = env.int("WIDGET_HANDSHAKES_PER_MINUTE_PER_IP", default=30)
-# How long a web process reuses the away banner it worked out from the opening hours (seconds; it is
-# recomputed anyway when the business opens or closes): the delay before a change to the hours shows.
-AWAY_STATE_CACHE_SECONDS = env.float("AWAY_STATE_CACHE_SECONDS", default=15)
-# Seconds a process reuses a tenant's time zone (set at creation, changed only in the platform admin).
-TENANT_ZONE_CACHE_SECONDS = env.float("TENANT_ZONE_CACHE_SECONDS", default=60)
 # --- end chat widget --------------------------------------------------------------------------------
 
 # --- Dashboard accounts (chat.dashboard) -----------------------------------------------------------

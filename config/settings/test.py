@@ -30,8 +30,6 @@ globals().update(redis_dependent_settings(REDIS_URL))
 # The channel layer's pub/sub channels are shared by every Redis database: a prefix per test process
 # (inherited by the servers it starts) keeps one process's events from reaching another's sockets.
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"deskpilot-{_xdist_worker or 'main'}"  # type: ignore[name-defined]  # noqa: F405
-# Every test sees a change to opening hours at once.
-AWAY_STATE_CACHE_SECONDS = 0
 # Every test's visitors come from 127.0.0.1, hundreds a minute to the session's demo tenants: the
 # handshake limit's own tests set theirs on the servers they start.
 WIDGET_HANDSHAKES_PER_MINUTE_PER_IP = env.int("WIDGET_HANDSHAKES_PER_MINUTE_PER_IP", default=10_000)

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.content_version import content_version_bump
 from orders.exceptions import CatalogImportFailed, InvalidAmount, UnknownCurrency, ValidationFailed
 from orders.models import CommerceSettings, Platform, Product, ProductKind, ShopConnection, Variant
 from orders.money import amount_to_minor, currency_normalize
@@ -194,6 +195,7 @@ def catalog_rows_save(*, rows: list[CatalogRow], progress: Callable[[int], None]
                 update_fields=["product", "size", "colour", "price_minor", "stock", "is_sellable", "updated"])
             if progress is not None:
                 progress(len(chunk))
+        content_version_bump()
     logger.info("catalog import: %d products, %d variants", len(products), len(variants))
     return CatalogImportResult(products=len(products), variants=len(variants))
 
@@ -265,6 +267,7 @@ def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
             variant.save()
         _product_price_refresh(product)
         product.save(update_fields=["price_minor", "is_sellable", "updated"])
+        content_version_bump()
     return f"product {product.sku} {'created' if created else 'updated'}"
 
 
@@ -289,6 +292,7 @@ def _variation_upsert(*, data: ProductData, currency: str) -> str:
     variant.save()
     _product_price_refresh(product)
     product.save(update_fields=["price_minor", "is_sellable", "updated"])
+    content_version_bump()
     return f"variant {variant.sku} updated{note}"
 
 
@@ -297,6 +301,7 @@ def variant_stock_set_from_platform(*, data: InventoryData) -> str:
         stock=max(data.available, 0), updated=timezone.now())
     if not updated:
         return f"inventory item {data.inventory_ref} is not in our catalog; nothing changed"
+    content_version_bump()
     return f"stock of inventory item {data.inventory_ref} set to {max(data.available, 0)}"
 
 
@@ -308,12 +313,14 @@ def commerce_stock_counts_set(*, shown: bool) -> CommerceSettings:
     settings_row, _ = CommerceSettings.objects.get_or_create(pk=1)
     settings_row.show_stock_counts = shown
     settings_row.save(update_fields=["show_stock_counts", "updated"])
+    content_version_bump()
     return settings_row
 
 
 def commerce_currency_set(*, currency: str) -> CommerceSettings:
     code = currency_normalize(currency)
     settings_row, _ = CommerceSettings.objects.update_or_create(pk=1, defaults={"currency": code})
+    content_version_bump()
     return settings_row
 
 
@@ -346,6 +353,7 @@ def product_update(*, product: Product, name: str, category: str, description: s
     product.synonyms = list(dict.fromkeys(word.strip() for word in synonyms if word.strip()))
     product.is_sellable = is_sellable and product.variants.filter(is_sellable=True).exists()
     product.save()
+    content_version_bump()
     return product
 
 
@@ -365,4 +373,5 @@ def variant_update(*, variant: Variant, price: str, stock: int, is_sellable: boo
         product.price_minor = min(prices) if prices else 0
         product.is_sellable = bool(prices)
         product.save(update_fields=["price_minor", "is_sellable", "updated"])
+        content_version_bump()
     return variant

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from config.content_version import content_version_bump
 from orders.exceptions import InvalidHours
 from orders.models import SpecialDay, SpecialDayOpening, WeeklyOpening
 from tenants.models import Tenant
@@ -88,6 +89,7 @@ def opening_hours_replace(*, weekly: dict[int, list[TimeRange]], special_days: l
             row = SpecialDay.objects.create(date=special.date, closed=special.closed, note=special.note)
             SpecialDayOpening.objects.bulk_create(
                 SpecialDayOpening(special_day=row, opens=opens, closes=closes) for opens, closes in special.ranges)
+        content_version_bump()
 
 
 def opening_hours_set_from_json(*, data: Any) -> None:

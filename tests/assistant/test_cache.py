@@ -6,18 +6,13 @@ import asyncio
 import threading
 import time
 import uuid
-from datetime import time as clock
 from typing import Any
 
 import pytest
-from django_tenants.utils import schema_context
 
-from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, knowledge_version, normalize_question
+from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, normalize_question
 from chat.assistant.llm import run_then_close_llm_clients
-from chat.models import BusinessProfile, KnowledgeSource
-from config.errors import ApplicationError
 from config.redis import redis_client, tenant_key
-from orders.models import Product, Variant, WeeklyOpening
 
 QUESTION = "Are you open on Sunday?"
 
@@ -241,91 +236,3 @@ def test_a_cached_answer_survives_json_unchanged() -> None:
 )
 def test_normalizing_keeps_meaning(first: str, second: str, same: bool) -> None:
     assert (normalize_question(first) == normalize_question(second)) is same
-
-
-# ----------------------------------------------------------------------------- knowledge version
-
-
-def test_knowledge_edits_and_deletes_change_the_version(tenant_a) -> None:
-    with schema_context(tenant_a.schema_name):
-        empty = knowledge_version()
-        assert knowledge_version() == empty
-        source = KnowledgeSource.objects.create(
-            kind=KnowledgeSource.Kind.FAQ,
-            key="opening-sunday",
-            title="Sunday",
-            question="Open on Sunday?",
-            answer="Yes, 10-16.",
-            content_hash="a1",
-        )
-        created = knowledge_version()
-        source.answer = "No, closed on Sundays."
-        source.save()
-        edited = knowledge_version()
-        # Services also change rows with QuerySet.update(), which leaves `updated` alone.
-        KnowledgeSource.objects.filter(pk=source.pk).update(status=KnowledgeSource.Status.READY)
-        updated_in_bulk = knowledge_version()
-        source.delete()
-        deleted = knowledge_version()
-
-    assert len({empty, created, edited, updated_in_bulk}) == 4
-    assert deleted not in {created, edited, updated_in_bulk}
-    assert len(empty) == 16
-
-
-def test_chunks_embedded_again_change_the_version_without_their_source_changing(tenant_a) -> None:
-    from chat.knowledge.services import chunks_reembed_stale, faq_upsert, sources_index_now
-    from chat.models import KnowledgeChunk
-
-    with schema_context(tenant_a.schema_name):
-        outcome = faq_upsert(question="Do you deliver?", answer="Yes, within the city.")
-        sources_index_now(source_ids=[outcome.source_id])
-        indexed = knowledge_version()
-        # As after a change of embedding model: the chunks are stale, their source is as it was.
-        KnowledgeChunk.objects.update(embedding_model="an-older-model")
-        stale = knowledge_version()
-        assert chunks_reembed_stale() > 0
-        embedded_again = knowledge_version()
-    assert embedded_again not in {indexed, stale}
-
-
-def test_catalog_opening_hours_and_profile_changes_change_the_version(tenant_a) -> None:
-    with schema_context(tenant_a.schema_name):
-        product = Product.objects.create(sku="HOOD-1", name="Harbour Hoodie", price_minor=5900, currency="EUR")
-        variant = Variant.objects.create(product=product, sku="HOOD-1-M", size="M", price_minor=5900, stock=4)
-        Variant.objects.create(product=product, sku="HOOD-1-L", size="L", price_minor=5900, stock=2)
-        profile = BusinessProfile.objects.create(name="Threadline", tagline="Clothes for the coast")
-        versions = [knowledge_version()]
-
-        product.price_minor = 4900
-        product.save()
-        versions.append(knowledge_version())
-
-        variant.delete()
-        versions.append(knowledge_version())
-
-        profile.tagline = "Clothes for the harbour"
-        profile.save()
-        versions.append(knowledge_version())
-
-        WeeklyOpening.objects.create(weekday=6, opens=clock(10), closes=clock(16))
-        versions.append(knowledge_version())
-
-        assert knowledge_version() == versions[-1]
-
-    assert len(set(versions)) == len(versions)
-
-
-def test_one_tenants_changes_leave_another_tenants_version_alone(tenant_a, tenant_b) -> None:
-    with schema_context(tenant_b.schema_name):
-        before = knowledge_version()
-    with schema_context(tenant_a.schema_name):
-        Product.objects.create(sku="MUG-1", name="Mug", price_minor=1200, currency="EUR")
-    with schema_context(tenant_b.schema_name):
-        assert knowledge_version() == before
-
-
-def test_the_knowledge_version_needs_a_tenant() -> None:
-    with pytest.raises(ApplicationError) as raised:
-        knowledge_version()
-    assert raised.value.code == "no_tenant"

@@ -122,3 +122,101 @@ def test_ten_identical_questions_at_once_make_one_model_call(shop: Tenant, llm: 
     with schema_context(shop.schema_name):
         answered = Message.objects.filter(author=Author.ASSISTANT, in_reply_to__in=[m.pk for m in messages])
         assert answered.count() == 10, "every customer got an answer of their own"
+
+
+# ----------------------------------------------------------------------------- every kind of content
+
+WEEK_WITH_SUNDAY = {"weekly": {"mon": [["09:00", "17:30"]], "tue": [["09:00", "17:30"]], "wed": [["09:00", "17:30"]],
+                               "thu": [["09:00", "17:30"]], "fri": [["09:00", "17:30"]], "sat": [["10:00", "14:00"]],
+                               "sun": [["11:00", "15:00"]]}}
+
+
+def _price_changed() -> None:
+    from orders.dashboard import variant_update
+
+    from orders.models import Variant
+
+    variant_update(variant=Variant.objects.get(sku="TL-HOOD-002-BLU-M"), price="54.95", stock=11, is_sellable=True)
+
+
+def _stock_from_the_shop() -> None:
+    from orders.platforms import InventoryData
+    from orders.services.catalog import variant_stock_set_from_platform
+
+    variant_stock_set_from_platform(data=InventoryData(platform="shopify", inventory_ref="inv-hood-002-blu-m",
+                                                       available=3, updated_at=None))
+
+
+def _hours_changed() -> None:
+    from orders.services.hours import opening_hours_set_from_json
+
+    opening_hours_set_from_json(data=WEEK_WITH_SUNDAY)
+
+
+def _address_changed() -> None:
+    from chat.conversations.services import business_profile_get
+    from chat.dashboard.settings_views import business_profile_update
+
+    profile = business_profile_get()
+    business_profile_update(name=profile.name, tagline=profile.tagline, tone=profile.tone,
+                            languages=list(profile.languages), human_only_topics=list(profile.human_only_topics),
+                            contact_email=profile.contact_email, phone=profile.phone,
+                            address="Threadline B.V., Oostelijke Handelskade 3, 1019 BM Amsterdam")
+
+
+def _knowledge_changed() -> None:
+    from chat.knowledge.services import faq_upsert, sources_index_now
+
+    outcome = faq_upsert(question=SHIPPING_QUESTION, answer="Shipping is now a flat €2.50 everywhere.",
+                         variants=["shipping costs?", "what does delivery cost"], origin="demo:faq.csv")
+    sources_index_now(source_ids=[outcome.source_id])
+
+
+# Kind: the question, a part of its answer before the change, the change, a part after it, and whether
+# the answer is one the cache keeps (the others are worked out afresh from per-process indexes).
+CONTENT_CHANGES = {
+    "price": ("do you have the blue hoodie in M?", "€64.95", _price_changed, "€54.95", False),
+    "stock": ("do you have the blue hoodie in M?", "11 available", _stock_from_the_shop, "3 available", False),
+    "opening hours": ("are you open on sunday?", "closed on Sunday", _hours_changed, "11:00", False),
+    "business profile": ("where are you?", "Werfkade 14", _address_changed, "Oostelijke Handelskade 3", True),
+    "knowledge": (SHIPPING_QUESTION, "€4.95", _knowledge_changed, "€2.50", True),
+}
+
+
+@pytest.fixture(scope="module")
+def changing_shop(django_db_setup: None, django_db_blocker: Any) -> Iterator[Tenant]:
+    """A shop of its own: each kind's change leaves the other kinds' answers as they were."""
+    with django_db_blocker.unblock():
+        tenant = demo_tenant_create()
+        with schema_context(tenant.schema_name):
+            from orders.models import Variant
+
+            Variant.objects.filter(sku="TL-HOOD-002-BLU-M").update(inventory_ref="inv-hood-002-blu-m")
+        connection.set_schema_to_public()
+    yield tenant
+
+
+@pytest.fixture
+def offline_cached(changing_shop: Tenant, settings: Any) -> Tenant:
+    """Answered offline with the answer cache on."""
+    settings.KB_EMBEDDING_PROVIDER = "local"
+    settings.ASSISTANT_CACHE_ENABLED = True
+    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_BASE_URL = ""
+    return changing_shop
+
+
+@pytest.mark.parametrize("kind", list(CONTENT_CHANGES))
+def test_after_a_change_through_a_service_the_next_answer_has_it(kind: str, offline_cached: Tenant) -> None:
+    question, before, change, after, cached = CONTENT_CHANGES[kind]
+    first, _ = ask(offline_cached, question)
+    again, _ = ask(offline_cached, question)
+    assert before in first.text and again.text == first.text
+    assert (again.mode == "cache") is cached
+
+    with override_settings(KB_EMBEDDING_PROVIDER="local"), schema_context(offline_cached.schema_name):
+        change()
+    connection.set_schema_to_public()
+
+    fresh, _ = ask(offline_cached, question)
+    assert fresh.mode != "cache" and after in fresh.text and before not in fresh.text

@@ -10,12 +10,12 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from chat.assistant.cache import knowledge_version
 from chat.assistant.engine import HISTORY_MESSAGES, turn_load
 from chat.assistant.selectors import turn_snapshot
 from chat.conversations import services
 from chat.models import Author, BusinessProfile, Message
 from chat.models.conversations import ConversationStatus
+from config.content_version import content_version_get
 
 
 def _conversation(visitor: str = "visitor-1") -> Any:
@@ -57,19 +57,20 @@ def test_a_long_conversation_gives_the_model_its_latest_visible_messages_oldest_
     assert turn.history[-1] == {"role": "assistant", "content": "(A team member wrote) I'm Sam from the team"}
     assert turn.history[-2] == {"role": "assistant", "content": "answer 9"}
     assert turn.customer_texts[-2:] == ["question 9", "and one more thing"]
-    # Only a first question may be answered from the cache: no knowledge version is read for this one.
-    assert turn.knowledge_version is None and turn.is_first_question is False
+    # Only a first question may be answered from the cache.
+    assert turn.is_first_question is False
 
 
-def test_a_first_question_carries_the_current_knowledge_version(tenant_a: Any) -> None:
+def test_a_first_question_carries_the_current_content_version(tenant_a: Any) -> None:
     schema = tenant_a.schema_name
     with schema_context(schema):
+        services.business_profile_get()  # the tenant's profile row exists
         first = services.message_receive(conversation=_conversation(), text="Do you ship to Spain?").message
         turn = turn_load(schema, first.pk)
-        expected = knowledge_version()
+        expected = content_version_get()
     assert turn.is_first_question is True
     assert turn.history == [] and turn.customer_texts == ["Do you ship to Spain?"]
-    assert turn.knowledge_version == expected
+    assert turn.content_version == expected is not None
 
 
 def test_an_order_verification_in_progress_is_never_read_for_the_cache(tenant_a: Any) -> None:
@@ -82,7 +83,6 @@ def test_an_order_verification_in_progress_is_never_read_for_the_cache(tenant_a:
         turn = turn_load(schema, first.pk)
     assert turn.is_first_question is True
     assert turn.state.pending_order_number == "TL-10411"
-    assert turn.knowledge_version is None
 
 
 def test_an_answered_message_and_a_taken_over_conversation_are_seen(tenant_a: Any) -> None:
@@ -123,10 +123,10 @@ def test_a_tenant_without_a_profile_row_gets_one_and_is_answered(tenant_a: Any) 
         asked = services.message_receive(conversation=_conversation(), text="hi").message
         turn = turn_load(schema, asked.pk)
         profile = BusinessProfile.objects.get(pk=1)
-        expected_version = knowledge_version()
+        version_after = content_version_get()
     assert turn.state.business_name == profile.name and turn.profile_tone == profile.tone
-    # The version covers the profile row the turn has just created, as a later turn will see it.
-    assert turn.knowledge_version == expected_version
+    # Creating the row is a change: an answer made without it is never found once it exists.
+    assert turn.content_version != version_after
 
 
 def test_an_answer_stored_after_the_customers_next_message_keeps_its_place(tenant_a: Any) -> None:

@@ -49,7 +49,7 @@ def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 @pytest.fixture
 def long_level_cache(settings: Any) -> Any:
     """A cached level that would outlive the test, so only invalidation can make the checks pass."""
-    settings.USAGE_LEVEL_CACHE_SECONDS = 3600
+    settings.USAGE_TOTALS_CACHE_SECONDS = 3600
     return settings
 
 
@@ -234,8 +234,8 @@ def test_the_ledger_decides_once_the_running_totals_are_summed_again(make_tenant
     _answer(tenant)
     assert _levels(tenant) == []
 
-    # The totals expire after USAGE_TOTALS_CACHE_SECONDS; the next answer sums the ledger: 81%.
-    redis_client().delete(tenant_key(tenant.schema_name, "usage", "totals", f"{month_start():%Y-%m}"))
+    # The cached month expires after USAGE_TOTALS_CACHE_SECONDS; the next answer sums the ledger: 81%.
+    redis_client().delete(tenant_key(tenant.schema_name, "usage", f"{month_start():%Y-%m}"))
     _answer(tenant)
     assert _levels(tenant) == ["warning"]
     assert len(_emails_sent(sent_tasks)) == 1

@@ -49,14 +49,12 @@ def make_run_env(**extra: str) -> dict[str, str]:
     served from static/ and the apps), on this test process's own throw-away stores.
 
     Only what ties the server to this test is set: the stores, the secret that signs the sessions and
-    tokens the test makes, the channel-layer prefix the test's events are published under, and the
-    away banner recomputed at once (as the test settings do) so a test changing the hours sees it.
+    tokens the test makes, and the channel-layer prefix the test's events are published under.
     """
     return child_env(**{
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "CHANNEL_LAYER_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
-        "AWAY_STATE_CACHE_SECONDS": "0",
         **extra,
     })
 
