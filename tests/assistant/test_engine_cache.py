@@ -132,7 +132,7 @@ WEEK_WITH_SUNDAY = {"weekly": {"mon": [["09:00", "17:30"]], "tue": [["09:00", "1
 
 
 def _price_changed() -> None:
-    from orders.dashboard import variant_update
+    from orders.services.catalog import variant_update
 
     from orders.models import Variant
 
@@ -155,7 +155,7 @@ def _hours_changed() -> None:
 
 def _address_changed() -> None:
     from chat.conversations.services import business_profile_get
-    from chat.dashboard.settings_views import business_profile_update
+    from chat.dashboard.services import business_profile_update
 
     profile = business_profile_get()
     business_profile_update(name=profile.name, tagline=profile.tagline, tone=profile.tone,

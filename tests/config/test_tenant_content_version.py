@@ -152,7 +152,7 @@ def _catalog_import() -> None:
 
 
 def _variant_price() -> None:
-    from orders.dashboard import variant_update
+    from orders.services.catalog import variant_update
 
     from orders.models import Variant
 
@@ -160,7 +160,7 @@ def _variant_price() -> None:
 
 
 def _product_edit() -> None:
-    from orders.dashboard import product_update
+    from orders.services.catalog import product_update
 
     from orders.models import Product
 
@@ -195,20 +195,20 @@ def _hours() -> None:
 
 
 def _profile() -> None:
-    from chat.dashboard.settings_views import business_profile_update
+    from chat.dashboard.services import business_profile_update
 
     business_profile_update(name="Threadline", tagline="Clothes for the harbour", tone="warm", languages=["en"],
                             human_only_topics=[], contact_email="", phone="", address="")
 
 
 def _time_zone() -> None:
-    from chat.dashboard.settings_views import tenant_timezone_set
+    from tenants.services import tenant_timezone_set
 
     tenant_timezone_set(tenant=connection.tenant, timezone_name="Europe/Lisbon")
 
 
 def _widget() -> None:
-    from chat.dashboard.settings_views import widget_settings_update
+    from chat.dashboard.services import widget_settings_update
 
     widget_settings_update(display_name="Ask us", greeting="Hi!", primary_color="#112233", text_color="#ffffff",
                            avatar_url="", position="right", language="en", prechat_enabled=False,
