@@ -1,4 +1,6 @@
-"""Lua scripts sent by their digest still run after Redis forgets them (a restart, SCRIPT FLUSH)."""
+"""config.redis's contract: the async client serves whichever event loop runs (a process runs
+several over its life), and Lua scripts sent by their digest still run after Redis forgets them
+(a restart, SCRIPT FLUSH)."""
 
 from __future__ import annotations
 
@@ -34,3 +36,15 @@ def test_the_async_form_does_the_same_on_the_event_loops_client() -> None:
         return first, second
 
     assert asyncio.run(scenario()) == (4, 5)
+
+
+def test_the_async_client_serves_one_event_loop_after_another() -> None:
+    key = f"test:loops:{uuid.uuid4().hex}"
+
+    async def increment() -> int:
+        return int(await redis_client_async().incr(key))
+
+    try:
+        assert [asyncio.run(increment()) for _ in range(3)] == [1, 2, 3]
+    finally:
+        redis_client().delete(key)
