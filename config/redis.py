@@ -18,8 +18,16 @@ from redis.exceptions import NoScriptError
 from config.loops import PerLoop
 
 _CLIENT_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5, "decode_responses": True}
-_async_clients: PerLoop[aioredis.Redis] = PerLoop(lambda: aioredis.Redis.from_url(settings.REDIS_URL,
+
+
+def _async_client() -> aioredis.Redis:
+    # A blocking pool (redis-py's, with its defaults): in a burst, a command waits for a free
+    # connection instead of failing with "Too many connections" once the plain pool's are all out.
+    return aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(settings.REDIS_URL,
                                                                                    **_CLIENT_OPTIONS))
+
+
+_async_clients: PerLoop[aioredis.Redis] = PerLoop(_async_client)
 
 
 @functools.cache

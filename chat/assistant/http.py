@@ -54,7 +54,7 @@ class EgressGuardedTransport(httpx2.AsyncBaseTransport):
 
     def _proxy_for(self, url: httpx2.URL) -> str | None:
         proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-        if proxy is None or urllib.request.proxy_bypass_environment(url.host, self._proxies):
+        if proxy is None or _bypasses_proxy(url.host, self._proxies.get("no", "")):
             return None
         return proxy
 
@@ -87,6 +87,15 @@ class EgressGuardedTransport(httpx2.AsyncBaseTransport):
         self._transports.clear()
         for transport in transports:
             await transport.aclose()
+
+
+def _bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """NO_PROXY as curl and httpx read it: `*`, a host, or a domain and its subdomains."""
+    host = host.lower().strip("[]")
+    for entry in (part.strip().lower().lstrip(".") for part in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith(f".{entry}"))):
+            return True
+    return False
 
 
 def llm_http_client(*, egress_guarded: bool = True, ssl_context: ssl.SSLContext | None = None) -> httpx2.AsyncClient:

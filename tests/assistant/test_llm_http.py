@@ -62,3 +62,26 @@ def test_an_internal_address_is_a_connection_error_caused_by_the_refusal(host: s
 def test_the_operators_own_endpoint_is_not_guarded() -> None:
     with FakeOpenAIServer() as server:
         assert ask(f"http://127.0.0.1:{server.port}/v1", egress_guarded=False).status_code == 200
+
+
+def test_through_the_environments_proxy_the_name_is_checked_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        with pytest.raises(httpx2.ConnectError):
+            ask("http://localhost:8/v1")
+
+        assert proxy.requests == []
+
+
+@pytest.mark.parametrize(("no_proxy", "via_proxy"), [("", True), ("localhost", False), (".localhost", False),
+                                                     ("example.com", True)])
+def test_an_allowed_name_goes_through_the_proxy_unless_no_proxy_names_it(
+        monkeypatch: pytest.MonkeyPatch, settings: Any, no_proxy: str, via_proxy: bool) -> None:
+    settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    with FakeOpenAIServer() as proxy, FakeOpenAIServer() as direct:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+
+        assert ask(f"http://localhost:{direct.port}/v1").status_code == 200
+
+        assert (len(proxy.requests), len(direct.requests)) == ((1, 0) if via_proxy else (0, 1))

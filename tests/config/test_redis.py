@@ -48,3 +48,15 @@ def test_the_async_client_serves_one_event_loop_after_another() -> None:
         assert [asyncio.run(increment()) for _ in range(3)] == [1, 2, 3]
     finally:
         redis_client().delete(key)
+
+
+def test_a_burst_of_commands_from_many_tasks_waits_for_connections_instead_of_failing() -> None:
+    """A burst of answers asks Redis from hundreds of tasks at once: more than any pool's connections."""
+    key = f"test:burst:{uuid.uuid4().hex}"
+
+    async def burst() -> list[int]:
+        replies = await asyncio.gather(*(redis_client_async().incr(key) for _ in range(500)))
+        await redis_client_async().delete(key)
+        return sorted(int(reply) for reply in replies)
+
+    assert asyncio.run(burst()) == list(range(1, 501))
