@@ -24,10 +24,14 @@ from config.redis import redis_client_async
 def groups_publish(groups: list[str], message: dict[str, Any]) -> None:
     """Send `message` to every consumer in each of `groups`, from synchronous code."""
     layer = get_channel_layer()
-    if layer is None:
-        return
+    if layer is not None:
+        async_to_sync(_groups_send)(layer, groups, message)
+
+
+async def _groups_send(layer: Any, groups: list[str], message: dict[str, Any]) -> None:
+    # One hop to the event loop for all the groups, in order.
     for group in groups:
-        async_to_sync(layer.group_send)(group, message)
+        await layer.group_send(group, message)
 
 
 @dataclass(frozen=True)
