@@ -1,9 +1,13 @@
 """Publishing to channel-layer groups: the layer's own `group_send`, from sync and async code.
 
-Synchronous code (every event sent after a commit) calls it through asgiref's `async_to_sync`.
-Inside a web process that code runs in a `sync_to_async` thread (config.db, Django's sync views),
-and asgiref then runs `group_send` on the server's own event loop, with the layer's connection of
-that loop; elsewhere (a Celery task, a command) it gets a loop of its own for the call.
+Synchronous code (every event sent after a commit) runs in one of three places:
+- a database call from async code (config.db): the call's event loop sends the events, in the
+  order they were published, and the call returns once they are sent; the thread goes on at once
+  rather than waiting for the loop, which in a busy web process is the wait that held every
+  database thread (docs/decisions/0402);
+- elsewhere inside a `sync_to_async` thread (Django's sync views): asgiref's `async_to_sync` runs
+  `group_send` on the server's event loop;
+- a Celery task or a command: `async_to_sync` gives the call a loop of its own.
 
 A streamed piece of an answer is also kept in a Redis list that expires (`KeptCopy`): a widget
 that reconnects mid-answer asks for the pieces it missed (chat.widget.streaming). The copy is
@@ -12,7 +16,13 @@ appended before the event goes out, so whoever reads the list after receiving th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -20,18 +30,57 @@ from channels.layers import get_channel_layer
 
 from config.redis import redis_client_async
 
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _LoopSends:
+    loop: asyncio.AbstractEventLoop
+    sent: list[concurrent.futures.Future[None]] = field(default_factory=list)
+
+
+_loop_sends: ContextVar[_LoopSends | None] = ContextVar("deskpilot_loop_sends", default=None)
+
+
+@contextlib.asynccontextmanager
+async def sends_on_this_loop() -> AsyncIterator[None]:
+    """Within the block, `groups_publish` from code running in the block's context (a
+    `sync_to_async` thread copies it) hands its events to this event loop; leaving the block waits
+    until they are sent."""
+    sends = _LoopSends(asyncio.get_running_loop())
+    token = _loop_sends.set(sends)
+    try:
+        yield
+    finally:
+        _loop_sends.reset(token)
+        if sends.sent:
+            await asyncio.gather(*(asyncio.wrap_future(sent) for sent in sends.sent), return_exceptions=True)
+
 
 def groups_publish(groups: list[str], message: dict[str, Any]) -> None:
     """Send `message` to every consumer in each of `groups`, from synchronous code."""
     layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(_groups_send)(layer, groups, message)
+    if layer is None:
+        return
+    sends = _loop_sends.get()
+    if sends is not None and sends.loop.is_running():
+        # Scheduled in the order published; the layer sends them in that order.
+        sent = asyncio.run_coroutine_threadsafe(_groups_send(layer, groups, message), sends.loop)
+        sent.add_done_callback(_log_failure)
+        sends.sent.append(sent)
+        return
+    async_to_sync(_groups_send)(layer, groups, message)
 
 
 async def _groups_send(layer: Any, groups: list[str], message: dict[str, Any]) -> None:
-    # One hop to the event loop for all the groups, in order.
     for group in groups:
         await layer.group_send(group, message)
+
+
+def _log_failure(sent: concurrent.futures.Future[None]) -> None:
+    # As groups_publish's callers do: a lost live update never undoes the write that caused it.
+    if not sent.cancelled() and sent.exception() is not None:
+        logger.error("could not publish a live event", exc_info=sent.exception())
 
 
 @dataclass(frozen=True)

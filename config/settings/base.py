@@ -127,6 +127,8 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 # tenant, closing the connection, a rollback and a rollback to a savepoint (which undo a SET made inside
 # them) all make it set the path again; tests/tenants/test_isolation.py checks the rollback cases.
 TENANT_LIMIT_SET_CALLS = True
+# Threads for database work from async code (config/db.py); each keeps one connection.
+DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=32)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
