@@ -16,6 +16,7 @@ import collections
 import json
 import time
 import uuid
+from typing import Any
 
 from _django import percentile, setup
 from widget_load import cpu_seconds, open_connection
@@ -26,7 +27,7 @@ QUESTIONS = ["do you ship to {}?", "what are your opening hours on {}?", "can I 
 
 async def customer(index: int, port: int, domain: str, key: str) -> float | str:
     try:
-        connection = await open_connection(port, domain, key)
+        connection: Any = await open_connection(port, domain, key)
     except Exception as error:
         return f"not opened: {type(error).__name__}"
     try:
