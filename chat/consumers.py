@@ -80,7 +80,7 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
         # sync thread, before every message it hands any consumer: each frame and each event (every
         # streamed piece of every answer, to every socket) queued for that single thread. These
         # consumers never use a connection of that thread: all their database work goes through
-        # config.db's pool, which closes old connections around each call.
+        # config.db (database_sync_to_async), which closes old connections around each call.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

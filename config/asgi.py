@@ -1,6 +1,5 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (routes added by the chat app)."""
 
-import importlib
 import os
 
 from django.core.asgi import get_asgi_application
@@ -28,9 +27,5 @@ from chat.assistant.llm import llm_clients_close  # noqa: E402
 from config.startup import before_server_stops, freeze_loaded_objects  # noqa: E402
 
 default_ssl_context()  # the CA bundle, read now rather than on the loop when the first answer starts
-# The openai client closes each stream under an anyio cancel scope; anyio imports its asyncio
-# backend on first use, which would be in the middle of the first burst of answers (a py-spy profile
-# of a burst found the import there, about 0.2 s of CPU; docs/benchmarks.md).
-importlib.import_module("anyio._backends._asyncio")
 before_server_stops(llm_clients_close)
 freeze_loaded_objects()

@@ -11,8 +11,8 @@ to exactly the address that was checked: a DNS answer that changes between a che
 connection (rebinding) has nothing to swap. Redirects are followed hop by hop by the callers'
 clients, and each hop connects through the same guard.
 
-- aiohttp (the LLM transport): `GuardedResolver`, aiohttp's public resolver interface; literal IP
-  hosts never reach a resolver, so the transport checks them with `url_literal_check` first.
+- async httpx (the LLM client, chat.assistant.http): `host_resolve_checked_async`, the addresses
+  its transport connects to.
 - httpx (knowledge URLs): `guarded_httpx_transport`, an httpx transport whose httpcore network
   backend resolves, checks and connects to the checked address (TLS still verifies the name).
 
@@ -22,6 +22,7 @@ private network); the metadata addresses stay refused whatever that list says.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 import socket
@@ -32,10 +33,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import aiohttp
 import httpcore
 import httpx
-from aiohttp.abc import AbstractResolver, ResolveResult
 from django.conf import settings
 
 from config.errors import ApplicationError
@@ -234,28 +233,20 @@ def egress_refusal_in(error: BaseException | None) -> EgressRefused | None:
     return None
 
 
-# ------------------------------------------------------------------------------------ aiohttp
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp's threaded resolver (getaddrinfo, as the sockets would), whose answers are checked
-    before the connector may use them. Usable from any event loop."""
-
-    def __init__(self, *, policy: EgressPolicy | None = None) -> None:
-        self._policy = policy
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
-        try:
-            results = await aiohttp.ThreadedResolver().resolve(host, port, family)
-        except OSError as error:
-            raise EgressRefused(f"The host '{host}' could not be found.", code="egress_dns") from error
-        (self._policy or EgressPolicy.from_settings()).check(host=host,
-                                                             addresses=[str(result["host"]) for result in results])
-        return results
-
-    async def close(self) -> None:
-        return None
+async def host_resolve_checked_async(host: str, port: int, *, policy: EgressPolicy | None = None) -> list[str]:
+    """host_resolve_checked for async code: the event loop's resolver (getaddrinfo in a thread)."""
+    policy = policy or EgressPolicy.from_settings()
+    address = literal_ip(host)
+    if address is not None:
+        policy.check(host=host, addresses=[str(address)])
+        return [str(address)]
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        raise EgressRefused(f"The host '{host}' could not be found.", code="egress_dns") from error
+    addresses = list(dict.fromkeys(_sockaddr_text(info[4]) for info in infos))
+    policy.check(host=host, addresses=addresses)
+    return addresses
 
 
 # -------------------------------------------------------------------------------------- httpx

@@ -1,157 +1,84 @@
-"""Publishing to channel-layer groups with plain Redis clients kept open per process.
+"""Publishing to channel-layer groups: the layer's own `group_send`, from sync and async code.
 
-channels-redis's pub/sub layer reaches Redis through one connection per event loop, behind a lock,
-so a process publishes one event per round trip. From synchronous code (every event sent after a
-commit) `async_to_sync(layer.group_send)` is worse: it starts a thread and an event loop, and the
-layer a new connection, for each event. In a burst of answers that was a sixth of the web process's
-CPU. Here the event is serialized by the layer itself and PUBLISHed on the channel the layer's
-subscribers listen to (channels-redis names it "<prefix>__group__<group>" and picks the host by
-the same hash), through a pooled client (config.redis): no new loop, no lock, no connection per
-event. The
-widget and inbox tests receive these events on real sockets, so a change of that naming in a new
-channels-redis version fails them.
+Synchronous code (every event sent after a commit) runs in one of three places:
+- a database call from async code (config.db): the call's event loop sends the events, in the
+  order they were published, and the call returns once they are sent; the thread goes on at once
+  rather than waiting for the loop, which in a busy web process is the wait that held every
+  database thread (docs/decisions/0402);
+- elsewhere inside a `sync_to_async` thread (Django's sync views): asgiref's `async_to_sync` runs
+  `group_send` on the server's event loop;
+- a Celery task or a command: `async_to_sync` gives the call a loop of its own.
 
-Any other channel layer (the in-memory one, say) is sent to through its own `group_send`.
-
-Async code that makes a database trip (config.db) gets the events the trip committed back, and
-its event loop publishes them through the loop's pipelined client (`groups_publish_queued`), in
-the order they were sent, instead of the thread doing a round trip of its own per commit, which
-holds a database thread and the GIL for each event of each message in a burst.
+A streamed piece of an answer is also kept in a Redis list that expires (`KeptCopy`): a widget
+that reconnects mid-answer asks for the pieces it missed (chat.widget.streaming). The copy is
+appended before the event goes out, so whoever reads the list after receiving the event finds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.pubsub import RedisPubSubChannelLayer
-from channels_redis.utils import _consistent_hash, decode_hosts
-from django.conf import settings
 
-from config.redis import AutoPipelinedRedis, pooled_client, pooled_client_async, redis_client_async
+from config.redis import redis_client_async
 
 logger = logging.getLogger(__name__)
 
-Publication = tuple[list[str], dict[str, Any]]
+
+@dataclass
+class _LoopSends:
+    loop: asyncio.AbstractEventLoop
+    sent: list[concurrent.futures.Future[None]] = field(default_factory=list)
 
 
-def _layer_config() -> dict[str, Any]:
-    return dict(settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
+_loop_sends: ContextVar[_LoopSends | None] = ContextVar("deskpilot_loop_sends", default=None)
 
 
-def _hosts() -> list[dict[str, Any]]:
-    return [dict(host) for host in decode_hosts(_layer_config().get("hosts"))]
-
-
-def _target(layer: RedisPubSubChannelLayer, group: str, message: dict[str, Any]) -> tuple[int, str, bytes]:
-    channel = f"{_layer_config().get('prefix', 'asgi')}__group__{group}"
-    return _consistent_hash(channel, len(_hosts())), channel, layer.serialize(message)
-
-
-def _client_arguments(index: int) -> tuple[str, dict[str, Any]]:
-    host = _hosts()[index]
-    address = host.pop("address", None)
-    if address is None:
-        raise ValueError("The channel layer's Redis hosts need an 'address' (a redis:// URL).")
-    return address, host
-
-
-class HeldPublications:
-    """What a database trip made for async code publishes, kept for its event loop to send."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._publications: list[Publication] = []
-        self._open = True
-
-    def hold(self, publication: Publication) -> bool:
-        """Keep it (True), unless the loop has taken the publications already (a caller that was
-        cancelled while the thread kept working): then the thread publishes it itself."""
-        with self._lock:
-            if self._open:
-                self._publications.append(publication)
-            return self._open
-
-    def take(self) -> list[Publication]:
-        with self._lock:
-            self._open = False
-            publications, self._publications = self._publications, []
-            return publications
-
-
-_held = threading.local()
-
-
-@contextlib.contextmanager
-def publications_held_by(held: HeldPublications) -> Iterator[None]:
-    """In this thread, within the block, `groups_publish` keeps its events in `held`."""
-    outer = getattr(_held, "current", None)
-    _held.current = held
+@contextlib.asynccontextmanager
+async def sends_on_this_loop() -> AsyncIterator[None]:
+    """Within the block, `groups_publish` from code running in the block's context (a
+    `sync_to_async` thread copies it) hands its events to this event loop; leaving the block waits
+    until they are sent."""
+    sends = _LoopSends(asyncio.get_running_loop())
+    token = _loop_sends.set(sends)
     try:
         yield
     finally:
-        _held.current = outer
+        _loop_sends.reset(token)
+        if sends.sent:
+            await asyncio.gather(*(asyncio.wrap_future(sent) for sent in sends.sent), return_exceptions=True)
 
 
 def groups_publish(groups: list[str], message: dict[str, Any]) -> None:
-    """Send `message` to every consumer in each of `groups`, from synchronous code: one round trip
-    per Redis host of the layer (or held for the event loop: `publications_held_by`)."""
-    held: HeldPublications | None = getattr(_held, "current", None)
-    if held is not None and held.hold((groups, message)):
-        return
+    """Send `message` to every consumer in each of `groups`, from synchronous code."""
     layer = get_channel_layer()
     if layer is None:
         return
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        for group in groups:
-            async_to_sync(layer.group_send)(group, message)
+    sends = _loop_sends.get()
+    if sends is not None and sends.loop.is_running():
+        # Scheduled in the order published; the layer sends them in that order.
+        sent = asyncio.run_coroutine_threadsafe(_groups_send(layer, groups, message), sends.loop)
+        sent.add_done_callback(_log_failure)
+        sends.sent.append(sent)
         return
-    by_host: dict[int, list[tuple[str, bytes]]] = {}
+    async_to_sync(_groups_send)(layer, groups, message)
+
+
+async def _groups_send(layer: Any, groups: list[str], message: dict[str, Any]) -> None:
     for group in groups:
-        index, channel, payload = _target(layer, group, message)
-        by_host.setdefault(index, []).append((channel, payload))
-    for index, publications in by_host.items():
-        address, options = _client_arguments(index)
-        with pooled_client(address, **options).pipeline(transaction=False) as pipe:
-            for channel, payload in publications:
-                pipe.publish(channel, payload)
-            pipe.execute()
+        await layer.group_send(group, message)
 
 
-def groups_publish_queued(publications: list[Publication]) -> asyncio.Future[Any] | None:
-    """Publish, from the event loop, what a database trip held: queued now, in order, on the loop's
-    pipelined clients. Returns what to await until Redis has them all (None when there was
-    nothing); a failure is logged, as `groups_publish`'s callers do: a lost live update never
-    undoes the write that caused it."""
-    layer = get_channel_layer()
-    if not publications or layer is None:
-        return None
-    sent: list[asyncio.Future[Any]] = []
-    for groups, message in publications:
-        for group in groups:
-            try:
-                if isinstance(layer, RedisPubSubChannelLayer):
-                    index, channel, payload = _target(layer, group, message)
-                    address, options = _client_arguments(index)
-                    one = pooled_client_async(address, **options).queue_command("PUBLISH", channel, payload)
-                else:
-                    one = asyncio.ensure_future(layer.group_send(group, message))
-            except Exception:
-                logger.exception("could not publish a live event to %s", group)
-                continue
-            one.add_done_callback(_log_failure)
-            sent.append(one)
-    return asyncio.gather(*sent, return_exceptions=True) if sent else None
-
-
-def _log_failure(sent: asyncio.Future[Any]) -> None:
+def _log_failure(sent: concurrent.futures.Future[None]) -> None:
+    # As groups_publish's callers do: a lost live update never undoes the write that caused it.
     if not sent.cancelled() and sent.exception() is not None:
         logger.error("could not publish a live event", exc_info=sent.exception())
 
@@ -166,34 +93,12 @@ class KeptCopy:
 
 
 async def group_publish_async(group: str, message: dict[str, Any], *, kept: KeptCopy | None = None) -> None:
-    """Send `message` to every consumer in `group`, from async code; with `kept`, append the copy
-    first, so whoever reads the list after the event went out finds it there.
-
-    When the layer's Redis is REDIS_URL's (one host, the same address), both take one round trip:
-    a streamed answer publishes every piece this way.
-    """
+    """Send `message` to every consumer in `group`, from async code; with `kept`, append the copy first."""
+    if kept is not None:
+        async with redis_client_async().pipeline(transaction=False) as pipe:
+            pipe.rpush(kept.key, kept.value)
+            pipe.expire(kept.key, kept.ttl_seconds)
+            await pipe.execute()
     layer = get_channel_layer()
-    if layer is None or not isinstance(layer, RedisPubSubChannelLayer):
-        if kept is not None:
-            await _keep(redis_client_async(), kept)
-        if layer is not None:
-            await layer.group_send(group, message)
-        return
-    index, channel, payload = _target(layer, group, message)
-    address, options = _client_arguments(index)
-    client = pooled_client_async(address, **options)
-    if kept is None:
-        await client.publish(channel, payload)
-    elif len(_hosts()) == 1 and address == settings.REDIS_URL:
-        await client.execute_together(*_keep_commands(kept), ("PUBLISH", channel, payload))
-    else:
-        await _keep(redis_client_async(), kept)
-        await client.publish(channel, payload)
-
-
-async def _keep(client: AutoPipelinedRedis, kept: KeptCopy) -> None:
-    await client.execute_together(*_keep_commands(kept))
-
-
-def _keep_commands(kept: KeptCopy) -> tuple[tuple[Any, ...], ...]:
-    return ("RPUSH", kept.key, kept.value), ("EXPIRE", kept.key, kept.ttl_seconds)
+    if layer is not None:
+        await layer.group_send(group, message)

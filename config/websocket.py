@@ -37,8 +37,6 @@ class TenantWebSocketMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        # On the database pool, not channels' one-thread executor: every handshake looks up its
-        # tenant, and a burst of hundreds of them queued behind each other on a single thread.
         tenant = await in_thread(_tenant_for_host, _host_from_scope(scope))
         if tenant is None or not tenant.is_active:
             await send({"type": "websocket.close", "code": 4404 if tenant is None else 4403})

@@ -549,9 +549,9 @@ def _client_for(*, config: ProviderConfig, limits: CallLimits) -> openai.AsyncOp
 async def llm_clients_close() -> None:
     """Close the running loop's clients and their connections.
 
-    A loop that ends (`asyncio.run` in a command or a worker task) must call this first: an
-    aiohttp session left open when its loop closes keeps its sockets until garbage collection
-    and says so in the log.
+    A loop that ends (`asyncio.run` in a command or a worker task) must call this first: a
+    client's keep-alive connections left open when its loop closes keep their sockets until
+    garbage collection.
     """
     per_loop = _clients.get()
     clients = list(per_loop.values())

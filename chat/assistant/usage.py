@@ -44,7 +44,7 @@ from django_tenants.utils import schema_context
 
 from chat.models import Channel
 from config.celery import Queue, tenant_task
-from config.db import in_schema_ahead
+from config.db import in_schema
 from config.loops import PerLoop
 from config.outbox.services import outbox_send
 from config.redis import RedisScript, redis_client, redis_client_async, tenant_key
@@ -217,9 +217,8 @@ async def llm_allowed_async(*, schema_name: str) -> bool:
     computing = _computing_levels.get()
     pending = computing.get(schema_name)
     if pending is None:
-        # Ahead of the database pool's queue: in a burst, that queue is every message being stored.
         pending = computing[schema_name] = asyncio.get_running_loop().create_task(
-            in_schema_ahead(schema_name, llm_allowed, schema_name=schema_name))
+            in_schema(schema_name, llm_allowed, schema_name=schema_name))
         pending.add_done_callback(lambda _task: computing.pop(schema_name, None))
     return await asyncio.shield(pending)
 

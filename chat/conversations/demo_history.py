@@ -154,7 +154,7 @@ class _Writer:
     """Writes one conversation's events in order, each at its own moment, through the services.
 
     On one event loop for the whole history, as a web process answers: the services run on the
-    database pool (config.db), the answers on the loop, and the loop's connections serve them all.
+    database threads (config.db), the answers on the loop, and the loop's connections serve them all.
     """
 
     def __init__(self, *, schema_name: str, clock: _HistoricalClock, agent: User | None, rng: random.Random) -> None:

@@ -129,12 +129,6 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_LIMIT_SET_CALLS = True
 # Threads for database work from async code (config/db.py); each keeps one connection.
 DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=32)
-# ... and for the few short reads every answer waits for at once (the plan level), kept apart so a
-# burst of ordinary work never queues ahead of them.
-DATABASE_AHEAD_THREADS = env.int("DATABASE_AHEAD_THREADS", default=2)
-# Connections in each of a process's pooled Redis clients (config.redis: live events, and Redis from
-# async code, per event loop); a burst waits for a free one.
-REDIS_POOL_CONNECTIONS = env.int("REDIS_POOL_CONNECTIONS", default=16)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -206,10 +200,8 @@ def redis_dependent_settings(redis_url: str) -> dict[str, object]:
                 # every message is in the database, which a reconnecting widget reads (`resume`).
                 # Pub/sub channels ignore Redis's database number: deployments sharing one Redis
                 # server need prefixes of their own (CHANNEL_LAYER_PREFIX).
-                # Subscribing in batches (config.channel_layer): one at a time, a burst of sockets
-                # joining their groups queued for seconds.
-                "BACKEND": "config.channel_layer.BatchingPubSubChannelLayer",
-                "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30, "max_connections": 2000}],
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [{"address": redis_url}],
                            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="deskpilot")},
             }
         },

@@ -12,11 +12,10 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 
-from chat.assistant.http import AiohttpTransport, default_ssl_context, llm_http_client
+from chat.assistant.http import llm_http_client
 from chat.assistant.llm import (
     LLMRequestRejected,
     LLMUnavailable,
@@ -433,19 +432,25 @@ def test_a_loop_that_ends_closes_its_connections_to_the_provider(llm: FakeOpenAI
     assert connections_to(llm.port) == 0
 
 
-def test_clients_share_one_certificate_bundle_loaded_once_per_process() -> None:
-    first, second = llm_http_client(), llm_http_client()
+def test_new_clients_do_not_load_the_certificate_bundle_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tenant key and every event loop gets a client of its own: none of them may spend the
+    CPU of reading the CA bundle on the event loop once the process has read it."""
+    llm_http_client(), llm_http_client(egress_guarded=False)  # the process's first clients
+    loaded: list[object] = []
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations",
+                        lambda *args, **kwargs: loaded.append(args))  # type: ignore[method-assign]
 
-    assert first._transport._ssl_context is second._transport._ssl_context is default_ssl_context()
-    assert default_ssl_context().verify_mode == ssl.CERT_REQUIRED and default_ssl_context().check_hostname
+    for guarded in (True, False):
+        asyncio.run(llm_http_client(egress_guarded=guarded).aclose())
+
+    assert loaded == []
 
 
 def test_a_streamed_answer_over_https_from_a_provider_whose_certificate_is_trusted() -> None:
     tls = local_tls()
     with FakeOpenAIServer(tls=tls.server, default_reply={"text": "We open at 9am."}) as server:
         async def stream_text() -> str:
-            http_client = httpx2.AsyncClient(transport=AiohttpTransport(max_connections=10, keepalive_seconds=5,
-                                                                        ssl_context=tls.client, egress_guarded=False))
+            http_client = llm_http_client(egress_guarded=False, ssl_context=tls.client)
             client = openai.AsyncOpenAI(api_key=API_KEY, base_url=server.base_url, max_retries=0,
                                         http_client=http_client)
             try:

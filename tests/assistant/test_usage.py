@@ -323,31 +323,3 @@ def test_a_warning_email_says_how_much_is_used(make_tenant, sent_tasks, mailoutb
     assert email.to == ["owner@example.test"]
     assert "80%" in email.subject
     assert "8 of 10" in email.body
-
-
-def test_the_plan_level_is_read_while_every_database_thread_is_busy(make_tenant, settings) -> None:
-    """In a burst, the database threads are all storing messages; the plan level every answer waits
-    for must not queue behind them."""
-    import asyncio
-
-    from chat.assistant.usage import llm_allowed_async
-    from config.db import in_thread
-
-    tenant = _tenant_on_plan(make_tenant, messages=2)
-    _seed_answers(tenant, 2)  # used up: the level has to come from the ledger
-    release = threading.Event()
-
-    async def scenario() -> tuple[bool, int]:
-        busy = [asyncio.ensure_future(in_thread(release.wait, 60)) for _ in range(settings.DATABASE_ASYNC_THREADS + 4)]
-        try:
-            allowed = await asyncio.wait_for(llm_allowed_async(schema_name=tenant.schema_name), 30)
-            still_busy = sum(not task.done() for task in busy)
-        finally:
-            release.set()
-            await asyncio.gather(*busy)
-        return allowed, still_busy
-
-    allowed, still_busy = asyncio.run(scenario())
-
-    assert allowed is False
-    assert still_busy == settings.DATABASE_ASYNC_THREADS + 4

@@ -1,4 +1,4 @@
-"""A throw-away certificate authority and a server certificate for 127.0.0.1, for TLS tests."""
+"""A throw-away certificate authority and a server certificate for 127.0.0.1 (or for the names asked for), for TLS tests."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def local_tls() -> LocalTLS:
+def local_tls(*, dns_names: tuple[str, ...] = ()) -> LocalTLS:
     now = datetime.datetime.now(datetime.UTC)
     authority_key = ec.generate_private_key(ec.SECP256R1())
     authority = (x509.CertificateBuilder().subject_name(_name("Deskpilot test authority"))
@@ -38,7 +38,8 @@ def local_tls() -> LocalTLS:
     server = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(authority.subject)
               .public_key(server_key.public_key()).serial_number(x509.random_serial_number())
               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
-              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+              .add_extension(x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names] if dns_names
+                                                         else [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                              critical=False)
               .sign(authority_key, hashes.SHA256()))
 

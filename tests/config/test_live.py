@@ -1,4 +1,6 @@
-"""Publishing a streamed piece with the copy resuming clients read, on each kind of channel layer."""
+"""config.live's contract: an event reaches every consumer of its group, from sync code after a
+commit (in a database trip of async code, or in a process with no event loop) and from async code;
+a streamed piece's copy is in Redis before its event goes out; on each kind of channel layer."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def another_database_of(url: str) -> str:
 
 
 @pytest.mark.parametrize("layers", [
-    pytest.param(None, id="layer on REDIS_URL: one round trip"),
+    pytest.param(None, id="layer on REDIS_URL"),
     pytest.param("other-database", id="layer on another Redis address"),
     pytest.param({"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}, id="in-memory layer"),
 ])
@@ -168,3 +170,26 @@ def test_a_loop_that_ends_right_after_its_trip_has_published_the_events() -> Non
 
     assert received is not None
     assert layer.deserialize(received["data"])["event"] == {"name": "last words"}
+
+
+def test_events_sent_from_a_process_without_an_event_loop_reach_the_group() -> None:
+    """A Celery task or a command commits and publishes from plain synchronous code."""
+    from threading import Thread
+
+    group = f"tenant.conversation.{uuid.uuid4().hex[:8]}"
+    send = _event_sender(group)
+
+    async def scenario() -> list[str]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            worker = Thread(target=send, args=("from a worker", "and another"))
+            worker.start()
+            await asyncio.get_running_loop().run_in_executor(None, worker.join, 10)
+            return await _received_names(layer, channel, 2)
+        finally:
+            await layer.group_discard(group, channel)
+
+    with override_settings(CHANNEL_LAYERS=layer_on(settings.REDIS_URL)):
+        assert asyncio.run(scenario()) == ["from a worker", "and another"]
