@@ -420,7 +420,7 @@ def measure(*, servers: Servers, customers: list[dict], mode: str, rate: float |
     if py_spy:
         label = f"{mode}-{len(servers.web)}web-{'burst' if rate is None else f'{rate:g}'}"
         recorders = [subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--duration",
-                                       str(max(1, round(duration))), "--rate", "200", "--nonblocking", "--format", "raw",
+                                       str(max(1, round(duration))), "--rate", "200", "--nonblocking", "--gil", "--format", "raw",
                                        "--output", str(profile_dir / f"{label}-web{index + 1}.txt")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                      for index, server in enumerate(servers.web)]
