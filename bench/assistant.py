@@ -104,8 +104,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_fake_model(*, delay: float, chunk_delay: float,
-                     timing_log: str | None = None) -> tuple[subprocess.Popen[str], str]:
+def start_fake_model(*, delay: float, chunk_delay: float, timing_log: str | None = None,
+                     text: str = MODEL_TEXT) -> tuple[subprocess.Popen[str], str]:
     """The fake OpenAI server in a process of its own, so it takes no time from the one measured;
     with `timing_log`, it appends each answer's own first-token time there (tests/support/fake_openai.py).
 
@@ -117,7 +117,7 @@ def start_fake_model(*, delay: float, chunk_delay: float,
             "from tests.support.fake_openai import main; main()")
     process = subprocess.Popen(
         [sys.executable, "-c", code, "--port", str(port), "--first-token-delay", str(delay),
-         "--chunk-delay", str(chunk_delay), "--text", MODEL_TEXT,
+         "--chunk-delay", str(chunk_delay), "--text", text,
          *(["--timing-log", timing_log] if timing_log else [])],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None

@@ -32,8 +32,8 @@ LLM_TENANT_MAX_CONCURRENCY is raised so no answer falls back to offline for lack
 answers' modes are printed). --burst: that many customers at once, after the rates. The load
 generators are asyncio with the `websockets` client, one process each (--generators).
 
---py-spy PATH records each web process with py-spy during every measured point (raw stacks, in
---profile-dir), for the offline path's profile in docs/benchmarks.md.
+--py-spy PATH records each web process with py-spy during every measured point (raw stacks of the
+thread holding the GIL, in --profile-dir), for the profiles in docs/benchmarks.md.
 
 Prints one table, then one JSON line with every point.
 """
@@ -62,6 +62,11 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 FIXTURES = ROOT / "tenants" / "fixtures" / "demo"
 WARM_UP_CUSTOMERS_PER_WEB_PROCESS = 12
+# The fake model's answer to every question: short sentences of the words a shop's service uses, which
+# the answer check accepts whatever was asked. A text it rejects (off topic) is asked for again and
+# then answered offline: two model calls and an offline answer for each customer.
+MODEL_TEXT = ("Thanks for your message, happy to help. I've checked the details for you, and a colleague from "
+              "the team can add anything more.")
 # Quiet: the servers used less than this share of one core over half a second (pings, beat-less timers).
 QUIET_CPU_SHARE = 0.05
 QUIET_WAIT_LIMIT_SECONDS = 60
@@ -531,9 +536,9 @@ def main() -> None:
     parser.add_argument("--rates", default="20,50,100", help="customers a second, comma-separated")
     parser.add_argument("--web-processes", default="1,2", help="web processes, comma-separated")
     parser.add_argument("--modes", default="offline,llm", help="offline, llm or both")
-    parser.add_argument("--duration", type=float, default=20, help="seconds of arrivals at each rate")
+    parser.add_argument("--duration", type=float, default=15, help="seconds of arrivals at each rate")
     parser.add_argument("--burst", type=int, default=1000, help="customers at once after the rates (0: none)")
-    parser.add_argument("--timeout", type=float, default=15, help="seconds a customer waits for first words")
+    parser.add_argument("--timeout", type=float, default=10, help="seconds a customer waits for first words")
     parser.add_argument("--delay", type=float, default=0.5, help="the fake model's first-token delay, seconds")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="the fake model's pause between pieces")
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
@@ -573,7 +578,7 @@ def main() -> None:
         if mode == "llm":
             timing_log = Path(tempfile.mkstemp(prefix="deskpilot-model-", suffix=".jsonl")[1])
             model, base_url = start_fake_model(delay=args.delay, chunk_delay=args.chunk_delay,
-                                               timing_log=str(timing_log))
+                                               timing_log=str(timing_log), text=MODEL_TEXT)
         try:
             for count in counts:
                 others = {**stores, **({"model": model.pid} if model else {})}
