@@ -161,9 +161,9 @@ def loopback_address(number: int) -> str:
 
 # ----------------------------------------------------------------------------- the load generator
 
-async def _customer(plan: dict, customer: dict, start: float, timeout: float) -> dict:
+async def _customer(customer: dict, start: float, timeout: float) -> dict:
     from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
     await asyncio.sleep(max(0.0, start + customer["at"] - time.time()))
     result: dict = {"n": customer["n"], "lag_ms": (time.time() - start - customer["at"]) * 1000}
@@ -210,6 +210,8 @@ async def _customer(plan: dict, customer: dict, start: float, timeout: float) ->
             result["error"] = f"timeout ({stage})"
     except InvalidStatus as error:
         result["error"] = f"refused: HTTP {error.response.status_code}"
+    except InvalidHandshake as error:
+        result["error"] = f"handshake failed: {type(error).__name__}"
     except ConnectionClosed as error:
         code = error.rcvd.code if error.rcvd else "no close frame"
         result["error"] = f"closed {code} ({stage})"
@@ -220,7 +222,7 @@ async def _customer(plan: dict, customer: dict, start: float, timeout: float) ->
 
 async def _generate(plan: dict) -> dict:
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    results = await asyncio.gather(*(_customer(plan, customer, plan["start"], plan["timeout"])
+    results = await asyncio.gather(*(_customer(customer, plan["start"], plan["timeout"])
                                      for customer in plan["customers"]))
     after = resource.getrusage(resource.RUSAGE_SELF)
     return {"results": results,
