@@ -20,14 +20,15 @@ prove it.
 
 Per point: p50 / p95 of send -> first `answer.delta`; p95 of send -> `answer.end` (the stored
 answer) and how many came later than --timeout after the first words ("late ends": the words were
-shown); errors (refused or dropped sockets, error frames, no first words within --timeout); CPU time per answer of each process (from
-/proc: each web process, the worker with its pool, PostgreSQL with its back-ends, Redis, the fake
-model, the load generators), read before the first arrival and after the servers went quiet again,
-divided by the answers. LLM mode runs the fake OpenAI server (tests/support/fake_openai.py) in a
-process of its own with --delay before its first token and --chunk-delay between pieces; it logs
-each request's own first-token time, and "added" is what a customer waited minus that, per answer.
-The pieces come without pauses by default: the answer check holds the first sentence until it ends,
-so with pauses "added" would also hold the model's own time to finish its first sentence.
+shown); errors (refused or dropped sockets, error frames, no first words within --timeout); CPU
+time per answer of each process (from /proc: each web process, the worker with its pool,
+PostgreSQL with its back-ends, Redis, the fake model, the load generators), read before the first
+arrival and after the servers went quiet again, divided by the answers stored (a customer who gave
+up may still have been answered). LLM mode runs the fake OpenAI server (tests/support/fake_openai.py)
+in a process of its own with --delay before its first token and --chunk-delay between pieces; it
+logs each request's own first-token time, and "added" is what a customer waited minus that, per
+answer. The pieces come without pauses by default: the answer check holds the first sentence until
+it ends, so with pauses "added" would also hold the model's own time to finish its first sentence.
 LLM_TENANT_MAX_CONCURRENCY is raised so no answer falls back to offline for lack of a slot (the
 answers' modes are printed). --burst: that many customers at once, after the rates. The load
 generators are asyncio with the `websockets` client, one process each (--generators).
@@ -54,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -127,8 +129,11 @@ def cafe_questions() -> list[str]:
 
 
 def _plain(text: str) -> str:
-    """Case, punctuation and spacing evened out: at least as much as the answer cache evens out."""
-    return " ".join("".join(char if char.isalnum() else " " for char in text.casefold()).split())
+    """Case, apostrophes, punctuation and spacing evened out: at least as much as the answer cache
+    evens out ("What's" and "Whats" are one question to it)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(char for char in text if char not in "'’‘`")
+    return " ".join("".join(char if char.isalnum() else " " for char in text).split())
 
 
 class Questions:
@@ -454,7 +459,8 @@ def measure(*, servers: Servers, customers: list[dict], mode: str, rate: float |
     if connects:
         point.connect_p95_ms = round(percentile(connects, 95), 1)
     point.generator_lag_p95_ms = round(percentile([result["lag_ms"] for result in results], 95), 1)
-    answers = max(1, len(firsts))
+    # Answers the servers made, whether or not their customer was still there to see them.
+    answers = max(1, sum(point.answer_modes.values()) or len(firsts))
     point.cpu_ms_per_answer = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / answers, 2)
                                for name in cpu_before}
     point.cpu_ms_per_answer["generators"] = round(generator_cpu * 1000 / answers, 2)
