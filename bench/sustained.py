@@ -498,6 +498,7 @@ def demo_tenants() -> dict[str, tuple[str, str]]:
     from django_tenants.utils import schema_context
 
     from chat.widget.services import widget_settings_get
+    from config.redis import redis_client, tenant_key
     from tenants.demo import DEMO_TENANTS, demo_load
     from tenants.models import Plan, Tenant
 
@@ -505,9 +506,16 @@ def demo_tenants() -> dict[str, tuple[str, str]]:
     Tenant.objects.filter(schema_name__in=[demo.slug for demo in DEMO_TENANTS]).update(
         plan=Plan.objects.get(code="scale"))
     keys = {}
+    redis = redis_client()
+    cached = 0
     for demo in DEMO_TENANTS:
         with schema_context(demo.slug):
             keys[demo.slug] = (demo.domain, widget_settings_get().public_key)
+        # The demo's past conversations were answered through the answer cache, their questions
+        # the FAQ's own wordings: those entries go, so no customer here is answered from one.
+        for key in redis.scan_iter(match=tenant_key(demo.slug, "answer", "*")):
+            cached += redis.delete(key)
+    print(f"{cached} answer cache entries of the demo's past conversations removed", flush=True)
     return keys
 
 
