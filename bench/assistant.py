@@ -11,8 +11,7 @@ server (tests/support/fake_openai.py) in a process of its own with a fixed first
    time to first token is from the start of the burst to the first text its sink receives, so it
    includes loading the turn, the budget check, the answer cache, the tenant's LLM slot and the
    circuit, the model's own delay and the fact-check gate holding the first sentence until it ends.
-   "Direct" is the same burst of N streams with the `openai` AsyncOpenAI client straight to the
-   fake server, to its first chunk of text. The ratio is Deskpilot's percentile over direct's.
+   "Added" is that time minus the model's first-token delay: what Deskpilot added to it.
    The fake model answers in plain text, two sentences without figures, and calls no tool; every
    question is different, so the answer cache never merges two conversations. All conversations
    belong to one tenant, so its LLM concurrency cap (LLM_TENANT_MAX_CONCURRENCY, 8 by default) is
@@ -24,8 +23,9 @@ server (tests/support/fake_openai.py) in a process of its own with a fixed first
 
 Database connections are kept open between the engine's database calls (DATABASE_CONN_MAX_AGE=60
 unless set), as in production; with 0, every call of every answer opens a new connection. The
-machine's load average is printed with the figures: the ratio compares two bursts run side by
-side, but other work on the same CPUs still moves it.
+machine's load average is printed with the figures: other work on the same CPUs moves them.
+A burst inside one process is not a sustained load: bench/sustained.py has customers arriving at
+a steady rate through the widget socket.
 """
 
 from __future__ import annotations
@@ -104,18 +104,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_fake_model(*, delay: float, chunk_delay: float) -> tuple[subprocess.Popen[str], str]:
-    """The fake OpenAI server in a process of its own, so it takes no time from the one measured.
+def start_fake_model(*, delay: float, chunk_delay: float, timing_log: str | None = None,
+                     text: str = MODEL_TEXT) -> tuple[subprocess.Popen[str], str]:
+    """The fake OpenAI server in a process of its own, so it takes no time from the one measured;
+    with `timing_log`, it appends each answer's own first-token time there (tests/support/fake_openai.py).
 
     Its listen backlog is raised from socketserver's 5: a burst of 200 new connections would
-    otherwise lose some SYNs and wait a second for the retry, directly and through Deskpilot alike.
+    otherwise lose some SYNs and wait a second for the retry.
     """
     port = free_port()
     code = ("import http.server; http.server.ThreadingHTTPServer.request_queue_size = 4096; "
             "from tests.support.fake_openai import main; main()")
     process = subprocess.Popen(
         [sys.executable, "-c", code, "--port", str(port), "--first-token-delay", str(delay),
-         "--chunk-delay", str(chunk_delay), "--text", MODEL_TEXT],
+         "--chunk-delay", str(chunk_delay), "--text", text,
+         *(["--timing-log", timing_log] if timing_log else [])],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -172,30 +175,12 @@ async def deskpilot_burst(schema_name: str, message_ids: list[int]) -> tuple[lis
     return [((sink.at or 0) - started) * 1000 for sink in sinks], [result.mode for result in results]
 
 
-async def direct_burst(client: object, count: int) -> list[float]:
-    started = time.perf_counter()
-
-    async def one(index: int) -> float:
-        stream = await client.chat.completions.create(  # type: ignore[attr-defined]
-            model="gpt-4o-mini", stream=True,
-            messages=[{"role": "user", "content": f"Question {index}: tell me about your shop."}])
-        first: float | None = None
-        async for chunk in stream:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.perf_counter()
-        assert first is not None
-        return (first - started) * 1000
-
-    return list(await asyncio.gather(*(one(index) for index in range(count))))
-
-
 def llm_questions(count: int) -> list[str]:
     # Different every time, so neither the answer cache nor its lock joins two conversations.
     return [f"Question {uuid.uuid4().hex[:8]}: could you tell me a bit about how you work?" for _ in range(count)]
 
 
-def measure_llm(schema_name: str, base_url: str, levels: list[int], samples: int) -> list[str]:
-    import openai
+def measure_llm(schema_name: str, base_url: str, levels: list[int], samples: int, delay: float) -> list[str]:
     from django.test import override_settings
 
     lines = []
@@ -203,24 +188,18 @@ def measure_llm(schema_name: str, base_url: str, levels: list[int], samples: int
                            LLM_TENANT_MAX_CONCURRENCY=1000):
 
         async def run() -> None:
-            client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
             for level in levels:
                 rounds = max(1, math.ceil(samples / level))
-                # Warm-up: connection pools filled, code paths loaded, for both sides.
-                await direct_burst(client, level)
+                # Warm-up: connection pools filled, code paths loaded.
                 await deskpilot_burst(schema_name, await asyncio.to_thread(store_questions, schema_name,
                                                                            llm_questions(level)))
-                direct: list[float] = []
                 through: list[float] = []
                 modes: list[str] = []
                 # CPU of this process (every thread), per answer: unlike the timings, hardly moved by
                 # other work on the machine.
-                direct_cpu = through_cpu = 0.0
+                through_cpu = 0.0
                 for _ in range(rounds):
                     ids = await asyncio.to_thread(store_questions, schema_name, llm_questions(level))
-                    cpu = time.process_time()
-                    direct += await direct_burst(client, level)
-                    direct_cpu += time.process_time() - cpu
                     cpu = time.process_time()
                     timings, round_modes = await deskpilot_burst(schema_name, ids)
                     through_cpu += time.process_time() - cpu
@@ -228,12 +207,10 @@ def measure_llm(schema_name: str, base_url: str, levels: list[int], samples: int
                     modes += round_modes
                 not_llm = len([mode for mode in modes if mode != "llm"])
                 assert not_llm == 0, f"{not_llm} answers at concurrency {level} were not from the model"
-                d50, d95 = percentile(direct, 50), percentile(direct, 95)
                 t50, t95 = percentile(through, 50), percentile(through, 95)
-                lines.append(f"  {level:>11}  {len(through):>7}  {d50:>6.0f} / {d95:<6.0f}  {t50:>6.0f} / {t95:<6.0f}"
-                             f"  {t50 / d50:>9.2f}  {t95 / d95:>9.2f}  {direct_cpu * 1000 / len(direct):>6.1f} / "
-                             f"{through_cpu * 1000 / len(through):.1f}")
-            await client.close()
+                model_ms = delay * 1000
+                lines.append(f"  {level:>11}  {len(through):>7}  {t50:>6.0f} / {t95:<6.0f}  "
+                             f"{t50 - model_ms:>6.0f} / {t95 - model_ms:<6.0f}  {through_cpu * 1000 / len(through):.1f}")
 
         from chat.assistant.llm import run_then_close_llm_clients
 
@@ -297,14 +274,13 @@ def main() -> None:
     freeze_loaded_objects()
     try:
         levels = [int(level) for level in args.levels.split(",")]
-        lines = measure_llm(shop.schema_name, base_url, levels, args.samples)  # type: ignore[attr-defined]
+        lines = measure_llm(shop.schema_name, base_url, levels, args.samples, args.delay)  # type: ignore[attr-defined]
     finally:
         process.terminate()
         process.wait(timeout=10)
     print(f"LLM mode, time to first token: fake model with a {args.delay * 1000:.0f} ms first-token delay, "
           f"{args.chunk_delay * 1000:.0f} ms between chunks; one tenant, LLM_TENANT_MAX_CONCURRENCY=1000")
-    print("  concurrency  answers  direct p50 / p95 ms  Deskpilot p50 / p95 ms  ratio p50  ratio p95"
-          "  CPU ms per answer, direct / Deskpilot")
+    print("  concurrency  answers  first text p50 / p95 ms  added p50 / p95 ms  CPU ms per answer")
     print("\n".join(lines))
 
     timings, modes = measure_offline([(cafe, CAFE_QUESTIONS), (shop, SHOP_QUESTIONS)])

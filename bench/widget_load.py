@@ -6,12 +6,13 @@ One daphne process (the real widget WebSocket path: consumer, services, engine, 
 a fake OpenAI server in a process of its own, answering in plain text after a fixed first-token
 delay. At each level, N widget connections are opened and left idle (the web process's resident
 memory before and after gives the cost of an idle connection); then every connection sends one
-message at once, and each connection's time from sending to its first `answer.delta` is divided by
-the same burst of N streams made directly with the `openai` client (the faster of two such bursts,
-one before and one after). Prints p50/p95 of both and of the ratio, answers per second, the web
-process's CPU time per answer during the burst (and the share of it already spent when the p95
-first token arrived), and errors (error frames, refused or dropped
-connections, missing answers).
+message at once. Prints p50/p95 of each connection's time from sending to its first `answer.delta`
+and that p95 minus the model's first-token delay (what the burst added), answers per second, the
+web process's CPU time per answer during the burst (and the share of it already spent when the p95
+first token arrived), and errors (error frames, refused or dropped connections, missing answers).
+
+A burst from one machine is not a sustained load: for customers arriving at a steady rate, each
+from its own address, see bench/sustained.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import argparse
 import asyncio
 import collections
 import json
-import math
 import os
 import resource
 import time
@@ -77,40 +77,10 @@ async def first_delta(connection: object, index: int, web_pid: int, cpu_at_first
     return "no answer in time"
 
 
-async def direct_burst(base_url: str, count: int) -> list[float]:
-    import openai
-
-    client = openai.AsyncOpenAI(api_key="sk-bench", base_url=base_url, max_retries=0)
-
-    async def one(index: int) -> float:
-        started = time.perf_counter()
-        stream = await client.chat.completions.create(model="gpt-4o-mini", stream=True,
-                                                      messages=[{"role": "user", "content": f"Q{index}"}])
-        first = None
-        async for chunk in stream:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.perf_counter()
-        return ((first or time.perf_counter()) - started) * 1000
-
-    try:
-        results = await asyncio.gather(*(one(index) for index in range(count)), return_exceptions=True)
-    finally:
-        await client.close()  # its thousand keep-alive connections would stay open in the fake model
-    failed = [r for r in results if isinstance(r, BaseException)]
-    if failed:
-        print(f"  direct burst: {len(failed)} of {count} streams failed ({type(failed[0]).__name__}: {failed[0]})",
-              flush=True)
-    return [r for r in results if isinstance(r, float)]
-
-
 def _share_before(cpu_at_first: list[float], cpu_before: float, burst_cpu: float, pct: float) -> float:
     """How much of the burst's web CPU had been spent when the pct-th percentile first token arrived:
     near 1, the work before first tokens is most of an answer's work, and reordering cannot help."""
     return (percentile(cpu_at_first, pct) - cpu_before) / burst_cpu if cpu_at_first and burst_cpu else 0.0
-
-
-def p95_or_none(durations: list[float]) -> str:
-    return f"{percentile(durations, 95):,.0f}" if durations else "none"
 
 
 def failure_name(error: BaseException) -> str:
@@ -121,11 +91,7 @@ def failure_name(error: BaseException) -> str:
     return type(error).__name__
 
 
-async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, base_url: str) -> str:
-    # The fake model is one Python process with a thread per stream: the same direct burst can take
-    # twice as long from one run to the next. The direct figures are the better of one burst before
-    # and one after Deskpilot's (the lower p95), which can only make Deskpilot's ratio worse.
-    direct_before = await direct_burst(base_url, level)
+async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, delay: float) -> str:
     before = rss_kib(web_pid)
     opened = await asyncio.gather(*(open_connection(port, domain, key) for _ in range(level)),
                                   return_exceptions=True)
@@ -143,18 +109,12 @@ async def run_level(level: int, port: int, domain: str, key: str, web_pid: int, 
                                    if not isinstance(r, float))
     failures.update(refused)
     errors = sum(failures.values())
-    direct_after = await direct_burst(base_url, level)
-    direct = min(direct_before, direct_after, key=lambda burst: percentile(burst, 95) if burst else math.inf)
-    if not direct:
-        return f"{level:>5} connections: the direct bursts gave no answers"
     await asyncio.gather(*(c.close() for c in connections), return_exceptions=True)
     if not through:
         return f"{level:>5} connections: no answers ({errors} errors)"
     return (f"{level:>5} connections: first token p50 {percentile(through, 50):,.0f} ms p95 "
-            f"{percentile(through, 95):,.0f} ms; direct p50 {percentile(direct, 50):,.0f} p95 "
-            f"{percentile(direct, 95):,.0f} ms (best of p95 {p95_or_none(direct_before)} before and "
-            f"{p95_or_none(direct_after)} after); ratio p50 {percentile(through, 50) / percentile(direct, 50):.2f} "
-            f"p95 {percentile(through, 95) / percentile(direct, 95):.2f}; {len(through) / elapsed:.1f} answers/s; "
+            f"{percentile(through, 95):,.0f} ms (p95 minus the model's {delay * 1000:.0f} ms: "
+            f"{percentile(through, 95) - delay * 1000:,.0f} ms); {len(through) / elapsed:.1f} answers/s; "
             f"web process CPU {web_cpu * 1000 / len(through):.1f} ms per answer, "
             f"{_share_before(cpu_at_first, cpu_before, web_cpu, 95):.0%} of it spent by the p95 first token; {errors} errors {dict(failures) or ''}; {per_connection:.0f} KiB per idle connection")
 
@@ -193,7 +153,7 @@ def main() -> None:
               f"open files limit {hard}", flush=True)
         for level in [int(value) for value in args.levels.split(",")]:
             print(asyncio.run(run_level(level, web.port, tenant.get_primary_domain().domain, key, web.pid,
-                                        base_url)), flush=True)
+                                        args.delay)), flush=True)
     finally:
         # Warnings and errors only (DESKPILOT_LOG_LEVEL=WARNING): what went wrong, if anything.
         log = "\n".join(line for line in web.output().splitlines()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import openai
@@ -184,6 +185,20 @@ def test_first_token_delay_holds_the_first_chunk_but_not_the_headers() -> None:
 
     assert headers_after < 0.25
     assert first_chunk_after >= 0.3
+
+
+def test_timing_log_has_each_streamed_answers_own_first_token_time(tmp_path: Path) -> None:
+    log = tmp_path / "timing.jsonl"
+    with FakeOpenAIServer(first_token_delay=0.2, timing_log=str(log)) as llm:
+        for question in ("When do you open?", "Do you ship to the UK?"):
+            list(client_for(llm).chat.completions.create(
+                model="gpt-4o-mini", stream=True,
+                messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": question}]))
+        client_for(llm).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [entry["question"] for entry in entries] == ["When do you open?", "Do you ship to the UK?"]
+    assert all(0.2 <= entry["first_token"] - entry["received"] < 2 for entry in entries)
 
 
 def test_wrong_api_key_is_refused_when_the_server_expects_one() -> None:

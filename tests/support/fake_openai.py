@@ -4,7 +4,11 @@ Each test scripts what the "model" answers next (text, tool calls, errors, stall
 benchmarks give it a fixed first-token delay. It can also run on its own for a benchmark that needs
 it in another process:
 
-    python -m tests.support.fake_openai --port 8100 --first-token-delay 0.4
+    python -m tests.support.fake_openai --port 8100 --first-token-delay 0.4 [--timing-log PATH]
+
+With a timing log, each streamed chat answer appends one JSON line: the request's last user message,
+when the request arrived and when its first token was written (seconds since the epoch), so a
+benchmark can take the model's own first-token time out of what a customer waited.
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ class FakeOpenAIServer:
                  chunk_delay: float = 0.0, default_reply: ReplyLike | None = None,
                  responder: Responder | None = None, api_key: str | None = None,
                  tls: ssl.SSLContext | None = None, embeddings_status: int | None = None,
-                 tools_status: int | None = None) -> None:
+                 tools_status: int | None = None, timing_log: str | None = None) -> None:
         self.host = host
         # When set, the server speaks HTTPS with this context's certificate.
         self.tls = tls
@@ -126,6 +130,7 @@ class FakeOpenAIServer:
         # A server whose model cannot call tools: a chat request that offers tools answers with this
         # status (llama.cpp without --jinja says 400 or 500).
         self.tools_status = tools_status
+        self.timing_log = timing_log
         self._lock = threading.Lock()
         self._scripts: dict[Endpoint, deque[ScriptedReply]] = {"chat": deque(), "embeddings": deque()}
         self._requests: list[ReceivedRequest] = []
@@ -232,6 +237,16 @@ class FakeOpenAIServer:
         with self._lock:
             self._requests.append(request)
 
+    def _log_first_token(self, body: dict[str, Any], *, received: float, first_token: float) -> None:
+        if self.timing_log is None:
+            return
+        questions = [message.get("content") for message in body.get("messages") or []
+                     if isinstance(message, dict) and message.get("role") == "user"]
+        line = json.dumps({"question": questions[-1] if questions else None, "received": received,
+                           "first_token": first_token}, ensure_ascii=False)
+        with self._lock, open(self.timing_log, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
     def _next_reply(self, endpoint: Endpoint, body: dict[str, Any]) -> ScriptedReply:
         with self._lock:
             if self._scripts[endpoint]:
@@ -324,6 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_error(404, "Unknown path.")
 
     def do_POST(self) -> None:
+        self.received_epoch = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
@@ -404,7 +420,7 @@ class _Handler(BaseHTTPRequestHandler):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             self._stream_chat(completion_id=completion_id, model=model, reply=reply, tool_calls=tool_calls,
                               usage=usage, finish_reason=finish_reason, include_usage=include_usage,
-                              first_token_delay=first_token_delay, chunk_delay=chunk_delay)
+                              first_token_delay=first_token_delay, chunk_delay=chunk_delay, body=body)
             return
         self._pause(first_token_delay)
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None}
@@ -430,7 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream_chat(self, *, completion_id: str, model: str, reply: ScriptedReply,
                      tool_calls: list[dict[str, Any]], usage: dict[str, int], finish_reason: str,
-                     include_usage: bool, first_token_delay: float, chunk_delay: float) -> None:
+                     include_usage: bool, first_token_delay: float, chunk_delay: float,
+                     body: dict[str, Any]) -> None:
         created = int(time.time())
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -468,6 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         # Headers go out at once, as the real API does; the wait is for the first token.
         self._pause(first_token_delay)
+        first_token_at: float | None = None
         for position, frame in enumerate(frames):
             if cut_after is not None and position == cut_after:
                 if reply.error_midway:
@@ -481,6 +499,10 @@ class _Handler(BaseHTTPRequestHandler):
             if position == midway and reply.pause_midway:
                 self._pause(reply.pause_midway)
             self._write_chunk(f"data: {json.dumps(frame)}\n\n".encode())
+            if first_token_at is None and any(choice["delta"].get("content") or choice["delta"].get("tool_calls")
+                                              for choice in frame["choices"]):
+                first_token_at = time.time()
+                self.fake._log_first_token(body, received=self.received_epoch, first_token=first_token_at)
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
@@ -723,10 +745,11 @@ def main() -> None:
     parser.add_argument("--first-token-delay", type=float, default=0.0)
     parser.add_argument("--chunk-delay", type=float, default=0.0)
     parser.add_argument("--text", default="Thanks for asking! Here is what I found.")
+    parser.add_argument("--timing-log", help="append each streamed answer's arrival and first-token times here")
     arguments = parser.parse_args()
     server = FakeOpenAIServer(host=arguments.host, port=arguments.port,
                               first_token_delay=arguments.first_token_delay, chunk_delay=arguments.chunk_delay,
-                              default_reply=ScriptedReply(text=arguments.text))
+                              default_reply=ScriptedReply(text=arguments.text), timing_log=arguments.timing_log)
     with server:
         print(f"fake OpenAI server on {server.base_url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
