@@ -200,7 +200,7 @@ class WidgetConsumer(TenantConsumer):
         self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
 
     def _open_session(self, key: str, origin: str | None, token: str | None) -> dict[str, Any] | None:
-        from chat.models import AnswerState
+        from chat.conversations.models import AnswerState
 
         widget = widget_services.widget_settings_for_key(key)
         if widget is None or not widget_services.origin_allowed(widget, origin):
@@ -316,7 +316,7 @@ class WidgetConsumer(TenantConsumer):
                                         customer_message_id=customer_message_id)
 
     def _messages_after(self, last_id: int) -> list[dict[str, Any]]:
-        from chat.models import Message
+        from chat.conversations.models import Message
 
         rows = (Message.objects.filter(conversation_id=self.conversation_id, internal=False, pk__gt=last_id)
                 .select_related("agent__team_profile").order_by("created", "id"))
@@ -353,7 +353,7 @@ class WidgetConsumer(TenantConsumer):
         await self.db(self._handoff)
 
     def _handoff(self) -> None:
-        from chat.models import Conversation
+        from chat.conversations.models import Conversation
 
         conversation = Conversation.objects.get(pk=self.conversation_id)
         if conversation.status in ("bot", "resolved"):
@@ -377,7 +377,7 @@ class WidgetConsumer(TenantConsumer):
         await self.send_json({"type": "rating.saved", "score": score})
 
     def _rate(self, score: int) -> None:
-        from chat.models import Conversation
+        from chat.conversations.models import Conversation
 
         services.conversation_rate(conversation=Conversation.objects.get(pk=self.conversation_id), score=score)
 
@@ -515,7 +515,7 @@ class AgentConsumer(TenantConsumer):
         return None
 
     async def _conversation(self, content: dict[str, Any]) -> Any:
-        from chat.models import Conversation
+        from chat.conversations.models import Conversation
 
         conversation_id = content.get("conversation_id")
         conversation = await self.db(lambda: Conversation.objects.filter(pk=conversation_id).first()) \

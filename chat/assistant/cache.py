@@ -29,7 +29,8 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from chat.models import BusinessProfile, KnowledgeSource
+from chat.conversations.models import BusinessProfile
+from chat.knowledge.models import KnowledgeSource
 from config.errors import ApplicationError
 from config.redis import RedisScript, redis_client_async, tenant_key
 from orders.models import CommerceSettings, Product, SpecialDay, SpecialDayOpening, Variant, WeeklyOpening

@@ -53,7 +53,7 @@ from chat.assistant.resilience import LLMError
 from chat.assistant.selectors import TurnProfile, business_facts, turn_snapshot
 from chat.assistant.usage import llm_allowed_async
 from chat.conversations import services
-from chat.models import Author, Conversation, Message
+from chat.conversations.models import Author, Conversation, Message
 from config.db import in_schema
 from orders import selectors as commerce
 
@@ -194,7 +194,7 @@ def stream_hold_seconds() -> float:
 
 
 def _mark_not_needed(message_id: int) -> None:
-    from chat.models import AnswerState
+    from chat.conversations.models import AnswerState
 
     Message.objects.filter(pk=message_id, answer_state=AnswerState.PENDING).update(answer_state=AnswerState.NOT_NEEDED)
 

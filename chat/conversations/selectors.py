@@ -8,7 +8,8 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 
-from chat.models import BusinessProfile, TeamMemberProfile
+from chat.conversations.models import BusinessProfile
+from chat.dashboard.models import TeamMemberProfile
 from config.outside_urls import outside_url
 
 

@@ -15,9 +15,7 @@ from django.utils import timezone
 
 from chat.conversations import statements
 from chat.conversations.events import publish_after_commit
-from chat.conversations.selectors import agent_identity
-from chat.dashboard.rollup import analytics_day_mark_stale, analytics_day_mark_stale_for
-from chat.models import (
+from chat.conversations.models import (
     AnswerState,
     Author,
     BusinessProfile,
@@ -29,6 +27,8 @@ from chat.models import (
     EmailStatus,
     Message,
 )
+from chat.conversations.selectors import agent_identity
+from chat.dashboard.rollup import analytics_day_mark_stale, analytics_day_mark_stale_for
 from config.errors import ApplicationError, ValidationFailed
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
-from chat.models import AnswerState, Author, Conversation, ConversationEvent, ConversationStatus, Message
+from chat.conversations.models import AnswerState, Author, Conversation, ConversationEvent, ConversationStatus, Message
 from tenants.models import Tenant, UsageEntry
 
 

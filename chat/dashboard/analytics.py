@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from chat.analytics.models import AnalyticsDay, AnalyticsQuestion
 from chat.assistant.llm import cost_minor_to_text
 from chat.assistant.usage import LEVEL_EXHAUSTED, LEVEL_WARNING, UsageMonth, usage_month, usage_notices_current
 from chat.dashboard.charts import ChartPoint, Series, bar_chart_svg, count_format, line_chart_svg
@@ -36,7 +37,6 @@ from chat.dashboard.rollup import (
     first_unfinished_day,
     question_normalise,
 )
-from chat.models import AnalyticsDay, AnalyticsQuestion
 from config.errors import ValidationFailed
 from tenants.middleware import tenant_zone_of
 from tenants.models import UsageEntry

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chat.conversations import services as conversation_services
+from chat.conversations.models import Channel, Conversation, ConversationStatus
 from chat.dashboard import forms, selectors, services
 from chat.dashboard.permissions import agent_required, owner_required, user_is_owner
-from chat.models import Channel, Conversation, ConversationStatus
 from config.errors import ApplicationError, NotFound
 
 INBOX_PAGE_SIZE = 25

@@ -19,8 +19,8 @@ from django.shortcuts import render
 
 from chat.assistant.engine import AnswerResult, answer_customer_message_sync
 from chat.conversations import services as conversation_services
+from chat.conversations.models import Channel, Conversation
 from chat.dashboard.permissions import agent_required
-from chat.models import Channel, Conversation
 from config.errors import ApplicationError
 
 SESSION_CONVERSATION = "playground_conversation_id"

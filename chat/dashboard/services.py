@@ -15,8 +15,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.conversations.events import publish_after_commit, publish_agent_access_changed_after_commit
+from chat.conversations.models import Conversation, ConversationEvent
+from chat.dashboard.models import CannedResponse, Invitation, TeamMemberProfile
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
-from chat.models import CannedResponse, Conversation, ConversationEvent, Invitation, TeamMemberProfile
 from config.errors import ApplicationError, ValidationFailed
 from config.outbox.services import outbox_send
 from config.outside_urls import outside_url

@@ -19,9 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat.assistant.probe import business_endpoint_probe
+from chat.conversations.models import BusinessProfile
 from chat.conversations.services import business_profile_get
 from chat.dashboard.permissions import owner_required
-from chat.models import BusinessProfile, WidgetSettings
+from chat.widget.models import WidgetSettings
 from chat.widget.services import widget_settings_get
 from config import egress
 from config.errors import ApplicationError, ValidationFailed

@@ -139,7 +139,7 @@ _cache = _VocabularyCache()
 
 def _load_counts() -> tuple[dict[str, int], int, dict[str, int]]:
     """Words and their chunk counts, how many chunks there are, and full-text lexemes' chunk counts."""
-    from chat.models import KnowledgeTerm
+    from chat.knowledge.models import KnowledgeTerm
 
     words: dict[str, int] = {}
     lexemes: dict[str, int] = {}

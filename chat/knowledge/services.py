@@ -29,7 +29,7 @@ from chat.knowledge.exceptions import (
     SourceLimitReached,
     SourceNotFound,
 )
-from chat.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
+from chat.knowledge.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
 from config.errors import ApplicationError
 from config.outbox.services import outbox_send_many
 from config.redis import redis_client, tenant_key

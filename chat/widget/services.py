@@ -14,7 +14,8 @@ from django.core import signing
 from django.db import connection
 from django.utils import timezone
 
-from chat.models import Channel, Contact, Conversation, ConversationStatus, WidgetSettings
+from chat.conversations.models import Channel, Contact, Conversation, ConversationStatus
+from chat.widget.models import WidgetSettings
 from config.db import in_tenant
 from config.outside_urls import outside_url_or_empty
 from config.redis import RedisScript, redis_client_async, tenant_key
@@ -240,7 +241,7 @@ def away_state(language: str = "en") -> dict[str, Any]:
 
 def agent_avatar_get(*, user_id: int) -> tuple[bytes, str] | None:
     """An uploaded avatar's bytes and image type."""
-    from chat.models import TeamMemberProfile
+    from chat.dashboard.models import TeamMemberProfile
 
     row = (TeamMemberProfile.objects.filter(user_id=user_id, avatar_image__isnull=False)
            .exclude(avatar_content_type="").values_list("avatar_image", "avatar_content_type").first())

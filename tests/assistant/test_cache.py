@@ -14,7 +14,8 @@ from django_tenants.utils import schema_context
 
 from chat.assistant.cache import CachedAnswer, answer_cache_get_or_compute, knowledge_version, normalize_question
 from chat.assistant.llm import run_then_close_llm_clients
-from chat.models import BusinessProfile, KnowledgeSource
+from chat.conversations.models import BusinessProfile
+from chat.knowledge.models import KnowledgeSource
 from config.errors import ApplicationError
 from config.redis import redis_client, tenant_key
 from orders.models import Product, Variant, WeeklyOpening
@@ -274,8 +275,8 @@ def test_knowledge_edits_and_deletes_change_the_version(tenant_a) -> None:
 
 
 def test_chunks_embedded_again_change_the_version_without_their_source_changing(tenant_a) -> None:
+    from chat.knowledge.models import KnowledgeChunk
     from chat.knowledge.services import chunks_reembed_stale, faq_upsert, sources_index_now
-    from chat.models import KnowledgeChunk
 
     with schema_context(tenant_a.schema_name):
         outcome = faq_upsert(question="Do you deliver?", answer="Yes, within the city.")

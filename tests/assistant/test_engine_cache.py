@@ -18,7 +18,7 @@ from django_tenants.utils import schema_context
 from chat.assistant.engine import AnswerResult, answer_customer_message
 from chat.assistant.llm import run_then_close_llm_clients
 from chat.assistant.resilience import circuit_reset
-from chat.models import Author, Message
+from chat.conversations.models import Author, Message
 from tenants.models import Tenant
 from tests.assistant.test_engine_llm import (
     NOW,

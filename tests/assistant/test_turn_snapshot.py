@@ -14,8 +14,7 @@ from chat.assistant.cache import knowledge_version
 from chat.assistant.engine import HISTORY_MESSAGES, turn_load
 from chat.assistant.selectors import turn_snapshot
 from chat.conversations import services
-from chat.models import Author, BusinessProfile, Message
-from chat.models.conversations import ConversationStatus
+from chat.conversations.models import Author, BusinessProfile, ConversationStatus, Message
 
 
 def _conversation(visitor: str = "visitor-1") -> Any:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.conversations import services
-from chat.models import AnswerState, Author, Conversation, ConversationEvent, ConversationStatus, Message
+from chat.conversations.models import AnswerState, Author, Conversation, ConversationEvent, ConversationStatus, Message
 from tenants.models import UsageEntry
 
 

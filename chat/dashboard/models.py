@@ -1,4 +1,7 @@
-"""Tables of the business dashboard: teammate invitations and the team's canned responses."""
+"""Tables of the business dashboard: teammate invitations, profiles and the team's canned responses.
+
+Tables keep the chat_* names they had before this app had a label of its own (docs/decisions/0101).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ class Invitation(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "chat_invitation"
         ordering = ["-created"]
 
     def __str__(self) -> str:
@@ -41,6 +45,9 @@ class TeamMemberProfile(models.Model):
     avatar_content_type = models.CharField(max_length=40, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        db_table = "chat_teammemberprofile"
+
     def __str__(self) -> str:
         return self.display_name or f"Profile of user {self.user_id}"
 
@@ -54,6 +61,7 @@ class CannedResponse(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "chat_cannedresponse"
         ordering = ["title"]
 
     def __str__(self) -> str:

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class ChatConfig(AppConfig):
-    name = "chat"
-    verbose_name = "Conversations, knowledge and the assistant"
