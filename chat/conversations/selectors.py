@@ -8,8 +8,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 
-from chat.conversations.models import BusinessProfile
-from chat.dashboard.models import TeamMemberProfile
+from chat.conversations.models import BusinessProfile, TeamMemberProfile
 from config.outside_urls import outside_url
 
 

@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.conversations.events import publish_after_commit, publish_agent_access_changed_after_commit
-from chat.conversations.models import Conversation, ConversationEvent
-from chat.dashboard.models import CannedResponse, Invitation, TeamMemberProfile
+from chat.conversations.models import Conversation, ConversationEvent, TeamMemberProfile
+from chat.dashboard.models import CannedResponse, Invitation
 from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
 from config.errors import ApplicationError, ValidationFailed
 from config.outbox.services import outbox_send

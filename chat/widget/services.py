@@ -241,7 +241,7 @@ def away_state(language: str = "en") -> dict[str, Any]:
 
 def agent_avatar_get(*, user_id: int) -> tuple[bytes, str] | None:
     """An uploaded avatar's bytes and image type."""
-    from chat.dashboard.models import TeamMemberProfile
+    from chat.conversations.models import TeamMemberProfile
 
     row = (TeamMemberProfile.objects.filter(user_id=user_id, avatar_image__isnull=False)
            .exclude(avatar_content_type="").values_list("avatar_image", "avatar_content_type").first())

@@ -6,8 +6,8 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
+from chat.conversations.models import TeamMemberProfile
 from chat.conversations.selectors import agent_identity
-from chat.dashboard.models import TeamMemberProfile
 from chat.dashboard.services import AVATAR_MAX_BYTES
 from tests.dashboard.conftest import Business
 

@@ -11,7 +11,7 @@ from django.db import migrations
 NEW_LABELS = {
     "knowledge": ["indexingjob", "indexingjobitem", "knowledgesource", "knowledgechunk", "knowledgeterm"],
     "widget": ["widgetsettings"],
-    "dashboard": ["invitation", "teammemberprofile", "cannedresponse"],
+    "dashboard": ["invitation", "cannedresponse"],
     "analytics": ["analyticsday", "analyticsquestion"],
 }
 
@@ -49,7 +49,6 @@ class Migration(migrations.Migration):
                 migrations.RemoveField(model_name="knowledgesource", name="job"),
                 migrations.RemoveField(model_name="knowledgechunk", name="source"),
                 migrations.RemoveField(model_name="invitation", name="invited_by"),
-                migrations.RemoveField(model_name="teammemberprofile", name="user"),
                 migrations.DeleteModel(name="IndexingJobItem"),
                 migrations.DeleteModel(name="KnowledgeChunk"),
                 migrations.DeleteModel(name="KnowledgeSource"),
@@ -57,7 +56,6 @@ class Migration(migrations.Migration):
                 migrations.DeleteModel(name="KnowledgeTerm"),
                 migrations.DeleteModel(name="WidgetSettings"),
                 migrations.DeleteModel(name="Invitation"),
-                migrations.DeleteModel(name="TeamMemberProfile"),
                 migrations.DeleteModel(name="CannedResponse"),
                 migrations.DeleteModel(name="AnalyticsDay"),
                 migrations.DeleteModel(name="AnalyticsQuestion"),

@@ -1,5 +1,5 @@
-"""Takes over the team's tables (invitations, profiles, canned responses) from the chat app (chat 0013):
-Django's state only, the tables stay as they are under their chat_* names."""
+"""Takes over the team's invitations and canned responses from the chat app (chat 0013): Django's state
+only, the tables stay as they are under their chat_* names."""
 
 import django.db.models.deletion
 from django.conf import settings
@@ -48,21 +48,6 @@ class Migration(migrations.Migration):
                     options={
                         'db_table': 'chat_invitation',
                         'ordering': ['-created'],
-                    },
-                ),
-                migrations.CreateModel(
-                    name='TeamMemberProfile',
-                    fields=[
-                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('display_name', models.CharField(blank=True, max_length=80)),
-                        ('avatar_url', models.URLField(blank=True, max_length=2048)),
-                        ('avatar_image', models.BinaryField(blank=True, null=True)),
-                        ('avatar_content_type', models.CharField(blank=True, max_length=40)),
-                        ('updated', models.DateTimeField(auto_now=True)),
-                        ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='team_profile', to=settings.AUTH_USER_MODEL)),
-                    ],
-                    options={
-                        'db_table': 'chat_teammemberprofile',
                     },
                 ),
             ],
