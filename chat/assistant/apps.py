@@ -1,3 +1,5 @@
+import importlib
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,24 @@ class AssistantConfig(AppConfig):
     name = "chat.assistant"
     label = "assistant"
     verbose_name = "Assistant"
+
+    def ready(self) -> None:
+        from config.startup import when_server_starts
+
+        when_server_starts(assistant_server_prepare)
+
+
+def assistant_server_prepare() -> None:
+    """Load the assistant's modules (and the openai client's) now rather than on the first answer, which
+    would otherwise stall every socket of the process while they are imported."""
+    from chat.assistant.http import default_ssl_context
+    from chat.assistant.llm import llm_clients_close
+    from config.startup import before_server_stops
+
+    importlib.import_module("chat.assistant.engine")
+    default_ssl_context()  # the CA bundle, read now rather than on the loop when the first answer starts
+    # The openai client closes each stream under an anyio cancel scope; anyio imports its asyncio
+    # backend on first use, which would be in the middle of the first burst of answers (a py-spy
+    # profile of a burst found the import there; docs/benchmarks.md).
+    importlib.import_module("anyio._backends._asyncio")
+    before_server_stops(llm_clients_close)
