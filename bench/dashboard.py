@@ -43,8 +43,8 @@ def build(*, conversations: int, per_conversation: int) -> tuple[str, str]:
     from django.utils import timezone
     from django_tenants.utils import schema_context
 
+    from chat.conversations.models import Author, Channel, Contact, Conversation, ConversationEvent, Message
     from chat.knowledge.services import faq_upsert, sources_index_now
-    from chat.models import Author, Channel, Contact, Conversation, ConversationEvent, Message
     from orders.models import Order, Platform
     from orders.services.catalog import CatalogRow, catalog_rows_save
     from tenants.models import UsageEntry
@@ -140,7 +140,7 @@ def main() -> None:
         client.force_login(User.objects.get(username="owner@bench.example"),
                            backend="django.contrib.auth.backends.ModelBackend")
         product_id = Product.objects.values_list("pk", flat=True).first()
-        from chat.models import Conversation
+        from chat.conversations.models import Conversation
 
         conversation_id = Conversation.objects.order_by("-pk").values_list("pk", flat=True).first()
     pages = [

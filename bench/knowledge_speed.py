@@ -249,7 +249,7 @@ def run_ingestion() -> None:
     from django_tenants.utils import schema_context
 
     from chat.knowledge import services
-    from chat.models import KnowledgeChunk
+    from chat.knowledge.models import KnowledgeChunk
     from tenants.services import tenant_create
 
     slug = f"kbingest{uuid.uuid4().hex[:8]}"

@@ -378,7 +378,7 @@ def answer_modes_since(since: datetime) -> dict[str, int]:
     from django.db.models import Count
     from django_tenants.utils import schema_context
 
-    from chat.models import Message
+    from chat.conversations.models import Message
 
     counts: collections.Counter[str] = collections.Counter()
     for schema in ("shop", "cafe"):

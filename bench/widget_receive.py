@@ -33,7 +33,7 @@ def main() -> None:
     setup_for_answers()  # as a web process runs: no debug, kept connections
     from django_tenants.utils import schema_context
 
-    from chat.models import Contact
+    from chat.conversations.models import Contact
     from chat.widget.services import widget_message_receive
     from tenants.models import Tenant
     from tenants.services import tenant_create

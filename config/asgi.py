@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.proxies import TrustedProxyMiddleware  # noqa: E402
+from config.startup import server_prepare  # noqa: E402
 from config.websocket import websocket_application  # noqa: E402
 
 # Outermost: every request and socket sees the client's address as our own proxies reported it.
@@ -19,13 +20,6 @@ application = TrustedProxyMiddleware(
     trusted_proxies=settings.TRUSTED_PROXY_COUNT,
 )
 
-# Loaded now rather than by the first answer, which would otherwise stall every socket of the
-# process while the assistant's modules (and the openai client's) are imported.
-import chat.assistant.engine  # noqa: E402, F401
-from chat.assistant.http import default_ssl_context  # noqa: E402
-from chat.assistant.llm import llm_clients_close  # noqa: E402
-from config.startup import before_server_stops, freeze_loaded_objects  # noqa: E402
-
-default_ssl_context()  # the CA bundle, read now rather than on the loop when the first answer starts
-before_server_stops(llm_clients_close)
-freeze_loaded_objects()
+# What the apps registered to do before a server serves anyone (chat.assistant loads its modules),
+# then the loaded objects are frozen.
+server_prepare()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 import logging
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
@@ -39,6 +41,31 @@ class Queue(enum.StrEnum):
 
 
 QUEUE_ORDER = ",".join(queue.value for queue in Queue)
+
+
+@dataclass(frozen=True)
+class DeadLetterStore:
+    """Where tasks' failures are kept: `note_failure(task_id=)` on each retry, `record(...)` once a task
+    gives up. The app that owns the table registers it (tenants, in its AppConfig.ready), so this
+    module, below every app, imports none of them."""
+
+    note_failure: Callable[..., None]
+    record: Callable[..., Any]
+
+
+_dead_letter_store: DeadLetterStore | None = None
+
+
+def dead_letter_store_register(store: DeadLetterStore) -> None:
+    global _dead_letter_store
+    _dead_letter_store = store
+
+
+def _dead_letters() -> DeadLetterStore:
+    if _dead_letter_store is None:
+        raise RuntimeError("no dead-letter store registered: is the tenants app installed?")
+    return _dead_letter_store
+
 
 app = Celery("deskpilot")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -141,14 +168,12 @@ class DeskpilotTask(Task):
 
     def _call_in_tenant(self, schema: str | None, args: Any, kwargs: Any) -> Any:
         from django.db import connection
-        from django_tenants.utils import get_public_schema_name, tenant_context
-
-        from tenants.models import Tenant
+        from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
         if not schema or schema == get_public_schema_name():
             raise MissingTenant(f"task {self.name} was sent without a tenant; refusing to run it on the public schema")
         connection.set_schema_to_public()
-        tenant = Tenant.objects.filter(schema_name=schema).first()
+        tenant = get_tenant_model().objects.filter(schema_name=schema).first()
         if tenant is None:
             logger.warning("task %s skipped: tenant %s no longer exists", self.name, schema)
             return None
@@ -184,17 +209,13 @@ class DeskpilotTask(Task):
             logger.exception("task %s: could not note its outbox row %s", self.name, message_id)
 
     def on_retry(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        from tenants.services import deadletter_note_failure
-
         self._outbox_note(given_up=False, exc=exc)
-        deadletter_note_failure(task_id=task_id)
+        _dead_letters().note_failure(task_id=task_id)
         logger.warning("task %s[%s] failed, retrying: %s", self.name, task_id, exc)
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        from tenants.services import deadletter_record
-
         logger.error("task %s[%s] failed for good: %s", self.name, task_id, exc, exc_info=exc)
-        deadletter_record(
+        _dead_letters().record(
             task_name=self.name,
             task_id=task_id,
             schema_name=self.request.get(SCHEMA_HEADER),

@@ -8,6 +8,24 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+_server_preparations: list[Callable[[], None]] = []
+
+
+def when_server_starts(prepare: Callable[[], None]) -> None:
+    """Have `prepare()` run in a web server process once its code is loaded, before it serves anyone.
+
+    Apps register here from their AppConfig.ready(), so the ASGI entry point imports no app to warm
+    it up; a worker or a management command never runs these.
+    """
+    _server_preparations.append(prepare)
+
+
+def server_prepare() -> None:
+    """Run what the apps registered with `when_server_starts`, then freeze what is loaded."""
+    for prepare in _server_preparations:
+        prepare()
+    freeze_loaded_objects()
+
 
 def freeze_loaded_objects() -> None:
     """Take everything loaded at start-up (Django, the apps, the openai client, settings) out of the

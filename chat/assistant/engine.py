@@ -50,7 +50,7 @@ from chat.assistant.usage import llm_allowed_async
 from chat.conversations import services
 from chat.conversations.delivery import AnswerDelivery, LaterDelivery
 from chat.conversations.events import message_wire
-from chat.models import Author, Conversation, Message
+from chat.conversations.models import Author, Conversation, Message
 from config.content_version import content_version_get
 from config.db import in_schema
 from orders import selectors as commerce
@@ -176,7 +176,7 @@ def _answer_store_and_count(schema_name: str, message_id: int, answer: services.
 
 
 def _mark_not_needed(message_id: int) -> None:
-    from chat.models import AnswerState
+    from chat.conversations.models import AnswerState
 
     Message.objects.filter(pk=message_id, answer_state=AnswerState.PENDING).update(answer_state=AnswerState.NOT_NEEDED)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 
-from chat.models import Author, BusinessProfile, Conversation, Message
+from chat.conversations.models import Author, BusinessProfile, Conversation, Message
 from config.secrets_at_rest import secret_decrypt
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from chat.models import AnswerState, Author, Message
+from chat.conversations.models import AnswerState, Author, Message
 from config.celery import Queue, tenant_task
 
 logger = logging.getLogger(__name__)

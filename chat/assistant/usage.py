@@ -42,7 +42,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from chat.models import Channel
+from chat.conversations.models import Channel
 from config.celery import Queue, tenant_task
 from config.db import in_schema
 from config.loops import PerLoop

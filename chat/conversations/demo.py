@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from chat.models import BusinessProfile
+from chat.conversations.models import BusinessProfile
 from tenants.models import Tenant
 
 

@@ -41,7 +41,7 @@ from django.utils import timezone as django_timezone
 
 from chat.assistant.llm import run_then_close_llm_clients
 from chat.conversations import services
-from chat.models import Channel, Contact, Conversation, ConversationStatus
+from chat.conversations.models import Channel, Contact, Conversation, ConversationStatus
 from config.db import in_schema
 from tenants.models import Tenant
 

@@ -34,7 +34,7 @@ from django.db import connection, transaction
 from config.live import KeptCopy, group_publish_async, groups_publish
 
 if TYPE_CHECKING:
-    from chat.models import Message
+    from chat.conversations.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class Typing(Event):
 @dataclass(frozen=True, kw_only=True)
 class ConversationChanged(Event):
     """Something counted in a conversation's figures changed (a message, a new status, a rating):
-    for the analytics roll-up (chat.dashboard.rollup), never for a socket."""
+    for the analytics roll-up (chat.analytics.services), never for a socket."""
 
     type = "conversation.changed"
     AUDIENCE = frozenset({Audience.INTERNAL})

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 
-from chat.models import BusinessProfile, Conversation, TeamMemberProfile
+from chat.conversations.models import BusinessProfile, Conversation, TeamMemberProfile
 from config.errors import NotFound
 from config.outside_urls import outside_url
 

@@ -20,8 +20,7 @@ from chat.conversations.events import (
     MessagePosted,
     event_send,
 )
-from chat.conversations.selectors import agent_identity
-from chat.models import (
+from chat.conversations.models import (
     AnswerState,
     Author,
     BusinessProfile,
@@ -33,6 +32,7 @@ from chat.models import (
     EmailStatus,
     Message,
 )
+from chat.conversations.selectors import agent_identity
 from config.content_version import content_version_bump
 from config.errors import ApplicationError, ValidationFailed
 

@@ -1,6 +1,6 @@
 """Analytics and usage: the owner's view of how the assistant and the team are doing.
 
-Finished days come from the daily roll-up (chat/dashboard/rollup.py: one row per local day, computed
+Finished days come from the daily roll-up (chat/analytics/services.py: one row per local day, computed
 once, computed again when a later change marks it stale); only today is aggregated live from the
 messages, with the same statements. A page therefore costs the same handful of queries whatever the
 tenant's history; what grows with it is only the number of wait samples read (one per conversation
@@ -24,11 +24,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from chat.assistant.llm import cost_minor_to_text
-from chat.assistant.usage import LEVEL_EXHAUSTED, LEVEL_WARNING, UsageMonth, usage_month, usage_notices_current
-from chat.dashboard.charts import ChartPoint, Series, bar_chart_svg, count_format, line_chart_svg
-from chat.dashboard.permissions import owner_required
-from chat.dashboard.rollup import (
+from chat.analytics.models import AnalyticsDay, AnalyticsQuestion
+from chat.analytics.services import (
     UNANSWERED_SQL,
     DayFacts,
     analytics_days_roll_up,
@@ -36,7 +33,10 @@ from chat.dashboard.rollup import (
     first_unfinished_day,
     question_normalise,
 )
-from chat.models import AnalyticsDay, AnalyticsQuestion
+from chat.assistant.llm import cost_minor_to_text
+from chat.assistant.usage import LEVEL_EXHAUSTED, LEVEL_WARNING, UsageMonth, usage_month, usage_notices_current
+from chat.dashboard.charts import ChartPoint, Series, bar_chart_svg, count_format, line_chart_svg
+from chat.dashboard.permissions import owner_required
 from config.errors import ValidationFailed
 from tenants.middleware import tenant_zone_of
 from tenants.models import UsageEntry

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from chat.conversations import services as conversation_services
+from chat.conversations.models import Channel, Conversation, ConversationStatus
 from chat.dashboard import forms, selectors, services
 from chat.dashboard.permissions import agent_required, owner_required, user_is_owner
-from chat.models import Channel, Conversation, ConversationStatus
 from config.errors import NotFound, errors_as_messages, form_submit
 
 INBOX_PAGE_SIZE = 25

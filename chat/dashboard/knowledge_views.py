@@ -25,13 +25,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from chat.conversations.models import Channel, Conversation, Message
 from chat.dashboard.analytics import UNANSWERED_SQL, question_normalise
 from chat.dashboard.permissions import agent_required, owner_required
 from chat.knowledge import selectors as kb_selectors
 from chat.knowledge import services as kb_services
 from chat.knowledge.embeddings import LOCAL_CONFIG, embedding_provider
 from chat.knowledge.exceptions import EmbeddingFailed
-from chat.models import Channel, Conversation, KnowledgeSource, Message
+from chat.knowledge.models import KnowledgeSource
 from config.errors import form_submit
 
 logger = logging.getLogger(__name__)

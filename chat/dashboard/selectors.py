@@ -19,17 +19,16 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django_tenants.utils import remove_www
 
-from chat.models import (
-    CannedResponse,
+from chat.conversations.models import (
     Channel,
     Contact,
     Conversation,
     ConversationStatus,
     EmailStatus,
-    Invitation,
     Message,
     TeamMemberProfile,
 )
+from chat.dashboard.models import CannedResponse, Invitation
 from chat.widget.services import tenant_domains
 from config.errors import ApplicationError, NotFound
 from config.redis import redis_client, tenant_key

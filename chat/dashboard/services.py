@@ -24,19 +24,18 @@ from django.utils import timezone
 from chat.assistant.engine import AnswerResult, answer_customer_message_sync
 from chat.conversations import services as conversation_services
 from chat.conversations.events import ConversationAssigned, event_send, publish_agent_access_changed_after_commit
-from chat.conversations.services import business_profile_get
-from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
-from chat.models import (
+from chat.conversations.models import (
     BusinessProfile,
-    CannedResponse,
     Channel,
     Conversation,
     ConversationEvent,
     ConversationStatus,
-    Invitation,
     TeamMemberProfile,
-    WidgetSettings,
 )
+from chat.conversations.services import business_profile_get
+from chat.dashboard.models import CannedResponse, Invitation
+from chat.dashboard.selectors import invitation_get_open, invitation_signer, presence_key, seat_usage
+from chat.widget.models import WidgetSettings
 from chat.widget.services import widget_settings_get
 from config import egress
 from config.content_version import content_version_bump

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat.assistant.probe import business_endpoint_probe
+from chat.conversations.models import BusinessProfile
 from chat.conversations.services import business_profile_get
 from chat.dashboard.permissions import owner_required
 from chat.dashboard.services import (
@@ -25,7 +26,7 @@ from chat.dashboard.services import (
     business_profile_update,
     widget_settings_update,
 )
-from chat.models import BusinessProfile, WidgetSettings
+from chat.widget.models import WidgetSettings
 from chat.widget.services import widget_settings_get
 from config.errors import form_submit
 from config.outside_urls import validate_outside_url

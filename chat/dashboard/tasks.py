@@ -3,7 +3,8 @@ service, and may run twice."""
 
 from __future__ import annotations
 
-from chat.dashboard import rollup, services
+from chat.analytics import services as rollup
+from chat.dashboard import services
 from config.celery import Queue, tenant_task
 
 __all__ = ["analytics_roll_up", "invitation_email_send"]

@@ -166,7 +166,7 @@ def embedding_config_for_tenant() -> EmbeddingConfig:
     own key, the platform's otherwise (also on the public schema, where there is no business)."""
     if connection.schema_name == get_public_schema_name():
         return embedding_config_platform()
-    from chat.models import BusinessProfile
+    from chat.conversations.models import BusinessProfile
 
     row = BusinessProfile.objects.filter(pk=1).only("llm_api_key", "llm_base_url", "llm_embedding_model").first()
     if row is not None and row.llm_api_key and row.llm_embedding_model:

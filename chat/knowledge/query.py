@@ -120,7 +120,7 @@ _vocabularies: ContentCache[_Vocabulary] = ContentCache(entries=VOCABULARY_CACHE
 
 def _load_counts() -> tuple[dict[str, int], int, dict[str, int]]:
     """Words and their chunk counts, how many chunks there are, and full-text lexemes' chunk counts."""
-    from chat.models import KnowledgeTerm
+    from chat.knowledge.models import KnowledgeTerm
 
     words: dict[str, int] = {}
     lexemes: dict[str, int] = {}

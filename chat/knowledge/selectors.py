@@ -46,8 +46,8 @@ from chat.knowledge.embeddings import (
     embedding_config_of_model,
     embedding_provider,
 )
+from chat.knowledge.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 from chat.knowledge.query import PreparedQuery, query_prepare, text_lookup, tsquery_text
-from chat.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 from config.content_version import ContentCache
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from chat.knowledge.exceptions import (
     SourceLimitReached,
     SourceNotFound,
 )
-from chat.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
+from chat.knowledge.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource
 from config.content_version import content_version_bump
 from config.errors import ApplicationError
 from config.outbox.services import outbox_send_many

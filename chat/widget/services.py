@@ -17,7 +17,8 @@ from django.core import signing
 from django.db import connection
 from django.utils import timezone
 
-from chat.models import Channel, Contact, Conversation, ConversationStatus, WidgetSettings
+from chat.conversations.models import Channel, Contact, Conversation, ConversationStatus
+from chat.widget.models import WidgetSettings
 from config.content_version import ContentCache
 from config.db import in_tenant
 from config.outside_urls import outside_url_or_empty
@@ -117,7 +118,7 @@ def widget_session_open(*, public_key: str, origin: str | None, token: str | Non
     otherwise the visitor (from their token, or a new one), their conversation if they have one,
     and its history as the customer sees it."""
     from chat.conversations.events import message_wire
-    from chat.models import AnswerState
+    from chat.conversations.models import AnswerState
 
     widget = widget_settings_for_key(public_key)
     if widget is None or not origin_allowed(widget, origin):
@@ -151,7 +152,7 @@ def widget_messages_after(*, conversation_id: int, last_id: int) -> list[dict[st
     """The conversation's messages a customer sees, after `last_id`, each with the id of the
     question it answers (`_reply_to`, for the widget's `answer.end`)."""
     from chat.conversations.events import message_wire
-    from chat.models import Message
+    from chat.conversations.models import Message
 
     rows = (Message.objects.filter(conversation_id=conversation_id, internal=False, pk__gt=last_id)
             .select_related("agent__team_profile").order_by("created", "id"))
@@ -296,7 +297,7 @@ def away_state(language: str = "en") -> dict[str, Any]:
 
 def agent_avatar_get(*, user_id: int) -> tuple[bytes, str] | None:
     """An uploaded avatar's bytes and image type."""
-    from chat.models import TeamMemberProfile
+    from chat.conversations.models import TeamMemberProfile
 
     row = (TeamMemberProfile.objects.filter(user_id=user_id, avatar_image__isnull=False)
            .exclude(avatar_content_type="").values_list("avatar_image", "avatar_content_type").first())

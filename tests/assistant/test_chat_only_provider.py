@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from chat.models import Author, Message
+from chat.conversations.models import Author, Message
 from chat.widget.services import widget_settings_get
 from tenants.models import Tenant
 from tests.assistant.test_engine_llm import TOOL_PATHS, Sink, ask, demo_tenant_create

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from chat.assistant import engine
 from chat.assistant.tasks import answer_pending_messages
 from chat.conversations import delivery, services
-from chat.models import AnswerState, Author, Channel, ConversationStatus, Message
+from chat.conversations.models import AnswerState, Author, Channel, ConversationStatus, Message
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from django_tenants.utils import schema_context
 from chat.assistant.engine import AnswerResult, answer_customer_message
 from chat.assistant.llm import run_then_close_llm_clients
 from chat.assistant.resilience import circuit_reset
-from chat.models import Author, Message
+from chat.conversations.models import Author, Message
 from tenants.models import Tenant
 from tests.assistant.test_engine_llm import (
     NOW,
@@ -132,9 +132,8 @@ WEEK_WITH_SUNDAY = {"weekly": {"mon": [["09:00", "17:30"]], "tue": [["09:00", "1
 
 
 def _price_changed() -> None:
-    from orders.services.catalog import variant_update
-
     from orders.models import Variant
+    from orders.services.catalog import variant_update
 
     variant_update(variant=Variant.objects.get(sku="TL-HOOD-002-BLU-M"), price="54.95", stock=11, is_sellable=True)
 

@@ -30,7 +30,7 @@ from chat.assistant.engine import AnswerResult, answer_customer_message
 from chat.assistant.llm import estimate_cost_minor, run_then_close_llm_clients
 from chat.assistant.resilience import circuit_reset
 from chat.conversations import services
-from chat.models import Author, BusinessProfile, Conversation, ConversationStatus, Message
+from chat.conversations.models import Author, BusinessProfile, Conversation, ConversationStatus, Message
 from tenants.demo import FIXTURES
 from tenants.models import Plan, Tenant, UsageEntry
 from tests.support.demo import demo_content_loaders

@@ -17,7 +17,7 @@ from django_tenants.utils import schema_context
 from chat.assistant import offline, tools
 from chat.assistant.engine import answer_customer_message_sync
 from chat.conversations import services
-from chat.models import AnswerState, Conversation, ConversationEvent, Message
+from chat.conversations.models import AnswerState, Conversation, ConversationEvent, Message
 from orders.platforms import shopify_order
 from orders.services.orders import order_upsert
 from tests.orders import payloads

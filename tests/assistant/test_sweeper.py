@@ -8,7 +8,7 @@ from django_tenants.utils import schema_context
 
 from chat.assistant.tasks import answer_pending_messages
 from chat.conversations import services
-from chat.models import AnswerState, Message
+from chat.conversations.models import AnswerState, Message
 from config.redis import redis_client
 from tests.support.processes import Worker, child_env, wait_until
 

@@ -13,8 +13,7 @@ from django_tenants.utils import schema_context
 from chat.assistant.engine import HISTORY_MESSAGES, turn_load
 from chat.assistant.selectors import turn_snapshot
 from chat.conversations import services
-from chat.models import Author, BusinessProfile, Message
-from chat.models.conversations import ConversationStatus
+from chat.conversations.models import Author, BusinessProfile, ConversationStatus, Message
 from config.content_version import content_version_get
 
 

@@ -14,7 +14,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from chat.models import Author, Contact, Conversation, Message
+from chat.conversations.models import Author, Contact, Conversation, Message
 from orders.models import Order
 from tenants.services import ROLE_OWNER, tenant_user_create
 from tests.browser.conftest import domain_of, log_in, page_errors

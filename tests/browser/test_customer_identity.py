@@ -13,7 +13,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from chat.models import Contact, EmailStatus, Message
+from chat.conversations.models import Contact, EmailStatus, Message
 from orders.demo import load_demo as load_demo_orders
 from orders.models import Order
 from tenants.demo import FIXTURES

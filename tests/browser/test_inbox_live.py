@@ -12,7 +12,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, expect
 
-from chat.models import Message
+from chat.conversations.models import Message
 from chat.widget.services import widget_settings_get
 from tenants.services import ROLE_AGENT, tenant_user_create
 from tests.browser.conftest import domain_of, log_in, page_errors

@@ -21,7 +21,7 @@ from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from chat.models import Message
+from chat.conversations.models import Message
 from chat.widget.services import widget_settings_get
 from tenants import services as tenant_services
 from tenants.models import Plan

@@ -9,7 +9,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
-from chat.models import Contact, Conversation, Message
+from chat.conversations.models import Contact, Conversation, Message
 from tests.browser.conftest import (
     Widget,
     agent_cookie,

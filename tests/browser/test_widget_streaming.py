@@ -14,7 +14,7 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Page, expect
 
-from chat.models import Message
+from chat.conversations.models import Message
 from tests.browser.conftest import Widget, demo_url, server_env
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.processes import WebServer
@@ -49,8 +49,8 @@ def llm_web(llm: FakeOpenAIServer) -> Iterator[WebServer]:
 @pytest.fixture
 def care_shop(make_tenant: Callable[..., Any]) -> Any:
     """A business whose FAQ answers washing questions, from a page on its own website."""
+    from chat.knowledge.models import KnowledgeSource
     from chat.knowledge.services import faq_upsert, sources_index_now
-    from chat.models import KnowledgeSource
 
     tenant = make_tenant(name="Care shop").tenant
     with schema_context(tenant.schema_name):

@@ -19,8 +19,8 @@ from django.contrib.auth.models import User
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
+from chat.conversations.models import Message
 from chat.dashboard.services import team_member_profile_save
-from chat.models import Message
 from chat.widget.services import away_state
 from tenants.services import ROLE_AGENT
 from tests.browser.conftest import Widget, axe_violations, demo_url, domain_of, log_in, page_errors, server_env

@@ -9,13 +9,13 @@ from typing import Any
 
 from django_tenants.utils import schema_context
 
+from chat.conversations.models import Contact, EmailStatus
 from chat.conversations.services import (
     contact_get_or_create,
     contact_prechat_save,
     contact_verify_by_order,
     conversation_start,
 )
-from chat.models import Contact, EmailStatus
 from orders.demo import load_demo as load_demo_orders
 from tenants.demo import FIXTURES
 

@@ -13,7 +13,15 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.conversations import services
-from chat.models import AnswerState, Author, Channel, Conversation, ConversationEvent, ConversationStatus, Message
+from chat.conversations.models import (
+    AnswerState,
+    Author,
+    Channel,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Message,
+)
 from tenants.models import UsageEntry
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
+from chat.analytics.models import AnalyticsDay
 from chat.conversations import services as conversation_services
 from chat.conversations.events import (
     AnswerDelta,
@@ -33,8 +34,8 @@ from chat.conversations.events import (
     event_send_now,
     inbox_group,
 )
+from chat.conversations.models import Author, Channel, Contact, Conversation, Message
 from chat.dashboard import services as dashboard_services
-from chat.models import AnalyticsDay, Author, Channel, Contact, Conversation, Message
 from chat.widget.services import widget_settings_get
 from chat.widget.streaming import answer_ref_for, stored_answer_send
 from tenants.models import Tenant

@@ -14,7 +14,7 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chat.models import Contact, Conversation, Message
+from chat.conversations.models import Contact, Conversation, Message
 from chat.widget.services import origin_allowed, widget_settings_get
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.owner_session import session_cookie_for, team_member_create

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from chat.models import BusinessProfile
+from chat.conversations.models import BusinessProfile
 from config.secrets_at_rest import SecretUnreadable, secret_decrypt, secret_encrypt, secret_masked
 from orders.models import ShopConnection
 from orders.services.catalog import shop_secret_set

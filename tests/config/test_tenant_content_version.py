@@ -137,8 +137,8 @@ def _source_delete() -> None:
 
 
 def _chunks_embedded_again() -> None:
+    from chat.knowledge.models import KnowledgeChunk
     from chat.knowledge.services import chunks_reembed_stale
-    from chat.models import KnowledgeChunk
 
     _knowledge_indexed()
     KnowledgeChunk.objects.update(embedding_model="an-older-model")  # as after a change of model
@@ -152,17 +152,15 @@ def _catalog_import() -> None:
 
 
 def _variant_price() -> None:
-    from orders.services.catalog import variant_update
-
     from orders.models import Variant
+    from orders.services.catalog import variant_update
 
     variant_update(variant=Variant.objects.get(sku="HOOD-1-M"), price="49.00", stock=4, is_sellable=True)
 
 
 def _product_edit() -> None:
-    from orders.services.catalog import product_update
-
     from orders.models import Product
+    from orders.services.catalog import product_update
 
     product_update(product=Product.objects.get(sku="HOOD-1"), name="Harbour Hoodie", category="hoodies",
                    description="Warm and soft", synonyms=[], is_sellable=True)

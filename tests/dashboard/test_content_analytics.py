@@ -16,11 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
+from chat.analytics.models import AnalyticsDay
+from chat.analytics.services import first_unfinished_day, question_normalise
 from chat.conversations import services as conversation_services
+from chat.conversations.models import Author, Channel, Contact, Conversation, ConversationEvent, Message
 from chat.dashboard.analytics import AnalyticsReport, Period, analytics_report
-from chat.dashboard.rollup import first_unfinished_day, question_normalise
 from chat.dashboard.tasks import analytics_roll_up
-from chat.models import AnalyticsDay, Author, Channel, Contact, Conversation, ConversationEvent, Message
 from tenants.models import Tenant, UsageEntry
 from tests.dashboard.conftest import Business
 

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from chat.models import Author, Channel, Contact, Conversation, KnowledgeSource, Message
+from chat.conversations.models import Author, Channel, Contact, Conversation, Message
+from chat.knowledge.models import KnowledgeSource
 from tests.dashboard.conftest import Business
 
 RETURNS_ANSWER = "You can return anything within 30 days for a full refund, with the receipt."

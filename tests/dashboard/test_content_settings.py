@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from chat.models import BusinessProfile
+from chat.conversations.models import BusinessProfile
 from orders.selectors import opening_hours_on
 from tenants.models import Tenant
 from tests.dashboard.conftest import Business

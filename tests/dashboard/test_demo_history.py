@@ -26,9 +26,10 @@ from django.utils.module_loading import import_string
 from django_tenants.utils import schema_context, tenant_context
 from playwright.sync_api import Browser, expect
 
+from chat.analytics.models import AnalyticsDay
+from chat.conversations.models import Author, Conversation, ConversationEvent, ConversationStatus, Message
 from chat.dashboard.analytics import Period, analytics_report
 from chat.dashboard.knowledge_views import unanswered_questions
-from chat.models import AnalyticsDay, Author, Conversation, ConversationEvent, ConversationStatus, Message
 from tenants import services as tenant_services
 from tenants.demo import DEMO_TENANTS, FIXTURES
 from tenants.models import Tenant, UsageEntry

@@ -20,8 +20,8 @@ from django_tenants.utils import schema_context
 
 from chat.conversations import services as conversation_services
 from chat.conversations.events import conversation_group
+from chat.conversations.models import Author, Channel, Contact, Conversation, ConversationStatus, Message
 from chat.dashboard import services as dashboard_services
-from chat.models import Author, Channel, Contact, Conversation, ConversationStatus, Message
 from tests.dashboard.conftest import Business
 from tests.support.processes import WebServer, child_env
 from tests.support.ws import WidgetSocket

@@ -15,7 +15,8 @@ import pytest
 from django_tenants.utils import schema_context
 from playwright.sync_api import Browser, Page, expect
 
-from chat.models import Author, CannedResponse, Message
+from chat.conversations.models import Author, Message
+from chat.dashboard.models import CannedResponse
 from tenants.services import ROLE_AGENT, tenant_user_create
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     CHROMIUM_ARGS,

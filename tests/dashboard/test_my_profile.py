@@ -6,9 +6,9 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 
+from chat.conversations.models import TeamMemberProfile
 from chat.conversations.selectors import agent_identity
 from chat.dashboard.services import AVATAR_MAX_BYTES
-from chat.models import TeamMemberProfile
 from tests.dashboard.conftest import Business
 
 ONE_PIXEL_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"

@@ -18,7 +18,7 @@ from django_tenants.utils import schema_context
 
 from chat.assistant.probe import business_endpoint_probe
 from chat.assistant.resilience import circuit_reset
-from chat.models import BusinessProfile
+from chat.conversations.models import BusinessProfile
 from tests.dashboard.conftest import Business
 from tests.support.fake_openai import FakeOpenAIServer
 

@@ -13,7 +13,7 @@ from typing import Any
 from django_tenants.utils import schema_context
 
 from chat.assistant.usage import usage_month
-from chat.models import Channel, Conversation, ConversationStatus
+from chat.conversations.models import Channel, Conversation, ConversationStatus
 from chat.widget.services import widget_settings_get
 from tenants.models import UsageEntry
 from tests.support.owner_session import form_post, owner_dashboard

@@ -13,8 +13,8 @@ from django.core import mail
 from django_tenants.utils import schema_context
 
 from chat.conversations.selectors import agent_identity
+from chat.dashboard.models import Invitation
 from chat.dashboard.tasks import invitation_email_send
-from chat.models import Invitation
 from config.celery import SCHEMA_HEADER
 from config.redis import redis_client
 from tenants.models import DeadLetter
@@ -116,7 +116,7 @@ def test_an_agent_cannot_invite(business: Business) -> None:
 
 
 def test_a_withdrawn_invitation_link_stops_working_and_frees_its_seat(business: Business) -> None:
-    from chat.models import Invitation
+    from chat.dashboard.models import Invitation
 
     mail.outbox.clear()
     invite(business, "maybe@example.test")

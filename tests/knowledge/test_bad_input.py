@@ -13,8 +13,8 @@ from django_tenants.utils import schema_context
 
 from chat.knowledge import chunking, services
 from chat.knowledge.exceptions import ImportRejected
+from chat.knowledge.models import KnowledgeChunk, KnowledgeSource
 from chat.knowledge.selectors import kb_search
-from chat.models import KnowledgeChunk, KnowledgeSource
 
 from .conftest import docx_with, pdf_with_text, pdf_without_text
 

@@ -79,8 +79,8 @@ def test_reindex_all_tenants_reindexes_each_tenant_in_its_own_schema(make_tenant
     from django_tenants.utils import schema_context
 
     import tenants.selectors
+    from chat.knowledge.models import IndexingJob, KnowledgeChunk
     from chat.knowledge.selectors import kb_search
-    from chat.models import IndexingJob, KnowledgeChunk
     from tenants.services import tenant_set_status
 
     bikes, kennel, suspended = (make_tenant(name=name).tenant for name in ("Bikes", "Kennel", "Suspended"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django_tenants.utils import schema_context
 
 from chat.knowledge.demo import load_demo
+from chat.knowledge.models import KnowledgeChunk, KnowledgeSource
 from chat.knowledge.selectors import kb_search
-from chat.models import KnowledgeChunk, KnowledgeSource
 from tenants.demo import FIXTURES
 
 

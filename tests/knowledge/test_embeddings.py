@@ -7,8 +7,8 @@ from django_tenants.utils import schema_context
 
 from chat.knowledge import services
 from chat.knowledge.embeddings import LOCAL_MODEL_ID, OpenAIEmbeddingProvider, current_model_id, embedding_provider
+from chat.knowledge.models import KnowledgeChunk
 from chat.knowledge.selectors import kb_search
-from chat.models import KnowledgeChunk
 from tests.support.fake_openai import FakeOpenAIServer
 
 

@@ -14,10 +14,11 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from chat.conversations.models import BusinessProfile
 from chat.knowledge import services
 from chat.knowledge.embeddings import LOCAL_MODEL_ID, current_model_id
+from chat.knowledge.models import KnowledgeChunk
 from chat.knowledge.selectors import kb_answerable, kb_embedding_failures, kb_search
-from chat.models import BusinessProfile, KnowledgeChunk
 from tests.support.fake_openai import FakeOpenAIServer
 
 RENT_QUESTION = "can i rent a bicycle for the weekend"

@@ -8,8 +8,8 @@ from pathlib import Path
 from django_tenants.utils import schema_context
 
 from chat.knowledge import services
+from chat.knowledge.models import KnowledgeChunk, KnowledgeSource
 from chat.knowledge.selectors import kb_answerable, kb_search
-from chat.models import KnowledgeChunk, KnowledgeSource
 
 from .conftest import BIKE_FAQ
 

@@ -10,8 +10,8 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from chat.knowledge import selectors, services
+from chat.knowledge.models import KnowledgeSource
 from chat.knowledge.query import TextLookup, query_prepare, text_lookup, vocabulary_for_current_tenant
-from chat.models import KnowledgeSource
 
 from .conftest import BIKE_FAQ
 

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django_tenants.utils import schema_context
 
 from chat.knowledge import services
+from chat.knowledge.models import IndexingJob, KnowledgeSource
 from chat.knowledge.selectors import kb_search
-from chat.models import IndexingJob, KnowledgeSource
 from config.celery import app
 from config.redis import redis_client
 from tenants.models import DeadLetter

@@ -14,7 +14,7 @@ import pytest
 from django_tenants.utils import schema_context
 from websockets.exceptions import ConnectionClosed
 
-from chat.models import Contact, Conversation
+from chat.conversations.models import Contact, Conversation
 from tests.chat.test_widget_protocol import open_widget
 from tests.support.processes import WebServer, child_env
 

@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from chat.models import BusinessProfile
+from chat.conversations.models import BusinessProfile
 from chat.widget.services import widget_settings_get
 from orders.models import ShopConnection
 from tests.orders import payloads

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from chat.models import KnowledgeSource
+from chat.knowledge.models import KnowledgeSource
 from tests.support.owner_session import form_post, owner_dashboard
 from tests.support.processes import WebServer, Worker, child_env, wait_until
 from tests.support.traps import RedirectServer, TrapServer

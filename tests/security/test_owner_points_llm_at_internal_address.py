@@ -20,7 +20,7 @@ import httpx
 import pytest
 from django_tenants.utils import schema_context
 
-from chat.models import BusinessProfile
+from chat.conversations.models import BusinessProfile
 from chat.widget.services import widget_settings_get
 from tests.support.owner_session import form_post, owner_dashboard
 from tests.support.processes import WebServer, child_env

@@ -26,7 +26,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import schema_context
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from chat.models import Author, Message
+from chat.conversations.models import Author, Message
 from chat.widget.services import widget_settings_get
 from tests.dashboard.conftest import (  # noqa: F401  (fixtures used by name)
     AGENT_PASSWORD,

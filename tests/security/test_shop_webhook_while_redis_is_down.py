@@ -19,7 +19,7 @@ from django.conf import settings
 from django.test import Client
 from django_tenants.utils import schema_context
 
-from chat.models import Invitation
+from chat.dashboard.models import Invitation
 from config.celery import app
 from config.outbox.models import OutboxMessage
 from config.outbox.tasks import outbox_relay_tenant

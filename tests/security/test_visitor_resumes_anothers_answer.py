@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from django_tenants.utils import schema_context
 
-from chat.models import Message
+from chat.conversations.models import Message
 from tests.chat.test_widget_protocol import open_widget
 from tests.support.processes import WebServer, child_env
 from tests.support.ws import WidgetSocket

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django_tenants.utils import schema_context
 
 from chat.assistant.tasks import answer_pending_messages
-from chat.models import AnswerState, Message
+from chat.conversations.models import AnswerState, Message
 from tests.chat.test_widget_protocol import open_widget
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.processes import WebServer, Worker, child_env, wait_until

@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 
 from chat.assistant.engine import answer_customer_message_sync
 from chat.conversations import services
-from chat.models import Channel, Conversation
+from chat.conversations.models import Channel, Conversation
 from config.errors import command_errors
 from tenants.services import tenant_get
 

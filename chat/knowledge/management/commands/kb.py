@@ -95,7 +95,7 @@ class Command(BaseCommand):
 
     def _import(self, options: dict[str, Any]) -> None:
         from chat.knowledge import services
-        from chat.models import IndexingJob
+        from chat.knowledge.models import IndexingJob
 
         if bool(options["path"]) == bool(options["url"]):
             raise CommandError("Give either a PATH or --url URL.")
@@ -125,7 +125,7 @@ class Command(BaseCommand):
             raise CommandError(f"{len(report.errors) + job.failed} item(s) could not be imported.")
 
     def _print_failures(self, source_ids: list[int]) -> None:
-        from chat.models import KnowledgeSource
+        from chat.knowledge.models import KnowledgeSource
 
         for source in KnowledgeSource.objects.filter(pk__in=source_ids, status=KnowledgeSource.Status.FAILED):
             self.stderr.write(self.style.ERROR(f"✗ {source.filename or source.url or source.title}: {source.error}"))
@@ -217,13 +217,13 @@ class Command(BaseCommand):
     # ----------------------------------------------------------------------------- status
 
     def _status(self, options: dict[str, Any]) -> None:
+        from chat.knowledge.models import IndexingJob
         from chat.knowledge.selectors import (
             kb_embedding_failures,
             kb_failed_sources,
             kb_status_counts,
             search_embedding,
         )
-        from chat.models import IndexingJob
 
         counts = kb_status_counts()
         jobs = list(IndexingJob.objects.all()[:5])

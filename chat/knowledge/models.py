@@ -7,6 +7,7 @@ HNSW needs a fixed dimension, so the migration adds one partial expression index
 dimension (`(embedding::vector(384)) ... WHERE embedding_dims = 384`, see EMBEDDING_INDEX_DIMENSIONS).
 Beside the chunks, KnowledgeTerm keeps how many chunks use each word, so a search knows which of a
 customer's words are rare in this business without counting them over the whole table.
+Tables keep the chat_* names they had before this app had a label of its own (docs/decisions/0101).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class IndexingJob(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "chat_indexingjob"
         ordering = ["-created"]
 
     def __str__(self) -> str:
@@ -95,6 +97,7 @@ class KnowledgeSource(models.Model):
     indexed = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "chat_knowledgesource"
         ordering = ["kind", "title"]
 
     def __str__(self) -> str:
@@ -117,6 +120,7 @@ class IndexingJobItem(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        db_table = "chat_indexingjobitem"
         constraints = [models.UniqueConstraint(fields=["job", "source"], name="kb_job_item_unique")]
 
     def __str__(self) -> str:
@@ -146,6 +150,7 @@ class KnowledgeChunk(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "chat_knowledgechunk"
         ordering = ["source_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["source", "position"], name="kb_chunk_unique_position"),
@@ -177,6 +182,9 @@ class KnowledgeTerm(models.Model):
     # Not a PositiveIntegerField: its CHECK would refuse the negative change an upsert proposes for a
     # term that is only being taken away; services clamp at zero and remove rows that reach it.
     chunks = models.IntegerField()
+
+    class Meta:
+        db_table = "chat_knowledgeterm"
 
     def __str__(self) -> str:
         return f"{self.kind} {self.term}: {self.chunks}"

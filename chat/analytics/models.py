@@ -3,9 +3,11 @@ instead of aggregating every message of the period on each request.
 
 A conversation's figures (counted, resolved by the assistant alone, handed off, waits, resolution,
 rating, opening question) belong to the local day it started; answers and unanswered answers to the
-day the answer was written. A row is computed from scratch for its day (chat/dashboard/rollups.py);
+day the answer was written. A row is computed from scratch for its day (chat/analytics/services.py);
 a later change to a conversation started that day marks the row stale, and a stale row is computed
 again before it is shown.
+
+Tables keep the chat_* names they had before this app had a label of its own (docs/decisions/0101).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class AnalyticsDay(models.Model):
     resolutions = ArrayField(models.FloatField(), default=list, blank=True)
 
     class Meta:
+        db_table = "chat_analyticsday"
         ordering = ["day"]
 
     def __str__(self) -> str:
@@ -58,6 +61,7 @@ class AnalyticsQuestion(models.Model):
     asked = models.PositiveIntegerField()
 
     class Meta:
+        db_table = "chat_analyticsquestion"
         constraints = [models.UniqueConstraint(fields=["day", "key"], name="analytics_question_once_per_day")]
 
     def __str__(self) -> str:

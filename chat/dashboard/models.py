@@ -1,4 +1,7 @@
-"""Tables of the business dashboard: teammate invitations and the team's canned responses."""
+"""Tables of the business dashboard: teammate invitations and the team's canned responses.
+
+Tables keep the chat_* names they had before this app had a label of its own (docs/decisions/0101).
+"""
 
 from __future__ import annotations
 
@@ -21,28 +24,11 @@ class Invitation(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "chat_invitation"
         ordering = ["-created"]
 
     def __str__(self) -> str:
         return f"Invitation for {self.email} ({self.role})"
-
-
-class TeamMemberProfile(models.Model):
-    """How a teammate appears to customers: a display name and an optional avatar, never their e-mail.
-
-    In the tenant's schema, beside the users themselves (django.contrib.auth is a tenant app here).
-    """
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_profile")
-    display_name = models.CharField(max_length=80, blank=True)
-    # Either an outside http(s) address (config.outside_urls) or an uploaded image, never both.
-    avatar_url = models.URLField(max_length=2048, blank=True)
-    avatar_image = models.BinaryField(null=True, blank=True)
-    avatar_content_type = models.CharField(max_length=40, blank=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return self.display_name or f"Profile of user {self.user_id}"
 
 
 class CannedResponse(models.Model):
@@ -54,6 +40,7 @@ class CannedResponse(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "chat_cannedresponse"
         ordering = ["title"]
 
     def __str__(self) -> str:

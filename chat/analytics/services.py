@@ -38,8 +38,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chat.analytics.models import AnalyticsDay, AnalyticsQuestion
 from chat.conversations.events import ConversationChanged
-from chat.models import AnalyticsDay, AnalyticsQuestion, Channel, Conversation, ConversationEvent, Message
+from chat.conversations.models import Channel, Conversation, ConversationEvent, Message
 from orders.selectors import tenant_zone
 
 ROLLUP_SETTLE = timedelta(minutes=5)

@@ -94,5 +94,5 @@ class Migration(migrations.Migration):
             f"USING hnsw ((embedding::vector({dims})) vector_cosine_ops) WHERE embedding_dims = {dims}",
             f"DROP INDEX IF EXISTS kb_chunk_embedding_{dims}_hnsw",
         )
-        for dims in (384, 1536)  # chat.models.knowledge.EMBEDDING_INDEX_DIMENSIONS at the time
+        for dims in (384, 1536)  # chat.knowledge.models.EMBEDDING_INDEX_DIMENSIONS at the time
     ]

@@ -3,7 +3,7 @@
 import django.contrib.postgres.fields
 from django.db import migrations, models
 
-import chat.models.analytics
+import chat.analytics.models
 
 
 class Migration(migrations.Migration):
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('handed_off', models.PositiveIntegerField(default=0)),
                 ('answers', models.PositiveIntegerField(default=0)),
                 ('unanswered', models.PositiveIntegerField(default=0)),
-                ('ratings', django.contrib.postgres.fields.ArrayField(base_field=models.PositiveIntegerField(), default=chat.models.analytics.five_zeros, size=5)),
+                ('ratings', django.contrib.postgres.fields.ArrayField(base_field=models.PositiveIntegerField(), default=chat.analytics.models.five_zeros, size=5)),
                 ('assistant_waits', django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(), blank=True, default=list, size=None)),
                 ('agent_waits', django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(), blank=True, default=list, size=None)),
                 ('resolutions', django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(), blank=True, default=list, size=None)),

@@ -1,4 +1,7 @@
-"""How a business's chat widget looks and who may embed it. One row per tenant schema."""
+"""How a business's chat widget looks and who may embed it. One row per tenant schema.
+
+Tables keep the chat_* names they had before this app had a label of its own (docs/decisions/0101).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ class WidgetSettings(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "chat_widgetsettings"
         verbose_name_plural = "widget settings"
         constraints = [models.CheckConstraint(condition=Q(id=1), name="widget_settings_singleton")]
 

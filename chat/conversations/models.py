@@ -1,4 +1,5 @@
-"""Business profile, contacts, conversations, messages and the record of every status change."""
+"""Business profile, contacts, conversations, messages, the record of every status change, and how a
+teammate appears in a conversation."""
 
 from __future__ import annotations
 
@@ -195,3 +196,21 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}->{self.to_status} by {self.actor}"
+
+
+class TeamMemberProfile(models.Model):
+    """How a teammate appears to customers: a display name and an optional avatar, never their e-mail.
+
+    In the tenant's schema, beside the users themselves (django.contrib.auth is a tenant app here).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_profile")
+    display_name = models.CharField(max_length=80, blank=True)
+    # Either an outside http(s) address (config.outside_urls) or an uploaded image, never both.
+    avatar_url = models.URLField(max_length=2048, blank=True)
+    avatar_image = models.BinaryField(null=True, blank=True)
+    avatar_content_type = models.CharField(max_length=40, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.display_name or f"Profile of user {self.user_id}"

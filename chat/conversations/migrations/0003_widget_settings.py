@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import chat.models.widget
+import chat.widget.models
 
 
 class Migration(migrations.Migration):
@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             name='WidgetSettings',
             fields=[
                 ('id', models.PositiveSmallIntegerField(default=1, editable=False, primary_key=True, serialize=False)),
-                ('public_key', models.CharField(default=chat.models.widget.new_public_key, max_length=64, unique=True)),
+                ('public_key', models.CharField(default=chat.widget.models.new_public_key, max_length=64, unique=True)),
                 ('allowed_origins', models.JSONField(blank=True, default=list, help_text='Origins (https://shop.example) whose pages may embed the widget.')),
                 ('display_name', models.CharField(blank=True, max_length=100)),
                 ('greeting', models.CharField(default='Hi! How can we help you today?', max_length=300)),
