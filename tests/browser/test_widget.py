@@ -111,7 +111,8 @@ def test_a_person_joins_live_and_untrusted_text_stays_text(web: WebServer, demo_
         agent.send({"type": "subscribe", "conversation_id": conversation_id})
         agent.recv_until("subscribed")
         widget.input.press_sequentially("one moment", delay=30)
-        assert agent.recv_until("typing") == {"type": "typing", "author": "customer", "on": True,
+        # The event contract's one typing shape: a customer has no team name.
+        assert agent.recv_until("typing") == {"type": "typing", "author": "customer", "on": True, "name": None,
                                               "conversation_id": conversation_id}
         widget.input.fill("")
         agent.send({"type": "take_over", "conversation_id": conversation_id})
