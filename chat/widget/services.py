@@ -123,8 +123,10 @@ def widget_session_open(*, public_key: str, origin: str | None, token: str | Non
     widget = widget_settings_for_key(public_key)
     if widget is None or not origin_allowed(widget, origin):
         return None
-    visitor_id = visitor_token_read(token) or f"w-{uuid.uuid4().hex}"
-    contact = visitor_contact(visitor_id)
+    known_visitor = visitor_token_read(token)
+    visitor_id = known_visitor or f"w-{uuid.uuid4().hex}"
+    # A visitor new to this handshake has no contact yet: nothing to look up.
+    contact = visitor_contact(visitor_id) if known_visitor else None
     conversation = visitor_conversation(contact) if contact is not None else None
     rows = []
     if conversation is not None:
