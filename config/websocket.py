@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from typing import Any
 
 from channels.routing import URLRouter
@@ -14,13 +12,6 @@ from config.db import in_thread
 
 websocket_urlpatterns: list[Any] = []
 
-# Every socket names its tenant by Host: a process keeps each host's tenant (or its absence) this
-# long, so a busy widget costs one lookup per host per interval instead of a database trip per
-# socket, and a tenant suspended or a domain moved in any process is refused within it.
-HOST_TENANT_SECONDS = 2.0
-HOST_TENANT_ENTRIES = 1024
-_host_tenants: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-
 
 def _tenant_for_host(host: str) -> Any:
     from tenants.models import Domain
@@ -30,19 +21,6 @@ def _tenant_for_host(host: str) -> Any:
     if domain is None or domain.tenant.schema_name == get_public_schema_name():
         return None
     return domain.tenant
-
-
-async def _tenant_for_host_held(host: str) -> Any:
-    held = _host_tenants.get(host)
-    now = time.monotonic()
-    if held is not None and held[0] > now:
-        return held[1]
-    tenant = await in_thread(_tenant_for_host, host)
-    _host_tenants[host] = (now + HOST_TENANT_SECONDS, tenant)
-    _host_tenants.move_to_end(host)
-    while len(_host_tenants) > HOST_TENANT_ENTRIES:
-        _host_tenants.popitem(last=False)
-    return tenant
 
 
 def _host_from_scope(scope: dict[str, Any]) -> str:
@@ -59,7 +37,7 @@ class TenantWebSocketMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        tenant = await _tenant_for_host_held(_host_from_scope(scope))
+        tenant = await in_thread(_tenant_for_host, _host_from_scope(scope))
         if tenant is None or not tenant.is_active:
             await send({"type": "websocket.close", "code": 4404 if tenant is None else 4403})
             return None

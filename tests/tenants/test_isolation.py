@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 from django_tenants.utils import schema_context
-from websockets.exceptions import InvalidStatus
 
-from config.websocket import HOST_TENANT_SECONDS
 from tenants import services
 from tenants.demo import PLATFORM_ADMIN
-from tests.chat.test_widget_protocol import open_widget
 from tests.support.processes import WebServer
 
 
@@ -91,24 +87,6 @@ def test_suspended_tenant_domain_answers_403_with_a_clear_page(web: WebServer, t
     services.tenant_set_status(slug=tenant_a.schema_name, status="active")
     with web.client(tenant_a.get_primary_domain().domain) as client:
         assert client.get("/").status_code == 200
-
-
-def test_suspended_tenant_widget_sockets_are_refused_within_seconds_and_welcome_again_on_resume(
-        web: WebServer, tenant_a) -> None:
-    # A socket first, so the web process holds the tenant for its Host (config.websocket).
-    ws = open_widget(web, tenant_a)
-    assert ws.recv()["type"] == "welcome"
-    ws.close()
-    services.tenant_set_status(slug=tenant_a.schema_name, status="suspended")
-    time.sleep(HOST_TENANT_SECONDS)
-    with pytest.raises(InvalidStatus) as refused:
-        open_widget(web, tenant_a)
-    assert refused.value.response.status_code == 403
-    services.tenant_set_status(slug=tenant_a.schema_name, status="active")
-    time.sleep(HOST_TENANT_SECONDS)
-    ws = open_widget(web, tenant_a)
-    assert ws.recv()["type"] == "welcome"
-    ws.close()
 
 
 def test_admin_lives_on_the_platform_domain_only_and_tenant_users_cannot_use_it(web: WebServer, tenant_a) -> None:
