@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -75,14 +77,23 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=300, help="answers a round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    import django
+    # The settings start embedded stores the measurement never uses: on a throw-away folder, stopped at the end.
+    data_dir = tempfile.mkdtemp(prefix="deskpilot-bench-")
+    os.environ["DESKPILOT_DATA_DIR"] = data_dir
+    try:
+        import django
 
-    django.setup()
-    from tests.support.fake_openai import FakeOpenAIServer
+        django.setup()
+        from tests.support.fake_openai import FakeOpenAIServer
 
-    with FakeOpenAIServer() as server:
-        figures = asyncio.run(measure(base_url=server.base_url, server=server, answers=args.answers,
-                                      rounds=args.rounds))
+        with FakeOpenAIServer() as server:
+            figures = asyncio.run(measure(base_url=server.base_url, server=server, answers=args.answers,
+                                          rounds=args.rounds))
+    finally:
+        from config import embedded
+
+        embedded.stop_all()
+        shutil.rmtree(data_dir, ignore_errors=True)
     chunks = -(-len(ANSWER) // 6) + 3  # the pieces, the role chunk, the ending and the usage chunk
     print(f"CPU ms per answer of the caller's thread ({chunks} chunks an answer), per round: "
           + ", ".join(f"{figure:.2f}" for figure in figures))
