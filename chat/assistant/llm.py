@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx2
 import openai
 from django.conf import settings
+from openai.types import CompletionUsage
 
 from chat.assistant.http import llm_http_client
 from chat.assistant.resilience import (
@@ -176,6 +177,7 @@ async def chat_stream(*, config: ProviderConfig, messages: list[dict[str, Any]],
     limits = CallLimits.from_settings()
     started = time.monotonic()
     deadline = min(started + limits.total_timeout, deadline if deadline is not None else float("inf"))
+    # The arguments of `chat.completions.create`.
     request: dict[str, Any] = {
         "model": config.chat_model,
         "messages": messages,
@@ -313,10 +315,10 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
                 if remaining < read_timeout:
                     # Scoped to one read, never across a yield: a timeout scope must not wrap the caller's code.
                     async with asyncio.timeout(remaining):
-                        pending = [await chunks.__anext__()]
+                        pending = [await anext(chunks)]
                 else:
                     # The client's own read timeout comes first: no timer for every chunk of every answer.
-                    pending = [await chunks.__anext__()]
+                    pending = [await anext(chunks)]
             except StopAsyncIteration:
                 break
             except TimeoutError as error:
@@ -332,17 +334,14 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
             await asyncio.shield(opened.close())
 
 
-async def _open_until_first_token(client: openai.AsyncOpenAI, request: dict[str, Any]) -> tuple[Any, Any, list[Any]]:
+async def _open_until_first_token(client: openai.AsyncOpenAI,
+                                  request: dict[str, Any]) -> tuple[Any, AsyncIterator[object], list[object]]:
     """Open the stream and read up to the first chunk carrying text, a tool call or an ending."""
-    # Through the client's own request method, as plain JSON both ways: `chat.completions.create`
-    # walks the request (every message and tool schema) through its type-driven transform and
-    # builds a typed model for every chunk, which together cost more CPU than all of Deskpilot's
-    # own work on an answer. The client still does the rest: key, base URL, timeouts, typed errors
-    # for failed statuses and for error events inside the stream.
-    stream = await client.post("/chat/completions", cast_to=object, body=request, stream=True,
-                               stream_cls=openai.AsyncStream[object])
-    chunks = stream.__aiter__()
-    seen: list[Any] = []
+    # The SDK's public call, so that instrumentation wrapping `chat.completions.create` (OpenTelemetry,
+    # Langfuse and the like) sees every call; what it costs in CPU: docs/decisions/0901.
+    stream = await client.chat.completions.create(**request)
+    chunks = aiter(stream)
+    seen: list[object] = []
     try:
         async for chunk in chunks:
             seen.append(chunk)
@@ -354,62 +353,63 @@ async def _open_until_first_token(client: openai.AsyncOpenAI, request: dict[str,
     return stream, chunks, seen
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    """A JSON object from the stream, or an empty one for anything else (a provider's oddity is
-    skipped, not a crash)."""
-    return value if isinstance(value, dict) else {}
+# A chunk is a `ChatCompletionChunk` as the SDK builds it without validation (its default): any field,
+# nested ones too, may hold whatever the provider sent, and the chunk itself may be any JSON value.
+# Fields are read with getattr and a type check, so a provider's oddity is skipped, not a crash.
+
+def _first_choice(chunk: object) -> object | None:
+    choices = getattr(chunk, "choices", None)
+    return choices[0] if isinstance(choices, list) and choices else None
 
 
-def _first_choice(chunk: Any) -> dict[str, Any] | None:
-    choices = _mapping(chunk).get("choices")
-    return _mapping(choices[0]) if isinstance(choices, list) and choices else None
-
-
-def _is_meaningful(chunk: Any) -> bool:
+def _is_meaningful(chunk: object) -> bool:
     choice = _first_choice(chunk)
     if choice is None:
-        return _mapping(chunk).get("usage") is not None
-    delta = _mapping(choice.get("delta"))
-    return bool(delta.get("content") or delta.get("tool_calls")) or choice.get("finish_reason") is not None
+        return getattr(chunk, "usage", None) is not None
+    delta = getattr(choice, "delta", None)
+    return (bool(getattr(delta, "content", None) or getattr(delta, "tool_calls", None))
+            or getattr(choice, "finish_reason", None) is not None)
 
 
-def _absorb(chunk: Any, *, progress: _AttemptProgress, tool_parts: dict[int, dict[str, Any]]) -> list[TextDelta]:
+def _absorb(chunk: object, *, progress: _AttemptProgress, tool_parts: dict[int, dict[str, Any]]) -> list[TextDelta]:
     """Fold one chunk into the attempt's progress; return the text it carries."""
-    chunk = _mapping(chunk)
-    model = chunk.get("model")
+    model = getattr(chunk, "model", None)
     if isinstance(model, str) and model:
         progress.model = model
-    usage = chunk.get("usage")
-    if isinstance(usage, dict):
-        progress.tokens_in = _count(usage.get("prompt_tokens"))
-        progress.tokens_out = _count(usage.get("completion_tokens"))
+    usage = getattr(chunk, "usage", None)
+    if isinstance(usage, CompletionUsage):
+        progress.tokens_in = _count(getattr(usage, "prompt_tokens", None))
+        progress.tokens_out = _count(getattr(usage, "completion_tokens", None))
     events: list[TextDelta] = []
-    choices = chunk.get("choices")
+    choices = getattr(chunk, "choices", None)
     for choice in choices if isinstance(choices, list) else []:
-        choice = _mapping(choice)
-        if choice.get("index", 0) != 0:
+        # A missing index reads as None: the only choice there is.
+        if getattr(choice, "index", None) not in (0, None):
             continue
-        if choice.get("finish_reason") is not None:
-            progress.finish_reason = str(choice["finish_reason"])
-        delta = _mapping(choice.get("delta"))
-        content = delta.get("content")
+        finish_reason = getattr(choice, "finish_reason", None)
+        if finish_reason is not None:
+            progress.finish_reason = str(finish_reason)
+        delta = getattr(choice, "delta", None)
+        content = getattr(delta, "content", None)
         if isinstance(content, str) and content:
             progress.text_chars += len(content)
             events.append(TextDelta(text=content))
-        parts = delta.get("tool_calls")
+        parts = getattr(delta, "tool_calls", None)
         for part in parts if isinstance(parts, list) else []:
-            part = _mapping(part)
-            index = part.get("index")
+            index = getattr(part, "index", None)
             if not isinstance(index, int):
                 continue
             collected = tool_parts.setdefault(index, {"id": "", "name": "", "arguments": []})
-            if part.get("id"):
-                collected["id"] = str(part["id"])
-            function = _mapping(part.get("function"))
-            if isinstance(function.get("name"), str):
-                collected["name"] += function["name"]
-            if isinstance(function.get("arguments"), str):
-                collected["arguments"].append(function["arguments"])
+            part_id = getattr(part, "id", None)
+            if part_id:
+                collected["id"] = str(part_id)
+            function = getattr(part, "function", None)
+            name = getattr(function, "name", None)
+            if isinstance(name, str):
+                collected["name"] += name
+            arguments = getattr(function, "arguments", None)
+            if isinstance(arguments, str):
+                collected["arguments"].append(arguments)
     return events
 
 

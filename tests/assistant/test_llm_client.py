@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import ssl
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+from openai.resources.chat.completions import AsyncCompletions
 
 from chat.assistant.http import llm_http_client
 from chat.assistant.llm import (
@@ -388,6 +391,70 @@ def test_the_request_reaches_the_provider_as_the_sdk_built_it(llm: FakeOpenAISer
     assert request.headers["content-type"] == "application/json"
     assert request.headers["user-agent"].startswith("AsyncOpenAI/Python")
     assert request.json["messages"] == QUESTION and request.json["stream"] is True
+
+
+class TracedStream:
+    """What an instrumentation library returns in place of the SDK's stream: it passes every chunk
+    on, records the answer's text for its span, and closes the stream it wraps."""
+
+    def __init__(self, stream: Any, span: dict[str, Any]) -> None:
+        self.stream = stream
+        self.span = span
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async for chunk in self.stream:
+            self.span["text"] += "".join(choice.delta.content or "" for choice in chunk.choices)
+            yield chunk
+        self.span["ended"] = True
+
+    async def close(self) -> None:
+        await self.stream.close()
+
+
+def test_each_call_goes_through_the_sdks_public_create_where_instrumentation_hooks_in(
+        llm: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenTelemetry's and Langfuse's OpenAI instrumentation wrap `AsyncCompletions.create` and the
+    stream it returns: a call that bypasses it is invisible to them."""
+    llm.script_reply(text="We open at 9am.", chunk_size=4, prompt_tokens=40, completion_tokens=5)
+    spans: list[dict[str, Any]] = []
+    create = AsyncCompletions.create
+
+    @functools.wraps(create)
+    async def traced_create(self: AsyncCompletions, *args: Any, **kwargs: Any) -> Any:
+        span = {"model": kwargs.get("model"), "stream": kwargs.get("stream"), "text": "", "ended": False}
+        spans.append(span)
+        return TracedStream(await create(self, *args, **kwargs), span)
+
+    monkeypatch.setattr(AsyncCompletions, "create", traced_create)
+
+    events = run_then_close_llm_clients(collect(llm))
+
+    assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
+    assert spans == [{"model": "gpt-4o-mini", "stream": True, "text": "We open at 9am.", "ended": True}]
+    finished = events[-1]
+    assert isinstance(finished, StreamFinished) and (finished.tokens_in, finished.tokens_out) == (40, 5)
+
+
+def test_a_providers_odd_chunks_and_extra_fields_are_skipped(llm: FakeOpenAIServer) -> None:
+    """An OpenAI-compatible endpoint may send chunks of its own shape and fields of its own: the
+    answer still streams, with its tool-less ending and its usage."""
+    llm.script_reply(text="We open at 9am.", chunk_size=4, prompt_tokens=40, completion_tokens=5, odd_frames=(
+        None, [1, 2], "keep-alive", 7, {"choices": "none", "model": 7}, {"choices": [None, "x"]},
+        {"choices": [{"index": 0, "delta": "s", "finish_reason": None}], "usage": "n/a"},
+        {"id": "c1", "choices": [{"index": 0, "delta": {
+            "content": "", "reasoning_content": "The hours are in the FAQ.",
+            "tool_calls": [{"index": "0", "function": {"name": 1}}, 3]}}], "x_provider": {"region": "eu"}},
+        {"choices": [{"index": 1, "delta": {"content": "Another choice's words."}}]},
+    ))
+
+    events = run_then_close_llm_clients(collect(llm))
+
+    assert "".join(event.text for event in events if isinstance(event, TextDelta)) == "We open at 9am."
+    assert not [event for event in events if isinstance(event, ToolCall)]
+    finished = events[-1]
+    assert isinstance(finished, StreamFinished) and finished.finish_reason == "stop"
+    assert (finished.tokens_in, finished.tokens_out, finished.usage_estimated) == (40, 5, False)
+    assert finished.model == "gpt-4o-mini" and finished.attempts == 1
 
 
 def test_a_provider_that_refuses_connections_is_a_connection_failure_retried_then_given_up(

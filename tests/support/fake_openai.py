@@ -65,6 +65,8 @@ class ScriptedReply:
     half of the answer; `error_midway` sends an error event there instead (as the API does when a
     streamed answer fails on its side) and ends the stream; `pause_midway` falls silent there for that
 many seconds, then goes on. Delays are in seconds; `first_token_delay=None` uses the server's setting.
+    `odd_frames` are sent as they are (any JSON value each) before the answer's first chunk, as a
+    provider with its own ideas of a chunk might.
     """
 
     text: str = ""
@@ -83,6 +85,7 @@ many seconds, then goes on. Delays are in seconds; `first_token_delay=None` uses
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     model: str | None = None
+    odd_frames: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -485,6 +488,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         # Headers go out at once, as the real API does; the wait is for the first token.
         self._pause(first_token_delay)
+        for odd in reply.odd_frames:
+            self._write_chunk(f"data: {json.dumps(odd)}\n\n".encode())
         first_token_at: float | None = None
         for position, frame in enumerate(frames):
             if cut_after is not None and position == cut_after:
