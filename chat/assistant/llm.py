@@ -329,6 +329,11 @@ async def _attempt(*, config: ProviderConfig, request: dict[str, Any], limits: C
             yield call
     except openai.APIError as error:
         raise _classify(error) from error
+    except json.JSONDecodeError as error:
+        # A data line that is not JSON: this endpoint does not speak the protocol (a proxy's error
+        # page, a truncated line). The customer gets the offline answer instead of nothing.
+        raise _AttemptFailed(code=CODE_PROVIDER_ERROR, retryable=True, counts_against_provider=True,
+                             message="The language model provider sent a stream that is not JSON.") from error
     finally:
         if opened is not None:
             await asyncio.shield(opened.close())

@@ -31,7 +31,7 @@ from chat.assistant.llm import (
     provider_config_default,
     run_then_close_llm_clients,
 )
-from chat.assistant.resilience import circuit_reset, tenant_llm_inflight
+from chat.assistant.resilience import CODE_PROVIDER_ERROR, LLMError, circuit_reset, tenant_llm_inflight
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.tls import local_tls
 
@@ -455,6 +455,19 @@ def test_a_providers_odd_chunks_and_extra_fields_are_skipped(llm: FakeOpenAIServ
     assert isinstance(finished, StreamFinished) and finished.finish_reason == "stop"
     assert (finished.tokens_in, finished.tokens_out, finished.usage_estimated) == (40, 5, False)
     assert finished.model == "gpt-4o-mini" and finished.attempts == 1
+
+
+def test_a_stream_line_that_is_not_json_is_a_provider_error_not_a_crash(llm: FakeOpenAIServer,
+                                                                         fast_limits: Any) -> None:
+    """An endpoint behind a proxy that pastes its own text into the stream: the caller gets an
+    LLMError (so the customer gets the offline answer), never a JSON decoding exception."""
+    fast_limits.LLM_MAX_RETRIES = 0
+    llm.script_reply(text="We open at 9am.", raw_data_lines=("<html>502 Bad Gateway</html>",))
+
+    with pytest.raises(LLMError) as raised:
+        run_then_close_llm_clients(collect(llm))
+
+    assert raised.value.code == CODE_PROVIDER_ERROR
 
 
 def test_a_provider_that_refuses_connections_is_a_connection_failure_retried_then_given_up(

@@ -86,6 +86,8 @@ many seconds, then goes on. Delays are in seconds; `first_token_delay=None` uses
     completion_tokens: int | None = None
     model: str | None = None
     odd_frames: tuple[Any, ...] = ()
+    # Sent as they are, not as JSON, before the answer's first chunk (a proxy's error page in the stream).
+    raw_data_lines: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -490,6 +492,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._pause(first_token_delay)
         for odd in reply.odd_frames:
             self._write_chunk(f"data: {json.dumps(odd)}\n\n".encode())
+        for line in reply.raw_data_lines:
+            self._write_chunk(f"data: {line}\n\n".encode())
         first_token_at: float | None = None
         for position, frame in enumerate(frames):
             if cut_after is not None and position == cut_after:
