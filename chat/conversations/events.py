@@ -227,50 +227,47 @@ class ConversationChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AnswerStarted(Event):
-    type = "answer.start"
+class AnswerEvent(Event):
+    """A frame of one streamed answer: its customer and the agents viewing it hear it, by `answer_ref`."""
+
     AUDIENCE = _CUSTOMER_AND_AGENTS
     OFF_WIRE = frozenset({"conversation_id"})
 
     answer_ref: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerStarted(AnswerEvent):
+    type = "answer.start"
+
     reply_to: int  # the customer message's id
 
 
 @dataclass(frozen=True, kw_only=True)
-class AnswerDelta(Event):
+class AnswerDelta(AnswerEvent):
     """A checked piece of an answer."""
 
     type = "answer.delta"
-    AUDIENCE = _CUSTOMER_AND_AGENTS
-    OFF_WIRE = frozenset({"conversation_id"})
 
-    answer_ref: str
     seq: int  # 1, 2, … within the answer
     text: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class AnswerEnded(Event):
+class AnswerEnded(AnswerEvent):
     """The answer is stored; `message` is its final text (message_wire's shape)."""
 
     type = "answer.end"
-    AUDIENCE = _CUSTOMER_AND_AGENTS
-    OFF_WIRE = frozenset({"conversation_id"})
 
-    answer_ref: str
     seq: int  # the last piece sent (0: none, as from the sweeper)
     message: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
-class AnswerCancelled(Event):
+class AnswerCancelled(AnswerEvent):
     """No answer will be stored (a person took over, or answering failed and the sweeper retries)."""
 
     type = "answer.cancelled"
-    AUDIENCE = _CUSTOMER_AND_AGENTS
-    OFF_WIRE = frozenset({"conversation_id"})
-
-    answer_ref: str
 
 
 # ----------------------------------------------------------------------------- sending
