@@ -205,7 +205,8 @@ def test_outside_the_24_hour_window_free_text_is_not_sent_the_template_is_or_the
             ChannelContact.objects.update(last_inbound_at=timezone.now() - timedelta(hours=25))
             reply = agent_message_send(conversation=Conversation.objects.get(), agent=None, text="Still there?")
             wanted = "sent" if template else "window_closed"
-            wait_until(lambda: OutboundMessage.objects.filter(message=reply, state=wanted).exists(),
+            wait_until(lambda reply=reply, wanted=wanted: OutboundMessage.objects.filter(
+                message=reply, state=wanted).exists(),
                        message=f"the late reply {wanted}")
     bodies = [b for b in sent_to(fake, "16315550006") if b["type"] == "template" or sent_text(b) == "Still there?"]
     assert bodies == [{"messaging_product": "whatsapp", "recipient_type": "individual", "to": "16315550006",
