@@ -492,7 +492,7 @@ MESSAGING_WEBHOOK_BASE_URL = env("MESSAGING_WEBHOOK_BASE_URL", default="")
 # message is logged and dropped (the platform gets 200 so it does not re-send).
 MESSAGING_MESSAGES_PER_MINUTE_PER_CONVERSATION = env.int("MESSAGING_MESSAGES_PER_MINUTE_PER_CONVERSATION",
                                                          default=30)
-MESSAGING_MESSAGES_PER_MINUTE_PER_CHANNEL = env.int("MESSAGING_MESSAGES_PER_MINUTE_PER_CHANNEL", default=1200)
+MESSAGING_MESSAGES_PER_MINUTE_PER_CHANNEL = env.int("MESSAGING_MESSAGES_PER_MINUTE_PER_CHANNEL", default=6000)
 # Largest inbound webhook body accepted, in bytes (larger ones get 413).
 MESSAGING_WEBHOOK_MAX_BODY_BYTES = env.int("MESSAGING_WEBHOOK_MAX_BODY_BYTES", default=1_048_576)
 # Seconds a call to a platform's API may take before it counts as failed (and is retried).
