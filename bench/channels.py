@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from _django import percentile, setup
+
+# This file's name is also the `channels` package's (Django Channels): with bench/ first on the path,
+# `import channels` would find this script instead.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
 ANSWER_TIMEOUT_SECONDS = 60
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chat.conversations.models import Contact, Conversation, Message
@@ -214,7 +214,12 @@ def _items_apply(channel: MessagingChannel, items: list[InboundItem]) -> Webhook
         else:
             counts["duplicates"] += 1
     if counts["stored"]:
-        MessagingChannel.objects.filter(pk=channel.pk).update(last_inbound_at=timezone.now())
+        # At most one write a second to the channel's row: every webhook of a busy number would
+        # otherwise queue on that one row's lock.
+        now = timezone.now()
+        (MessagingChannel.objects.filter(pk=channel.pk)
+         .filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=now - timedelta(seconds=1)))
+         .update(last_inbound_at=now))
     return WebhookReceipt(**counts)
 
 
