@@ -135,7 +135,9 @@ def _telegram_addressed_to_bot(message: dict[str, Any], *, bot_user_id: int | No
     if bot_username and f"@{bot_username}".lower() in text.lower():
         return True
     if text.startswith("/"):
-        return True
+        # "/help" is for every bot in the group; "/help@other_bot" only for that one.
+        command = text.split(maxsplit=1)[0]
+        return "@" not in command or command.lower().endswith(f"@{bot_username}".lower())
     replied = _dict(_dict(message.get("reply_to_message")).get("from"))
     return bot_user_id is not None and replied.get("id") == bot_user_id
 

@@ -46,3 +46,12 @@ def test_a_sender_over_the_per_conversation_limit_is_dropped_and_logged(tenant_a
         assert list(Message.objects.values_list("text", flat=True).order_by("id")) == [
             "spam 0", "spam 1", "spam 2", "a real question"]
         assert ChannelEvent.objects.filter(kind="rate_limited").count() == 2
+
+
+def test_in_a_group_a_command_for_another_bot_is_not_for_ours():
+    from chat.messaging.inbound import telegram_items
+
+    for text, kind in (("/start@other_bot", Kind.IGNORED), ("/start@shop_bot", Kind.MESSAGE),
+                       ("/help", Kind.MESSAGE), ("nice weather", Kind.IGNORED)):
+        update = payloads.telegram_update(1, text=text, chat_id=-100, chat_type="group")
+        assert [item.kind for item in telegram_items(update, bot_user_id=7, bot_username="shop_bot")] == [kind], text
