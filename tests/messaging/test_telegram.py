@@ -11,11 +11,13 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from chat.conversations.models import Author, Conversation, Message
+from chat.conversations.services import contact_get_or_create, conversation_start
 from chat.messaging.models import MessagingChannel
 from chat.messaging.platforms import PlatformRejected
 from chat.messaging.selectors import channel_health
 from chat.messaging.services import channel_telegram_connect
 from tests.messaging import payloads
+from tests.support.owner_session import form_post, owner_dashboard
 from tests.support.processes import wait_until
 
 update_ids = itertools.count(700_000)
@@ -129,3 +131,29 @@ def test_the_health_page_reads_telegram_s_pending_updates_and_last_error(fake, t
     assert health.pending_update_count == 7
     assert health.webhook_last_error == "Wrong response from the webhook: 500"
     assert health.webhook_url.endswith(f"/webhooks/telegram/{tg.channel.pk}/")
+
+
+def test_a_reply_typed_in_the_inbox_goes_out_on_telegram_and_an_agent_links_the_customer(web, worker, fake, tenant_a,
+                                                                                        telegram_for):
+    tg = telegram_for(tenant_a)
+    chat_id = 515151
+    tg.post(web, payloads.telegram_update(next(update_ids), text="Is my order shipped?", chat_id=chat_id))
+    wait_until(lambda: sent_to(fake, chat_id), message="the assistant's answer")
+    with schema_context(tenant_a.schema_name):
+        conversation = Conversation.objects.get()
+        on_widget = conversation_start(contact=contact_get_or_create(visitor_id="v-ana", email="ana@example.test"))
+    page = f"/app/inbox/{conversation.pk}/"
+    with owner_dashboard(web, schema=tenant_a.schema_name, domain=tg.domain) as owner:
+        answered = form_post(owner, page=page, action=f"{page}reply", data={"text": "Yes, it left today."})
+        assert answered.status_code == 302
+        wait_until(lambda: any(b["text"] == "Yes, it left today." for b in sent_to(fake, chat_id)),
+                   message="the agent's reply on Telegram")
+        shown = owner.get(page).text
+        assert "Telegram · @" in shown and "delivery-sent" in shown
+        linked = form_post(owner, page=page, action=f"{page}link-contact", data={"contact": str(on_widget.contact_id)})
+        assert linked.status_code == 302
+    with schema_context(tenant_a.schema_name):
+        both = Conversation.objects.filter(pk__in=[conversation.pk, on_widget.pk])
+        assert {c.contact_id for c in both} == {conversation.contact_id}
+        assert Conversation.objects.get(pk=conversation.pk).contact.email == "ana@example.test"
+    assert [b["text"] for b in sent_to(fake, chat_id)].count("Yes, it left today.") == 1
