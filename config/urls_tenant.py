@@ -10,4 +10,5 @@ urlpatterns = [
     path("app/", include("chat.dashboard.urls")),
     path("", include("chat.urls")),
     path("", include("orders.urls")),
+    path("", include("chat.messaging.urls")),
 ]

@@ -49,6 +49,28 @@ def stored_answer_sender_register(*, channel: str, sender: StoredAnswerSender) -
     _stored_answer_senders[channel] = sender
 
 
+class AgentReplySender(Protocol):
+    """A channel's way to send a team member's reply: called inside the transaction that stores the
+    message, so what it promises (an outbox row) commits with the reply or not at all."""
+
+    def __call__(self, *, message: Any) -> None: ...
+
+
+_agent_reply_senders: dict[str, AgentReplySender] = {}
+
+
+def agent_reply_sender_register(*, channel: str, sender: AgentReplySender) -> None:
+    """Called by a channel's app whose customers are not on a socket (a messaging platform): how an
+    agent's reply in the inbox reaches them. Channels without one are reached by the reply's event."""
+    _agent_reply_senders[channel] = sender
+
+
+def agent_reply_send(*, message: Any) -> None:
+    sender = _agent_reply_senders.get(message.conversation.channel)
+    if sender is not None:
+        sender(message=message)
+
+
 class LaterDelivery:
     """An answer made away from the customer's connection: nothing is streamed, and the stored
     answer goes out through its conversation's channel. A channel with no sender (the owner's

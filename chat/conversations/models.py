@@ -75,6 +75,8 @@ class Channel(models.TextChoices):
     WIDGET = "widget", "Website widget"
     API = "api", "API"
     MESSAGING = "messaging", "Messaging platform"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    TELEGRAM = "telegram", "Telegram"
     PLAYGROUND = "playground", "Playground"
     CONSOLE = "console", "Console"
 

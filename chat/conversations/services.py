@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from chat.conversations.delivery import agent_reply_send
 from chat.conversations.events import (
     ConversationChanged,
     ConversationContactChanged,
@@ -304,8 +305,38 @@ def agent_message_send(*, conversation: Conversation, agent: Any, text: str, int
         if not internal:
             Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created)
             _conversation_changed(conversation)
+            agent_reply_send(message=message)
         event_send(MessagePosted.of(message))
     return message
+
+
+def conversation_note_add(*, conversation: Conversation, text: str) -> Message:
+    """A note only the team sees, from the platform itself (a reply a messaging channel could not send)."""
+    with transaction.atomic():
+        message = Message.objects.create(conversation=conversation, author=Author.SYSTEM,
+                                         text=message_text_clean(text), internal=True)
+        event_send(MessagePosted.of(message))
+    return message
+
+
+def contact_merge(*, keep: Contact, other: Contact) -> Contact:
+    """An agent's word that two contacts are one person (who wrote on two channels): `other`'s
+    conversations become `keep`'s, its details fill `keep`'s empty ones, and `other` goes. Each
+    channel's conversation stays on its channel; the contact's history is one. A channel that keeps
+    its own rows pointing at contacts moves them to `keep` first (chat.messaging.services.contact_link)."""
+    if keep.pk == other.pk:
+        raise ValidationFailed("A contact cannot be linked to itself.", code="same_contact")
+    with transaction.atomic():
+        for field in ("name", "email", "phone"):
+            if not getattr(keep, field) and getattr(other, field):
+                setattr(keep, field, getattr(other, field))
+        keep.save(update_fields=["name", "email", "phone"])
+        moved = list(Conversation.objects.filter(contact=other).values_list("pk", flat=True))
+        Conversation.objects.filter(pk__in=moved).update(contact=keep)
+        other.delete()
+        for conversation_id in moved:
+            event_send(ConversationContactChanged(conversation_id=conversation_id))
+    return keep
 
 
 def conversation_rate(*, conversation: Conversation, score: int) -> None:

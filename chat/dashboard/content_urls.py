@@ -3,7 +3,7 @@ analytics. Included by chat/dashboard/urls.py, so the names share its namespace 
 
 from django.urls import path
 
-from chat.dashboard import analytics, knowledge_views, playground, settings_views, shop
+from chat.dashboard import analytics, channels, knowledge_views, playground, settings_views, shop
 
 urlpatterns = [
     path("knowledge/", knowledge_views.knowledge_list, name="knowledge"),
@@ -16,6 +16,9 @@ urlpatterns = [
     path("knowledge/jobs/<int:job_id>/", knowledge_views.knowledge_job, name="knowledge-job"),
     path("knowledge/unanswered/", knowledge_views.knowledge_unanswered, name="knowledge-unanswered"),
     path("playground/", playground.playground_page, name="playground"),
+    path("channels/", channels.channels_page, name="channels"),
+    path("channels/<int:channel_id>/", channels.channel_page, name="channel"),
+    path("channels/<int:channel_id>/disconnect", channels.channel_disconnect, name="channel-disconnect"),
     path("catalog/", shop.catalog_list, name="catalog"),
     path("catalog/upload/", shop.catalog_upload, name="catalog-upload"),
     path("catalog/<int:product_id>/", shop.product_detail, name="catalog-product"),

@@ -17,6 +17,8 @@ from chat.conversations import services as conversation_services
 from chat.conversations.models import Channel, Conversation, ConversationStatus
 from chat.dashboard import forms, selectors, services
 from chat.dashboard.permissions import agent_required, owner_required, user_is_owner
+from chat.messaging import selectors as messaging_selectors
+from chat.messaging import services as messaging_services
 from config.errors import NotFound, errors_as_messages, form_submit
 
 INBOX_PAGE_SIZE = 25
@@ -65,6 +67,8 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
         "transcript": selectors.conversation_transcript(conversation=conversation),
         "customer_orders": selectors.contact_orders(contact=conversation.contact),
         "viewers": selectors.presence_viewers(conversation_id=conversation.pk, exclude_user=request.user),
+        # A WhatsApp or Telegram conversation: its number or bot, the 24-hour window, each reply's fate.
+        "channel_state": messaging_selectors.conversation_channel_state(conversation=conversation),
     }
 
 
@@ -78,8 +82,22 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         "canned_responses": selectors.canned_response_list(),
         "team": selectors.team_member_choices(),
         "is_owner": user_is_owner(request.user),
+        "link_candidates": messaging_selectors.contact_link_candidates(conversation=conversation),
     })
     return render(request, "dashboard/inbox/conversation.html", context)
+
+
+@require_POST
+@agent_required
+def conversation_contact_link(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """An agent says this customer is also another contact (who wrote on another channel)."""
+    conversation = _conversation_or_404(conversation_id)
+    raw = request.POST.get("contact", "")
+    with errors_as_messages(request):
+        contact = messaging_services.contact_link(conversation=conversation,
+                                                  other_contact_id=int(raw) if raw.isdigit() else 0)
+        messages.success(request, f"Linked: {contact} now holds both contacts' conversations.")
+    return redirect("dashboard:conversation", conversation_id=conversation.pk)
 
 
 @agent_required

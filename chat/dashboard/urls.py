@@ -32,6 +32,7 @@ urlpatterns = [
     path("inbox/<int:conversation_id>/action", inbox.conversation_action, name="conversation-action"),
     path("inbox/<int:conversation_id>/assign", inbox.conversation_assign, name="conversation-assign"),
     path("inbox/<int:conversation_id>/presence", inbox.conversation_presence, name="conversation-presence"),
+    path("inbox/<int:conversation_id>/link-contact", inbox.conversation_contact_link, name="conversation-link-contact"),
     path("canned-responses/", inbox.canned_responses, name="canned-responses"),
     path("canned-responses/<int:canned_response_id>/delete", inbox.canned_response_delete,
          name="canned-response-delete"),

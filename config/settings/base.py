@@ -53,6 +53,7 @@ TENANT_APPS = [
     "chat.widget",
     "chat.dashboard",
     "chat.analytics",
+    "chat.messaging",
     "orders",
     "config.outbox",
     "axes",
@@ -476,3 +477,24 @@ CELERY_BEAT_SCHEDULE["outbox-relay"] = {
     "options": {"queue": "high"},
 }
 # --- end transactional outbox -----------------------------------------------------------------------
+
+# --- Messaging channels (chat.messaging, docs/channels.md) ------------------------------------------
+# Where the platforms' APIs are: the real ones by default; a self-hoster's proxy or a test's local
+# server otherwise. Requests to them go through the egress guard like every request made for a tenant.
+WHATSAPP_GRAPH_BASE_URL = env("WHATSAPP_GRAPH_BASE_URL", default="https://graph.facebook.com")
+# The Graph API version in every WhatsApp Cloud API path (Meta retires each about two years after release).
+WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v26.0")
+TELEGRAM_API_BASE_URL = env("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
+# The public https address platforms post webhooks to, without the tenant's domain when empty: the
+# tenant's own domain over https. Set it for a self-hoster behind another host name or port.
+MESSAGING_WEBHOOK_BASE_URL = env("MESSAGING_WEBHOOK_BASE_URL", default="")
+# Abuse guards: messages accepted per minute from one conversation and on one channel; beyond them a
+# message is logged and dropped (the platform gets 200 so it does not re-send).
+MESSAGING_MESSAGES_PER_MINUTE_PER_CONVERSATION = env.int("MESSAGING_MESSAGES_PER_MINUTE_PER_CONVERSATION",
+                                                         default=30)
+MESSAGING_MESSAGES_PER_MINUTE_PER_CHANNEL = env.int("MESSAGING_MESSAGES_PER_MINUTE_PER_CHANNEL", default=6000)
+# Largest inbound webhook body accepted, in bytes (larger ones get 413).
+MESSAGING_WEBHOOK_MAX_BODY_BYTES = env.int("MESSAGING_WEBHOOK_MAX_BODY_BYTES", default=1_048_576)
+# Seconds a call to a platform's API may take before it counts as failed (and is retried).
+MESSAGING_API_TIMEOUT_SECONDS = 15
+# --- end messaging channels -------------------------------------------------------------------------
