@@ -4,6 +4,17 @@
 # finishes the tasks it holds (warm shutdown) before exiting.
 set -eu
 
+# On ECS the stores' credentials arrive as separate secrets (never a URL in a file): build the URLs
+# the settings read. Generated passwords exclude every character a URL would need escaped.
+if [ -z "${DATABASE_URL:-}" ] && [ -n "${DATABASE_PASSWORD:-}" ]; then
+  DATABASE_URL="postgres://${DATABASE_USER}:${DATABASE_PASSWORD}@${DATABASE_HOST}:${DATABASE_PORT:-5432}/${DATABASE_NAME:-deskpilot}?sslmode=require"
+  export DATABASE_URL
+fi
+if [ -z "${REDIS_URL:-}" ] && [ -n "${REDIS_AUTH_TOKEN:-}" ]; then
+  REDIS_URL="rediss://:${REDIS_AUTH_TOKEN}@${REDIS_HOST}:${REDIS_PORT:-6379}/0?ssl_cert_reqs=required"
+  export REDIS_URL
+fi
+
 role="${1:-web}"
 [ "$#" -gt 0 ] && shift
 

@@ -189,7 +189,7 @@ class DeskpilotStack(cdk.Stack):
         sizes = self.sizes
         parameters = rds.ParameterGroup(
             self, "DatabaseParameters",
-            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16),
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16_13),
             description="Deskpilot: bounded statements, TLS only, slow queries logged",
             parameters={
                 # A runaway query is stopped, not left holding a connection and locks.
@@ -214,7 +214,7 @@ class DeskpilotStack(cdk.Stack):
         )))
         self.database = rds.DatabaseInstance(
             self, "Database",
-            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16),
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16_13),
             instance_type=ec2.InstanceType(sizes.db_instance_class),
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
