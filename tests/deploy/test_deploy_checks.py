@@ -41,8 +41,8 @@ def test_every_deploy_check_passes_offline(tmp_path: Path) -> None:
 def test_broken_compose_dockerfile_and_workflow_are_each_refused(tmp_path: Path) -> None:
     compose = (ROOT / "deploy" / "compose.yaml").read_text()
     broken_compose = tmp_path / "compose.yaml"
-    # A healthcheck's retries given as a word: `docker compose up` would refuse this file.
-    broken_compose.write_text(compose.replace("retries: 10", "retries: ten", 1))
+    # A misspelt key (`depend_on`): compose would refuse the file, or start web before its migrations.
+    broken_compose.write_text(compose.replace("    depends_on:\n      web:", "    depend_on:\n      web:", 1))
     broken_dockerfile = tmp_path / "Dockerfile"
     # Runs as root from an unpinned base and an unpinned, cached apt install.
     broken_dockerfile.write_text("FROM python:latest\nRUN apt-get update && apt-get install -y curl\nCMD python\n")
@@ -53,7 +53,7 @@ def test_broken_compose_dockerfile_and_workflow_are_each_refused(tmp_path: Path)
         "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2", "actions/checkout@main", 1))
 
     cases = {
-        "compose": ({"DEPLOY_CHECK_COMPOSE": str(broken_compose)}, "retries"),
+        "compose": ({"DEPLOY_CHECK_COMPOSE": str(broken_compose)}, "depend_on"),
         "dockerfile": ({"DEPLOY_CHECK_DOCKERFILE": str(broken_dockerfile)}, "DL3008"),
         "workflow": ({"DEPLOY_CHECK_WORKFLOW": str(broken_workflow)}, "unpinned"),
     }

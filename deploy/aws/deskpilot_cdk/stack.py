@@ -385,7 +385,7 @@ class DeskpilotStack(cdk.Stack):
             task = self._task_definition(
                 f"Worker{group.name.title().replace('-', '')}", cpu=sizes.worker_cpu,
                 memory=sizes.worker_memory_mib, command=["worker", queues],
-                health_command=["CMD-SHELL", f"celery -A config inspect ping --timeout 10 -d {group.name}@$HOSTNAME"],
+                health_command=["CMD-SHELL", f"celery -A config inspect ping --timeout 10 -d {group.name}@$(hostname)"],
             )
             strategies = [ecs.CapacityProviderStrategy(capacity_provider="FARGATE_SPOT" if group.spot else "FARGATE",
                                                        weight=1)]
