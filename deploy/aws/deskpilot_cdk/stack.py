@@ -556,13 +556,16 @@ class DeskpilotStack(cdk.Stack):
                                    web_acl_arn=self.web_acl.attr_arn)
         waf_logs = logs.LogGroup(self, "WafLogs", log_group_name=f"aws-waf-logs-deskpilot-{env_name}",
                                  retention=LOG_RETENTION, removal_policy=cdk.RemovalPolicy.DESTROY)
+        # WAF takes the log group's ARN without the ":*" suffix that log_group_arn carries.
+        waf_logs_arn = self.format_arn(service="logs", resource="log-group", resource_name=waf_logs.log_group_name,
+                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         wafv2.CfnLoggingConfiguration(self, "WafLogging", resource_arn=self.web_acl.attr_arn,
-                                      log_destination_configs=[waf_logs.log_group_arn])
+                                      log_destination_configs=[waf_logs_arn])
 
         # DNS firewall: the services resolve only the allow-listed names (decision 1703).
         allowed = tuple(self.node.try_get_context("egressAllowedDomains") or DEFAULT_EGRESS_DOMAINS)
         allow_list = resolver.CfnFirewallDomainList(self, "EgressAllowed", domains=list(allowed))
-        everything = resolver.CfnFirewallDomainList(self, "EgressEverythingElse", domains=["*."])
+        everything = resolver.CfnFirewallDomainList(self, "EgressEverythingElse", domains=["*"])
         rule_group = resolver.CfnFirewallRuleGroup(self, "EgressRules", firewall_rules=[
             resolver.CfnFirewallRuleGroup.FirewallRuleProperty(action="ALLOW", priority=100,
                                                                firewall_domain_list_id=allow_list.attr_id),

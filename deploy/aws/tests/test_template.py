@@ -90,7 +90,7 @@ class Network(unittest.TestCase):
         [group] = props(RAW, "AWS::Route53Resolver::FirewallRuleGroup")
         actions = sorted((rule["Priority"], rule["Action"]) for rule in group["FirewallRules"])
         self.assertEqual(actions, [(100, "ALLOW"), (200, "BLOCK")])
-        PROD.has_resource_properties("AWS::Route53Resolver::FirewallDomainList", {"Domains": ["*."]})
+        PROD.has_resource_properties("AWS::Route53Resolver::FirewallDomainList", {"Domains": ["*"]})
         PROD.resource_count_is("AWS::Route53Resolver::FirewallRuleGroupAssociation", 1)
 
     def test_aws_apis_are_reached_through_vpc_endpoints(self) -> None:
@@ -256,7 +256,9 @@ class Firewall(unittest.TestCase):
         self.assertTrue({"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
                          "AWSManagedRulesAmazonIpReputationList"} <= managed)
         PROD.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
-        PROD.resource_count_is("AWS::WAFv2::LoggingConfiguration", 1)
+        [logging] = props(RAW, "AWS::WAFv2::LoggingConfiguration")
+        # WAF refuses a log group ARN ending in ":*" (CDK's log_group_arn) at deploy time.
+        self.assertNotIn(":*", json.dumps(logging["LogDestinationConfigs"]))
 
     def test_rate_rule_100_per_ip_per_minute_on_login_and_api_paths_sockets_exempt(self) -> None:
         [acl] = props(RAW, "AWS::WAFv2::WebACL")
