@@ -327,7 +327,7 @@ class DeskpilotStack(cdk.Stack):
                                                  operating_system_family=ecs.OperatingSystemFamily.LINUX),
         )
         log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION, removal_policy=cdk.RemovalPolicy.DESTROY)
-        container = task.add_container(
+        task.add_container(
             "app",
             image=ecs.ContainerImage.from_ecr_repository(self.repository, tag=self.image_tag.value_as_string),
             command=command,
@@ -341,7 +341,6 @@ class DeskpilotStack(cdk.Stack):
                                          start_period=cdk.Duration.seconds(60)) if health_command else None,
             port_mappings=[ecs.PortMapping(container_port=port)] if port else None,
         )
-        del container
         _suppress(task, ("AwsSolutions-ECS2", (
             "Only non-secret settings are plain environment variables; every secret is an ECS secret from "
             "Secrets Manager (the `secrets` of the same container)."
