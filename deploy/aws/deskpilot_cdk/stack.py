@@ -609,13 +609,20 @@ class DeskpilotStack(cdk.Stack):
         minute = cdk.Duration.minutes(1)
         services = {"web": self.web, "beat": self.beat, **{f"worker-{name}": svc for name, svc in self.workers.items()}}
         for name, service in services.items():
-            alarm(f"{name}-running-tasks", cw.Metric(
-                namespace="ECS/ContainerInsights", metric_name="RunningTaskCount", statistic="Minimum", period=minute,
-                dimensions_map={"ClusterName": self.cluster.cluster_name, "ServiceName": service.service_name},
-            ), threshold=1, periods=2, comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                # Staging at night has no tasks on purpose; production always has some.
-                missing=cw.TreatMissingData.NOT_BREACHING if self.sizes.scale_to_zero_out_of_hours
-                else cw.TreatMissingData.BREACHING, runbook="deploy-and-rollback.md")
+            def insight(metric_name: str, svc: ecs.FargateService = service) -> cw.Metric:
+                return cw.Metric(namespace="ECS/ContainerInsights", metric_name=metric_name, statistic="Minimum",
+                                 period=minute, dimensions_map={"ClusterName": self.cluster.cluster_name,
+                                                                "ServiceName": svc.service_name})
+
+            running: cw.IMetric = insight("RunningTaskCount")
+            if self.sizes.scale_to_zero_out_of_hours:
+                # Staging has no tasks at night on purpose: it alarms only when tasks are wanted and none run.
+                running = cw.MathExpression(expression="IF(desired >= 1, running, 1)", period=minute,
+                                            label="Running tasks while some are wanted",
+                                            using_metrics={"running": running, "desired": insight("DesiredTaskCount")})
+            alarm(f"{name}-running-tasks", running, threshold=1, periods=2,
+                  comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD, missing=cw.TreatMissingData.BREACHING,
+                  runbook="deploy-and-rollback.md")
 
         lb = self.alb.metrics
         target_5xx = lb.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=minute, statistic="Sum")

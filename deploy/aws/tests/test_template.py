@@ -286,6 +286,12 @@ class Alarms(unittest.TestCase):
             self.assertEqual((found["MetricName"], found["Threshold"], found["ComparisonOperator"]),
                              ("RunningTaskCount", 1, "LessThanThreshold"))
 
+    def test_staging_at_night_is_not_a_service_down(self) -> None:
+        found = alarm(RAW_STAGING, "web-running-tasks")
+        self.assertEqual((found["Threshold"], found["ComparisonOperator"]), (1, "LessThanThreshold"))
+        [expression] = [m["Expression"] for m in found["Metrics"] if "Expression" in m]
+        self.assertEqual(expression, "IF(desired >= 1, running, 1)")
+
     def test_5xx_above_5_percent_or_above_10_in_60_seconds(self) -> None:
         rate = alarm(RAW, "5xx-rate")
         self.assertEqual((rate["Threshold"], rate["ComparisonOperator"]), (5, "GreaterThanThreshold"))
