@@ -12,7 +12,7 @@ PIP_TOOLS := .data/pip-tools
 PIP_COMPILE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test install requirements browser lint clean-data
+.PHONY: run test install requirements browser lint clean-data deploy-tools deploy-check
 
 install: $(STAMP)
 
@@ -31,6 +31,8 @@ requirements:
 		--output-file requirements/base.txt requirements/base.in
 	CUSTOM_COMPILE_COMMAND="make requirements" $(PIP_TOOLS)/bin/pip-compile $(PIP_COMPILE_ARGS) \
 		--output-file requirements/dev.txt requirements/dev.in
+	CUSTOM_COMPILE_COMMAND="make requirements" $(PIP_TOOLS)/bin/pip-compile $(PIP_COMPILE_ARGS) \
+		--output-file requirements/deploy.txt requirements/deploy.in
 
 run: install
 	$(BIN)/python -m config.devrun
@@ -42,7 +44,14 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| { echo "Could not install chromium: run 'apt-get install chromium' as root"; exit 1; }; }
 
-test: install browser
+# The deploy checks (deploy/check.sh): their own locked tools in .data/deploy-venv, never in .venv.
+deploy-tools:
+	@DEPLOY_CHECK_STEPS=install PYTHON=$(PYTHON) sh deploy/check.sh
+
+deploy-check:
+	PYTHON=$(PYTHON) sh deploy/check.sh
+
+test: install browser deploy-tools
 	$(BIN)/python -m tests.run_suite $(PYTEST_ARGS)
 
 lint: install

@@ -1,0 +1,1 @@
+"""Deskpilot on AWS: one stack class, instantiated once per environment (staging, production)."""
