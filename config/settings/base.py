@@ -297,6 +297,13 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "low"},
     },
 }
+CELERY_BEAT_SCHEDULE["conversations-retention"] = {
+    # Each tenant deletes the conversations older than its own retention period, if it set one.
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 24 * 3600,
+    "args": ["chat.conversations.tasks.conversations_retention_apply"],
+    "options": {"queue": "low"},
+}
 # Days between `manage.py tenants delete` (the tenant is suspended at once) and its purge.
 TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=14)
 
