@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from chat.conversations.events import ConversationChanged, ConversationErased, event_send
 from chat.conversations.models import BusinessProfile, Contact, Conversation, EmailStatus, Message
-from config.errors import NotFound
+from chat.conversations.services import business_profile_get
+from config.errors import NotFound, ValidationFailed
 from config.redis import redis_client, tenant_key
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,17 @@ def _conversations_delete(conversations: list[Conversation]) -> int:
 
 
 RETENTION_BATCH = 200
+
+
+def conversation_retention_set(*, days: int | None) -> BusinessProfile:
+    """Keep conversations `days` days after their last message (None: until deleted by hand)."""
+    if days is not None and days < 1:
+        raise ValidationFailed("Keep conversations for at least one day, or leave it empty.",
+                               code="invalid_retention", details={"field": "days"})
+    profile = business_profile_get()
+    profile.conversation_retention_days = days
+    profile.save(update_fields=["conversation_retention_days", "updated"])
+    return profile
 
 
 def conversations_retention_apply(*, now: datetime | None = None) -> int:

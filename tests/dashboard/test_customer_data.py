@@ -129,3 +129,18 @@ def test_the_customers_command_exports_and_erases_with_confirmation(business: Bu
     with pytest.raises(CommandError, match="no customer"):
         call_command("customers", "export", "--tenant", slug, "--contact", str(conversation.contact_id),
                      stdout=io.StringIO())
+
+
+def test_the_owner_sets_how_long_conversations_are_kept_on_the_profile_page(business: Business) -> None:
+    owner = business.client(business.owner)
+    assert b"Keeping conversations" in owner.get("/app/settings/profile/").content
+    refused = owner.post("/app/settings/retention/", {"days": "0"})
+    assert refused.status_code == 400 and b"greater than or equal to 1" in refused.content
+    saved = owner.post("/app/settings/retention/", {"days": "90"})
+    assert saved.status_code == 302 and saved["Location"].endswith("?saved=retention#retention")
+    with schema_context(business.tenant.schema_name):
+        assert business_profile_get().conversation_retention_days == 90
+    owner.post("/app/settings/retention/", {"days": ""})
+    with schema_context(business.tenant.schema_name):
+        assert business_profile_get().conversation_retention_days is None
+    assert business.client(business.agent).post("/app/settings/retention/", {"days": "1"}).status_code == 403
