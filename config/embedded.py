@@ -118,7 +118,7 @@ def _port_to_use(folder: Path, running: int | None, what: str) -> tuple[int, boo
 # ---------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bin(name: str) -> str:
+def pg_bin(name: str) -> str:
     # Located without importing `pgserver`, whose own start-up code we do not use.
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
@@ -146,7 +146,7 @@ def _pg_prepare_permissions(folder: Path, user: str | None) -> None:
     if user is None:
         return
     traverse = stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
-    install = Path(_pg_bin("postgres")).parent.parent
+    install = Path(pg_bin("postgres")).parent.parent
     for start in (folder, install):
         for parent in start.parents:
             parent.chmod(parent.stat().st_mode | traverse)
@@ -182,14 +182,14 @@ def _pg_start(folder: Path, port: int) -> None:
         pgdata.mkdir(parents=True)
         _pg_prepare_permissions(folder, user)
         _pg_run(
-            [_pg_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=utf8", "-U", PG_USER],
+            [pg_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=utf8", "-U", PG_USER],
             user,
         )
     _pg_prepare_permissions(folder, user)
     # A stale pid file from a killed server would stop pg_ctl; postgres checks it is really stale.
     options = f"-h 127.0.0.1 -p {port} -k {folder} -c max_connections=300 -c fsync=off"
     subprocess.Popen(
-        [_pg_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", options, "start"],
+        [pg_bin("pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", options, "start"],
         user=user,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -206,7 +206,7 @@ def _pg_wait_ready(port: int) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         result = subprocess.run(
-            [_pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+            [pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
         )
         if result.returncode == 0:
             return
@@ -216,7 +216,7 @@ def _pg_wait_ready(port: int) -> None:
 
 def _psql(port: int, database: str, sql: str) -> str:
     result = subprocess.run(
-        [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, "-d", database,
+        [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, "-d", database,
          "-tAc", sql],
         check=True,
         capture_output=True,
@@ -240,7 +240,7 @@ def postgres_stop() -> None:
     if not (pgdata / "postmaster.pid").exists():
         return
     subprocess.run(
-        [_pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+        [pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
         user=_pg_system_user(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -40,6 +40,9 @@ class Tenant(TenantMixin):
     # Set once `manage.py demo load` has loaded this tenant's demo content: from then on the catalog,
     # hours and the rest are the business's own, and a later `make run` leaves them alone.
     demo_loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set by `manage.py tenants delete`: the tenant is suspended at once and purged, schema and all,
+    # once the grace period (TENANT_DELETION_GRACE_DAYS) has passed, unless the deletion is cancelled.
+    deletion_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # tenants.services.tenant_create copies the schema from the template itself (tenants.schemas).
     auto_create_schema = False

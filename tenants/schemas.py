@@ -11,8 +11,10 @@ the foreign keys, then the template's migration records. It runs in the caller's
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 _TABLES = """
     SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -69,3 +71,16 @@ def schema_copy_structure(*, source: str, target: str) -> None:
         cursor.execute(f"INSERT INTO django_migrations (app, name, applied) "
                        f"SELECT app, name, applied FROM {_quote(source)}.django_migrations")
         cursor.execute("SELECT set_config('search_path', %s, false)", [original_path])
+
+
+@contextmanager
+def read_snapshot() -> Iterator[None]:
+    """A read-only transaction that sees one snapshot of the whole database throughout.
+
+    The isolation level must be set before the transaction's first statement, and django-tenants
+    sends `SET search_path` first on any cursor, so it is set on the database connection itself.
+    """
+    with transaction.atomic():
+        connection.ensure_connection()
+        connection.connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield

@@ -85,7 +85,7 @@ def platform_ensure() -> Tenant:
 # ----------------------------------------------------------------------------- tenants
 
 
-def _validate_new_tenant(*, slug: str, name: str, domain: str) -> None:
+def tenant_new_validate(*, slug: str, name: str, domain: str) -> None:
     if not SLUG_PATTERN.match(slug) or slug.startswith("pg_") or slug in RESERVED_SLUGS:
         raise TenantError(
             f"'{slug}' is not a valid tenant slug: use 2-40 lower-case letters, digits or underscores, "
@@ -117,7 +117,7 @@ def tenant_create(
     """
     slug = slug.strip()
     domain = domain.strip().lower()
-    _validate_new_tenant(slug=slug, name=name, domain=domain)
+    tenant_new_validate(slug=slug, name=name, domain=domain)
     plan = Plan.objects.filter(code=plan_code or DEFAULT_PLAN_CODE).first()
     if plan_code and plan is None:
         raise TenantError(f"There is no plan '{plan_code}'.", code="unknown_plan")

@@ -32,3 +32,11 @@ def deadletter_prune(days: int = 30) -> int:
 
     deleted, _ = DeadLetter.objects.filter(replayed_at__lt=timezone.now() - timedelta(days=days)).delete()
     return int(deleted)
+
+
+@platform_task(queue=Queue.LOW)
+def tenants_purge_due() -> list[str]:
+    """Purge the tenants whose deletion grace period has passed."""
+    from tenants.deletion import tenants_purge_due as purge
+
+    return purge()

@@ -222,6 +222,21 @@ class ConversationChanged(Event):
         raise TypeError("an internal event has no wire shape: it never leaves the server")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConversationErased(Event):
+    """A customer's data is being erased (chat.conversations.customer_data): this conversation and
+    its messages go in the same transaction. For apps that keep their own records of it (delivery
+    and channel logs) to delete theirs, never for a socket."""
+
+    type = "conversation.erased"
+    AUDIENCE = frozenset({Audience.INTERNAL})
+
+    contact_id: int
+
+    def to_wire(self) -> dict[str, Any]:
+        raise TypeError("an internal event has no wire shape: it never leaves the server")
+
+
 # ----------------------------------------------------------------------------- answers
 # An answer's frames name it by `answer_ref` (chat.widget.streaming), not by its conversation.
 

@@ -39,6 +39,9 @@ class BusinessProfile(models.Model):
     llm_embedding_model = models.CharField(max_length=100, blank=True)
     # What the saved endpoint was found to support when it was last tried (chat.assistant.probe).
     llm_probe = models.JSONField(default=dict, blank=True)
+    # Conversations whose last message is older than this many days are deleted nightly, with the
+    # customers left with none (chat.conversations.customer_data). Empty: kept until deleted by hand.
+    conversation_retention_days = models.PositiveIntegerField(null=True, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -31,6 +31,7 @@ urlpatterns = [
     path("settings/profile/llm/", settings_views.profile_llm, name="profile-llm"),
     path("settings/hours/", settings_views.hours_page, name="hours"),
     path("settings/commerce/", settings_views.commerce_page, name="commerce"),
+    path("settings/retention/", settings_views.retention_page, name="retention"),
     path("settings/widget/", settings_views.widget_page, name="widget"),
     path("analytics/", analytics.analytics_page, name="analytics"),
     path("usage/", analytics.usage_page, name="usage"),

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from chat.conversations import customer_data
 from chat.conversations import services as conversation_services
 from chat.conversations.models import Channel, Conversation, ConversationStatus
 from chat.dashboard import forms, selectors, services
@@ -147,6 +148,32 @@ def conversation_assign(request: HttpRequest, conversation_id: int) -> HttpRespo
         messages.success(request, f"Assigned to {assignee.get_full_name() or assignee.get_username()}."
                          if assignee else "Nobody is assigned now.")
     return redirect("dashboard:conversation", conversation_id=conversation.pk)
+
+
+@owner_required
+def contact_data(request: HttpRequest, contact_id: int) -> HttpResponse:
+    """One customer's data as a JSON download, for the owner to hand to the customer who asked."""
+    try:
+        document = customer_data.customer_data_export(contact_id=contact_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    response = JsonResponse(document, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="customer-{contact_id}.json"'
+    return response
+
+
+@require_POST
+@owner_required
+def contact_erase(request: HttpRequest, contact_id: int) -> HttpResponse:
+    if request.POST.get("confirm", "").strip().lower() != "erase":
+        messages.error(request, "Type erase to confirm: nothing was erased.")
+        back = request.POST.get("conversation", "")
+        return redirect("dashboard:conversation", conversation_id=int(back)) if back.isdigit() \
+            else redirect("dashboard:inbox")
+    with errors_as_messages(request):
+        erased = customer_data.customer_data_erase(contact_id=contact_id)
+        messages.success(request, f"Customer #{erased.contact_id} erased with {erased.conversations} conversations.")
+    return redirect("dashboard:inbox")
 
 
 @agent_required

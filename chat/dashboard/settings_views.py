@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat.assistant.probe import business_endpoint_probe
+from chat.conversations.customer_data import conversation_retention_set
 from chat.conversations.models import BusinessProfile
 from chat.conversations.services import business_profile_get
 from chat.dashboard.permissions import owner_required
@@ -89,6 +90,12 @@ class CommerceForm(forms.Form):
         help_text="Off: the assistant says only 'in stock' or 'sold out' (a café never shows counts).")
 
 
+class RetentionForm(forms.Form):
+    days = forms.IntegerField(required=False, min_value=1, max_value=36500,
+                              label="Delete conversations older than (days)",
+                              help_text="Empty: keep them until you delete them.")
+
+
 class WidgetForm(forms.Form):
     display_name = forms.CharField(max_length=100, required=False, help_text="Empty: the business name.")
     greeting = forms.CharField(max_length=300)
@@ -117,13 +124,14 @@ def _profile_initial(profile: BusinessProfile) -> dict[str, Any]:
 
 def _profile_page(request: HttpRequest, *, form: ProfileForm | None = None, llm_form: LlmForm | None = None,
                   hours_form: HoursForm | None = None, commerce_form: CommerceForm | None = None,
-                  status: int = 200) -> HttpResponse:
+                  retention_form: RetentionForm | None = None, status: int = 200) -> HttpResponse:
     """The one page for the business: its profile, its opening hours and time zone, its own AI provider."""
     profile = business_profile_get()
     return render(request, "dashboard/settings/profile.html", {
         "form": form or ProfileForm(initial=_profile_initial(profile)),
         "hours_form": hours_form or HoursForm(initial=_hours_initial(request.tenant)),
         "commerce_form": commerce_form or CommerceForm(initial={"show_stock_counts": show_stock_counts()}),
+        "retention_form": retention_form or RetentionForm(initial={"days": profile.conversation_retention_days}),
         "llm_form": llm_form or LlmForm(initial={"base_url": profile.llm_base_url,
                                                  "chat_model": profile.llm_chat_model,
                                                  "embedding_model": profile.llm_embedding_model}),
@@ -214,6 +222,18 @@ def commerce_page(request: HttpRequest) -> HttpResponse:
     if not submitted.accepted:
         return _profile_page(request, commerce_form=form, status=submitted.status)
     return redirect(reverse("dashboard:profile") + "?saved=commerce#commerce")
+
+
+@owner_required
+def retention_page(request: HttpRequest) -> HttpResponse:
+    """Saves the retention form of the profile page: how long conversations are kept."""
+    if request.method != "POST":
+        return redirect(reverse("dashboard:profile") + "#retention")
+    form = RetentionForm(request.POST)
+    submitted = form_submit(form, lambda data: conversation_retention_set(days=data["days"]))
+    if not submitted.accepted:
+        return _profile_page(request, retention_form=form, status=submitted.status)
+    return redirect(reverse("dashboard:profile") + "?saved=retention#retention")
 
 
 def _widget_initial(widget: WidgetSettings) -> dict[str, Any]:

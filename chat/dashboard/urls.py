@@ -33,6 +33,8 @@ urlpatterns = [
     path("inbox/<int:conversation_id>/assign", inbox.conversation_assign, name="conversation-assign"),
     path("inbox/<int:conversation_id>/presence", inbox.conversation_presence, name="conversation-presence"),
     path("inbox/<int:conversation_id>/link-contact", inbox.conversation_contact_link, name="conversation-link-contact"),
+    path("customers/<int:contact_id>/data", inbox.contact_data, name="contact-data"),
+    path("customers/<int:contact_id>/erase", inbox.contact_erase, name="contact-erase"),
     path("canned-responses/", inbox.canned_responses, name="canned-responses"),
     path("canned-responses/<int:canned_response_id>/delete", inbox.canned_response_delete,
          name="canned-response-delete"),

@@ -190,6 +190,9 @@ REST_FRAMEWORK = {
 # Filled in by each environment's module once the URLs are known.
 DATABASE_URL = ""
 REDIS_URL = ""
+# Where pg_dump, pg_restore and psql are for tenant backups (tenants.backups); empty: the embedded
+# server's own when it is installed, else the ones on PATH.
+POSTGRES_BIN_DIR = env("POSTGRES_BIN_DIR", default="")
 
 
 def redis_dependent_settings(redis_url: str) -> dict[str, object]:
@@ -289,7 +292,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600,
         "options": {"queue": "low"},
     },
+    "purge-deleted-tenants": {
+        "task": "tenants.tasks.tenants_purge_due",
+        "schedule": 3600,
+        "options": {"queue": "low"},
+    },
 }
+CELERY_BEAT_SCHEDULE["conversations-retention"] = {
+    # Each tenant deletes the conversations older than its own retention period, if it set one.
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 24 * 3600,
+    "args": ["chat.conversations.tasks.conversations_retention_apply"],
+    "options": {"queue": "low"},
+}
+# Days between `manage.py tenants delete` (the tenant is suspended at once) and its purge.
+TENANT_DELETION_GRACE_DAYS = env.int("TENANT_DELETION_GRACE_DAYS", default=14)
 
 # ---- Commerce (orders app) -------------------------------------------------------------------
 # Shop webhooks larger than this are refused with 413 before the body is read.

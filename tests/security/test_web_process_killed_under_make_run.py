@@ -12,107 +12,26 @@ a second start on the same folder is quick (migrated, demo loaded).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
-from tests.support.processes import ROOT, free_port, wait_until
-
-STARTUP_TIMEOUT_SECONDS = 300
-STOP_TIMEOUT_SECONDS = 90
-
-
-class MakeRun:
-    def __init__(self, data_dir: Path, port: int, **extra: str) -> None:
-        self.data_dir, self.port = data_dir, port
-        env = {key: value for key, value in os.environ.items()
-               if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-        env.update(DESKPILOT_DATA_DIR=str(data_dir), PORT=str(port), DJANGO_SETTINGS_MODULE="config.settings.local",
-                   OPENAI_API_KEY="", WORKER_CONCURRENCY="1", PYTHONUNBUFFERED="1", **extra)
-        self.log = tempfile.NamedTemporaryFile(prefix="deskpilot-devrun-", suffix=".log", delete=False)
-        self.process = subprocess.Popen([sys.executable, "-m", "config.devrun"], cwd=ROOT, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.seen: list[psutil.Process] = []
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
-
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"make run exited with {self.process.returncode}:\n{self.output()[-4000:]}")
-        try:
-            answer = httpx.get(f"http://127.0.0.1:{self.port}/readyz", headers={"Host": "cafe.localhost"}, timeout=2)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 200
-
-    def wait_ready(self) -> None:
-        wait_until(self.ready, timeout=STARTUP_TIMEOUT_SECONDS, interval=0.5, message="make run's /readyz")
-        self.seen += psutil.Process(self.process.pid).children(recursive=True)
-
-    def children(self, name: str) -> list[psutil.Process]:
-        return [child for child in psutil.Process(self.process.pid).children() if name in _command_line(child)]
-
-    def everything(self) -> list[psutil.Process]:
-        """Every process make run started, and the embedded stores (daemons of their own)."""
-        processes = psutil.Process(self.process.pid).children(recursive=True)
-        postmaster = self.data_dir / "postgres" / "pgdata" / "postmaster.pid"
-        redis = self.data_dir / "redis" / "redis.pid"
-        for pid_file in (postmaster, redis):
-            processes.append(psutil.Process(int(pid_file.read_text().splitlines()[0])))
-        return processes
-
-    def stop(self, sig: int) -> None:
-        left = self.everything()
-        assert any("postgres" in _command_line(p) for p in left) and any("redis" in _command_line(p) for p in left)
-        os.kill(self.process.pid, sig)  # the supervisor alone, as a process manager or a terminal does
-        assert self.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0, self.output()[-4000:]
-        alive = [p for p in left if _alive(p)]
-        assert alive == [], [(p.pid, _command_line(p)) for p in alive]
-        assert processes_of(self.data_dir) == []
-        assert _port_free(self.port)
-
-    def kill(self) -> None:
-        """After a failed test: nothing it started may outlive it, orphans of a dead supervisor included."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        for process in self.seen:
-            with contextlib.suppress(psutil.Error):
-                process.kill()  # psutil checks the pid still names the same process
-
-
-def _command_line(process: psutil.Process) -> str:
-    try:
-        return " ".join(process.cmdline())
-    except psutil.Error:  # gone, or a zombie a moment before its parent reaps it
-        return ""
-
-
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+from tests.support.make_run import (
+    STARTUP_TIMEOUT_SECONDS,
+    STOP_TIMEOUT_SECONDS,
+    make_run,
+    port_free,
+    process_alive,
+    processes_of,
+)
+from tests.support.processes import ROOT, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -122,27 +41,6 @@ def data_dir() -> Iterator[Path]:
     env = {**os.environ, "DESKPILOT_DATA_DIR": str(folder)}
     subprocess.run([sys.executable, "-m", "config.embedded", "down"], cwd=ROOT, env=env, check=False)
     subprocess.run(["rm", "-rf", str(folder)], check=False)
-
-
-def processes_of(data_dir: Path) -> list[psutil.Process]:
-    """Every process still running for this data folder: make run, its children, the embedded stores."""
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get("DESKPILOT_DATA_DIR") == str(data_dir) or str(data_dir) in _command_line(process):
-                found.append(process)
-        except psutil.Error:
-            continue
-    return [process for process in found if _alive(process)]
-
-
-@contextlib.contextmanager
-def make_run(data_dir: Path, port: int | None = None, **extra: str) -> Iterator[MakeRun]:
-    run = MakeRun(data_dir, port or free_port(), **extra)
-    try:
-        yield run
-    finally:
-        run.kill()  # only if the test failed half-way: a clean stop has already ended it
 
 
 def test_a_killed_web_process_is_restarted_and_sigterm_stops_everything(data_dir: Path) -> None:
@@ -185,10 +83,10 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
         web.suspend()
         first.process.kill()
         first.process.wait()
-        wait_until(lambda: not any(_alive(p) for p in others), timeout=STOP_TIMEOUT_SECONDS,
+        wait_until(lambda: not any(process_alive(p) for p in others), timeout=STOP_TIMEOUT_SECONDS,
                    message="worker and beat of the killed make run gone")
-        assert _alive(web) and not _port_free(first.port)
-        assert all(_alive(store) for store in stores)  # daemons of their own: the next start finds them
+        assert process_alive(web) and not port_free(first.port)
+        assert all(process_alive(store) for store in stores)  # daemons of their own: the next start finds them
 
         with make_run(data_dir, port=first.port) as second:
             second.seen += [web, *stores]
@@ -196,13 +94,13 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
             output = second.output()
             assert f"web (pid {web.pid}) of a previous make run that was killed is still running; stopping it" \
                 in output, output[-4000:]
-            assert not _alive(web)
+            assert not process_alive(web)
             for store, what in zip(stores, ("PostgreSQL", "Redis"), strict=True):
                 assert f"{what} (pid {store.pid}) is still running on {data_dir}" in output, output[-4000:]
             # Reused, not a second server on the same folder.
             assert [_pid_in(postmaster), _pid_in(redis)] == [store.pid for store in stores]
             second.stop(signal.SIGTERM)
-        assert not any(_alive(p) for p in [web, *others, *stores])
+        assert not any(process_alive(p) for p in [web, *others, *stores])
 
 
 def test_a_web_process_that_keeps_dying_at_start_is_given_up_on_plainly(data_dir: Path) -> None:

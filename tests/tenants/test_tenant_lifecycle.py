@@ -71,7 +71,7 @@ def test_duplicate_slug_and_duplicate_domain_are_clear_errors(make_tenant) -> No
 def test_failure_after_the_schema_is_cloned_leaves_nothing_behind(make_tenant, monkeypatch) -> None:
     """A domain taken between validation and insert (a race) rolls back the schema too."""
     existing = make_tenant()
-    monkeypatch.setattr(services, "_validate_new_tenant", lambda **_: None)
+    monkeypatch.setattr(services, "tenant_new_validate", lambda **_: None)
     slug = unique_slug()
     with pytest.raises(TenantError):
         services.tenant_create(slug=slug, name="Racer", domain=existing.domain.domain)

@@ -1,20 +1,21 @@
-"""python manage.py tenants create|list|suspend|resume"""
+"""python manage.py tenants create|list|suspend|resume|delete|export|import|backup|restore"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from config.errors import command_errors
-from tenants import services
+from tenants import backups, deletion, portability, services
 from tenants.models import Tenant
 from tenants.selectors import tenant_list
 
 
 class Command(BaseCommand):
-    help = "Create, list, suspend and resume tenants."
+    help = "Create, list, suspend, resume, delete, export, import, back up and restore tenants."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -29,6 +30,24 @@ class Command(BaseCommand):
         listing.add_argument("--json", action="store_true")
         for action in ("suspend", "resume"):
             sub.add_parser(action).add_argument("slug")
+        delete = sub.add_parser("delete", help="Suspend a tenant now and purge it after the grace period.")
+        delete.add_argument("slug")
+        delete.add_argument("--confirm", help="The slug again (asked for when missing).")
+        delete.add_argument("--cancel", action="store_true", help="Cancel a scheduled deletion.")
+        export = sub.add_parser("export", help="Write the tenant's data as a portable archive.")
+        export.add_argument("slug")
+        export.add_argument("--output", required=True, type=Path)
+        load = sub.add_parser("import", help="Load an export archive into a new tenant.")
+        load.add_argument("file", type=Path)
+        load.add_argument("--slug", required=True)
+        load.add_argument("--domain", required=True)
+        backup = sub.add_parser("backup", help="Back up the tenant's schema with pg_dump.")
+        backup.add_argument("slug")
+        backup.add_argument("--output", required=True, type=Path)
+        restore = sub.add_parser("restore", help="Restore a backup as a new tenant.")
+        restore.add_argument("file", type=Path)
+        restore.add_argument("--slug", required=True)
+        restore.add_argument("--domain", required=True)
 
     @command_errors
     def handle(self, *args: Any, **options: Any) -> None:
@@ -71,3 +90,41 @@ class Command(BaseCommand):
     def _resume(self, options: dict[str, Any]) -> None:
         services.tenant_set_status(slug=options["slug"], status=Tenant.Status.ACTIVE)
         self.stdout.write(self.style.SUCCESS(f"Tenant '{options['slug']}' resumed."))
+
+    def _delete(self, options: dict[str, Any]) -> None:
+        slug = options["slug"]
+        if options["cancel"]:
+            deletion.tenant_delete_cancel(slug=slug)
+            self.stdout.write(self.style.SUCCESS(f"Deletion of '{slug}' cancelled; the tenant is active again."))
+            return
+        confirm = options.get("confirm")
+        if confirm is None:
+            confirm = input(f"This suspends '{slug}' now and deletes all its data after the grace period. "
+                            "Type the slug to confirm: ").strip()
+        scheduled = deletion.tenant_delete_request(slug=slug, confirm=confirm)
+        self.stdout.write(self.style.WARNING(
+            f"Tenant '{slug}' is suspended and will be deleted after {scheduled.purge_after:%Y-%m-%d %H:%M} UTC. "
+            f"Until then `manage.py tenants delete {slug} --cancel` brings it back."))
+
+    def _export(self, options: dict[str, Any]) -> None:
+        summary = portability.tenant_export(slug=options["slug"], output=options["output"])
+        rows = sum(summary.row_counts.values())
+        self.stdout.write(self.style.SUCCESS(
+            f"Exported '{summary.slug}' to {options['output']}: {rows} rows in {len(summary.row_counts)} tables, "
+            f"{summary.files} files."))
+
+    def _import(self, options: dict[str, Any]) -> None:
+        created = portability.tenant_import(archive=options["file"], slug=options["slug"], domain=options["domain"])
+        self.stdout.write(self.style.SUCCESS(
+            f"Imported {options['file']} as tenant '{created.tenant.schema_name}' at {created.domain.domain}."))
+
+    def _backup(self, options: dict[str, Any]) -> None:
+        manifest = backups.tenant_backup(slug=options["slug"], output=options["output"])
+        self.stdout.write(self.style.SUCCESS(
+            f"Backed up '{manifest.slug}' to {options['output']}: {sum(manifest.row_counts.values())} rows "
+            f"in {len(manifest.row_counts)} tables, sha256 {manifest.sha256[:16]}."))
+
+    def _restore(self, options: dict[str, Any]) -> None:
+        tenant = backups.tenant_restore(archive=options["file"], slug=options["slug"], domain=options["domain"])
+        self.stdout.write(self.style.SUCCESS(
+            f"Restored {options['file']} as tenant '{tenant.schema_name}' at {options['domain']}."))
