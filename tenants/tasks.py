@@ -32,3 +32,12 @@ def deadletter_prune(days: int = 30) -> int:
 
     deleted, _ = DeadLetter.objects.filter(replayed_at__lt=timezone.now() - timedelta(days=days)).delete()
     return int(deleted)
+
+
+@platform_task(queue=Queue.CRITICAL)
+def queue_backlog_publish() -> int:
+    """Beat, every minute: the queue backlog to CloudWatch (the workers' autoscaling signal), when configured.
+    On `critical`, the queue served first, so a backlog elsewhere does not delay its own measure."""
+    from config.cloudwatch import queue_backlog_publish as publish
+
+    return publish()
