@@ -60,8 +60,9 @@ def queue_backlog_publish() -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client("cloudwatch", region_name=settings.CLOUDWATCH_METRICS_REGION,
-                          endpoint_url=settings.CLOUDWATCH_ENDPOINT_URL or None)
+    # A session of its own: boto3's default one is shared by every thread of the process.
+    client = boto3.session.Session().client("cloudwatch", region_name=settings.CLOUDWATCH_METRICS_REGION,
+                                            endpoint_url=settings.CLOUDWATCH_ENDPOINT_URL or None)
     data = backlog_metric_data(backlog=queue_backlog(), consumers=queue_consumers())
     try:
         client.put_metric_data(Namespace=NAMESPACE, MetricData=data)
