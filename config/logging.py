@@ -71,7 +71,8 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b((?:access_|api_|visitor_)?(?:token|key|secret|password|signature))=[^&\s\"']+"),
      r"\1=[redacted]"),
     # One-time links: invitation and password-reset tokens in the path.
-    (re.compile(r"(/(?:invite|reset)/)[^\s?\"']+"), r"\1[token]/"),
+    (re.compile(r"(/invite/)[^\s?\"']+"), r"\1[token]/"),
+    (re.compile(r"(password-reset/)[^/\s?\"']+/[^/\s?\"']+/?"), r"\1[token]/"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), "[email]"),
 )
 # A phone number: nine digits or more, with spaces, dashes or brackets between them (never dots or
