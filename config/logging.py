@@ -14,6 +14,8 @@ import re
 import uuid
 from collections.abc import Iterator
 
+from opentelemetry import trace
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 user_var: contextvars.ContextVar[str] = contextvars.ContextVar("user", default="-")
 schema_override_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("schema", default=None)
@@ -134,9 +136,10 @@ class JsonFormatter(logging.Formatter):
         http = getattr(record, "http", None)
         if isinstance(http, dict):
             payload.update(http)
-        trace_id = getattr(record, "otelTraceID", None)
-        if trace_id and trace_id != "0":
-            payload["trace_id"] = trace_id
+        # The trace this line belongs to, when traces are on (config.tracing): logs and spans meet by it.
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            payload["trace_id"] = format(span_context.trace_id, "032x")
         if record.exc_text:
             payload["traceback"] = record.exc_text
         elif record.exc_info:

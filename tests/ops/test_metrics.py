@@ -4,21 +4,24 @@ real requests, sockets and answers, with no id in any label."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
 from django_tenants.utils import schema_context
 from prometheus_client.parser import text_string_to_metric_families
 
 from chat.widget.services import widget_settings_get
-from config.metrics import metrics_worker_exit
+from config.metrics import metrics_text, metrics_worker_exit
 from tenants.models import DeadLetter, UsageEntry
 from tests.support.processes import WebServer, child_env
 from tests.support.worker_probe import tenant_worker_probe
@@ -142,6 +145,16 @@ def test_both_processes_figures_add_up_with_bounded_labels(webs, demo_copies) ->
     assert str(conversation_id) not in text and str(letter.pk) not in label_values
     assert not [label for label in label_values if re.fullmatch(r"\d+", label)]
     DeadLetter.objects.filter(pk=letter.pk).delete()
+
+
+def test_every_metric_the_grafana_dashboard_plots_is_served() -> None:
+    dashboard = json.loads((Path(settings.BASE_DIR) / "deploy" / "grafana-dashboard.json").read_text())
+    plotted = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"deskpilot_[a-z_]+", target["expr"])}
+    # What /metrics declares, samples or not yet (a counter no answer has touched still has its family).
+    families = list(text_string_to_metric_families(metrics_text().decode()))
+    served = {family.name + suffix for family in families for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    assert len(plotted) >= 15 and plotted <= served, plotted - served
 
 
 def test_a_dead_web_process_stops_counting_its_open_sockets(webs, metrics_folder, demo_copies, monkeypatch) -> None:

@@ -140,6 +140,7 @@ def test_access_lines_are_json_and_contact_details_never_reach_the_log(web: WebS
     assert entry["request_id"] == request_id and entry["tenant"] == cafe.schema_name
     assert entry["status"] == 200 and entry["method"] == "GET" and entry["duration_ms"] >= 0
     assert "[email]" in entry["path"] and "api_key=[redacted]" in entry["path"]
+    assert len(entry["trace_id"]) == 32  # the request's trace, to find its spans by
     log = web.output()
     for secret in (EMAIL, PHONE, API_KEY, "Zx81kQ2mN4pL7rT0vW9y"):
         assert secret not in log
