@@ -5,6 +5,7 @@ lines, and no customer's e-mail address, phone number or key reaches its log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,11 +13,13 @@ from collections.abc import Iterator
 import pytest
 from django_tenants.utils import schema_context
 
+from chat.assistant.resilience import circuit_reset
 from chat.widget.services import widget_settings_get
 from config.logging import redact
 from config.redis import redis_client
 from tests.orders import payloads
 from tests.orders.conftest import SHOPIFY_SECRET, shop_connect
+from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.otlp_collector import OtlpCollector, ReceivedSpan
 from tests.support.processes import WebServer, Worker, child_env, make_run_env, wait_until
 from tests.support.ws import WidgetSocket
@@ -78,6 +81,31 @@ def test_a_widget_answer_is_traced_with_its_tenant(web: WebServer, collector: Ot
                        timeout=20, message="the answer's spans in the frame's trace")
     assert any(span.attributes.get("db.system") == "postgresql" for span in spans_of_trace(collector, frame.trace_id))
     assert "kb.search" in names
+
+
+def test_a_model_call_makes_its_own_span_in_the_answers_trace(traced_env: dict[str, str], collector: OtlpCollector,
+                                                               demo_copies) -> None:
+    cafe = demo_copies["cafe"]
+    with FakeOpenAIServer() as llm:
+        asyncio.run(circuit_reset(base_url=llm.base_url))
+        web = WebServer(env=child_env(**{**traced_env, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": llm.base_url,
+                                          "ASSISTANT_CACHE_ENABLED": "false"}))
+        try:
+            with schema_context(cafe.schema_name):
+                key = widget_settings_get().public_key
+            ws = WidgetSocket(web.port, cafe.get_primary_domain().domain, f"/ws/widget/?key={key}")
+            ws.recv_until("welcome")
+            ws.send({"type": "message", "client_id": "traced-llm", "text": "hello there"})
+            ws.recv_until("answer.end")
+            ws.close()
+        finally:
+            web.stop()
+    call = wait_until(lambda: next((span for span in collector.received() if span.name == "llm.chat"
+                                    and span.attributes.get("deskpilot.tenant") == cafe.schema_name), None),
+                      timeout=20, message="the model call's span")
+    assert call.attributes["gen_ai.request.model"] and call.attributes["gen_ai.usage.output_tokens"] > 0
+    frames = [span for span in spans_of_trace(collector, call.trace_id) if span.name == "ws.frame message"]
+    assert frames and frames[0].attributes["deskpilot.tenant"] == cafe.schema_name
 
 
 def test_a_webhook_request_and_the_task_it_queued_share_one_trace(web: WebServer, worker: Worker,
