@@ -34,6 +34,7 @@ from chat.widget import services as widget_services
 from chat.widget import streaming
 from config.db import BIGINT_MAX, in_tenant, in_thread
 from config.errors import ApplicationError, error_frame
+from config.tracing import REQUEST_ID_ATTRIBUTE, TENANT_ATTRIBUTE, span
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,7 +142,9 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("bad_frame", f"Unknown frame type {content['type'][:40]!r}.")
             return
         try:
-            await handler(content)
+            with span(f"ws.frame {content['type']}", **{TENANT_ATTRIBUTE: self.schema,
+                                                        REQUEST_ID_ATTRIBUTE: self.scope.get("request_id")}):
+                await handler(content)
         except ApplicationError as exc:
             await self.send_json(error_frame(exc, client_id=content.get("client_id")))
         except Exception:

@@ -5,6 +5,10 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+from config.tracing import observability_configure  # noqa: E402
+
+# Before Django builds its middleware chain, which the request tracing adds to.
+observability_configure(process="web")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402

@@ -10,13 +10,14 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 from kombu import Exchange
 from kombu import Queue as KombuQueue
 
@@ -29,6 +30,8 @@ REQUEST_ID_HEADER = "deskpilot_request_id"
 # The outbox row (outbox.models.OutboxMessage, in the task's tenant schema) a task was sent for: the
 # task notes there that it finished, retries or gave up, so the relay knows what is still owed.
 OUTBOX_HEADER = "deskpilot_outbox"
+# When the task was sent (time.time()): how long the oldest task has waited in its queue (config.backlog).
+SENT_AT_HEADER = "deskpilot_sent_at"
 
 
 class Queue(enum.StrEnum):
@@ -75,8 +78,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 def _freeze_after_start(**_: Any) -> None:
     # Each pool process, once forked with the app loaded (see config.startup).
     from config.startup import freeze_loaded_objects
+    from config.tracing import observability_configure
 
+    observability_configure(process="worker")
     freeze_loaded_objects()
+
+
+@worker_process_shutdown.connect
+def _flush_spans(**_: Any) -> None:
+    from config.tracing import observability_flush
+
+    observability_flush()
 
 
 @app.on_after_configure.connect
@@ -147,12 +159,14 @@ class DeskpilotTask(Task):
             headers[SCHEMA_HEADER] = getattr(connection, "schema_name", None)
         if request_id_var.get() != "-":
             headers.setdefault(REQUEST_ID_HEADER, request_id_var.get())
+        headers[SENT_AT_HEADER] = time.time()
         return super().apply_async(args, kwargs, **options)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from django.db import close_old_connections, connection
 
         from config.logging import log_context
+        from config.tracing import span_context_note
 
         # As Django does at the start of a request: drop a connection that is past
         # DATABASE_CONN_MAX_AGE or broke in an earlier task, and reuse it otherwise. Never for a
@@ -162,6 +176,7 @@ class DeskpilotTask(Task):
         request_id = self.request.get(REQUEST_ID_HEADER) or self.request.id
         schema = self.request.get(SCHEMA_HEADER)
         with log_context(request_id=request_id, user="-", schema=schema or "public"):
+            span_context_note(request_id=request_id, tenant=schema)
             if not self.tenant_required:
                 return super().__call__(*args, **kwargs)
             return self._call_in_tenant(schema, args, kwargs)

@@ -315,6 +315,11 @@ def main() -> int:
         if not (_manage(stopping, "migrate_all") and _manage(stopping, "demo", "load")):
             return 0 if stopping.is_set() else 1
 
+        # Every process's metrics in one folder, added up by /metrics; emptied first (config.metrics).
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(folder / "prometheus"))
+        from config.metrics import metrics_dir_prepare
+
+        metrics_dir_prepare()
         commands = _commands(host, port, folder / "celerybeat-schedule")
         children = [Child(name, command) for name, command in commands.items()]
         for child in children:

@@ -10,8 +10,11 @@ import contextlib
 import contextvars
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterator
+
+from opentelemetry import trace
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 user_var: contextvars.ContextVar[str] = contextvars.ContextVar("user", default="-")
@@ -61,8 +64,64 @@ class LogContextFilter(logging.Filter):
         return True
 
 
+# What must never reach a log line: customers' contact details and anyone's credentials. A log line
+# is read by more people, kept longer and copied further than the database the value came from.
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Credentials: provider keys (sk-..., sk-proj-...), bearer tokens, and secrets in query strings.
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), "[api-key]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [token]"),
+    (re.compile(r"(?i)\b((?:access_|api_|visitor_)?(?:token|key|secret|password|signature))=[^&\s\"']+"),
+     r"\1=[redacted]"),
+    # One-time links: invitation and password-reset tokens in the path.
+    (re.compile(r"(/invite/)[^\s?\"']+"), r"\1[token]/"),
+    (re.compile(r"(password-reset/)[^/\s?\"']+/[^/\s?\"']+/?"), r"\1[token]/"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), "[email]"),
+)
+# A phone number: nine digits or more, with spaces, dashes or brackets between them (never dots or
+# colons, so addresses, versions and times stay), and not a date.
+_PHONE = re.compile(r"(?<![\w/.:-])\+?\(?\d[\d ()-]{7,}\d(?![\w.:-])")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _phone_redacted(match: re.Match[str]) -> str:
+    text = match.group(0)
+    if sum(char.isdigit() for char in text) < 9 or _DATE.match(text):
+        return text
+    return "[phone]"
+
+
+def redact(text: str) -> str:
+    """`text` without e-mail addresses, phone numbers, API keys, tokens and secrets."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return _PHONE.sub(_phone_redacted, text)
+
+
+class RedactingFilter(logging.Filter):
+    """On every handler: the message (with its arguments) and any traceback are redacted before any
+    formatter sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # arguments that do not fit the message: logging reports it itself
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        http = getattr(record, "http", None)
+        if isinstance(http, dict) and isinstance(http.get("path"), str):
+            record.http = {**http, "path": redact(http["path"])}
+        return True
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, for production log collectors."""
+    """One JSON object per line, for production log collectors; an access line's fields (method,
+    path, status, duration_ms) are fields of its own."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload = {
@@ -74,6 +133,15 @@ class JsonFormatter(logging.Formatter):
             "tenant": getattr(record, "schema", "-"),
             "user": getattr(record, "user", "-"),
         }
-        if record.exc_info:
+        http = getattr(record, "http", None)
+        if isinstance(http, dict):
+            payload.update(http)
+        # The trace this line belongs to, when traces are on (config.tracing): logs and spans meet by it.
+        span_context = trace.get_current_span().get_span_context()
+        if span_context.is_valid:
+            payload["trace_id"] = format(span_context.trace_id, "032x")
+        if record.exc_text:
+            payload["traceback"] = record.exc_text
+        elif record.exc_info:
             payload["traceback"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False)

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from config import health
 from config.errors import error_response
 from config.logging import log_context, new_request_id, user_var
+from config.metrics import request_observe
 
 REQUEST_ID_HEADER = "X-Request-ID"
 HEALTH_CHECK_PATHS = ("/healthz", "/readyz")
@@ -37,11 +38,19 @@ class RequestIdMiddleware:
         with log_context(request_id=request_id, user="-"):
             response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
+        seconds = time.monotonic() - started
         # The access line, in place of the web server's own (which knows neither the request id nor
-        # the tenant); the load balancer's health checks only when debugging.
-        level = logging.DEBUG if request.path in HEALTH_CHECK_PATHS else logging.INFO
-        access_logger.log(level, "%s %s %s %.0fms", request.method, request.get_full_path()[:500],
-                          response.status_code, (time.monotonic() - started) * 1000, extra={"request": request})
+        # the tenant); the load balancer's health checks only when debugging. Its fields go to the
+        # JSON log as fields of their own (config.logging.JsonFormatter).
+        health_check = request.path in HEALTH_CHECK_PATHS
+        level = logging.DEBUG if health_check else logging.INFO
+        path = request.get_full_path()[:500]
+        access_logger.log(level, "%s %s %s %.0fms", request.method, path, response.status_code, seconds * 1000,
+                          extra={"request": request, "http": {"method": request.method, "path": path,
+                                                              "status": response.status_code,
+                                                              "duration_ms": round(seconds * 1000, 1)}})
+        if not health_check:
+            request_observe(request=request, status=response.status_code, seconds=seconds)
         return response
 
 

@@ -8,6 +8,8 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import path
 from django.views.generic import RedirectView
 
+from config.metrics import metrics_view
+
 
 def robots_txt(request: HttpRequest) -> HttpResponse:
     # The platform admin has nothing for crawlers.
@@ -30,5 +32,7 @@ urlpatterns = [
     path("robots.txt", robots_txt),
     path("favicon.ico", favicon_ico),
     path("admin/", admin.site.urls),
+    # Prometheus, for the operators' scraper only (METRICS_TOKEN); not on any business's domain.
+    path("metrics", metrics_view, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

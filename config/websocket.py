@@ -9,6 +9,8 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, remove_www
 
 from config.db import in_thread
+from config.logging import log_context, new_request_id
+from config.metrics import WEBSOCKETS_OPEN
 
 websocket_urlpatterns: list[Any] = []
 
@@ -42,7 +44,17 @@ class TenantWebSocketMiddleware:
             await send({"type": "websocket.close", "code": 4404 if tenant is None else 4403})
             return None
         scope["tenant"] = tenant
-        return await self.inner(scope, receive, send)
+        # One id for the socket's whole life, as a request has: on its log lines and its frames' spans.
+        scope["request_id"] = new_request_id()
+        # Open from the tenant check to the consumer's end: the socket's whole life in this process.
+        kind = "agent" if scope.get("path", "").startswith("/ws/agent") else "widget"
+        open_sockets = WEBSOCKETS_OPEN.labels(kind=kind)
+        open_sockets.inc()
+        try:
+            with log_context(request_id=scope["request_id"], schema=tenant.schema_name):
+                return await self.inner(scope, receive, send)
+        finally:
+            open_sockets.dec()
 
 
 def _build() -> Any:

@@ -5,7 +5,8 @@ function on every call (so concurrent creations queue on its lock) and walks the
 measured tens of seconds per tenant under load. The copy here issues plain DDL read from the
 catalog: tables (columns, defaults, identity, generated columns), then every constraint and index
 under its template name (so later migrations that rename or drop them by name keep working), then
-the foreign keys, then the template's migration records. It runs in the caller's transaction.
+the foreign keys, then the tables' own triggers, then the template's migration records. It runs in
+the caller's transaction.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ _INDEXES = """
     ORDER BY i.indexrelid
 """
 
+# Triggers of our own (an append-only table's, chat.audit): the constraint triggers are the constraints'.
+_TRIGGERS = """
+    SELECT pg_get_triggerdef(t.oid)
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = %s AND NOT t.tgisinternal
+    ORDER BY t.oid
+"""
+
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -54,6 +63,8 @@ def schema_copy_structure(*, source: str, target: str) -> None:
         constraints = cursor.fetchall()
         cursor.execute(_INDEXES, [source])
         indexes = [row[0] for row in cursor.fetchall()]
+        cursor.execute(_TRIGGERS, [source])
+        triggers = [row[0] for row in cursor.fetchall()]
         # pg_get_indexdef always names the table with its schema: point it at the target.
         table_of_source = re.compile(rf" ON (ONLY )?({re.escape(_quote(source))}|{re.escape(source)})\.")
         cursor.execute(f"CREATE SCHEMA {_quote(target)}")
@@ -66,6 +77,9 @@ def schema_copy_structure(*, source: str, target: str) -> None:
         for table, name, definition in constraints:
             cursor.execute(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}")
         for definition in indexes:
+            cursor.execute(table_of_source.sub(lambda match: f" ON {match.group(1) or ''}{_quote(target)}.",
+                                               definition, count=1))
+        for definition in triggers:  # named with their table's schema too, as the indexes are
             cursor.execute(table_of_source.sub(lambda match: f" ON {match.group(1) or ''}{_quote(target)}.",
                                                definition, count=1))
         cursor.execute(f"INSERT INTO django_migrations (app, name, applied) "

@@ -40,3 +40,10 @@ def tenants_purge_due() -> list[str]:
     from tenants.deletion import tenants_purge_due as purge
 
     return purge()
+@platform_task(queue=Queue.CRITICAL)
+def queue_backlog_publish() -> int:
+    """Beat, every minute: the queue backlog to CloudWatch (the workers' autoscaling signal), when configured.
+    On `critical`, the queue served first, so a backlog elsewhere does not delay its own measure."""
+    from config.cloudwatch import queue_backlog_publish as publish
+
+    return publish()

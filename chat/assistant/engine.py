@@ -53,6 +53,7 @@ from chat.conversations.events import message_wire
 from chat.conversations.models import Author, Conversation, Message
 from config.content_version import content_version_get
 from config.db import in_schema
+from config.metrics import answer_observe
 from orders import selectors as commerce
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class AnswerResult:
     cost_minor: int = 0
     # The stored answer as events and APIs show it (events.message_wire), for the widget's last frame.
     stored_message: dict[str, Any] | None = None
+    # The question had its answer already (the sweeper and a live answer raced): this is that one.
+    answered_before: bool = False
 
 
 @dataclass
@@ -192,7 +195,8 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
                             tool_calls=existing.tool_calls, quick_replies=existing.quick_replies, replied=True,
-                            confidence=existing.confidence, stored_message=message_wire(existing))
+                            confidence=existing.confidence, stored_message=message_wire(existing),
+                            answered_before=True)
     if not turn.may_reply:
         await in_schema(schema_name, _mark_not_needed, message_id)
         return AnswerResult(message_id=None, text="", mode="none", replied=False)
@@ -247,10 +251,22 @@ async def answer_deliver(*, schema_name: str, message_id: int, delivery: AnswerD
                                                now=now)
     except Exception:
         logger.exception("answering message %s failed; the sweeper will retry", message_id)
+        answer_observe(mode="none", outcome="failed", first_delta_ms=None, tokens_in=0, tokens_out=0, cost_minor=0)
         await delivery.finished(None)
         return None
     await delivery.finished(result.stored_message if result.replied else None)
+    answer_observe(mode=result.mode, outcome=_outcome(result), first_delta_ms=result.first_token_ms,
+                   tokens_in=result.tokens_in, tokens_out=result.tokens_out, cost_minor=result.cost_minor)
     return result
+
+
+def _outcome(result: AnswerResult) -> str:
+    """What became of an answer, for the metrics: a handful of values, never an id."""
+    if not result.replied:
+        return "not_needed"  # a person had the conversation, or took it over while it was drafted
+    if result.answered_before:
+        return "answered_before"
+    return "handoff" if result.handoff else "answered"
 
 
 def answer_deliver_later(*, schema_name: str, message_id: int, conversation_id: int, channel: str

@@ -25,6 +25,7 @@ import httpx2
 import openai
 from django.conf import settings
 from openai.types import CompletionUsage
+from opentelemetry.trace import Status, StatusCode
 
 from chat.assistant.http import llm_http_client
 from chat.assistant.resilience import (
@@ -45,6 +46,7 @@ from chat.assistant.resilience import (
 )
 from config.egress import egress_refusal_in
 from config.loops import PerLoop
+from config.tracing import TENANT_ATTRIBUTE, tracer
 
 __all__ = [
     "LLMError",
@@ -191,7 +193,32 @@ async def chat_stream(*, config: ProviderConfig, messages: list[dict[str, Any]],
     if max_output_tokens is not None:
         request["max_completion_tokens"] = max_output_tokens
     provider = _provider_label(config.base_url)
+    # The model call's own span (the SDK's create is wrapped by no tracer here): started, not made
+    # current, since a generator's context is its caller's between yields; ended however it ends.
+    call_span = tracer.start_span("llm.chat", attributes={
+        "gen_ai.system": "openai", "gen_ai.request.model": config.chat_model, "server.address": provider,
+        TENANT_ATTRIBUTE: tenant_schema})
+    try:
+        async with aclosing(_chat_stream_attempts(
+                config=config, request=request, limits=limits, started=started, deadline=deadline,
+                first_token_deadline=first_token_deadline, tenant_schema=tenant_schema, provider=provider)) as events:
+            async for event in events:
+                if isinstance(event, StreamFinished):
+                    call_span.set_attributes({"gen_ai.response.model": event.model,
+                                              "gen_ai.usage.input_tokens": event.tokens_in,
+                                              "gen_ai.usage.output_tokens": event.tokens_out,
+                                              "deskpilot.llm.attempts": event.attempts})
+                yield event
+    except LLMError as error:
+        call_span.set_status(Status(StatusCode.ERROR, error.code))
+        raise
+    finally:
+        call_span.end()
 
+
+async def _chat_stream_attempts(*, config: ProviderConfig, request: dict[str, Any], limits: CallLimits,
+                                started: float, deadline: float, first_token_deadline: float | None,
+                                tenant_schema: str, provider: str) -> AsyncGenerator[LLMEvent, None]:
     # The lease outlives the call's own deadline by a margin for the caller's work between events;
     # it only matters when a process dies holding it.
     async with tenant_llm_slot(tenant_schema=tenant_schema, limit=limits.tenant_max_concurrency,

@@ -12,6 +12,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from chat.audit.models import AuditAction
+from chat.audit.services import audit_record
 from chat.conversations.delivery import agent_reply_send
 from chat.conversations.events import (
     ConversationChanged,
@@ -283,6 +285,7 @@ def conversation_take_over(*, conversation: Conversation, agent: Any) -> Convers
         system = Message.objects.create(conversation=locked, author=Author.SYSTEM,
                                         text=f"{agent_identity(user=agent).name} joined the conversation.")
         event_send(MessagePosted.of(system))
+        audit_record(action=AuditAction.TAKEOVER, target=f"conversation {locked.pk}", actor=agent)
     return locked
 
 

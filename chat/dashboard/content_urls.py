@@ -33,6 +33,7 @@ urlpatterns = [
     path("settings/commerce/", settings_views.commerce_page, name="commerce"),
     path("settings/retention/", settings_views.retention_page, name="retention"),
     path("settings/widget/", settings_views.widget_page, name="widget"),
+    path("settings/audit/", settings_views.audit_page, name="audit"),
     path("analytics/", analytics.analytics_page, name="analytics"),
     path("usage/", analytics.usage_page, name="usage"),
 ]

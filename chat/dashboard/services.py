@@ -16,12 +16,15 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import login
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.assistant.engine import AnswerResult, answer_customer_message_sync
+from chat.audit.models import AuditAction
+from chat.audit.services import audit_record
 from chat.conversations import services as conversation_services
 from chat.conversations.events import ConversationAssigned, event_send, publish_agent_access_changed_after_commit
 from chat.conversations.models import (
@@ -87,7 +90,16 @@ def invitation_create(*, email: str, role: str, invited_by: Any, tenant: Any, ba
         from chat.dashboard.tasks import invitation_email_send
 
         outbox_send(task=invitation_email_send, args=[invitation.pk, base_url])
+        audit_record(action=AuditAction.TEAM_CHANGE, target=email, details={"op": "invited", "role": role},
+                     actor=invited_by)
     return invitation
+
+
+def account_login(*, request: Any, user: User) -> None:
+    """A team member logs in to the dashboard (Django's session login), and the log says so."""
+    with transaction.atomic():
+        login(request, user)
+        audit_record(action=AuditAction.LOGIN, target=user.username, actor=user)
 
 
 def invitation_email_send(*, invitation_id: int, base_url: str) -> bool:
@@ -131,6 +143,8 @@ def invitation_accept(*, token: str, name: str, password: str, tenant: Any) -> U
         TeamMemberProfile.objects.update_or_create(user=user, defaults={"display_name": display_name_clean(name)})
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
+        audit_record(action=AuditAction.TEAM_CHANGE, target=invitation.email,
+                     details={"op": "joined", "role": invitation.role}, actor=user)
     return user
 
 
@@ -199,7 +213,14 @@ def team_member_profile_save(*, user: Any, display_name: str, avatar_url: str = 
 
 
 def invitation_revoke(*, invitation_id: int) -> None:
-    Invitation.objects.filter(pk=invitation_id, accepted_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        invitation = Invitation.objects.filter(pk=invitation_id, accepted_at__isnull=True,
+                                               revoked_at__isnull=True).first()
+        if invitation is None:
+            return
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(action=AuditAction.TEAM_CHANGE, target=invitation.email, details={"op": "invitation_withdrawn"})
 
 
 def team_member_remove(*, user_id: int, removed_by: Any) -> str:
@@ -215,6 +236,8 @@ def team_member_remove(*, user_id: int, removed_by: Any) -> str:
         user.groups.clear()
         Conversation.objects.filter(assignee=user).update(assignee=None)
         agent_sockets_recheck(user_id=user.pk)
+        audit_record(action=AuditAction.TEAM_CHANGE, target=user.username, details={"op": "removed"},
+                     actor=removed_by)
     return user.get_full_name() or user.username
 
 
@@ -240,7 +263,12 @@ def canned_response_save(*, title: str, text: str, canned_response_id: int | Non
 
 
 def canned_response_delete(*, canned_response_id: int) -> None:
-    CannedResponse.objects.filter(pk=canned_response_id).delete()
+    with transaction.atomic():
+        canned = CannedResponse.objects.filter(pk=canned_response_id).first()
+        if canned is None:
+            return
+        canned.delete()
+        audit_record(action=AuditAction.DELETION, target=f"canned response '{canned.title}'")
 
 
 def conversation_assign(*, conversation: Conversation, assignee_id: int | None, actor: Any) -> Conversation:
@@ -319,8 +347,10 @@ def business_profile_update(*, name: str, tagline: str, tone: str, languages: li
     profile.languages = list(dict.fromkeys(codes))
     profile.human_only_topics = list(dict.fromkeys(human_only_topics))
     profile.contact_email, profile.phone, profile.address = contact_email.strip(), phone.strip(), address.strip()
-    profile.save()
-    content_version_bump()
+    with transaction.atomic():
+        profile.save()
+        content_version_bump()
+        audit_record(action=AuditAction.SETTINGS_CHANGE, target="business profile")
     return profile
 
 
@@ -336,6 +366,7 @@ def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str,
     with transaction.atomic():
         profile = business_profile_get()
         embedded_with = current_model_id()
+        key_before = profile.llm_api_key
         if api_key is not None:
             profile.llm_api_key = api_key.strip()
         if not profile.llm_api_key:
@@ -354,6 +385,13 @@ def business_llm_set(*, api_key: str | None, base_url: str, chat_model: str,
             profile.llm_embedding_model = embedding_model.strip()
         profile.save(update_fields=["llm_api_key", "llm_base_url", "llm_chat_model", "llm_embedding_model", "updated"])
         content_version_bump()
+        # Which key, never the key itself; its last characters only, as the settings page shows them.
+        if profile.llm_api_key != key_before:
+            audit_record(action=AuditAction.KEY_CHANGE, target="LLM API key",
+                         details={"op": "set" if profile.llm_api_key else "removed"})
+        audit_record(action=AuditAction.SETTINGS_CHANGE, target="LLM provider",
+                     details={"base_url": profile.llm_base_url, "chat_model": profile.llm_chat_model,
+                              "embedding_model": profile.llm_embedding_model})
         if current_model_id() != embedded_with:
             from chat.knowledge.tasks import kb_reembed_stale
 
@@ -393,8 +431,11 @@ def widget_settings_update(*, display_name: str, greeting: str, primary_color: s
     widget.allowed_origins = list(dict.fromkeys(origins))
     widget.messages_per_minute_per_ip = messages_per_minute_per_ip
     widget.messages_per_minute_per_visitor = messages_per_minute_per_visitor
-    widget.save()
-    content_version_bump()
+    with transaction.atomic():
+        widget.save()
+        content_version_bump()
+        audit_record(action=AuditAction.SETTINGS_CHANGE, target="chat widget",
+                     details={"allowed_origins": widget.allowed_origins})
     return widget
 
 

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat.assistant.probe import business_endpoint_probe
+from chat.audit.selectors import audit_entry_page
 from chat.conversations.customer_data import conversation_retention_set
 from chat.conversations.models import BusinessProfile
 from chat.conversations.services import business_profile_get
@@ -269,3 +270,9 @@ def widget_page(request: HttpRequest) -> HttpResponse:
     if not submitted.accepted:
         return _widget_page(request, form, status=submitted.status)
     return redirect(reverse("dashboard:widget") + "?saved=1")
+
+
+@owner_required
+def audit_page(request: HttpRequest) -> HttpResponse:
+    """The business's audit log, for its owners: a page at a time, newest first."""
+    return render(request, "dashboard/settings/audit.html", {"page": audit_entry_page(page=request.GET.get("page"))})

@@ -49,6 +49,7 @@ from chat.knowledge.embeddings import (
 from chat.knowledge.models import IndexingJob, KnowledgeChunk, KnowledgeSource
 from chat.knowledge.query import PreparedQuery, query_prepare, text_lookup, tsquery_text
 from config.content_version import ContentCache
+from config.tracing import span
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def kb_answerable(*, results: list[SearchResult], threshold: float | None = None
     return bool(results) and results[0].score >= limit
 
 
+@span("kb.search")
 def kb_search(*, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchResult]:
     """The `k` best sources for a customer's words, best first, one result per source."""
     if mode not in MODES:

@@ -20,6 +20,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from chat.audit.models import AuditAction
+from chat.audit.services import audit_record
 from chat.knowledge import chunking, extraction
 from chat.knowledge.embeddings import EmbeddingProvider, embedding_provider
 from chat.knowledge.exceptions import (
@@ -674,7 +676,11 @@ def chunks_reembed_stale(*, limit: int | None = None) -> int:
 def source_delete(*, source_id: int) -> None:
     if not KnowledgeSource.objects.filter(pk=source_id).exists():
         raise SourceNotFound(f"There is no knowledge source {source_id}.")
-    _sources_delete([source_id]).finish()
+    with transaction.atomic():
+        title = KnowledgeSource.objects.filter(pk=source_id).values_list("title", flat=True).first() or ""
+        removal = _sources_delete([source_id])
+        audit_record(action=AuditAction.DELETION, target=f"knowledge source '{title}'")
+        removal.finish()
 
 
 # ------------------------------------------------------------------------------ the dashboard's

@@ -54,6 +54,7 @@ TENANT_APPS = [
     "chat.dashboard",
     "chat.analytics",
     "chat.messaging",
+    "chat.audit",
     "orders",
     "config.outbox",
     "axes",
@@ -253,7 +254,8 @@ def logging_settings(log_format: str, level: str) -> dict[str, object]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "config.logging.LogContextFilter"}},
+        "filters": {"context": {"()": "config.logging.LogContextFilter"},
+                    "redact": {"()": "config.logging.RedactingFilter"}},
         "formatters": {
             "text": {
                 "format": "%(asctime)s %(levelname)-7s %(name)s [req=%(request_id)s tenant=%(schema)s"
@@ -265,7 +267,8 @@ def logging_settings(log_format: str, level: str) -> dict[str, object]:
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": log_format,
-                "filters": ["context"],
+                # Contact details and secrets never reach a log line, in either format.
+                "filters": ["context", "redact"],
             }
         },
         "root": {"handlers": ["console"], "level": level},
@@ -515,3 +518,26 @@ MESSAGING_WEBHOOK_MAX_BODY_BYTES = env.int("MESSAGING_WEBHOOK_MAX_BODY_BYTES", d
 # Seconds a call to a platform's API may take before it counts as failed (and is retried).
 MESSAGING_API_TIMEOUT_SECONDS = 15
 # --- end messaging channels -------------------------------------------------------------------------
+# --- Metrics, traces and errors (config.metrics, config.tracing, config.cloudwatch) ------------------
+# /metrics on the platform domain answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: 404 for all.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# The queue backlog as a CloudWatch metric (namespace Deskpilot, docs/decisions/1801), the workers'
+# autoscaling signal: published by beat when a region is set; off when empty. The endpoint only for a
+# CloudWatch-compatible server other than AWS's own.
+CLOUDWATCH_METRICS_REGION = env("CLOUDWATCH_METRICS_REGION", default="")
+CLOUDWATCH_ENDPOINT_URL = env("CLOUDWATCH_ENDPOINT_URL", default="")
+CLOUDWATCH_METRICS_INTERVAL_SECONDS = 60
+CELERY_BEAT_SCHEDULE["queue-backlog-to-cloudwatch"] = {
+    "task": "tenants.tasks.queue_backlog_publish",
+    "schedule": CLOUDWATCH_METRICS_INTERVAL_SECONDS,
+    "options": {"queue": "critical"},
+}
+# OpenTelemetry traces, off unless an OTLP/HTTP endpoint is set (the exporter's own variable names:
+# OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_SERVICE_NAME are read by the SDK).
+OTEL_EXPORTER_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="deskpilot")
+# Errors to Sentry, off unless a DSN is set; the share of requests also traced there (0 to 1).
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+# --- end metrics, traces and errors ----------------------------------------------------------------

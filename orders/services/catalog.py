@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from chat.audit.models import AuditAction
+from chat.audit.services import audit_record
 from config.content_version import content_version_bump
 from orders.exceptions import CatalogImportFailed, InvalidAmount, UnknownCurrency, ValidationFailed
 from orders.models import CommerceSettings, Platform, Product, ProductKind, ShopConnection, Variant
@@ -314,6 +316,8 @@ def commerce_stock_counts_set(*, shown: bool) -> CommerceSettings:
     settings_row.show_stock_counts = shown
     settings_row.save(update_fields=["show_stock_counts", "updated"])
     content_version_bump()
+    audit_record(action=AuditAction.SETTINGS_CHANGE, target="stock counts shown to customers",
+                 details={"shown": shown})
     return settings_row
 
 
@@ -331,13 +335,20 @@ def shop_secret_set(*, platform: str, secret: str) -> ShopConnection:
     secret = secret.strip()
     if len(secret) < MIN_SECRET_LENGTH:
         raise ValidationFailed(f"A webhook secret needs at least {MIN_SECRET_LENGTH} characters.")
-    connection, _ = ShopConnection.objects.update_or_create(platform=platform, defaults={"webhook_secret": secret})
+    with transaction.atomic():
+        connection, _ = ShopConnection.objects.update_or_create(platform=platform,
+                                                                defaults={"webhook_secret": secret})
+        audit_record(action=AuditAction.KEY_CHANGE, target=f"{platform} webhook secret", details={"op": "set"})
     logger.info("webhook secret for %s set", platform)
     return connection
 
 
 def shop_secret_clear(*, platform: str) -> bool:
-    deleted, _ = ShopConnection.objects.filter(platform=platform).delete()
+    with transaction.atomic():
+        deleted, _ = ShopConnection.objects.filter(platform=platform).delete()
+        if deleted:
+            audit_record(action=AuditAction.KEY_CHANGE, target=f"{platform} webhook secret",
+                         details={"op": "removed"})
     return bool(deleted)
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.db import transaction
 
+from chat.audit.models import AuditAction
+from chat.audit.services import audit_record
 from config.content_version import content_version_bump
 from orders.exceptions import InvalidHours
 from orders.models import SpecialDay, SpecialDayOpening, WeeklyOpening
@@ -143,3 +145,5 @@ def opening_hours_set_from_text(*, tenant: Tenant, timezone_name: str, weekly: d
     with transaction.atomic():
         tenant_timezone_set(tenant=tenant, timezone_name=timezone_name)
         opening_hours_set_from_json(data=data)
+        audit_record(action=AuditAction.SETTINGS_CHANGE, target="opening hours and time zone",
+                     details={"timezone": timezone_name})
