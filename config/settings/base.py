@@ -53,6 +53,7 @@ TENANT_APPS = [
     "chat.widget",
     "chat.dashboard",
     "chat.analytics",
+    "chat.api",
     "orders",
     "config.outbox",
     "axes",
