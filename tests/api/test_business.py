@@ -4,23 +4,15 @@ endpoint of the schema: another tenant's key is the same 401 as a wrong key, a m
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
-import pytest
 from django_tenants.utils import schema_context
 
-from tests.api.conftest import OWNER_EMAIL, ApiTenant, api_client, api_key_for, api_tenant_create
+from tests.api.conftest import OWNER_EMAIL, ApiTenant, api_client, api_key_for
 from tests.support.processes import WebServer
 
 AREA_OF = {"conversations": "conversations", "contacts": "conversations", "knowledge": "knowledge",
            "products": "catalog", "stock": "catalog", "orders": "catalog", "opening-hours": "catalog"}
-
-
-@pytest.fixture(scope="module")
-def shop(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
-    with django_db_blocker.unblock():
-        return api_tenant_create("Demo shop", demo="shop")
 
 
 def new_conversation(tenant: ApiTenant, *, email: str = "", text: str = "Where is my hoodie?") -> tuple[int, int]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from tests.api.conftest import OWNER_EMAIL, ApiTenant, api_key_for, api_tenant_create
+from tests.api.conftest import OWNER_EMAIL, ApiTenant, api_key_for
 from tests.support.processes import WebServer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -38,7 +38,8 @@ def doc_examples() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def shop(django_db_setup: None, django_db_blocker: Any) -> tuple[ApiTenant, int]:
+def documented(shop: ApiTenant, django_db_blocker: Any) -> tuple[ApiTenant, int]:
+    """The demo shop with a conversation waiting for a person, as the quick start finds one."""
     from chat.conversations.services import (
         contact_get_or_create,
         conversation_request_human,
@@ -46,8 +47,8 @@ def shop(django_db_setup: None, django_db_blocker: Any) -> tuple[ApiTenant, int]
         message_receive,
     )
 
+    tenant = shop
     with django_db_blocker.unblock():
-        tenant = api_tenant_create("Documented shop", demo="shop")
         with schema_context(tenant.schema):
             contact = contact_get_or_create(visitor_id=f"v-{uuid.uuid4().hex}", name="Maria",
                                             email="maria@example.com")
@@ -62,8 +63,8 @@ def test_the_docs_have_an_example_for_each_step_of_the_quick_start() -> None:
     assert [language for language, _ in examples].count("sh") >= 5 and ("python", examples[-1][1]) in examples
 
 
-def test_every_example_in_the_docs_runs_against_a_server(web: WebServer, shop: tuple[ApiTenant, int]) -> None:
-    tenant, conversation_id = shop
+def test_every_example_in_the_docs_runs_against_a_server(web: WebServer, documented: tuple[ApiTenant, int]) -> None:
+    tenant, conversation_id = documented
     env = {**os.environ, "DESKPILOT_API": f"http://{tenant.domain}:{web.port}/api/v1",
            "DESKPILOT_API_KEY": api_key_for(tenant, name="docs"), "CONVERSATION_ID": str(conversation_id),
            "AGENT_EMAIL": OWNER_EMAIL, "VARIANT_SKU": "TL-HOOD-001-BLK-S"}
