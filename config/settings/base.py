@@ -53,6 +53,7 @@ TENANT_APPS = [
     "chat.widget",
     "chat.dashboard",
     "chat.analytics",
+    "chat.webhooks",
     "orders",
     "config.outbox",
     "axes",
@@ -476,3 +477,14 @@ CELERY_BEAT_SCHEDULE["outbox-relay"] = {
     "options": {"queue": "high"},
 }
 # --- end transactional outbox -----------------------------------------------------------------------
+
+# --- Outgoing webhooks (chat.webhooks) ---------------------------------------------------------------
+# A delivery's retries are queued with their time (eta); every minute each tenant's pending deliveries
+# overdue by two minutes (their task was lost: a broker restart) are queued again.
+CELERY_BEAT_SCHEDULE["webhooks-overdue"] = {
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 60,
+    "args": ["chat.webhooks.tasks.webhook_deliveries_overdue"],
+    "options": {"queue": "high"},
+}
+# --- end outgoing webhooks ---------------------------------------------------------------------------
