@@ -10,6 +10,9 @@ import pytest
 from django_tenants.utils import schema_context
 
 from config.redis import redis_client
+
+# The dashboard's tenant with an owner and an agent, for the pages' tests.
+from tests.dashboard.conftest import business, make_business, other_business  # noqa: F401
 from tests.webhooks.receiver import Receiver
 
 
