@@ -8,6 +8,7 @@ urlpatterns = [
     path("robots.txt", robots_txt),
     path("favicon.ico", favicon_ico),
     path("app/", include("chat.dashboard.urls")),
+    path("api/", include("chat.api.urls")),
     path("", include("chat.urls")),
     path("", include("orders.urls")),
 ]

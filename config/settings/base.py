@@ -54,6 +54,7 @@ TENANT_APPS = [
     "chat.dashboard",
     "chat.analytics",
     "chat.webhooks",
+    "chat.api",
     "orders",
     "config.outbox",
     "axes",

@@ -1,0 +1,43 @@
+"""API keys: one row per key, in the tenant's schema, so a key only ever exists on its own tenant.
+
+The key itself is shown once; the row keeps its public id (for lookup, lists and revoking) and a
+hash of the whole key.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class Scope(models.TextChoices):
+    # What a request does (reads: GET; writes: POST, PATCH, PUT, DELETE) ...
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+    # ... and what it touches. A request needs both (docs/api.md, "Scopes").
+    CONVERSATIONS = "conversations", "Conversations and contacts"
+    KNOWLEDGE = "knowledge", "Knowledge"
+    CATALOG = "catalog", "Catalog, stock, orders and opening hours"
+    WEBHOOKS = "webhooks", "Webhooks"
+
+
+class ApiKey(models.Model):
+    key_id = models.CharField(max_length=32, unique=True)
+    key_hash = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    scopes = ArrayField(models.CharField(max_length=20, choices=Scope.choices))
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The owner's user id in this schema; kept when the user is removed.
+    created_by_id = models.IntegerField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

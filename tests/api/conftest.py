@@ -1,0 +1,69 @@
+"""REST API fixtures: one web server per module (the `make run` command), tenants made once per
+module, and keys made through the product's own service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from tests.support.processes import WebServer, child_env
+
+
+@dataclass(frozen=True)
+class ApiTenant:
+    tenant: Any
+    domain: str
+
+    @property
+    def schema(self) -> str:
+        return self.tenant.schema_name
+
+
+def api_tenant_create(name: str = "API business") -> ApiTenant:
+    from tenants.services import tenant_create
+
+    slug = f"t{uuid.uuid4().hex[:12]}"
+    domain = f"{slug}.test.localhost"
+    tenant = tenant_create(slug=slug, name=name, domain=domain).tenant
+    connection.set_schema_to_public()
+    return ApiTenant(tenant=tenant, domain=domain)
+
+
+def api_key_for(tenant: ApiTenant, *, scopes: list[str] | None = None, name: str = "test key") -> str:
+    from chat.api.services import api_key_create
+
+    with schema_context(tenant.schema):
+        return api_key_create(name=name, scopes=scopes).key
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[WebServer]:
+    server = WebServer(env=child_env(OPENAI_API_KEY=""))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def biz_a(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    with django_db_blocker.unblock():
+        return api_tenant_create("Business A")
+
+
+@pytest.fixture(scope="module")
+def biz_b(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    with django_db_blocker.unblock():
+        return api_tenant_create("Business B")
+
+
+def api_client(web: WebServer, tenant: ApiTenant, key: str | None) -> httpx.Client:
+    headers = {"Host": tenant.domain}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    return httpx.Client(base_url=f"{web.base_url}/api/v1", headers=headers, timeout=30, follow_redirects=False)
