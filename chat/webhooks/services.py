@@ -81,6 +81,8 @@ EARLY_SLACK = timedelta(seconds=1)
 # A pending delivery overdue by this much lost its task: the sweeper sends it again.
 LOST_AFTER = timedelta(minutes=2)
 REPLAY_MAX = 5000
+# Events and their attempts are kept this long: the attempts log and "replay since" reach this far back.
+HISTORY_KEEP = timedelta(days=30)
 USER_AGENT = "Deskpilot-Webhooks/1"
 
 
@@ -505,6 +507,15 @@ def webhook_deliveries_overdue_send() -> int:
     if overdue:
         logger.warning("webhooks: %d overdue deliveries queued again", len(overdue))
     return len(overdue)
+
+
+def webhook_history_prune() -> int:
+    """Forget events older than HISTORY_KEEP with nothing pending (their deliveries and attempts go
+    with them); returns how many events were forgotten."""
+    old = (WebhookMessage.objects.filter(created__lt=timezone.now() - HISTORY_KEEP)
+           .exclude(deliveries__status=DeliveryStatus.PENDING))
+    deleted, by_model = old.delete()
+    return int(by_model.get(WebhookMessage._meta.label, 0))
 
 
 def webhook_endpoint_disabled_email(*, endpoint_id: int) -> int:

@@ -19,6 +19,12 @@ def webhook_deliveries_overdue() -> int:
     return services.webhook_deliveries_overdue_send()
 
 
+@tenant_task(queue=Queue.LOW)
+def webhook_history_prune() -> int:
+    """Beat, every tenant, daily: forget old events and their attempts."""
+    return services.webhook_history_prune()
+
+
 @tenant_task(queue=Queue.MEDIUM)
 def webhook_endpoint_disabled_email(endpoint_id: int) -> int:
     return services.webhook_endpoint_disabled_email(endpoint_id=endpoint_id)

@@ -488,4 +488,11 @@ CELERY_BEAT_SCHEDULE["webhooks-overdue"] = {
     "args": ["chat.webhooks.tasks.webhook_deliveries_overdue"],
     "options": {"queue": "high"},
 }
+# Events and attempts older than 30 days (nothing pending) are forgotten, daily.
+CELERY_BEAT_SCHEDULE["webhooks-history-prune"] = {
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 24 * 3600,
+    "args": ["chat.webhooks.tasks.webhook_history_prune"],
+    "options": {"queue": "low"},
+}
 # --- end outgoing webhooks ---------------------------------------------------------------------------

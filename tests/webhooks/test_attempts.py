@@ -15,10 +15,12 @@ from django_tenants.utils import schema_context
 
 from chat.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from chat.webhooks.services import (
+    webhook_deliveries_overdue_send,
     webhook_delivery_attempt,
     webhook_endpoint_disabled_email,
     webhook_endpoint_secret_rotate,
     webhook_event_enqueue,
+    webhook_history_prune,
 )
 from config.celery import app
 from tests.webhooks.conftest import endpoint_for
@@ -135,3 +137,27 @@ def test_during_a_rotation_both_secrets_sign_and_afterwards_only_the_new_one(ten
     after = receiver.got("rotating")[-1]
     assert len(after.headers["webhook-signature"].split(" ")) == 1
     assert after.verified_with == [rotated.secret]
+
+
+def test_a_lost_retry_is_queued_again_and_old_history_is_forgotten(tenant_a, receiver) -> None:
+    endpoint_for(tenant_a, receiver, path="lost", events=["order.updated"])
+    receiver.answer_next("lost", Answer(status=500))
+    delivery = one_delivery(tenant_a.schema_name)
+    with schema_context(tenant_a.schema_name):
+        retry_at = webhook_delivery_attempt(delivery_id=delivery.pk, attempt=0).next_attempt_at
+        app.connection().default_channel.client.delete("high")  # the broker lost the retry
+        with time_machine.travel(retry_at + timedelta(minutes=1), tick=False):
+            assert webhook_deliveries_overdue_send() == 0  # not overdue enough to count as lost
+        with time_machine.travel(retry_at + timedelta(minutes=3), tick=False):
+            assert webhook_deliveries_overdue_send() == 1
+        raw = app.connection().default_channel.client.lrange("high", 0, -1)
+        assert [json.loads(item)["headers"]["argsrepr"] for item in raw] == [repr([delivery.pk, 1])]
+
+        receiver.answer_next("lost", Answer(status=200))
+        with time_machine.travel(retry_at, tick=False):
+            assert webhook_delivery_attempt(delivery_id=delivery.pk, attempt=1).delivery.status == "succeeded"
+        with time_machine.travel(timezone.now() + timedelta(days=29)):
+            assert webhook_history_prune() == 0
+        with time_machine.travel(timezone.now() + timedelta(days=31)):
+            assert webhook_history_prune() == 1
+        assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
