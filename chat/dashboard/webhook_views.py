@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from chat.dashboard.permissions import owner_required
 from chat.webhooks import selectors, services
-from chat.webhooks.models import SUBSCRIBABLE, EventType, WebhookEndpoint
+from chat.webhooks.models import EVENT_LABELS, SUBSCRIBABLE, EventType, WebhookEndpoint
 from config.errors import ApplicationError, form_submit
 from config.secrets_at_rest import secret_masked
 
@@ -28,7 +28,7 @@ class EndpointForm(forms.Form):
     url = forms.URLField(max_length=2000, label="Endpoint URL", assume_scheme="https",
                          help_text="Your server's address; it must be reachable from the internet.")
     description = forms.CharField(max_length=200, required=False)
-    events = forms.MultipleChoiceField(choices=[(value, f"{value}: {EventType(value).label}") for value in SUBSCRIBABLE],
+    events = forms.MultipleChoiceField(choices=[(value, f"{value}: {EVENT_LABELS[EventType(value)]}") for value in SUBSCRIBABLE],
                                        widget=forms.CheckboxSelectMultiple, initial=SUBSCRIBABLE)
 
 

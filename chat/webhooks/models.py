@@ -7,6 +7,8 @@ a receiver can drop duplicates); one `WebhookDelivery` per endpoint that subscri
 
 from __future__ import annotations
 
+import enum
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
@@ -14,27 +16,40 @@ from django.utils import timezone
 from config.secrets_at_rest import EncryptedTextField
 
 
-class EventType(models.TextChoices):
-    CONVERSATION_CREATED = "conversation.created", "A conversation started"
-    CONVERSATION_STATUS_CHANGED = "conversation.status_changed", "A conversation changed status"
-    CONVERSATION_ASSIGNED = "conversation.assigned", "A conversation was assigned"
-    MESSAGE_CREATED = "message.created", "A message was stored"
-    CONTACT_CREATED = "contact.created", "A contact was created"
-    CONTACT_UPDATED = "contact.updated", "A contact changed"
-    HANDOFF_REQUESTED = "handoff.requested", "A person was asked for"
-    RATING_CREATED = "rating.created", "A customer rated a conversation"
-    ORDER_UPDATED = "order.updated", "An order was created or changed"
+class EventType(enum.StrEnum):
+    CONVERSATION_CREATED = "conversation.created"
+    CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
+    CONVERSATION_ASSIGNED = "conversation.assigned"
+    MESSAGE_CREATED = "message.created"
+    CONTACT_CREATED = "contact.created"
+    CONTACT_UPDATED = "contact.updated"
+    HANDOFF_REQUESTED = "handoff.requested"
+    RATING_CREATED = "rating.created"
+    ORDER_UPDATED = "order.updated"
     # Sent only by the dashboard's "send a test event", to that one endpoint.
-    TEST = "webhook.test", "Test event"
+    TEST = "webhook.test"
 
 
-SUBSCRIBABLE = [choice for choice in EventType.values if choice != EventType.TEST]
+EVENT_LABELS = {
+    EventType.CONVERSATION_CREATED: "A conversation started",
+    EventType.CONVERSATION_STATUS_CHANGED: "A conversation changed status",
+    EventType.CONVERSATION_ASSIGNED: "A conversation was assigned",
+    EventType.MESSAGE_CREATED: "A message was stored",
+    EventType.CONTACT_CREATED: "A contact was created",
+    EventType.CONTACT_UPDATED: "A contact changed",
+    EventType.HANDOFF_REQUESTED: "A person was asked for",
+    EventType.RATING_CREATED: "A customer rated a conversation",
+    EventType.ORDER_UPDATED: "An order was created or changed",
+    EventType.TEST: "Test event",
+}
+EVENT_CHOICES = [(str(event), label) for event, label in EVENT_LABELS.items()]
+SUBSCRIBABLE = [str(event) for event in EventType if event != EventType.TEST]
 
 
 class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=200, blank=True)
-    events = ArrayField(models.CharField(max_length=40, choices=EventType.choices))
+    events = ArrayField(models.CharField(max_length=40, choices=EVENT_CHOICES))
     # `whsec_` and the base64 of the key, encrypted at rest; shown to the owner once.
     secret = EncryptedTextField()
     # During a rotation the previous secret still signs (a second signature) until this time.
@@ -57,7 +72,7 @@ class WebhookEndpoint(models.Model):
 
 class WebhookMessage(models.Model):
     msg_id = models.CharField(max_length=40, unique=True)
-    type = models.CharField(max_length=40, choices=EventType.choices)
+    type = models.CharField(max_length=40, choices=EVENT_CHOICES)
     # The exact body sent: {"type", "timestamp", "data"}.
     payload = models.JSONField()
     created = models.DateTimeField(default=timezone.now, db_index=True)
