@@ -37,6 +37,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Usage", "dashboard:usage", owner_only=True, section=SETTINGS),
     NavItem("Shop webhooks", "dashboard:webhooks", owner_only=True, section=SETTINGS),
     NavItem("Outgoing webhooks", "dashboard:outgoing-webhooks", owner_only=True, section=SETTINGS),
+    NavItem("API keys", "dashboard:api-keys", owner_only=True, section=SETTINGS),
     NavItem("Your profile", "dashboard:me", section=SETTINGS),
 ]
 

@@ -23,6 +23,8 @@ from chat.webhooks.models import EVENT_LABELS, SUBSCRIBABLE, EventType, WebhookE
 from config.errors import ApplicationError, form_submit
 from config.secrets_at_rest import secret_masked
 
+DELIVERIES_SHOWN = 50
+
 
 class EndpointForm(forms.Form):
     url = forms.URLField(max_length=2000, label="Endpoint URL", assume_scheme="https",
@@ -67,7 +69,7 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
 def _detail(request: HttpRequest, endpoint: WebhookEndpoint, *, status: int = 200, **extra: Any) -> HttpResponse:
     return render(request, "dashboard/webhooks/detail.html", {
         "endpoint": endpoint, "secret": secret_masked(endpoint.secret),
-        "deliveries": selectors.webhook_delivery_list(endpoint=endpoint), "replay_form": ReplayForm(),
+        "deliveries": selectors.webhook_delivery_list(endpoint=endpoint)[:DELIVERIES_SHOWN], "replay_form": ReplayForm(),
         "done": request.GET.get("done", ""), **extra}, status=status)
 
 

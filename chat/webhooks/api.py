@@ -1,34 +1,25 @@
 """The `webhooks` area of the business API (/api/v1/webhooks/…): endpoints (the secret shown once,
 on creation and rotation), their deliveries with each attempt, a test event, send again.
 
-Thin views on chat.webhooks' services and selectors; keys need the `webhooks` scope (chat.api).
+Thin views on chat.webhooks' services and selectors, on the API's conventions (chat.api.conventions:
+keys with the `webhooks` scope, strict bodies, cursor pages, Idempotency-Key on POST).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.api.conventions import ApiView
+from chat.api.conventions import ApiView, StrictSerializer, query_params_check
+from chat.api.models import Scope
 from chat.webhooks import selectors, services
 from chat.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from config.errors import NotFound, ValidationFailed
+from config.errors import NotFound
 from config.secrets_at_rest import secret_masked
 
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a typo is an error, not a silently ignored change."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise ValidationFailed(f"Unknown field: {', '.join(unknown)}.", code="unknown_field",
-                                       details={"unknown_fields": unknown})
-        return super().to_internal_value(data)
+PAGE_PARAMS = {"cursor", "limit"}
 
 
 class EndpointIn(StrictSerializer):
@@ -84,23 +75,18 @@ def _endpoint(endpoint_id: int) -> WebhookEndpoint:
     return services.webhook_endpoint_get(endpoint_id=endpoint_id)
 
 
-class WebhooksApi(ApiView):
-    api_scope = "webhooks"
-
-    def page(self, rows: list[Any], serializer: type[serializers.BaseSerializer]) -> Response:
-        """The list conventions' envelope (the paginator's when the API has one)."""
-        page = self.paginate_queryset(rows)
-        if page is not None:
-            return self.get_paginated_response(serializer(page, many=True).data)
-        return Response({"data": serializer(rows, many=True).data, "has_more": False, "next_cursor": None})
-
-
-class EndpointListApi(WebhooksApi):
+class EndpointListApi(ApiView):
+    api_scope = Scope.WEBHOOKS
     serializer_class = EndpointOut
 
+    @extend_schema(responses=EndpointOut(many=True), summary="List webhook endpoints (secrets masked)")
     def get(self, request: Request) -> Response:
-        return self.page(list(selectors.webhook_endpoint_list()), EndpointOut)
+        query_params_check(request, allowed=PAGE_PARAMS)
+        page = self.paginate_queryset(selectors.webhook_endpoint_list())
+        return self.get_paginated_response(EndpointOut(page, many=True).data)
 
+    @extend_schema(request=EndpointIn, responses={201: EndpointWithSecretOut},
+                   summary="Add a webhook endpoint (its secret is in this answer only)")
     def post(self, request: Request) -> Response:
         data = EndpointIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -109,12 +95,16 @@ class EndpointListApi(WebhooksApi):
                         status=status.HTTP_201_CREATED)
 
 
-class EndpointApi(WebhooksApi):
+class EndpointApi(ApiView):
+    api_scope = Scope.WEBHOOKS
     serializer_class = EndpointOut
 
+    @extend_schema(summary="Read a webhook endpoint")
     def get(self, request: Request, endpoint_id: int) -> Response:
         return Response(EndpointOut(_endpoint(endpoint_id)).data)
 
+    @extend_schema(request=EndpointPatch, responses=EndpointOut,
+                   summary="Change a webhook endpoint's URL, events, description or enabled flag")
     def patch(self, request: Request, endpoint_id: int) -> Response:
         endpoint = _endpoint(endpoint_id)
         data = EndpointPatch(data=request.data)
@@ -127,37 +117,50 @@ class EndpointApi(WebhooksApi):
             services.webhook_endpoint_enabled_set(endpoint=endpoint, enabled=enabled, reason="Disabled through the API.")
         return Response(EndpointOut(endpoint).data)
 
+    @extend_schema(responses={204: None}, summary="Delete a webhook endpoint")
     def delete(self, request: Request, endpoint_id: int) -> Response:
         services.webhook_endpoint_delete(endpoint=_endpoint(endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EndpointSecretRotateApi(WebhooksApi):
+class EndpointSecretRotateApi(ApiView):
+    api_scope = Scope.WEBHOOKS
     serializer_class = EndpointWithSecretOut
 
+    @extend_schema(request=None, responses=EndpointWithSecretOut,
+                   summary="Rotate the secret (the new one is in this answer only; the old signs for 24 hours more)")
     def post(self, request: Request, endpoint_id: int) -> Response:
         rotated = services.webhook_endpoint_secret_rotate(endpoint=_endpoint(endpoint_id))
         return Response(EndpointWithSecretOut(rotated.endpoint, context={"secret": rotated.secret}).data)
 
 
-class EndpointTestApi(WebhooksApi):
+class EndpointTestApi(ApiView):
+    api_scope = Scope.WEBHOOKS
     serializer_class = DeliveryOut
 
+    @extend_schema(request=None, responses={202: DeliveryOut}, summary="Send a test event to this endpoint")
     def post(self, request: Request, endpoint_id: int) -> Response:
         delivery = services.webhook_test_send(endpoint=_endpoint(endpoint_id))
         return Response(DeliveryOut(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DeliveryListApi(WebhooksApi):
+class DeliveryListApi(ApiView):
+    api_scope = Scope.WEBHOOKS
     serializer_class = DeliveryOut
 
+    @extend_schema(responses=DeliveryOut(many=True), summary="List an endpoint's deliveries with their attempts")
     def get(self, request: Request, endpoint_id: int) -> Response:
-        return self.page(selectors.webhook_delivery_list(endpoint=_endpoint(endpoint_id)), DeliveryOut)
+        query_params_check(request, allowed=PAGE_PARAMS)
+        page = self.paginate_queryset(selectors.webhook_delivery_list(endpoint=_endpoint(endpoint_id)))
+        return self.get_paginated_response(DeliveryOut(page, many=True).data)
 
 
-class DeliveryResendApi(WebhooksApi):
+class DeliveryResendApi(ApiView):
+    api_scope = Scope.WEBHOOKS
     serializer_class = DeliveryOut
 
+    @extend_schema(request=None, responses={202: DeliveryOut},
+                   summary="Send a delivery again now, with a fresh round of retries")
     def post(self, request: Request, delivery_id: int) -> Response:
         delivery = selectors.webhook_delivery_get(delivery_id=delivery_id)
         if delivery is None:

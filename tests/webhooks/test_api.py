@@ -54,7 +54,7 @@ def test_bad_input_is_refused_in_the_one_error_shape(business, settings) -> None
     assert internal.status_code == 400 and internal.json()["error"]["code"] == "egress_refused"
     unknown = client.post("/api/v1/webhooks/endpoints", {"url": "https://example.com/h", "events": ["order.updated"],
                                                         "secret": "whsec_mine"}, content_type="application/json")
-    assert unknown.status_code == 400 and unknown.json()["error"]["details"] == {"unknown_fields": ["secret"]}
+    assert unknown.status_code == 400 and unknown.json()["error"]["details"]["secret"] == ["Unknown field."]
     bad_event = client.post("/api/v1/webhooks/endpoints", {"url": "https://example.com/h", "events": ["order.deleted"]},
                             content_type="application/json")
     assert bad_event.status_code == 400 and "error" in bad_event.json()

@@ -14,7 +14,6 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.conversations import services as conversations
-from chat.dashboard.services import conversation_assign
 from chat.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookMessage
 from config.outbox.models import OutboxMessage
 from config.redis import redis_client
@@ -61,7 +60,7 @@ def test_each_event_is_delivered_once_after_commit_signed_with_ids_the_api_knows
         received = conversations.message_receive(conversation=conversation, text="Where is my order?")
         conversations.contact_prechat_save(visitor_id=visitor, name="Ada", email="ada@example.test")
         conversations.conversation_request_human(conversation=conversation, reason="The customer asked for a person.")
-        conversation_assign(conversation=conversation, assignee_id=owner.pk, actor=owner)
+        conversations.conversation_assign(conversation=conversation, assignee_id=owner.pk, actor=owner)
         conversations.conversation_rate(conversation=conversation, score=5)
         order_upsert(data=an_order(f"#{visitor}"), source="test")
 
