@@ -466,5 +466,5 @@ def contact_update(*, contact: Contact, name: str | None = None, email: str | No
             changed.append("phone")
         if changed:
             locked.save(update_fields=changed)
-            _publish_contact_changed(locked)
+            _publish_contact_changed(locked, changed)
     return locked

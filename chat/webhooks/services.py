@@ -31,6 +31,7 @@ import httpx
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from chat.conversations.events import (
@@ -329,10 +330,11 @@ def webhook_replay_since(*, endpoint: WebhookEndpoint, since: datetime) -> int:
     if since > timezone.now():
         raise ValidationFailed("Choose a moment in the past.", code="replay_in_future", details={"field": "since"})
     with transaction.atomic():
+        # This endpoint's own delivery of the message: another endpoint's success says nothing here.
+        received_or_under_way = WebhookDelivery.objects.filter(
+            message=OuterRef("pk"), endpoint=endpoint, status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.PENDING])
         messages = list(WebhookMessage.objects.filter(created__gte=since, type__in=endpoint.events)
-                        .exclude(deliveries__endpoint=endpoint, deliveries__status__in=[DeliveryStatus.SUCCEEDED,
-                                                                                         DeliveryStatus.PENDING])
-                        .order_by("created", "id")[:REPLAY_MAX])
+                        .exclude(Exists(received_or_under_way)).order_by("created", "id")[:REPLAY_MAX])
         now = timezone.now()
         existing = {d.message_id: d for d in WebhookDelivery.objects.select_for_update()
                     .filter(endpoint=endpoint, message__in=messages)}
