@@ -84,6 +84,8 @@ v1 = [
     path("opening-hours", commerce.OpeningHoursApi.as_view(), name="opening-hours"),
     # Usage
     path("usage", usage.UsageApi.as_view(), name="usage"),
+    # Outgoing webhooks (chat.webhooks)
+    path("webhooks/", include("chat.webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -16,7 +16,8 @@ for, and waiting for one would hold back every piece of the answer the customer 
 Internal events are handed to the handlers registered for their class (`event_handler_register`),
 in the sender's transaction: what they write (the analytics roll-up marking a day to compute again)
 commits or rolls back with the change itself, and no crash between a commit and a handler can lose
-it (docs/decisions/0201-analytics-consumes-internal-events.md).
+it (docs/decisions/0201-analytics-consumes-internal-events.md). Handlers may follow socket events
+too (outgoing webhooks write their outbox rows beside the change, docs/decisions/1401).
 """
 
 from __future__ import annotations
@@ -237,6 +238,45 @@ class ConversationErased(Event):
         raise TypeError("an internal event has no wire shape: it never leaves the server")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConversationRated(Event):
+    """The customer rated the conversation (1 to 5; a later rating replaces an earlier one)."""
+
+    type = "conversation.rated"
+    AUDIENCE = frozenset({Audience.INTERNAL})
+
+    rating: int
+
+    def to_wire(self) -> dict[str, Any]:
+        raise TypeError("an internal event has no wire shape: it never leaves the server")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactEvent(Event):
+    """A contact was created or changed: for the server's handlers (outgoing webhooks), never a socket
+    (agents hear `conversation.contact`). A contact may have no conversation yet: `conversation_id` is 0."""
+
+    AUDIENCE = frozenset({Audience.INTERNAL})
+
+    conversation_id: int = 0
+    contact_id: int
+
+    def to_wire(self) -> dict[str, Any]:
+        raise TypeError("an internal event has no wire shape: it never leaves the server")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactCreated(ContactEvent):
+    type = "contact.created"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactUpdated(ContactEvent):
+    type = "contact.updated"
+
+    changed: tuple[str, ...]  # the contact's fields that changed
+
+
 # ----------------------------------------------------------------------------- answers
 # An answer's frames name it by `answer_ref` (chat.widget.streaming), not by its conversation.
 
@@ -293,10 +333,9 @@ _HANDLERS: dict[type[Event], list[EventHandler]] = defaultdict(list)
 
 
 def event_handler_register(*, event_class: type[E], handler: Callable[[E], None]) -> None:
-    """`handler` is called with every internal event of `event_class`, in the sender's transaction
-    (an app's `ready()` registers its handlers, once)."""
-    if Audience.INTERNAL not in event_class.AUDIENCE:
-        raise ValueError(f"{event_class.__name__} is not an internal event")
+    """`handler` is called with every event of `event_class`, in the sender's transaction (an app's
+    `ready()` registers its handlers, once). It must be cheap and must not fail for reasons of its own:
+    it runs inside every write that sends the event."""
     if handler not in _HANDLERS[event_class]:
         _HANDLERS[event_class].append(handler)
 
@@ -312,11 +351,10 @@ def is_for(message: dict[str, Any], audience: Audience) -> bool:
 
 
 def event_send(event: Event) -> None:
-    """The one way an event is sent from a service: internal handlers now, inside the caller's
+    """The one way an event is sent from a service: registered handlers now, inside the caller's
     transaction; sockets once it commits (a rolled-back change tells nobody anything)."""
-    if Audience.INTERNAL in event.audience:
-        for handler in _HANDLERS.get(type(event), ()):
-            handler(event)
+    for handler in _HANDLERS.get(type(event), ()):
+        handler(event)
     groups = event.groups(connection.schema_name)
     if groups:
         transaction.on_commit(lambda: _publish(groups, event))

@@ -16,10 +16,13 @@ from chat.audit.models import AuditAction
 from chat.audit.services import audit_record
 from chat.conversations.delivery import agent_reply_send
 from chat.conversations.events import (
+    ContactCreated,
+    ContactUpdated,
     ConversationAssigned,
     ConversationChanged,
     ConversationContactChanged,
     ConversationCreated,
+    ConversationRated,
     ConversationStatusChanged,
     MessagePosted,
     event_send,
@@ -82,20 +85,27 @@ def business_profile_get() -> BusinessProfile:
 
 
 def contact_get_or_create(*, visitor_id: str, name: str = "", email: str = "", phone: str = "") -> Contact:
-    contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64],
-                                                     defaults={"name": name[:200], "email": email[:254],
-                                                               "phone": phone[:40]})
-    changed = [field for field, value in (("name", name), ("email", email), ("phone", phone))
-               if value and not getattr(contact, field)]
-    if changed and not created:
-        for field in changed:
-            setattr(contact, field, {"name": name, "email": email, "phone": phone}[field])
-        contact.save(update_fields=changed)
+    # One transaction, so what the contact's events promise (webhooks) commits with the contact.
+    with transaction.atomic():
+        contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64],
+                                                         defaults={"name": name[:200], "email": email[:254],
+                                                                   "phone": phone[:40]})
+        if created:
+            event_send(ContactCreated(contact_id=contact.pk))
+            return contact
+        changed = [field for field, value in (("name", name), ("email", email), ("phone", phone))
+                   if value and not getattr(contact, field)]
+        if changed:
+            for field in changed:
+                setattr(contact, field, {"name": name, "email": email, "phone": phone}[field])
+            contact.save(update_fields=changed)
+            event_send(ContactUpdated(contact_id=contact.pk, changed=tuple(changed)))
     return contact
 
 
-def _publish_contact_changed(contact: Contact) -> None:
+def _publish_contact_changed(contact: Contact, changed: list[str]) -> None:
     """Agents' open inbox and conversation pages show the customer's new name or address."""
+    event_send(ContactUpdated(contact_id=contact.pk, changed=tuple(changed)))
     conversation_id = (Conversation.objects.filter(contact=contact).order_by("-created", "-id")
                        .values_list("pk", flat=True).first())
     if conversation_id is not None:
@@ -119,7 +129,7 @@ def contact_prechat_save(*, visitor_id: str, name: str, email: str) -> Contact:
             changed += ["email", "email_status"]
         if changed:
             contact.save(update_fields=changed)
-            _publish_contact_changed(contact)
+            _publish_contact_changed(contact, changed)
     return contact
 
 
@@ -146,7 +156,7 @@ def contact_verify_by_order(*, conversation_id: int, order_number: str, email_or
         if changed:
             contact.save(update_fields=changed)
             logger.info("contact %s verified by an order", contact.pk)
-            _publish_contact_changed(contact)
+            _publish_contact_changed(contact, changed)
     return contact
 
 
@@ -350,6 +360,7 @@ def conversation_rate(*, conversation: Conversation, score: int) -> None:
     with transaction.atomic():
         Conversation.objects.filter(pk=conversation.pk).update(rating=score)
         _conversation_changed(conversation)
+        event_send(ConversationRated(conversation_id=conversation.pk, rating=score))
 
 
 @dataclass(frozen=True)
@@ -489,5 +500,5 @@ def contact_update(*, contact: Contact, name: str | None = None, email: str | No
             changed.append("phone")
         if changed:
             locked.save(update_fields=changed)
-            _publish_contact_changed(locked)
+            _publish_contact_changed(locked, changed)
     return locked

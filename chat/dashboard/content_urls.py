@@ -3,7 +3,16 @@ analytics. Included by chat/dashboard/urls.py, so the names share its namespace 
 
 from django.urls import path, re_path
 
-from chat.dashboard import analytics, api_keys, channels, knowledge_views, playground, settings_views, shop
+from chat.dashboard import (
+    analytics,
+    api_keys,
+    channels,
+    knowledge_views,
+    playground,
+    settings_views,
+    shop,
+    webhook_views,
+)
 
 urlpatterns = [
     path("knowledge/", knowledge_views.knowledge_list, name="knowledge"),
@@ -39,4 +48,9 @@ urlpatterns = [
             name="api-key-revoke"),
     path("analytics/", analytics.analytics_page, name="analytics"),
     path("usage/", analytics.usage_page, name="usage"),
+    path("settings/webhooks/", webhook_views.endpoint_list, name="outgoing-webhooks"),
+    path("settings/webhooks/<int:endpoint_id>/", webhook_views.endpoint_detail, name="outgoing-webhook"),
+    path("settings/webhooks/<int:endpoint_id>/action", webhook_views.endpoint_action, name="outgoing-webhook-action"),
+    path("settings/webhooks/deliveries/<int:delivery_id>/resend", webhook_views.delivery_resend,
+         name="outgoing-webhook-resend"),
 ]

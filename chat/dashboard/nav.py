@@ -38,6 +38,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Shop webhooks", "dashboard:webhooks", owner_only=True, section=SETTINGS),
     NavItem("WhatsApp & Telegram", "dashboard:channels", owner_only=True, section=SETTINGS),
     NavItem("Audit log", "dashboard:audit", owner_only=True, section=SETTINGS),
+    NavItem("Outgoing webhooks", "dashboard:outgoing-webhooks", owner_only=True, section=SETTINGS),
     NavItem("API keys", "dashboard:api-keys", owner_only=True, section=SETTINGS),
     NavItem("Your profile", "dashboard:me", section=SETTINGS),
 ]

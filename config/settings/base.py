@@ -58,6 +58,7 @@ TENANT_APPS = [
     "chat.analytics",
     "chat.messaging",
     "chat.audit",
+    "chat.webhooks",
     "chat.api",
     "orders",
     "config.outbox",
@@ -546,6 +547,24 @@ SENTRY_DSN = env("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", default="production")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 # --- end metrics, traces and errors ----------------------------------------------------------------
+# --- Outgoing webhooks (chat.webhooks) ---------------------------------------------------------------
+# A delivery's retries are queued with their time (eta); every minute each tenant's pending deliveries
+# overdue by two minutes (their task was lost: a broker restart) are queued again.
+CELERY_BEAT_SCHEDULE["webhooks-overdue"] = {
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 60,
+    "args": ["chat.webhooks.tasks.webhook_deliveries_overdue"],
+    "options": {"queue": "high"},
+}
+# Events and attempts older than 30 days (nothing pending) are forgotten, daily.
+CELERY_BEAT_SCHEDULE["webhooks-history-prune"] = {
+    "task": "tenants.tasks.dispatch_to_active_tenants",
+    "schedule": 24 * 3600,
+    "args": ["chat.webhooks.tasks.webhook_history_prune"],
+    "options": {"queue": "low"},
+}
+# --- end outgoing webhooks ---------------------------------------------------------------------------
+
 # --- REST API (chat.api, docs/api.md) ---------------------------------------------------------------
 # Requests per minute per API key, counted in Redis across web processes (0: no limit).
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)

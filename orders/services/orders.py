@@ -16,6 +16,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q
 
+from orders.events import order_updated_send
 from orders.exceptions import InvalidTransition, OrderNotFound
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusChange
 from orders.platforms import FulfillmentData, OrderData, TrackingData
@@ -75,6 +76,8 @@ def order_transition(*, order: Order, to_status: str, at: datetime, source: str)
             raise InvalidTransition(f"Order {locked.number} is {result.from_status} and cannot become {to_status}.",
                                     details={"from": result.from_status, "to": to_status})
         locked.save(update_fields=["status", "updated"])
+        if result.changed:
+            order_updated_send(order=locked)
     return locked
 
 
@@ -146,6 +149,7 @@ def order_upsert(*, data: OrderData, source: str) -> str:
         if data.status:
             result = order_status_advance(order=order, to_status=data.status, at=data.updated_at, source=source)
         order.save()
+        order_updated_send(order=order)
         if result is not None and result.changed:
             return f"order {order.number} {result.from_status} -> {result.to_status}"
         return f"order {order.number} updated, status {order.status}"
@@ -167,6 +171,7 @@ def _order_create(*, data: OrderData, source: str) -> str:
         step.order = order
     OrderStatusChange.objects.bulk_create(steps)
     _items_replace(order, data, new=True)
+    order_updated_send(order=order, created=True)
     return f"order {order.number} created as {order.status}"
 
 
@@ -183,6 +188,7 @@ def fulfillment_apply(*, data: FulfillmentData, source: str) -> str:
         if data.status:
             result = order_status_advance(order=order, to_status=data.status, at=data.updated_at, source=source)
         order.save()
+        order_updated_send(order=order)
         if result is not None and result.changed:
             return f"order {order.number} {result.from_status} -> {result.to_status}, tracking updated"
         return f"order {order.number} tracking updated, status {order.status}"

@@ -12,7 +12,8 @@ from tests.api.conftest import OWNER_EMAIL, ApiTenant, api_client, api_key_for
 from tests.support.processes import WebServer
 
 AREA_OF = {"conversations": "conversations", "contacts": "conversations", "knowledge": "knowledge",
-           "products": "catalog", "stock": "catalog", "orders": "catalog", "opening-hours": "catalog"}
+           "products": "catalog", "stock": "catalog", "orders": "catalog", "opening-hours": "catalog",
+           "webhooks": "webhooks"}
 
 
 def new_conversation(tenant: ApiTenant, *, email: str = "", text: str = "Where is my hoodie?") -> tuple[int, int]:
@@ -33,7 +34,8 @@ def operations(web: WebServer, tenant: ApiTenant) -> list[tuple[str, str]]:
         for method, operation in methods.items():
             if any("ApiKey" in requirement for requirement in operation.get("security", [])):
                 concrete = (path.replace("{conversation_id}", "1").replace("{contact_id}", "1")
-                            .replace("{source_id}", "1").replace("{sku}", "TL-HOOD-001").replace("{number}", "TL-1"))
+                            .replace("{source_id}", "1").replace("{sku}", "TL-HOOD-001").replace("{number}", "TL-1")
+                            .replace("{endpoint_id}", "1").replace("{delivery_id}", "1"))
                 found.append((method.upper(), concrete.removeprefix("/api/v1")))
     return found
 
