@@ -148,11 +148,11 @@ def make_run(data_dir: Path, port: int | None = None, **extra: str) -> Iterator[
 def test_a_killed_web_process_is_restarted_and_sigterm_stops_everything(data_dir: Path) -> None:
     with make_run(data_dir) as run:
         run.wait_ready()
-        [web] = run.children("daphne")
+        [web] = run.children("gunicorn")
         web.send_signal(signal.SIGKILL)
         wait_until(lambda: "web exited with code -9; restarting in 1s" in run.output(), timeout=30,
                    message="make run saying it restarts web")
-        wait_until(lambda: [p.pid for p in run.children("daphne")] not in ([], [web.pid]), timeout=30,
+        wait_until(lambda: [p.pid for p in run.children("gunicorn")] not in ([], [web.pid]), timeout=30,
                    message="a new web process")
         run.wait_ready()
         run.stop(signal.SIGTERM)
@@ -178,7 +178,7 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
     postmaster, redis = data_dir / "postgres" / "pgdata" / "postmaster.pid", data_dir / "redis" / "redis.pid"
     with make_run(data_dir) as first:
         first.wait_ready()  # after Ctrl-C above
-        [web] = first.children("daphne")
+        [web] = first.children("gunicorn")
         others = [p for p in psutil.Process(first.process.pid).children(recursive=True) if p.pid != web.pid]
         stores = [psutil.Process(_pid_in(postmaster)), psutil.Process(_pid_in(redis))]
         # A frozen web process (Ctrl-Z'd, or stuck) outlives its parent's death: it still holds the port.
@@ -206,7 +206,7 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
 
 
 def test_a_web_process_that_keeps_dying_at_start_is_given_up_on_plainly(data_dir: Path) -> None:
-    # daphne cannot start on this host address, so the web child dies at once, every time.
+    # gunicorn cannot start on this host address, so the web child dies at once, every time.
     with make_run(data_dir, HOST="256.0.0.1") as run:
         assert run.process.wait(timeout=STARTUP_TIMEOUT_SECONDS) == 1, run.output()[-4000:]
         output = run.output()
