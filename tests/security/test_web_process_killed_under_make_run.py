@@ -179,10 +179,14 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
     with make_run(data_dir) as first:
         first.wait_ready()  # after Ctrl-C above
         [web] = first.children("gunicorn")
-        others = [p for p in psutil.Process(first.process.pid).children(recursive=True) if p.pid != web.pid]
+        web_workers = web.children(recursive=True)
+        frozen = {web.pid, *(worker.pid for worker in web_workers)}
+        others = [p for p in psutil.Process(first.process.pid).children(recursive=True) if p.pid not in frozen]
         stores = [psutil.Process(_pid_in(postmaster)), psutil.Process(_pid_in(redis))]
-        # A frozen web process (Ctrl-Z'd, or stuck) outlives its parent's death: it still holds the port.
-        web.suspend()
+        # A frozen web server (Ctrl-Z'd, or stuck), its workers with it, outlives its parent's death:
+        # it still holds the port.
+        for process in (web, *web_workers):
+            process.suspend()
         first.process.kill()
         first.process.wait()
         wait_until(lambda: not any(_alive(p) for p in others), timeout=STOP_TIMEOUT_SECONDS,
@@ -196,13 +200,13 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
             output = second.output()
             assert f"web (pid {web.pid}) of a previous make run that was killed is still running; stopping it" \
                 in output, output[-4000:]
-            assert not _alive(web)
+            assert not _alive(web) and not any(_alive(worker) for worker in web_workers)
             for store, what in zip(stores, ("PostgreSQL", "Redis"), strict=True):
                 assert f"{what} (pid {store.pid}) is still running on {data_dir}" in output, output[-4000:]
             # Reused, not a second server on the same folder.
             assert [_pid_in(postmaster), _pid_in(redis)] == [store.pid for store in stores]
             second.stop(signal.SIGTERM)
-        assert not any(_alive(p) for p in [web, *others, *stores])
+        assert not any(_alive(p) for p in [web, *web_workers, *others, *stores])
 
 
 def test_a_web_process_that_keeps_dying_at_start_is_given_up_on_plainly(data_dir: Path) -> None:
