@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/sustained.py [--rates 20,50,100] [--web-processes 1,2] [--modes offline,llm]
                                         [--duration 20] [--burst 1000] [--delay 0.5] [--generators 1]
+                                        [--server gunicorn|daphne]
 
-The servers are the ones `make run` starts (config/devrun.py's web command, a Celery worker on all
+The servers are the ones `make run` starts (config/devrun.py's web command: gunicorn with one uvicorn
+worker a web process; `--server daphne` for daphne as before, to compare), a Celery worker on all
 four queues with two pool processes; no beat), with DEBUG off as in production, on throw-away
 embedded stores holding the two demo tenants (`demo load`: Sunrise Café and Threadline, moved to the
 Scale plan so a run does not reach the Starter plan's 2,000 answers a month). With two web
@@ -330,7 +332,13 @@ class Servers:
         return "\n".join(f"  {count:>6} x {line}" for line, count in warned.most_common(6))
 
 
-def start_servers(count: int, env: dict[str, str], others: dict[str, int]) -> Servers:
+def daphne_command(port: int) -> list[str]:
+    """The web command `make run` used before gunicorn (4d948d3..1d08a8e), for --server daphne."""
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_connect_timeout", "30",
+            "-v", "0", "config.asgi:application"]
+
+
+def start_servers(count: int, env: dict[str, str], others: dict[str, int], server: str) -> Servers:
     from tests.support.processes import WebServer, Worker
 
     web: list = []
@@ -338,7 +346,10 @@ def start_servers(count: int, env: dict[str, str], others: dict[str, int]) -> Se
     try:
         worker = Worker(concurrency=2, env=env)
         for _ in range(count):
-            web.append(WebServer(env=env))
+            # One web process a server (gunicorn with one worker: WEB_CONCURRENCY=1), customers
+            # alternating between their ports, so the two servers are compared process for process.
+            web.append(WebServer(env={**env, "WEB_CONCURRENCY": "1"},
+                                 command=daphne_command if server == "daphne" else None))
     except BaseException:
         for server in [*web, *([worker] if worker else [])]:
             server.stop()
@@ -431,7 +442,7 @@ def measure(*, servers: Servers, customers: list[dict], mode: str, rate: float |
     recorders = []
     if py_spy:
         label = f"{mode}-{len(servers.web)}web-{'burst' if rate is None else f'{rate:g}'}"
-        recorders = [subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--duration",
+        recorders = [subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--subprocesses", "--duration",
                                        str(max(1, round(duration))), "--rate", "200", "--nonblocking", "--gil", "--format", "raw",
                                        "--output", str(profile_dir / f"{label}-web{index + 1}.txt")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -559,6 +570,8 @@ def main() -> None:
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="the fake model's pause between pieces")
     parser.add_argument("--generators", type=int, default=1, help="load generator processes")
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--server", choices=("gunicorn", "daphne"), default="gunicorn",
+                        help="web server: make run's (gunicorn with uvicorn workers) or daphne, as before")
     parser.add_argument("--py-spy", help="path of a py-spy binary: record each web process during each point")
     parser.add_argument("--profile-dir", default=tempfile.gettempdir(), help="where py-spy's recordings go")
     args = parser.parse_args()
@@ -598,7 +611,7 @@ def main() -> None:
         try:
             for count in counts:
                 others = {**stores, **({"model": model.pid} if model else {})}
-                servers = start_servers(count, server_env(mode, base_url), others)
+                servers = start_servers(count, server_env(mode, base_url), others, args.server)
                 try:
                     ports = [server.port for server in servers.web]
                     print(f"{mode}, {count} web process(es) {[s.pid for s in servers.web]}, worker "
@@ -625,7 +638,8 @@ def main() -> None:
                 model.wait(timeout=10)
             if timing_log is not None:
                 timing_log.unlink(missing_ok=True)
-    print(f"\nsustained arrivals, {started.isoformat(timespec='minutes')}, {os.cpu_count()} CPUs, {args.duration:g} s "
+    print(f"\nsustained arrivals, {started.isoformat(timespec='minutes')}, {args.server}, {os.cpu_count()} CPUs, "
+          f"{args.duration:g} s "
           f"a rate, customers' timeout {args.timeout:g} s, {args.generators} generator(s); LLM mode: fake model "
           f"first token after {args.delay * 1000:.0f} ms, {args.chunk_delay * 1000:.0f} ms between pieces")
     print(format_table(points))

@@ -15,11 +15,13 @@ takes it), so answers are fresh again within the outbox relay's interval at wors
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextvars import ContextVar
 from typing import Generic, TypeVar
 
 import redis
@@ -30,7 +32,8 @@ from config.celery import Queue, tenant_task
 from config.errors import ApplicationError
 from config.redis import RedisScript, redis_client, redis_client_async, tenant_key
 
-__all__ = ["ContentCache", "content_version_bump", "content_version_get", "content_version_get_async"]
+__all__ = ["ContentCache", "content_version_bump", "content_version_get", "content_version_get_async",
+           "content_version_held"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,24 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 """)
+
+
+# The version a piece of work (an answer's turn) read once and holds for everything it reads after:
+# (schema, version). A ContextVar, so it follows the work into the database threads it hands off to
+# (asgiref copies the context) and never leaks to another socket's or task's work.
+_held: ContextVar[tuple[str, str | None] | None] = ContextVar("content_version_held", default=None)
+
+
+@contextlib.contextmanager
+def content_version_held(*, schema_name: str, version: str | None) -> Iterator[None]:
+    """Inside: `content_version_get()` for this tenant is `version`, read once by the caller, with no
+    trip to Redis; every cached value the work uses is the one of that version (a consistent view of
+    the content, even when it changes halfway)."""
+    token = _held.set((schema_name, version))
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 def _version_key(schema_name: str) -> str:
@@ -65,6 +86,9 @@ def content_version_get() -> str | None:
     Read it before reading the content it keys: a change committed in between then keys an entry
     nobody asks for again, never a stale one."""
     schema_name = _tenant_schema()
+    held = _held.get()
+    if held is not None and held[0] == schema_name:
+        return held[1]
     try:
         return str(_READ_OR_START(redis_client(), keys=[_version_key(schema_name)], args=[uuid.uuid4().hex]))
     except redis.RedisError:

@@ -254,14 +254,10 @@ def _port_taken(host: str, port: str) -> bool:
 
 
 def web_command(*, host: str, port: str, python: str = PYTHON) -> list[str]:
-    """The web server `make run` starts; the browser tests start this very command (tests/support)."""
-    # daphne drops a WebSocket whose handshake is not accepted within 5 s by default, which a
-    # burst of a thousand widgets opening at once (each looks up its tenant and visitor) outlasts.
-    # No --proxy-headers: behind proxies, TRUSTED_PROXY_COUNT decides the client's address.
-    # -v 0: no access lines of daphne's own (they carry no request id or tenant); the project's
-    # request middleware writes one per request instead.
-    return [python, "-m", "daphne", "-b", host, "-p", port, "--websocket_connect_timeout", "30", "-v", "0",
-            "config.asgi:application"]
+    """The web server `make run` starts, the production one (config/gunicorn_conf.py: gunicorn with
+    WEB_CONCURRENCY uvicorn workers) on this address; the browser tests start this very command
+    (tests/support)."""
+    return [python, "-m", "gunicorn", "-c", "config/gunicorn_conf.py", "-b", f"{host}:{port}", "config.asgi:application"]
 
 
 def _commands(host: str, port: str, beat_schedule: Path) -> dict[str, list[str]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import sys
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 _server_preparations: list[Callable[[], None]] = []
+_server_closers: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
 
 def when_server_starts(prepare: Callable[[], None]) -> None:
@@ -40,17 +42,28 @@ def freeze_loaded_objects() -> None:
 
 
 def before_server_stops(close: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run `close()` on the server's event loop when daphne is told to stop, before the loop ends.
+    """Have `close()` awaited on the server's event loop when the server stops, before the loop ends.
 
-    Daphne runs Twisted on asyncio and stops both on SIGTERM; what is still open on the loop then
-    (the LLM clients' keep-alive connections) would be left to garbage collection, which logs each
-    as an error. Twisted waits for the returned work before it stops. Outside daphne (no Twisted
-    reactor installed) there is nothing to do, and importing the reactor would install one.
+    What is still open on the loop then (answers being written, the LLM clients' keep-alive
+    connections) would otherwise be cut off or left to garbage collection, which logs each as an
+    error. Run by the ASGI lifespan's shutdown (`server_lifespan`), after the server has closed its
+    sockets; the last registered runs first, so the apps above (which use those below) stop first.
     """
-    if "twisted.internet.reactor" not in sys.modules:
-        return
-    from twisted.internet import reactor
-    from twisted.internet.defer import Deferred
+    _server_closers.append(close)
 
-    reactor.addSystemEventTrigger(  # type: ignore[attr-defined]
-        "before", "shutdown", lambda: Deferred.fromFuture(asyncio.ensure_future(close())))
+
+async def server_lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI lifespan protocol (config.asgi routes `lifespan` here): at shutdown, what the apps
+    registered with `before_server_stops`, each to its end even when one before it failed."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            for close in reversed(_server_closers):
+                try:
+                    await close()
+                except Exception:
+                    logger.exception("stopping the server: %s failed", getattr(close, "__qualname__", close))
+            await send({"type": "lifespan.shutdown.complete"})
+            return

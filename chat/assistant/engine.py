@@ -51,7 +51,7 @@ from chat.conversations import services
 from chat.conversations.delivery import AnswerDelivery, LaterDelivery
 from chat.conversations.events import message_wire
 from chat.conversations.models import Author, Conversation, Message
-from config.content_version import content_version_get
+from config.content_version import content_version_get, content_version_held
 from config.db import in_schema
 from config.metrics import answer_observe
 from orders import selectors as commerce
@@ -117,8 +117,9 @@ class Turn:
     timezone_name: str
     provider: ProviderConfig | None
     is_first_question: bool
-    # The tenant's content version, read before the turn's data, keying the answer cache; None when
-    # the cache is off or Redis could not tell (then nothing is cached).
+    # The tenant's content version, read once before the turn's data: it keys the answer cache and
+    # every content cache the turn reads (content_version_held); None when Redis could not tell
+    # (then nothing is cached).
     content_version: str | None = None
 
 
@@ -126,7 +127,12 @@ def turn_load(schema_name: str, message_id: int) -> Turn:
     """Everything an answer to `message_id` needs from the database, in one trip (run it in a
     database thread, inside the tenant's schema)."""
     # Before the data it keys: a change committed meanwhile keys an entry nobody asks for again.
-    version = content_version_get() if settings.ASSISTANT_CACHE_ENABLED else None
+    version = content_version_get()
+    with content_version_held(schema_name=schema_name, version=version):
+        return _turn_load(schema_name, message_id, version)
+
+
+def _turn_load(schema_name: str, message_id: int, version: str | None) -> Turn:
     snapshot = turn_snapshot(message_id=message_id, history=HISTORY_MESSAGES)
     if snapshot is None:
         raise Message.DoesNotExist(f"No customer message {message_id} in {schema_name}.")
@@ -191,6 +197,13 @@ async def answer_customer_message(*, schema_name: str, message_id: int, sink: An
     sink = sink or NullSink()
     started = time.monotonic()
     turn = await in_schema(schema_name, turn_load, schema_name, message_id)
+    # The content version is read once a turn: every cache the answer reads keys by the turn's.
+    with content_version_held(schema_name=schema_name, version=turn.content_version):
+        return await _answer_turn(turn, sink, started, now)
+
+
+async def _answer_turn(turn: Turn, sink: AnswerSink, started: float, now: datetime | None) -> AnswerResult:
+    schema_name, message_id = turn.schema_name, turn.message_id
     if turn.already_answered is not None:
         existing = turn.already_answered
         return AnswerResult(message_id=existing.pk, text=existing.text, mode=existing.mode, sources=existing.sources,
@@ -386,7 +399,7 @@ async def _draft_answer(turn: Turn, context: tools.TurnContext, streamer: _Strea
         return CachedAnswer(text=draft.text, sources=draft.sources, tool_calls=draft.tool_calls,
                             confidence=draft.confidence, mode=draft.mode, quick_replies=draft.quick_replies)
 
-    if turn.content_version is None or not cacheable_turn:
+    if turn.content_version is None or not cacheable_turn or not settings.ASSISTANT_CACHE_ENABLED:
         return await _compute(turn, context, streamer, now, use_llm)
     cached, from_cache = await answer_cache_get_or_compute(schema_name=turn.schema_name, language=language,
                                                            question=text, version=turn.content_version,

@@ -69,7 +69,6 @@ __all__ = [
     "usage_answer_entry",
     "usage_counts_toward_plan",
     "usage_kind_for_channel",
-    "usage_record_answer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -304,30 +303,6 @@ def usage_notices_current(*, schema_name: str) -> list[UsageNotice]:
 
 
 # ----------------------------------------------------------------------------- writes
-
-
-def usage_record_answer(*, schema_name: str, mode: str, tokens_in: int, tokens_out: int, cost_minor: int,
-                        channel: str = str(Channel.WIDGET)) -> None:
-    """Append one answered message to the ledger, then tell the owners if it crossed a line (a
-    practice channel's answer is recorded apart and crosses none).
-
-    Safe inside the caller's transaction: the cached level is discarded and the lines are checked
-    once it commits. Checked any earlier, two answers committing side by side could each see only
-    its own entry and both miss the line they crossed together.
-    """
-    tenant_id = Tenant.objects.filter(schema_name=schema_name).values_list("pk", flat=True).first()
-    if tenant_id is None:
-        raise TenantNotFound(f"There is no tenant '{schema_name}'.")
-    entry = usage_answer_entry(tokens_in=tokens_in, tokens_out=tokens_out, cost_minor=cost_minor)
-    entry.kind = usage_kind_for_channel(channel)
-    entry.tenant_id = tenant_id
-    entry.save(force_insert=True)
-    logger.debug(
-        "usage recorded for %s: %s %s answer, %s+%s tokens, cost %s", schema_name, entry.kind, mode, tokens_in,
-        tokens_out, cost_minor
-    )
-    if usage_counts_toward_plan(channel):
-        usage_answer_counted(schema_name=schema_name, tokens=tokens_in + tokens_out)
 
 
 def usage_answer_entry(*, tokens_in: int, tokens_out: int, cost_minor: int) -> UsageEntry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -9,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from chat.audit.models import AuditAction
 from chat.audit.services import audit_record
+from chat.conversations import statements
 from chat.conversations.delivery import agent_reply_send
 from chat.conversations.events import (
     ContactCreated,
@@ -221,24 +222,28 @@ def message_receive(*, conversation: Conversation, text: str, channel_message_id
     once per `channel_message_id` (the channel's own id for the message: the widget's client id, a
     messaging platform's message id), so a re-sent message returns its first copy. A resolved
     conversation is reopened. The conversation row is locked meanwhile, so a takeover and a message
-    never interleave; the caller's instance ends as committed."""
+    never interleave; the caller's instance ends as committed.
+
+    One statement (`statements.message_insert`, docs/decisions/1103); reopening a resolved
+    conversation adds its transition in the same transaction."""
     text = message_text_clean(text)
     channel_message_id = (channel_message_id or "")[:64] or None
+    message = Message(author=Author.CUSTOMER, text=text, client_id=channel_message_id,
+                      answer_state=AnswerState.PENDING, created=timezone.now())
     try:
         # A re-sent id fails the unique constraint and is answered from the first copy, so the usual
-        # case (a new message) costs no lookup first. Inside a caller's transaction this is a
-        # savepoint, which the failure leaves usable.
-        with transaction.atomic():
-            conversation.refresh_from_db(from_queryset=Conversation.objects.select_for_update())
-            if conversation.status == ConversationStatus.RESOLVED:
-                _transition(conversation, ConversationStatus.BOT, actor="customer", reason="The customer wrote again.")
-            state = AnswerState.PENDING if conversation.assistant_may_reply else AnswerState.NOT_NEEDED
-            message = Message.objects.create(conversation=conversation, author=Author.CUSTOMER, text=text,
-                                             client_id=channel_message_id, answer_state=state)
-            conversation.last_message_at = message.created
-            conversation.save(update_fields=["last_message_at", "updated"])
-            _conversation_changed(conversation)
-            event_send(MessagePosted.of(message))
+        # case (a new message) costs no lookup first. Inside a caller's transaction a savepoint
+        # keeps that failure from breaking it; outside one the statement is its own transaction.
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            inserted = statements.message_insert(conversation_id=conversation.pk, message=message)
+            if inserted is not None and inserted.message is None:  # resolved: the message reopens it
+                with transaction.atomic():
+                    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+                    if locked.status == ConversationStatus.RESOLVED:
+                        _transition(locked, ConversationStatus.BOT, actor="customer",
+                                    reason="The customer wrote again.")
+                    inserted = statements.message_insert(conversation_id=conversation.pk, message=message)
+                conversation.low_confidence_streak = locked.low_confidence_streak
     except IntegrityError:
         if channel_message_id is None:
             raise
@@ -246,7 +251,13 @@ def message_receive(*, conversation: Conversation, text: str, channel_message_id
         conversation.refresh_from_db()
         existing = Message.objects.get(conversation_id=conversation.pk, client_id=channel_message_id)
         return ReceivedMessage(existing, False, existing.answer_state == AnswerState.PENDING)
-    return ReceivedMessage(message, True, state == AnswerState.PENDING)
+    if inserted is None or inserted.message is None:
+        raise Conversation.DoesNotExist(f"No conversation {conversation.pk}.")
+    conversation.status, conversation.last_message_at = inserted.status, message.created
+    conversation.resolved_at = None  # never resolved with a new message in it
+    _conversation_changed(conversation)
+    event_send(MessagePosted.of(message))
+    return ReceivedMessage(message, True, message.answer_state == AnswerState.PENDING)
 
 
 def _transition(conversation: Conversation, to_status: str, *, actor: str, reason: str = "",
@@ -404,54 +415,49 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore, c
     commits first wins, and an answer that lost is dropped, never shown to the customer. An answer
     stored already (a retry, the sweeper racing a live answer) is returned as it is.
     `count_usage`: the answer is counted in the tenant's usage ledger in the same transaction.
-    """
-    with transaction.atomic():
-        # The customer's message's conversation, locked (only its row: `of` keeps the message row free).
-        # With the id of an answer stored already (a retry), in the same query.
-        conversation = (Conversation.objects.select_for_update(of=("self",))
-                        .annotate(existing_answer_id=Subquery(
-                            Message.objects.filter(in_reply_to_id=customer_message_id, author=Author.ASSISTANT)
-                            .values("pk")[:1]))
-                        .get(messages__pk=customer_message_id, messages__author=Author.CUSTOMER))
-        if conversation.existing_answer_id is not None:
-            return StoredAnswer(Message.objects.get(pk=conversation.existing_answer_id), False, False)
-        if not conversation.assistant_may_reply:
-            Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.NOT_NEEDED)
-            return StoredAnswer(None, False, False)
-        message = Message.objects.create(
-            conversation=conversation, author=Author.ASSISTANT, text=answer.text, in_reply_to_id=customer_message_id,
-            sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
-            confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
-            tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
-            first_token_ms=answer.first_token_ms, created=answer.finished_at or timezone.now())
-        if count_usage:
-            from chat.assistant.usage import usage_record_answer
 
-            usage_record_answer(schema_name=connection.schema_name, mode=answer.mode, tokens_in=answer.tokens_in,
-                                tokens_out=answer.tokens_out, cost_minor=answer.cost_minor,
-                                channel=conversation.channel)
-        Message.objects.filter(pk=customer_message_id).update(answer_state=AnswerState.ANSWERED)
-        # The customer may have written again before the answer was stored: never move backwards.
-        conversation.last_message_at = max(filter(None, (conversation.last_message_at, message.created)))
-        conversation.low_confidence_streak = conversation.low_confidence_streak + 1 if answer.low_confidence else 0
-        changed = ["last_message_at", "low_confidence_streak", "updated"]
-        if answer.language:
-            conversation.language = answer.language
-            changed.append("language")
-        if answer.pending_order_number is not None:
-            conversation.pending_order_number = answer.pending_order_number
-            changed.append("pending_order_number")
-        if answer.failed_verifications is not None:
-            conversation.failed_verifications = answer.failed_verifications
-            changed.append("failed_verifications")
-        conversation.save(update_fields=changed)
+    One statement (`statements.answer_insert`, docs/decisions/1103); an answer that may hand the
+    conversation over (a handoff reason, or a low-confidence answer that may end a streak) is
+    stored in a transaction with its transition.
+    """
+    from chat.assistant.usage import (
+        PRACTICE_CHANNELS,
+        usage_answer_counted,
+        usage_answer_entry,
+        usage_counts_toward_plan,
+    )
+
+    message = Message(author=Author.ASSISTANT, text=answer.text, in_reply_to_id=customer_message_id,
+                      sources=answer.sources, tool_calls=answer.tool_calls, quick_replies=answer.quick_replies,
+                      confidence=answer.confidence, mode=answer.mode, model=answer.model, tokens_in=answer.tokens_in,
+                      tokens_out=answer.tokens_out, cost_minor=answer.cost_minor, latency_ms=answer.latency_ms,
+                      first_token_ms=answer.first_token_ms, created=answer.finished_at or timezone.now())
+    usage = (usage_answer_entry(tokens_in=answer.tokens_in, tokens_out=answer.tokens_out,
+                                cost_minor=answer.cost_minor) if count_usage else None)
+    may_hand_over = answer.handoff_reason is not None or answer.low_confidence
+    with transaction.atomic() if may_hand_over else contextlib.nullcontext():
+        inserted = statements.answer_insert(
+            customer_message_id=customer_message_id, answer=message, low_confidence=answer.low_confidence,
+            language=answer.language or None, pending_order_number=answer.pending_order_number,
+            failed_verifications=answer.failed_verifications, usage=usage, practice_channels=PRACTICE_CHANNELS)
+        if inserted is None:
+            raise Conversation.DoesNotExist(f"No conversation has a customer message {customer_message_id}.")
+        if inserted.existing_id is not None:
+            return StoredAnswer(Message.objects.get(pk=inserted.existing_id), False, False)
+        if inserted.message is None:
+            return StoredAnswer(None, False, False)
+        if usage is not None and usage_counts_toward_plan(inserted.channel):
+            usage_answer_counted(schema_name=connection.schema_name, tokens=answer.tokens_in + answer.tokens_out)
+        conversation = Conversation(pk=inserted.conversation_id, status=inserted.status, channel=inserted.channel,
+                                    created=inserted.started, low_confidence_streak=inserted.low_confidence_streak)
         _conversation_changed(conversation)
         event_send(MessagePosted.of(message))
         reason = answer.handoff_reason
-        if reason is None and conversation.low_confidence_streak >= LOW_CONFIDENCE_HANDOFF_STREAK:
+        if reason is None and inserted.low_confidence_streak >= LOW_CONFIDENCE_HANDOFF_STREAK:
             reason = "The assistant could not answer confidently twice in a row."
-        if reason and conversation.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
-            _transition(conversation, ConversationStatus.NEEDS_HUMAN, actor="assistant", reason=reason,
+        if reason and inserted.status in (ConversationStatus.BOT, ConversationStatus.RESOLVED):
+            locked = Conversation.objects.select_for_update().get(pk=inserted.conversation_id)
+            _transition(locked, ConversationStatus.NEEDS_HUMAN, actor="assistant", reason=reason,
                         kind="handoff_requested")
     return StoredAnswer(message, bool(reason), True)
 

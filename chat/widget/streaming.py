@@ -128,3 +128,12 @@ def start_answer(*, schema_name: str, conversation_id: int, customer_message_id:
         answer_deliver(schema_name=schema_name, message_id=customer_message_id, delivery=delivery))
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
+
+
+async def answers_in_flight_finish() -> None:
+    """When the server stops (config.startup.before_server_stops): the answers this process is still
+    writing get up to an answer's deadline to be stored and delivered to the conversation's group,
+    where the customer's reconnected widget (on another process) picks them up; one still not done
+    then is cut off, and its question stays pending for the sweeper."""
+    if _RUNNING:
+        await asyncio.wait(set(_RUNNING), timeout=settings.ASSISTANT_ANSWER_DEADLINE_SECONDS)

@@ -27,7 +27,6 @@ PLATFORM_DOMAIN = env("DESKPILOT_PLATFORM_DOMAIN", default="localhost")
 
 SHARED_APPS = [
     "django_tenants",
-    "daphne",
     "tenants",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -280,7 +279,6 @@ def logging_settings(log_format: str, level: str) -> dict[str, object]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
-            "daphne": {"level": "WARNING"},
             "celery": {"level": level},
         },
     }

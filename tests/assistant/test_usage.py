@@ -16,10 +16,11 @@ from django_tenants.utils import schema_context
 
 from chat.assistant.usage import (
     llm_allowed,
+    usage_answer_counted,
+    usage_answer_entry,
     usage_month,
     usage_notice_email_send,
     usage_notices_current,
-    usage_record_answer,
 )
 from config.celery import SCHEMA_HEADER
 from config.redis import redis_client, tenant_key
@@ -79,9 +80,12 @@ def _seed_answers(tenant: Tenant, count: int) -> None:
 
 
 def _answer(tenant: Tenant, *, tokens_in: int = 0, tokens_out: int = 0) -> None:
-    usage_record_answer(
-        schema_name=tenant.schema_name, mode="llm", tokens_in=tokens_in, tokens_out=tokens_out, cost_minor=7
-    )
+    """An answer counted as the answer store counts it (chat.conversations.statements.answer_insert
+    writes the entry): its ledger entry, then `usage_answer_counted`."""
+    entry = usage_answer_entry(tokens_in=tokens_in, tokens_out=tokens_out, cost_minor=7)
+    entry.tenant = tenant
+    entry.save(force_insert=True)
+    usage_answer_counted(schema_name=tenant.schema_name, tokens=tokens_in + tokens_out)
 
 
 def _levels(tenant: Tenant) -> list[str]:

@@ -1,4 +1,4 @@
-"""Browser fixtures: Debian's Chromium through Playwright, real daphne servers, the demo page.
+"""Browser fixtures: Debian's Chromium through Playwright, real web servers (`make run`'s), the demo page.
 
 Chromium resolves every `*.localhost` name to this machine, so each tenant's demo page is opened on
 its own domain (`http://<slug>.test.localhost:<port>/demo/`): the page's origin is the tenant's

@@ -270,12 +270,15 @@ def every_delivery_applied_once(stack: Stack, shop: Shop) -> None:
 
 
 def listening_web_processes(stack: Stack) -> list[psutil.Process]:
-    """The processes serving make run's port (the web server, or its workers)."""
+    """The processes serving make run's port that answer requests: gunicorn's workers (its master,
+    make run's own child, only hands the socket on)."""
     serving = []
-    for process in psutil.Process(stack.run.process.pid).children(recursive=True):
+    supervisor = psutil.Process(stack.run.process.pid)
+    for process in supervisor.children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if any(c.laddr and c.laddr.port == stack.port and c.status == psutil.CONN_LISTEN
-                   for c in process.net_connections()):
+            if process.ppid() != supervisor.pid and any(
+                    c.laddr and c.laddr.port == stack.port and c.status == psutil.CONN_LISTEN
+                    for c in process.net_connections()):
                 serving.append(process)
     return serving
 

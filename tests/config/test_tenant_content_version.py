@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from config.content_version import ContentCache, content_version_get
+from config.content_version import ContentCache, content_version_get, content_version_held
 from config.errors import ApplicationError
 from orders.services.catalog import commerce_stock_counts_set
 from tests.support.processes import ROOT, child_env
@@ -50,6 +50,25 @@ def test_one_tenants_change_leaves_another_tenants_version_alone(tenant_a, tenan
         commerce_stock_counts_set(shown=True)
     assert _version(tenant_b.schema_name) == before
     assert _version(tenant_a.schema_name) != before
+
+
+def test_a_turn_holds_the_version_it_read_and_its_cached_values_with_it(tenant_a, tenant_b) -> None:
+    """An answer reads the version once (chat.assistant.engine.turn_load) and holds it: a price
+    changed halfway through is not half in this answer; the next one sees it. Another tenant's
+    work is never given the held version."""
+    cache: ContentCache[int] = ContentCache()
+    builds = iter(range(1, 100))
+    with schema_context(tenant_a.schema_name):
+        held = content_version_get()
+        with content_version_held(schema_name=tenant_a.schema_name, version=held):
+            first = cache.get(lambda: next(builds))
+            commerce_stock_counts_set(shown=True)  # committed: the tenant's version moves on
+            assert content_version_get() == held
+            assert cache.get(lambda: next(builds)) == first
+            with schema_context(tenant_b.schema_name):
+                assert content_version_get() != held
+        assert content_version_get() != held
+        assert cache.get(lambda: next(builds)) != first
 
 
 def test_the_version_needs_a_tenant() -> None:

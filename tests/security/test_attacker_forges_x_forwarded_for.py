@@ -1,15 +1,15 @@
 """An attacker writes X-Forwarded-For to get a fresh address per request, to dodge the widget's
 per-address message limit and the dashboard's login lockout.
 
-The web server runs as the image runs it (deploy/Dockerfile's CMD), with real sockets and real
-requests. With TRUSTED_PROXY_COUNT=0 the header is ignored; with 1 only its right-most entry (the
-one our load balancer wrote) counts.
+The web server runs as production runs it (`gunicorn -c config/gunicorn_conf.py config.asgi:application`,
+two uvicorn workers, connections from 127.0.0.1, which uvicorn's own proxy handling would trust), with
+real sockets and real requests. With TRUSTED_PROXY_COUNT=0 the header is ignored; with 1 only its
+right-most entry (the one our load balancer wrote) counts.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import socket
 import sys
 import uuid
@@ -23,25 +23,21 @@ from websockets.sync.client import connect
 
 from chat.widget.services import widget_settings_get
 from tenants.services import ROLE_OWNER, tenant_user_create
-from tests.support.processes import ROOT, WebServer, child_env
+from tests.support.processes import WebServer, child_env, free_port
 
 PER_IP_LIMIT = 3
 OWNER_PASSWORD = "owner-pass-1234"
 
 
-def image_web_command(port: int) -> list[str]:
-    """deploy/Dockerfile's web command, on loopback and a free port."""
-    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    command = json.loads(re.findall(r"^CMD (\[.*\])\s*$", dockerfile, re.MULTILINE)[-1])
-    assert command[0] == "daphne", command
-    command = [sys.executable, "-m", "daphne", *command[1:]]
-    command[command.index("-b") + 1] = "127.0.0.1"
-    command[command.index("-p") + 1] = str(port)
-    return command
+def production_web_command(port: int) -> list[str]:
+    """The production web command (config/gunicorn_conf.py), on loopback and a free port."""
+    return [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn_conf.py", "config.asgi:application"]
 
 
 def image_web_server(**env: str) -> WebServer:
-    return WebServer(command=image_web_command, env=child_env(OPENAI_API_KEY="", **env))
+    port = free_port()
+    return WebServer(port=port, command=production_web_command,
+                     env=child_env(OPENAI_API_KEY="", HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY="2", **env))
 
 
 @pytest.fixture(scope="module")

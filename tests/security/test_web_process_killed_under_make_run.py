@@ -46,11 +46,11 @@ def data_dir() -> Iterator[Path]:
 def test_a_killed_web_process_is_restarted_and_sigterm_stops_everything(data_dir: Path) -> None:
     with make_run(data_dir) as run:
         run.wait_ready()
-        [web] = run.children("daphne")
+        [web] = run.children("gunicorn")
         web.send_signal(signal.SIGKILL)
         wait_until(lambda: "web exited with code -9; restarting in 1s" in run.output(), timeout=30,
                    message="make run saying it restarts web")
-        wait_until(lambda: [p.pid for p in run.children("daphne")] not in ([], [web.pid]), timeout=30,
+        wait_until(lambda: [p.pid for p in run.children("gunicorn")] not in ([], [web.pid]), timeout=30,
                    message="a new web process")
         run.wait_ready()
         run.stop(signal.SIGTERM)
@@ -76,11 +76,15 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
     postmaster, redis = data_dir / "postgres" / "pgdata" / "postmaster.pid", data_dir / "redis" / "redis.pid"
     with make_run(data_dir) as first:
         first.wait_ready()  # after Ctrl-C above
-        [web] = first.children("daphne")
-        others = [p for p in psutil.Process(first.process.pid).children(recursive=True) if p.pid != web.pid]
+        [web] = first.children("gunicorn")
+        web_workers = web.children(recursive=True)
+        frozen = {web.pid, *(worker.pid for worker in web_workers)}
+        others = [p for p in psutil.Process(first.process.pid).children(recursive=True) if p.pid not in frozen]
         stores = [psutil.Process(_pid_in(postmaster)), psutil.Process(_pid_in(redis))]
-        # A frozen web process (Ctrl-Z'd, or stuck) outlives its parent's death: it still holds the port.
-        web.suspend()
+        # A frozen web server (Ctrl-Z'd, or stuck), its workers with it, outlives its parent's death:
+        # it still holds the port.
+        for process in (web, *web_workers):
+            process.suspend()
         first.process.kill()
         first.process.wait()
         wait_until(lambda: not any(process_alive(p) for p in others), timeout=STOP_TIMEOUT_SECONDS,
@@ -94,17 +98,17 @@ def test_a_killed_make_run_takes_its_children_along_and_the_next_start_is_clean(
             output = second.output()
             assert f"web (pid {web.pid}) of a previous make run that was killed is still running; stopping it" \
                 in output, output[-4000:]
-            assert not process_alive(web)
+            assert not process_alive(web) and not any(process_alive(worker) for worker in web_workers)
             for store, what in zip(stores, ("PostgreSQL", "Redis"), strict=True):
                 assert f"{what} (pid {store.pid}) is still running on {data_dir}" in output, output[-4000:]
             # Reused, not a second server on the same folder.
             assert [_pid_in(postmaster), _pid_in(redis)] == [store.pid for store in stores]
             second.stop(signal.SIGTERM)
-        assert not any(process_alive(p) for p in [web, *others, *stores])
+        assert not any(process_alive(p) for p in [web, *web_workers, *others, *stores])
 
 
 def test_a_web_process_that_keeps_dying_at_start_is_given_up_on_plainly(data_dir: Path) -> None:
-    # daphne cannot start on this host address, so the web child dies at once, every time.
+    # gunicorn cannot start on this host address, so the web child dies at once, every time.
     with make_run(data_dir, HOST="256.0.0.1") as run:
         assert run.process.wait(timeout=STARTUP_TIMEOUT_SECONDS) == 1, run.output()[-4000:]
         output = run.output()

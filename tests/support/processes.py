@@ -1,4 +1,5 @@
-"""Real server and worker processes for tests: daphne, Celery workers, on this test process's stores."""
+"""Real server and worker processes for tests: `make run`'s web server (gunicorn), Celery workers, on this
+test process's stores."""
 
 from __future__ import annotations
 
