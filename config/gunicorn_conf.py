@@ -9,6 +9,7 @@ given on the command line (`make run` passes `-b HOST:PORT`) take precedence ove
 """
 
 import os
+import shutil
 
 bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]
 # Web processes of this server; scale by adding processes (and tasks) before anything cleverer.
@@ -27,3 +28,23 @@ preload_app = False
 accesslog = None
 errorlog = "-"
 loglevel = "warning"
+
+# Each worker writes its metrics to files here and /metrics adds them up (config.metrics); the
+# master sets it before forking so every worker inherits it. `make run` points it into .data/.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                      os.path.join(os.environ.get("TMPDIR", "/tmp"), "deskpilot-prometheus"))  # noqa: S108
+
+
+def on_starting(server: object) -> None:
+    """Before the first worker: files a previous run left would be added to this run's figures.
+    (Not through config.metrics: importing it creates its metrics, whose files need this folder.)"""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker ended: its live gauges (open sockets) stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
