@@ -10,6 +10,7 @@ app_name = "api"
 
 v1 = [
     path("key", apis.CurrentKeyApi.as_view(), name="current-key"),
+    path("customer/", include("chat.api.customer.urls")),
 ]
 
 urlpatterns = [
