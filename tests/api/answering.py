@@ -22,7 +22,7 @@ from tests.support.processes import ROOT, WebServer, make_run_env
 # Short sentences, streamed slowly: each checked sentence is released as its own piece.
 SENTENCES = ["We are a small team.", "We answer every message ourselves.", "We ship all over Europe.",
              "We reply within a day.", "Ask us anything!"]
-CHUNK_DELAY = 0.1
+CHUNK_DELAY = 0.02
 PING_SECONDS = 0.3
 
 
