@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from config import health
 from config.errors import error_response
@@ -77,7 +78,12 @@ class NulCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _has_nul(request.GET) or (request.content_type in _FORM_CONTENT_TYPES and _has_nul(request.POST)):
+        try:
+            nul = _has_nul(request.GET) or (request.content_type in _FORM_CONTENT_TYPES and _has_nul(request.POST))
+        except MultiPartParserError:
+            # Read here first, a malformed multipart body would otherwise be Django's bare 400.
+            return error_response("parse_error", "The multipart body is malformed.", 400)
+        if nul:
             return error_response("invalid", "The request contains a NUL character, which no field accepts.", 400)
         return self.get_response(request)
 

@@ -694,3 +694,61 @@ def opening_hours_as_text(*, today: date) -> tuple[list[str], str]:
             ranges = ", ".join(f"{r.opens:%H:%M}-{r.closes:%H:%M}" for r in special.ranges.all())
             lines.append(f"{special.date.isoformat()} {ranges} {special.note}".strip())
     return [", ".join(weekly.get(index, [])) for index in range(7)], "\n".join(lines)
+
+
+def opening_hours_document() -> dict[str, Any]:
+    """The whole schedule in the shape `opening_hours_set_from_json` takes (hours.json): every weekday's
+    ranges, Monday first, and the special days, earliest first."""
+    from orders.services.hours import WEEKDAY_KEYS
+
+    def clock(value: time) -> str:
+        return value.strftime("%H:%M")
+
+    def closing(value: time) -> str:
+        # Stored as 00:00, written as the 24:00 it was given as, so that 00:00-24:00 reads back.
+        return "24:00" if value == _MIDNIGHT else clock(value)
+
+    weekly: dict[str, list[list[str]]] = {key: [] for key in WEEKDAY_KEYS}
+    for opening in WeeklyOpening.objects.order_by("weekday", "opens"):
+        weekly[WEEKDAY_KEYS[opening.weekday]].append([clock(opening.opens), closing(opening.closes)])
+    exceptions = [
+        {"date": day.date.isoformat(), "closed": day.closed, "note": day.note,
+         "ranges": [[clock(r.opens), closing(r.closes)] for r in sorted(day.ranges.all(), key=lambda r: r.opens)]}
+        for day in SpecialDay.objects.order_by("date").prefetch_related("ranges")
+    ]
+    return {"weekly": weekly, "exceptions": exceptions}
+
+
+def product_list(*, category: str | None = None) -> QuerySet[Product]:
+    products = Product.objects.prefetch_related(Prefetch("variants", queryset=Variant.objects.order_by("sku")))
+    return products.filter(category__iexact=category.strip()) if category else products
+
+
+def product_get_by_sku(*, sku: str) -> Product:
+    from config.errors import NotFound
+
+    product = product_list().filter(sku=sku).first()
+    if product is None:
+        raise NotFound(f"There is no product with the SKU {sku!r}.")
+    return product
+
+
+def order_list(*, status: str | None = None, email: str | None = None) -> QuerySet[Order]:
+    orders = Order.objects.all()
+    if status:
+        orders = orders.filter(status=status)
+    if email:
+        orders = orders.filter(email__iexact=email.strip())
+    return orders
+
+
+def order_get_by_number(*, number: str) -> Order:
+    """The order with this number as the customer writes it (the lookup ignores case and a leading #)."""
+    from orders.exceptions import OrderNotFound
+
+    order = (Order.objects.filter(lookup_key=order_lookup_key(number))
+             .prefetch_related("items", Prefetch("history", queryset=OrderStatusChange.objects.order_by("at", "id")))
+             .first())
+    if order is None:
+        raise OrderNotFound(f"There is no order {number!r}.")
+    return order

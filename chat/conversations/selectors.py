@@ -7,9 +7,10 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
+from django.db.models import Prefetch, QuerySet
 
-from chat.conversations.models import BusinessProfile, Conversation, TeamMemberProfile
-from config.errors import NotFound
+from chat.conversations.models import BusinessProfile, Contact, Conversation, EmailStatus, Message, TeamMemberProfile
+from config.errors import NotFound, ValidationFailed
 from config.outside_urls import outside_url
 
 
@@ -91,3 +92,59 @@ def conversation_get(*, conversation_id: object) -> Conversation:
     if conversation is None:
         raise NotFound("There is no such conversation.", code="not_found")
     return conversation
+
+
+def team_member_get(*, email: str) -> Any:
+    """An active team member of this tenant by the e-mail address they log in with."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.filter(username__iexact=email.strip(), is_active=True).first()
+    if user is None:
+        raise ValidationFailed(f"Nobody on the team logs in as {email!r}.", code="unknown_team_member",
+                               details={"email": email})
+    return user
+
+
+def contact_orders(*, contact: Contact) -> QuerySet[Any]:
+    """The orders of a customer whose address an order proved is theirs, newest first; none for an
+    address they only typed (anyone can type anyone's)."""
+    from orders.models import Order
+
+    if contact.email_status != EmailStatus.VERIFIED or not contact.email.strip():
+        return Order.objects.none()
+    return Order.objects.filter(email__iexact=contact.email.strip()).order_by("-placed_at", "-id")
+
+
+def conversation_list(*, status: str | None = None, channel: str | None = None, contact_id: int | None = None,
+                      assignee: Any = None) -> QuerySet[Conversation]:
+    """Conversations with their contact and assignee; `assignee` a team member, or "none" for the
+    unassigned ones."""
+    conversations = Conversation.objects.select_related("contact", "assignee", "assignee__team_profile")
+    if status:
+        conversations = conversations.filter(status=status)
+    if channel:
+        conversations = conversations.filter(channel=channel)
+    if contact_id is not None:
+        conversations = conversations.filter(contact_id=contact_id)
+    if assignee == "none":
+        conversations = conversations.filter(assignee__isnull=True)
+    elif assignee is not None:
+        conversations = conversations.filter(assignee=assignee)
+    return conversations
+
+
+def conversation_with_messages(*, conversation_id: int) -> Conversation:
+    """One conversation, its contact, assignee and every message (internal notes too) in order."""
+    conversation = (conversation_list().filter(pk=conversation_id)
+                    .prefetch_related(Prefetch("messages", queryset=Message.objects.select_related(
+                        "agent", "agent__team_profile").order_by("created", "id"))).first())
+    if conversation is None:
+        raise NotFound("There is no such conversation.")
+    return conversation
+
+
+def contact_list(*, email: str | None = None) -> QuerySet[Contact]:
+    contacts = Contact.objects.all()
+    if email:
+        contacts = contacts.filter(email__iexact=email.strip())
+    return contacts

@@ -13,6 +13,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from chat.conversations.events import (
+    ConversationAssigned,
     ConversationChanged,
     ConversationContactChanged,
     ConversationCreated,
@@ -408,3 +409,51 @@ def assistant_answer_store(*, customer_message_id: int, answer: AnswerToStore, c
             _transition(conversation, ConversationStatus.NEEDS_HUMAN, actor="assistant", reason=reason,
                         kind="handoff_requested")
     return StoredAnswer(message, bool(reason), True)
+
+
+def conversation_assign(*, conversation: Conversation, assignee_id: int | None, actor: Any) -> Conversation:
+    """Give the conversation to a team member (`assignee_id`), or to nobody (None)."""
+    from django.contrib.auth.models import User
+
+    assignee = None
+    if assignee_id is not None:
+        assignee = User.objects.filter(pk=assignee_id).first()
+        if assignee is None:
+            raise ValidationFailed("That person is not on the team.")
+        if not assignee.is_active:
+            raise ValidationFailed("Conversations can be assigned only to people on the team.")
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee", "updated"])
+        ConversationEvent.objects.create(
+            conversation=locked, kind="assigned", actor=actor.get_username(),
+            reason=f"Assigned to {assignee.get_username()}." if assignee is not None else "Unassigned.")
+        event_send(ConversationAssigned(
+            conversation_id=locked.pk, actor=actor.get_username(),
+            assignee=None if assignee is None else {"id": assignee.pk,
+                                                    "name": assignee.get_full_name() or assignee.get_username()}))
+    return locked
+
+
+def contact_update(*, contact: Contact, name: str | None = None, email: str | None = None,
+                   phone: str | None = None) -> Contact:
+    """The business's own systems correct who a customer is. A new e-mail address counts as "given",
+    as if typed: only an order proves an address is the customer's."""
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        changed: list[str] = []
+        if name is not None and name.strip()[:200] != locked.name:
+            locked.name = name.strip()[:200]
+            changed.append("name")
+        if email is not None and email.strip().lower() != locked.email.lower():
+            locked.email = email.strip().lower()
+            locked.email_status = EmailStatus.GIVEN if locked.email else EmailStatus.NONE
+            changed += ["email", "email_status"]
+        if phone is not None and phone.strip() != locked.phone:
+            locked.phone = phone.strip()[:40]
+            changed.append("phone")
+        if changed:
+            locked.save(update_fields=changed)
+            _publish_contact_changed(locked)
+    return locked

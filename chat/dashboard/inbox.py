@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from chat.conversations import selectors as conversation_selectors
 from chat.conversations import services as conversation_services
 from chat.conversations.models import Channel, Conversation, ConversationStatus
 from chat.dashboard import forms, selectors, services
@@ -63,7 +64,7 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
     return {
         "conversation": conversation,
         "transcript": selectors.conversation_transcript(conversation=conversation),
-        "customer_orders": selectors.contact_orders(contact=conversation.contact),
+        "customer_orders": conversation_selectors.contact_orders(contact=conversation.contact)[:5],
         "viewers": selectors.presence_viewers(conversation_id=conversation.pk, exclude_user=request.user),
     }
 
@@ -124,8 +125,8 @@ def conversation_assign(request: HttpRequest, conversation_id: int) -> HttpRespo
     # Empty: nobody. Anything but a number names nobody on the team (0 is no one's id).
     assignee_id = None if not raw else int(raw) if raw.isdigit() else 0
     with errors_as_messages(request):
-        assignee = services.conversation_assign(conversation=conversation, assignee_id=assignee_id,
-                                                actor=request.user).assignee
+        assignee = conversation_services.conversation_assign(conversation=conversation, assignee_id=assignee_id,
+                                                             actor=request.user).assignee
         messages.success(request, f"Assigned to {assignee.get_full_name() or assignee.get_username()}."
                          if assignee else "Nobody is assigned now.")
     return redirect("dashboard:conversation", conversation_id=conversation.pk)

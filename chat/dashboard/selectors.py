@@ -21,10 +21,8 @@ from django_tenants.utils import remove_www
 
 from chat.conversations.models import (
     Channel,
-    Contact,
     Conversation,
     ConversationStatus,
-    EmailStatus,
     Message,
     TeamMemberProfile,
 )
@@ -182,16 +180,6 @@ def conversation_get_for_agent(*, conversation_id: int) -> Conversation:
     if conversation is None:
         raise NotFound("There is no such conversation.")
     return conversation
-
-
-def contact_orders(*, contact: Contact) -> list[Any]:
-    """The orders of a customer whose address an order proved is theirs; none for an address they
-    only typed (anyone can type anyone's)."""
-    from orders.selectors import orders_of_email
-
-    if contact.email_status != EmailStatus.VERIFIED:
-        return []
-    return orders_of_email(email=contact.email)
 
 
 def conversation_transcript(*, conversation: Conversation) -> list[Message]:

@@ -23,12 +23,11 @@ from django.utils import timezone
 
 from chat.assistant.engine import AnswerResult, answer_customer_message_sync
 from chat.conversations import services as conversation_services
-from chat.conversations.events import ConversationAssigned, event_send, publish_agent_access_changed_after_commit
+from chat.conversations.events import publish_agent_access_changed_after_commit
 from chat.conversations.models import (
     BusinessProfile,
     Channel,
     Conversation,
-    ConversationEvent,
     ConversationStatus,
     TeamMemberProfile,
 )
@@ -241,29 +240,6 @@ def canned_response_save(*, title: str, text: str, canned_response_id: int | Non
 
 def canned_response_delete(*, canned_response_id: int) -> None:
     CannedResponse.objects.filter(pk=canned_response_id).delete()
-
-
-def conversation_assign(*, conversation: Conversation, assignee_id: int | None, actor: Any) -> Conversation:
-    """Give the conversation to a team member (`assignee_id`), or to nobody (None)."""
-    assignee = None
-    if assignee_id is not None:
-        assignee = User.objects.filter(pk=assignee_id).first()
-        if assignee is None:
-            raise ValidationFailed("That person is not on the team.")
-        if not assignee.is_active:
-            raise ValidationFailed("Conversations can be assigned only to people on the team.")
-    with transaction.atomic():
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        locked.assignee = assignee
-        locked.save(update_fields=["assignee", "updated"])
-        ConversationEvent.objects.create(
-            conversation=locked, kind="assigned", actor=actor.get_username(),
-            reason=f"Assigned to {assignee.get_username()}." if assignee is not None else "Unassigned.")
-        event_send(ConversationAssigned(
-            conversation_id=locked.pk, actor=actor.get_username(),
-            assignee=None if assignee is None else {"id": assignee.pk,
-                                                    "name": assignee.get_full_name() or assignee.get_username()}))
-    return locked
 
 
 def conversation_action_apply(*, conversation: Conversation, action: str, agent: Any) -> None:

@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from chat.knowledge.embeddings import (
     EmbeddingConfig,
@@ -551,3 +552,13 @@ def job_list_running(*, limit: int) -> list[IndexingJob]:
 
 def job_failed_sources(*, job: IndexingJob, limit: int) -> list[KnowledgeSource]:
     return list(job.sources.filter(status=KnowledgeSource.Status.FAILED).only("title", "error")[:limit])
+
+
+def source_list(*, status: str | None = None, kind: str | None = None) -> QuerySet[KnowledgeSource]:
+    """Sources without their (large) contents, `status` and `kind` as given."""
+    sources = KnowledgeSource.objects.defer("raw", "body", "answer")
+    if status:
+        sources = sources.filter(status=status)
+    if kind:
+        sources = sources.filter(kind=kind)
+    return sources

@@ -707,3 +707,11 @@ def file_import_and_index(*, name: str, data: bytes) -> IndexingJob:
 def url_import_and_index(*, url: str) -> IndexingJob:
     """A web page imported now and fetched and indexed by the workers; the job shows their progress."""
     return _import_index_start(report=url_import(url=url), description=f"web page {url}")
+
+
+def page_import_and_index(*, title: str, text: str, document_format: str = "markdown") -> IndexingJob:
+    """A page given as text imported now and indexed by the workers; the job shows their progress."""
+    outcome = page_upsert(title=title, text=text, document_format=document_format)
+    report = ImportReport(outcomes=[outcome])
+    report.to_index = [outcome.source_id] if outcome.action != "unchanged" else []
+    return _import_index_start(report=report, description=f"page {outcome.title}")

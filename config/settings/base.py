@@ -38,6 +38,9 @@ SHARED_APPS = [
     "channels",
     "rest_framework",
     "django_htmx",
+    # The REST API's OpenAPI schema, and Swagger UI's and Redoc's files served from our own static files.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     # Also shared: the platform admin logs in on the public schema through the same backends.
     "axes",
 ]
@@ -185,6 +188,7 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
 # Filled in by each environment's module once the URLs are known.
@@ -477,6 +481,38 @@ CELERY_BEAT_SCHEDULE["outbox-relay"] = {
     "options": {"queue": "high"},
 }
 # --- end transactional outbox -----------------------------------------------------------------------
+
+# --- REST API (chat.api, docs/api.md) ---------------------------------------------------------------
+# Requests per minute per API key, counted in Redis across web processes (0: no limit).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# Largest request body, in bytes, refused with 413 from its Content-Length; a knowledge file upload
+# may be as large as KB_MAX_FILE_BYTES instead.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+# How long the first answer to an Idempotency-Key is kept and replayed.
+API_IDEMPOTENCY_KEEP_HOURS = env.int("API_IDEMPOTENCY_KEEP_HOURS", default=24)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Deskpilot API",
+    "DESCRIPTION": "The REST API on a business's own domain. Guide: docs/api.md.",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SCHEMA_PATH_PREFIX_TRIM": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "chat.conversations.models.ConversationStatus",
+        "KnowledgeSourceStatusEnum": "chat.knowledge.models.KnowledgeSource.Status",
+        "KnowledgeSourceKindEnum": "chat.knowledge.models.KnowledgeSource.Kind",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "ProductKindEnum": "orders.models.ProductKind",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "chat.api.schema.conventions_hook"],
+    # The docs' scripts and styles come from drf-spectacular-sidecar's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# --- end REST API -----------------------------------------------------------------------------------
 
 # --- REST API, customer side and OpenAI-compatible endpoint (chat.api.customer, chat.api.openai) ------
 # How long a customer token works after the business's backend got it (seconds).

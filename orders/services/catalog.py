@@ -305,6 +305,27 @@ def variant_stock_set_from_platform(*, data: InventoryData) -> str:
     return f"stock of inventory item {data.inventory_ref} set to {max(data.available, 0)}"
 
 
+def variant_stock_set(*, levels: dict[str, int]) -> int:
+    """Set the stock of variants by SKU, all or none: an unknown SKU or a negative count changes
+    nothing. Returns how many variants were set."""
+    negative = sorted(sku for sku, stock in levels.items() if stock < 0)
+    if negative:
+        raise ValidationFailed(f"Stock cannot be negative ({', '.join(negative)}).", code="invalid_variant",
+                               details={"skus": negative})
+    with transaction.atomic():
+        variants = {variant.sku: variant for variant in Variant.objects.select_for_update().filter(sku__in=levels)}
+        unknown = sorted(set(levels) - set(variants))
+        if unknown:
+            raise ValidationFailed(f"No variant has the SKU {', '.join(unknown)}.", code="unknown_sku",
+                                   details={"skus": unknown})
+        now = timezone.now()
+        for sku, variant in variants.items():
+            variant.stock, variant.updated = levels[sku], now
+        Variant.objects.bulk_update(variants.values(), ["stock", "updated"])
+        content_version_bump()
+    return len(variants)
+
+
 # ----------------------------------------------------------------------------- settings
 
 

@@ -26,13 +26,25 @@ class ApiTenant:
         return self.tenant.schema_name
 
 
-def api_tenant_create(name: str = "API business") -> ApiTenant:
+OWNER_EMAIL = "owner@business.test"
+
+
+def api_tenant_create(name: str = "API business", *, demo: str | None = None) -> ApiTenant:
+    """A tenant with its owner (OWNER_EMAIL); `demo` ("shop", "cafe") loads that demo business's
+    catalog, orders and opening hours."""
+    from tenants.demo import FIXTURES
     from tenants.services import tenant_create
 
     slug = f"t{uuid.uuid4().hex[:12]}"
     domain = f"{slug}.test.localhost"
-    tenant = tenant_create(slug=slug, name=name, domain=domain).tenant
+    tenant = tenant_create(slug=slug, name=name, domain=domain, owner_email=OWNER_EMAIL,
+                           timezone_name="Europe/Amsterdam").tenant
     connection.set_schema_to_public()
+    if demo is not None:
+        from orders.demo import load_demo
+
+        with schema_context(slug):
+            load_demo(tenant=tenant, fixtures=FIXTURES / demo)
     return ApiTenant(tenant=tenant, domain=domain)
 
 
@@ -44,8 +56,14 @@ def api_key_for(tenant: ApiTenant, *, scopes: list[str] | None = None, name: str
 
 
 @pytest.fixture(scope="module")
-def web() -> Iterator[WebServer]:
-    server = WebServer(env=child_env(OPENAI_API_KEY=""))
+def web_env() -> dict[str, str]:
+    """Settings of the module's server; a module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def web(web_env: dict[str, str]) -> Iterator[WebServer]:
+    server = WebServer(env=child_env(OPENAI_API_KEY="", **web_env))
     yield server
     server.stop()
 

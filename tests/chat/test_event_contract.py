@@ -35,7 +35,6 @@ from chat.conversations.events import (
     inbox_group,
 )
 from chat.conversations.models import Author, Channel, Contact, Conversation, Message
-from chat.dashboard import services as dashboard_services
 from chat.widget.services import widget_settings_get
 from chat.widget.streaming import answer_ref_for, stored_answer_send
 from tenants.models import Tenant
@@ -201,8 +200,8 @@ def test_conversation_status_says_from_to_who_and_why(business: Business) -> Non
 def test_conversation_assigned_reaches_the_agents_only(business: Business) -> None:
     conversation = new_conversation(business)
     sent = published(business.tenant.schema_name, conversation.pk, in_tenant(
-        business, lambda: dashboard_services.conversation_assign(conversation=conversation, assignee_id=business.agent.pk,
-                                                                 actor=business.owner)))
+        business, lambda: conversation_services.conversation_assign(conversation=conversation,
+                                                                    assignee_id=business.agent.pk, actor=business.owner)))
     [assigned] = only(sent, "conversation.assigned")
     assert assigned["audience"] == ["agents"] and assigned["group"] == inbox_group(business.tenant.schema_name)
     assert_shape(assigned["event"], {"type": str, "conversation_id": int, "assignee": {"id": int, "name": str},
