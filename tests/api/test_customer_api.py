@@ -72,9 +72,16 @@ def test_the_quick_start_streams_an_answer_piece_by_piece_and_stores_it(web: Web
     assert conversation.channel == "api" and conversation.contact.visitor_id == f"api:{customer}"
     with site(web, biz_a) as shop:
         history = shop.get(f"/api/v1/customer/conversations/{conversation_id}/messages", headers=bearer(token))
+        first_page = shop.get(f"/api/v1/customer/conversations/{conversation_id}/messages?limit=1",
+                              headers=bearer(token)).json()
+        rest = shop.get(f"/api/v1/customer/conversations/{conversation_id}/messages?limit=1&cursor="
+                        f"{first_page['next_cursor']}", headers=bearer(token)).json()
     assert history.status_code == 200
+    # Newest first, in pages.
     assert [(m["author"], m["text"]) for m in history.json()["data"]] == [
-        ("customer", "Tell me about your shop"), ("assistant", answer)]
+        ("assistant", answer), ("customer", "Tell me about your shop")]
+    assert first_page["has_more"] is True and first_page["data"][0]["author"] == "assistant"
+    assert rest["has_more"] is False and rest["data"][0]["author"] == "customer"
     with schema_context(biz_a.schema):
         assert Message.objects.filter(conversation_id=conversation_id).count() == 2
 
@@ -125,9 +132,10 @@ def test_blocking_mode_returns_the_whole_answer_and_a_resent_message_is_answered
     asked_before = len(llm.chat_requests)
     with site(web, biz_a) as shop:
         first = ask_and_wait(shop, token, conversation_id, "Do you ship abroad?", "same-id")
+        # Sent again after a dropped connection, the app's id now as the Idempotency-Key.
         again = shop.post(f"/api/v1/customer/conversations/{conversation_id}/messages",
-                          json={"text": "Do you ship abroad?", "client_id": "same-id", "stream": False},
-                          headers=bearer(token))
+                          json={"text": "Do you ship abroad?", "stream": False},
+                          headers={**bearer(token), "Idempotency-Key": "same-id"})
     assert first == " ".join(SENTENCES)
     assert again.status_code == 200
     body = again.json()

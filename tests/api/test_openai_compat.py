@@ -149,6 +149,9 @@ def test_errors_before_the_first_byte_have_a_real_status_and_openais_shape(
 
     # The exact shape, on the wire, and on any other path under /v1/.
     with site(web, biz_a, Authorization=f"Bearer {key}") as raw:
+        kept = raw.post("/v1/chat/completions", headers={"Idempotency-Key": f"k-{uuid.uuid4().hex}"},
+                        json={"model": MODEL, "stream": True, "messages": hello})
+        assert kept.status_code == 400 and kept.json()["error"]["param"] == "Idempotency-Key"
         for answer in (raw.post("/v1/chat/completions", json={"model": MODEL}),
                        raw.post("/v1/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"}),
                        raw.get("/v1/embeddings")):

@@ -10,27 +10,20 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.api.conventions import ApiView
+from chat.api.conventions import ApiView, PayloadTooLarge, StrictSerializer, query_params_check
 from chat.api.customer import selectors, services
 from chat.api.customer.authentication import CustomerTokenAuthentication, IsCustomer
+from chat.api.customer.schema import EVENT_STREAM, UNAUTHORIZED
 from chat.api.customer.sse import answer_events, event_stream_response
 from chat.api.customer.streaming import FAILED, answer_wait
 from chat.conversations.events import message_wire
 from chat.conversations.models import Conversation
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a typo is an error, not a silently ignored wish."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["This field is not allowed."] for name in unknown})
-        return attrs
 
 
 class WholeNumberField(serializers.IntegerField):
@@ -54,6 +47,43 @@ class ConversationOut(serializers.ModelSerializer):
         fields = ["id", "status", "created", "last_message_at", "rating"]
 
 
+class MessageOut(serializers.Serializer):
+    """events.message_wire's shape."""
+
+    id = serializers.IntegerField()
+    author = serializers.CharField()
+    text = serializers.CharField()
+    client_id = serializers.CharField(allow_null=True)
+    internal = serializers.BooleanField()
+    sources = serializers.ListField(child=serializers.JSONField())
+    quick_replies = serializers.ListField(child=serializers.CharField())
+    agent = serializers.CharField(allow_null=True)
+    agent_avatar = serializers.CharField(allow_null=True)
+    created = serializers.DateTimeField()
+
+
+class UsageOut(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+
+
+class AnsweredOut(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    status = serializers.CharField()
+    message = MessageOut()
+    answer = MessageOut(allow_null=True)
+    answer_pending = serializers.BooleanField()
+    handoff = serializers.BooleanField()
+    usage = UsageOut(allow_null=True)
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    customer_id = serializers.CharField()
+
+
 class MessageIn(StrictSerializer):
     text = serializers.CharField(max_length=4000, trim_whitespace=False)
     client_id = serializers.CharField(max_length=64, required=False, default=None,
@@ -75,6 +105,8 @@ class CustomerTokenApi(ApiView):
 
     api_scope: ClassVar[str | None] = "conversations"
 
+    @extend_schema(summary="A customer token for one of the business's customers", request=TokenIn,
+                   responses={201: TokenOut})
     def post(self, request: Request) -> Response:
         data = _valid(TokenIn, request)
         issued = services.customer_token_issue(api_key_id=request.auth.pk, customer_id=data["customer_id"],
@@ -89,12 +121,28 @@ class CustomerApi(ApiView):
     authentication_classes = [CustomerTokenAuthentication]
     permission_classes = [IsCustomer]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # No Idempotency-Key records here: they are kept per API key, which every customer of one app
+        # shares, so one customer's key could replay another's answer. A message's Idempotency-Key
+        # is its id instead (stored once, its answer sent again); a rating or a handoff asked twice
+        # changes nothing more. The body's size is checked first, as everywhere.
+        limit = self.max_body_bytes or settings.API_MAX_BODY_BYTES
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.", details={"limit_bytes": limit})
+        GenericAPIView.initial(self, request, *args, **kwargs)
+
 
 class CustomerConversationsApi(CustomerApi):
+    @extend_schema(summary="The customer's conversations", responses={200: ConversationOut(many=True),
+                                                                      401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
-        conversations = selectors.customer_conversation_list(identity=request.auth)
-        return Response({"data": ConversationOut(conversations[:100], many=True).data})
+        query_params_check(request, allowed={"cursor", "limit"})
+        page = self.paginate_queryset(selectors.customer_conversation_list(identity=request.auth))
+        return self.get_paginated_response(ConversationOut(page, many=True).data)
 
+    @extend_schema(summary="Start a conversation of the customer", request=None,
+                   responses={201: ConversationOut, 401: UNAUTHORIZED})
     def post(self, request: Request) -> Response:
         _valid(StrictSerializer, request)
         conversation = services.customer_conversation_start(identity=request.auth)
@@ -102,16 +150,26 @@ class CustomerConversationsApi(CustomerApi):
 
 
 class CustomerConversationApi(CustomerApi):
+    @extend_schema(summary="One of the customer's conversations", responses={200: ConversationOut, 401: UNAUTHORIZED})
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = services.customer_conversation_get(identity=request.auth, conversation_id=conversation_id)
         return Response(ConversationOut(conversation).data)
 
 
 class CustomerMessagesApi(CustomerApi):
+    @extend_schema(summary="The conversation's history as the customer sees it",
+                   responses={200: MessageOut(many=True), 401: UNAUTHORIZED})
     def get(self, request: Request, conversation_id: int) -> Response:
-        messages = selectors.customer_message_list(identity=request.auth, conversation_id=conversation_id)
-        return Response({"data": [message_wire(message) for message in messages]})
+        query_params_check(request, allowed={"cursor", "limit"})
+        page = self.paginate_queryset(selectors.customer_message_list(identity=request.auth,
+                                                                      conversation_id=conversation_id))
+        return self.get_paginated_response([message_wire(message) for message in page])
 
+    @extend_schema(summary="Send the customer's message; the answer streams (SSE) or comes whole", request=MessageIn,
+                   responses={(200, "application/json"): AnsweredOut, (200, "text/event-stream"): EVENT_STREAM,
+                              (202, "application/json"): OpenApiResponse(AnsweredOut, description=(
+                                  "Blocking: the answer was not ready in time; it will be in the history.")),
+                              401: UNAUTHORIZED})
     def post(self, request: Request, conversation_id: int) -> Response | StreamingHttpResponse:
         data = _valid(MessageIn, request)
         client_id = data["client_id"] or request.headers.get("Idempotency-Key") or None
@@ -140,6 +198,7 @@ class CustomerMessagesApi(CustomerApi):
 
 
 class CustomerRatingApi(CustomerApi):
+    @extend_schema(summary="Rate the conversation", request=RatingIn, responses={200: ConversationOut, 401: UNAUTHORIZED})
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(RatingIn, request)
         conversation = services.customer_conversation_rate(identity=request.auth, conversation_id=conversation_id,
@@ -148,6 +207,7 @@ class CustomerRatingApi(CustomerApi):
 
 
 class CustomerHandoffApi(CustomerApi):
+    @extend_schema(summary="Ask for a person", request=HandoffIn, responses={200: ConversationOut, 401: UNAUTHORIZED})
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(HandoffIn, request)
         conversation = services.customer_handoff_request(identity=request.auth, conversation_id=conversation_id,

@@ -11,15 +11,15 @@ from chat.conversations.models import Author, Channel, Conversation, Message
 
 
 def customer_conversation_list(*, identity: CustomerIdentity) -> QuerySet[Conversation]:
-    """The customer's API conversations, newest first."""
-    return Conversation.objects.filter(contact_id=identity.contact_id, channel=Channel.API).order_by("-created", "-id")
+    """The customer's API conversations (pages order them newest first)."""
+    return Conversation.objects.filter(contact_id=identity.contact_id, channel=Channel.API)
 
 
 def customer_message_list(*, identity: CustomerIdentity, conversation_id: int) -> QuerySet[Message]:
-    """What the customer sees of one of their conversations, oldest first: never agents' notes."""
+    """What the customer sees of one of their conversations (pages order it newest first): never
+    agents' notes."""
     conversation = customer_conversation_get(identity=identity, conversation_id=conversation_id)
-    return (Message.objects.filter(conversation=conversation, internal=False)
-            .select_related("agent__team_profile").order_by("created", "id"))
+    return Message.objects.filter(conversation=conversation, internal=False).select_related("agent__team_profile")
 
 
 def answer_outcome_stored(*, customer_message_id: int) -> Outcome:

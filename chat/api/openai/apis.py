@@ -12,11 +12,12 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest, JsonResponse, StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chat.api.conventions import ApiView
+from chat.api.conventions import IDEMPOTENCY_HEADER, ApiView
 from chat.api.customer.selectors import answer_outcome_stored
 from chat.api.customer.streaming import ANSWERED, FAILED, answer_wait
 from chat.api.openai import services
@@ -61,6 +62,7 @@ def openai_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
                     headers=headers)
 
 
+@extend_schema(exclude=True)  # OpenAI's own specification describes it, not /api/v1/'s schema
 class OpenAIApi(ApiView):
     api_scope: ClassVar[str | None] = "conversations"
 
@@ -96,6 +98,10 @@ class ChatCompletionsApi(OpenAIApi):
 
     def post(self, request: Request) -> Response | StreamingHttpResponse:
         parsed = services.completion_request_parse(body=request.data)
+        if parsed.stream and IDEMPOTENCY_HEADER in request.headers:
+            # A stream cannot be kept and replayed; this refusal is what the key replays.
+            raise services.CompletionRequestInvalid("Idempotency-Key cannot be used with `stream: true`.",
+                                                    param=IDEMPOTENCY_HEADER)
         stored = services.completion_message_receive(request=parsed,
                                                      conversation_id=request.headers.get(CONVERSATION_HEADER))
         schema_name = connection.schema_name
