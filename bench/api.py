@@ -29,6 +29,7 @@ import asyncio
 import collections
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -286,8 +287,10 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
-            failures = collections.Counter(line.partition("] ")[2][:160] for line in server.output().splitlines()
-                                           if " ERROR " in line.partition("] ")[0])
+            failures = collections.Counter(
+                (line.partition("] ")[2] if " ERROR " in line.partition("] ")[0] else line)[:160]
+                for line in server.output().splitlines()
+                if " ERROR " in line.partition("] ")[0] or re.match(r"^[\w.]+(Error|Exception): ", line))
             for line, times in failures.most_common(5):
                 print(f"server error, {times} x: {line}", flush=True)
             Path(server.log.name).unlink(missing_ok=True)
