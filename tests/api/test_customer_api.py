@@ -281,3 +281,30 @@ def test_the_token_exchange_checks_its_key_and_its_input(web: WebServer, biz_a: 
     assert body["customer_id"] == "c.42" and body["token"].startswith("ct_")
     lifetime = timezone.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00")) - timezone.now()
     assert timedelta(minutes=55) < lifetime <= timedelta(hours=1)
+
+
+def test_an_answer_that_asks_for_a_person_ends_with_a_handoff_event(web: WebServer) -> None:
+    """A topic the business keeps for people: the assistant says a person will take over, the answer
+    is completed, then `handoff` tells the app the conversation is now the team's."""
+    from django.db import transaction
+
+    from chat.conversations.services import business_profile_get
+    from config.content_version import content_version_bump
+    from tests.api.conftest import api_tenant_create
+
+    shop = api_tenant_create("Refund shop")
+    with schema_context(shop.schema), transaction.atomic():
+        profile = business_profile_get()
+        profile.human_only_topics = ["refund"]
+        profile.save(update_fields=["human_only_topics"])
+        content_version_bump()
+    token = token_for(web, shop, "carol")
+    conversation_id = start(web, shop, token)
+    with site(web, shop) as client, client.stream(
+            "POST", f"/api/v1/customer/conversations/{conversation_id}/messages",
+            json={"text": "I want a refund for my order"}, headers=bearer(token)) as response:
+        events = list(sse_events(response))
+    names = [event.name for event in events]
+    assert names[-2:] == ["message.completed", "handoff"], names
+    assert events[-1].data["status"] == "needs_human"
+    assert conversation_row(shop, conversation_id).status == "needs_human"
