@@ -185,16 +185,13 @@ class CustomerMessagesApi(CustomerApi):
             outcome = async_to_sync(answer_wait)(schema_name=schema_name, customer_message_id=message_id,
                                                  timeout=settings.API_ANSWER_TIMEOUT_SECONDS)
         conversation = services.customer_conversation_get(identity=request.auth, conversation_id=conversation_id)
-        pending = outcome is None or outcome.kind == FAILED
-        return Response({
-            "conversation_id": conversation.pk,
-            "status": conversation.status,
-            "message": message_wire(received.message),
-            "answer": None if pending else outcome.message,
-            "answer_pending": pending,
-            "handoff": not pending and (outcome.handoff or outcome.message is None),
-            "usage": None if pending else outcome.usage,
-        }, status=202 if pending else 200)
+        body: dict[str, Any] = {"conversation_id": conversation.pk, "status": conversation.status,
+                                "message": message_wire(received.message)}
+        if outcome is None or outcome.kind == FAILED:  # still being written, or left to the sweeper
+            return Response({**body, "answer": None, "answer_pending": True, "handoff": False, "usage": None},
+                            status=202)
+        return Response({**body, "answer": outcome.message, "answer_pending": False,
+                         "handoff": outcome.handoff or outcome.message is None, "usage": outcome.usage})
 
 
 class CustomerRatingApi(CustomerApi):

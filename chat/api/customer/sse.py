@@ -53,8 +53,9 @@ async def answer_events(*, schema_name: str, conversation_id: int, reply_to: int
     if outcome is None:
         running = answer_start(schema_name=schema_name, customer_message_id=reply_to)
         while True:
-            piece = await running.next_piece(settings.API_SSE_PING_SECONDS)
-            if piece is False:
+            try:
+                piece = await running.next_piece(settings.API_SSE_PING_SECONDS)
+            except TimeoutError:
                 yield sse_event("ping", {})
                 continue
             if piece is None:

@@ -97,13 +97,19 @@ class RunningAnswer:
 
     delivery: QueueDelivery
     task: asyncio.Task[AnswerResult | None]
+    _getter: asyncio.Future[Piece | None] | None = field(default=None, init=False)
 
-    async def next_piece(self, timeout: float) -> Piece | None | bool:
-        """The next piece; None at the end of the text; False when `timeout` passed with nothing new."""
-        try:
-            return await asyncio.wait_for(self.delivery.pieces.get(), timeout)
-        except TimeoutError:
-            return False
+    async def next_piece(self, timeout: float) -> Piece | None:
+        """The next piece; None at the end of the text; TimeoutError when `timeout` passed with
+        nothing new (the answer goes on). The wait for a piece outlives a timeout, so a piece that
+        arrives just then is never lost (Python 3.11's wait_for could drop it)."""
+        if self._getter is None:
+            self._getter = asyncio.ensure_future(self.delivery.pieces.get())
+        done, _ = await asyncio.wait({self._getter}, timeout=timeout)
+        if not done:
+            raise TimeoutError
+        getter, self._getter = self._getter, None
+        return getter.result()
 
     async def outcome(self) -> Outcome:
         """The answer's outcome, once its text has ended (it is being stored then)."""

@@ -40,10 +40,14 @@ async def completion_chunks(*, head: CompletionHead, schema_name: str, reply_to:
     streamed = False
     if outcome is None:
         running = answer_start(schema_name=schema_name, customer_message_id=reply_to)
-        while (piece := await running.next_piece(settings.API_SSE_PING_SECONDS)) is not None:
-            if piece is False:
+        while True:
+            try:
+                piece = await running.next_piece(settings.API_SSE_PING_SECONDS)
+            except TimeoutError:
                 yield KEEP_ALIVE
                 continue
+            if piece is None:
+                break
             streamed = True
             yield chunk_of({"content": piece.text})
         outcome = await running.outcome()
