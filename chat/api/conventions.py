@@ -1,7 +1,6 @@
 """What every `/api/v1/` endpoint does the same way (docs/api.md, "Conventions").
 
-Endpoints subclass `ApiView` (or, for public documents such as the schema, `PublicApiView`) and so
-get, in this order:
+Endpoints subclass `ApiView` and so get, in this order:
 
 1. a body over the view's `max_body_bytes` refused with 413 from its Content-Length, before it is
    parsed (API_MAX_BODY_BYTES unless the view says otherwise);
@@ -250,13 +249,6 @@ class ApiView(GenericAPIView):
                                content_type=response.get("Content-Type", ""), body=response.content)
             self.idempotent = None
         return response
-
-
-class PublicApiView(GenericAPIView):
-    """A document anyone may read (the schema, its docs): no key asked, nothing tenant-private shown."""
-
-    authentication_classes: ClassVar[list[type]] = []
-    permission_classes: ClassVar[list[type]] = []
 
 
 @csrf_exempt  # an API client has no CSRF token: it should learn the path is wrong, not that

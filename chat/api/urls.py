@@ -1,6 +1,7 @@
 """`/api/` on a business's own domain (config.urls_tenant): version 1's routes, then a JSON 404 for
 every other path under /api/. Each area adds its routes to `v1`."""
 
+from csp.decorators import csp_update
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -42,8 +43,9 @@ app_name = "api"
 v1 = [
     # The schema and its browsable docs: public, the same on every business's domain.
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema", authentication_classes=[],
-                                                       permission_classes=[]), name="docs"),
+    # Swagger UI styles its page with a <style> block and style attributes; its scripts stay 'self'.
+    path("docs/", csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(
+        url_name="api:schema", authentication_classes=[], permission_classes=[])), name="docs"),
     path("key", apis.CurrentKeyApi.as_view(), name="current-key"),
     # Conversations and contacts
     path("conversations", conversations.ConversationListApi.as_view(), name="conversations"),

@@ -1,9 +1,9 @@
 """Dashboard pages about content and the business: knowledge, playground, catalog, orders, settings,
 analytics. Included by chat/dashboard/urls.py, so the names share its namespace ("dashboard:...")."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from chat.dashboard import analytics, knowledge_views, playground, settings_views, shop
+from chat.dashboard import analytics, api_keys, knowledge_views, playground, settings_views, shop
 
 urlpatterns = [
     path("knowledge/", knowledge_views.knowledge_list, name="knowledge"),
@@ -29,6 +29,9 @@ urlpatterns = [
     path("settings/hours/", settings_views.hours_page, name="hours"),
     path("settings/commerce/", settings_views.commerce_page, name="commerce"),
     path("settings/widget/", settings_views.widget_page, name="widget"),
+    path("settings/api-keys/", api_keys.api_keys_page, name="api-keys"),
+    re_path(r"^settings/api-keys/(?P<key_id>[0-9a-f]{16})/revoke$", api_keys.api_key_revoke_view,
+            name="api-key-revoke"),
     path("analytics/", analytics.analytics_page, name="analytics"),
     path("usage/", analytics.usage_page, name="usage"),
 ]

@@ -73,3 +73,19 @@ class CannedResponseForm(forms.Form):
 class ReplyForm(forms.Form):
     text = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
     internal = forms.BooleanField(label="Internal note (the customer does not see it)", required=False)
+
+
+class ApiKeyForm(forms.Form):
+    """A new API key: what it is for, and what it may do (chat.api.models.Scope)."""
+
+    name = forms.CharField(max_length=100, label="Name", help_text="What uses it: “Shop backend”, “CRM sync”.")
+    scopes = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple, label="Scopes",
+        help_text="Read and write say what it may do; the others, what it may touch.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from chat.api.models import Scope
+
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = Scope.choices
+        self.fields["scopes"].initial = list(Scope.values)

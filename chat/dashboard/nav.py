@@ -36,6 +36,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Canned responses", "dashboard:canned-responses", owner_only=True, section=SETTINGS),
     NavItem("Usage", "dashboard:usage", owner_only=True, section=SETTINGS),
     NavItem("Shop webhooks", "dashboard:webhooks", owner_only=True, section=SETTINGS),
+    NavItem("API keys", "dashboard:api-keys", owner_only=True, section=SETTINGS),
     NavItem("Your profile", "dashboard:me", section=SETTINGS),
 ]
 

@@ -55,29 +55,37 @@ def api_key_for(tenant: ApiTenant, *, scopes: list[str] | None = None, name: str
         return api_key_create(name=name, scopes=scopes).key
 
 
-@pytest.fixture(scope="module")
-def web_env() -> dict[str, str]:
-    """Settings of the module's server; a module overrides this fixture to change them."""
-    return {}
+# One server for the package's modules (test_schema starts its own, without a rate limit): a low rate
+# limit and body size that test_conventions reaches on purpose, and that no other test comes near.
+RATE_LIMIT = 40
+MAX_BODY_BYTES = 20000
 
 
-@pytest.fixture(scope="module")
-def web(web_env: dict[str, str]) -> Iterator[WebServer]:
-    server = WebServer(env=child_env(OPENAI_API_KEY="", **web_env))
+@pytest.fixture(scope="package")
+def web() -> Iterator[WebServer]:
+    server = WebServer(env=child_env(OPENAI_API_KEY="", API_RATE_LIMIT_PER_MINUTE=str(RATE_LIMIT),
+                                     API_MAX_BODY_BYTES=str(MAX_BODY_BYTES)))
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def biz_a(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
     with django_db_blocker.unblock():
         return api_tenant_create("Business A")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def biz_b(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
     with django_db_blocker.unblock():
         return api_tenant_create("Business B")
+
+
+@pytest.fixture(scope="package")
+def shop(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    """The demo shop (catalog, orders, hours); tests add what they need and never remove its content."""
+    with django_db_blocker.unblock():
+        return api_tenant_create("Demo shop", demo="shop")
 
 
 def api_client(web: WebServer, tenant: ApiTenant, key: str | None) -> httpx.Client:

@@ -6,18 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
 from django_tenants.utils import schema_context
 
-from tests.api.conftest import ApiTenant, api_client, api_key_for
+from tests.api.conftest import MAX_BODY_BYTES, RATE_LIMIT, ApiTenant, api_client, api_key_for
 from tests.support.processes import WebServer
-
-RATE_LIMIT = 40
-
-
-@pytest.fixture(scope="module")
-def web_env() -> dict[str, str]:
-    return {"API_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT), "API_MAX_BODY_BYTES": "20000"}
 
 
 def contacts_made(tenant: ApiTenant, count: int) -> list[int]:
@@ -126,13 +118,13 @@ def test_a_list_walks_page_by_page_with_cursors_to_the_end(web: WebServer, biz_b
 def test_an_oversize_body_is_a_413_and_malformed_json_a_400(web: WebServer, biz_a: ApiTenant) -> None:
     conversation_id = conversation_made(biz_a)
     with api_client(web, biz_a, api_key_for(biz_a)) as client:
-        huge = client.post(f"/conversations/{conversation_id}/notes", json={"text": "x" * 30000})
+        huge = client.post(f"/conversations/{conversation_id}/notes", json={"text": "x" * (MAX_BODY_BYTES + 1)})
         broken = client.post(f"/conversations/{conversation_id}/notes", content=b'{"text": ',
                              headers={"Content-Type": "application/json"})
         wrong_type = client.post(f"/conversations/{conversation_id}/notes", content=b"text=hi",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
-    assert huge.json()["error"]["details"] == {"limit_bytes": 20000}
+    assert huge.json()["error"]["details"] == {"limit_bytes": MAX_BODY_BYTES}
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "parse_error"
     assert wrong_type.status_code == 415
     for answer in (huge, broken, wrong_type):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -21,9 +22,22 @@ from tests.api.answering import (
     site,
     sse_events,
 )
-from tests.api.conftest import ApiTenant, api_key_for
+from tests.api.conftest import ApiTenant, api_key_for, api_tenant_create
 from tests.support.fake_openai import FakeOpenAIServer, ScriptedReply
 from tests.support.processes import WebServer
+
+
+@pytest.fixture(scope="module")
+def biz_a(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    """Businesses of this module's own: what it stores never meets the other API tests' counts."""
+    with django_db_blocker.unblock():
+        return api_tenant_create("Customer side A")
+
+
+@pytest.fixture(scope="module")
+def biz_b(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    with django_db_blocker.unblock():
+        return api_tenant_create("Customer side B")
 
 
 @pytest.fixture(scope="module")

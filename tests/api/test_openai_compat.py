@@ -6,19 +6,33 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
 from django_tenants.utils import schema_context
 
 from tests.api.answering import SENTENCES, answering_server, conversation_row, docs_example, site
-from tests.api.conftest import ApiTenant, api_key_for
+from tests.api.conftest import ApiTenant, api_key_for, api_tenant_create
 from tests.support.fake_openai import FakeOpenAIServer, ScriptedReply
 from tests.support.processes import WebServer
 
 MODEL = "deskpilot-assistant"
 ANSWER = " ".join(SENTENCES)
 ERROR_KEYS = {"message", "type", "param", "code"}
+
+
+@pytest.fixture(scope="module")
+def biz_a(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    """Businesses of this module's own: what it stores never meets the other API tests' counts."""
+    with django_db_blocker.unblock():
+        return api_tenant_create("OpenAI side A")
+
+
+@pytest.fixture(scope="module")
+def biz_b(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    with django_db_blocker.unblock():
+        return api_tenant_create("OpenAI side B")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from tests.api.conftest import ApiTenant, api_key_for, api_tenant_create
-from tests.support.processes import WebServer
+from tests.support.processes import WebServer, child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 FUZZ_CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
@@ -25,13 +26,16 @@ FUZZ_CHECKS = ("not_a_server_error,status_code_conformance,content_type_conforma
 
 
 @pytest.fixture(scope="module")
-def web_env() -> dict[str, str]:
-    # Schemathesis sends many requests a second; the limit has its own test (test_conventions).
-    return {"API_RATE_LIMIT_PER_MINUTE": "0"}
+def web() -> Iterator[WebServer]:
+    """A server of this module's own: Schemathesis sends many requests a second with one key, past the
+    package server's rate limit (which has its own test in test_conventions)."""
+    server = WebServer(env=child_env(OPENAI_API_KEY="", API_RATE_LIMIT_PER_MINUTE="0"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
-def shop(django_db_setup: None, django_db_blocker: object) -> ApiTenant:
+def fuzzed_shop(django_db_setup: None, django_db_blocker: object) -> ApiTenant:
     """The demo shop, with a few conversations, contacts and a knowledge page, for the fuzzer to find."""
     from chat.conversations.services import contact_get_or_create, conversation_start, message_receive
     from chat.knowledge.services import page_upsert
@@ -47,8 +51,8 @@ def shop(django_db_setup: None, django_db_blocker: object) -> ApiTenant:
     return tenant
 
 
-def test_the_schema_is_openapi_3_1_and_describes_every_endpoint(web: WebServer, shop: ApiTenant) -> None:
-    answer = httpx.get(f"{web.base_url}/api/v1/schema/", headers={"Host": shop.domain, "Accept": "application/json"})
+def test_the_schema_is_openapi_3_1_and_describes_every_endpoint(web: WebServer, fuzzed_shop: ApiTenant) -> None:
+    answer = httpx.get(f"{web.base_url}/api/v1/schema/", headers={"Host": fuzzed_shop.domain, "Accept": "application/json"})
     assert answer.status_code == 200, answer.text
     schema = answer.json()
     assert schema["openapi"].startswith("3.1")
@@ -64,17 +68,17 @@ def test_the_schema_is_openapi_3_1_and_describes_every_endpoint(web: WebServer, 
     assert post["responses"]["429"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
 
 
-def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(web: WebServer, shop: ApiTenant,
+def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(web: WebServer, fuzzed_shop: ApiTenant,
                                                                         tmp_path: Path, artifacts_dir: Path) -> None:
-    schema = httpx.get(f"{web.base_url}/api/v1/schema/", headers={"Host": shop.domain,
+    schema = httpx.get(f"{web.base_url}/api/v1/schema/", headers={"Host": fuzzed_shop.domain,
                                                                    "Accept": "application/json"}).json()
     schema_file = tmp_path / "schema.json"
     schema_file.write_text(json.dumps(schema))
-    key = api_key_for(shop, name="fuzzer")
+    key = api_key_for(fuzzed_shop, name="fuzzer")
     started = time.monotonic()
     run = subprocess.run(
         [str(Path(sys.executable).parent / "st"), "run", str(schema_file), "--url", web.base_url,
-         "-H", f"Host: {shop.domain}", "-H", f"Authorization: Bearer {key}",
+         "-H", f"Host: {fuzzed_shop.domain}", "-H", f"Authorization: Bearer {key}",
          "--checks", FUZZ_CHECKS, "--max-examples", "4", "--seed", "21", "--workers", "2",
          "--phases", "examples,fuzzing", "--request-timeout", "20", "--no-color",
          "--suppress-health-check", "all"],

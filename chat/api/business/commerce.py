@@ -135,7 +135,7 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 
 
 class ProductListApi(ApiView):
-    api_scope = Scope.CATALOG
+    api_scope = str(Scope.CATALOG)
     serializer_class = ProductOut
 
     @extend_schema(parameters=[ProductFilters], responses=ProductOut(many=True), summary="List products with stock")
@@ -155,7 +155,7 @@ class ProductListApi(ApiView):
 
 
 class ProductApi(ApiView):
-    api_scope = Scope.CATALOG
+    api_scope = str(Scope.CATALOG)
     serializer_class = ProductOut
 
     @extend_schema(summary="Read a product with its variants and stock")
@@ -171,7 +171,7 @@ class ProductApi(ApiView):
 
 
 class StockApi(ApiView):
-    api_scope = Scope.CATALOG
+    api_scope = str(Scope.CATALOG)
 
     @extend_schema(request=StockIn, responses=StockSetOut, summary="Set one variant's stock")
     def put(self, request: Request, sku: str) -> Response:
@@ -180,7 +180,7 @@ class StockApi(ApiView):
 
 
 class StockBulkApi(ApiView):
-    api_scope = Scope.CATALOG
+    api_scope = str(Scope.CATALOG)
 
     @extend_schema(request=StockBulkIn, responses=StockSetOut,
                    summary=f"Set the stock of up to {BULK_MAX_STOCK} variants at once, all or none")
@@ -253,7 +253,7 @@ class OrderFilters(serializers.Serializer):
 
 
 class OrderListApi(ApiView):
-    api_scope = Scope.CATALOG
+    api_scope = str(Scope.CATALOG)
     serializer_class = OrderOut
 
     @extend_schema(parameters=[OrderFilters], responses=OrderOut(many=True), summary="List orders")
@@ -264,7 +264,7 @@ class OrderListApi(ApiView):
 
 
 class OrderApi(ApiView):
-    api_scope = Scope.CATALOG
+    api_scope = str(Scope.CATALOG)
     serializer_class = OrderDetailOut
 
     @extend_schema(summary="Read an order with its items and status history")
@@ -277,7 +277,7 @@ class OrderApi(ApiView):
         data = _valid(OrderIn, request.data)
         tracking = data["tracking"]
         order_upsert(data=OrderData(
-            platform=Platform.IMPORT, external_ref=number, number=number, email=data["email"].lower(),
+            platform=str(Platform.IMPORT), external_ref=number, number=number, email=data["email"].lower(),
             phone=data["phone"], currency=data["currency"], status=data["status"],
             items=[ItemData(sku=item["sku"], name=item["name"], quantity=item["quantity"],
                             unit_price_minor=item["unit_price_minor"]) for item in data["items"]],
@@ -320,7 +320,7 @@ class OpeningHours(StrictSerializer):
 
 
 class OpeningHoursApi(ApiView):
-    api_scope = Scope.CATALOG
+    api_scope = str(Scope.CATALOG)
     serializer_class = OpeningHours
 
     @extend_schema(responses=OpeningHours, summary="Read the opening hours (the business's own time zone)")

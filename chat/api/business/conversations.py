@@ -130,7 +130,7 @@ def _validated(serializer_class: type[serializers.Serializer], data: Any) -> dic
 
 
 class ConversationListApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
     serializer_class = ConversationOut
 
     @extend_schema(parameters=[ConversationFilters], responses=ConversationOut(many=True), summary="List conversations")
@@ -145,7 +145,7 @@ class ConversationListApi(ApiView):
 
 
 class ConversationApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
     serializer_class = ConversationWithMessagesOut
 
     @extend_schema(summary="Read a conversation with its messages (internal notes included, marked)")
@@ -155,7 +155,7 @@ class ConversationApi(ApiView):
 
 
 class ConversationReplyApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
 
     @extend_schema(request=TextIn, responses={201: MessageOut}, summary="Reply to the customer as the team")
     def post(self, request: Request, conversation_id: int) -> Response:
@@ -167,7 +167,7 @@ class ConversationReplyApi(ApiView):
 
 
 class ConversationNoteApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
 
     @extend_schema(request=TextIn, responses={201: MessageOut}, summary="Add an internal note the customer never sees")
     def post(self, request: Request, conversation_id: int) -> Response:
@@ -180,7 +180,7 @@ class ConversationNoteApi(ApiView):
 
 
 class ConversationTakeOverApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
 
     @extend_schema(request=TakeOverIn, responses=ConversationOut, summary="A team member takes the conversation over")
     def post(self, request: Request, conversation_id: int) -> Response:
@@ -192,7 +192,7 @@ class ConversationTakeOverApi(ApiView):
 
 
 class ConversationHandBackApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
 
     @extend_schema(request=ActingAs, responses=ConversationOut, summary="Hand the conversation back to the assistant")
     def post(self, request: Request, conversation_id: int) -> Response:
@@ -204,7 +204,7 @@ class ConversationHandBackApi(ApiView):
 
 
 class ConversationResolveApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
 
     @extend_schema(request=ActingAs, responses=ConversationOut, summary="Resolve the conversation")
     def post(self, request: Request, conversation_id: int) -> Response:
@@ -216,7 +216,7 @@ class ConversationResolveApi(ApiView):
 
 
 class ConversationAssignApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
 
     @extend_schema(request=AssignIn, responses=ConversationOut, summary="Assign the conversation to a team member")
     def post(self, request: Request, conversation_id: int) -> Response:
@@ -237,7 +237,7 @@ class ContactFilters(serializers.Serializer):
 
 
 class ContactListApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
     serializer_class = ContactOut
 
     @extend_schema(parameters=[ContactFilters], responses=ContactOut(many=True), summary="List contacts")
@@ -249,7 +249,7 @@ class ContactListApi(ApiView):
 
 
 class ContactApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
     serializer_class = ContactOut
 
     @extend_schema(summary="Read a contact")
@@ -264,7 +264,7 @@ class ContactApi(ApiView):
 
 
 class ContactConversationsApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
     serializer_class = ConversationOut
 
     @extend_schema(responses=ConversationOut(many=True), summary="A contact's conversations")
@@ -276,7 +276,7 @@ class ContactConversationsApi(ApiView):
 
 
 class ContactOrdersApi(ApiView):
-    api_scope = Scope.CONVERSATIONS
+    api_scope = str(Scope.CONVERSATIONS)
     serializer_class = OrderOut
 
     @extend_schema(responses=OrderOut(many=True),

@@ -86,7 +86,7 @@ def _import_answer(job: IndexingJob) -> Response:
 
 
 class SourceListApi(ApiView):
-    api_scope = Scope.KNOWLEDGE
+    api_scope = str(Scope.KNOWLEDGE)
     serializer_class = SourceOut
 
     @extend_schema(parameters=[SourceFilters], responses=SourceOut(many=True), summary="List knowledge sources")
@@ -99,7 +99,7 @@ class SourceListApi(ApiView):
 
 
 class TextSourceApi(ApiView):
-    api_scope = Scope.KNOWLEDGE
+    api_scope = str(Scope.KNOWLEDGE)
 
     @extend_schema(request=TextSourceIn, responses={201: ImportOut}, summary="Add a page of text")
     def post(self, request: Request) -> Response:
@@ -111,7 +111,7 @@ class TextSourceApi(ApiView):
 
 
 class UrlSourceApi(ApiView):
-    api_scope = Scope.KNOWLEDGE
+    api_scope = str(Scope.KNOWLEDGE)
 
     @extend_schema(request=UrlSourceIn, responses={201: ImportOut}, summary="Add a web page (fetched when indexed)")
     def post(self, request: Request) -> Response:
@@ -121,7 +121,7 @@ class UrlSourceApi(ApiView):
 
 
 class FileSourceApi(ApiView):
-    api_scope = Scope.KNOWLEDGE
+    api_scope = str(Scope.KNOWLEDGE)
     parser_classes = [MultiPartParser]
     max_body_bytes = settings.KB_MAX_FILE_BYTES + MULTIPART_OVERHEAD_BYTES
 
@@ -135,7 +135,7 @@ class FileSourceApi(ApiView):
 
 
 class SourceApi(ApiView):
-    api_scope = Scope.KNOWLEDGE
+    api_scope = str(Scope.KNOWLEDGE)
     serializer_class = SourceOut
 
     @extend_schema(summary="Read a knowledge source and its status")
@@ -152,7 +152,7 @@ class SourceApi(ApiView):
 
 
 class SearchApi(ApiView):
-    api_scope = Scope.KNOWLEDGE
+    api_scope = str(Scope.KNOWLEDGE)
 
     @extend_schema(parameters=[SearchQuery], responses=SearchOut, summary="Search the knowledge as the assistant does")
     def get(self, request: Request) -> Response:
