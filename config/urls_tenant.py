@@ -9,6 +9,7 @@ urlpatterns = [
     path("favicon.ico", favicon_ico),
     path("app/", include("chat.dashboard.urls")),
     path("api/", include("chat.api.urls")),
+    path("v1/", include("chat.api.openai.urls")),
     path("", include("chat.urls")),
     path("", include("orders.urls")),
     path("", include("chat.messaging.urls")),

@@ -86,6 +86,7 @@ v1 = [
     path("usage", usage.UsageApi.as_view(), name="usage"),
     # Outgoing webhooks (chat.webhooks)
     path("webhooks/", include("chat.webhooks.urls")),
+    path("customer/", include("chat.api.customer.urls")),
 ]
 
 urlpatterns = [

@@ -594,3 +594,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 # --- end REST API -----------------------------------------------------------------------------------
+
+# --- REST API, customer side and OpenAI-compatible endpoint (chat.api.customer, chat.api.openai) ------
+# How long a customer token works after the business's backend got it (seconds).
+API_CUSTOMER_TOKEN_SECONDS = env.int("API_CUSTOMER_TOKEN_SECONDS", default=3600)
+# The longest a blocking request (`stream: false`) waits for its answer; past it the answer is still
+# written and stored, and the request is answered without it (docs/api.md).
+API_ANSWER_TIMEOUT_SECONDS = env.float("API_ANSWER_TIMEOUT_SECONDS", default=30)
+# A streamed answer sends `ping` (or a keep-alive comment) after this many quiet seconds: under a load
+# balancer's idle timeout.
+API_SSE_PING_SECONDS = env.float("API_SSE_PING_SECONDS", default=15)

@@ -13,7 +13,7 @@ from tests.support.processes import WebServer
 
 AREA_OF = {"conversations": "conversations", "contacts": "conversations", "knowledge": "knowledge",
            "products": "catalog", "stock": "catalog", "orders": "catalog", "opening-hours": "catalog",
-           "webhooks": "webhooks"}
+           "webhooks": "webhooks", "customer": "conversations"}
 
 
 def new_conversation(tenant: ApiTenant, *, email: str = "", text: str = "Where is my hoodie?") -> tuple[int, int]:
