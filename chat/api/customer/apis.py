@@ -62,7 +62,7 @@ class MessageOut(serializers.Serializer):
     created = serializers.DateTimeField()
 
 
-class UsageOut(serializers.Serializer):
+class AnswerUsageOut(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
@@ -75,7 +75,7 @@ class AnsweredOut(serializers.Serializer):
     answer = MessageOut(allow_null=True)
     answer_pending = serializers.BooleanField()
     handoff = serializers.BooleanField()
-    usage = UsageOut(allow_null=True)
+    usage = AnswerUsageOut(allow_null=True)
 
 
 class TokenOut(serializers.Serializer):
