@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chat.assistant import products, tools
+from chat.assistant import discovery, products, tools
 from chat.assistant.language import detect_language, is_common_word
 from chat.assistant.selectors import business_contact_details
 from chat.assistant.tools import TurnContext
@@ -923,6 +923,11 @@ def _products_or_knowledge(text: str, language: str, context: TurnContext) -> Of
     reply = products.product_reply(text=text, language=language)
     if reply is not None and reply.outcome == "answer" and reply.decisive:
         return _product_answer(reply, context)
+    # "something warm for winter", "do you have any pastries?": no product named, products that fit.
+    if discovery.is_discovery_question(text):
+        recommended = discovery.discovery_reply(text=text, language=language, context=context)
+        if recommended is not None:
+            return OfflineAnswer(recommended, "discovery", confidence=1.0)
     knowledge = kb_search(query=text, k=3)
     top_knowledge = knowledge[0].score if knowledge else 0.0
     context.best_knowledge_score = top_knowledge
