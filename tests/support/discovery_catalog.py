@@ -127,3 +127,4 @@ def outdoor_catalog_csv(products: list[GeneratedProduct]) -> str:
                              f"{product.price_minor / 100:.2f}", "EUR", "", f"{product.sku}-{index}", size, colour,
                              stock])
     return out.getvalue()
+OUTDOOR_PRODUCTS_FOR_TESTS = 300
