@@ -626,19 +626,53 @@ def _price_text(variants: list[Variant], currency: str) -> tuple[int, str]:
     return lowest, (text if len(prices) == 1 else f"from {text}")
 
 
+def _found(product: Product, fitting: list[Variant], *, score: float, similarity: float | None,
+           text_score: float) -> FoundProduct:
+    lowest, price_text = _price_text(fitting, product.currency)
+    return FoundProduct(
+        product_id=product.pk, sku=product.sku, name=product.name, category=product.category,
+        currency=product.currency, price_minor=lowest, price=minor_to_text(lowest, currency=product.currency),
+        price_text=price_text, availability=_availability(product, fitting), score=score,
+        vector_score=similarity, text_score=text_score,
+        variants=tuple(FoundVariant(label=" ".join(part for part in (v.colour, v.size) if part) or product.name,
+                                    size=v.size, colour=v.colour,
+                                    price=minor_to_text(v.price_minor, currency=product.currency),
+                                    price_minor=v.price_minor, available=v.is_available) for v in fitting))
+
+
+def _among(*, query: str, filters: DiscoveryFilters, product_ids: list[int]) -> ProductSearchResult:
+    products = {product.pk: product for product in Product.objects.filter(pk__in=product_ids, is_sellable=True)}
+    variants: dict[int, list[Variant]] = {}
+    for variant in Variant.objects.filter(product_id__in=products).order_by("product_id", "id"):
+        variants.setdefault(variant.product_id, []).append(variant)
+    found = []
+    for product_id in product_ids:
+        product = products.get(product_id)
+        fitting = [variant for variant in variants.get(product_id, []) if _variant_fits(variant, filters)]
+        if product is not None and fitting:
+            found.append(_found(product, fitting, score=1.0, similarity=None, text_score=0.0))
+    return ProductSearchResult(query=query, mode="among", filters=filters, products=found,
+                               excluded_by_filters=len(product_ids) - len(found))
+
+
 def product_search(*, query: str, query_vector: np.ndarray | None = None, model_id: str = "",
                    mode: str = "hybrid", limit: int = DEFAULT_RESULTS,
-                   filters: DiscoveryFilters | None = None) -> ProductSearchResult:
+                   filters: DiscoveryFilters | None = None,
+                   product_ids: Sequence[int] | None = None) -> ProductSearchResult:
     """The products that fit a discovery question, best first (in stock before sold out).
 
     `mode`: "hybrid" (vector, full text and filters), "vector" or "text" (each with the filters),
     for the benchmark's comparison. Without a query vector a hybrid search is full text and filters.
+    `product_ids`: only among these (a follow-up about products offered before), each one that
+    the filters let through, in that order.
     """
     query = query[:500]
     facts = _catalog_facts()
     if filters is None:
         filters = discovery_filters_parse(text=query, categories=facts.categories, catalog_words=facts.words,
                                           colours=facts.colours)
+    if product_ids is not None:
+        return _among(query=query, filters=filters, product_ids=list(product_ids))
     words = [word for word in _content_words(filters.rest) if word not in filters.excluded]
     use_vector = mode in ("hybrid", "vector") and query_vector is not None and bool(model_id)
     vector = _vector_scores(query_vector, model_id) if use_vector and query_vector is not None else {}
@@ -688,15 +722,7 @@ def product_search(*, query: str, query_vector: np.ndarray | None = None, model_
             score = max(score, scale)
         if score < scale:
             continue
-        lowest, price_text = _price_text(fitting, product.currency)
-        found.append(FoundProduct(
-            product_id=product_id, sku=product.sku, name=product.name, category=product.category,
-            currency=product.currency, price_minor=lowest, price=minor_to_text(lowest, currency=product.currency),
-            price_text=price_text, availability=_availability(product, fitting), score=score,
-            vector_score=similarity, text_score=text_score,
-            variants=tuple(FoundVariant(label=" ".join(part for part in (v.colour, v.size) if part) or product.name,
-                                        size=v.size, colour=v.colour, price=minor_to_text(v.price_minor, currency=product.currency),
-                                        price_minor=v.price_minor, available=v.is_available) for v in fitting)))
+        found.append(_found(product, fitting, score=score, similarity=similarity, text_score=text_score))
     if not found and filters.categories:
         # A category named in passing ("a gift under 25 euros" names "Gift cards") that leaves
         # nothing is not what the customer meant to limit: the other filters still hold.

@@ -920,6 +920,10 @@ def _closed_today_sentence(state: dict[str, Any], language: str, today: date, zo
 def _products_or_knowledge(text: str, language: str, context: TurnContext) -> OfflineAnswer:
     """A product question answered from the catalog; otherwise the knowledge base when it is
     confident; otherwise an honest "I don't know" (or "we don't seem to sell that") with a person."""
+    # "in M?", "the cheaper one?" right after products were recommended: about those.
+    follow_up = discovery.follow_up_reply(text=text, language=language, context=context)
+    if follow_up is not None:
+        return OfflineAnswer(follow_up, "discovery", confidence=1.0)
     reply = products.product_reply(text=text, language=language)
     if reply is not None and reply.outcome == "answer" and reply.decisive:
         return _product_answer(reply, context)

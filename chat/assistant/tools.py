@@ -107,6 +107,8 @@ class TurnContext:
     # (order number, e-mail or phone) of an order the customer proved is theirs in this turn: the
     # engine records the order's contact details on the conversation's contact once the answer is stored.
     verified_order: tuple[str, str] | None = None
+    # The conversation, for what an earlier answer offered ("in M?" after a recommendation).
+    conversation_id: int | None = None
 
     def contact_details(self) -> set[str]:
         found: set[str] = set()

@@ -86,7 +86,8 @@ class GeneratedProduct:
         return any(stock > 0 for _size, _colour, stock in self.variants)
 
 
-def outdoor_products(count: int, *, seed: int = 25) -> list[GeneratedProduct]:
+def outdoor_products(count: int, *, seed: int = 25, max_variants: int | None = None) -> list[GeneratedProduct]:
+    """`count` products; `max_variants` caps each one's variants (the benchmark's large catalogs)."""
     rng = random.Random(seed)
     products = []
     for number in range(count):
@@ -107,7 +108,7 @@ def outdoor_products(count: int, *, seed: int = 25) -> list[GeneratedProduct]:
         chosen_sizes = tuple(sizes) if sizes else ("",)
         chosen_colours = tuple(colours[: 1 + number % max(1, len(colours))]) if colours else ("",)
         variants = tuple((size, colour, 0 if rng.random() < 0.15 else rng.randint(1, 30))
-                         for colour in chosen_colours for size in chosen_sizes)
+                         for colour in chosen_colours for size in chosen_sizes)[:max_variants]
         products.append(GeneratedProduct(
             sku=f"OD-{number:06d}", name=name, category=category, attributes=frozenset(attributes),
             price_minor=price_minor, sizes=tuple(s for s in chosen_sizes if s),
