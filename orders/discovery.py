@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -65,10 +66,11 @@ class ProductToEmbed:
     text_hash: str
 
 
-def products_to_embed(*, model_id: str, limit: int = 500) -> list[ProductToEmbed]:
-    """Products whose vector is missing, made by another model, or of a text that has changed since."""
-    products = list(Product.objects.filter(kind=ProductKind.ITEM).select_related("embedding")
-                    .prefetch_related("variants").order_by("id"))
+def products_to_embed(*, model_id: str, limit: int | None = None) -> list[ProductToEmbed]:
+    """Products whose vector is missing, made by another model, or of a text that has changed since
+    (at most `limit`), read in one pass over the catalog."""
+    products = (Product.objects.filter(kind=ProductKind.ITEM).select_related("embedding")
+                .prefetch_related("variants").order_by("id").iterator(chunk_size=2000))
     stale: list[ProductToEmbed] = []
     for product in products:
         text = product_embedding_text(product=product, variants=list(product.variants.all()))
@@ -77,14 +79,16 @@ def products_to_embed(*, model_id: str, limit: int = 500) -> list[ProductToEmbed
         if stored is None or stored.text_hash != digest or stored.embedding_model != model_id \
                 or stored.embedding is None:
             stale.append(ProductToEmbed(product_id=product.pk, text=text, text_hash=digest))
-            if len(stale) >= limit:
+            if limit is not None and len(stale) >= limit:
                 break
     return stale
 
 
 def product_embeddings_store(*, items: Sequence[ProductToEmbed], vectors: np.ndarray | None, model_id: str) -> int:
-    """Store the texts with their vectors (None: full text only, the embedding failed); returns how
-    many. A product deleted meanwhile is skipped."""
+    """Store the texts with their vectors; returns how many. Without vectors (the embedding failed)
+    only products that have no row yet get one, text only, so full text finds them meanwhile: a
+    vector an earlier model made is kept for the search until it is replaced. A product deleted
+    meanwhile is skipped."""
     existing = set(Product.objects.filter(pk__in=[item.product_id for item in items]).values_list("pk", flat=True))
     rows = []
     for index, item in enumerate(items):
@@ -95,9 +99,12 @@ def product_embeddings_store(*, items: Sequence[ProductToEmbed], vectors: np.nda
                                      embedding=vector, embedding_model=model_id if vector is not None else "",
                                      embedding_dims=int(vector.shape[0]) if vector is not None else None))
     with transaction.atomic():
-        ProductEmbedding.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["product"],
-            update_fields=["text", "text_hash", "embedding", "embedding_model", "embedding_dims", "updated"])
+        if vectors is None:
+            ProductEmbedding.objects.bulk_create(rows, ignore_conflicts=True)
+        else:
+            ProductEmbedding.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["product"],
+                update_fields=["text", "text_hash", "embedding", "embedding_model", "embedding_dims", "updated"])
     return len(rows)
 
 
@@ -120,7 +127,7 @@ class ProductEmbeddingStatus:
 
 def product_embedding_status(*, model_id: str) -> ProductEmbeddingStatus:
     total = Product.objects.filter(kind=ProductKind.ITEM).count()
-    stale = len(products_to_embed(model_id=model_id, limit=total + 1)) if total else 0
+    stale = len(products_to_embed(model_id=model_id)) if total else 0
     return ProductEmbeddingStatus(total=total, embedded=total - stale, model_id=model_id)
 
 
@@ -412,7 +419,8 @@ def _same_word(a: str, b: str) -> bool:
 
 # ----------------------------------------------------------------------------- the search
 
-VECTOR_CANDIDATES = 60
+# At most pgvector's default hnsw.ef_search (40): more would need a SET per session.
+VECTOR_CANDIDATES = 40
 TEXT_CANDIDATES = 60
 # How much of the score full text and a category named in the question add to the vector's
 # similarity (on its scale: cosine, about 0.1 for unrelated and 0.6 for close texts of MiniLM).
@@ -433,6 +441,7 @@ _STOPWORDS = frozenset(
     looking look want wanted need needed would like recommend recommendation suggest suggestion show find give
     sell sells selling stock carry offer options option ideas idea good nice great best maybe perhaps just really
     very too also so but not no nothing else other than apart from from under over below above less more between
+    gift gifts present presents cadeau cadeautje cadeaus
     euro euros eur pound pounds quid dollar dollars price prices cost costs cheap cheaper cheapest budget
     hebben jullie heb je iets wat welke een de het voor met zonder onder boven tussen en of ook geen niet nog
     graag zoek ik mij mijn zijn is er dat die deze dit van te""".split())
@@ -499,6 +508,7 @@ class ProductSearchResult:
 
 @dataclass(frozen=True)
 class _CatalogFacts:
+    currency: str
     categories: tuple[str, ...]
     words: frozenset[str]
     colours: tuple[str, ...]
@@ -527,7 +537,7 @@ def _catalog_facts_read() -> _CatalogFacts:
             "LIKE '%%' || m || '%%')",
             [markers, ProductKind.ITEM])
         words = frozenset(row[0] for row in cursor.fetchall())
-    return _CatalogFacts(categories=categories, words=words, colours=colours)
+    return _CatalogFacts(currency=commerce_currency(), categories=categories, words=words, colours=colours)
 
 
 def _content_words(text: str) -> list[str]:
@@ -535,10 +545,16 @@ def _content_words(text: str) -> list[str]:
             and not word.isdigit()]
 
 
+def _prefix(word: str) -> str:
+    """What a word's forms start with: "pastries" and "pastry" with "pastr", "hoodies" with "hood"."""
+    common = os.path.commonprefix([word, _stem(word)])
+    return common if len(common) >= 3 else word
+
+
 def _tsquery(words: list[str]) -> str:
-    # Prefixes of crude stems: "pastries" finds "pastry", "jassen" finds "jas"; words are folded to
-    # [a-z0-9], so nothing of the query's syntax can come from the customer.
-    return " | ".join(f"{_stem(word)[:max(3, len(_stem(word)))]}:*" for word in dict.fromkeys(words))
+    # Prefix matches: "pastries" finds "pastry", "jassen" finds "jas"; words are folded to [a-z0-9],
+    # so nothing of the query's syntax can come from the customer.
+    return " | ".join(f"{_prefix(word)}:*" for word in dict.fromkeys(words))
 
 
 def _vector_scores(vector: np.ndarray, model_id: str) -> dict[int, float]:
@@ -546,11 +562,8 @@ def _vector_scores(vector: np.ndarray, model_id: str) -> dict[int, float]:
     literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
     distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
     with connection.cursor() as cursor:
-        if connection.in_atomic_block:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(100, VECTOR_CANDIDATES)}")
-        else:
-            cursor.execute(f"SET hnsw.ef_search = {max(100, VECTOR_CANDIDATES)}")
         # `dims` is an int from the vector, never user input; the cast matches the partial HNSW index.
+        # VECTOR_CANDIDATES is within hnsw.ef_search's default, so no SET (a round trip) is needed.
         cursor.execute(
             f"SELECT product_id, 1 - ({distance}) FROM orders_productembedding "
             f"WHERE embedding_dims = {dims} AND embedding_model = %s ORDER BY {distance} LIMIT %s",
@@ -565,13 +578,14 @@ def _text_scores(words: list[str]) -> dict[int, float]:
         return {}
     query = _tsquery(words)
     with connection.cursor() as cursor:
+        # The best-ranked matches only: in a large catalog a common word matches thousands.
         cursor.execute(
-            "SELECT product_id, lower(text) FROM orders_productembedding "
-            "WHERE to_tsvector('simple', text) @@ to_tsquery('simple', %s) LIMIT %s",
+            "SELECT product_id, lower(text) FROM orders_productembedding, to_tsquery('simple', %s) AS query "
+            "WHERE search_vector @@ query ORDER BY ts_rank(search_vector, query) DESC LIMIT %s",
             [query, TEXT_CANDIDATES * 4])
         rows = cursor.fetchall()
     scores: dict[int, float] = {}
-    stems = [_stem(word) for word in dict.fromkeys(words)]
+    stems = [_prefix(word) for word in dict.fromkeys(words)]
     for product_id, text in rows:
         text_words = text_fold(text).split()
         hits = sum(1 for stem in stems if any(word.startswith(stem) for word in text_words))
@@ -580,7 +594,60 @@ def _text_scores(words: list[str]) -> dict[int, float]:
     return dict(best)
 
 
-def _variant_fits(variant: Variant, filters: DiscoveryFilters) -> bool:
+@dataclass(frozen=True)
+class _ProductRow:
+    """What the search reads of a product (model instances cost more than the search itself)."""
+
+    pk: int
+    sku: str
+    name: str
+    category: str
+    description: str
+    synonyms: list[Any]
+    currency: str
+    text: str  # what was embedded, or the product's own words when it has no row yet
+
+
+@dataclass(frozen=True)
+class _VariantRow:
+    product_id: int
+    size: str
+    colour: str
+    price_minor: int
+    stock: int
+    is_sellable: bool
+
+    @property
+    def is_available(self) -> bool:
+        return self.is_sellable and self.stock > 0
+
+
+def _rows(product_ids: Iterable[int], *, items_only: bool = True) -> tuple[dict[int, _ProductRow],
+                                                                          dict[int, list[_VariantRow]]]:
+    """The products (sellable, items unless `items_only` is off) and their variants, in one query."""
+    products: dict[int, _ProductRow] = {}
+    variants: dict[int, list[_VariantRow]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.id, p.sku, p.name, p.category, p.description, p.synonyms, p.currency, e.text, "
+            "       v.size, v.colour, v.price_minor, v.stock, v.is_sellable "
+            "FROM orders_product p JOIN orders_variant v ON v.product_id = p.id "
+            "LEFT JOIN orders_productembedding e ON e.product_id = p.id "
+            "WHERE p.id = ANY(%s) AND p.is_sellable AND (NOT %s OR p.kind = %s) ORDER BY p.id, v.id",
+            [list(product_ids), items_only, ProductKind.ITEM])
+        for (pk, sku, name, category, description, synonyms, currency, text, size, colour, price_minor, stock,
+             sellable) in cursor.fetchall():
+            if pk not in products:
+                synonyms = json.loads(synonyms) if isinstance(synonyms, str) else list(synonyms or [])
+                products[pk] = _ProductRow(
+                    pk=pk, sku=sku, name=name, category=category, description=description, synonyms=synonyms,
+                    currency=currency, text=text or f"{name} {category} {description} {' '.join(map(str, synonyms))}")
+            variants.setdefault(pk, []).append(_VariantRow(product_id=pk, size=size, colour=colour,
+                                                           price_minor=price_minor, stock=stock, is_sellable=sellable))
+    return products, variants
+
+
+def _variant_fits(variant: _VariantRow, filters: DiscoveryFilters) -> bool:
     if not variant.is_sellable:
         return False
     if filters.max_minor is not None and (variant.price_minor > filters.max_minor
@@ -604,7 +671,7 @@ def _product_text_has(text: str, attribute: str) -> bool:
     return any(f" {marker.strip()}" in folded for marker in _ATTRIBUTE_IN_TEXT[attribute])
 
 
-def _excluded_by_words(product: Product, excluded: tuple[str, ...]) -> bool:
+def _excluded_by_words(product: _ProductRow, excluded: tuple[str, ...]) -> bool:
     """A product the customer ruled out: one whose name or other names have the word ("trousers
     that aren't jeans" rules out the jeans, not the chinos whose category says "Jeans & trousers")."""
     if not excluded:
@@ -613,20 +680,20 @@ def _excluded_by_words(product: Product, excluded: tuple[str, ...]) -> bool:
     return any(_same_word(word, name) for word in excluded for name in names)
 
 
-def _availability(product: Product, variants: list[Variant]) -> str:
+def _availability(product: _ProductRow, variants: list[_VariantRow]) -> str:
     if PREORDER_WORDS.search(product.description) or PREORDER_WORDS.search(product.name):
         return "pre_order"
     return "in_stock" if any(variant.is_available for variant in variants) else "sold_out"
 
 
-def _price_text(variants: list[Variant], currency: str) -> tuple[int, str]:
+def _price_text(variants: list[_VariantRow], currency: str) -> tuple[int, str]:
     prices = sorted({variant.price_minor for variant in variants})
     lowest = prices[0]
     text = minor_to_text(lowest, currency=currency)
     return lowest, (text if len(prices) == 1 else f"from {text}")
 
 
-def _found(product: Product, fitting: list[Variant], *, score: float, similarity: float | None,
+def _found(product: _ProductRow, fitting: list[_VariantRow], *, score: float, similarity: float | None,
            text_score: float) -> FoundProduct:
     lowest, price_text = _price_text(fitting, product.currency)
     return FoundProduct(
@@ -641,10 +708,7 @@ def _found(product: Product, fitting: list[Variant], *, score: float, similarity
 
 
 def _among(*, query: str, filters: DiscoveryFilters, product_ids: list[int]) -> ProductSearchResult:
-    products = {product.pk: product for product in Product.objects.filter(pk__in=product_ids, is_sellable=True)}
-    variants: dict[int, list[Variant]] = {}
-    for variant in Variant.objects.filter(product_id__in=products).order_by("product_id", "id"):
-        variants.setdefault(variant.product_id, []).append(variant)
+    products, variants = _rows(product_ids, items_only=False)
     found = []
     for product_id in product_ids:
         product = products.get(product_id)
@@ -670,7 +734,7 @@ def product_search(*, query: str, query_vector: np.ndarray | None = None, model_
     facts = _catalog_facts()
     if filters is None:
         filters = discovery_filters_parse(text=query, categories=facts.categories, catalog_words=facts.words,
-                                          colours=facts.colours)
+                                          colours=facts.colours, currency=facts.currency)
     if product_ids is not None:
         return _among(query=query, filters=filters, product_ids=list(product_ids))
     words = [word for word in _content_words(filters.rest) if word not in filters.excluded]
@@ -683,22 +747,22 @@ def product_search(*, query: str, query_vector: np.ndarray | None = None, model_
         # from the filters: every product they let through is a candidate.
         if not words or mode == "text" or not candidates:
             condition = Q(category__in=filters.categories) if filters.categories else Q()
+            # The price bounds in SQL too, so a large catalog's first 500 are ones that can fit.
+            if filters.max_minor is not None:
+                condition &= (Q(variants__price_minor__lte=filters.max_minor) if filters.max_inclusive
+                              else Q(variants__price_minor__lt=filters.max_minor))
+            if filters.min_minor is not None:
+                condition &= Q(variants__price_minor__gte=filters.min_minor)
             candidates |= set(Product.objects.filter(condition, kind=ProductKind.ITEM, is_sellable=True)
-                              .values_list("pk", flat=True)[:500])
+                              .values_list("pk", flat=True).distinct()[:500])
     if not candidates:
         return ProductSearchResult(query=query, mode=mode, filters=filters)
-    products = {product.pk: product for product in Product.objects.filter(
-        pk__in=candidates, kind=ProductKind.ITEM, is_sellable=True).select_related("embedding")}
-    variants: dict[int, list[Variant]] = {}
-    for variant in Variant.objects.filter(product_id__in=products).order_by("product_id", "id"):
-        variants.setdefault(variant.product_id, []).append(variant)
+    products, variants = _rows(candidates)
     found: list[FoundProduct] = []
     excluded = 0
     scale = {"vector": MIN_SCORE_VECTOR, "text": MIN_SCORE_TEXT}.get(mode, MIN_SCORE_HYBRID)
     for product_id, product in products.items():
-        embedded_text = getattr(product, "embedding", None)
-        product_text = embedded_text.text if embedded_text is not None else \
-            f"{product.name} {product.category} {product.description} {' '.join(map(str, product.synonyms))}"
+        product_text = product.text
         fitting = [variant for variant in variants.get(product_id, []) if _variant_fits(variant, filters)]
         ruled_out = (not fitting
                      or (filters.categories and product.category not in filters.categories)
@@ -719,7 +783,9 @@ def product_search(*, query: str, query_vector: np.ndarray | None = None, model_
         else:
             score = (similarity if similarity is not None else 0.0) + TEXT_WEIGHT * text_score + category_bonus
         if filter_only:
-            score = max(score, scale)
+            # Only filters asked ("anything under €20?"): every product they let through fits, the
+            # closest to the question's vector first.
+            score = max(score, scale + 0.1 * max(similarity or 0.0, 0.0))
         if score < scale:
             continue
         found.append(_found(product, fitting, score=score, similarity=similarity, text_score=text_score))

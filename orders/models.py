@@ -171,10 +171,14 @@ class ProductEmbedding(models.Model):
     embedding = VectorField(null=True)
     embedding_model = models.CharField(max_length=200, blank=True)
     embedding_dims = models.PositiveSmallIntegerField(null=True)
+    # Full text over the same text, 'simple' like the catalog's own (tenants write in many languages).
+    search_vector = models.GeneratedField(
+        expression=SearchVector("text", config=SEARCH_CONFIG), output_field=SearchVectorField(), db_persist=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["embedding_model"], name="orders_product_vector_model")]
+        indexes = [models.Index(fields=["embedding_model"], name="orders_product_vector_model"),
+                   GinIndex(fields=["search_vector"], name="orders_product_vector_text")]
 
     def __str__(self) -> str:
         return f"vector of product {self.product_id} ({self.embedding_model or 'not embedded'})"

@@ -29,7 +29,7 @@ DISCOVERY_CUE = re.compile(
     r"gifts? (ideas? )?for|presents? for|what (else )?(do you|have you) "
     r"(have|got)|what can i get|options for|any (?!(discount|return|refund|deliver|shipping|job|question|problem|update|offer|deal|promo|"
     r"coupon|plan|change|fee|charge|cost|rule|polic)\w*)\w+(s|ies)\b(?! left)|under|below|less than|cheaper than|up to|"
-    r"between|iets (voor|met|onder|tot|tegen|om|\w+s)\b|aanraden|raad .* aan|(als|een) cadeau(tje)?|cadeau(tje)? voor|zoek(en)?( ik)? (een|iets)|onder de|minder dan|tussen)\b",
+    r"between|that (aren'?t|isn'?t|are not|is not)|but not|other than|apart from|except|maar geen|behalve|iets (voor|met|onder|tot|tegen|om|\w+s)\b|aanraden|raad .* aan|(als|een) cadeau(tje)?|cadeau(tje)? voor|zoek(en)?( ik)? (een|iets)|onder de|minder dan|tussen)\b",
     re.IGNORECASE)
 PRICE_ONLY = re.compile(r"[€£$]\s*\d|\d\s*(euros?|eur|pounds?|quid|dollars?)\b|\btenner\b|\bfiver\b", re.IGNORECASE)
 
@@ -84,6 +84,17 @@ PHRASES: dict[str, dict[str, str]] = {
 def _phrase(language: str, key: str, **values: Any) -> str:
     table = PHRASES.get(language, PHRASES["en"])
     return table.get(key, PHRASES["en"][key]).format(**values)
+
+
+# "... under 25 euros", "between 20 and 30": a price range asks what fits it, even where a product's
+# variant happens to carry the amount (the gift card's "€25").
+PRICE_RANGE = re.compile(r"\b(under|below|less than|cheaper than|up to|at most|no more than|between|onder de|"
+                         r"minder dan|tussen|hooguit|maximaal)\b\s*(a |an |de )?([€£$]|\d|tenner|fiver|\w+ (euros?|"
+                         r"pounds?|quid|dollars?)\b)", re.IGNORECASE)
+
+
+def asks_within_price(text: str) -> bool:
+    return bool(PRICE_RANGE.search(text))
 
 
 def is_discovery_question(text: str) -> bool:

@@ -925,13 +925,18 @@ def _products_or_knowledge(text: str, language: str, context: TurnContext) -> Of
     if follow_up is not None:
         return OfflineAnswer(follow_up, "discovery", confidence=1.0)
     reply = products.product_reply(text=text, language=language)
-    if reply is not None and reply.outcome == "answer" and reply.decisive:
+    named_one = reply is not None and reply.outcome == "answer" and reply.decisive \
+        and not reply.facts["ambiguous"] and not discovery.asks_within_price(text)
+    if named_one and reply is not None:
         return _product_answer(reply, context)
-    # "something warm for winter", "do you have any pastries?": no product named, products that fit.
+    # "something warm for winter", "trousers that aren't jeans": no one product named, products that
+    # fit (the words may name several, which the filters narrow).
     if discovery.is_discovery_question(text):
         recommended = discovery.discovery_reply(text=text, language=language, context=context)
         if recommended is not None:
             return OfflineAnswer(recommended, "discovery", confidence=1.0)
+    if reply is not None and reply.outcome == "answer" and reply.decisive:
+        return _product_answer(reply, context)
     knowledge = kb_search(query=text, k=3)
     top_knowledge = knowledge[0].score if knowledge else 0.0
     context.best_knowledge_score = top_knowledge

@@ -37,18 +37,18 @@ def product_vectors_refresh() -> int:
     text finds them meanwhile) and the error is raised for the task's retry."""
     config = embedding_config_for_tenant()
     provider = embedding_provider(config)
+    stale = products_to_embed(model_id=config.model_id)
     embedded = 0
-    while True:
-        items = products_to_embed(model_id=config.model_id, limit=REFRESH_BATCH)
-        if not items:
-            return embedded
+    for start in range(0, len(stale), REFRESH_BATCH):
+        items = stale[start:start + REFRESH_BATCH]
         try:
             vectors = provider.embed([item.text for item in items])
         except Exception as exc:
-            product_embeddings_store(items=[item for item in items], vectors=None, model_id=config.model_id)
+            product_embeddings_store(items=stale[start:], vectors=None, model_id=config.model_id)
             raise EmbeddingFailed(f"Product vectors could not be made with {config.model_id}: {exc}") from exc
         embedded += product_embeddings_store(items=items, vectors=np.asarray(vectors, dtype=np.float32),
                                              model_id=config.model_id)
+    return embedded
 
 
 def _products_model() -> EmbeddingConfig | None:

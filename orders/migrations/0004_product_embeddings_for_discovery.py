@@ -1,6 +1,8 @@
 """Product vectors for discovery questions: one row per product with the model that embedded it,
 HNSW-indexed per supported dimension like the knowledge base's chunks."""
 
+import django.contrib.postgres.indexes
+import django.contrib.postgres.search
 import django.db.models.deletion
 import pgvector.django
 from django.db import migrations, models
@@ -23,9 +25,15 @@ class Migration(migrations.Migration):
                 ("embedding", pgvector.django.VectorField(null=True)),
                 ("embedding_model", models.CharField(blank=True, max_length=200)),
                 ("embedding_dims", models.PositiveSmallIntegerField(null=True)),
+                ("search_vector", models.GeneratedField(
+                    db_persist=True, expression=django.contrib.postgres.search.SearchVector("text", config="simple"),
+                    output_field=django.contrib.postgres.search.SearchVectorField())),
                 ("updated", models.DateTimeField(auto_now=True)),
             ],
-            options={"indexes": [models.Index(fields=["embedding_model"], name="orders_product_vector_model")]},
+            options={"indexes": [
+                models.Index(fields=["embedding_model"], name="orders_product_vector_model"),
+                django.contrib.postgres.indexes.GinIndex(fields=["search_vector"], name="orders_product_vector_text"),
+            ]},
         ),
         *[
             migrations.RunSQL(
@@ -35,10 +43,4 @@ class Migration(migrations.Migration):
             )
             for dims in DIMENSIONS
         ],
-        # Full text over the same text, in the expression orders.discovery queries with.
-        migrations.RunSQL(
-            "CREATE INDEX orders_product_vector_text ON orders_productembedding "
-            "USING gin (to_tsvector('simple', text))",
-            "DROP INDEX IF EXISTS orders_product_vector_text",
-        ),
     ]
