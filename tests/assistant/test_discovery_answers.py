@@ -38,7 +38,9 @@ def conversation(tenant, *texts: str) -> list[AnswerResult]:
 
 
 def prices(text: str) -> list[float]:
-    return [float(amount.replace(",", "")) for amount in re.findall(r"[€£]([\d,]+\.\d\d)", text)]
+    """The prices of the products listed (one per "- " line), not the filter the intro repeats."""
+    listed = "\n".join(line for line in text.splitlines() if line.startswith("- "))
+    return [float(amount.replace(",", "")) for amount in re.findall(r"[€£]([\d,]+\.\d\d)", listed)]
 
 
 @pytest.mark.parametrize(("business", "question", "must_name", "must_not_say"), [
