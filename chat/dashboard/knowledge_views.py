@@ -283,7 +283,6 @@ def knowledge_job(request: HttpRequest, job_id: int) -> HttpResponse:
                                       "failed_sources": kb_selectors.job_failed_sources(job=job, limit=50)})
 
 
-@agent_required
 @dataclass(frozen=True)
 class UnfoundDiscovery:
     question: str
@@ -322,6 +321,7 @@ def discovery_questions_unfound(*, since: datetime, limit: int = 50) -> list[Unf
     return found
 
 
+@agent_required
 def knowledge_unanswered(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(days=UNANSWERED_DAYS)
     return render(request, "dashboard/knowledge/unanswered.html", {
