@@ -203,6 +203,9 @@ _ATTRIBUTE_IN_TEXT: dict[str, tuple[str, ...]] = {
     "suede": ("suede",), "denim": ("denim",), "waterproof": ("waterproof", "water resistant"),
     "chocolate": ("chocolate", "choc "),
 }
+# The spellings folded as questions are, with a space either side (whole words only).
+_ATTRIBUTE_SPELLINGS = {attribute: tuple(f" {text_fold(spelling)} " for spelling in spellings)
+                        for attribute, spellings in ATTRIBUTE_WORDS.items()}
 _NEGATION = re.compile(r"\b(?:not|aren'?t|isn'?t|no|without|except|but not|other than|apart from|anything but|"
                        r"geen|niet|zonder|behalve)\s+(?:a |an |the |any |some |een |de |het )?(?P<word>[\w'-]{3,})",
                        re.IGNORECASE)
@@ -368,10 +371,10 @@ def discovery_filters_parse(*, text: str, categories: Iterable[str] = (), catalo
             continue
         if word and word not in _NEGATION_FILLER:
             excluded.append(word)
-    for attribute, spellings in ATTRIBUTE_WORDS.items():
+    for attribute, spellings in _ATTRIBUTE_SPELLINGS.items():
         if attribute in excluded:
             continue
-        if any(f" {text_fold(spelling)} " in folded for spelling in spellings) \
+        if any(spelling in folded for spelling in spellings) \
                 and any(marker.strip() in catalog_words or marker in catalog_words
                         for marker in _ATTRIBUTE_IN_TEXT[attribute]):
             attributes.append(attribute)
@@ -586,10 +589,10 @@ def _text_scores(words: list[str]) -> dict[int, float]:
         rows = cursor.fetchall()
     scores: dict[int, float] = {}
     stems = [_prefix(word) for word in dict.fromkeys(words)]
+    patterns = [re.compile(rf"\b{re.escape(stem)}") for stem in stems]
     for product_id, text in rows:
-        text_words = text_fold(text).split()
-        hits = sum(1 for stem in stems if any(word.startswith(stem) for word in text_words))
-        scores[int(product_id)] = hits / len(stems)
+        folded = text_fold(text)
+        scores[int(product_id)] = sum(1 for pattern in patterns if pattern.search(folded)) / len(stems)
     best = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:TEXT_CANDIDATES]
     return dict(best)
 
