@@ -110,16 +110,18 @@ def _copy_vectors(count: int) -> None:
     model = embedded[0][1]
     rng = np.random.default_rng(25)
     done = set(ProductEmbedding.objects.values_list("product_id", flat=True))
-    rows = Product.objects.exclude(pk__in=done).prefetch_related("variants").order_by("id")
+    # Read before the COPY: the connection cannot run a query while it copies.
+    texts = [(product.pk, product_embedding_text(product=product, variants=list(product.variants.all())))
+             for product in Product.objects.exclude(pk__in=done).prefetch_related("variants").order_by("id")
+             .iterator(chunk_size=2000)]
     with connection.cursor() as cursor:
         raw = cursor.cursor
         with raw.copy("COPY orders_productembedding (product_id, text, text_hash, embedding, embedding_model, "
                       "embedding_dims, updated) FROM STDIN") as copy:
-            for index, product in enumerate(rows.iterator(chunk_size=2000)):
+            for index, (pk, text) in enumerate(texts):
                 vector = base[index % len(base)] + rng.normal(0, 0.02, base.shape[1]).astype(np.float32)
                 vector /= np.linalg.norm(vector)
-                text = product_embedding_text(product=product, variants=list(product.variants.all()))
-                copy.write_row((product.pk, text, _text_hash(text), "[" + ",".join(f"{v:.6f}" for v in vector) + "]",
+                copy.write_row((pk, text, _text_hash(text), "[" + ",".join(f"{v:.6f}" for v in vector) + "]",
                                 model, int(base.shape[1]), "now"))
     print(f"  {count - len(done)} vectors copied with noise from the {len(done)} embedded")
 
