@@ -11,6 +11,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
+from pgvector.django import VectorField
 
 from config.secrets_at_rest import EncryptedTextField
 
@@ -147,6 +148,40 @@ class Variant(models.Model):
     @property
     def is_available(self) -> bool:
         return self.is_sellable and self.stock > 0
+
+
+# Dimensions with an HNSW index on product vectors: the same as the knowledge base's chunks
+# (chat.knowledge.models.EMBEDDING_INDEX_DIMENSIONS), since the same models make both.
+PRODUCT_EMBEDDING_INDEX_DIMENSIONS = (384, 1536)
+
+
+class ProductEmbedding(models.Model):
+    """A product's vector for discovery questions ("something warm for winter").
+
+    Embedded from what the product is (name, category, description, synonyms, what its variants
+    differ in) with the knowledge base's embedding interface and model records: `embedding_model`
+    and `embedding_dims` as on a knowledge chunk, so a search compares only vectors of one model and
+    a model change is caught up in the background. `text_hash` is the hash of `text`: a product
+    whose text changed, or whose vector another model made, is embedded again.
+    """
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True, related_name="embedding")
+    text = models.TextField(help_text="What was embedded.")
+    text_hash = models.CharField(max_length=64)
+    embedding = VectorField(null=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    embedding_dims = models.PositiveSmallIntegerField(null=True)
+    # Full text over the same text, 'simple' like the catalog's own (tenants write in many languages).
+    search_vector = models.GeneratedField(
+        expression=SearchVector("text", config=SEARCH_CONFIG), output_field=SearchVectorField(), db_persist=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["embedding_model"], name="orders_product_vector_model"),
+                   GinIndex(fields=["search_vector"], name="orders_product_vector_text")]
+
+    def __str__(self) -> str:
+        return f"vector of product {self.product_id} ({self.embedding_model or 'not embedded'})"
 
 
 # ----------------------------------------------------------------------------- orders

@@ -215,7 +215,7 @@ async def _answer_turn(turn: Turn, sink: AnswerSink, started: float, now: dateti
         return AnswerResult(message_id=None, text="", mode="none", replied=False)
 
     now = now or timezone.now()
-    context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
+    context = tools.TurnContext(customer_texts=turn.customer_texts, now=now, conversation_id=turn.conversation_id)
     streamer = _Streamer(sink, started)
     draft = await _draft_answer(turn, context, streamer, now)
     if draft.handoff_reason:
@@ -561,7 +561,8 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
         else:
             logger.warning("tenant %s: the model's answer failed the checks twice (%s); answering from the data",
                            turn.schema_name, _fault_kinds(final))
-            safe_context = tools.TurnContext(customer_texts=turn.customer_texts, now=now)
+            safe_context = tools.TurnContext(customer_texts=turn.customer_texts, now=now,
+                                             conversation_id=turn.conversation_id)
             result_offline = await in_schema(turn.schema_name, offline.answer, text=turn.text, state=turn.state,
                                              context=safe_context)
             context.calls.extend(safe_context.calls)

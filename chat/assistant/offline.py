@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from chat.assistant import products, tools
+from chat.assistant import discovery, products, tools
 from chat.assistant.language import detect_language, is_common_word
 from chat.assistant.selectors import business_contact_details
 from chat.assistant.tools import TurnContext
@@ -920,7 +920,21 @@ def _closed_today_sentence(state: dict[str, Any], language: str, today: date, zo
 def _products_or_knowledge(text: str, language: str, context: TurnContext) -> OfflineAnswer:
     """A product question answered from the catalog; otherwise the knowledge base when it is
     confident; otherwise an honest "I don't know" (or "we don't seem to sell that") with a person."""
+    # "in M?", "the cheaper one?" right after products were recommended: about those.
+    follow_up = discovery.follow_up_reply(text=text, language=language, context=context)
+    if follow_up is not None:
+        return OfflineAnswer(follow_up, "discovery", confidence=1.0)
     reply = products.product_reply(text=text, language=language)
+    named_one = reply is not None and reply.outcome == "answer" and reply.decisive \
+        and not reply.facts["ambiguous"] and not discovery.asks_within_price(text)
+    if named_one and reply is not None:
+        return _product_answer(reply, context)
+    # "something warm for winter", "trousers that aren't jeans": no one product named, products that
+    # fit (the words may name several, which the filters narrow).
+    if discovery.is_discovery_question(text):
+        recommended = discovery.discovery_reply(text=text, language=language, context=context)
+        if recommended is not None:
+            return OfflineAnswer(recommended, "discovery", confidence=1.0)
     if reply is not None and reply.outcome == "answer" and reply.decisive:
         return _product_answer(reply, context)
     knowledge = kb_search(query=text, k=3)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from chat.knowledge.product_vectors import product_discovery
 from chat.knowledge.selectors import SearchResult, kb_answer_threshold, kb_search
 from config.outside_urls import outside_url_or_empty
 from orders import selectors as commerce
@@ -44,6 +45,18 @@ TOOL_SPECS: list[dict[str, Any]] = [
             "query": {"type": "string", "description": "What the customer is looking for, in their words, with "
                                                        "any extras: 'blue hoodie', 'large latte with oat milk'."},
             "variant": {"type": "string", "description": "Size or colour asked for, e.g. 'M' or 'black'."},
+        }, "required": ["query"]},
+    }},
+    {"type": "function", "function": {
+        "name": "product_search",
+        "description": "Find products that fit what the customer describes without naming a product ('something "
+                       "warm for winter', 'a gift under 25 euros', 'anything vegan?'). Returns up to four products "
+                       "with price, availability (in_stock, sold_out or pre_order) and the variants that fit, and "
+                       "the filters understood (price limits, sizes, colours, categories, materials, diets). "
+                       "Recommend only products it returns, with the prices it gives; say a pre-order is one.",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string", "description": "The customer's wish in their own words, with any price "
+                                                       "limit, size or colour: 'warm jacket under 150 euros in M'."},
         }, "required": ["query"]},
     }},
     {"type": "function", "function": {
@@ -94,6 +107,8 @@ class TurnContext:
     # (order number, e-mail or phone) of an order the customer proved is theirs in this turn: the
     # engine records the order's contact details on the conversation's contact once the answer is stored.
     verified_order: tuple[str, str] | None = None
+    # The conversation, for what an earlier answer offered ("in M?" after a recommendation).
+    conversation_id: int | None = None
 
     def contact_details(self) -> set[str]:
         found: set[str] = set()
@@ -151,6 +166,14 @@ def _product_availability(arguments: dict[str, Any], context: TurnContext) -> di
     return product_question_facts(text=f"{query} {variant}".strip()).as_dict()
 
 
+def _product_search(arguments: dict[str, Any], context: TurnContext) -> dict[str, Any]:
+    query = str(arguments.get("query", "")).strip()
+    if not query:
+        raise ValueError("query is required")
+    # The offline answers' search: the same products, filters and order in both modes.
+    return product_discovery(query=query, limit=4).as_dict()
+
+
 def _opening_hours(arguments: dict[str, Any], context: TurnContext) -> dict[str, Any]:
     requested = arguments.get("date")
     now = context.now
@@ -192,6 +215,7 @@ def _handoff(arguments: dict[str, Any], context: TurnContext) -> dict[str, Any]:
 _TOOLS = {
     "order_lookup": _order_lookup,
     "product_availability": _product_availability,
+    "product_search": _product_search,
     "opening_hours": _opening_hours,
     "knowledge_search": _knowledge_search,
     "handoff": _handoff,

@@ -100,6 +100,29 @@ _AGENTS = frozenset({Audience.AGENTS})
 # ----------------------------------------------------------------------------- conversations
 
 
+# At most this many product cards under one answer (the assistant recommends three or four).
+MAX_PRODUCT_CARDS = 4
+
+
+def recommended_products(tool_calls: list[Any] | None) -> list[dict[str, Any]]:
+    """The cards of the products an answer's last `product_search` call found: name, price (as the
+    answer states it), availability (in_stock, sold_out, pre_order), and a link and an image where
+    the catalog has them (only http(s) addresses)."""
+    from config.outside_urls import outside_url_or_empty
+
+    for call in reversed(tool_calls or []):
+        if not isinstance(call, dict) or call.get("name") != "product_search":
+            continue
+        result = call.get("result") if isinstance(call.get("result"), dict) else {}
+        return [{"product_id": product.get("product_id"), "sku": str(product.get("sku") or ""),
+                 "name": str(product.get("name") or ""), "price": str(product.get("price") or ""),
+                 "availability": str(product.get("availability") or ""),
+                 "url": outside_url_or_empty(str(product.get("url") or "")),
+                 "image": outside_url_or_empty(str(product.get("image") or ""))}
+                for product in (result.get("products") or [])[:MAX_PRODUCT_CARDS] if isinstance(product, dict)]
+    return []
+
+
 def message_wire(message: Message) -> dict[str, Any]:
     """The one shape of a stored message in events, the widget's history and APIs."""
     from chat.conversations.selectors import agent_identity
@@ -113,6 +136,8 @@ def message_wire(message: Message) -> dict[str, Any]:
         "internal": message.internal,
         "sources": message.sources,
         "quick_replies": message.quick_replies,
+        # The products an assistant's answer recommended, as cards a widget or an app renders.
+        "products": recommended_products(message.tool_calls) if message.author == "assistant" else [],
         # The name customers see, never the e-mail address the agent logs in with.
         "agent": agent.name if agent else None,
         "agent_avatar": agent.avatar_url if agent else None,

@@ -8,6 +8,7 @@ go to the workers and show their progress.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -282,9 +283,48 @@ def knowledge_job(request: HttpRequest, job_id: int) -> HttpResponse:
                                       "failed_sources": kb_selectors.job_failed_sources(job=job, limit=50)})
 
 
+@dataclass(frozen=True)
+class UnfoundDiscovery:
+    question: str
+    asked: int
+    last_asked: datetime
+    filters: dict[str, object]
+
+
+# A product search that found nothing, as the answer's stored tool calls record it.
+_UNFOUND_SEARCH = '[{"name": "product_search", "result": {"found": false}}]'
+
+
+def discovery_questions_unfound(*, since: datetime, limit: int = 50) -> list[UnfoundDiscovery]:
+    """Customers' discovery questions ("something warm for winter") for which no product fitted,
+    most asked first, with the filters the search read from them: a product or a synonym to add."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT MIN(left(q.text, 300)), COUNT(*), MAX(q.created),
+                   (array_agg(m.tool_calls ORDER BY m.created DESC))[1]
+            FROM {Message._meta.db_table} m
+            JOIN {Message._meta.db_table} q ON q.id = m.in_reply_to_id
+            JOIN {Conversation._meta.db_table} c ON c.id = q.conversation_id
+            WHERE m.author = 'assistant' AND m.tool_calls @> %(unfound)s::jsonb AND m.created >= %(since)s
+              AND c.channel <> %(playground)s
+            GROUP BY lower(left(q.text, 300))
+            ORDER BY COUNT(*) DESC, MAX(q.created) DESC
+            LIMIT %(limit)s""", {"unfound": _UNFOUND_SEARCH, "since": since, "playground": Channel.PLAYGROUND,
+                                  "limit": limit})
+        rows = cursor.fetchall()
+    found = []
+    for text, count, last, calls in rows:
+        calls = json.loads(calls) if isinstance(calls, str) else calls
+        search = next((call for call in calls or [] if call.get("name") == "product_search"), {})
+        found.append(UnfoundDiscovery(question=text, asked=int(count), last_asked=last,
+                                      filters=dict((search.get("result") or {}).get("filters") or {})))
+    return found
+
+
 @agent_required
 def knowledge_unanswered(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(days=UNANSWERED_DAYS)
     return render(request, "dashboard/knowledge/unanswered.html", {
         "groups": unanswered_questions(since=since), "days": UNANSWERED_DAYS,
+        "unfound": discovery_questions_unfound(since=since),
     })

@@ -431,6 +431,9 @@ class PlaygroundAnswer:
     result: AnswerResult
     threshold: float
     passages: list[PlaygroundPassage] = field(default_factory=list)
+    # The product searches of the answer (a discovery question's): what they found, with scores, and
+    # the filters they read from the question.
+    product_searches: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def confident(self) -> bool:
@@ -449,6 +452,10 @@ def _passages(tool_calls: list[dict[str, Any]]) -> list[PlaygroundPassage]:
     return found
 
 
+def _product_searches(tool_calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [call.get("result") or {} for call in tool_calls if call.get("name") == "product_search"]
+
+
 def playground_ask(*, schema_name: str, visitor_id: str, question: str,
                    conversation_id: int | None) -> PlaygroundAnswer:
     """Ask as a customer in the playground conversation (a new one when there is none, or when a
@@ -463,4 +470,5 @@ def playground_ask(*, schema_name: str, visitor_id: str, question: str,
     received = conversation_services.message_receive(conversation=conversation, text=question)
     result = answer_customer_message_sync(schema_name=schema_name, message_id=received.message.pk)
     return PlaygroundAnswer(question=received.message.text, conversation_id=conversation.pk, result=result,
-                            threshold=float(settings.KB_ANSWER_THRESHOLD), passages=_passages(result.tool_calls))
+                            threshold=float(settings.KB_ANSWER_THRESHOLD), passages=_passages(result.tool_calls),
+                            product_searches=_product_searches(result.tool_calls))

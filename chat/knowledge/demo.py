@@ -1,4 +1,5 @@
-"""Loads the demo tenants' FAQ and pages into the knowledge base (see tenants.demo).
+"""Loads the demo tenants' FAQ and pages into the knowledge base and embeds their catalogs (see
+tenants.demo).
 
 Idempotent and quick on every `make run` after the first: unchanged sources are not touched, and
 the first import embeds all texts of a tenant together in batches.
@@ -10,6 +11,7 @@ import logging
 from pathlib import Path
 
 from chat.knowledge import services
+from chat.knowledge.product_vectors import product_vectors_refresh
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -28,3 +30,8 @@ def load_demo(*, tenant: Tenant, fixtures: Path) -> None:
     if to_index:
         services.sources_index_now(source_ids=to_index)
         logger.info("demo knowledge base of %s: %s sources indexed", tenant.schema_name, len(to_index))
+    # The demo's catalog (loaded before) is embedded now too, so discovery questions find products
+    # in a demo opened at once, not after the background task.
+    embedded = product_vectors_refresh()
+    if embedded:
+        logger.info("demo catalog of %s: %s products embedded", tenant.schema_name, embedded)

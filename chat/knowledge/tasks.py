@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 from chat.knowledge import services
 from config.celery import SCHEMA_HEADER, Queue, TenantTask, app, tenant_task
 
-__all__ = ["kb_index_source", "kb_reembed_stale", "kb_reindex_all", "kb_reindex_source"]
+__all__ = ["kb_index_source", "kb_products_embed", "kb_reembed_stale", "kb_reindex_all", "kb_reindex_source"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +63,11 @@ def kb_reindex_all() -> int:
 def kb_reembed_stale() -> int:
     """Re-embed chunks another embedding model made (after the model setting changed)."""
     return services.chunks_reembed_stale()
+
+
+@tenant_task(queue=Queue.LOW)
+def kb_products_embed() -> int:
+    """Bring the catalog's product vectors up to date (after an import, a shop webhook, an edit)."""
+    from chat.knowledge.product_vectors import product_vectors_refresh
+
+    return product_vectors_refresh()

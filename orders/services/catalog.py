@@ -21,6 +21,7 @@ from orders.exceptions import CatalogImportFailed, InvalidAmount, UnknownCurrenc
 from orders.models import CommerceSettings, Platform, Product, ProductKind, ShopConnection, Variant
 from orders.money import amount_to_minor, currency_normalize
 from orders.platforms import InventoryData, ProductData, VariantData
+from orders.signals import catalog_changed
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ def catalog_rows_save(*, rows: list[CatalogRow], progress: Callable[[int], None]
             if progress is not None:
                 progress(len(chunk))
         content_version_bump()
+        catalog_changed.send(sender=Product)
     logger.info("catalog import: %d products, %d variants", len(products), len(variants))
     return CatalogImportResult(products=len(products), variants=len(variants))
 
@@ -270,6 +272,7 @@ def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
         _product_price_refresh(product)
         product.save(update_fields=["price_minor", "is_sellable", "updated"])
         content_version_bump()
+        catalog_changed.send(sender=Product)
     return f"product {product.sku} {'created' if created else 'updated'}"
 
 
@@ -295,6 +298,7 @@ def _variation_upsert(*, data: ProductData, currency: str) -> str:
     _product_price_refresh(product)
     product.save(update_fields=["price_minor", "is_sellable", "updated"])
     content_version_bump()
+    catalog_changed.send(sender=Product)
     return f"variant {variant.sku} updated{note}"
 
 
@@ -386,6 +390,7 @@ def product_update(*, product: Product, name: str, category: str, description: s
     product.is_sellable = is_sellable and product.variants.filter(is_sellable=True).exists()
     product.save()
     content_version_bump()
+    catalog_changed.send(sender=Product)
     return product
 
 

@@ -36,7 +36,9 @@
       offline: "Chat is not available on this site right now.", prechat_intro: "Before we start, tell us who you are.",
       name: "Name", email: "E-mail", start: "Start chat", rate: "How did we do?",
       rate_n: "{n} out of 5", rated: "Thanks for your feedback!", unread: "{n} new messages", assistant: "Assistant",
-      person_here: "{name} from {business} is here"
+      person_here: "{name} from {business} is here",
+      products: "Suggested products", in_stock: "In stock", sold_out: "Sold out", pre_order: "Pre-order",
+      view: "View {name}"
     },
     nl: {
       open: "Chat openen", close: "Chat sluiten", chat_with: "Chat met {name}", conversation: "Gesprek",
@@ -47,7 +49,9 @@
       offline: "De chat is nu niet beschikbaar op deze site.", prechat_intro: "Vertel ons eerst wie je bent.",
       name: "Naam", email: "E-mail", start: "Chat starten", rate: "Hoe hebben we het gedaan?",
       rate_n: "{n} van 5", rated: "Bedankt voor je beoordeling!", unread: "{n} nieuwe berichten", assistant: "Assistent",
-      person_here: "{name} van {business} is er"
+      person_here: "{name} van {business} is er",
+      products: "Voorgestelde producten", in_stock: "Op voorraad", sold_out: "Uitverkocht", pre_order: "Voorbestelling",
+      view: "Bekijk {name}"
     }
   };
 
@@ -111,6 +115,15 @@
     ".srcs{font-size:12.5px;color:#4d5560;padding:0 4px}",
     ".srcs ul{list-style:none;display:flex;flex-wrap:wrap;gap:4px 10px;margin-top:2px}",
     ".srcs a{color:#0b57d0;text-decoration:underline}",
+    ".cards{list-style:none;display:flex;flex-direction:column;gap:6px;padding:0 2px;align-self:stretch}",
+    ".card{display:flex;gap:10px;align-items:center;background:#fff;border:1px solid #d5dae0;border-radius:10px;",
+    "padding:8px 10px}",
+    ".card img{width:48px;height:48px;border-radius:6px;object-fit:cover;flex:none}",
+    ".card .name{font-weight:600;color:#1d2329}",
+    ".card a.name{color:#0b57d0;text-decoration:underline}",
+    ".card a.name:focus-visible{outline:2px solid #0b57d0;outline-offset:2px}",
+    ".card .meta{font-size:12.5px;color:#4d5560}",
+    ".card .sold_out{color:#b3261e}",
     ".quick{display:flex;flex-wrap:wrap;gap:6px;align-self:flex-start}",
     ".chip{border:1.5px solid var(--dp-primary);color:#1d2329;background:#fff;",
     "border-radius:16px;padding:6px 12px;font-size:13.5px}",
@@ -460,8 +473,34 @@
       });
       node.appendChild(el("div", { class: "srcs" }, [el("span", { text: t.sources + ":" }), list]));
     }
+    var cards = productCards(message.products);
+    if (cards) node.appendChild(cards);
     if (kind) node.setAttribute("data-kind", kind);
     return node;
+  }
+
+  // The products an answer recommends, as a list a screen reader announces with its count: each card
+  // its name (a link to the product page where the catalog has one), price and availability.
+  function productCards(products) {
+    products = (products || []).filter(function (p) { return p && p.name; });
+    if (!products.length) return null;
+    var list = el("ul", { class: "cards", "aria-label": t.products });
+    products.forEach(function (p) {
+      var href = p.url ? safeUrl(p.url) : null;
+      var image = p.image ? safeUrl(p.image) : null;
+      var state = t[p.availability] || "";
+      var name = href ? el("a", { class: "name", href: href, target: "_blank", rel: "noopener noreferrer",
+                                  text: p.name, "aria-label": t.view.replace("{name}", p.name) })
+                      : el("span", { class: "name", text: p.name });
+      list.appendChild(el("li", { class: "card" }, [
+        image ? el("img", { src: image, alt: "" }) : null,
+        el("div", null, [name, el("div", { class: "meta" }, [
+          el("span", { text: p.price }), state ? " · " : null,
+          state ? el("span", { class: p.availability, text: state }) : null
+        ])])
+      ]));
+    });
+    return list;
   }
 
   // Stored messages sit in id order; nodes without an id yet (sending, streaming) keep their place.

@@ -182,6 +182,11 @@ TOOL_PATHS = {
         {"query": "Harbour Hoodie", "variant": "M"},
         "Yes! The Harbour Hoodie in M is in stock, 11 left, at €64.95.",
     ),
+    "product_search": (
+        "Have you got something for when it rains?",
+        {"query": "something for when it rains"},
+        "Our Packable Rain Jacket is in stock at €89.95.",
+    ),
     "opening_hours": (
         "Are you open on Saturday?",
         {"date": "2026-11-14"},
@@ -241,10 +246,25 @@ def test_the_tools_offered_to_the_model_and_the_rules_it_is_given(shop: Tenant, 
     assert request.headers["authorization"] == f"Bearer {PLATFORM_KEY}"
     assert request.json["model"] == "gpt-4o-mini"
     assert {tool["function"]["name"] for tool in request.json["tools"]} == {
-        "order_lookup", "product_availability", "opening_hours", "knowledge_search", "handoff"}
+        "order_lookup", "product_availability", "product_search", "opening_hours", "knowledge_search", "handoff"}
     prompt = system_prompt_of(request.json)
     assert "Threadline" in prompt and "Tuesday 10 November 2026 11:00" in prompt
     assert request.json["messages"][-1] == {"role": "user", "content": "hello, I have a question"}
+
+
+def test_a_price_the_product_search_did_not_give_is_never_sent(shop: Tenant, llm: FakeOpenAIServer) -> None:
+    wrong = "Our Packable Rain Jacket is in stock at €79.95."
+    llm.script_reply(tool_calls=[{"name": "product_search", "arguments": {"query": "a rain jacket"}}])
+    for _ in range(3):
+        llm.script_reply(text=wrong)
+
+    result, _conversation = ask(shop, "Have you got a rain jacket?")
+
+    assert "€79.95" not in result.text
+    message = stored_answer(shop, result)
+    found = message.tool_calls[0]["result"]
+    assert message.tool_calls[0]["name"] == "product_search"
+    assert [product["price"] for product in found["products"] if product["sku"] == "TL-JACK-003"] == ["€89.95"]
 
 
 # ----------------------------------------------------------------------------- order verification

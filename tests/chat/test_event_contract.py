@@ -45,7 +45,7 @@ from tests.support.processes import WebServer, child_env
 from tests.support.ws import WidgetSocket
 
 MESSAGE_FIELDS = {"id": int, "author": str, "text": str, "client_id": (str, type(None)), "internal": bool,
-                  "sources": list, "quick_replies": list, "agent": (str, type(None)),
+                  "sources": list, "quick_replies": list, "products": list, "agent": (str, type(None)),
                   "agent_avatar": (str, type(None)), "created": str}
 
 

@@ -217,6 +217,7 @@ class Command(BaseCommand):
     # ----------------------------------------------------------------------------- status
 
     def _status(self, options: dict[str, Any]) -> None:
+        from chat.knowledge.embeddings import current_model_id
         from chat.knowledge.models import IndexingJob
         from chat.knowledge.selectors import (
             kb_embedding_failures,
@@ -224,8 +225,10 @@ class Command(BaseCommand):
             kb_status_counts,
             search_embedding,
         )
+        from orders.discovery import product_embedding_status
 
         counts = kb_status_counts()
+        products = product_embedding_status(model_id=current_model_id())
         jobs = list(IndexingJob.objects.all()[:5])
         failures = kb_failed_sources()
         embedding = kb_embedding_failures()
@@ -235,6 +238,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({
                 "sources": counts.__dict__,
                 "search_model": searched_with,
+                "products": products.as_dict(),
                 "embedding_failures": {"count": embedding.count, "last_error": embedding.last_error,
                                        "last_at": embedding.last_at, "model": embedding.model},
                 "failed": [{"source_id": s.pk, "title": s.title, "error": s.error} for s in failures],
@@ -249,6 +253,8 @@ class Command(BaseCommand):
         for job in jobs:
             self.stdout.write(f"Job {job.pk} {job.kind}: {job.done + job.failed}/{job.total} "
                               f"({job.failed} failed) {job.get_status_display().lower()}")
+        self.stdout.write(f"Product vectors: {products.embedded}/{products.total} embedded with {products.model_id}"
+                          + (f", {products.pending} waiting" if products.pending else ""))
         self.stdout.write(f"Questions are embedded with {searched_with}.")
         if embedding.count:
             self.stdout.write(f"Questions searched by full text only because embedding failed: {embedding.count} "
