@@ -42,13 +42,6 @@ def queue_consumers() -> dict[str, int]:
     return consumers
 
 
-def dead_letters_waiting() -> int:
-    """Dead letters nobody replayed yet: what the dead-letters alarm counts."""
-    from tenants.models import DeadLetter
-
-    return DeadLetter.objects.filter(replayed_at__isnull=True).count()
-
-
 def backlog_metric_data(*, backlog: list[QueueBacklog], consumers: dict[str, int], dead_letters: int,
                         environment: str) -> list[dict[str, Any]]:
     where = {"Name": "Environment", "Value": environment}
@@ -67,9 +60,9 @@ def backlog_metric_data(*, backlog: list[QueueBacklog], consumers: dict[str, int
     return data
 
 
-def queue_backlog_publish() -> int:
-    """Send the backlog of every queue and the dead letters to CloudWatch; returns how many values were
-    sent (0: off)."""
+def queue_backlog_publish(*, dead_letters: int) -> int:
+    """Send the backlog of every queue and `dead_letters` (not yet replayed: the caller counts them, since
+    plumbing reads no app's tables) to CloudWatch; returns how many values were sent (0: off)."""
     if not cloudwatch_enabled():
         return 0
     import boto3
@@ -79,7 +72,7 @@ def queue_backlog_publish() -> int:
     client = boto3.session.Session().client("cloudwatch", region_name=settings.CLOUDWATCH_METRICS_REGION,
                                             endpoint_url=settings.CLOUDWATCH_ENDPOINT_URL or None)
     data = backlog_metric_data(backlog=queue_backlog(), consumers=queue_consumers(),
-                               dead_letters=dead_letters_waiting(),
+                               dead_letters=dead_letters,
                                environment=settings.CLOUDWATCH_METRICS_ENVIRONMENT)
     try:
         client.put_metric_data(Namespace=NAMESPACE, MetricData=data)
