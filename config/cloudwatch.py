@@ -1,10 +1,13 @@
-"""The queue backlog as CloudWatch metrics: the signal the workers' autoscaling follows
-(docs/decisions/1801-queue-backlog-metric.md; deploy/aws scales on it).
+"""The queue backlog and the dead letters as CloudWatch metrics: the signal the workers' autoscaling
+follows and what the alarms watch (docs/decisions/1801-queue-backlog-metric.md and 1701: deploy/aws reads
+exactly these names).
 
-Namespace `Deskpilot`, dimension `Queue` (critical, high, medium, low):
+Namespace `Deskpilot`, dimensions `Environment` (CLOUDWATCH_METRICS_ENVIRONMENT) and `Queue` (critical,
+high, medium, low):
 - `QueueBacklog` (Count): tasks waiting in the queue;
 - `QueueBacklogPerTask` (Count): that, divided by the workers consuming the queue (at least one);
 - `QueueOldestTaskAge` (Seconds): how long the oldest of them has waited.
+And, with the `Environment` dimension only, `DeadLetters` (Count): dead letters not yet replayed.
 """
 
 from __future__ import annotations
@@ -39,10 +42,14 @@ def queue_consumers() -> dict[str, int]:
     return consumers
 
 
-def backlog_metric_data(*, backlog: list[QueueBacklog], consumers: dict[str, int]) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = []
+def backlog_metric_data(*, backlog: list[QueueBacklog], consumers: dict[str, int], dead_letters: int,
+                        environment: str) -> list[dict[str, Any]]:
+    where = {"Name": "Environment", "Value": environment}
+    data: list[dict[str, Any]] = [
+        {"MetricName": "DeadLetters", "Dimensions": [where], "Value": dead_letters, "Unit": "Count"},
+    ]
     for queue in backlog:
-        dimensions = [{"Name": "Queue", "Value": queue.queue}]
+        dimensions = [where, {"Name": "Queue", "Value": queue.queue}]
         data += [
             {"MetricName": "QueueBacklog", "Dimensions": dimensions, "Value": queue.waiting, "Unit": "Count"},
             {"MetricName": "QueueBacklogPerTask", "Dimensions": dimensions,
@@ -53,8 +60,9 @@ def backlog_metric_data(*, backlog: list[QueueBacklog], consumers: dict[str, int
     return data
 
 
-def queue_backlog_publish() -> int:
-    """Send the backlog of every queue to CloudWatch; returns how many values were sent (0: off)."""
+def queue_backlog_publish(*, dead_letters: int) -> int:
+    """Send the backlog of every queue and `dead_letters` (not yet replayed: the caller counts them, since
+    plumbing reads no app's tables) to CloudWatch; returns how many values were sent (0: off)."""
     if not cloudwatch_enabled():
         return 0
     import boto3
@@ -63,7 +71,9 @@ def queue_backlog_publish() -> int:
     # A session of its own: boto3's default one is shared by every thread of the process.
     client = boto3.session.Session().client("cloudwatch", region_name=settings.CLOUDWATCH_METRICS_REGION,
                                             endpoint_url=settings.CLOUDWATCH_ENDPOINT_URL or None)
-    data = backlog_metric_data(backlog=queue_backlog(), consumers=queue_consumers())
+    data = backlog_metric_data(backlog=queue_backlog(), consumers=queue_consumers(),
+                               dead_letters=dead_letters,
+                               environment=settings.CLOUDWATCH_METRICS_ENVIRONMENT)
     try:
         client.put_metric_data(Namespace=NAMESPACE, MetricData=data)
     except (BotoCoreError, ClientError) as error:

@@ -45,5 +45,6 @@ def queue_backlog_publish() -> int:
     """Beat, every minute: the queue backlog to CloudWatch (the workers' autoscaling signal), when configured.
     On `critical`, the queue served first, so a backlog elsewhere does not delay its own measure."""
     from config.cloudwatch import queue_backlog_publish as publish
+    from tenants.selectors import deadletter_list
 
-    return publish()
+    return publish(dead_letters=deadletter_list().count())

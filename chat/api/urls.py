@@ -67,6 +67,8 @@ v1 = [
     path("contacts/<row:contact_id>/conversations", conversations.ContactConversationsApi.as_view(),
          name="contact-conversations"),
     path("contacts/<row:contact_id>/orders", conversations.ContactOrdersApi.as_view(), name="contact-orders"),
+    path("contacts/<row:contact_id>/export", conversations.ContactExportApi.as_view(), name="contact-export"),
+    path("contacts/<row:contact_id>/erase", conversations.ContactEraseApi.as_view(), name="contact-erase"),
     # Knowledge
     path("knowledge/sources", knowledge.SourceListApi.as_view(), name="knowledge-sources"),
     path("knowledge/sources/text", knowledge.TextSourceApi.as_view(), name="knowledge-source-text"),
@@ -91,5 +93,6 @@ v1 = [
 
 urlpatterns = [
     path("v1/", include(v1)),
-    re_path(r"^(?P<path>.*)$", api_not_found),
+    # Any character, a newline too: an id like "%0A" gets this JSON 404, not the site's HTML page.
+    re_path(r"^(?P<path>[\s\S]*)\Z", api_not_found),
 ]

@@ -7,6 +7,9 @@ with the conversation when it is erased. Erasure deletes the contact with its co
 transaction and tells the apps that keep records of their own (delivery and channel logs) through
 the internal `ConversationErased` event, so they delete theirs in the same transaction; the
 analytics days those conversations counted in are computed again without them.
+
+Each export, erasure and change of the retention period leaves an entry in the tenant's audit log,
+naming the customer by number only: the log outlives the erasure and must not keep what it erased.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from chat.audit.models import AuditAction
+from chat.audit.services import audit_record
 from chat.conversations.events import ConversationChanged, ConversationErased, event_send
 from chat.conversations.models import BusinessProfile, Contact, Conversation, EmailStatus, Message
 from chat.conversations.services import business_profile_get
@@ -54,8 +59,9 @@ def _message(message: Message) -> dict[str, Any]:
             "created": message.created.isoformat()}
 
 
-def customer_data_export(*, contact_id: int) -> dict[str, Any]:
-    """Everything the business holds about customer `contact_id`, as one JSON-ready document."""
+def customer_data_export(*, contact_id: int, actor: Any = None) -> dict[str, Any]:
+    """Everything the business holds about customer `contact_id`, as one JSON-ready document.
+    `actor`: who asked, for the audit log (by default the request's user, or "system")."""
     from orders.selectors import orders_of_email
 
     contact = _contact(contact_id)
@@ -70,6 +76,8 @@ def customer_data_export(*, contact_id: int) -> dict[str, Any]:
     verified = contact.email if contact.email_status == EmailStatus.VERIFIED else ""
     orders = [{"number": order.number, "status": order.status, "placed": order.placed_at.isoformat()}
               for order in (orders_of_email(email=verified) if verified else [])]
+    audit_record(action=AuditAction.EXPORT, target=f"customer {contact.pk}", actor=actor,
+                 details={"conversations": len(conversations), "orders": len(orders)})
     return {
         "format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported": timezone.now().isoformat(),
         "contact": {"id": contact.pk, "name": contact.name, "email": contact.email, "phone": contact.phone,
@@ -78,8 +86,9 @@ def customer_data_export(*, contact_id: int) -> dict[str, Any]:
     }
 
 
-def customer_data_erase(*, contact_id: int) -> Erasure:
-    """Delete customer `contact_id` and everything they wrote or were written, for good."""
+def customer_data_erase(*, contact_id: int, actor: Any = None) -> Erasure:
+    """Delete customer `contact_id` and everything they wrote or were written, for good.
+    `actor`: who asked, for the audit log (by default the request's user, or "system")."""
     with transaction.atomic():
         contact = Contact.objects.select_for_update().filter(pk=contact_id).first()
         if contact is None:
@@ -87,6 +96,9 @@ def customer_data_erase(*, contact_id: int) -> Erasure:
         conversations = list(contact.conversations.all())
         message_count = _conversations_delete(conversations)
         contact.delete()
+        audit_record(action=AuditAction.DELETION, target=f"customer {contact_id}", actor=actor,
+                     details={"op": "customer_erased", "conversations": len(conversations),
+                              "messages": message_count})
     logger.warning("customer %s erased with %s conversations", contact_id, len(conversations))
     return Erasure(contact_id=contact_id, conversations=len(conversations), messages=message_count)
 
@@ -116,9 +128,13 @@ def conversation_retention_set(*, days: int | None) -> BusinessProfile:
     if days is not None and days < 1:
         raise ValidationFailed("Keep conversations for at least one day, or leave it empty.",
                                code="invalid_retention", details={"field": "days"})
-    profile = business_profile_get()
-    profile.conversation_retention_days = days
-    profile.save(update_fields=["conversation_retention_days", "updated"])
+    with transaction.atomic():
+        profile = business_profile_get()
+        before = profile.conversation_retention_days
+        profile.conversation_retention_days = days
+        profile.save(update_fields=["conversation_retention_days", "updated"])
+        audit_record(action=AuditAction.SETTINGS_CHANGE, target="conversation retention",
+                     details={"days": days, "before": before})
     return profile
 
 

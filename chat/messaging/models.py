@@ -136,6 +136,9 @@ class ChannelEvent(models.Model):
     """What came in and went out on a channel, one line each: the channel's log for the health page."""
 
     channel = models.ForeignKey(MessagingChannel, on_delete=models.CASCADE, related_name="events")
+    # The customer a line is about, when it is about one: their lines go with them when they are erased.
+    channel_contact = models.ForeignKey(ChannelContact, null=True, blank=True, on_delete=models.CASCADE,
+                                        related_name="+")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=40)
     detail = models.CharField(max_length=300, blank=True)

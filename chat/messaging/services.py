@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from chat.conversations.events import ConversationErased
 from chat.conversations.models import Contact, Conversation, Message
 from chat.conversations.services import (
     contact_get_or_create,
@@ -73,8 +74,27 @@ def _channel(channel_id: int, platform: str | None = None) -> MessagingChannel:
     return channel
 
 
-def _event(channel: MessagingChannel, direction: str, kind: str, detail: str = "") -> None:
-    ChannelEvent.objects.create(channel=channel, direction=direction, kind=kind[:40], detail=detail[:300])
+def _event(channel: MessagingChannel, direction: str, kind: str, detail: str = "",
+           identity_id: int | None = None) -> None:
+    """A line of the channel's log; `identity_id`: the ChannelContact it is about, if any."""
+    ChannelEvent.objects.create(channel=channel, channel_contact_id=identity_id, direction=direction,
+                                kind=kind[:40], detail=detail[:300])
+
+
+def channel_records_erase(event: ConversationErased) -> None:
+    """A customer's erasure (handler of `ConversationErased`, in its transaction): who they are on each
+    channel, every reply queued or sent to them and every line of the channels' logs about them, the
+    lines of messages refused by the rate limit (which name only their number or chat) too."""
+    identities = list(ChannelContact.objects.filter(conversation_id=event.conversation_id)
+                      .values_list("pk", "channel_id", "external_id"))
+    if not identities:
+        return
+    refused = Q()
+    for _pk, channel_id, external_id in identities:
+        refused |= Q(channel_id=channel_id, kind="rate_limited", detail=external_id)
+    ChannelEvent.objects.filter(Q(channel_contact_id__in=[pk for pk, _, _ in identities]) | refused).delete()
+    # Their queued and sent replies (OutboundMessage) go with them.
+    ChannelContact.objects.filter(pk__in=[pk for pk, _, _ in identities]).delete()
 
 
 def webhook_url(*, base_url: str, platform: str, channel_id: int) -> str:
@@ -274,7 +294,7 @@ def _message_store(channel: MessagingChannel, item: InboundItem) -> bool:
         if not received.created:
             return False
         ChannelContact.objects.filter(pk=identity.pk).update(last_inbound_at=received.message.created)
-        _event(channel, Direction.INBOUND, "message", item.message_id)
+        _event(channel, Direction.INBOUND, "message", item.message_id, identity.pk)
         if received.needs_answer:
             outbox_send(task=message_answer, args=[received.message.pk, identity.conversation_id],
                         key=f"messaging:answer:{received.message.pk}")
@@ -287,7 +307,7 @@ def _unsupported_reply_queue(channel: MessagingChannel, identity: ChannelContact
         with transaction.atomic():
             ChannelContact.objects.filter(pk=identity.pk).update(last_inbound_at=timezone.now())
             identity.refresh_from_db(fields=["last_inbound_at"])
-            _event(channel, Direction.INBOUND, "unsupported", f"{item.why} {item.message_id}")
+            _event(channel, Direction.INBOUND, "unsupported", f"{item.why} {item.message_id}", identity.pk)
             _outbound_queue(identity, text=UNSUPPORTED_REPLY, key=f"messaging:notice:{item.message_id}")
     except IntegrityError:
         return False
@@ -311,7 +331,7 @@ def _status_record(channel: MessagingChannel, item: InboundItem) -> int:
         outbound.state = state
         outbound.error = item.error
         outbound.save(update_fields=["state", "error", "updated"])
-        _event(channel, Direction.INBOUND, f"status_{state}", item.message_id)
+        _event(channel, Direction.INBOUND, f"status_{state}", item.message_id, outbound.channel_contact_id)
         if state == OutboundState.FAILED:
             MessagingChannel.objects.filter(pk=channel.pk).update(delivery_failures=F("delivery_failures") + 1)
             conversation_note_add(conversation=outbound.channel_contact.conversation,
@@ -433,7 +453,7 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
             if not window_open and not channel.template_name:
                 outbound.state = OutboundState.WINDOW_CLOSED
                 outbound.save(update_fields=["state", "updated"])
-                _event(channel, Direction.OUTBOUND, "window_closed", str(outbound.pk))
+                _event(channel, Direction.OUTBOUND, "window_closed", str(outbound.pk), outbound.channel_contact_id)
                 _tell_agents(outbound, "the customer last wrote more than 24 hours ago, and WhatsApp then takes "
                                        "only a template (none is configured for this number).")
                 continue
@@ -459,7 +479,7 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
             outbound.save(update_fields=["state", "provider_message_id", "attempts", "error", "as_template",
                                          "updated"])
             MessagingChannel.objects.filter(pk=channel.pk).update(last_outbound_at=timezone.now())
-            _event(channel, Direction.OUTBOUND, "sent", provider_id)
+            _event(channel, Direction.OUTBOUND, "sent", provider_id, outbound.channel_contact_id)
     # Raised after the commit: the replies sent before it stay marked sent and are never sent again.
     if failure is not None:
         raise failure
@@ -473,7 +493,7 @@ def _outbound_fail(outbound: OutboundMessage, why: str) -> None:
     outbound.error = why[:500]
     outbound.save(update_fields=["state", "error", "attempts", "updated"])
     MessagingChannel.objects.filter(pk=outbound.channel_id).update(delivery_failures=F("delivery_failures") + 1)
-    _event(outbound.channel, Direction.OUTBOUND, "failed", why)
+    _event(outbound.channel, Direction.OUTBOUND, "failed", why, outbound.channel_contact_id)
     _tell_agents(outbound, why)
 
 

@@ -31,7 +31,7 @@ import httpx
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from chat.conversations.events import (
@@ -40,6 +40,7 @@ from chat.conversations.events import (
     ContactUpdated,
     ConversationAssigned,
     ConversationCreated,
+    ConversationErased,
     ConversationRated,
     ConversationStatusChanged,
     MessagePosted,
@@ -292,8 +293,17 @@ def _on_order(event: OrderUpdated) -> None:
                                                               "status": event.status, "created": event.created})
 
 
+def _on_erased(event: ConversationErased) -> None:
+    """A customer's erasure: every stored event about their conversation or about them (a contact
+    event holds their name, e-mail and phone), with its deliveries, attempts and the answers logged.
+    A delivery still pending is never sent: its task finds no row."""
+    WebhookMessage.objects.filter(Q(payload__data__conversation_id=event.conversation_id)
+                                  | Q(payload__data__contact_id=event.contact_id)).delete()
+
+
 def webhook_events_subscribe() -> None:
     """Follow the events each webhook is made from (once, from the app's `ready()`)."""
+    event_handler_register(event_class=ConversationErased, handler=_on_erased)
     event_handler_register(event_class=ConversationCreated, handler=_on_conversation_created)
     event_handler_register(event_class=ConversationStatusChanged, handler=_on_status_changed)
     event_handler_register(event_class=ConversationAssigned, handler=_on_assigned)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -525,10 +526,16 @@ MESSAGING_API_TIMEOUT_SECONDS = 15
 # --- Metrics, traces and errors (config.metrics, config.tracing, config.cloudwatch) ------------------
 # /metrics on the platform domain answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: 404 for all.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
-# The queue backlog as a CloudWatch metric (namespace Deskpilot, docs/decisions/1801), the workers'
-# autoscaling signal: published by beat when a region is set; off when empty. The endpoint only for a
-# CloudWatch-compatible server other than AWS's own.
+# The queue backlog and dead letters as CloudWatch metrics (namespace Deskpilot, docs/decisions/1801 and
+# 1701), the workers' autoscaling signal: published by beat when a region is set; off when empty. The
+# environment is the `Environment` dimension deploy/aws's scaling and alarms read (staging, production).
+# The endpoint only for a CloudWatch-compatible server other than AWS's own.
 CLOUDWATCH_METRICS_REGION = env("CLOUDWATCH_METRICS_REGION", default="")
+CLOUDWATCH_METRICS_ENVIRONMENT = env("CLOUDWATCH_METRICS_ENVIRONMENT", default="")
+if CLOUDWATCH_METRICS_REGION and not CLOUDWATCH_METRICS_ENVIRONMENT:
+    # Figures without the Environment dimension match no alarm and no scaling policy: refuse to start.
+    raise ImproperlyConfigured("CLOUDWATCH_METRICS_REGION is set: set CLOUDWATCH_METRICS_ENVIRONMENT too "
+                               "(the Environment dimension, e.g. staging or production)")
 CLOUDWATCH_ENDPOINT_URL = env("CLOUDWATCH_ENDPOINT_URL", default="")
 CLOUDWATCH_METRICS_INTERVAL_SECONDS = 60
 CELERY_BEAT_SCHEDULE["queue-backlog-to-cloudwatch"] = {

@@ -56,7 +56,8 @@ def api_key_for(tenant: ApiTenant, *, scopes: list[str] | None = None, name: str
 
 
 # One server for the package's modules (test_schema starts its own, without a rate limit): a low rate
-# limit and body size that test_conventions reaches on purpose, and that no other test comes near.
+# limit and body size that test_conventions reaches on purpose, and that no other test comes near (the
+# scope probe of test_business sends one request per operation with each key: above their number).
 RATE_LIMIT = 100
 MAX_BODY_BYTES = 20000
 

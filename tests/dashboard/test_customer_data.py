@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from chat.analytics.models import AnalyticsDay
+from chat.audit.models import AuditAction, AuditEntry
 from chat.conversations import customer_data
 from chat.conversations.models import Author, BusinessProfile, Contact, Conversation, Message
 from chat.conversations.services import agent_message_send, business_profile_get
@@ -144,3 +145,52 @@ def test_the_owner_sets_how_long_conversations_are_kept_on_the_profile_page(busi
     with schema_context(business.tenant.schema_name):
         assert business_profile_get().conversation_retention_days is None
     assert business.client(business.agent).post("/app/settings/retention/", {"days": "1"}).status_code == 403
+
+
+def audit_entries(business: Business, action: AuditAction) -> list[AuditEntry]:
+    with schema_context(business.tenant.schema_name):
+        return list(AuditEntry.objects.filter(action=action))
+
+
+def test_a_copy_handed_out_leaves_one_audit_entry_naming_who_and_which_customer(business: Business) -> None:
+    conversation = customer_with_talk(business, text="hello")
+    assert business.client(business.owner).get(f"/app/customers/{conversation.contact_id}/data").status_code == 200
+    (entry,) = audit_entries(business, AuditAction.EXPORT)
+    assert (entry.actor, entry.target) == (business.owner.username, f"customer {conversation.contact_id}")
+    assert entry.details["conversations"] == 1
+    # A refused copy is no copy: nothing more in the log.
+    business.client(business.agent).get(f"/app/customers/{conversation.contact_id}/data")
+    assert len(audit_entries(business, AuditAction.EXPORT)) == 1
+
+
+def test_an_erasure_leaves_one_audit_entry_that_keeps_nothing_it_erased(business: Business) -> None:
+    conversation = customer_with_talk(business, text="Forget my address, 3 Elm Street", name="Ada Lovelace")
+    with schema_context(business.tenant.schema_name):
+        email = Contact.objects.get(pk=conversation.contact_id).email
+    business.client(business.owner).post(f"/app/customers/{conversation.contact_id}/erase", {"confirm": "erase"})
+    (entry,) = audit_entries(business, AuditAction.DELETION)
+    assert (entry.actor, entry.target) == (business.owner.username, f"customer {conversation.contact_id}")
+    assert entry.details == {"op": "customer_erased", "conversations": 1, "messages": 2}
+    kept = json.dumps([entry.target, entry.details])
+    assert "Ada" not in kept and email not in kept and "Elm Street" not in kept
+
+
+def test_the_command_leaves_its_audit_entries_as_the_system(business: Business) -> None:
+    conversation = customer_with_talk(business, text="command words")
+    slug, contact = business.tenant.schema_name, str(conversation.contact_id)
+    call_command("customers", "export", "--tenant", slug, "--contact", contact, stdout=io.StringIO())
+    call_command("customers", "erase", "--tenant", slug, "--contact", contact, "--confirm", contact,
+                 stdout=io.StringIO())
+    (exported,) = audit_entries(business, AuditAction.EXPORT)
+    (erased,) = audit_entries(business, AuditAction.DELETION)
+    assert exported.actor == erased.actor == "system"
+
+
+def test_a_retention_change_leaves_one_audit_entry_and_a_refused_one_none(business: Business) -> None:
+    owner = business.client(business.owner)
+    owner.post("/app/settings/retention/", {"days": "0"})
+    assert audit_entries(business, AuditAction.SETTINGS_CHANGE) == []
+    owner.post("/app/settings/retention/", {"days": "90"})
+    (entry,) = audit_entries(business, AuditAction.SETTINGS_CHANGE)
+    assert (entry.actor, entry.target) == (business.owner.username, "conversation retention")
+    assert entry.details == {"days": 90, "before": None}

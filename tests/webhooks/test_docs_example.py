@@ -1,4 +1,4 @@
-"""docs/api-webhooks.md, "Verifying webhooks": each example, run as written, accepts a real delivery
+"""docs/api.md, "Verifying webhooks" (of its "Webhooks" section): each example, run as written, accepts a real delivery
 and refuses a forged, a tampered and a replayed one."""
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from chat.webhooks.services import webhook_delivery_attempt, webhook_event_enque
 from chat.webhooks.signing import secret_generate
 from tests.webhooks.conftest import endpoint_for
 
-DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "api-webhooks.md"
+DOC = Path(__file__).resolve().parent.parent.parent / "docs" / "api.md"
 
 
 def examples() -> list[str]:
-    section = DOC.read_text().split("## Verifying webhooks", 1)[1]
+    # From its heading to the next section of the same or a higher level.
+    section = re.split(r"\n#{1,3} ", DOC.read_text().split("### Verifying webhooks\n", 1)[1], maxsplit=1)[0]
     return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 

@@ -1,5 +1,6 @@
 """Conversations and contacts: list, read, reply as a team member, take over, hand back, resolve,
-assign, notes; contacts' details, conversations and orders. Scope: `conversations`."""
+assign, notes; contacts' details, conversations and orders; a contact's data rights (a copy of
+everything held about them, and its erasure). Scope: `conversations`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rest_framework.response import Response
 
 from chat.api.conventions import ApiView, StrictSerializer, query_params_check
 from chat.api.models import Scope
+from chat.conversations import customer_data
 from chat.conversations import selectors as conversation_selectors
 from chat.conversations import services as conversation_services
 from chat.conversations.models import Channel, Contact, Conversation, ConversationStatus, Message
@@ -99,6 +101,57 @@ class ContactIn(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+
+class ExportMessageOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField(help_text="customer, assistant, agent or system.")
+    text = serializers.CharField()
+    created = serializers.DateTimeField()
+
+
+class ExportConversationOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    status = serializers.ChoiceField(choices=ConversationStatus.choices)
+    language = serializers.CharField()
+    created = serializers.DateTimeField()
+    rating = serializers.IntegerField(allow_null=True)
+    messages = ExportMessageOut(many=True, help_text="What the customer and the business's side wrote to each "
+                                                     "other; the team's internal notes are not the customer's.")
+
+
+class ExportContactOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(allow_blank=True)
+    created = serializers.DateTimeField()
+
+
+class ExportOrderOut(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+    placed = serializers.DateTimeField()
+
+
+class CustomerDataOut(serializers.Serializer):
+    format = serializers.ChoiceField(choices=[customer_data.EXPORT_FORMAT])
+    version = serializers.IntegerField(help_text="Of this document's layout; raised when it changes.")
+    exported = serializers.DateTimeField()
+    contact = ExportContactOut()
+    conversations = ExportConversationOut(many=True)
+    orders = ExportOrderOut(many=True, help_text="Only orders an order verification proved are theirs.")
+
+
+class ErasureIn(StrictSerializer):
+    """No fields: the request is the decision."""
+
+
+class ErasureOut(serializers.Serializer):
+    contact_id = serializers.IntegerField()
+    conversations = serializers.IntegerField(help_text="Conversations erased with the contact.")
+    messages = serializers.IntegerField(help_text="Messages erased with those conversations.")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -285,3 +338,26 @@ class ContactOrdersApi(ApiView):
         query_params_check(request, allowed=PAGE_PARAMS)
         page = self.paginate_queryset(conversation_selectors.contact_orders(contact=_contact(contact_id)))
         return self.get_paginated_response(OrderOut(page, many=True).data)
+
+
+class ContactExportApi(ApiView):
+    api_scope = str(Scope.CONVERSATIONS)
+    serializer_class = CustomerDataOut
+
+    @extend_schema(responses=CustomerDataOut, summary="A copy of everything the business holds about a contact "
+                   "(their right of access; leaves an entry in the audit log)")
+    def get(self, request: Request, contact_id: int) -> Response:
+        query_params_check(request, allowed=set())
+        return Response(customer_data.customer_data_export(contact_id=contact_id, actor=request.user))
+
+
+class ContactEraseApi(ApiView):
+    api_scope = str(Scope.CONVERSATIONS)
+    serializer_class = ErasureOut
+
+    @extend_schema(request=ErasureIn, responses=ErasureOut, summary="Erase a contact with every conversation and "
+                   "message, for good (their right to erasure; leaves an entry in the audit log)")
+    def post(self, request: Request, contact_id: int) -> Response:
+        _validated(ErasureIn, request.data)
+        erased = customer_data.customer_data_erase(contact_id=contact_id, actor=request.user)
+        return Response(ErasureOut(erased).data)

@@ -301,9 +301,10 @@ class DeskpilotStack(cdk.Stack):
             "DATABASE_NAME": "deskpilot",
             "REDIS_HOST": self.redis.attr_primary_end_point_address,
             "REDIS_PORT": self.redis.attr_primary_end_point_port,
-            # The queue metrics' publisher (decision 1701): namespace and the Environment dimension.
-            "DESKPILOT_CLOUDWATCH_NAMESPACE": METRICS_NAMESPACE,
-            "DESKPILOT_CLOUDWATCH_ENVIRONMENT": self.sizes.environment,
+            # The queue metrics' publisher (decisions 1701 and 1801): on, in this stack's region, with the
+            # Environment dimension the scaling policies and alarms below read.
+            "CLOUDWATCH_METRICS_REGION": self.region,
+            "CLOUDWATCH_METRICS_ENVIRONMENT": self.sizes.environment,
             "DATABASE_CONN_HEALTH_CHECKS": "true",
         }
         secrets = {
@@ -397,6 +398,8 @@ class DeskpilotStack(cdk.Stack):
             )
             self.workers[group.name] = service
             self.worker_scaling[group.name] = self._scale_on_backlog(group, service)
+            if "critical" in group.queues:
+                self._may_publish_metrics(task)
 
         beat_task = self._task_definition("Beat", cpu=256, memory=512, command=["beat"], stop_timeout=30,
                                           health_command=["CMD-SHELL", "test -f /tmp/celerybeat-schedule"])
@@ -422,6 +425,17 @@ class DeskpilotStack(cdk.Stack):
         scaling.scale_on_schedule(f"{name}Morning",
                                   schedule=appscaling.Schedule.cron(hour="7", minute="0", week_day="MON-FRI"),
                                   min_capacity=min_tasks, max_capacity=max_tasks)
+
+    def _may_publish_metrics(self, task: ecs.FargateTaskDefinition) -> None:
+        """The worker consuming `critical` runs beat's publishing task: it may put metrics, in our namespace only."""
+        task.add_to_task_role_policy(iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"], resources=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+        ))
+        _suppress(task.task_role, ("AwsSolutions-IAM5[Resource::*]", (
+            "cloudwatch:PutMetricData has no resource scope in IAM; the statement is bound to the Deskpilot "
+            "namespace by its cloudwatch:namespace condition."
+        )))
 
     def _queue_metric(self, queue: str, metric_name: str, statistic: str = "Maximum") -> cw.Metric:
         return cw.Metric(namespace=METRICS_NAMESPACE, metric_name=metric_name, statistic=statistic,
@@ -652,7 +666,7 @@ class DeskpilotStack(cdk.Stack):
                                         period=minute, dimensions_map={"Environment": env_name}),
               threshold=0, runbook="dead-letters.md")
         for queue in QUEUES:
-            alarm(f"oldest-task-{queue}", self._queue_metric(queue, "OldestTaskAgeSeconds"),
+            alarm(f"oldest-task-{queue}", self._queue_metric(queue, "QueueOldestTaskAge"),
                   threshold=self.sizes.oldest_task_age_seconds[queue], periods=3, runbook="stuck-queue.md")
         for node in ("001", "002"):
             alarm(f"redis-memory-{node}", cw.Metric(
@@ -681,7 +695,7 @@ class DeskpilotStack(cdk.Stack):
         dashboard.add_widgets(
             cw.GraphWidget(title="Queue backlog", left=[self._queue_metric(q, "QueueBacklog") for q in QUEUES]),
             cw.GraphWidget(title="Oldest task age (s)",
-                           left=[self._queue_metric(q, "OldestTaskAgeSeconds") for q in QUEUES]),
+                           left=[self._queue_metric(q, "QueueOldestTaskAge") for q in QUEUES]),
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values())),
         )
         dashboard.add_widgets(

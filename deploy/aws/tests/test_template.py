@@ -4,8 +4,10 @@ Run by deploy/check.sh after the synth (the templates' folder in DESKPILOT_CDK_O
 venv's Python: `python -m unittest discover -s deploy/aws/tests -t deploy/aws`.
 """
 
+import ast
 import json
 import os
+import re
 import unittest
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 OUT = Path(os.environ.get("DESKPILOT_CDK_OUT", "deploy/aws/cdk.out"))
+# The application's side of the contracts (no Django here: its sources are read, not imported).
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _load(name: str) -> tuple[dict[str, Any], Template]:
@@ -319,7 +323,7 @@ class Alarms(unittest.TestCase):
         self.assertEqual((dead["Namespace"], dead["MetricName"], dead["Threshold"]), ("Deskpilot", "DeadLetters", 0))
         for queue in ("critical", "high", "medium", "low"):
             oldest = alarm(RAW, f"oldest-task-{queue}")
-            self.assertEqual(oldest["MetricName"], "OldestTaskAgeSeconds")
+            self.assertEqual(oldest["MetricName"], "QueueOldestTaskAge")
             self.assertIn({"Name": "Queue", "Value": queue}, oldest["Dimensions"])
 
     def test_redis_memory_on_both_nodes(self) -> None:
@@ -350,3 +354,68 @@ class Environments(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def published_by_the_app() -> tuple[set[str], set[str]]:
+    """The metric and dimension names config/cloudwatch.py puts into its PutMetricData (decision 1801)."""
+    tree = ast.parse((REPO / "config/cloudwatch.py").read_text())
+    names: dict[str, set[str]] = {"MetricName": set(), "Name": set()}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in names and isinstance(value, ast.Constant):
+                    names[key.value].add(value.value)
+    return names["MetricName"], names["Name"]
+
+
+class TheAppAndTheStackSpeakOneContract(unittest.TestCase):
+    """Decisions 1701 and 1801: what the stack reads is what the application publishes and is configured by."""
+
+    def deskpilot_metrics(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
+        found = [p for p in props(raw, "AWS::CloudWatch::Alarm") if p.get("Namespace") == "Deskpilot"]
+        for policy in props(raw, "AWS::ApplicationAutoScaling::ScalingPolicy"):
+            spec = policy.get("TargetTrackingScalingPolicyConfiguration", {}).get("CustomizedMetricSpecification", {})
+            found += [m["MetricStat"]["Metric"] for m in spec.get("Metrics", []) if "MetricStat" in m
+                      and m["MetricStat"]["Metric"]["Namespace"] == "Deskpilot"]
+        return found
+
+    def test_every_platform_metric_the_stack_reads_is_one_the_app_publishes(self) -> None:
+        metric_names, dimension_names = published_by_the_app()
+        self.assertEqual(metric_names, {"QueueBacklog", "QueueBacklogPerTask", "QueueOldestTaskAge", "DeadLetters"})
+        for raw, env_name in ((RAW, "production"), (RAW_STAGING, "staging")):
+            read = self.deskpilot_metrics(raw)
+            self.assertEqual({m["MetricName"] for m in read}, {"QueueBacklog", "QueueOldestTaskAge", "DeadLetters"})
+            for metric in read:
+                self.assertLessEqual({d["Name"] for d in metric["Dimensions"]}, dimension_names)
+                self.assertIn({"Name": "Environment", "Value": env_name}, metric["Dimensions"])
+
+    def test_the_tasks_turn_the_publisher_on_with_the_apps_own_setting_names(self) -> None:
+        for raw, env_name in ((RAW, "production"), (RAW_STAGING, "staging")):
+            for task in props(raw, "AWS::ECS::TaskDefinition"):
+                [container] = task["ContainerDefinitions"]
+                plain = {e["Name"]: e["Value"] for e in container["Environment"]}
+                self.assertEqual(plain["CLOUDWATCH_METRICS_REGION"], "eu-west-1")
+                self.assertEqual(plain["CLOUDWATCH_METRICS_ENVIRONMENT"], env_name)
+
+    def test_every_variable_the_tasks_get_is_one_the_app_reads(self) -> None:
+        documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (REPO / ".env.example").read_text(), re.MULTILINE))
+        entrypoint = (REPO / "deploy/entrypoint.sh").read_text()
+        for task in props(RAW, "AWS::ECS::TaskDefinition"):
+            [container] = task["ContainerDefinitions"]
+            for name in [e["Name"] for e in container["Environment"]] + [s["Name"] for s in container["Secrets"]]:
+                with self.subTest(name=name):
+                    self.assertTrue(name in documented or "${" + name in entrypoint,
+                                    f"{name} is neither an application setting (.env.example) nor read by the entrypoint")
+
+    def test_only_the_worker_running_the_publisher_may_put_metrics_and_only_in_its_namespace(self) -> None:
+        policies = resources(RAW, "AWS::IAM::Policy")
+        granted = {}
+        for key, policy in policies.items():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if "cloudwatch:PutMetricData" in actions:
+                    self.assertEqual(statement["Condition"], {"StringEquals": {"cloudwatch:namespace": "Deskpilot"}})
+                    for role in policy["Properties"]["Roles"]:
+                        granted[role["Ref"]] = key
+        task = task_of(RAW, service(RAW, "worker-critical-high"))
+        self.assertEqual(set(granted), {task["TaskRoleArn"]["Fn::GetAtt"][0]})
