@@ -116,7 +116,8 @@ def store_failure(exc: BaseException) -> StoreUnavailable | None:
         if getattr(cause, "sqlstate", None) == _SQLSTATE_DISK_FULL:
             return StorageFull("Our database is out of disk space, so this could not be saved. "
                                "Please try again shortly.")
-        if isinstance(cause, redis.ResponseError) and str(cause).startswith("MISCONF"):
+        # Redis's refusal, also when it comes back through a script that wrote ("Error running script ... -MISCONF").
+        if isinstance(cause, redis.ResponseError) and "MISCONF" in str(cause):
             full = "No space left" in str(cause)
             return (StorageFull if full else StoreUnavailable)(
                 "Our queue cannot save work right now. Please try again shortly.")
