@@ -15,7 +15,7 @@ their own answer from it, they hand it to the function here for their medium:
 A user never sees a traceback: an exception that is not an ApplicationError is logged with its
 traceback and answered with a generic message. One kind is told apart (`store_failure`): PostgreSQL
 or Redis unable to take the work (503 `store_unavailable`), or unable for lack of disk (507
-`storage_full`), so a client knows to send it again later and nothing was stored.
+`storage_full`), so a client knows to send it again later.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def store_failure(exc: BaseException) -> StoreUnavailable | None:
     The disk is named only where the cause says so: an OSError ENOSPC of this process, PostgreSQL's
     disk-full error, Redis refusing writes because its append-only file or snapshot could not be
     written for lack of space. Any other lost or refused database or Redis connection (a store
-    stopped, PostgreSQL restarting after a crash) is a plain 503: nothing was stored, nothing half-written.
+    stopped, PostgreSQL restarting after a crash) is a plain 503.
     """
     for cause in _causes(exc):
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
