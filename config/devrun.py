@@ -21,6 +21,7 @@ import ctypes
 import errno
 import fcntl
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -279,15 +280,17 @@ def _port_taken(host: str, port: str) -> bool:
         return False
 
 
-def metrics_dir_new() -> Path:
-    """A folder of this run's own for the processes' metrics, in memory (/dev/shm) where there is one.
+def metrics_dir_for(folder: Path) -> Path:
+    """The data folder's own folder for the processes' metrics, in memory (/dev/shm) where there is one.
 
     Not in the data folder: prometheus-client writes samples through memory-mapped files, and a
     process writing to a mapped page of a full disk is killed by the kernel (SIGBUS), so a full data
-    disk would kill every web process and worker in turn rather than only refuse writes.
+    disk would kill every web process and worker in turn rather than only refuse writes. Named after
+    the data folder, so the next run on it empties and reuses what a killed run left.
     """
     shared_memory = Path("/dev/shm")
-    return Path(tempfile.mkdtemp(prefix="deskpilot-metrics-", dir=shared_memory if shared_memory.is_dir() else None))
+    parent = shared_memory if shared_memory.is_dir() else Path(tempfile.gettempdir())
+    return parent / f"deskpilot-metrics-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}"
 
 
 def web_command(*, host: str, port: str, python: str = PYTHON) -> list[str]:
@@ -359,7 +362,7 @@ def main() -> int:
         from config.metrics import metrics_dir_prepare
 
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            metrics_folder = metrics_dir_new()
+            metrics_folder = metrics_dir_for(folder)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder)
         metrics_dir_prepare()
         commands = _commands(host, port, folder / "celerybeat-schedule")
