@@ -33,7 +33,7 @@ from chat.dashboard import selectors as dashboard_selectors
 from chat.widget import services as widget_services
 from chat.widget import streaming
 from config.db import BIGINT_MAX, in_tenant, in_thread
-from config.errors import ApplicationError, error_frame
+from config.errors import ApplicationError, error_frame, store_failure
 from config.tracing import REQUEST_ID_ATTRIBUTE, TENANT_ATTRIBUTE, span
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_ACCESS_ENDED = 4401
 # Too many widget handshakes from one IP for this tenant (WIDGET_HANDSHAKES_PER_MINUTE_PER_IP).
 CLOSE_TOO_MANY_HANDSHAKES = 4429
+# A store cannot take the connection now (RFC 6455's "Try Again Later").
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -147,7 +149,12 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
                 await handler(content)
         except ApplicationError as exc:
             await self.send_json(error_frame(exc, client_id=content.get("client_id")))
-        except Exception:
+        except Exception as exc:
+            unavailable = store_failure(exc)
+            if unavailable is not None:
+                logger.warning("widget frame %s refused, a store failed: %s", content["type"], exc)
+                await self.send_json(error_frame(unavailable, client_id=content.get("client_id")))
+                return
             logger.exception("widget frame %s failed", content["type"])
             await self.send_error("server_error", "Something went wrong on our side. Please try again.")
 
@@ -172,7 +179,21 @@ class WidgetConsumer(TenantConsumer):
         origin = _header(self.scope, b"origin")
         client = self.scope.get("client") or ["unknown"]
         self.ip = str(client[0])
-        handshake = await widget_services.handshake_rate_limit_hit(schema_name=self.schema, ip=self.ip)
+        try:
+            handshake = await widget_services.handshake_rate_limit_hit(schema_name=self.schema, ip=self.ip)
+            session = (await self.db(widget_services.widget_session_open, public_key=key, origin=origin, token=token)
+                       if handshake.allowed else None)
+        except Exception as exc:
+            unavailable = store_failure(exc)
+            if unavailable is None:
+                raise
+            # Accepted only to say why, as for the handshake limit: the widget shows the message and
+            # tries again later rather than seeing a bare refusal.
+            logger.warning("widget connection refused, a store failed: %s", exc)
+            await self.accept()
+            await self.send_json(error_frame(unavailable))
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         if not handshake.allowed:
             # Accepted only to say why: a refusal before the handshake reaches a browser as a bare 1006.
             await self.accept()
@@ -180,7 +201,6 @@ class WidgetConsumer(TenantConsumer):
                                   details={"retry_after": handshake.retry_after})
             await self.close(code=CLOSE_TOO_MANY_HANDSHAKES)
             return
-        session = await self.db(widget_services.widget_session_open, public_key=key, origin=origin, token=token)
         if session is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return

@@ -21,12 +21,15 @@ import ctypes
 import errno
 import fcntl
 import functools
+import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +37,8 @@ from pathlib import Path
 from typing import IO
 
 import psutil
+
+from config.embedded import disk_full
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -108,10 +113,17 @@ def _stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 
 @dataclass
 class Child:
-    """One supervised process: restarted when it dies, unless it keeps dying right after starting."""
+    """One supervised process: restarted when it dies, unless it keeps dying right after starting.
+
+    While the data folder's disk is full a child that keeps dying is not given up on: the stores
+    refuse its writes (a worker cannot acknowledge its task), which is no bug of its own, and giving
+    up would make the operator restart everything once space is freed. It is started again at the
+    longest pause until the disk has room.
+    """
 
     name: str
     command: list[str]
+    folder: Path
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     quick_crashes: int = 0
@@ -136,6 +148,11 @@ class Child:
             return True
         _signal_group(self.process, signal.SIGKILL)  # its own children, if it left any
         self.quick_crashes = 0 if now - self.started_at >= STABLE_AFTER_SECONDS else self.quick_crashes
+        if self.quick_crashes >= len(RESTART_DELAYS_SECONDS) and disk_full(self.folder):
+            _say(self.name, f"exited with code {code} while the disk of {self.folder} is full: free some space; "
+                            f"restarting in {RESTART_DELAYS_SECONDS[-1]}s")
+            self.restart_at = now + RESTART_DELAYS_SECONDS[-1]
+            return True
         if self.quick_crashes >= len(RESTART_DELAYS_SECONDS):
             _say(self.name, f"exited with code {code}, and it has died {self.quick_crashes + 1} times in a row within "
                             f"{STABLE_AFTER_SECONDS}s of starting: giving up. Read its output above, fix the "
@@ -176,8 +193,12 @@ def _hold_run_lock(folder: Path) -> IO[str] | None:
     return handle
 
 
-def children_record(folder: Path, children: list[Child]) -> None:
-    """Write which process groups are this run's, for the next start to find if this supervisor is killed."""
+def children_record(folder: Path, children: list[Child]) -> bool:
+    """Write which process groups are this run's, for the next start to find if this supervisor is killed.
+
+    False when the data folder's disk is full: the run goes on (tried again at the next check), since
+    stopping everything over a missing record would turn a full disk into an outage.
+    """
     entries = []
     for child in children:
         process = child.running()
@@ -186,8 +207,14 @@ def children_record(folder: Path, children: list[Child]) -> None:
                 entries.append({"name": child.name, "pid": process.pid,
                                 "created": psutil.Process(process.pid).create_time()})
     temporary = folder / f"{CHILDREN_FILE}.tmp"
-    temporary.write_text(json.dumps(entries))
+    try:
+        temporary.write_text(json.dumps(entries))
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        return False
     temporary.replace(folder / CHILDREN_FILE)
+    return True
 
 
 def _group_members(leader: int, created: float) -> list[psutil.Process]:
@@ -253,6 +280,19 @@ def _port_taken(host: str, port: str) -> bool:
         return False
 
 
+def metrics_dir_for(folder: Path) -> Path:
+    """The data folder's own folder for the processes' metrics, in memory (/dev/shm) where there is one.
+
+    Not in the data folder: prometheus-client writes samples through memory-mapped files, and a
+    process writing to a mapped page of a full disk is killed by the kernel (SIGBUS), so a full data
+    disk would kill every web process and worker in turn rather than only refuse writes. Named after
+    the data folder, so the next run on it empties and reuses what a killed run left.
+    """
+    shared_memory = Path("/dev/shm")
+    parent = shared_memory if shared_memory.is_dir() else Path(tempfile.gettempdir())
+    return parent / f"deskpilot-metrics-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}"
+
+
 def web_command(*, host: str, port: str, python: str = PYTHON) -> list[str]:
     """The web server `make run` starts, the production one (config/gunicorn_conf.py: gunicorn with
     WEB_CONCURRENCY uvicorn workers) on this address; the browser tests start this very command
@@ -299,6 +339,7 @@ def main() -> int:
         return 1
     _previous_stores(embedded_postgres, embedded_redis)
     children: list[Child] = []
+    metrics_folder: Path | None = None
     recorded: list[int | None] = []
     exit_code = 0
     try:
@@ -312,12 +353,16 @@ def main() -> int:
             return 0 if stopping.is_set() else 1
 
         # Every process's metrics in one folder, added up by /metrics; emptied first (config.metrics).
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(folder / "prometheus"))
+        # Imported before the folder is named: the module makes its metrics as it loads, and in a
+        # folder that does not exist yet that fails.
         from config.metrics import metrics_dir_prepare
 
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            metrics_folder = metrics_dir_for(folder)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder)
         metrics_dir_prepare()
         commands = _commands(host, port, folder / "celerybeat-schedule")
-        children = [Child(name, command) for name, command in commands.items()]
+        children = [Child(name, command, folder) for name, command in commands.items()]
         for child in children:
             child.start()
         children_record(folder, children)
@@ -328,8 +373,7 @@ def main() -> int:
                 exit_code = 1
                 break
             pids = [process.pid if (process := child.running()) else None for child in children]
-            if pids != recorded:  # a child restarted: the record names the new one
-                children_record(folder, children)
+            if pids != recorded and children_record(folder, children):  # a child restarted: the record names it
                 recorded = pids
             stopping.wait(0.5)
     finally:
@@ -345,6 +389,8 @@ def main() -> int:
             embedded.redis_stop()
         with contextlib.suppress(FileNotFoundError):
             (folder / CHILDREN_FILE).unlink()
+        if metrics_folder is not None:
+            shutil.rmtree(metrics_folder, ignore_errors=True)
         print("Stopped.", flush=True)
     return exit_code
 

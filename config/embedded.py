@@ -35,10 +35,30 @@ PG_USER = "postgres"
 PG_DATABASE = "deskpilot"
 PG_SYSTEM_USER = "pgserver"
 START_TIMEOUT_SECONDS = 30.0
+# Less room than this on the data folder's disk counts as full: PostgreSQL adds to its write-ahead
+# log in segments of this size, and cannot go on without the next one.
+DISK_FULL_BELOW_BYTES = 16 * 1024 * 1024
 
 
 def data_dir() -> Path:
     return Path(os.environ.get("DESKPILOT_DATA_DIR", str(DEFAULT_DATA_DIR))).resolve()
+
+
+def disk_full(folder: Path) -> bool:
+    """Whether the disk a folder is on has too little room left for the stores to write to it."""
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BELOW_BYTES
+    except OSError:  # the folder is gone: nothing to write there
+        return False
+
+
+def stores_disk_full() -> Path | None:
+    """The data folder of this machine's embedded stores when its disk is full, else None (also
+    when the stores are not embedded: a managed database watches its own disk)."""
+    folder = data_dir()
+    if (folder / "postgres").is_dir() or (folder / "redis").is_dir():
+        return folder if disk_full(folder) else None
+    return None
 
 
 @contextlib.contextmanager

@@ -13,11 +13,14 @@ their own answer from it, they hand it to the function here for their medium:
 - Management commands: `command_errors`, a `CommandError` with the message.
 
 A user never sees a traceback: an exception that is not an ApplicationError is logged with its
-traceback and answered with a generic message.
+traceback and answered with a generic message. One kind is told apart (`store_failure`): PostgreSQL
+or Redis unable to take the work (503 `store_unavailable`), or unable for lack of disk (507
+`storage_full`), so a client knows to send it again later.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 from collections.abc import Callable, Iterator
@@ -25,8 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+import redis
 from django.contrib import messages
 from django.core.management.base import CommandError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -70,6 +75,58 @@ class PermissionDenied(ApplicationError):
     status = 403
 
 
+class StoreUnavailable(ApplicationError):
+    """PostgreSQL or Redis cannot take the work now (stopped, restarting, refusing writes): try again."""
+
+    code = "store_unavailable"
+    status = 503
+
+
+class StorageFull(StoreUnavailable):
+    """A store, or this process, could not write because its disk is full: try again once space is freed."""
+
+    code = "storage_full"
+    status = 507
+
+
+# PostgreSQL's SQLSTATE for "disk full" (class 53, insufficient resources).
+_SQLSTATE_DISK_FULL = "53100"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def store_failure(exc: BaseException) -> StoreUnavailable | None:
+    """What to tell a client whose request a data store could not serve, or None for any other failure.
+
+    The disk is named only where the cause says so: an OSError ENOSPC of this process, PostgreSQL's
+    disk-full error, Redis refusing writes because its append-only file or snapshot could not be
+    written for lack of space. Any other lost or refused database or Redis connection (a store
+    stopped, PostgreSQL restarting after a crash) is a plain 503.
+    """
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageFull("Our storage is full, so this could not be saved. Please try again shortly.")
+        if getattr(cause, "sqlstate", None) == _SQLSTATE_DISK_FULL:
+            return StorageFull("Our database is out of disk space, so this could not be saved. "
+                               "Please try again shortly.")
+        # Redis's refusal, also when it comes back through a script that wrote ("Error running script ... -MISCONF").
+        if isinstance(cause, redis.ResponseError) and "MISCONF" in str(cause):
+            full = "No space left" in str(cause)
+            return (StorageFull if full else StoreUnavailable)(
+                "Our queue cannot save work right now. Please try again shortly.")
+    if any(isinstance(cause, (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError))
+           for cause in _causes(exc)):
+        return StoreUnavailable("Our database or queue is unavailable right now. Please try again shortly.")
+    return None
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -91,6 +148,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
         message = detail if isinstance(detail, str) else "The request is not valid."
         details = None if isinstance(detail, str) else detail
         return Response(error_body(str(code), str(message), details), status=exc.status_code)
+    unavailable = store_failure(exc)
+    if unavailable is not None:
+        logger.warning("API request refused, a store failed: %s", exc)
+        return Response(unavailable.as_dict(), status=unavailable.status)
     logger.exception("unhandled API error")
     return Response(error_body("server_error", "Something went wrong on our side."), status=500)
 
@@ -113,6 +174,12 @@ def json_errors(view: View) -> View:
         except ApplicationError as error:
             logger.info("request refused: %s", error.code)
             return error_json_response(error)
+        except Exception as exc:
+            unavailable = store_failure(exc)
+            if unavailable is None:
+                raise
+            logger.warning("request refused, a store failed: %s", exc)
+            return error_json_response(unavailable)
 
     return cast(View, wrapper)
 

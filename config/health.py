@@ -1,4 +1,5 @@
-"""Readiness: a real database query, a Redis ping, and no unapplied migrations."""
+"""Readiness: a real database query, Redis answering and able to write, room on the embedded stores'
+disk, and no unapplied migrations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
+
+from config.embedded import stores_disk_full
 
 
 def _timed(check: Any) -> dict[str, Any]:
@@ -40,9 +43,20 @@ def _redis() -> None:
 
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
     try:
-        client.ping()
+        persistence = client.info("persistence")
     finally:
         client.close()
+    # Redis that could not write its append-only file or its snapshot refuses every write (MISCONF)
+    # while still answering pings.
+    for field, what in (("aof_last_write_status", "append-only file"), ("rdb_last_bgsave_status", "snapshot")):
+        if persistence.get(field, "ok") != "ok":
+            raise RuntimeError(f"Redis cannot write its {what} to disk, so it refuses writes")
+
+
+def _disk() -> None:
+    full = stores_disk_full()
+    if full is not None:
+        raise RuntimeError(f"the disk of the data folder {full} is full: the stores cannot write")
 
 
 def _migrations() -> str | None:
@@ -70,6 +84,6 @@ def _shared_app_labels() -> set[str]:
 
 def readiness_checks() -> dict[str, dict[str, Any]]:
     database = _timed(_database)
-    checks = {"database": database, "redis": _timed(_redis)}
+    checks = {"database": database, "redis": _timed(_redis), "disk": _timed(_disk)}
     checks["migrations"] = _timed(_migrations) if database["ok"] else {"ok": False, "error": "database unavailable"}
     return checks

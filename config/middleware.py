@@ -10,14 +10,16 @@ from collections.abc import Callable
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django_tenants.middleware.main import TenantMainMiddleware as DjangoTenantsMainMiddleware
 
 from config import health
-from config.errors import error_response
+from config.errors import error_json_response, error_response, store_failure
 from config.logging import log_context, new_request_id, user_var
 from config.metrics import request_observe
 
 REQUEST_ID_HEADER = "X-Request-ID"
 HEALTH_CHECK_PATHS = ("/healthz", "/readyz")
+logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("deskpilot.access")
 # A client-supplied id is echoed into logs and headers, so only a safe shape is accepted.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -111,6 +113,22 @@ class HealthCheckMiddleware:
             ready = all(check["ok"] for check in checks.values())
             return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
         return self.get_response(request)
+
+
+class TenantMainMiddleware(DjangoTenantsMainMiddleware):
+    """django-tenants' tenant lookup from the Host header, answering in the one error shape when the
+    database cannot be asked (stopped, restarting after a crash): 503 `store_unavailable`, which a
+    shop or an API client retries, rather than a 500 page."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            return super().process_request(request)
+        except Exception as exc:
+            unavailable = store_failure(exc)
+            if unavailable is None:
+                raise
+            logger.warning("request refused before its tenant was known, a store failed: %s", exc)
+            return error_json_response(unavailable)
 
 
 class LogContextUserMiddleware:

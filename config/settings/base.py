@@ -79,7 +79,7 @@ MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.middleware.HealthCheckMiddleware",
     "config.middleware.ValidHostMiddleware",
-    "django_tenants.middleware.main.TenantMainMiddleware",
+    "config.middleware.TenantMainMiddleware",
     "tenants.middleware.SuspendedTenantMiddleware",
     "tenants.middleware.TenantTimeZoneMiddleware",
     "config.middleware.NulCharacterMiddleware",

@@ -4,7 +4,8 @@ One `python -m config.devrun` on a data folder of its own (its own PostgreSQL an
 them harms no other test), an LLM provider that is a real local server, customers on real widget
 sockets to the demo shop (a new one every few tenths of a second) and the shop's Shopify webhooks
 (re-sent until accepted, as Shopify does). In turn: a web process is killed (-9), a worker is killed
-mid-task (-9), Redis is stopped for 30 s, PostgreSQL is stopped for 30 s, and the provider hangs.
+mid-task (-9), Redis is stopped for 30 s, PostgreSQL is stopped for 30 s, the disk of the data folder
+fills up (a tmpfs of its own, filled by a file written until ENOSPC) and is freed, and the provider hangs.
 
 After each: every customer message stored has exactly one answer (the sweeper answers what a
 fault left), every message a customer was told was received is stored, every shop delivery is
@@ -16,6 +17,7 @@ restart. How long recovery took is printed and written to test-artifacts/chaos-r
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -53,6 +55,13 @@ CUSTOMER_EVERY_SECONDS = 0.3
 MODEL_REPLY = {"text": "Happy to help with that.", "chunk_size": 8}
 SHOP_ORDER_EVERY_SECONDS = 0.5
 
+# The data folder is a tmpfs of this size, so that the full-disk fault fills only it; well above what
+# the demo and the other faults write (measured in docs/operations.md, "Faults rehearsed").
+DATA_DISK_SIZE = "512m"
+FULL_DISK_SECONDS = 20
+# What a client may be told while a store cannot write (config.errors.store_failure).
+STORE_REFUSALS = {(503, "store_unavailable"), (507, "storage_full")}
+
 pytestmark = pytest.mark.timeout(900)
 
 
@@ -67,6 +76,8 @@ class Stack:
     @property
     def port(self) -> int:
         return self.run.port
+
+    data_disk: bool = False  # the data folder is a tmpfs of its own (only root may mount one)
 
     def database(self) -> psycopg.Connection:
         port = (self.data_dir / "postgres" / "port").read_text().strip()
@@ -95,7 +106,26 @@ def _manage(env: dict[str, str], *args: str) -> str:
 OUTBOX_RELAY_TIMEOUT_SECONDS = "20"
 RUN_SETTINGS = {"ASSISTANT_CACHE_ENABLED": "false", "ASSISTANT_SWEEP_GRACE_SECONDS": SWEEP_GRACE_SECONDS,
                 "LLM_FIRST_TOKEN_TIMEOUT_SECONDS": FIRST_TOKEN_TIMEOUT_SECONDS,
-                "OUTBOX_RELAY_TIMEOUT_SECONDS": OUTBOX_RELAY_TIMEOUT_SECONDS}
+                "OUTBOX_RELAY_TIMEOUT_SECONDS": OUTBOX_RELAY_TIMEOUT_SECONDS,
+                # One machine plays every customer: a refused customer is then the fault's doing.
+                "WIDGET_HANDSHAKES_PER_MINUTE_PER_IP": "0"}
+
+
+@contextlib.contextmanager
+def data_disk(folder: Path) -> Iterator[bool]:
+    """The data folder on a tmpfs of its own, unmounted afterwards however the module ends; False (a
+    plain folder) where this user may not mount one."""
+    if os.geteuid() != 0:
+        yield False
+        return
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DATA_DISK_SIZE}", "tmpfs", str(folder)], check=True,
+                   capture_output=True)
+    try:
+        yield True
+    finally:
+        unmounted = subprocess.run(["umount", str(folder)], check=False, capture_output=True)
+        if unmounted.returncode != 0:  # a process of a failed run still holds it: detach it now
+            subprocess.run(["umount", "--lazy", str(folder)], check=False, capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -103,25 +133,30 @@ def stack() -> Iterator[Stack]:
     """make run without a model (the demo's month of history is answered offline, quickly); the
     provider's fault restarts it with one."""
     data_dir = Path(tempfile.mkdtemp(prefix="deskpilot-chaos-"))
-    llm = FakeOpenAIServer(default_reply=MODEL_REPLY).start()
-    try:
-        with make_run(data_dir, **RUN_SETTINGS) as run:
-            run.wait_ready()
-            _manage(run.env, "shop", "secret", "--tenant", "shop", "--platform", "shopify", "--set", SHOP_SECRET)
-            stack = Stack(run=run, data_dir=data_dir, llm=llm, widget_key="")
-            with stack.database() as db:
-                stack.widget_key = db.execute("SELECT public_key FROM shop.chat_widgetsettings").fetchone()[0]
-            yield stack
-            artifacts = ROOT / "test-artifacts"
-            artifacts.mkdir(exist_ok=True)
-            (artifacts / "chaos-recovery.json").write_text(json.dumps(stack.recovery, indent=2))
-            if stack.run.process.poll() is None:
-                stack.run.stop(signal.SIGTERM)
-    finally:
-        llm.stop()
-        subprocess.run([sys.executable, "-m", "config.embedded", "down"], cwd=ROOT,
-                       env={**os.environ, "DESKPILOT_DATA_DIR": str(data_dir)}, check=False, capture_output=True)
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with contextlib.ExitStack() as cleanup:  # run last registered first, however the module ends
+        cleanup.callback(shutil.rmtree, data_dir, ignore_errors=True)
+        llm = FakeOpenAIServer(default_reply=MODEL_REPLY).start()
+        cleanup.callback(llm.stop)
+        own_disk = cleanup.enter_context(data_disk(data_dir))
+        # The stores stop before their tmpfs is unmounted.
+        cleanup.callback(subprocess.run, [sys.executable, "-m", "config.embedded", "down"], cwd=ROOT,
+                         env={**os.environ, "DESKPILOT_DATA_DIR": str(data_dir)}, check=False, capture_output=True)
+        yield from _stack_on(data_dir, llm, own_disk)
+
+
+def _stack_on(data_dir: Path, llm: FakeOpenAIServer, own_disk: bool) -> Iterator[Stack]:
+    with make_run(data_dir, **RUN_SETTINGS) as run:
+        run.wait_ready()
+        _manage(run.env, "shop", "secret", "--tenant", "shop", "--platform", "shopify", "--set", SHOP_SECRET)
+        stack = Stack(run=run, data_dir=data_dir, llm=llm, widget_key="", data_disk=own_disk)
+        with stack.database() as db:
+            stack.widget_key = db.execute("SELECT public_key FROM shop.chat_widgetsettings").fetchone()[0]
+        yield stack
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        (artifacts / "chaos-recovery.json").write_text(json.dumps(stack.recovery, indent=2))
+        if stack.run.process.poll() is None:
+            stack.run.stop(signal.SIGTERM)
 
 
 class Customers(threading.Thread):
@@ -135,6 +170,7 @@ class Customers(threading.Thread):
         self.acknowledged: list[int] = []
         self.answered = 0
         self.refused = 0
+        self.errors: list[str] = []  # the codes of the error frames the server sent instead
 
     def run(self) -> None:
         number = 0
@@ -146,17 +182,31 @@ class Customers(threading.Thread):
         ws = None
         try:
             ws = WidgetSocket(self.stack.port, SHOP_HOST, f"/ws/widget/?key={self.stack.widget_key}")
-            ws.recv_until("welcome", timeout=5)
-            ws.send({"type": "message", "client_id": uuid.uuid4().hex, "text": text})
-            self.acknowledged.append(ws.recv_until("ack", timeout=10)["message_id"])
-            ws.recv_until("answer.end", timeout=15)
-            self.answered += 1
+            if self._told(ws, "welcome", timeout=5):
+                ws.send({"type": "message", "client_id": uuid.uuid4().hex, "text": text})
+                if self._told(ws, "ack", timeout=10):
+                    self.acknowledged.append(ws.of_type("ack")[-1]["message_id"])
+                    ws.recv_until("answer.end", timeout=15)
+                    self.answered += 1
         except Exception:  # refused or dropped by the fault: the customer's widget would retry
             self.refused += 1
         finally:
             if ws is not None:
                 with contextlib.suppress(Exception):
                     ws.close()
+
+    def _told(self, ws: WidgetSocket, frame_type: str, *, timeout: float) -> bool:
+        """Read until a frame of this type (True) or an error frame (False, its code kept): a refusal
+        must be said, not left to time out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+            if frame["type"] == frame_type:
+                return True
+            if frame["type"] == "error":
+                self.errors.append(frame["code"])
+                self.refused += 1
+                return False
 
     def stop(self) -> None:
         self.stopping.set()
@@ -172,6 +222,7 @@ class Shop(threading.Thread):
         self.stopping = threading.Event()
         self.sent: dict[str, str] = {}  # delivery id -> order name
         self.accepted: set[str] = set()
+        self.refusals: list[tuple[int, str]] = []  # (status, error code) of each delivery refused
 
     def run(self) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{self.stack.port}", headers={"Host": SHOP_HOST},
@@ -195,6 +246,12 @@ class Shop(threading.Thread):
             return
         if answer.status_code < 300:
             self.accepted.add(delivery_id)
+            return
+        try:
+            code = answer.json()["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            code = f"not the error shape: {answer.text[:80]!r}"
+        self.refusals.append((answer.status_code, code))
 
     def finish(self) -> None:
         """Stop sending new orders, then keep re-sending until every delivery has been accepted."""
@@ -336,6 +393,79 @@ def test_a_store_stopped_for_30_seconds_then_started(stack: Stack, store: str) -
         wait_until(lambda: len(customers.acknowledged) > served + 5, timeout=120, message="customers served again")
         stack.recovery[f"{store} stopped {OUTAGE_SECONDS}s: customers served again after restart (s)"] = round(
             time.monotonic() - back_at, 1)
+    assert stack.run.process.poll() is None, "make run must not have been restarted"
+
+
+def fill(path: Path) -> None:
+    """Write a file until the disk says ENOSPC: large pieces first, then small ones for the last bytes."""
+    with open(path, "wb", buffering=0) as filler:
+        for piece in (b"\0" * (1 << 20), b"\0" * 4096):
+            try:
+                while True:
+                    filler.write(piece)
+            except OSError as error:
+                assert error.errno == errno.ENOSPC, error
+
+
+def readyz_reasons(stack: Stack) -> dict[str, str]:
+    """The checks /readyz says failed, with their reasons ({} when it says 200)."""
+    answer = httpx.get(f"http://127.0.0.1:{stack.port}/readyz", headers={"Host": SHOP_HOST}, timeout=5)
+    checks = answer.json()["checks"]
+    failed = {name: check.get("error", "") for name, check in checks.items() if not check["ok"]}
+    assert (answer.status_code == 200) == (not failed), answer.text
+    return failed
+
+
+def stored_rows_agree(stack: Stack) -> None:
+    """No corruption in the shop's tables: each read through its primary key's index finds the rows a
+    scan of the table finds, and every processed delivery made its order."""
+    tables = ("chat_message", "chat_conversation", "orders_order", "orders_webhookdelivery", "outbox_outboxmessage")
+    with stack.database() as db:
+        for table in tables:
+            db.execute("SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off")
+            scanned = db.execute(f"SELECT count(*), coalesce(sum(id), 0) FROM shop.{table}").fetchone()
+            db.execute("SET enable_seqscan = off; SET enable_indexscan = on; SET enable_bitmapscan = on")
+            indexed = db.execute(f"SELECT count(*), coalesce(sum(id), 0) FROM shop.{table} WHERE id >= 0").fetchone()
+            db.execute("RESET ALL")
+            assert scanned == indexed, (table, scanned, indexed)
+        orphans = db.execute("SELECT count(*) FROM shop.orders_webhookdelivery d WHERE d.state = 'processed' "
+                             "AND d.topic = 'orders/create' AND NOT EXISTS (SELECT 1 FROM shop.orders_order o "
+                             "WHERE o.external_ref = convert_from(d.body, 'UTF8')::jsonb->>'id')").fetchone()[0]
+        assert orphans == 0
+
+
+def test_the_data_folders_disk_filled_then_freed(stack: Stack) -> None:
+    if not stack.data_disk:
+        pytest.skip("only root can mount the tmpfs that this fault fills (CI runs as root)")
+    filler = stack.data_dir / "filler"
+    with traffic(stack, "disk full", 60_000) as (customers, shop):
+        wait_until(lambda: len(customers.acknowledged) >= 5, timeout=60, message="customers served")
+        print(f"data disk before the fault: {shutil.disk_usage(stack.data_dir).used >> 20} MB used of "
+              f"{shutil.disk_usage(stack.data_dir).total >> 20} MB")
+        errors_before, refusals_before = len(customers.errors), len(shop.refusals)
+        try:
+            fill(filler)
+            reasons = wait_until(lambda: readyz_reasons(stack) or None, timeout=30, interval=0.2,
+                                 message="/readyz saying 503")
+            assert "disk" in reasons and "full" in reasons["disk"], reasons
+            threading.Event().wait(FULL_DISK_SECONDS)  # customers and the shop keep coming
+            assert readyz_reasons(stack).get("disk"), "still full, still not ready"
+        finally:
+            filler.unlink(missing_ok=True)
+        freed_at = time.monotonic()
+        wait_until(lambda: readyz_reasons(stack) == {}, timeout=120, interval=0.2, message="/readyz 200 again")
+        stack.recovery["disk full 20s: /readyz 200 after the space was freed (s)"] = round(
+            time.monotonic() - freed_at, 1)
+        served = len(customers.acknowledged)
+        wait_until(lambda: len(customers.acknowledged) > served + 5, timeout=120, message="customers served again")
+        stack.recovery["disk full 20s: customers served again after the space was freed (s)"] = round(
+            time.monotonic() - freed_at, 1)
+    # Whoever could not be served while the disk was full was told so in the platform's error shape.
+    said = set(customers.errors[errors_before:])
+    assert said and said <= {code for _, code in STORE_REFUSALS}, customers.errors[errors_before:]
+    assert set(shop.refusals[refusals_before:]) <= STORE_REFUSALS, shop.refusals[refusals_before:]
+    print(f"disk full: customers told {sorted(said)}; shop refusals {sorted(set(shop.refusals[refusals_before:]))}")
+    stored_rows_agree(stack)
     assert stack.run.process.poll() is None, "make run must not have been restarted"
 
 

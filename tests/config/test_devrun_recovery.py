@@ -7,6 +7,8 @@ whole product: tests/security/test_web_process_killed_under_make_run.py does tha
   number now.
 - A store's recorded port taken by another program meanwhile: the store starts on a new port rather
   than hand its callers a stranger's server.
+- A full data disk: the supervisor neither crashes on its record of children nor gives up on a child
+  that keeps dying because the stores refuse its writes (tests/chaos fills a real run's disk).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
 def test_a_child_of_a_killed_run_still_holding_its_port_is_stopped_with_a_line_saying_so(
         folder: Path, spawned: list[subprocess.Popen[bytes]], capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
-    web = devrun.Child("web", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)])
+    web = devrun.Child("web", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)], folder)
     web.start()
     assert web.process is not None
     spawned.append(web.process)
@@ -111,3 +113,39 @@ def test_a_stores_port_taken_by_another_program_is_not_mistaken_for_the_store(fo
     embedded.redis_stop()
     wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
                timeout=10, message="the store stopped")
+
+
+@pytest.fixture
+def full_disk(folder: Path) -> Iterator[Path]:
+    """The data folder on a small tmpfs (more than make run counts as full), filled to the last byte
+    (only root may mount one)."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can mount a tmpfs to fill")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(folder)], check=True)
+    try:
+        with open(folder / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def test_on_a_full_disk_the_supervisor_keeps_restarting_a_dying_child_and_running_without_its_record(
+        full_disk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    worker = devrun.Child("worker", [sys.executable, "-c", "raise SystemExit(1)"], full_disk)
+    worker.start()
+    assert worker.process is not None
+    worker.process.wait()
+    worker.quick_crashes = len(devrun.RESTART_DELAYS_SECONDS)  # it has already died this often, quickly
+
+    assert devrun.children_record(full_disk, [worker]) is False  # no room for the record: no crash either
+    assert worker.check() is True, "given up on while the disk is full"
+    assert "is full: free some space" in capsys.readouterr().out
+    assert worker.restart_at is not None
+
+    (full_disk / "filler").unlink()
+    with contextlib.suppress(FileNotFoundError):
+        (full_disk / f"{devrun.CHILDREN_FILE}.tmp").unlink()
+    worker.restart_at = None  # as after its next quick death, now with room on the disk
+    assert worker.check() is False, "a child that keeps dying for a reason of its own is given up on"

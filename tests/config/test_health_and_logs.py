@@ -32,7 +32,7 @@ def test_healthz_and_readyz_answer_on_platform_tenant_and_unknown_domains(tenant
                 assert ready.status_code == 200
                 checks = ready.json()["checks"]
                 assert {name: check["ok"] for name, check in checks.items()} == {
-                    "database": True, "redis": True, "migrations": True}
+                    "database": True, "redis": True, "disk": True, "migrations": True}
     finally:
         server.stop()
 
@@ -94,6 +94,10 @@ def test_readyz_turns_503_when_a_store_stops_and_200_when_it_is_back(private_sto
             status, checks = _ready_status(client)
             assert status == 503 and checks["database"] is False and checks["redis"] is True
             assert client.get("/healthz").status_code == 200  # the process itself is still up
+            # A page or a shop's webhook now is told to come back later, in the one error shape, not a 500.
+            refused = client.post("/webhooks/shopify/", content=b"{}")
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "store_unavailable"
             _store(private_stores, "up", "postgres")
             wait_until(lambda: _ready_status(client)[0] == 200, message="ready after PostgreSQL is back")
     finally:
