@@ -10,6 +10,7 @@ given on the command line (`make run` passes `-b HOST:PORT`) take precedence ove
 
 import os
 import shutil
+import tempfile
 
 bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]
 # Web processes of this server; scale by adding processes (and tasks) before anything cleverer.
@@ -31,8 +32,7 @@ loglevel = "warning"
 
 # Each worker writes its metrics to files here and /metrics adds them up (config.metrics); the
 # master sets it before forking so every worker inherits it. `make run` points it into .data/.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
-                      os.path.join(os.environ.get("TMPDIR", "/tmp"), "deskpilot-prometheus"))  # noqa: S108
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "deskpilot-prometheus"))
 
 
 def on_starting(server: object) -> None:

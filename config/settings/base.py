@@ -593,6 +593,9 @@ SPECTACULAR_SETTINGS = {
         "KnowledgeSourceKindEnum": "chat.knowledge.models.KnowledgeSource.Kind",
         "OrderStatusEnum": "orders.models.OrderStatus",
         "ProductKindEnum": "orders.models.ProductKind",
+        # Outgoing webhooks: what an endpoint may subscribe to, and every event type a delivery may carry.
+        "WebhookSubscribableEventEnum": "chat.webhooks.models.SUBSCRIBABLE",
+        "WebhookEventEnum": "chat.webhooks.models.EVENT_CHOICES",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "chat.api.schema.conventions_hook"],
     # The docs' scripts and styles come from drf-spectacular-sidecar's static files, never a CDN.

@@ -63,7 +63,6 @@ def skus(result) -> list[str]:  # noqa: ANN001
     return [product.sku for product in result.products]
 
 
-@pytest.mark.django_db(transaction=True)
 def test_the_hybrid_search_holds_its_floor_on_the_labelled_questions(catalogs) -> None:
     questions = labelled_questions(outdoor_products(OUTDOOR_PRODUCTS_FOR_TESTS))
     assert len(questions) >= 100 and {question.catalog for question in questions} == {"shop", "cafe", "outdoor"}
@@ -80,7 +79,6 @@ def test_the_hybrid_search_holds_its_floor_on_the_labelled_questions(catalogs) -
     assert mean(first) >= HYBRID_FIRST_FITS_FLOOR, (mean(first), misses)
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_price_ceiling_holds_at_its_edge_in_the_business_s_currency(catalogs) -> None:
     shop = catalogs["shop"]
     under = search(shop, "a gift card under €100")
@@ -99,14 +97,12 @@ def test_a_price_ceiling_holds_at_its_edge_in_the_business_s_currency(catalogs) 
 @pytest.mark.parametrize("question", ["something under 50 euros", "something under €50", "something under EUR 50",
                                       "something for less than fifty euros", "iets onder de 50 euro",
                                       "anything below 50€"])
-@pytest.mark.django_db(transaction=True)
 def test_currency_symbols_and_words_give_the_same_ceiling(catalogs, question) -> None:
     result = search(catalogs["shop"], question)
     assert result.filters.max_minor == 5000 and result.filters.currency == "EUR"
     assert result.products and all(product.price_minor < 5000 for product in result.products)
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_tenner_is_ten_of_the_shop_s_currency_and_quid_are_pounds_only(catalogs) -> None:
     cafe = search(catalogs["cafe"], "lunch for less than a tenner")
     assert cafe.filters.max_minor == 1000 and cafe.filters.currency == "GBP"
@@ -116,14 +112,12 @@ def test_a_tenner_is_ten_of_the_shop_s_currency_and_quid_are_pounds_only(catalog
     assert shop.filters.max_minor is None and shop.filters.other_currency == "GBP"
 
 
-@pytest.mark.django_db(transaction=True)
 def test_between_includes_both_ends(catalogs) -> None:
     result = search(catalogs["shop"], "a gift card between 25 and 50 euros")
     card = next(product for product in result.products if product.sku == "TL-GIFT-001")
     assert {variant.price for variant in card.variants} == {"€25.00", "€50.00"}
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_size_only_some_colours_have(catalogs) -> None:
     shop = catalogs["shop"]
     # The suede sneakers come in 40 in sand only: asked in black they do not fit.
@@ -137,7 +131,6 @@ def test_a_size_only_some_colours_have(catalogs) -> None:
     assert essential.availability == "sold_out"
 
 
-@pytest.mark.django_db(transaction=True)
 def test_what_the_customer_rules_out_is_never_offered(catalogs) -> None:
     result = search(catalogs["shop"], "trousers that aren't jeans")
     assert skus(result) == ["TL-CHINO-001"]
@@ -147,7 +140,6 @@ def test_what_the_customer_rules_out_is_never_offered(catalogs) -> None:
     assert "SC-BRK-001" not in skus(vegan)
 
 
-@pytest.mark.django_db(transaction=True)
 def test_in_stock_comes_first_and_a_pre_order_says_so(catalogs) -> None:
     result = search(catalogs["shop"], "a puffer jacket for winter")
     puffer = next(product for product in result.products if product.sku == "TL-JACK-005")
@@ -157,7 +149,6 @@ def test_in_stock_comes_first_and_a_pre_order_says_so(catalogs) -> None:
     assert states == sorted(states, key=lambda state: state == "sold_out")
 
 
-@pytest.mark.django_db(transaction=True)
 def test_one_business_s_products_never_appear_in_another_s_results(catalogs) -> None:
     from orders.models import Product
 
@@ -172,7 +163,6 @@ def test_one_business_s_products_never_appear_in_another_s_results(catalogs) -> 
     assert not skus(search(catalogs["cafe"], "a hoodie in navy"))
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_catalog_edit_is_re_embedded_in_the_background(catalogs) -> None:
     from chat.knowledge.embeddings import current_model_id
     from chat.knowledge.tasks import kb_products_embed

@@ -41,13 +41,13 @@ class TokenIn(StrictSerializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
 
 
-class ConversationOut(serializers.ModelSerializer):
+class CustomerConversationOut(serializers.ModelSerializer):
     class Meta:
         model = Conversation
         fields = ["id", "status", "created", "last_message_at", "rating"]
 
 
-class MessageOut(serializers.Serializer):
+class CustomerMessageOut(serializers.Serializer):
     """events.message_wire's shape."""
 
     id = serializers.IntegerField()
@@ -71,8 +71,8 @@ class AnswerUsageOut(serializers.Serializer):
 class AnsweredOut(serializers.Serializer):
     conversation_id = serializers.IntegerField()
     status = serializers.CharField()
-    message = MessageOut()
-    answer = MessageOut(allow_null=True)
+    message = CustomerMessageOut()
+    answer = CustomerMessageOut(allow_null=True)
     answer_pending = serializers.BooleanField()
     handoff = serializers.BooleanField()
     usage = AnswerUsageOut(allow_null=True)
@@ -134,31 +134,31 @@ class CustomerApi(ApiView):
 
 
 class CustomerConversationsApi(CustomerApi):
-    @extend_schema(summary="The customer's conversations", responses={200: ConversationOut(many=True),
+    @extend_schema(summary="The customer's conversations", responses={200: CustomerConversationOut(many=True),
                                                                       401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
         query_params_check(request, allowed={"cursor", "limit"})
         page = self.paginate_queryset(selectors.customer_conversation_list(identity=request.auth))
-        return self.get_paginated_response(ConversationOut(page, many=True).data)
+        return self.get_paginated_response(CustomerConversationOut(page, many=True).data)
 
     @extend_schema(summary="Start a conversation of the customer", request=None,
-                   responses={201: ConversationOut, 401: UNAUTHORIZED})
+                   responses={201: CustomerConversationOut, 401: UNAUTHORIZED})
     def post(self, request: Request) -> Response:
         _valid(StrictSerializer, request)
         conversation = services.customer_conversation_start(identity=request.auth)
-        return Response(ConversationOut(conversation).data, status=201)
+        return Response(CustomerConversationOut(conversation).data, status=201)
 
 
 class CustomerConversationApi(CustomerApi):
-    @extend_schema(summary="One of the customer's conversations", responses={200: ConversationOut, 401: UNAUTHORIZED})
+    @extend_schema(summary="One of the customer's conversations", responses={200: CustomerConversationOut, 401: UNAUTHORIZED})
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = services.customer_conversation_get(identity=request.auth, conversation_id=conversation_id)
-        return Response(ConversationOut(conversation).data)
+        return Response(CustomerConversationOut(conversation).data)
 
 
 class CustomerMessagesApi(CustomerApi):
     @extend_schema(summary="The conversation's history as the customer sees it",
-                   responses={200: MessageOut(many=True), 401: UNAUTHORIZED})
+                   responses={200: CustomerMessageOut(many=True), 401: UNAUTHORIZED})
     def get(self, request: Request, conversation_id: int) -> Response:
         query_params_check(request, allowed={"cursor", "limit"})
         page = self.paginate_queryset(selectors.customer_message_list(identity=request.auth,
@@ -195,21 +195,21 @@ class CustomerMessagesApi(CustomerApi):
 
 
 class CustomerRatingApi(CustomerApi):
-    @extend_schema(summary="Rate the conversation", request=RatingIn, responses={200: ConversationOut, 401: UNAUTHORIZED})
+    @extend_schema(summary="Rate the conversation", request=RatingIn, responses={200: CustomerConversationOut, 401: UNAUTHORIZED})
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(RatingIn, request)
         conversation = services.customer_conversation_rate(identity=request.auth, conversation_id=conversation_id,
                                                            score=data["score"])
-        return Response(ConversationOut(conversation).data)
+        return Response(CustomerConversationOut(conversation).data)
 
 
 class CustomerHandoffApi(CustomerApi):
-    @extend_schema(summary="Ask for a person", request=HandoffIn, responses={200: ConversationOut, 401: UNAUTHORIZED})
+    @extend_schema(summary="Ask for a person", request=HandoffIn, responses={200: CustomerConversationOut, 401: UNAUTHORIZED})
     def post(self, request: Request, conversation_id: int) -> Response:
         data = _valid(HandoffIn, request)
         conversation = services.customer_handoff_request(identity=request.auth, conversation_id=conversation_id,
                                                          reason=data["reason"])
-        return Response(ConversationOut(conversation).data)
+        return Response(CustomerConversationOut(conversation).data)
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
