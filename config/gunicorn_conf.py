@@ -9,7 +9,6 @@ given on the command line (`make run` passes `-b HOST:PORT`) take precedence ove
 """
 
 import os
-import shutil
 import tempfile
 
 bind = [f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"]
@@ -36,11 +35,10 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempd
 
 
 def on_starting(server: object) -> None:
-    """Before the first worker: files a previous run left would be added to this run's figures.
-    (Not through config.metrics: importing it creates its metrics, whose files need this folder.)"""
-    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
+    """Before the first worker: the folder the workers write to. Not emptied here: a container
+    starts with an empty one, and `make run` empties its own (config.devrun); two servers may share
+    one (the tests), and one must not delete the other's files."""
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
 def child_exit(server: object, worker: object) -> None:

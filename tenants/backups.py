@@ -207,6 +207,17 @@ def tenant_restore(*, archive: Path, slug: str, domain: str) -> Tenant:
     return tenant
 
 
+def _public_functions() -> list[str]:
+    """The definitions of the functions in the platform's public schema that no extension owns."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'public' AND p.prokind = 'f'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+        """)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _scratch_restore_renamed(*, dump: Path, old: str, new: str, scratch_db: str, output: Path) -> None:
     """Restore `dump` into a throwaway database, rename schema `old` to `new` there and dump it to
     `output`; the throwaway database is dropped whatever happens."""
@@ -216,6 +227,9 @@ def _scratch_restore_renamed(*, dump: Path, old: str, new: str, scratch_db: str,
     try:
         _run([pg_tool("psql"), "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c", "CREATE EXTENSION IF NOT EXISTS vector"],
              database=scratch_db)
+        # The tenant's triggers call the platform's own functions in public (the audit log's guard).
+        for definition in _public_functions():
+            _run([pg_tool("psql"), "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c", definition], database=scratch_db)
         _run([pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
               f"--dbname={scratch_db}", str(dump)], database=scratch_db)
         _run([pg_tool("psql"), "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-c",

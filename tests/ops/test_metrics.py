@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
@@ -162,9 +163,12 @@ def test_a_dead_web_process_stops_counting_its_open_sockets(webs, metrics_folder
     survivor, doomed = webs
     ws = widget_answer(doomed, demo_copies["cafe"], "hello", keep_open=True)
     assert value(samples(scrape(survivor).text), "deskpilot_websocket_connections", kind="widget") == 1
+    # The sockets are counted by gunicorn's worker processes, not its master.
+    workers = [child.pid for child in psutil.Process(doomed.pid).children()]
     doomed.kill()
     ws.close()
     # What gunicorn's child_exit hook does for a worker that died.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", metrics_folder)
-    metrics_worker_exit(doomed.pid)
+    for pid in workers:
+        metrics_worker_exit(pid)
     assert value(samples(scrape(survivor).text), "deskpilot_websocket_connections", kind="widget") == 0
