@@ -164,7 +164,11 @@ def webhook_endpoint_secret_rotate(*, endpoint: WebhookEndpoint) -> EndpointWith
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    endpoint.delete()
+    with transaction.atomic():
+        # Its deliveries locked first: an attempt a worker is recording meanwhile waits for this
+        # delete, then finds its delivery gone, instead of adding a row the delete did not see.
+        list(WebhookDelivery.objects.select_for_update().filter(endpoint=endpoint).values_list("pk", flat=True))
+        endpoint.delete()
 
 
 def webhook_endpoint_get(*, endpoint_id: int) -> WebhookEndpoint:
