@@ -436,7 +436,8 @@ def stored_rows_agree(stack: Stack) -> None:
 
 def test_the_data_folders_disk_filled_then_freed(stack: Stack) -> None:
     if not stack.data_disk:
-        pytest.skip("only root can mount the tmpfs that this fault fills (CI runs as root)")
+        pytest.skip("a full disk needs a filesystem of its own to fill, and only root may mount one "
+                    "(make test runs as root on this machine and in CI, where this fault is rehearsed)")
     filler = stack.data_dir / "filler"
     with traffic(stack, "disk full", 60_000) as (customers, shop):
         wait_until(lambda: len(customers.acknowledged) >= 5, timeout=60, message="customers served")

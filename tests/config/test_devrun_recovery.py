@@ -120,7 +120,8 @@ def full_disk(folder: Path) -> Iterator[Path]:
     """The data folder on a small tmpfs (more than make run counts as full), filled to the last byte
     (only root may mount one)."""
     if os.geteuid() != 0:
-        pytest.skip("only root can mount a tmpfs to fill")
+        pytest.skip("a full disk needs a filesystem of its own to fill, and only root may mount one "
+                    "(make test runs as root on this machine and in CI, where this test runs)")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(folder)], check=True)
     try:
         with open(folder / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
