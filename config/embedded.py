@@ -254,18 +254,27 @@ def postgres_pid() -> int | None:
     return _pid_of(pg_folder() / "pgdata" / "postmaster.pid", "postgres")
 
 
+# A fast stop (sessions ended, a checkpoint written) that has not finished in time, say on a disk
+# that is full or very slow, becomes an immediate one: the next start replays the log, nothing
+# committed is lost, and whoever stopped `make run` is not kept waiting.
+POSTGRES_STOP_MODES = (("fast", 30), ("immediate", 15))
+
+
 def postgres_stop() -> None:
     folder = pg_folder()
     pgdata = folder / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return
-    subprocess.run(
-        [pg_bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-        user=_pg_system_user(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-    )
+    for mode, wait_seconds in POSTGRES_STOP_MODES:
+        stopped = subprocess.run(
+            [pg_bin("pg_ctl"), "-D", str(pgdata), "-m", mode, "-w", "-t", str(wait_seconds), "stop"],
+            user=_pg_system_user(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        if stopped.returncode == 0 or not (pgdata / "postmaster.pid").exists():
+            return
 
 
 # ---------------------------------------------------------------- Redis

@@ -100,24 +100,3 @@ def demo_copies(django_db_setup: None, django_db_blocker: pytest.FixtureRequest)
             tenants[demo.slug] = tenant
         connection.set_schema_to_public()
     return tenants
-
-
-# Test modules whose Celery workers consume the shared test broker's queues: run one at a time (on
-# one xdist worker), or one module's worker takes another's tasks in its own settings. Every other
-# module is its own group, as --dist loadfile would make it (tests/run_suite.py runs --dist loadgroup).
-SHARED_BROKER_MODULES = (
-    "tests/assistant/test_sweeper.py", "tests/config/test_workers.py", "tests/dashboard/test_team.py",
-    "tests/knowledge/test_worker_ingestion.py", "tests/messaging/", "tests/ops/", "tests/orders/test_webhooks.py",
-    "tests/outbox/test_relay.py", "tests/security/test_owner_imports_knowledge_from_internal_address.py",
-    "tests/security/test_shop_in_yen_or_dinar_is_told_right_amounts.py",
-    "tests/security/test_shop_sends_payload_the_database_cannot_hold.py",
-    "tests/security/test_shop_webhook_plants_javascript_link.py",
-    "tests/security/test_web_process_dies_before_answering.py", "tests/webhooks/",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        group = "shared-broker" if module.startswith(SHARED_BROKER_MODULES) else module
-        item.add_marker(pytest.mark.xdist_group(group))

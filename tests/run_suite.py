@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
     workers = os.environ.get("DESKPILOT_TEST_WORKERS", "2")
-    command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadgroup", "-q", "--durations=15", *argv]
+    command = [sys.executable, "-m", "pytest", "-n", workers, "--dist", "loadfile", "-q", "--durations=15", *argv]
     try:
         return subprocess.run(command, cwd=ROOT, env=env).returncode
     finally:

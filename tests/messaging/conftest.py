@@ -1,5 +1,6 @@
 """Messaging fixtures: the fake Graph API and Bot API, one web server and one worker for the
-session's messaging tests, tenants with a connected WhatsApp number and Telegram bot."""
+messaging tests (stopped when they are done: a worker left running would take later modules' tasks
+from this test process's queues), tenants with a connected WhatsApp number and Telegram bot."""
 
 from __future__ import annotations
 
@@ -40,14 +41,14 @@ def _platforms_here(settings: pytest.FixtureRequest, fake: FakeMessagingServer) 
     settings.EGRESS_ALLOWED_NETWORKS = ["127.0.0.1"]  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web(fake: FakeMessagingServer, django_db_setup: None) -> Iterator[WebServer]:
     server = WebServer(env=child_env(**platform_env(fake)))
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def worker(fake: FakeMessagingServer, django_db_setup: None) -> Iterator[Worker]:
     redis_client().flushdb()
     process = Worker(queues="critical,high", concurrency=2, env=child_env(**platform_env(fake)))

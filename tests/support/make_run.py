@@ -68,7 +68,13 @@ class MakeRun:
         left = self.everything()
         assert any("postgres" in command_line(p) for p in left) and any("redis" in command_line(p) for p in left)
         os.kill(self.process.pid, sig)  # the supervisor alone, as a process manager or a terminal does
-        assert self.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0, self.output()[-4000:]
+        try:
+            exit_code = self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            still = [(p.pid, command_line(p)) for p in left if process_alive(p)]
+            raise AssertionError(f"make run did not stop within {STOP_TIMEOUT_SECONDS}s; still running: {still}\n"
+                                 f"{self.output()[-4000:]}") from None
+        assert exit_code == 0, self.output()[-4000:]
         alive = [p for p in left if process_alive(p)]
         assert alive == [], [(p.pid, command_line(p)) for p in alive]
         assert processes_of(self.data_dir) == []
