@@ -40,7 +40,7 @@ import pytest
 from config.embedded import PG_DATABASE, PG_USER
 from tests.orders import payloads
 from tests.support.fake_openai import FakeOpenAIServer
-from tests.support.make_run import MakeRun, command_line, make_run
+from tests.support.make_run import MakeRun, command_line, data_dir_started_once, make_run
 from tests.support.processes import ROOT, wait_until
 from tests.support.ws import WidgetSocket
 
@@ -145,6 +145,7 @@ def stack() -> Iterator[Stack]:
 
 
 def _stack_on(data_dir: Path, llm: FakeOpenAIServer, own_disk: bool) -> Iterator[Stack]:
+    data_dir_started_once(data_dir)
     with make_run(data_dir, **RUN_SETTINGS) as run:
         run.wait_ready()
         _manage(run.env, "shop", "secret", "--tenant", "shop", "--platform", "shopify", "--set", SHOP_SECRET)

@@ -5,9 +5,9 @@ and no port behind, and the next start on the same folder reaches /readyz. When 
 killed (`kill -9`), its children die with it, and the next start stops what survived, reuses the
 stores the killed run left, and serves on the same port.
 
-One real `python -m config.devrun` on a data folder of its own: stores, migrations, the demo, web,
-worker and beat. The tests run in order on that folder, each starting where the one before stopped;
-a second start on the same folder is quick (migrated, demo loaded).
+One real `python -m config.devrun` on a data folder of its own (a copy of one make run has started
+on once: stores, migrations, the demo), web, worker and beat. The tests run in order on that folder,
+each starting where the one before stopped.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 from tests.support.make_run import (
     STARTUP_TIMEOUT_SECONDS,
     STOP_TIMEOUT_SECONDS,
+    data_dir_started_once,
     make_run,
     port_free,
     process_alive,
@@ -37,6 +38,7 @@ from tests.support.processes import ROOT, wait_until
 @pytest.fixture(scope="module")
 def data_dir() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="deskpilot-devrun-data-"))
+    data_dir_started_once(folder)
     yield folder
     env = {**os.environ, "DESKPILOT_DATA_DIR": str(folder)}
     subprocess.run([sys.executable, "-m", "config.embedded", "down"], cwd=ROOT, env=env, check=False)

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.local_http import LocalHttpServer, QuietHandler
 
 PUT_METRIC_DATA_TARGET = "GraniteServiceVersion20100801.PutMetricData"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 
 
-class FakeCloudWatch:
+class FakeCloudWatch(LocalHttpServer):
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         # Set to refuse every call as AWS refuses a role without cloudwatch:PutMetricData.
@@ -21,9 +22,9 @@ class FakeCloudWatch:
         self.lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = self.read_body()
                 if not self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 Credential="):
                     self._reply(403, {"__type": "MissingAuthenticationTokenException", "message": "Not signed."})
                 elif server.deny:
@@ -36,25 +37,7 @@ class FakeCloudWatch:
                     self._reply(200, {})
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", JSON_CONTENT_TYPE)
-                self.send_header("x-amzn-RequestId", "fake-request")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, json.dumps(payload).encode(), JSON_CONTENT_TYPE,
+                           {"x-amzn-RequestId": "fake-request"})
 
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)

@@ -4,7 +4,9 @@ demo, web, worker and beat, as a new user starts it. For tests that stop, kill o
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,6 +125,34 @@ def processes_of(data_dir: Path) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return [process for process in found if process_alive(process)]
+
+
+def data_dir_started_once(target: Path) -> None:
+    """Fill the empty folder `target` with a data folder `make run` has started on once and stopped
+    cleanly: stores initialised, schemas migrated, the demo loaded. Tests of what make run does when
+    killed, stopped or starved start from there, as a user's second start does.
+
+    The first start is made once per test run (the first test to ask waits for it, and fails if a
+    first start on an empty folder does not reach /readyz or does not stop cleanly), then copied.
+    """
+    from config import embedded
+
+    root = embedded.data_dir()
+    template, made = root / "make-run-started-once", root / "make-run-started-once.done"
+    with open(root / "make-run-started-once.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            shutil.rmtree(template, ignore_errors=True)
+            template.mkdir(parents=True)
+            with make_run(template) as run:
+                run.wait_ready()
+                run.stop(signal.SIGTERM)
+            made.touch()
+    # cp -a keeps owners: PostgreSQL's files belong to its own system user when tests run as root.
+    subprocess.run(["cp", "-a", f"{template}/.", str(target)], check=True)
+    # Each copy's stores take ports of their own; nothing of the first run's processes is carried over.
+    for leftover in ("postgres/port", "redis/port", "devrun.lock", "celerybeat-schedule"):
+        (target / leftover).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from tests.support.local_http import LocalHttpServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -29,18 +30,17 @@ def _value(any_value: Any) -> Any:
     return getattr(any_value, kind) if kind else None
 
 
-class OtlpCollector:
+class OtlpCollector(LocalHttpServer):
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self.lock = threading.Lock()
         collector = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = self.read_body()
                 if self.path != "/v1/traces" or self.headers.get("Content-Type") != "application/x-protobuf":
-                    self.send_response(404)
-                    self.end_headers()
+                    self.reply(404)
                     return
                 request = ExportTraceServiceRequest.FromString(body)
                 received = []
@@ -55,28 +55,10 @@ class OtlpCollector:
                                 attributes={item.key: _value(item.value) for item in span.attributes}))
                 with collector.lock:
                     collector.spans.extend(received)
-                data = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
 
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__(Handler)
 
     def received(self) -> list[ReceivedSpan]:
         with self.lock:
             return list(self.spans)
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
