@@ -382,7 +382,7 @@ def main() -> int:
             print("\nStopping web, worker and beat ...", flush=True)
             _stop_processes(running)
         if embedded_postgres or embedded_redis:
-            print("Stopping the embedded data stores (data kept in .data/) ...", flush=True)
+            print(f"Stopping the embedded data stores (data kept in {folder}) ...", flush=True)
         if embedded_postgres:
             embedded.postgres_stop()
         if embedded_redis:
