@@ -320,6 +320,14 @@ def _redis_start(folder: Path, port: int) -> None:
         start_new_session=True,
     ).wait(timeout=START_TIMEOUT_SECONDS)
     _wait_for_port(port, "Redis", log)
+    # Redis listens before it writes its pid file. Until it has, the next caller would take this
+    # folder's server for another program on its port (and start a second one), and a stop would
+    # find nothing to stop.
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while redis_pid() is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"embedded Redis on port {port} wrote no pid file; log: {log}")
+        time.sleep(0.05)
 
 
 def redis_pid() -> int | None:

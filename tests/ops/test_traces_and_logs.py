@@ -100,11 +100,13 @@ def test_a_model_call_makes_its_own_span_in_the_answers_trace(traced_env: dict[s
             ws.send({"type": "message", "client_id": "traced-llm", "text": "hello there"})
             ws.recv_until("answer.end")
             ws.close()
+            assert llm.chat_requests, "the model was not asked"
+            # Awaited while the server runs: its spans leave on the exporter's schedule.
+            call = wait_until(lambda: next((span for span in collector.received() if span.name == "llm.chat"
+                                            and span.attributes.get("deskpilot.tenant") == cafe.schema_name), None),
+                              timeout=20, message="the model call's span")
         finally:
             web.stop()
-    call = wait_until(lambda: next((span for span in collector.received() if span.name == "llm.chat"
-                                    and span.attributes.get("deskpilot.tenant") == cafe.schema_name), None),
-                      timeout=20, message="the model call's span")
     assert call.attributes["gen_ai.request.model"] and call.attributes["gen_ai.usage.output_tokens"] > 0
     frames = [span for span in spans_of_trace(collector, call.trace_id) if span.name == "ws.frame message"]
     assert frames and frames[0].attributes["deskpilot.tenant"] == cafe.schema_name
