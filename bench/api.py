@@ -240,7 +240,9 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_DEBUG", "false")
     os.environ["KB_EMBEDDING_PROVIDER"] = "local"
-    sys.path.insert(0, str(BENCH))
+    # bench/ comes last on the path, not first: bench/channels.py would otherwise stand in for the
+    # `channels` package (Django Channels) the server's code imports here.
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH] + [str(BENCH)]
     from _django import setup
 
     setup()
