@@ -36,6 +36,7 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from config.errors import error_body
 from config.logging import new_request_id
+from config.middleware import HEALTH_CHECK_PATHS
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -89,7 +90,10 @@ class RequestThreads:
         return self._idle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # Health checks skip the queue: a process whose threads are all busy is slow, not dead, and a
+        # load balancer that saw its checks time out would take it out of service, answers in flight
+        # and all. They are few (one a balancer node every interval), each on a thread of its own.
+        if scope["type"] != "http" or scope.get("path") in HEALTH_CHECK_PATHS:
             await self.app(scope, receive, send)
             return
         idle = self._idle_threads()

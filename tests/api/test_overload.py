@@ -207,6 +207,10 @@ def test_a_request_that_finds_no_thread_within_the_wait_is_refused_with_retry_af
         started = time.monotonic()
         refused, _ = sse_ask(web, biz, people[-1], "Anyone there?")
         waited = time.monotonic() - started
+        # The load balancer's health checks never queue behind requests.
+        checked = time.monotonic()
+        assert httpx.get(f"{web.base_url}/readyz", timeout=WAIT_SECONDS).status_code == 200
+        assert time.monotonic() - checked < WAIT_SECONDS
         held = [future.result() for future in holding]
     assert refused_clearly(refused), refused.text
     assert refused.json()["error"]["details"] == {"retry_after_seconds": int(refused.headers["Retry-After"])}
