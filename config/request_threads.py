@@ -11,6 +11,9 @@ on that thread, whose connection is kept and reused (DATABASE_CONN_MAX_AGE) by t
 A request that finds none free waits for one; after WEB_REQUEST_WAIT_SECONDS it is answered 503
 `overloaded` with Retry-After, in the platform's error shape, before Django reads it.
 
+The events a request publishes after its commits go out from the event loop while its thread goes
+on (config.live.sends_on_this_loop), and the request ends once they are sent.
+
 A streamed answer (an async `StreamingHttpResponse`: the API's Server-Sent Events and streamed chat
 completions) needs no thread once its head is sent: its events come from the event loop and its
 database work goes through config.db's pool. `StreamingThreadRelease` marks such a response, and its
@@ -35,6 +38,7 @@ from asgiref.sync import ThreadSensitiveContext
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from config.errors import error_body
+from config.live import sends_on_this_loop
 from config.logging import new_request_id
 from config.middleware import HEALTH_CHECK_PATHS
 
@@ -111,7 +115,10 @@ class RequestThreads:
             await send(message)
 
         try:
-            async with ThreadSensitiveContext(executor=executor):
+            # Events a request publishes after its commits go out from this event loop while its
+            # thread goes on (config.live), as config.db's threads do: waiting for a busy loop to
+            # send them held each request's thread for most of its time.
+            async with ThreadSensitiveContext(executor=executor), sends_on_this_loop():
                 await self.app({**scope, THREAD_KEY: held}, receive, send_then_give_back)
         finally:
             held.give_back()
