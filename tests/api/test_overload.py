@@ -40,6 +40,13 @@ def biz(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
 
 
 @pytest.fixture(scope="module")
+def other(django_db_setup: None, django_db_blocker: Any) -> ApiTenant:
+    """A second business, whose requests take turns on the same two threads (and connections)."""
+    with django_db_blocker.unblock():
+        return api_tenant_create("Overload, the other business")
+
+
+@pytest.fixture(scope="module")
 def llm() -> Iterator[FakeOpenAIServer]:
     with FakeOpenAIServer(first_token_delay=0.2) as server:
         yield server
@@ -151,20 +158,24 @@ def completion_ask(web: WebServer, tenant: ApiTenant, key: str, user: str, text:
 
 
 def test_more_requests_than_threads_wait_their_turn_and_every_message_is_answered_once(
-        web: WebServer, biz: ApiTenant) -> None:
+        web: WebServer, biz: ApiTenant, other: ApiTenant) -> None:
     from chat.conversations.models import Message
 
-    key, people = customers(biz, 20)
+    # Two businesses in turn: their conversations' ids are the same numbers in their own schemas,
+    # so a request run with the other's search path left on its thread would write there.
+    tenants = [biz, other]
+    made = [customers(tenant, 10) for tenant in tenants]
     texts = {n: f"Question {n}: do you ship to {uuid.uuid4().hex[:6]}?" for n in range(BURST)}
 
     def ask(n: int) -> tuple[httpx.Response, str]:
         # Streamed answers (customer side), blocking ones (which hold a thread while they wait), and
         # streamed chat completions, all at once.
+        tenant, (key, people) = tenants[n % 2], made[n % 2]
         if n < 16:
-            return sse_ask(web, biz, people[n], texts[n])
+            return sse_ask(web, tenant, people[n // 2], texts[n])
         if n < 20:
-            return blocking_ask(web, biz, people[n], texts[n])
-        return completion_ask(web, biz, key, f"openai-{n}", texts[n])
+            return blocking_ask(web, tenant, people[n // 2], texts[n])
+        return completion_ask(web, tenant, key, f"openai-{n}", texts[n])
 
     with ConnectionCount(web) as connections, ThreadPoolExecutor(max_workers=BURST) as clients:
         results = list(clients.map(ask, range(BURST)))
@@ -180,14 +191,16 @@ def test_more_requests_than_threads_wait_their_turn_and_every_message_is_answere
     # most did rather than being refused (each request holds its thread briefly; a loaded machine
     # makes that longer, hence not all).
     assert statuses.count(200) >= BURST // 2, statuses
-    with schema_context(biz.schema):
-        for n, (response, _) in enumerate(results):
+    for n, (response, _) in enumerate(results):
+        with schema_context(tenants[n % 2].schema):
             stored = Message.objects.filter(author="customer", text=texts[n])
             # Stored once when accepted, not at all when refused (the app sends it again).
             assert stored.count() == (1 if response.status_code == 200 else 0), (n, response.status_code)
             if response.status_code == 200:
                 answers = Message.objects.filter(conversation_id=stored.get().conversation_id, author="assistant")
                 assert list(answers.values_list("text", flat=True)) == [ANSWER]
+        with schema_context(tenants[1 - n % 2].schema):
+            assert not Message.objects.filter(text=texts[n]).exists(), n
     # Each request thread and each database thread of config.db keeps one connection; the process's
     # start-up work may have kept one more on its main thread.
     assert 0 < connections.most <= REQUEST_THREADS + ASYNC_THREADS + 1, connections.most
@@ -200,7 +213,7 @@ def test_a_request_that_finds_no_thread_within_the_wait_is_refused_with_retry_af
     _, people = customers(biz, REQUEST_THREADS + 1)
     asked_before = len(llm.chat_requests)
     # Blocking answers hold their request thread while they wait: the model is slow for these two.
-    llm.script_reply(ScriptedReply(text=ANSWER, first_token_delay=WAIT_SECONDS + 1.5), times=REQUEST_THREADS)
+    llm.script_reply(ScriptedReply(text=ANSWER, first_token_delay=WAIT_SECONDS + 1.0), times=REQUEST_THREADS)
     with ThreadPoolExecutor(max_workers=REQUEST_THREADS) as clients:
         holding = [clients.submit(blocking_ask, web, biz, people[n], f"Slow question {n}")
                    for n in range(REQUEST_THREADS)]
