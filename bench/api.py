@@ -19,6 +19,9 @@ own) and reads until `[DONE]`: first = the first chunk with content. No two ques
 answer cache never answers one. The load generator is this process (asyncio, httpx); its lag
 behind the schedule is printed.
 
+Each side also reports the most PostgreSQL connections open at once and how many the server saw
+refused ("too many clients").
+
 Prints one line per side, then one JSON line.
 """
 
@@ -63,6 +66,10 @@ class Side:
     generator_lag_p95_ms: float = 0.0
     answer_modes: dict[str, int] = field(default_factory=dict)
     load_average: float = 0.0
+    # The most connections PostgreSQL had open at once during the side (all of them: the server's,
+    # and this process's one), and how many it refused for lack of a free slot.
+    db_connections_max: int = 0
+    db_refused: int = 0
 
 
 def question(n: int, side: str) -> str:
@@ -208,6 +215,34 @@ def answer_modes_since(slug: str, since: datetime) -> dict[str, int]:
         return {row["mode"] or "none": row["n"] for row in rows}
 
 
+class ConnectionWatch:
+    """PostgreSQL's open connections, sampled every 50 ms from a thread (and a connection) of its own."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            while not self._stop.wait(0.05):
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+                self.most = max(self.most, cursor.fetchone()[0])
+        connection.close()
+
+    def __enter__(self) -> ConnectionWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def summarise(side: Side, results: list[dict], texts: dict[int, str], timing_log: Path, since_epoch: float) -> None:
     from _django import percentile
     from sustained import added_latency, model_first_tokens
@@ -240,7 +275,9 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_DEBUG", "false")
     os.environ["KB_EMBEDDING_PROVIDER"] = "local"
-    sys.path.insert(0, str(BENCH))
+    # bench/ comes last on the path, not first: bench/channels.py would otherwise stand in for the
+    # `channels` package (Django Channels) the server's code imports here.
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH] + [str(BENCH)]
     from _django import setup
 
     setup()
@@ -279,7 +316,11 @@ def main() -> None:
         for name, customers in plans.items():
             side = Side(name=name, customers=len(customers), load_average=round(os.getloadavg()[0], 2))
             since, since_epoch = timezone.now(), time.time()
-            results = asyncio.run(run(name, customers, port=server.port, domain=domain, timeout=args.timeout))
+            refused_before = server.output().count("too many clients")
+            with ConnectionWatch() as connections:
+                results = asyncio.run(run(name, customers, port=server.port, domain=domain, timeout=args.timeout))
+            side.db_connections_max = connections.most
+            side.db_refused = server.output().count("too many clients") - refused_before
             summarise(side, results, {c["n"]: c["text"] for c in customers}, timing_log, since_epoch)
             side.answer_modes = answer_modes_since(slug, since)
             sides.append(side)
@@ -300,11 +341,12 @@ def main() -> None:
     print(f"\napi streaming, {started.isoformat(timespec='minutes')}, {os.cpu_count()} CPUs, {args.rate:g} customers/s "
           f"for {args.duration:g} s a side, fake model first token after {args.delay * 1000:.0f} ms")
     print("side     customers  answered  first p50/p95 ms  model p50 ms  added p50/p95 ms  end p95 ms  errors  "
-          "lag p95 ms  load")
+          "lag p95 ms  load  db connections (most)  db refused")
     for side in sides:
         print(f"{side.name:<8} {side.customers:>9}  {side.answered:>8}  {side.first_p50_ms} / {side.first_p95_ms}  "
               f"{side.model_first_token_p50_ms:>12}  {side.added_p50_ms} / {side.added_p95_ms}  {side.end_p95_ms:>10}  "
-              f"{side.errors or 0}  {side.generator_lag_p95_ms:>10}  {side.load_average}")
+              f"{side.errors or 0}  {side.generator_lag_p95_ms:>10}  {side.load_average}  {side.db_connections_max}  "
+              f"{side.db_refused}")
     print(json.dumps({"benchmark": "api", "started": started.isoformat(timespec="seconds"),
                       "arguments": vars(args), "sides": [asdict(side) for side in sides]}))
 

@@ -15,12 +15,19 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.proxies import TrustedProxyMiddleware  # noqa: E402
+from config.request_threads import RequestThreads  # noqa: E402
 from config.startup import server_lifespan, server_prepare  # noqa: E402
 from config.websocket import websocket_application  # noqa: E402
 
 # Outermost: every request and socket sees the client's address as our own proxies reported it.
 application = TrustedProxyMiddleware(
-    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application, "lifespan": server_lifespan}),
+    ProtocolTypeRouter({
+        # Django's synchronous work for HTTP on a bounded set of threads (and database connections).
+        "http": RequestThreads(django_asgi_app, threads=settings.WEB_REQUEST_THREADS,
+                               wait_seconds=settings.WEB_REQUEST_WAIT_SECONDS),
+        "websocket": websocket_application,
+        "lifespan": server_lifespan,
+    }),
     trusted_proxies=settings.TRUSTED_PROXY_COUNT,
 )
 

@@ -76,6 +76,8 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 DESKPILOT_TENANT_TEMPLATE_SCHEMA = "tenant_template"
 
 MIDDLEWARE = [
+    # First: the response it looks at is the one sent (config/request_threads.py).
+    "config.request_threads.StreamingThreadRelease",
     "config.middleware.RequestIdMiddleware",
     "config.middleware.HealthCheckMiddleware",
     "config.middleware.ValidHostMiddleware",
@@ -142,6 +144,11 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_LIMIT_SET_CALLS = True
 # Threads for database work from async code (config/db.py); each keeps one connection.
 DATABASE_ASYNC_THREADS = env.int("DATABASE_ASYNC_THREADS", default=32)
+# Threads for the synchronous part of HTTP requests (config/request_threads.py); each keeps one
+# connection, so a web process holds at most DATABASE_ASYNC_THREADS + WEB_REQUEST_THREADS of them.
+WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=32)
+# Seconds a request waits for a free request thread before it is answered 503 with Retry-After.
+WEB_REQUEST_WAIT_SECONDS = env.float("WEB_REQUEST_WAIT_SECONDS", default=10.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -26,12 +26,13 @@ CHUNK_DELAY = 0.02
 PING_SECONDS = 0.3
 
 
-def answering_server(llm: FakeOpenAIServer) -> WebServer:
-    """The `make run` web process (local settings, daphne), its assistant asking `llm` every time."""
+def answering_server(llm: FakeOpenAIServer, **env: str) -> WebServer:
+    """The `make run` web process (local settings), its assistant asking `llm` every time; `env`
+    sets more of its settings."""
     llm.default_reply = {"text": " ".join(SENTENCES), "chunk_size": 8, "chunk_delay": CHUNK_DELAY}
     return WebServer(env=make_run_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=llm.base_url,
                                       KB_EMBEDDING_PROVIDER="local", ASSISTANT_CACHE_ENABLED="false",
-                                      API_SSE_PING_SECONDS=str(PING_SECONDS)))
+                                      API_SSE_PING_SECONDS=str(PING_SECONDS), **env))
 
 
 def site(web: WebServer, tenant: ApiTenant, **headers: str) -> httpx.Client:
