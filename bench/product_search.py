@@ -25,8 +25,12 @@ import uuid
 from pathlib import Path
 from statistics import mean
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 import _django  # noqa: E402
+
+# Python puts this folder first on the path, where bench/channels.py would hide the channels package.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
 
 MODES = ("vector", "text", "hybrid")
 LABELS = {"vector": "vector only (with filters)", "text": "full text only (with filters)",
@@ -102,7 +106,7 @@ def _copy_vectors(count: int) -> None:
     import numpy as np
     from django.db import connection
 
-    from orders.discovery import _text_hash, product_embedding_text
+    from orders.discovery import _text_hash, product_embedding_text, product_search_prefixes
     from orders.models import Product, ProductEmbedding
 
     embedded = list(ProductEmbedding.objects.order_by("product_id").values_list("embedding", "embedding_model"))
@@ -116,13 +120,13 @@ def _copy_vectors(count: int) -> None:
              .iterator(chunk_size=2000)]
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        with raw.copy("COPY orders_productembedding (product_id, text, text_hash, embedding, embedding_model, "
-                      "embedding_dims, updated) FROM STDIN") as copy:
+        with raw.copy("COPY orders_productembedding (product_id, text, text_hash, search_prefixes, embedding, "
+                      "embedding_model, embedding_dims, updated) FROM STDIN") as copy:
             for index, (pk, text) in enumerate(texts):
                 vector = base[index % len(base)] + rng.normal(0, 0.02, base.shape[1]).astype(np.float32)
                 vector /= np.linalg.norm(vector)
-                copy.write_row((pk, text, _text_hash(text), "[" + ",".join(f"{v:.6f}" for v in vector) + "]",
-                                model, int(base.shape[1]), "now"))
+                copy.write_row((pk, text, _text_hash(text), product_search_prefixes(text),
+                                "[" + ",".join(f"{v:.6f}" for v in vector) + "]", model, int(base.shape[1]), "now"))
     print(f"  {count - len(done)} vectors copied with noise from the {len(done)} embedded")
 
 
