@@ -107,7 +107,8 @@ def product_embeddings_store(*, items: Sequence[ProductToEmbed], vectors: np.nda
             continue
         vector = None if vectors is None else vectors[index]
         rows.append(ProductEmbedding(product_id=item.product_id, text=item.text, text_hash=item.text_hash,
-                                     search_prefixes=product_search_prefixes(item.text), embedding=vector, embedding_model=model_id if vector is not None else "",
+                                     search_prefixes=product_search_prefixes(item.text), embedding=vector,
+                                     embedding_model=model_id if vector is not None else "",
                                      embedding_dims=int(vector.shape[0]) if vector is not None else None))
     with transaction.atomic():
         if vectors is None:
@@ -115,7 +116,8 @@ def product_embeddings_store(*, items: Sequence[ProductToEmbed], vectors: np.nda
         else:
             ProductEmbedding.objects.bulk_create(
                 rows, update_conflicts=True, unique_fields=["product"],
-                update_fields=["text", "text_hash", "search_prefixes", "embedding", "embedding_model", "embedding_dims", "updated"])
+                update_fields=["text", "text_hash", "search_prefixes", "embedding", "embedding_model", "embedding_dims",
+                               "updated"])
     return len(rows)
 
 
