@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -29,7 +31,6 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Q
 
 from config.content_version import ContentCache
 from orders.catalog_understanding import COLOUR_WORDS, SIZE_WORDS, size_key
@@ -57,6 +58,16 @@ def product_embedding_text(*, product: Product, variants: Sequence[Variant]) -> 
 
 def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def product_search_prefixes(text: str) -> str:
+    """Every beginning of two letters or more of every folded word of `text`, space-separated: what
+    the full-text index holds, so that a question's word (or its stem, `_prefix`) matches a product
+    word that starts with it by one exact lookup ("pastr" finds "pastry", "tent" finds "tents")."""
+    beginnings: set[str] = set()
+    for word in text_fold(text).split():
+        beginnings.update(word[:end] for end in range(2, len(word) + 1))
+    return " ".join(sorted(beginnings))
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,8 @@ def product_embeddings_store(*, items: Sequence[ProductToEmbed], vectors: np.nda
             continue
         vector = None if vectors is None else vectors[index]
         rows.append(ProductEmbedding(product_id=item.product_id, text=item.text, text_hash=item.text_hash,
-                                     embedding=vector, embedding_model=model_id if vector is not None else "",
+                                     search_prefixes=product_search_prefixes(item.text), embedding=vector,
+                                     embedding_model=model_id if vector is not None else "",
                                      embedding_dims=int(vector.shape[0]) if vector is not None else None))
     with transaction.atomic():
         if vectors is None:
@@ -104,7 +116,8 @@ def product_embeddings_store(*, items: Sequence[ProductToEmbed], vectors: np.nda
         else:
             ProductEmbedding.objects.bulk_create(
                 rows, update_conflicts=True, unique_fields=["product"],
-                update_fields=["text", "text_hash", "embedding", "embedding_model", "embedding_dims", "updated"])
+                update_fields=["text", "text_hash", "search_prefixes", "embedding", "embedding_model", "embedding_dims",
+                               "updated"])
     return len(rows)
 
 
@@ -424,7 +437,12 @@ def _same_word(a: str, b: str) -> bool:
 
 # At most pgvector's default hnsw.ef_search (40): more would need a SET per session.
 VECTOR_CANDIDATES = 40
+# Full-text candidates, read in the order of `_text_tiers` and never more: a common word matches
+# thousands of products in a large catalog, and each one read costs.
 TEXT_CANDIDATES = 60
+TEXT_TIER_CLAUSES = 20
+# Variants read for a question of filters only ("anything under €20?"), cheapest first.
+FILTER_CANDIDATES = 100
 # How much of the score full text and a category named in the question add to the vector's
 # similarity (on its scale: cosine, about 0.1 for unrelated and 0.6 for close texts of MiniLM).
 TEXT_WEIGHT = 0.35
@@ -554,47 +572,18 @@ def _prefix(word: str) -> str:
     return common if len(common) >= 3 else word
 
 
-def _tsquery(words: list[str]) -> str:
-    # Prefix matches: "pastries" finds "pastry", "jassen" finds "jas"; words are folded to [a-z0-9],
-    # so nothing of the query's syntax can come from the customer.
-    return " | ".join(f"{_prefix(word)}:*" for word in dict.fromkeys(words))
-
-
-def _vector_scores(vector: np.ndarray, model_id: str) -> dict[int, float]:
-    dims = int(vector.shape[0])
-    literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
-    distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
-    with connection.cursor() as cursor:
-        # `dims` is an int from the vector, never user input; the cast matches the partial HNSW index.
-        # VECTOR_CANDIDATES is within hnsw.ef_search's default, so no SET (a round trip) is needed.
-        cursor.execute(
-            f"SELECT product_id, 1 - ({distance}) FROM orders_productembedding "
-            f"WHERE embedding_dims = {dims} AND embedding_model = %s ORDER BY {distance} LIMIT %s",
-            [literal, model_id, literal, VECTOR_CANDIDATES])
-        return {int(product_id): float(similarity) for product_id, similarity in cursor.fetchall()}
-
-
-def _text_scores(words: list[str]) -> dict[int, float]:
-    """Full-text evidence: the share of the question's words a product's text has (prefix matches
-    of their stems), among the products with any of them."""
-    if not words:
-        return {}
-    query = _tsquery(words)
-    with connection.cursor() as cursor:
-        # The best-ranked matches only: in a large catalog a common word matches thousands.
-        cursor.execute(
-            "SELECT product_id, lower(text) FROM orders_productembedding, to_tsquery('simple', %s) AS query "
-            "WHERE search_vector @@ query ORDER BY ts_rank(search_vector, query) DESC LIMIT %s",
-            [query, TEXT_CANDIDATES * 4])
-        rows = cursor.fetchall()
-    scores: dict[int, float] = {}
-    stems = [_prefix(word) for word in dict.fromkeys(words)]
-    patterns = [re.compile(rf"\b{re.escape(stem)}") for stem in stems]
-    for product_id, text in rows:
-        folded = text_fold(text)
-        scores[int(product_id)] = sum(1 for pattern in patterns if pattern.search(folded)) / len(stems)
-    best = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:TEXT_CANDIDATES]
-    return dict(best)
+def _text_tiers(stems: list[str]) -> list[str]:
+    """The full-text queries, best first: the products with every one of the question's stems, then
+    with all but one, ..., then with any. Exact lexemes of `search_prefixes` (a stem matches a word
+    that starts with it); the stems are folded to [a-z0-9], so nothing of tsquery's syntax can come
+    from the customer. A tier of more combinations than TEXT_TIER_CLAUSES is left to the next one."""
+    count = len(stems)
+    tiers = []
+    for size in range(count, 0, -1):
+        if 1 < size < count and math.comb(count, size) > TEXT_TIER_CLAUSES:
+            continue
+        tiers.append(" | ".join(" & ".join(combination) for combination in itertools.combinations(stems, size)))
+    return tiers
 
 
 @dataclass(frozen=True)
@@ -625,9 +614,16 @@ class _VariantRow:
         return self.is_sellable and self.stock > 0
 
 
-def _rows(product_ids: Iterable[int], *, items_only: bool = True) -> tuple[dict[int, _ProductRow],
-                                                                          dict[int, list[_VariantRow]]]:
-    """The products (sellable, items unless `items_only` is off) and their variants, in one query."""
+def _product_row(*, pk: int, sku: str, name: str, category: str, description: str, synonyms: Any, currency: str,
+                 text: str | None) -> _ProductRow:
+    synonyms = json.loads(synonyms) if isinstance(synonyms, str) else list(synonyms or [])
+    return _ProductRow(pk=pk, sku=sku, name=name, category=category, description=description, synonyms=synonyms,
+                       currency=currency,
+                       text=text or f"{name} {category} {description} {' '.join(map(str, synonyms))}")
+
+
+def _rows(product_ids: Iterable[int]) -> tuple[dict[int, _ProductRow], dict[int, list[_VariantRow]]]:
+    """The products (sellable, of any kind) and their variants, in one query."""
     products: dict[int, _ProductRow] = {}
     variants: dict[int, list[_VariantRow]] = {}
     with connection.cursor() as cursor:
@@ -636,18 +632,115 @@ def _rows(product_ids: Iterable[int], *, items_only: bool = True) -> tuple[dict[
             "       v.size, v.colour, v.price_minor, v.stock, v.is_sellable "
             "FROM orders_product p JOIN orders_variant v ON v.product_id = p.id "
             "LEFT JOIN orders_productembedding e ON e.product_id = p.id "
-            "WHERE p.id = ANY(%s) AND p.is_sellable AND (NOT %s OR p.kind = %s) ORDER BY p.id, v.id",
-            [list(product_ids), items_only, ProductKind.ITEM])
+            "WHERE p.id = ANY(%s) AND p.is_sellable ORDER BY p.id, v.id", [list(product_ids)])
         for (pk, sku, name, category, description, synonyms, currency, text, size, colour, price_minor, stock,
              sellable) in cursor.fetchall():
             if pk not in products:
-                synonyms = json.loads(synonyms) if isinstance(synonyms, str) else list(synonyms or [])
-                products[pk] = _ProductRow(
-                    pk=pk, sku=sku, name=name, category=category, description=description, synonyms=synonyms,
-                    currency=currency, text=text or f"{name} {category} {description} {' '.join(map(str, synonyms))}")
+                products[pk] = _product_row(pk=pk, sku=sku, name=name, category=category, description=description,
+                                            synonyms=synonyms, currency=currency, text=text)
             variants.setdefault(pk, []).append(_VariantRow(product_id=pk, size=size, colour=colour,
                                                            price_minor=price_minor, stock=stock, is_sellable=sellable))
     return products, variants
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    products: dict[int, _ProductRow]
+    variants: dict[int, list[_VariantRow]]
+    similarity: dict[int, float]
+    # How many of the question's stems each product's text has (`stems` as given, repeats counted).
+    stems_found: dict[int, int]
+    # Whether the vector, the words or the filters found any product at all, offered or not.
+    any: bool
+
+
+def _filter_sql(filters: DiscoveryFilters) -> tuple[str, list[Any]]:
+    """The variants a question of filters only lets through, cheapest first (an index order, so a
+    large catalog is read only as far as FILTER_CANDIDATES)."""
+    conditions = ["p.kind = %s", "p.is_sellable", "v.is_sellable"]
+    params: list[Any] = [ProductKind.ITEM]
+    if filters.categories:
+        conditions.append("p.category = ANY(%s)")
+        params.append(list(filters.categories))
+    if filters.max_minor is not None:
+        conditions.append("v.price_minor <= %s" if filters.max_inclusive else "v.price_minor < %s")
+        params.append(filters.max_minor)
+    if filters.min_minor is not None:
+        conditions.append("v.price_minor >= %s")
+        params.append(filters.min_minor)
+    params.append(FILTER_CANDIDATES)
+    return ("SELECT v.product_id FROM orders_variant v JOIN orders_product p ON p.id = v.product_id "
+            f"WHERE {' AND '.join(conditions)} ORDER BY v.price_minor LIMIT %s", params)
+
+
+def _candidates(*, vector: np.ndarray | None, model_id: str, stems: list[str],
+                filters: DiscoveryFilters | None) -> _Candidates:
+    """The candidates of a search and their rows, in one statement (each round trip costs more than
+    the lookups themselves): the products nearest the question's vector (HNSW), those with most
+    of its stems (`_text_tiers`), and, given `filters`, those the filters let through; with how many
+    of the stems each one's text has, asked of its indexed beginnings of words."""
+    ctes: list[str] = []
+    params: list[Any] = []
+    if vector is not None:
+        dims = int(vector.shape[0])
+        literal = "[" + ",".join(f"{value:.7f}" for value in vector.tolist()) + "]"
+        # `dims` is an int from the vector, never user input; the cast matches the partial HNSW index.
+        # VECTOR_CANDIDATES is within hnsw.ef_search's default, so no SET (a round trip) is needed.
+        distance = f"(embedding::vector({dims})) <=> %s::vector({dims})"
+        ctes.append(f"vec AS (SELECT product_id, 1 - ({distance}) AS similarity FROM orders_productembedding "
+                    f"WHERE embedding_dims = {dims} AND embedding_model = %s ORDER BY {distance} LIMIT %s)")
+        params += [literal, model_id, literal, VECTOR_CANDIDATES]
+    else:
+        ctes.append("vec AS (SELECT NULL::bigint AS product_id, NULL::float8 AS similarity WHERE false)")
+    sources = ["SELECT product_id FROM vec"]
+    if stems:
+        tiers = _text_tiers(list(dict.fromkeys(stems)))
+        selects = []
+        for index, tier in enumerate(tiers):
+            # Each tier without the products of the one before, so the first TEXT_CANDIDATES are the
+            # best; a tier is only read when the ones before it left room.
+            selects.append("(SELECT product_id FROM orders_productembedding WHERE search_vector @@ %s::tsquery"
+                           + (" AND NOT search_vector @@ %s::tsquery" if index else "") + " LIMIT %s)")
+            params += [tier, *([tiers[index - 1]] if index else []), TEXT_CANDIDATES]
+        ctes.append(f"txt AS (SELECT product_id FROM ({' UNION ALL '.join(selects)}) AS tiers LIMIT %s)")
+        params.append(TEXT_CANDIDATES)
+        sources.append("SELECT product_id FROM txt")
+    if filters is not None:
+        sql, filter_params = _filter_sql(filters)
+        ctes.append(f"flt AS ({sql})")
+        params += filter_params
+        sources.append("SELECT product_id FROM flt")
+    stems_found = " + ".join(["coalesce((e.search_vector @@ %s::tsquery)::int, 0)"] * len(stems)) or "0"
+    params += [*stems, ProductKind.ITEM]
+    products: dict[int, _ProductRow] = {}
+    variants: dict[int, list[_VariantRow]] = {}
+    similarity: dict[int, float] = {}
+    found: dict[int, int] = {}
+    found_any = False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {', '.join(ctes)}, candidate AS ({' UNION '.join(sources)}) "
+            "SELECT c.product_id, vec.similarity, p.id, p.sku, p.name, p.category, p.description, p.synonyms, "
+            f"       p.currency, e.text, {stems_found}, v.size, v.colour, v.price_minor, v.stock, v.is_sellable "
+            "FROM candidate c LEFT JOIN vec ON vec.product_id = c.product_id "
+            "LEFT JOIN (orders_product p JOIN orders_variant v ON v.product_id = p.id) "
+            "  ON p.id = c.product_id AND p.is_sellable AND p.kind = %s "
+            "LEFT JOIN orders_productembedding e ON e.product_id = p.id ORDER BY c.product_id, v.id", params)
+        for (candidate, candidate_similarity, pk, sku, name, category, description, synonyms, currency, text,
+             stems_in_text, size, colour, price_minor, stock, sellable) in cursor.fetchall():
+            found_any = True
+            if candidate_similarity is not None:
+                similarity[candidate] = float(candidate_similarity)
+            if pk is None:  # not offered: an extra, or not for sale
+                continue
+            if pk not in products:
+                products[pk] = _product_row(pk=pk, sku=sku, name=name, category=category, description=description,
+                                            synonyms=synonyms, currency=currency, text=text)
+                found[pk] = stems_in_text
+            variants.setdefault(pk, []).append(_VariantRow(product_id=pk, size=size, colour=colour,
+                                                           price_minor=price_minor, stock=stock, is_sellable=sellable))
+    return _Candidates(products=products, variants=variants, similarity=similarity, stems_found=found,
+                       any=found_any)
 
 
 def _variant_fits(variant: _VariantRow, filters: DiscoveryFilters) -> bool:
@@ -669,9 +762,10 @@ def _variant_fits(variant: _VariantRow, filters: DiscoveryFilters) -> bool:
     return True
 
 
-def _product_text_has(text: str, attribute: str) -> bool:
+def _product_text_has_all(text: str, attributes: tuple[str, ...]) -> bool:
     folded = f" {text_fold(text)} "
-    return any(f" {marker.strip()}" in folded for marker in _ATTRIBUTE_IN_TEXT[attribute])
+    return all(any(f" {marker.strip()}" in folded for marker in _ATTRIBUTE_IN_TEXT[attribute])
+               for attribute in attributes)
 
 
 def _excluded_by_words(product: _ProductRow, excluded: tuple[str, ...]) -> bool:
@@ -710,8 +804,21 @@ def _found(product: _ProductRow, fitting: list[_VariantRow], *, score: float, si
                                     price_minor=v.price_minor, available=v.is_available) for v in fitting))
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """A product that fits, before it is shown: what ranking it needs (shown ones only are formatted)."""
+
+    product: _ProductRow
+    fitting: list[_VariantRow]
+    score: float
+    similarity: float | None
+    text_score: float
+    availability: str
+    price_minor: int
+
+
 def _among(*, query: str, filters: DiscoveryFilters, product_ids: list[int]) -> ProductSearchResult:
-    products, variants = _rows(product_ids, items_only=False)
+    products, variants = _rows(product_ids)
     found = []
     for product_id in product_ids:
         product = products.get(product_id)
@@ -742,56 +849,52 @@ def product_search(*, query: str, query_vector: np.ndarray | None = None, model_
         return _among(query=query, filters=filters, product_ids=list(product_ids))
     words = [word for word in _content_words(filters.rest) if word not in filters.excluded]
     use_vector = mode in ("hybrid", "vector") and query_vector is not None and bool(model_id)
-    vector = _vector_scores(query_vector, model_id) if use_vector and query_vector is not None else {}
-    text = _text_scores(words) if mode in ("hybrid", "text") else {}
-    candidates = set(vector) | set(text)
-    if filters.categories or filters.attributes or filters.max_minor is not None or filters.min_minor is not None:
-        # A question that is only filters ("anything vegan?", "a gift under 25 euros") is answered
-        # from the filters: every product they let through is a candidate.
-        if not words or mode == "text" or not candidates:
-            condition = Q(category__in=filters.categories) if filters.categories else Q()
-            # The price bounds in SQL too, so a large catalog's first 500 are ones that can fit.
-            if filters.max_minor is not None:
-                condition &= (Q(variants__price_minor__lte=filters.max_minor) if filters.max_inclusive
-                              else Q(variants__price_minor__lt=filters.max_minor))
-            if filters.min_minor is not None:
-                condition &= Q(variants__price_minor__gte=filters.min_minor)
-            candidates |= set(Product.objects.filter(condition, kind=ProductKind.ITEM, is_sellable=True)
-                              .values_list("pk", flat=True).distinct()[:500])
-    if not candidates:
+    stems = [_prefix(word) for word in dict.fromkeys(words)] if mode in ("hybrid", "text") else []
+    has_filters = bool(filters.categories or filters.attributes or filters.max_minor is not None
+                       or filters.min_minor is not None)
+    # A question that is only filters ("anything vegan?", "a gift under 25 euros") is answered from
+    # the filters: the products they let through are candidates too.
+    read_filtered = has_filters and (not words or mode == "text")
+    found_by = _candidates(vector=query_vector if use_vector else None, model_id=model_id, stems=stems,
+                           filters=filters if read_filtered else None)
+    if not found_by.any and has_filters and not read_filtered:
+        found_by = _candidates(vector=None, model_id="", stems=[], filters=filters)
+    if not found_by.any:
         return ProductSearchResult(query=query, mode=mode, filters=filters)
-    products, variants = _rows(candidates)
-    found: list[FoundProduct] = []
+    products, variants, vector = found_by.products, found_by.variants, found_by.similarity
+    found: list[_Fit] = []
     excluded = 0
     scale = {"vector": MIN_SCORE_VECTOR, "text": MIN_SCORE_TEXT}.get(mode, MIN_SCORE_HYBRID)
+    only_filters = has_filters and not words
     for product_id, product in products.items():
-        product_text = product.text
         fitting = [variant for variant in variants.get(product_id, []) if _variant_fits(variant, filters)]
         ruled_out = (not fitting
                      or (filters.categories and product.category not in filters.categories)
-                     or any(not _product_text_has(product_text, attribute) for attribute in filters.attributes)
+                     or (filters.attributes and not _product_text_has_all(product.text, filters.attributes))
                      or _excluded_by_words(product, filters.excluded))
         if ruled_out:
             excluded += 1
             continue
         similarity = vector.get(product_id)
-        text_score = text.get(product_id, 0.0)
+        # Full-text evidence: the share of the question's words (prefix matches of their stems) the
+        # candidate's text has, whichever way it was found.
+        text_score = found_by.stems_found[product_id] / len(stems) if stems else 0.0
         category_bonus = CATEGORY_WEIGHT if filters.categories else 0.0
-        filter_only = not words and (filters.categories or filters.attributes or filters.max_minor is not None
-                                     or filters.min_minor is not None)
         if mode == "vector":
             score = similarity if similarity is not None else -1.0
         elif mode == "text":
             score = text_score + category_bonus
         else:
             score = (similarity if similarity is not None else 0.0) + TEXT_WEIGHT * text_score + category_bonus
-        if filter_only:
+        if only_filters:
             # Only filters asked ("anything under €20?"): every product they let through fits, the
             # closest to the question's vector first.
             score = max(score, scale + 0.1 * max(similarity or 0.0, 0.0))
         if score < scale:
             continue
-        found.append(_found(product, fitting, score=score, similarity=similarity, text_score=text_score))
+        found.append(_Fit(product=product, fitting=fitting, score=score, similarity=similarity,
+                          text_score=text_score, availability=_availability(product, fitting),
+                          price_minor=min(variant.price_minor for variant in fitting)))
     if not found and filters.categories:
         # A category named in passing ("a gift under 25 euros" names "Gift cards") that leaves
         # nothing is not what the customer meant to limit: the other filters still hold.
@@ -810,7 +913,10 @@ def product_search(*, query: str, query_vector: np.ndarray | None = None, model_
         # after the available ones, never instead of them.
         found = found[:limit * 2]
         found.sort(key=lambda item: (order[item.availability] > 1, -item.score))
-    return ProductSearchResult(query=query, mode=mode, filters=filters, products=found[:limit],
+    return ProductSearchResult(query=query, mode=mode, filters=filters,
+                               products=[_found(item.product, item.fitting, score=item.score,
+                                                similarity=item.similarity, text_score=item.text_score)
+                                         for item in found[:limit]],
                                excluded_by_filters=excluded)
 
 

@@ -103,7 +103,9 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["name", "sku"]
-        indexes = [GinIndex(fields=["search_vector"], name="orders_product_search")]
+        indexes = [GinIndex(fields=["search_vector"], name="orders_product_search"),
+                   # Discovery questions that only name a category ("any tents?") read a few of it.
+                   models.Index(fields=["category"], name="orders_product_category")]
         constraints = [
             models.CheckConstraint(condition=Q(price_minor__gte=0), name="orders_product_price_not_negative"),
             models.CheckConstraint(condition=Q(price_minor__gt=0) | Q(is_sellable=False),
@@ -134,6 +136,9 @@ class Variant(models.Model):
 
     class Meta:
         ordering = ["product_id", "id"]
+        # Discovery questions that only name a price ("anything under €20?") read a few that fit,
+        # cheapest first, however large the catalog.
+        indexes = [models.Index(fields=["price_minor"], name="orders_variant_price")]
         constraints = [
             models.CheckConstraint(condition=Q(stock__gte=0), name="orders_variant_stock_not_negative"),
             models.CheckConstraint(condition=Q(price_minor__gte=0), name="orders_variant_price_not_negative"),
@@ -171,9 +176,15 @@ class ProductEmbedding(models.Model):
     embedding = VectorField(null=True)
     embedding_model = models.CharField(max_length=200, blank=True)
     embedding_dims = models.PositiveSmallIntegerField(null=True)
-    # Full text over the same text, 'simple' like the catalog's own (tenants write in many languages).
+    # Every beginning (two letters or more) of every folded word of `text`, space-separated
+    # (orders.discovery.product_search_prefixes): a question's word matches a product's word that
+    # starts with it as one exact GIN lookup, where a prefix query ("tent:*") merges the postings of
+    # every word with that beginning, which a large catalog cannot afford per question.
+    search_prefixes = models.TextField(blank=True, default="")
     search_vector = models.GeneratedField(
-        expression=SearchVector("text", config=SEARCH_CONFIG), output_field=SearchVectorField(), db_persist=True)
+        expression=models.Func(models.Func(F("search_prefixes"), models.Value(" "), function="string_to_array"),
+                               function="array_to_tsvector", output_field=SearchVectorField()),
+        output_field=SearchVectorField(), db_persist=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -10,6 +10,7 @@ orders.discovery for the products that fit.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from chat.knowledge.embeddings import (
 )
 from chat.knowledge.exceptions import EmbeddingFailed
 from chat.knowledge.selectors import _query_vector, embedding_failure_count
+from config.content_version import ContentCache
 from orders.discovery import ProductSearchResult, product_embeddings_store, product_search, products_to_embed
 
 logger = logging.getLogger(__name__)
@@ -51,14 +53,29 @@ def product_vectors_refresh() -> int:
     return embedded
 
 
+# The models the products' vectors are of, most vectors first, per tenant. Counting them reads every
+# product's vector row, on every discovery question, and the answer changes only while the catalog is
+# embedded again with another model: a process keeps it PRODUCTS_MODELS_SECONDS (or until the
+# content changes), never an empty answer (the first vectors are made in the background).
+PRODUCTS_MODELS_SECONDS = 60
+_products_models: ContentCache[tuple[float, list[str]]] = ContentCache(entries=256)
+
+
+def _products_model_ids() -> list[str]:
+    def build() -> tuple[float, list[str]]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT embedding_model, count(*) FROM orders_productembedding "
+                           "WHERE embedding_model <> '' GROUP BY embedding_model ORDER BY count(*) DESC")
+            models = [str(row[0]) for row in cursor.fetchall()]
+        return time.monotonic() + PRODUCTS_MODELS_SECONDS, models
+
+    return _products_models.get(build, usable=lambda held: bool(held[1]) and held[0] > time.monotonic())[1]
+
+
 def _products_model() -> EmbeddingConfig | None:
     """The model whose vectors the products have most of, when it can still embed a question."""
     tenant = embedding_config_for_tenant()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT embedding_model, count(*) FROM orders_productembedding WHERE embedding_model <> '' "
-                       "GROUP BY embedding_model ORDER BY count(*) DESC")
-        models = [str(row[0]) for row in cursor.fetchall()]
-    for model_id in models:
+    for model_id in _products_model_ids():
         config = tenant if model_id == tenant.model_id else embedding_config_of_model(model_id, tenant=tenant)
         if config is not None:
             return config

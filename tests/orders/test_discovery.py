@@ -149,6 +149,19 @@ def test_in_stock_comes_first_and_a_pre_order_says_so(catalogs) -> None:
     assert states == sorted(states, key=lambda state: state == "sold_out")
 
 
+def test_a_large_catalog_s_full_text_reads_those_with_every_word_first(catalogs, monkeypatch) -> None:
+    """In a large catalog a common word ("warm") matches thousands of products and only the first
+    few are read: they must be those with all of the question's words, not any few."""
+    import orders.discovery
+
+    merino_beanies = {product.sku for product in outdoor_products(OUTDOOR_PRODUCTS_FOR_TESTS)
+                      if product.category == "Hats" and "merino" in product.attributes}
+    # As few read as there are merino beanies, where "warm" alone matches dozens in this catalog.
+    monkeypatch.setattr(orders.discovery, "TEXT_CANDIDATES", len(merino_beanies))
+    found = skus(search(catalogs["outdoor"], "a warm merino beanie", mode="text", limit=len(merino_beanies)))
+    assert set(found) == merino_beanies
+
+
 def test_one_business_s_products_never_appear_in_another_s_results(catalogs) -> None:
     from orders.models import Product
 
