@@ -33,6 +33,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from config.content_version import ContentCache
+from config.outside_urls import outside_url_or_empty
 from orders.catalog_understanding import COLOUR_WORDS, SIZE_WORDS, size_key
 from orders.models import Product, ProductEmbedding, ProductKind, Variant
 from orders.money import amount_to_minor, minor_digits, minor_to_text
@@ -495,10 +496,12 @@ class FoundProduct:
     vector_score: float | None
     text_score: float
     variants: tuple[FoundVariant, ...]
+    url: str = ""  # the product's page, where the catalog has one
+    image: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"product_id": self.product_id, "sku": self.sku, "name": self.name, "category": self.category,
-                "price": self.price_text, "price_minor": self.price_minor, "currency": self.currency,
+                "url": self.url, "image": self.image, "price": self.price_text, "price_minor": self.price_minor, "currency": self.currency,
                 "availability": self.availability, "available": self.availability != "sold_out",
                 "score": round(self.score, 3),
                 "vector_score": None if self.vector_score is None else round(self.vector_score, 3),
@@ -598,6 +601,8 @@ class _ProductRow:
     synonyms: list[Any]
     currency: str
     text: str  # what was embedded, or the product's own words when it has no row yet
+    page_url: str = ""
+    image_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -615,10 +620,10 @@ class _VariantRow:
 
 
 def _product_row(*, pk: int, sku: str, name: str, category: str, description: str, synonyms: Any, currency: str,
-                 text: str | None) -> _ProductRow:
+                 text: str | None, page_url: str, image_url: str) -> _ProductRow:
     synonyms = json.loads(synonyms) if isinstance(synonyms, str) else list(synonyms or [])
     return _ProductRow(pk=pk, sku=sku, name=name, category=category, description=description, synonyms=synonyms,
-                       currency=currency,
+                       currency=currency, page_url=page_url, image_url=image_url,
                        text=text or f"{name} {category} {description} {' '.join(map(str, synonyms))}")
 
 
@@ -629,15 +634,16 @@ def _rows(product_ids: Iterable[int]) -> tuple[dict[int, _ProductRow], dict[int,
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT p.id, p.sku, p.name, p.category, p.description, p.synonyms, p.currency, e.text, "
-            "       v.size, v.colour, v.price_minor, v.stock, v.is_sellable "
+            "       p.page_url, p.image_url, v.size, v.colour, v.price_minor, v.stock, v.is_sellable "
             "FROM orders_product p JOIN orders_variant v ON v.product_id = p.id "
             "LEFT JOIN orders_productembedding e ON e.product_id = p.id "
             "WHERE p.id = ANY(%s) AND p.is_sellable ORDER BY p.id, v.id", [list(product_ids)])
-        for (pk, sku, name, category, description, synonyms, currency, text, size, colour, price_minor, stock,
-             sellable) in cursor.fetchall():
+        for (pk, sku, name, category, description, synonyms, currency, text, page_url, image_url, size, colour,
+             price_minor, stock, sellable) in cursor.fetchall():
             if pk not in products:
                 products[pk] = _product_row(pk=pk, sku=sku, name=name, category=category, description=description,
-                                            synonyms=synonyms, currency=currency, text=text)
+                                            synonyms=synonyms, currency=currency, text=text, page_url=page_url,
+                                            image_url=image_url)
             variants.setdefault(pk, []).append(_VariantRow(product_id=pk, size=size, colour=colour,
                                                            price_minor=price_minor, stock=stock, is_sellable=sellable))
     return products, variants
@@ -721,13 +727,14 @@ def _candidates(*, vector: np.ndarray | None, model_id: str, stems: list[str],
         cursor.execute(
             f"WITH {', '.join(ctes)}, candidate AS ({' UNION '.join(sources)}) "
             "SELECT c.product_id, vec.similarity, p.id, p.sku, p.name, p.category, p.description, p.synonyms, "
-            f"       p.currency, e.text, {stems_found}, v.size, v.colour, v.price_minor, v.stock, v.is_sellable "
+            f"       p.currency, e.text, p.page_url, p.image_url, {stems_found}, "
+            "       v.size, v.colour, v.price_minor, v.stock, v.is_sellable "
             "FROM candidate c LEFT JOIN vec ON vec.product_id = c.product_id "
             "LEFT JOIN (orders_product p JOIN orders_variant v ON v.product_id = p.id) "
             "  ON p.id = c.product_id AND p.is_sellable AND p.kind = %s "
             "LEFT JOIN orders_productembedding e ON e.product_id = p.id ORDER BY c.product_id, v.id", params)
         for (candidate, candidate_similarity, pk, sku, name, category, description, synonyms, currency, text,
-             stems_in_text, size, colour, price_minor, stock, sellable) in cursor.fetchall():
+             page_url, image_url, stems_in_text, size, colour, price_minor, stock, sellable) in cursor.fetchall():
             found_any = True
             if candidate_similarity is not None:
                 similarity[candidate] = float(candidate_similarity)
@@ -735,7 +742,8 @@ def _candidates(*, vector: np.ndarray | None, model_id: str, stems: list[str],
                 continue
             if pk not in products:
                 products[pk] = _product_row(pk=pk, sku=sku, name=name, category=category, description=description,
-                                            synonyms=synonyms, currency=currency, text=text)
+                                            synonyms=synonyms, currency=currency, text=text, page_url=page_url,
+                                            image_url=image_url)
                 found[pk] = stems_in_text
             variants.setdefault(pk, []).append(_VariantRow(product_id=pk, size=size, colour=colour,
                                                            price_minor=price_minor, stock=stock, is_sellable=sellable))
@@ -798,6 +806,8 @@ def _found(product: _ProductRow, fitting: list[_VariantRow], *, score: float, si
         currency=product.currency, price_minor=lowest, price=minor_to_text(lowest, currency=product.currency),
         price_text=price_text, availability=_availability(product, fitting), score=score,
         vector_score=similarity, text_score=text_score,
+        # Checked again on the way out: a row written before the addresses were checked is no link.
+        url=outside_url_or_empty(product.page_url), image=outside_url_or_empty(product.image_url),
         variants=tuple(FoundVariant(label=" ".join(part for part in (v.colour, v.size) if part) or product.name,
                                     size=v.size, colour=v.colour,
                                     price=minor_to_text(v.price_minor, currency=product.currency),

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from pgvector.django import VectorField
 
+from config.outside_urls import MAX_OUTSIDE_URL_LENGTH, validate_outside_url
 from config.secrets_at_rest import EncryptedTextField
 
 CURRENCY_CODE_REGEX = r"^[A-Z]{3}$"
@@ -88,6 +89,12 @@ class Product(models.Model):
     is_sellable = models.BooleanField(default=True)
     kind = models.CharField(max_length=10, choices=ProductKind.choices, default=ProductKind.ITEM)
     external_ref = models.CharField(max_length=64, blank=True, db_index=True, help_text="The shop platform's id.")
+    # Addresses from outside (an import, a shop, the owner): only http(s), checked where they enter
+    # (config.outside_urls) and again where they are rendered; the database refuses any other scheme.
+    page_url = models.CharField(max_length=MAX_OUTSIDE_URL_LENGTH, blank=True, validators=[validate_outside_url],
+                                help_text="The product's page in the shop (http or https).")
+    image_url = models.CharField(max_length=MAX_OUTSIDE_URL_LENGTH, blank=True, validators=[validate_outside_url],
+                                 help_text="A picture of the product (http or https).")
     search_vector = models.GeneratedField(
         expression=SearchVector(
             Coalesce("name", models.Value(""), output_field=models.TextField()),
@@ -113,6 +120,10 @@ class Product(models.Model):
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CODE_REGEX), name="orders_product_currency"),
             models.CheckConstraint(condition=~Q(sku=""), name="orders_product_sku_not_empty"),
             models.CheckConstraint(condition=Q(kind__in=ProductKind.values), name="orders_product_kind_known"),
+            models.CheckConstraint(condition=Q(page_url="") | Q(page_url__iregex=r"^https?://"),
+                                   name="orders_product_page_url_http"),
+            models.CheckConstraint(condition=Q(image_url="") | Q(image_url__iregex=r"^https?://"),
+                                   name="orders_product_image_url_http"),
         ]
 
     def __str__(self) -> str:

@@ -89,6 +89,8 @@ class ProductData:
     synonyms: list[str]
     variants: list[VariantData] = field(default_factory=list)
     parent_external_ref: str = ""
+    page_url: str = ""  # only an http(s) address; "" when the shop sent none we can trust
+    image_url: str = ""
 
     @property
     def new_product_sku(self) -> str:
@@ -196,6 +198,19 @@ def _money(value: Any, *, currency: str, field_name: str, default: int | None = 
             raise InvalidPayload(f"{field_name} is missing.", details={"missing": [field_name]})
         return default
     return amount_to_minor(value, currency=currency, field=field_name)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _first_image(images: Any, *, field: str) -> str:
+    """The first picture's address in a shop's `images` list ([{"src": ...}]), if it is http(s).
+    A product is kept without it otherwise: a bad picture must not cost the shop its catalog update."""
+    for image in _list(images):
+        if isinstance(image, dict) and image.get("src"):
+            return outside_url_or_empty(image["src"], field=field)
+    return ""
 
 
 def _option_kind(name: str) -> str | None:
@@ -345,6 +360,8 @@ def shopify_product(payload: Any, *, currency: str) -> ProductData:
         category=_text(payload.get("product_type")),
         synonyms=tags,
         variants=variants,
+        # Shopify sends the product's handle but not the storefront's address, so no page link here.
+        image_url=_first_image([payload.get("image"), *_list(payload.get("images"))], field="Shopify product image"),
     )
 
 
@@ -496,6 +513,8 @@ def woocommerce_product(payload: Any, *, currency: str) -> ProductData:
         category=categories[0] if categories else "",
         synonyms=tags,
         variants=variants,
+        page_url=outside_url_or_empty(payload.get("permalink"), field="WooCommerce product permalink"),
+        image_url=_first_image(payload.get("images"), field="WooCommerce product image"),
     )
 
 

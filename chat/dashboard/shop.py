@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from chat.dashboard.permissions import agent_required, owner_required, user_is_owner
 from config.errors import form_submit
+from config.outside_urls import MAX_OUTSIDE_URL_LENGTH
 from config.secrets_at_rest import secret_masked
 from orders import selectors
 from orders.models import OrderStatus, Platform, Product
@@ -44,6 +45,11 @@ class ProductForm(forms.Form):
     category = forms.CharField(max_length=100, required=False)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 70}))
     synonyms = forms.CharField(required=False, label="Other names customers use (comma separated)")
+    # Checked by the service (http or https only), which names the field in its error.
+    page_url = forms.CharField(required=False, max_length=MAX_OUTSIDE_URL_LENGTH, label="Product page address",
+                               widget=forms.URLInput(attrs={"placeholder": "https://"}))
+    image_url = forms.CharField(required=False, max_length=MAX_OUTSIDE_URL_LENGTH, label="Image address",
+                                widget=forms.URLInput(attrs={"placeholder": "https://"}))
     is_sellable = forms.BooleanField(required=False, label="For sale")
 
 
@@ -99,6 +105,7 @@ def _product_page(request: HttpRequest, product: Product, *, form: ProductForm |
         "product": product, "is_owner": _is_owner(request), "error": error, "saved": request.GET.get("saved"),
         "form": form or ProductForm(initial={"name": product.name, "category": product.category,
                                              "description": product.description, "is_sellable": product.is_sellable,
+                                             "page_url": product.page_url, "image_url": product.image_url,
                                              "synonyms": ", ".join(product.synonyms or [])}),
         "variants": [(variant, minor_to_display(variant.price_minor, currency=product.currency),
                       VariantForm(prefix=f"v{variant.pk}", initial={
@@ -120,7 +127,8 @@ def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
     form = ProductForm(request.POST)
     submitted = form_submit(form, lambda data: product_update(
         product=product, name=data["name"], category=data["category"], description=data["description"],
-        synonyms=data["synonyms"].split(","), is_sellable=data["is_sellable"]))
+        synonyms=data["synonyms"].split(","), is_sellable=data["is_sellable"], page_url=data["page_url"],
+        image_url=data["image_url"]))
     if not submitted.accepted:
         return _product_page(request, product, form=form, status=submitted.status)
     return redirect(reverse("dashboard:catalog-product", args=[product.pk]) + "?saved=1")

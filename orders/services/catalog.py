@@ -17,6 +17,7 @@ from django.utils import timezone
 from chat.audit.models import AuditAction
 from chat.audit.services import audit_record
 from config.content_version import content_version_bump
+from config.outside_urls import MAX_OUTSIDE_URL_LENGTH, outside_url
 from orders.exceptions import CatalogImportFailed, InvalidAmount, UnknownCurrency, ValidationFailed
 from orders.models import CommerceSettings, Platform, Product, ProductKind, ShopConnection, Variant
 from orders.money import amount_to_minor, currency_normalize
@@ -27,9 +28,14 @@ logger = logging.getLogger(__name__)
 
 CATALOG_CSV_HEADER = ["product_sku", "name", "category", "description", "price", "currency", "synonyms",
                       "variant_sku", "size", "colour", "stock"]
-# An optional last column: "extra" for add-ons bought with another product (oat milk, an extra
-# shot), empty or "item" for the rest. Files without it import as before.
+# Optional last columns, in this order, each may be left out with those after it: "kind" ("extra"
+# for add-ons bought with another product (oat milk, an extra shot), empty or "item" for the rest),
+# "url" (the product's page in the shop) and "image" (a picture of it), both http(s) addresses.
+# Files without them import as before.
 CATALOG_CSV_KIND_COLUMN = "kind"
+CATALOG_CSV_OPTIONAL_COLUMNS = [CATALOG_CSV_KIND_COLUMN, "url", "image"]
+CATALOG_CSV_HEADERS = [CATALOG_CSV_HEADER + CATALOG_CSV_OPTIONAL_COLUMNS[:count]
+                       for count in range(len(CATALOG_CSV_OPTIONAL_COLUMNS) + 1)]
 SYNONYM_SEPARATOR = "|"
 MAX_REPORTED_ERRORS = 50
 SAVE_CHUNK = 500
@@ -51,6 +57,8 @@ class CatalogRow:
     colour: str
     stock: int
     kind: str = "item"  # ProductKind
+    page_url: str = ""
+    image_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,24 @@ class CatalogImportResult:
 
 
 # ----------------------------------------------------------------------------- CSV import
+
+
+def product_address_check(value: str, *, field: str, what: str) -> str:
+    """A product's page or picture address as the owner gave it: "" for none, else an absolute
+    http(s) address with a host, or a ValidationFailed naming the field. A `javascript:` or `data:`
+    address, a relative path or another scheme would be a link or image nobody can trust."""
+    text = value.strip()
+    if not text:
+        return ""
+    if len(text) > MAX_OUTSIDE_URL_LENGTH:
+        raise ValidationFailed(f"The {what} address is {len(text)} characters long; at most "
+                               f"{MAX_OUTSIDE_URL_LENGTH} are accepted.", code="invalid_product",
+                               details={"field": field})
+    checked = outside_url(text)
+    if checked is None:
+        raise ValidationFailed(f"The {what} address must start with https:// (or http://) and a host "
+                               f"name, not '{text[:80]}'.", code="invalid_product", details={"field": field})
+    return checked
 
 
 def _row_parse(line: int, values: list[str], header: list[str] = CATALOG_CSV_HEADER) -> CatalogRow:
@@ -89,10 +115,12 @@ def _row_parse(line: int, values: list[str], header: list[str] = CATALOG_CSV_HEA
     if stock < 0:
         raise ValidationFailed(f"stock must not be negative ({stock})")
     synonyms = tuple(s.strip() for s in cells["synonyms"].split(SYNONYM_SEPARATOR) if s.strip())
+    page_url = product_address_check(cells.get("url", ""), field="url", what="product page")
+    image_url = product_address_check(cells.get("image", ""), field="image", what="image")
     return CatalogRow(line=line, product_sku=cells["product_sku"], name=cells["name"], category=cells["category"],
                       description=cells["description"], price_minor=price_minor, currency=currency,
                       synonyms=synonyms, variant_sku=cells["variant_sku"], size=cells["size"],
-                      colour=cells["colour"], stock=stock, kind=kind)
+                      colour=cells["colour"], stock=stock, kind=kind, page_url=page_url, image_url=image_url)
 
 
 def _rows_until_csv_error(reader: Any, errors: list[dict[str, object]]) -> Iterator[list[str]]:
@@ -115,9 +143,9 @@ def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
     except csv.Error as exc:
         raise CatalogImportFailed(f"line 1: {exc}", details={"errors": [{"line": 1, "message": str(exc)}]}) from exc
     header = [name.strip().lstrip("\ufeff") for name in header]
-    if header not in (CATALOG_CSV_HEADER, [*CATALOG_CSV_HEADER, CATALOG_CSV_KIND_COLUMN]):
+    if header not in CATALOG_CSV_HEADERS:
         message = (f"line 1: the header must be exactly {','.join(CATALOG_CSV_HEADER)} "
-                   f"(optionally followed by ,{CATALOG_CSV_KIND_COLUMN})")
+                   f"(optionally followed by ,{CATALOG_CSV_KIND_COLUMN}, then ,url and ,image)")
         raise CatalogImportFailed(message, details={"errors": [{"line": 1, "message": message}]})
     rows: list[CatalogRow] = []
     errors: list[dict[str, object]] = []
@@ -130,7 +158,8 @@ def catalog_rows_read(*, stream: TextIO) -> list[CatalogRow]:
         try:
             row = _row_parse(line, values, header)
             first = first_of_product.setdefault(row.product_sku, row)
-            for attribute in ("name", "category", "description", "currency", "synonyms", "kind"):
+            for attribute in ("name", "category", "description", "currency", "synonyms", "kind", "page_url",
+                              "image_url"):
                 if getattr(first, attribute) != getattr(row, attribute):
                     raise ValidationFailed(f"{attribute} differs from line {first.line} for product {row.product_sku}")
             if row.variant_sku in line_of_variant:
@@ -177,14 +206,15 @@ def catalog_rows_save(*, rows: list[CatalogRow], progress: Callable[[int], None]
         products = [
             Product(sku=sku, name=group[0].name, category=group[0].category, description=group[0].description,
                     synonyms=list(group[0].synonyms), currency=group[0].currency,
-                    price_minor=min(row.price_minor for row in group), is_sellable=True, kind=group[0].kind)
+                    price_minor=min(row.price_minor for row in group), is_sellable=True, kind=group[0].kind,
+                    page_url=group[0].page_url, image_url=group[0].image_url)
             for sku, group in by_product.items()
         ]
         for start in range(0, len(products), SAVE_CHUNK):
             Product.objects.bulk_create(
                 products[start:start + SAVE_CHUNK], update_conflicts=True, unique_fields=["sku"],
                 update_fields=["name", "category", "description", "synonyms", "currency", "price_minor",
-                               "is_sellable", "kind", "updated"])
+                               "is_sellable", "kind", "page_url", "image_url", "updated"])
         product_ids = dict(Product.objects.filter(sku__in=by_product).values_list("sku", "id"))
         variants = [
             Variant(product_id=product_ids[row.product_sku], sku=row.variant_sku, size=row.size, colour=row.colour,
@@ -258,6 +288,9 @@ def product_upsert_from_platform(*, data: ProductData, currency: str) -> str:
         product.category = data.category or product.category
         product.synonyms = list(dict.fromkeys([*product.synonyms, *data.synonyms]))
         product.external_ref = data.external_ref or product.external_ref
+        # The parser kept only http(s) addresses; a snapshot without one keeps ours.
+        product.page_url = data.page_url or product.page_url
+        product.image_url = data.image_url or product.image_url
         product.save()
         existing = {v.sku: v for v in Variant.objects.select_for_update().filter(
             Q(product=product) | Q(sku__in=[d.sku for d in data.variants]))}
@@ -381,11 +414,14 @@ def shop_secret_clear(*, platform: str) -> bool:
 # (keyed by the products' last update) is rebuilt.
 
 def product_update(*, product: Product, name: str, category: str, description: str, synonyms: list[str],
-                   is_sellable: bool) -> Product:
+                   is_sellable: bool, page_url: str, image_url: str) -> Product:
     name = " ".join(name.split())
     if not name:
         raise ValidationFailed("A product needs a name.", code="invalid_product")
+    page_url = product_address_check(page_url, field="page_url", what="product page")
+    image_url = product_address_check(image_url, field="image_url", what="image")
     product.name, product.category, product.description = name, category.strip(), description.strip()
+    product.page_url, product.image_url = page_url, image_url
     product.synonyms = list(dict.fromkeys(word.strip() for word in synonyms if word.strip()))
     product.is_sellable = is_sellable and product.variants.filter(is_sellable=True).exists()
     product.save()

@@ -38,7 +38,7 @@
       rate_n: "{n} out of 5", rated: "Thanks for your feedback!", unread: "{n} new messages", assistant: "Assistant",
       person_here: "{name} from {business} is here",
       products: "Suggested products", in_stock: "In stock", sold_out: "Sold out", pre_order: "Pre-order",
-      view: "View {name}"
+      view: "View {name} (opens in a new tab)"
     },
     nl: {
       open: "Chat openen", close: "Chat sluiten", chat_with: "Chat met {name}", conversation: "Gesprek",
@@ -51,7 +51,7 @@
       rate_n: "{n} van 5", rated: "Bedankt voor je beoordeling!", unread: "{n} nieuwe berichten", assistant: "Assistent",
       person_here: "{name} van {business} is er",
       products: "Voorgestelde producten", in_stock: "Op voorraad", sold_out: "Uitverkocht", pre_order: "Voorbestelling",
-      view: "Bekijk {name}"
+      view: "Bekijk {name} (opent in een nieuw tabblad)"
     }
   };
 
@@ -480,7 +480,8 @@
   }
 
   // The products an answer recommends, as a list a screen reader announces with its count: each card
-  // its name (a link to the product page where the catalog has one), price and availability.
+  // its picture and name (a link to the product page where the catalog has one), price and
+  // availability. Pictures load lazily in a fixed box, so the log never jumps when one arrives.
   function productCards(products) {
     products = (products || []).filter(function (p) { return p && p.name; });
     if (!products.length) return null;
@@ -493,7 +494,8 @@
                                   text: p.name, "aria-label": t.view.replace("{name}", p.name) })
                       : el("span", { class: "name", text: p.name });
       list.appendChild(el("li", { class: "card" }, [
-        image ? el("img", { src: image, alt: "" }) : null,
+        image ? el("img", { src: image, alt: p.name, width: "48", height: "48", loading: "lazy",
+                            decoding: "async", referrerpolicy: "no-referrer" }) : null,
         el("div", null, [name, el("div", { class: "meta" }, [
           el("span", { text: p.price }), state ? " · " : null,
           state ? el("span", { class: p.availability, text: state }) : null

@@ -140,11 +140,24 @@ def test_catalog_stock_orders_and_hours_round_trip(web: WebServer, shop: ApiTena
         hoodie = client.get("/products/TL-HOOD-001").json()
         assert hoodie["currency"] == "EUR" and hoodie["price_minor"] == 5995 and len(hoodie["variants"]) > 1
 
+        assert hoodie["page_url"] == "https://threadline.example/products/essential-hoodie"
+        assert hoodie["image_url"] == ""
+
         created = client.put("/products/API-MUG", json={
             "name": "Enamel mug", "currency": "eur", "category": "Home",
+            "page_url": "https://shop.example/mug", "image_url": "https://cdn.shop.example/mug.png",
             "variants": [{"sku": "API-MUG-W", "colour": "White", "price_minor": 1495, "stock": 3}]})
         assert created.status_code == 200, created.text
         assert created.json()["variants"][0]["stock"] == 3 and created.json()["currency"] == "EUR"
+        assert (created.json()["page_url"], created.json()["image_url"]) == ("https://shop.example/mug",
+                                                                             "https://cdn.shop.example/mug.png")
+        for field, planted in (("page_url", "javascript:alert(1)"), ("image_url", "data:image/svg+xml,<svg/>"),
+                               ("page_url", "/products/mug"), ("image_url", "https://x.example/" + "a" * 2100)):
+            refused = client.put("/products/API-MUG", json={
+                "name": "Enamel mug", "currency": "EUR", field: planted,
+                "variants": [{"sku": "API-MUG-W", "price_minor": 1495, "stock": 3}]})
+            assert refused.status_code == 400 and field in refused.json()["error"]["details"], refused.text
+        assert client.get("/products/API-MUG").json()["page_url"] == "https://shop.example/mug"
         bulk = client.post("/products", json={"products": [
             {"sku": "API-CAP", "name": "Cap", "currency": "EUR",
              "variants": [{"sku": "API-CAP-1", "price_minor": 1999, "stock": 5}]},

@@ -94,7 +94,26 @@ def test_the_stored_answer_carries_the_products_as_cards(demo_copies) -> None:
     assert cards and cards[0]["name"] == "Packable Rain Jacket" and cards[0]["price"] == "€89.95"
     assert cards[0]["availability"] == "in_stock"
     assert set(cards[0]) == {"product_id", "sku", "name", "price", "availability", "url", "image"}
+    # The demo catalog gives each product its page in the shop, and no picture.
+    assert cards[0]["url"] == "https://threadline.example/products/packable-rain-jacket"
+    assert all(card["url"].startswith("https://threadline.example/products/") for card in cards)
+    assert cards[0]["image"] == ""
     assert answer.stored_message is not None and answer.stored_message["products"] == cards
+
+
+def test_a_planted_address_stored_before_the_check_is_never_a_card_s_link(demo_copies) -> None:
+    """A row written by a path that forgot the check (or before it): the card has no link, no image."""
+    tenant = demo_copies["shop"]
+    answer = conversation(tenant, "something for when it rains")[0]
+    with schema_context(tenant.schema_name):
+        message = Message.objects.get(pk=answer.message_id)
+        message.tool_calls = [
+            {**call, "result": {**call["result"], "products": [
+                {**found, "url": "JavaScript:alert(1)", "image": "data:image/svg+xml,<svg onload=alert(1)>"}
+                for found in call["result"]["products"]]}} if call.get("name") == "product_search" else call
+            for call in message.tool_calls]
+        cards = message_wire(message)["products"]
+    assert cards and all(card["url"] == "" and card["image"] == "" for card in cards)
 
 
 def test_a_discovery_question_that_finds_nothing_is_recorded_as_such(demo_copies) -> None:

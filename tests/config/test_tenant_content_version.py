@@ -182,7 +182,8 @@ def _product_edit() -> None:
     from orders.services.catalog import product_update
 
     product_update(product=Product.objects.get(sku="HOOD-1"), name="Harbour Hoodie", category="hoodies",
-                   description="Warm and soft", synonyms=[], is_sellable=True)
+                   description="Warm and soft", synonyms=[], is_sellable=True,
+                   page_url="https://harbour.example/p/hoodie", image_url="")
 
 
 def _stock_from_shop() -> None:

@@ -42,14 +42,21 @@ def test_owner_imports_a_catalog_and_edits_stock_and_price(business: Business) -
                        {f"v{variant.pk}-price": "39.50", f"v{variant.pk}-stock": "7", f"v{variant.pk}-is_sellable": "on"})
     assert saved.status_code == 302
     owner.post(f"/app/catalog/{product_id}/edit/", {"name": "Linen shirt", "category": "Tops", "description": "",
-                                                    "synonyms": "shirt, blouse", "is_sellable": "on"})
+                                                    "synonyms": "shirt, blouse", "is_sellable": "on",
+                                                    "page_url": " https://shop.example/linen-shirt ",
+                                                    "image_url": "https://cdn.shop.example/linen.jpg"})
     with schema_context(business.tenant.schema_name):
         variant.refresh_from_db()
         product = Product.objects.get(pk=product_id)
         assert (variant.stock, variant.price_minor) == (7, 3950)
         assert product.price_minor == 3950 and product.synonyms == ["shirt", "blouse"]
+        assert (product.page_url, product.image_url) == ("https://shop.example/linen-shirt",
+                                                         "https://cdn.shop.example/linen.jpg")
         found = product_availability(query="linen shirt", variant="M")
         assert found.products[0].available and found.products[0].price_from == "39.50 EUR"
+    shown = owner.get(f"/app/catalog/{product_id}/").content.decode()
+    assert '<a href="https://shop.example/linen-shirt" rel="noopener noreferrer">' in shown
+    assert 'value="https://cdn.shop.example/linen.jpg"' in shown
 
 
 def test_a_bad_catalog_csv_changes_nothing(business: Business) -> None:

@@ -41,6 +41,10 @@ def test_demo_loader_loads_everything_and_a_second_run_changes_nothing(shop) -> 
         assert CommerceSettings.objects.get().show_stock_counts is True  # the shop's profile.json
         hoodie = Variant.objects.get(sku="TL-HOOD-001-NAV-M")
         assert hoodie.price_minor == 5995 and hoodie.stock == 0 and hoodie.product.currency == "EUR"
+        # Each of the shop's products has its page in the shop; none has a picture.
+        assert hoodie.product.page_url == "https://threadline.example/products/essential-hoodie"
+        assert not Product.objects.filter(page_url="").exists()
+        assert not Product.objects.exclude(image_url="").exists()
         load_demo(tenant=shop, fixtures=FIXTURES / "shop")
         assert counts() == first
         delivered = Order.objects.get(number="TL-10398")
@@ -79,6 +83,55 @@ def test_an_optional_kind_column_marks_extras(tenant_a) -> None:
         with pytest.raises(CatalogImportFailed, match="kind must be empty, 'item' or 'extra'"):
             catalog_import_csv(stream=bad)
         assert not Product.objects.filter(sku="X-3").exists()
+
+
+PAGE = "https://shop.example/products/tee"
+IMAGE = "https://cdn.shop.example/tee.png"
+
+
+def test_optional_url_and_image_columns_give_a_product_its_page_and_picture(tenant_a) -> None:
+    text = io.StringIO("\n".join([
+        HEADER + ",kind,url,image",
+        f"U-1,Tee,Tops,,19.99,EUR,,U-1-S,S,White,3,,{PAGE},{IMAGE}",
+        f"U-1,Tee,Tops,,19.99,EUR,,U-1-M,M,White,3,,{PAGE},{IMAGE}",
+        "U-2,Cap,Hats,,9.99,EUR,,U-2-OS,,Black,1,,,",
+    ]) + "\n")
+    with schema_context(tenant_a.schema_name):
+        catalog_import_csv(stream=text)
+        tee, cap = Product.objects.get(sku="U-1"), Product.objects.get(sku="U-2")
+        assert (tee.page_url, tee.image_url) == (PAGE, IMAGE)
+        assert (cap.page_url, cap.image_url) == ("", "")
+        # A file with only the page column leaves the picture out, and a later file sets what it says.
+        catalog_import_csv(stream=io.StringIO(HEADER + ",kind,url\nU-2,Cap,Hats,,9.99,EUR,,U-2-OS,,Black,1,,"
+                                              "http://shop.example/cap\n"))
+        assert Product.objects.get(sku="U-2").page_url == "http://shop.example/cap"
+
+
+@pytest.mark.parametrize(("column", "address", "message"), [
+    ("url", "javascript:alert(document.cookie)", "The product page address must start with https://"),
+    ("url", "JAVASCRIPT:alert(1)", "must start with https://"),
+    ("url", "java\tscript:alert(1)", "must start with https://"),
+    ("url", "/products/tee", "must start with https://"),
+    ("url", "shop.example/products/tee", "must start with https://"),
+    ("url", "ftp://shop.example/tee", "must start with https://"),
+    ("url", "https://user:pw@shop.example/tee", "must start with https://"),
+    ("url", "https://shop.example/" + "a" * 2100, "at most 2048 are accepted"),
+    ("image", "data:image/svg+xml,<svg onload=alert(1)>", "The image address must start with https://"),
+    ("image", "vbscript:msgbox(1)", "The image address must start with https://"),
+    ("image", "//cdn.shop.example/tee.png", "The image address must start with https://"),
+])
+def test_an_address_that_is_not_http_s_is_refused_naming_its_line(tenant_a, column: str, address: str,
+                                                                 message: str) -> None:
+    url, image = (address, IMAGE) if column == "url" else (PAGE, address)
+    text = io.StringIO(HEADER + ",kind,url,image\n"
+                       "U-1,Tee,Tops,,19.99,EUR,,U-1-S,S,White,3,,https://shop.example/tee,\n"
+                       f'U-3,Cap,Hats,,9.99,EUR,,U-3-OS,,Black,1,,"{url}","{image}"\n')
+    with schema_context(tenant_a.schema_name):
+        with pytest.raises(CatalogImportFailed) as failure:
+            catalog_import_csv(stream=text)
+        assert "line 3:" in failure.value.message and message in failure.value.message, failure.value.message
+        assert failure.value.details["errors"][0]["line"] == 3
+        assert counts() == (0, 0, 0, 0)
 
 
 def test_import_upserts_by_sku_with_exact_prices(tenant_a) -> None:

@@ -192,7 +192,8 @@ def test_a_catalog_edit_is_re_embedded_in_the_background(catalogs) -> None:
         scone = Product.objects.get(sku="SC-BAK-005")
         product_update(product=scone, name=scone.name, category=scone.category,
                        description="Mature cheddar and chive scone with smoked paprika, served warm with butter.",
-                       synonyms=list(scone.synonyms), is_sellable=True)
+                       synonyms=list(scone.synonyms), is_sellable=True, page_url=scone.page_url,
+                       image_url=scone.image_url)
         # Promised in the edit's own transaction; until it runs, the status says one is waiting.
         assert OutboxMessage.objects.filter(task_name=kb_products_embed.name).count() == before + 1
         assert product_embedding_status(model_id=model).pending == 1

@@ -12,7 +12,6 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = ("orders", "0004_product_embeddings_for_discovery")
-UPGRADE = ("orders", "0005_discovery_search_prefixes_and_filter_indexes")
 
 
 @pytest.fixture
@@ -49,7 +48,8 @@ def test_products_embedded_before_the_upgrade_are_found_by_their_words_after_it(
 
     # When the rest of the migrations run, as `manage.py migrate_all` runs them on every tenant,
     executor = MigrationExecutor(connection)
-    executor.migrate([UPGRADE])
+    # (the latest: today's search reads columns later migrations add)
+    executor.migrate(executor.loader.graph.leaf_nodes("orders"))
 
     # a customer's plural finds the singular, and a word written without its accents finds it with them.
     assert [found.sku for found in product_search(query="any pastries?", mode="text").products] == ["CAFE-1"]

@@ -115,6 +115,48 @@ def test_shop_product_and_stock_updates(tenant_a) -> None:
         assert "not in our catalog" in variant_stock_set_from_platform(data=unknown)
 
 
+PLANTED_ADDRESSES = ["javascript:alert(1)", "JAVASCRIPT:alert(1)", "java\tscript:alert(1)", " javascript:alert(1)",
+                     "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "/product/premium-quality/",
+                     "ftp://example.com/tee.jpg", "https://example.com/" + "a" * 2100]
+
+
+def test_a_shop_s_product_page_and_picture_are_kept_when_they_are_http_s(tenant_a) -> None:
+    from orders.platforms import shopify_product
+
+    woo = woocommerce_product(payloads.woocommerce_product(), currency="EUR")
+    assert woo.page_url == "https://example.com/product/premium-quality/"
+    assert woo.image_url == "https://example.com/wp-content/uploads/2026/11/T_2_front.jpg"
+    shopify = shopify_product(payloads.shopify_product(), currency="EUR")
+    # Shopify sends the handle, not the storefront's address: a picture, no page.
+    assert shopify.page_url == ""
+    assert shopify.image_url.startswith("https://cdn.shopify.com/") and shopify.image_url.endswith("harbour-hoodie.jpg")
+    with schema_context(tenant_a.schema_name):
+        product_upsert_from_platform(data=woo, currency="EUR")
+        stored = Product.objects.get(sku="WOO-PREMIUM")
+        assert (stored.page_url, stored.image_url) == (woo.page_url, woo.image_url)
+        # A later snapshot without them keeps the ones we have.
+        bare = payloads.woocommerce_product()
+        del bare["permalink"], bare["images"]
+        product_upsert_from_platform(data=woocommerce_product(bare, currency="EUR"), currency="EUR")
+        assert Product.objects.get(sku="WOO-PREMIUM").page_url == woo.page_url
+
+
+@pytest.mark.parametrize("planted", PLANTED_ADDRESSES)
+def test_a_planted_product_address_is_dropped_and_the_product_kept(tenant_a, planted: str) -> None:
+    from orders.platforms import shopify_product
+
+    payload = payloads.woocommerce_product()
+    payload["permalink"], payload["images"] = planted, [{"id": 1, "src": planted}]
+    woo = woocommerce_product(payload, currency="EUR")
+    assert (woo.page_url, woo.image_url) == ("", "") and woo.name == "Premium Quality"
+    shop_payload = payloads.shopify_product()
+    shop_payload["image"], shop_payload["images"] = {"src": planted}, [{"src": planted}]
+    assert shopify_product(shop_payload, currency="EUR").image_url == ""
+    with schema_context(tenant_a.schema_name):
+        product_upsert_from_platform(data=woo, currency="EUR")
+        assert Product.objects.filter(sku="WOO-PREMIUM", page_url="", image_url="").exists()
+
+
 def test_shop_secret_command(tenant_a) -> None:
     out = io.StringIO()
     call_command("shop", "secret", "--tenant", tenant_a.schema_name, "--platform", "shopify", stdout=out)

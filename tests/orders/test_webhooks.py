@@ -252,6 +252,7 @@ def test_shopify_order_fulfillment_and_stock_end_to_end(web, worker, connected) 
         product = wait_until(lambda: Product.objects.filter(external_ref="632910392").first(),
                              message="product created")
         assert product.currency == "EUR" and product.price_minor == 6495 and "washed blue" in product.description
+        assert product.image_url.startswith("https://cdn.shopify.com/") and product.page_url == ""
         assert Variant.objects.get(sku="SH-HARB-BLU-M").stock == 7
     post_shopify(web, connected, payloads.shopify_inventory_level(available=2), "inventory_levels/update")
     with schema_context(connected.schema_name):
@@ -272,6 +273,8 @@ def test_woocommerce_order_and_product_end_to_end(web, worker, connected) -> Non
     with schema_context(connected.schema_name):
         variant = wait_until(lambda: Variant.objects.filter(sku="WOO-PREMIUM-STD").first(), message="woo product")
         assert variant.price_minor == 2199 and variant.stock == 5 and variant.product.category == "Clothing"
+        assert variant.product.page_url == "https://example.com/product/premium-quality/"
+        assert variant.product.image_url == "https://example.com/wp-content/uploads/2026/11/T_2_front.jpg"
 
 
 def test_a_delivery_that_keeps_failing_lands_in_the_dead_letter_store(web, worker, connected) -> None:

@@ -7,7 +7,9 @@ HTTP. No planted address may be an href or src on the page, in any spelling brow
 (upper case, tabs and line breaks inside, leading spaces and control characters, entities); the order
 itself is kept (a tracking link the shop got wrong must not lose it), and a real https link still works.
 In Chromium, the owner clicking the tracking number runs nothing (before the fix: alert(document.domain)).
-The widget's avatar address in the owner's settings is held to the same rule.
+The widget's avatar address in the owner's settings is held to the same rule, and so are a product's
+page and picture (a shop's permalink and images, the owner's product form), which become the widget's
+and the API's product cards.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from playwright.sync_api import Browser, expect
 
 from chat.widget.services import widget_settings_get
 from config.redis import redis_client
-from orders.models import Order
+from orders.models import Order, Product
 from orders.services.orders import order_lookup_key
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     _orm_beside_playwright,
@@ -228,6 +230,76 @@ def test_a_link_stored_before_addresses_were_checked_is_not_rendered_or_told(web
                  "Where is my order #5200? My email is jon@example.com", stdout=out)
     answer = json.loads(out.getvalue())["answer"]
     assert "3STHRL0048271" in answer and "script" not in answer.lower(), answer
+
+
+def send_woo_product(web: WebServer, shop: Shop, payload: dict[str, Any]) -> httpx.Response:
+    raw = payloads.body(payload)
+    with web.client(shop.domain) as client:
+        return client.post("/webhooks/woocommerce/", content=raw,
+                           headers=payloads.woocommerce_headers(WOO_SECRET, raw, "product.updated"))
+
+
+def test_planted_product_pages_and_pictures_never_become_links_or_images(web: WebServer, worker: Worker,
+                                                                         shop: Shop) -> None:
+    """The same attacker plants the address in a product's permalink and pictures: the product is kept
+    without them, its dashboard page has no such address, and the product cards the widget and the
+    API get for it carry none either."""
+    from chat.conversations.events import recommended_products
+
+    good_page, good_image = "https://threadline.example/product/tee/", "https://threadline.example/tee.jpg"
+    sent: dict[str, str] = {}
+    for index, planted in enumerate([*PLANTED, good_page]):
+        payload = payloads.woocommerce_product(product_id=9000 + index)
+        payload["sku"] = sku = f"PLANT-{index}"
+        payload["permalink"] = planted
+        payload["images"] = [{"id": 1, "src": good_image if planted == good_page else planted}]
+        assert send_woo_product(web, shop, payload).status_code == 200, "a wrong address must not lose the product"
+        sent[sku] = planted
+
+    def found() -> dict[str, Product]:
+        with schema_context(shop.tenant.schema_name):
+            return {product.sku: product for product in Product.objects.filter(sku__in=sent)}
+
+    wait_until(lambda: len(found()) == len(sent), timeout=90, message="every planted product applied")
+    products = found()
+    with owner_session(web, shop) as client:
+        for sku, planted in sent.items():
+            product = products[sku]
+            page = client.get(f"/app/catalog/{product.pk}/")
+            assert page.status_code == 200 and product.name in page.text
+            addresses = addresses_on(page.text)
+            assert not [address for address in addresses if runs_script(address)], (sku, planted)
+            cards = recommended_products([{"name": "product_search", "result": {"products": [
+                {"product_id": product.pk, "name": product.name, "url": product.page_url,
+                 "image": product.image_url}]}}])
+            if planted == good_page:
+                assert good_page in addresses, "a real https product page is still a link"
+                assert (cards[0]["url"], cards[0]["image"]) == (good_page, good_image)
+            else:
+                assert (product.page_url, product.image_url) == ("", ""), (sku, product.page_url)
+                assert (cards[0]["url"], cards[0]["image"]) == ("", "")
+
+
+def test_the_owner_cannot_save_a_script_as_a_products_page_or_picture(web: WebServer, shop: Shop) -> None:
+    with schema_context(shop.tenant.schema_name):
+        product = Product.objects.create(sku=f"EDIT-{uuid.uuid4().hex[:8]}", name="Tee", price_minor=0,
+                                         currency="EUR", is_sellable=False)
+    with owner_session(web, shop) as client:
+        client.get(f"/app/catalog/{product.pk}/")
+        for field, address in (("page_url", "javascript:alert(1)"), ("page_url", " JAVASCRIPT:alert(1)"),
+                               ("page_url", "/products/tee"), ("image_url", "data:image/svg+xml,<svg onload=alert(1)>"),
+                               ("image_url", "vbscript:msgbox(1)")):
+            form = {"name": "Tee", "category": "", "description": "", "synonyms": "", "page_url": "",
+                    "image_url": "", field: address}
+            response = client.post(f"/app/catalog/{product.pk}/edit/", data={
+                **form, "csrfmiddlewaretoken": client.cookies.get("csrftoken")},
+                headers={"Referer": f"http://{shop.domain}/app/catalog/{product.pk}/"})
+            assert response.status_code == 400, (field, address)
+            assert "must start with https://" in html.unescape(response.text)
+            assert not [found for found in addresses_on(response.text) if runs_script(found)]
+    with schema_context(shop.tenant.schema_name):
+        product.refresh_from_db()
+        assert (product.page_url, product.image_url) == ("", "")
 
 
 @pytest.mark.parametrize("avatar", ["javascript:alert(1)", "JAVASCRIPT:alert(1)", " javascript:alert(1)",

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from chat.api.business.conversations import PAGE_PARAMS, OrderOut
 from chat.api.conventions import ApiView, StrictSerializer, query_params_check
 from chat.api.models import Scope
+from config.outside_urls import MAX_OUTSIDE_URL_LENGTH, validate_outside_url
 from orders import selectors as order_selectors
 from orders.models import OrderItem, OrderStatus, OrderStatusChange, Platform, Product, ProductKind, Variant
 from orders.money import currency_normalize
@@ -46,7 +47,7 @@ class ProductOut(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["sku", "name", "category", "description", "synonyms", "kind", "currency", "price_minor",
-                  "is_sellable", "variants", "updated"]
+                  "is_sellable", "page_url", "image_url", "variants", "updated"]
 
 
 class VariantIn(StrictSerializer):
@@ -64,6 +65,13 @@ class ProductIn(StrictSerializer):
     synonyms = serializers.ListField(child=serializers.CharField(max_length=100), max_length=50, required=False,
                                      default=list)
     kind = serializers.ChoiceField(choices=ProductKind.choices, default=ProductKind.ITEM)
+    # Absolute http(s) addresses only: a javascript: or data: address would become a customer's link.
+    page_url = serializers.CharField(max_length=MAX_OUTSIDE_URL_LENGTH, required=False, allow_blank=True, default="",
+                                     validators=[validate_outside_url],
+                                     help_text="The product's page in the shop (http or https); shown as a link.")
+    image_url = serializers.CharField(max_length=MAX_OUTSIDE_URL_LENGTH, required=False, allow_blank=True,
+                                      default="", validators=[validate_outside_url],
+                                      help_text="A picture of the product (http or https).")
     currency = serializers.CharField(max_length=3, min_length=3)
     variants = VariantIn(many=True, allow_empty=False, max_length=200)
 
@@ -121,7 +129,8 @@ def _rows(sku: str, product: dict[str, Any], first_line: int) -> list[CatalogRow
     return [CatalogRow(line=first_line + index, product_sku=sku, name=product["name"], category=product["category"],
                        description=product["description"], price_minor=variant["price_minor"],
                        currency=product["currency"], synonyms=tuple(product["synonyms"]), variant_sku=variant["sku"],
-                       size=variant["size"], colour=variant["colour"], stock=variant["stock"], kind=product["kind"])
+                       size=variant["size"], colour=variant["colour"], stock=variant["stock"], kind=product["kind"],
+                       page_url=product["page_url"], image_url=product["image_url"])
             for index, variant in enumerate(product["variants"])]
 
 

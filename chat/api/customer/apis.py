@@ -47,6 +47,21 @@ class CustomerConversationOut(serializers.ModelSerializer):
         fields = ["id", "status", "created", "last_message_at", "rating"]
 
 
+class ProductCardOut(serializers.Serializer):
+    """events.recommended_products' card: a product an assistant's answer recommends."""
+
+    product_id = serializers.IntegerField(allow_null=True)
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    price = serializers.CharField(help_text='As the answer states it: "€24.95", "from €19.95".')
+    availability = serializers.ChoiceField(choices=["in_stock", "sold_out", "pre_order", ""])
+    url = serializers.CharField(allow_blank=True,
+                                help_text='The product\'s page, an http(s) address, or "" where the catalog has none.')
+    image = serializers.CharField(allow_blank=True,
+                                  help_text='A picture of the product, an http(s) address, or "" where the catalog '
+                                            'has none.')
+
+
 class CustomerMessageOut(serializers.Serializer):
     """events.message_wire's shape."""
 
@@ -57,6 +72,8 @@ class CustomerMessageOut(serializers.Serializer):
     internal = serializers.BooleanField()
     sources = serializers.ListField(child=serializers.JSONField())
     quick_replies = serializers.ListField(child=serializers.CharField())
+    products = ProductCardOut(many=True, help_text="Product cards under an assistant's answer (at most four); "
+                                                   "empty on every other message.")
     agent = serializers.CharField(allow_null=True)
     agent_avatar = serializers.CharField(allow_null=True)
     created = serializers.DateTimeField()
