@@ -9,11 +9,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 
 
 def setup() -> None:
-    sys.path.insert(0, str(ROOT))
+    # Python puts a script's own folder first on the path; bench/ goes last, where bench/channels.py
+    # cannot stand in for the `channels` package (Django Channels) the product imports.
+    sys.path[:] = [str(ROOT)] + [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH] + [str(BENCH)]
     if "DESKPILOT_DATA_DIR" not in os.environ:
         data_dir = tempfile.mkdtemp(prefix="deskpilot-bench-")
         os.environ["DESKPILOT_DATA_DIR"] = data_dir

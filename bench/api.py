@@ -33,7 +33,6 @@ import collections
 import json
 import os
 import re
-import sys
 import tempfile
 import time
 import uuid
@@ -275,9 +274,6 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_DEBUG", "false")
     os.environ["KB_EMBEDDING_PROVIDER"] = "local"
-    # bench/ comes last on the path, not first: bench/channels.py would otherwise stand in for the
-    # `channels` package (Django Channels) the server's code imports here.
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH] + [str(BENCH)]
     from _django import setup
 
     setup()

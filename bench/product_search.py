@@ -34,9 +34,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import _django  # noqa: E402
 
-# Python puts this folder first on the path, where bench/channels.py would hide the channels package.
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
-
 MODES = ("vector", "text", "hybrid")
 LABELS = {"vector": "vector only (with filters)", "text": "full text only (with filters)",
           "hybrid": "hybrid (shipped)"}
