@@ -4,7 +4,6 @@ nothing lost: every row, foreign key, embedding, content type and permission is 
 from __future__ import annotations
 
 import datetime
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +17,7 @@ from chat.conversations.models import Author, Contact, Conversation, Conversatio
 from chat.dashboard.models import CannedResponse, Invitation
 from chat.knowledge.models import IndexingJob, IndexingJobItem, KnowledgeChunk, KnowledgeSource, KnowledgeTerm
 from chat.widget.models import WidgetSettings
+from tests.support.migrations import schema_migrated_to
 
 # The leaf of the chat app's one migration chain on main before the split (commit 4d948d3).
 ONE_APP_LEAF = ("chat", "0012_business_embedding_model_and_endpoint_probe")
@@ -34,18 +34,8 @@ EMBEDDING = [round(0.001 * i, 3) for i in range(384)]
 @pytest.fixture
 def old_schema() -> Iterator[str]:
     """A schema of its own, migrated only as far as main's chat app went."""
-    name = f"upgrade_{uuid.uuid4().hex[:10]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{name}"')
-    connection.set_schema(name)
-    try:
-        MigrationExecutor(connection).migrate([ONE_APP_LEAF, ("contenttypes", "0002_remove_content_type_name")])
+    with schema_migrated_to(ONE_APP_LEAF) as name:
         yield name
-    finally:
-        connection.set_schema_to_public()
-        ContentType.objects.clear_cache()
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def _old_rows(executor: MigrationExecutor) -> dict[str, int]:

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+
+from tests.support.migrations import schema_migrated_to
 
 BEFORE = ("orders", "0004_product_embeddings_for_discovery")
 
@@ -17,18 +17,8 @@ BEFORE = ("orders", "0004_product_embeddings_for_discovery")
 @pytest.fixture
 def schema_before() -> Iterator[str]:
     """A schema of its own, its orders app migrated only as far as 0004."""
-    name = f"upgrade_{uuid.uuid4().hex[:10]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{name}"')
-    connection.set_schema(name)
-    try:
-        MigrationExecutor(connection).migrate([BEFORE, ("contenttypes", "0002_remove_content_type_name")])
+    with schema_migrated_to(BEFORE) as name:
         yield name
-    finally:
-        connection.set_schema_to_public()
-        ContentType.objects.clear_cache()
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def test_products_embedded_before_the_upgrade_are_found_by_their_words_after_it(schema_before: str) -> None:
