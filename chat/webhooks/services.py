@@ -480,6 +480,10 @@ def webhook_delivery_attempt(*, delivery_id: int, attempt: int) -> AttemptResult
                 WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
             delay = retry_delay(attempts=delivery.attempts, retry_after=answer.retry_after
                                 if answer.status_code in (429, 503) else None)
+            if delay is not None and delivery.attempts == len(RETRY_DELAYS):
+                # The round's last attempt comes no sooner than DISABLE_AFTER into the failure, however
+                # the jitter fell: an endpoint that failed the whole round is disabled by that attempt.
+                delay = max(delay, failing_since + DISABLE_AFTER - now)
             if now - failing_since >= DISABLE_AFTER:
                 delivery.status = DeliveryStatus.FAILED
                 _endpoint_disable_for_failing(endpoint, reason=f"Every attempt failed since {failing_since:%Y-%m-%d %H:%M} UTC.")

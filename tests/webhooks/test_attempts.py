@@ -49,11 +49,14 @@ def one_delivery(schema: str) -> WebhookDelivery:
         return WebhookDelivery.objects.get(message=message)
 
 
+@pytest.mark.parametrize("jitter", ["shortest", "longest"])
 def test_a_failing_receiver_is_retried_on_the_schedule_then_the_endpoint_is_disabled_and_the_owner_told(
-        make_tenant, receiver) -> None:
+        make_tenant, receiver, monkeypatch, jitter) -> None:
+    # Every wait at the low or the high end of its jitter: the round ends three days in either way.
+    monkeypatch.setattr("chat.webhooks.services.random.uniform", min if jitter == "shortest" else max)
     created = make_tenant(owner_email="owner-hooks@example.test")
-    hooked = endpoint_for(created.tenant, receiver, path="failing", events=["order.updated"])
-    receiver.answer_next("failing", *[Answer(status=500, body="x" * 5000)] * 10)
+    hooked = endpoint_for(created.tenant, receiver, path=f"failing-{jitter}", events=["order.updated"])
+    receiver.answer_next(f"failing-{jitter}", *[Answer(status=500, body="x" * 5000)] * 10)
     delivery = one_delivery(hooked.tenant.schema_name)
     waits = []
     with schema_context(hooked.tenant.schema_name):
@@ -73,8 +76,13 @@ def test_a_failing_receiver_is_retried_on_the_schedule_then_the_endpoint_is_disa
                 assert webhook_delivery_attempt(delivery_id=delivery.pk, attempt=attempt + 1) is None
                 clock.move_to(result.next_attempt_at)
         assert len(waits) == 9
-        for wait, expected in zip(waits, EXPECTED_WAITS, strict=True):
+        for wait, expected in zip(waits[:-1], EXPECTED_WAITS[:-1], strict=True):
             assert expected * 0.9 <= wait <= expected * 1.1
+        # The last wait is the schedule's, or longer: the round ends no sooner than three days after
+        # the first failure, whichever way the jitter fell.
+        assert EXPECTED_WAITS[-1] * 0.9 <= waits[-1]
+        assert waits[-1] <= EXPECTED_WAITS[-1] * 1.1 or sum(waits, timedelta()) == timedelta(days=3)
+        assert sum(waits, timedelta()) >= timedelta(days=3)
         delivery.refresh_from_db()
         assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 10
         attempts = list(delivery.attempt_log.order_by("attempted_at"))
@@ -87,7 +95,7 @@ def test_a_failing_receiver_is_retried_on_the_schedule_then_the_endpoint_is_disa
         assert mail.outbox[-1].to == ["owner-hooks@example.test"] and endpoint.url in mail.outbox[-1].body
         # Nothing more is sent to a disabled endpoint.
         assert webhook_event_enqueue(type="order.updated", data={}) is None
-    assert len(receiver.got("failing")) == 10
+    assert len(receiver.got(f"failing-{jitter}")) == 10
 
 
 def test_410_gone_disables_the_endpoint_at_once(tenant_a, receiver) -> None:
