@@ -214,32 +214,13 @@ def answer_modes_since(slug: str, since: datetime) -> dict[str, int]:
         return {row["mode"] or "none": row["n"] for row in rows}
 
 
-class ConnectionWatch:
-    """PostgreSQL's open connections, sampled every 50 ms from a thread (and a connection) of its own."""
+def connections_open() -> int:
+    """PostgreSQL's open client connections now (this one included)."""
+    from django.db import connection
 
-    def __init__(self) -> None:
-        import threading
-
-        self.most = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            while not self._stop.wait(0.05):
-                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
-                self.most = max(self.most, cursor.fetchone()[0])
-        connection.close()
-
-    def __enter__(self) -> ConnectionWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+        return cursor.fetchone()[0]
 
 
 def summarise(side: Side, results: list[dict], texts: dict[int, str], timing_log: Path, since_epoch: float) -> None:
@@ -282,6 +263,7 @@ def main() -> None:
     from django_tenants.utils import schema_context
 
     from chat.api.models import ApiKey
+    from tests.support.peak import Peak
     from tests.support.processes import WebServer, child_env
 
     started = datetime.now()
@@ -313,7 +295,7 @@ def main() -> None:
             side = Side(name=name, customers=len(customers), load_average=round(os.getloadavg()[0], 2))
             since, since_epoch = timezone.now(), time.time()
             refused_before = server.output().count("too many clients")
-            with ConnectionWatch() as connections:
+            with Peak(connections_open, every_seconds=0.05) as connections:
                 results = asyncio.run(run(name, customers, port=server.port, domain=domain, timeout=args.timeout))
             side.db_connections_max = connections.most
             side.db_refused = server.output().count("too many clients") - refused_before

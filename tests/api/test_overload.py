@@ -6,7 +6,6 @@ the product as `make run` serves it, its assistant asking a fake model."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from django_tenants.utils import schema_context
 from tests.api.answering import SENTENCES, answering_server, sse_events
 from tests.api.conftest import ApiTenant, api_tenant_create
 from tests.support.fake_openai import FakeOpenAIServer, ScriptedReply
+from tests.support.peak import Peak
 from tests.support.processes import WebServer, wait_until
 
 ANSWER = " ".join(SENTENCES)
@@ -87,37 +87,16 @@ def refused_clearly(response: httpx.Response) -> bool:
             and int(response.headers["Retry-After"]) > 0 and bool(response.headers.get("X-Request-ID")))
 
 
-class ConnectionCount:
-    """The most PostgreSQL connections the server's processes held at once, sampled while it works."""
-
-    def __init__(self, web: WebServer) -> None:
-        self.server = psutil.Process(web.process.pid)
-        self.port = urlsplit(settings.DATABASE_URL).port
-        self.most = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _now(self) -> int:
-        held = 0
-        for process in [self.server, *self.server.children(recursive=True)]:
-            try:
-                held += sum(1 for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == self.port)
-            except psutil.NoSuchProcess:
-                continue
-        return held
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.most = max(self.most, self._now())
-            self._stop.wait(0.01)
-
-    def __enter__(self) -> ConnectionCount:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+def connections_held(web: WebServer) -> int:
+    """PostgreSQL connections the server's processes hold now."""
+    server, port = psutil.Process(web.process.pid), urlsplit(settings.DATABASE_URL).port
+    held = 0
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            held += sum(1 for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == port)
+        except psutil.NoSuchProcess:
+            continue
+    return held
 
 
 def sse_ask(web: WebServer, tenant: ApiTenant, customer: Customer, text: str) -> tuple[httpx.Response, str]:
@@ -177,7 +156,7 @@ def test_more_requests_than_threads_wait_their_turn_and_every_message_is_answere
             return blocking_ask(web, tenant, people[n // 2], texts[n])
         return completion_ask(web, tenant, key, f"openai-{n}", texts[n])
 
-    with ConnectionCount(web) as connections, ThreadPoolExecutor(max_workers=BURST) as clients:
+    with Peak(lambda: connections_held(web), every_seconds=0.01) as connections, ThreadPoolExecutor(max_workers=BURST) as clients:
         results = list(clients.map(ask, range(BURST)))
 
     statuses = [response.status_code for response, _ in results]
