@@ -234,13 +234,18 @@ def _items_apply(channel: MessagingChannel, items: list[InboundItem]) -> Webhook
         else:
             counts["duplicates"] += 1
     if counts["stored"]:
-        # At most one write a second to the channel's row: every webhook of a busy number would
-        # otherwise queue on that one row's lock.
-        now = timezone.now()
-        (MessagingChannel.objects.filter(pk=channel.pk)
-         .filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=now - timedelta(seconds=1)))
-         .update(last_inbound_at=now))
+        _channel_touch(channel.pk, "last_inbound_at")
     return WebhookReceipt(**counts)
+
+
+def _channel_touch(channel_id: int, field: str) -> None:
+    """When the channel last took a message in or sent one out: at most one write a second, each its
+    own statement outside any longer transaction. Every webhook and every send of a busy number
+    would otherwise queue on this one row's lock, a webhook's answer behind a send's HTTP call."""
+    now = timezone.now()
+    (MessagingChannel.objects.filter(pk=channel_id)
+     .filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now - timedelta(seconds=1)}))
+     .update(**{field: now}))
 
 
 def _within_rate_limits(channel: MessagingChannel, address: str) -> bool:
@@ -439,6 +444,7 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
         return
     failure: platforms.PlatformUnavailable | None = None
     gave_up: list[str] = []
+    sent_on: set[int] = set()
     with transaction.atomic():
         ChannelContact.objects.select_for_update().filter(pk=target.channel_contact_id).first()
         due = list(OutboundMessage.objects.select_related("channel", "channel_contact__conversation")
@@ -478,8 +484,10 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
             outbound.error = ""
             outbound.save(update_fields=["state", "provider_message_id", "attempts", "error", "as_template",
                                          "updated"])
-            MessagingChannel.objects.filter(pk=channel.pk).update(last_outbound_at=timezone.now())
+            sent_on.add(channel.pk)
             _event(channel, Direction.OUTBOUND, "sent", provider_id, outbound.channel_contact_id)
+    for channel_id in sent_on:
+        _channel_touch(channel_id, "last_outbound_at")
     # Raised after the commit: the replies sent before it stay marked sent and are never sent again.
     if failure is not None:
         raise failure
@@ -521,7 +529,7 @@ def channel_test_message_send(*, channel_id: int, to: str) -> str:
     except platforms.PlatformError as error:
         _event(channel, Direction.OUTBOUND, "test_failed", error.message)
         raise
-    MessagingChannel.objects.filter(pk=channel.pk).update(last_outbound_at=timezone.now())
+    _channel_touch(channel.pk, "last_outbound_at")
     _event(channel, Direction.OUTBOUND, "test_sent", provider_id)
     return provider_id
 
