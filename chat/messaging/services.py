@@ -263,19 +263,20 @@ def _within_rate_limits(channel: MessagingChannel, address: str) -> bool:
     return all(count <= limit for count, (_key, limit) in zip(counts, keys, strict=True))
 
 
-def _channel_contact(channel: MessagingChannel, item: InboundItem) -> ChannelContact:
-    """The sender's identity and conversation on this channel, made on their first message. The
-    caller holds the sender's lock, so two copies of a first message make one conversation."""
+def _channel_contact(channel: MessagingChannel, item: InboundItem) -> tuple[ChannelContact, bool]:
+    """The sender's identity and conversation on this channel, made on their first message (True).
+    The caller holds the sender's lock, so two copies of a first message make one conversation."""
     found = ChannelContact.objects.select_related("conversation").filter(channel=channel,
                                                                          external_id=item.address).first()
     if found is not None:
-        return found
+        return found, False
     contact = contact_get_or_create(visitor_id=f"{channel.platform[:2]}:{channel.pk}:{item.address}",
                                     name=item.name,
                                     phone=f"+{item.address}" if channel.platform == Platform.WHATSAPP else "")
     conversation = conversation_start(contact=contact, channel=channel.platform)
     return ChannelContact.objects.create(channel=channel, external_id=item.address, contact=contact,
-                                         conversation=conversation, display_name=item.name[:200])
+                                         conversation=conversation, display_name=item.name[:200],
+                                         last_inbound_at=timezone.now()), True
 
 
 def _sender_lock(channel: MessagingChannel, address: str) -> None:
@@ -291,14 +292,15 @@ def _message_store(channel: MessagingChannel, item: InboundItem) -> bool:
 
     with transaction.atomic():
         _sender_lock(channel, item.address)
-        identity = _channel_contact(channel, item)
+        identity, first_message = _channel_contact(channel, item)
         if item.kind == Kind.UNSUPPORTED:
             return _unsupported_reply_queue(channel, identity, item)
         received = message_receive(conversation=identity.conversation, text=item.text,
                                    channel_message_id=item.message_id)
         if not received.created:
             return False
-        ChannelContact.objects.filter(pk=identity.pk).update(last_inbound_at=received.message.created)
+        if not first_message:  # a first message's arrival was written with the identity
+            ChannelContact.objects.filter(pk=identity.pk).update(last_inbound_at=received.message.created)
         _event(channel, Direction.INBOUND, "message", item.message_id, identity.pk)
         if received.needs_answer:
             outbox_send(task=message_answer, args=[received.message.pk, identity.conversation_id],
