@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/channels.py [--rate 50] [--seconds 20] [--worker-concurrency 2]
 
-Starts its own embedded PostgreSQL and Redis in a temporary data folder (DESKPILOT_DATA_DIR), one
-daphne web process and one Celery worker (-Q critical,high), the fake Graph API (tests/support/
-fake_messaging.py) in this process as WhatsApp, and a tenant with a connected WhatsApp number. Signed
-text messages from distinct customers arrive at `--rate` per second for `--seconds` (open loop: each
-is sent at its time whatever the earlier ones are doing). Reports the webhook's acknowledgement p50
-and p95 (the POST's round trip, what Meta waits for) and p95 of inbound -> answer sent (from sending
-the webhook to the fake Graph API receiving the answer), plus messages not answered within 60 s.
+Starts its own embedded PostgreSQL and Redis in a temporary data folder (DESKPILOT_DATA_DIR), the
+web server as `make run` starts it (gunicorn, WEB_CONCURRENCY processes) and one Celery worker
+(-Q critical,high), the fake Graph API (tests/support/fake_messaging.py) in this process as WhatsApp,
+and a tenant with a connected WhatsApp number. Signed text messages from distinct customers arrive at
+`--rate` per second for `--seconds` (open loop: each is sent at its time whatever the earlier ones
+are doing). Reports the webhook's acknowledgement p50 and p95 (the POST's round trip, what Meta
+waits for) and its median per 2 s of arrivals (a backlog that forms and stays shows there), p95 of
+inbound -> answer sent (from sending the webhook to the fake Graph API receiving the answer), and
+messages not answered within 60 s.
 The assistant runs offline (no LLM key), so the figure is the platform's own path, not a model's.
 """
 
@@ -72,6 +74,7 @@ def main() -> None:
     local = threading.local()
     sent_at: dict[str, float] = {}
     acks: list[float] = []
+    acks_at: list[tuple[float, float]] = []
     failures: list[int] = []
     path = f"/webhooks/whatsapp/{channel.pk}/"
 
@@ -88,6 +91,7 @@ def main() -> None:
         sent_at[wa_id] = started
         response = client.post(path, content=raw, headers=headers)
         acks.append(time.time() - started)
+        acks_at.append((started, acks[-1]))
         if response.status_code != 200 or response.json().get("stored") != 1:
             failures.append(response.status_code)
 
@@ -116,6 +120,12 @@ def main() -> None:
               f"{args.worker_concurrency}, load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
         print(f"  webhook ack: p50 {percentile(acks, 50) * 1000:.0f} ms, p95 {percentile(acks, 95) * 1000:.0f} ms, "
               f"max {max(acks) * 1000:.0f} ms; refused or not stored: {len(failures)}")
+        first = min(at for at, _ in acks_at)
+        windows: dict[int, list[float]] = {}
+        for at, took in acks_at:
+            windows.setdefault(int((at - first) // 2), []).append(took)
+        print("  webhook ack median per 2 s of arrivals (ms): "
+              + " ".join(f"{percentile(took, 50) * 1000:.0f}" for _, took in sorted(windows.items())))
         if to_answer:
             print(f"  inbound -> answer sent: p50 {percentile(to_answer, 50) * 1000:.0f} ms, "
                   f"p95 {percentile(to_answer, 95) * 1000:.0f} ms, max {max(to_answer) * 1000:.0f} ms; "

@@ -86,8 +86,9 @@ def business_profile_get() -> BusinessProfile:
 
 
 def contact_get_or_create(*, visitor_id: str, name: str = "", email: str = "", phone: str = "") -> Contact:
-    # One transaction, so what the contact's events promise (webhooks) commits with the contact.
-    with transaction.atomic():
+    # One transaction, so what the contact's events promise (webhooks) commits with the contact;
+    # inside a caller's, no savepoint of its own: nobody goes on after a failure here.
+    with transaction.atomic(savepoint=False):
         contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64],
                                                          defaults={"name": name[:200], "email": email[:254],
                                                                    "phone": phone[:40]})
@@ -162,7 +163,8 @@ def contact_verify_by_order(*, conversation_id: int, order_number: str, email_or
 
 
 def conversation_start(*, contact: Contact, channel: str = Channel.WIDGET, language: str = "en") -> Conversation:
-    with transaction.atomic():
+    # As contact_get_or_create: a transaction of its own, or the caller's without a savepoint.
+    with transaction.atomic(savepoint=False):
         conversation = Conversation.objects.create(contact=contact, channel=channel, language=language[:8],
                                                    last_message_at=timezone.now())
         _created_event(conversation).save(force_insert=True)

@@ -234,13 +234,18 @@ def _items_apply(channel: MessagingChannel, items: list[InboundItem]) -> Webhook
         else:
             counts["duplicates"] += 1
     if counts["stored"]:
-        # At most one write a second to the channel's row: every webhook of a busy number would
-        # otherwise queue on that one row's lock.
-        now = timezone.now()
-        (MessagingChannel.objects.filter(pk=channel.pk)
-         .filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=now - timedelta(seconds=1)))
-         .update(last_inbound_at=now))
+        _channel_touch(channel.pk, "last_inbound_at")
     return WebhookReceipt(**counts)
+
+
+def _channel_touch(channel_id: int, field: str) -> None:
+    """When the channel last took a message in or sent one out: at most one write a second, each its
+    own statement outside any longer transaction. Every webhook and every send of a busy number
+    would otherwise queue on this one row's lock, a webhook's answer behind a send's HTTP call."""
+    now = timezone.now()
+    (MessagingChannel.objects.filter(pk=channel_id)
+     .filter(Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now - timedelta(seconds=1)}))
+     .update(**{field: now}))
 
 
 def _within_rate_limits(channel: MessagingChannel, address: str) -> bool:
@@ -258,19 +263,20 @@ def _within_rate_limits(channel: MessagingChannel, address: str) -> bool:
     return all(count <= limit for count, (_key, limit) in zip(counts, keys, strict=True))
 
 
-def _channel_contact(channel: MessagingChannel, item: InboundItem) -> ChannelContact:
-    """The sender's identity and conversation on this channel, made on their first message. The
-    caller holds the sender's lock, so two copies of a first message make one conversation."""
+def _channel_contact(channel: MessagingChannel, item: InboundItem) -> tuple[ChannelContact, bool]:
+    """The sender's identity and conversation on this channel, made on their first message (True).
+    The caller holds the sender's lock, so two copies of a first message make one conversation."""
     found = ChannelContact.objects.select_related("conversation").filter(channel=channel,
                                                                          external_id=item.address).first()
     if found is not None:
-        return found
+        return found, False
     contact = contact_get_or_create(visitor_id=f"{channel.platform[:2]}:{channel.pk}:{item.address}",
                                     name=item.name,
                                     phone=f"+{item.address}" if channel.platform == Platform.WHATSAPP else "")
     conversation = conversation_start(contact=contact, channel=channel.platform)
     return ChannelContact.objects.create(channel=channel, external_id=item.address, contact=contact,
-                                         conversation=conversation, display_name=item.name[:200])
+                                         conversation=conversation, display_name=item.name[:200],
+                                         last_inbound_at=timezone.now()), True
 
 
 def _sender_lock(channel: MessagingChannel, address: str) -> None:
@@ -286,14 +292,15 @@ def _message_store(channel: MessagingChannel, item: InboundItem) -> bool:
 
     with transaction.atomic():
         _sender_lock(channel, item.address)
-        identity = _channel_contact(channel, item)
+        identity, first_message = _channel_contact(channel, item)
         if item.kind == Kind.UNSUPPORTED:
             return _unsupported_reply_queue(channel, identity, item)
         received = message_receive(conversation=identity.conversation, text=item.text,
                                    channel_message_id=item.message_id)
         if not received.created:
             return False
-        ChannelContact.objects.filter(pk=identity.pk).update(last_inbound_at=received.message.created)
+        if not first_message:  # a first message's arrival was written with the identity
+            ChannelContact.objects.filter(pk=identity.pk).update(last_inbound_at=received.message.created)
         _event(channel, Direction.INBOUND, "message", item.message_id, identity.pk)
         if received.needs_answer:
             outbox_send(task=message_answer, args=[received.message.pk, identity.conversation_id],
@@ -439,6 +446,7 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
         return
     failure: platforms.PlatformUnavailable | None = None
     gave_up: list[str] = []
+    sent_on: set[int] = set()
     with transaction.atomic():
         ChannelContact.objects.select_for_update().filter(pk=target.channel_contact_id).first()
         due = list(OutboundMessage.objects.select_related("channel", "channel_contact__conversation")
@@ -478,8 +486,10 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
             outbound.error = ""
             outbound.save(update_fields=["state", "provider_message_id", "attempts", "error", "as_template",
                                          "updated"])
-            MessagingChannel.objects.filter(pk=channel.pk).update(last_outbound_at=timezone.now())
+            sent_on.add(channel.pk)
             _event(channel, Direction.OUTBOUND, "sent", provider_id, outbound.channel_contact_id)
+    for channel_id in sent_on:
+        _channel_touch(channel_id, "last_outbound_at")
     # Raised after the commit: the replies sent before it stay marked sent and are never sent again.
     if failure is not None:
         raise failure
@@ -521,7 +531,7 @@ def channel_test_message_send(*, channel_id: int, to: str) -> str:
     except platforms.PlatformError as error:
         _event(channel, Direction.OUTBOUND, "test_failed", error.message)
         raise
-    MessagingChannel.objects.filter(pk=channel.pk).update(last_outbound_at=timezone.now())
+    _channel_touch(channel.pk, "last_outbound_at")
     _event(channel, Direction.OUTBOUND, "test_sent", provider_id)
     return provider_id
 

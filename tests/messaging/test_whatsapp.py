@@ -232,3 +232,58 @@ def test_tenant_a_s_number_never_reaches_tenant_b(web, worker, fake, tenant_a, t
     assert messages(tenant_b) == []
     assert a.post(web, payload).json()["stored"] == 1
     assert [m.text for m in messages(tenant_a)] == ["for A only"]
+
+
+def test_a_customer_s_message_is_acknowledged_while_a_reply_to_another_customer_is_still_on_its_way(
+        web, fake, tenant_a, whatsapp_for):
+    """A busy number: the send task records the number's last reply on the channel's row. Recorded
+    inside its transaction, that row stayed locked while the next reply went out over HTTP, and every
+    webhook of the number that came meanwhile waited for WhatsApp to answer that send."""
+    from chat.conversations.services import contact_get_or_create, conversation_start
+    from chat.messaging.services import outbound_deliver
+    from tests.support.fake_messaging import SendGate
+
+    wa = whatsapp_for(tenant_a)
+    waiting_for_replies, writing_now = "16315550101", "16315550102"
+    with schema_context(tenant_a.schema_name):
+        contact = contact_get_or_create(visitor_id=f"wh:{wa.channel.pk}:{waiting_for_replies}")
+        identity = ChannelContact.objects.create(
+            channel=wa.channel, external_id=waiting_for_replies, contact=contact,
+            conversation=conversation_start(contact=contact, channel="whatsapp"), last_inbound_at=timezone.now())
+        OutboundMessage.objects.create(channel=wa.channel, channel_contact=identity, text="Your order is packed.")
+        second = OutboundMessage.objects.create(channel=wa.channel, channel_contact=identity, text="It ships today.")
+        # The number last heard from a customer an hour ago: the next message records its time.
+        MessagingChannel.objects.filter(pk=wa.channel.pk).update(last_inbound_at=timezone.now() - timedelta(hours=1))
+        connection.set_schema_to_public()
+    gate = fake.state.gate = SendGate(to=waiting_for_replies, let_through=1)
+
+    def send_replies() -> None:
+        try:
+            with schema_context(tenant_a.schema_name):
+                outbound_deliver(outbound_id=second.pk, last_attempt=False)
+        finally:
+            connection.close()
+
+    sending = threading.Thread(target=send_replies)
+    sending.start()
+    try:
+        assert gate.holding.wait(timeout=30), "the second reply never went out"
+        # The first reply is sent, the second is on its way: now another customer writes.
+        with web.client(wa.domain) as client:
+            raw = payloads.body(payloads.whatsapp_text(wa.channel.phone_number_id, "Do you deliver on Saturday?",
+                                                       message_id=wamid(), wa_id=writing_now))
+            response = client.post(wa.path, content=raw, timeout=10, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": payloads.signature(wa.app_secret, raw)})
+        assert sending.is_alive(), "the send finished first: nothing was on its way"
+    finally:
+        gate.release.set()
+        sending.join(timeout=60)
+        fake.state.gate = None
+    assert response.status_code == 200 and response.json()["stored"] == 1
+    assert [sent_text(body) for body in sent_to(fake, waiting_for_replies)] == [
+        "Your order is packed.", "It ships today."]
+    with schema_context(tenant_a.schema_name):
+        channel = MessagingChannel.objects.get(pk=wa.channel.pk)
+        assert channel.last_outbound_at is not None
+        assert channel.last_inbound_at > timezone.now() - timedelta(minutes=5)
+        connection.set_schema_to_public()

@@ -2,7 +2,7 @@
 product's real client code runs against them in tests and benchmarks.
 
 Each records what it was asked (`requests`, `sent`) and can be told to fail (`down`: answer 503 or
-502 until set back, as an outage does). Shapes follow the platforms' documented answers: the Graph
+502 until set back, as an outage does) or to keep a message on its way (`gate`: a slow platform). Shapes follow the platforms' documented answers: the Graph
 API's `{"messaging_product": "whatsapp", "contacts": [...], "messages": [{"id": "wamid..."}]}` and
 `{"error": {"message", "type", "code", "fbtrace_id"}}`; the Bot API's `{"ok": true, "result": ...}`
 and `{"ok": false, "error_code", "description"}`.
@@ -36,6 +36,18 @@ class Recorded:
 
 
 @dataclass
+class SendGate:
+    """Messages sent to `to` after the first `let_through` stay on their way (unanswered) until
+    `release` is set, as on a slow platform; `holding` is set once one is held."""
+
+    to: str
+    let_through: int = 0
+    seen: int = 0
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class PlatformState:
     """What the fake knows (tokens, numbers, bots) and what it was asked."""
 
@@ -43,6 +55,7 @@ class PlatformState:
     bots: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> id, username, webhook
     requests: list[Recorded] = field(default_factory=list)
     down: bool = False
+    gate: SendGate | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -123,6 +136,14 @@ class _Handler(BaseHTTPRequestHandler):
                               "id": match.group(2)}, record)
             return
         to = str(record.body.get("to") or "")
+        gate = state.gate
+        if gate is not None and to == gate.to:
+            with state.lock:
+                gate.seen += 1
+                held = gate.seen > gate.let_through
+            if held:
+                gate.holding.set()
+                gate.release.wait(timeout=120)
         self._reply(200, {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}],
                           "messages": [{"id": f"wamid.FAKE{next(state.ids):08d}"}]}, record)
 
