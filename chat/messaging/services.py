@@ -446,7 +446,7 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
         return
     failure: platforms.PlatformUnavailable | None = None
     gave_up: list[str] = []
-    sent_on: set[int] = set()
+    sent_any = False
     with transaction.atomic():
         ChannelContact.objects.select_for_update().filter(pk=target.channel_contact_id).first()
         due = list(OutboundMessage.objects.select_related("channel", "channel_contact__conversation")
@@ -486,10 +486,10 @@ def outbound_deliver(*, outbound_id: int, last_attempt: bool) -> None:
             outbound.error = ""
             outbound.save(update_fields=["state", "provider_message_id", "attempts", "error", "as_template",
                                          "updated"])
-            sent_on.add(channel.pk)
+            sent_any = True
             _event(channel, Direction.OUTBOUND, "sent", provider_id, outbound.channel_contact_id)
-    for channel_id in sent_on:
-        _channel_touch(channel_id, "last_outbound_at")
+    if sent_any:  # the replies due are one customer's, so all on the target's channel
+        _channel_touch(target.channel_id, "last_outbound_at")
     # Raised after the commit: the replies sent before it stay marked sent and are never sent again.
     if failure is not None:
         raise failure
