@@ -123,15 +123,16 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
             self._in_background(self._probe(group, heard))
         return heard
 
-    async def when_heard(self, heard: asyncio.Event, action: Callable[[], Awaitable[None]]) -> None:
-        """Run `action` once `heard` is set: now if it is, else when the probe comes back (which
-        this socket receives only after the frame or event it is handling now)."""
-        if heard.is_set():
+    async def when_heard(self, action: Callable[[], Awaitable[None]], *heard: asyncio.Event) -> None:
+        """Run `action` once every one of `heard` is set: now if they are, else when the probes come
+        back (which this socket receives only after the frame or event it is handling now)."""
+        if all(event.is_set() for event in heard):
             await action()
             return
 
         async def run() -> None:
-            await heard.wait()
+            for event in heard:
+                await event.wait()
             await action()
 
         self._in_background(run())
@@ -166,7 +167,7 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
 
     async def deskpilot_listening(self, message: dict[str, Any]) -> None:
         # Every socket of the group receives every probe; each knows only its own.
-        heard = self.probes.get(message.get("probe"))
+        heard = self.probes.get(str(message.get("probe")))
         if heard is not None:
             heard.set()
 
@@ -294,7 +295,7 @@ class WidgetConsumer(TenantConsumer):
             # An answer stored between reading the history and hearing the group was published to
             # nobody here: read what came since, once, when a question was still waiting.
             last_id = max(m["id"] for m in history)
-            await self.when_heard(heard, lambda: self._send_messages_after(last_id))
+            await self.when_heard(lambda: self._send_messages_after(last_id), heard)
         self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
 
     async def disconnect(self, code: int) -> None:
@@ -479,17 +480,21 @@ class AgentConsumer(TenantConsumer):
         if self.user is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        # Listen for "access changed" before looking again: a removal that commits in between is
-        # either seen by the second look or heard by the group.
-        await self.join(agent_user_group(self.schema, self.user.pk))
+        # Listen for "access changed", then look again once it is heard (at the welcome): a removal
+        # that commits in between is either seen by that look or heard by the group.
+        access_heard = await self.join(agent_user_group(self.schema, self.user.pk))
         if not await self._access_holds():
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
         # Welcomed once the inbox's events reach this socket: what happens after the welcome is shown.
-        heard = await self.join(inbox_group(self.schema))
-        await self.when_heard(heard, lambda: self.send_json({"type": "welcome", "user": self.user.get_username()}))
+        inbox_heard = await self.join(inbox_group(self.schema))
+        await self.when_heard(self._welcome, access_heard, inbox_heard)
         self.rechecker = asyncio.get_running_loop().create_task(self._recheck_loop())
+
+    async def _welcome(self) -> None:
+        if await self._check_access():
+            await self.send_json({"type": "welcome", "user": self.user.get_username()})
 
     async def _access_holds(self) -> bool:
         return await self.db(dashboard_selectors.agent_session_still, session_key=self.session_key,
@@ -559,7 +564,7 @@ class AgentConsumer(TenantConsumer):
     async def on_subscribe(self, content: dict[str, Any]) -> None:
         conversation = await self._conversation(content)
         heard = await self.join(conversation_group(self.schema, conversation.pk))
-        await self.when_heard(heard, lambda: self.send_json({"type": "subscribed", "conversation_id": conversation.pk}))
+        await self.when_heard(lambda: self.send_json({"type": "subscribed", "conversation_id": conversation.pk}), heard)
 
     async def on_message(self, content: dict[str, Any]) -> None:
         conversation = await self._conversation(content)
