@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard, TypeVar
@@ -47,6 +48,18 @@ CLOSE_TOO_MANY_HANDSHAKES = 4429
 # A store cannot take the connection now (RFC 6455's "Try Again Later").
 CLOSE_TRY_AGAIN_LATER = 1013
 
+# Redis starts sending a group's events to this process when it reads the SUBSCRIBE that group_add
+# wrote on the layer's listening connection, and group_add does not wait for that. An event
+# published just after, on another connection, can reach Redis first and go to nobody: the start of
+# a new conversation's first answer, or all of it when the offline assistant answers within
+# milliseconds. So a socket counts a group as heard once a probe it published there came back, and
+# what must not be missed waits for that (docs/decisions/1501-a-group-is-heard-before-it-is-used.md).
+# A probe can lose the same race, so it is published again until one comes back; after the longest
+# wait the group is taken as heard anyway (Redis failing: what a widget missed is in the database,
+# and it reads it when it reconnects).
+PROBE_AGAIN_AFTER_SECONDS = 0.1
+HEARD_AT_THE_LATEST_SECONDS = 5.0
+
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
@@ -73,7 +86,14 @@ def _frame_count(content: dict[str, Any], field: str) -> int:
 class TenantConsumer(AsyncJsonWebsocketConsumer):
     """Runs database work inside the connection's tenant, and answers errors in the one shape."""
 
-    groups_joined: set[str]
+    # Each group joined, with an event set once this socket hears what is published to it; the
+    # probes still out, by name; the work waiting for them.
+    groups_heard: dict[str, asyncio.Event]
+    probes: dict[str, asyncio.Event]
+    background: set[asyncio.Task[None]]
+
+    def listen_nowhere_yet(self) -> None:
+        self.groups_heard, self.probes, self.background = {}, {}, set()
 
     async def db(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return await in_tenant(self.scope["tenant"], function, *args, **kwargs)
@@ -93,13 +113,70 @@ class TenantConsumer(AsyncJsonWebsocketConsumer):
     def schema(self) -> str:
         return str(self.scope["tenant"].schema_name)
 
-    async def join(self, group: str) -> None:
-        if group not in self.groups_joined:
+    async def join(self, group: str) -> asyncio.Event:
+        """Listen to `group`. The event returned is set once this socket hears what is published
+        there (PROBE_AGAIN_AFTER_SECONDS): wait for it before publishing what it must not miss."""
+        heard = self.groups_heard.get(group)
+        if heard is None:
             await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.add(group)
+            heard = self.groups_heard[group] = asyncio.Event()
+            self._in_background(self._probe(group, heard))
+        return heard
+
+    async def when_heard(self, action: Callable[[], Awaitable[None]], *heard: asyncio.Event) -> None:
+        """Run `action` once every one of `heard` is set: now if they are, else when the probes come
+        back (which this socket receives only after the frame or event it is handling now)."""
+        if all(event.is_set() for event in heard):
+            await action()
+            return
+
+        async def run() -> None:
+            for event in heard:
+                await event.wait()
+            await action()
+
+        self._in_background(run())
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a socket's background work failed", exc_info=task.exception())
+
+    async def _probe(self, group: str, heard: asyncio.Event) -> None:
+        probe = secrets.token_urlsafe(12)
+        self.probes[probe] = heard
+        give_up_at = time.monotonic() + HEARD_AT_THE_LATEST_SECONDS
+        try:
+            while not heard.is_set() and time.monotonic() < give_up_at:
+                await self.channel_layer.group_send(group, {"type": "deskpilot.listening", "probe": probe})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(heard.wait(), PROBE_AGAIN_AFTER_SECONDS)
+            if not heard.is_set():
+                logger.warning("no probe came back from a group within %s s; going on without",
+                               HEARD_AT_THE_LATEST_SECONDS)
+        except Exception:
+            logger.exception("could not make sure a group is heard; going on without")
+        finally:
+            self.probes.pop(probe, None)
+            heard.set()
+
+    async def deskpilot_listening(self, message: dict[str, Any]) -> None:
+        # Every socket of the group receives every probe; each knows only its own.
+        heard = self.probes.get(str(message.get("probe")))
+        if heard is not None:
+            heard.set()
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_joined", set()):
+        for task in list(getattr(self, "background", ())):
+            task.cancel()
+        for group, heard in getattr(self, "groups_heard", {}).items():
+            # Answers of this process waiting for this socket to listen go on: nobody is left to miss them.
+            heard.set()
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def send_error(self, code: str, message: str, *, details: Any = None) -> None:
@@ -167,7 +244,7 @@ class WidgetConsumer(TenantConsumer):
     conversation's group, its stored messages, and answers kept under it (chat.widget.streaming)."""
 
     async def connect(self) -> None:
-        self.groups_joined = set()
+        self.listen_nowhere_yet()
         self.sent_seq: dict[str, int] = {}
         self.ended: set[str] = set()
         # Stored messages this socket has sent (history, resume, live): each is sent once, whichever
@@ -210,15 +287,15 @@ class WidgetConsumer(TenantConsumer):
         self.conversation_id = session.conversation_id
         self.limits = session.limits
         self.last_pong = time.monotonic()
-        if self.conversation_id:
-            await self.join(conversation_group(self.schema, self.conversation_id))
+        heard = await self.join(conversation_group(self.schema, self.conversation_id)) if self.conversation_id else None
         history = session.welcome["history"]
         self.delivered.update(message["id"] for message in history)
         await self.send_json(session.welcome)
-        if session.awaiting_answer:
-            # An answer stored between reading the history and joining the group was published to
+        if heard is not None and session.awaiting_answer:
+            # An answer stored between reading the history and hearing the group was published to
             # nobody here: read what came since, once, when a question was still waiting.
-            await self._send_messages(await self._messages_after(max(m["id"] for m in history)))
+            last_id = max(m["id"] for m in history)
+            await self.when_heard(lambda: self._send_messages_after(last_id), heard)
         self.pinger = asyncio.get_running_loop().create_task(self._ping_loop())
 
     async def disconnect(self, code: int) -> None:
@@ -257,12 +334,11 @@ class WidgetConsumer(TenantConsumer):
             conversation_id=self.conversation_id, ip=self.ip, limits=self.limits, text=text, client_id=client_id)
         self.contact_id = received.contact_id
         await self.send_json({"type": "ack", "client_id": client_id, "message_id": received.message_id})
-        if received.conversation_id != self.conversation_id:
-            self.conversation_id = received.conversation_id
-            await self.join(conversation_group(self.schema, self.conversation_id))
+        self.conversation_id = received.conversation_id
+        heard = await self.join(conversation_group(self.schema, self.conversation_id))
         if received.needs_answer and received.created:
             streaming.start_answer(schema_name=self.schema, conversation_id=self.conversation_id,
-                                   customer_message_id=received.message_id)
+                                   customer_message_id=received.message_id, once_heard=heard)
 
     async def on_resume(self, content: dict[str, Any]) -> None:
         if self.conversation_id is None:
@@ -281,6 +357,9 @@ class WidgetConsumer(TenantConsumer):
             frames = await in_thread(streaming.buffered_deltas, self.schema, self.conversation_id, answer_ref, seen)
             for frame in frames:
                 await self._send_delta(frame)
+
+    async def _send_messages_after(self, last_id: int) -> None:
+        await self._send_messages(await self._messages_after(last_id))
 
     async def _send_messages(self, messages: list[dict[str, Any]]) -> None:
         """Stored messages read from the database (`_messages_after`): an assistant's as `answer.end`."""
@@ -391,7 +470,7 @@ class AgentConsumer(TenantConsumer):
     """
 
     async def connect(self) -> None:
-        self.groups_joined = set()
+        self.listen_nowhere_yet()
         self.access_ended = False
         # Channels' session middleware read the cookie (chat.routing); the session itself is read
         # in the tenant's schema, where its row is, each time access is checked.
@@ -401,16 +480,21 @@ class AgentConsumer(TenantConsumer):
         if self.user is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        # Listen for "access changed" before looking again: a removal that commits in between is
-        # either seen by the second look or heard by the group.
-        await self.join(agent_user_group(self.schema, self.user.pk))
+        # Listen for "access changed", then look again once it is heard (at the welcome): a removal
+        # that commits in between is either seen by that look or heard by the group.
+        access_heard = await self.join(agent_user_group(self.schema, self.user.pk))
         if not await self._access_holds():
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.accept()
-        await self.join(inbox_group(self.schema))
-        await self.send_json({"type": "welcome", "user": self.user.get_username()})
+        # Welcomed once the inbox's events reach this socket: what happens after the welcome is shown.
+        inbox_heard = await self.join(inbox_group(self.schema))
+        await self.when_heard(self._welcome, access_heard, inbox_heard)
         self.rechecker = asyncio.get_running_loop().create_task(self._recheck_loop())
+
+    async def _welcome(self) -> None:
+        if await self._check_access():
+            await self.send_json({"type": "welcome", "user": self.user.get_username()})
 
     async def _access_holds(self) -> bool:
         return await self.db(dashboard_selectors.agent_session_still, session_key=self.session_key,
@@ -479,8 +563,8 @@ class AgentConsumer(TenantConsumer):
 
     async def on_subscribe(self, content: dict[str, Any]) -> None:
         conversation = await self._conversation(content)
-        await self.join(conversation_group(self.schema, conversation.pk))
-        await self.send_json({"type": "subscribed", "conversation_id": conversation.pk})
+        heard = await self.join(conversation_group(self.schema, conversation.pk))
+        await self.when_heard(lambda: self.send_json({"type": "subscribed", "conversation_id": conversation.pk}), heard)
 
     async def on_message(self, content: dict[str, Any]) -> None:
         conversation = await self._conversation(content)

@@ -85,7 +85,20 @@ def business_profile_get() -> BusinessProfile:
     return profile
 
 
+@dataclass(frozen=True)
+class ContactFound:
+    contact: Contact
+    created: bool
+
+
 def contact_get_or_create(*, visitor_id: str, name: str = "", email: str = "", phone: str = "") -> Contact:
+    """The contact of a visitor id (every channel's customer has one), made on first sight."""
+    return contact_find_or_add(visitor_id=visitor_id, name=name, email=email, phone=phone).contact
+
+
+def contact_find_or_add(*, visitor_id: str, name: str = "", email: str = "", phone: str = "") -> ContactFound:
+    """As contact_get_or_create, telling whether the contact was made now. Every contact is made
+    here, so each new one is told to the business's webhooks (`contact.created`)."""
     # One transaction, so what the contact's events promise (webhooks) commits with the contact;
     # inside a caller's, no savepoint of its own: nobody goes on after a failure here.
     with transaction.atomic(savepoint=False):
@@ -94,7 +107,7 @@ def contact_get_or_create(*, visitor_id: str, name: str = "", email: str = "", p
                                                                    "phone": phone[:40]})
         if created:
             event_send(ContactCreated(contact_id=contact.pk))
-            return contact
+            return ContactFound(contact, created=True)
         changed = [field for field, value in (("name", name), ("email", email), ("phone", phone))
                    if value and not getattr(contact, field)]
         if changed:
@@ -102,7 +115,7 @@ def contact_get_or_create(*, visitor_id: str, name: str = "", email: str = "", p
                 setattr(contact, field, {"name": name, "email": email, "phone": phone}[field])
             contact.save(update_fields=changed)
             event_send(ContactUpdated(contact_id=contact.pk, changed=tuple(changed)))
-    return contact
+    return ContactFound(contact, created=False)
 
 
 def _publish_contact_changed(contact: Contact, changed: list[str]) -> None:

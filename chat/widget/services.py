@@ -258,13 +258,14 @@ async def widget_message_receive(*, tenant: Any, visitor_id: str, contact_id: in
 
 def _message_store(*, visitor_id: str, contact_id: int | None, conversation_id: int | None, text: str,
                    client_id: str | None) -> WidgetMessage:
-    from chat.conversations.services import conversation_start, message_receive
+    from chat.conversations.services import contact_find_or_add, conversation_start, message_receive
 
     contact = None
     conversation = None
     if contact_id is None:  # the visitor's first word on this socket: their contact is made now
-        contact, created = Contact.objects.get_or_create(visitor_id=visitor_id[:64])
-        if not created and conversation_id is None:
+        found = contact_find_or_add(visitor_id=visitor_id)
+        contact = found.contact
+        if not found.created and conversation_id is None:
             # Another tab of the same visitor may have started their conversation meanwhile.
             conversation = visitor_conversation(contact)
     if conversation_id is not None:

@@ -66,15 +66,21 @@ class WidgetSocketDelivery:
     the stored answer (`answer.end`) or `answer.cancelled`. Every socket of the conversation, on
     every web process, passes it on once (consumers.WidgetConsumer)."""
 
-    def __init__(self, *, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
+    def __init__(self, *, schema_name: str, conversation_id: int, customer_message_id: int,
+                 once_heard: asyncio.Event | None = None) -> None:
         self.schema_name = schema_name
         self.conversation_id = conversation_id
         self.customer_message_id = customer_message_id
         self.answer_ref = answer_ref_for(schema_name=schema_name, conversation_id=conversation_id,
                                          customer_message_id=customer_message_id)
         self.seq = 0
+        # Set once the asking socket hears the conversation's group (consumers.TenantConsumer.join):
+        # an answer published before that would reach nobody there.
+        self.once_heard = once_heard
 
     async def started(self) -> None:
+        if self.once_heard is not None:
+            await self.once_heard.wait()
         await event_send_now(AnswerStarted(conversation_id=self.conversation_id, answer_ref=self.answer_ref,
                                            reply_to=self.customer_message_id), schema_name=self.schema_name)
 
@@ -118,12 +124,14 @@ def buffered_deltas(schema_name: str, conversation_id: int, answer_ref: str, aft
     return [frame for frame in frames if frame["seq"] > after_seq]
 
 
-def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int) -> None:
-    """Answer in this process, in the background: the task outlives the socket that asked."""
+def start_answer(*, schema_name: str, conversation_id: int, customer_message_id: int,
+                 once_heard: asyncio.Event) -> None:
+    """Answer in this process, in the background: the task outlives the socket that asked, and
+    publishes nothing before that socket hears the conversation's group (`once_heard`)."""
     from chat.assistant.engine import answer_deliver
 
     delivery = WidgetSocketDelivery(schema_name=schema_name, conversation_id=conversation_id,
-                                    customer_message_id=customer_message_id)
+                                    customer_message_id=customer_message_id, once_heard=once_heard)
     task = asyncio.get_running_loop().create_task(
         answer_deliver(schema_name=schema_name, message_id=customer_message_id, delivery=delivery))
     _RUNNING.add(task)

@@ -18,8 +18,8 @@ from typing import Any
 from django.db import transaction
 
 from chat.api.customer.services import CUSTOMER_ID, CUSTOMER_VISITOR_PREFIX, customer_contact_get_or_create
-from chat.conversations.models import Channel, Contact, Conversation
-from chat.conversations.services import ReceivedMessage, conversation_start, message_receive
+from chat.conversations.models import Channel, Conversation
+from chat.conversations.services import ReceivedMessage, contact_get_or_create, conversation_start, message_receive
 from config.errors import ApplicationError
 
 MODEL_ID = "deskpilot-assistant"
@@ -123,7 +123,7 @@ def completion_request_parse(*, body: Any) -> CompletionRequest:
 def _conversation_for(*, customer_id: str | None, conversation_id: str | None) -> Conversation:
     if conversation_id is None:
         contact = (customer_contact_get_or_create(customer_id=customer_id) if customer_id is not None else
-                   Contact.objects.create(visitor_id=f"{ANONYMOUS_VISITOR_PREFIX}{uuid.uuid4().hex}"))
+                   contact_get_or_create(visitor_id=f"{ANONYMOUS_VISITOR_PREFIX}{uuid.uuid4().hex}"))
         return conversation_start(contact=contact, channel=Channel.API)
     if not conversation_id.isascii() or not conversation_id.isdigit() or len(conversation_id) > 18:
         raise CompletionRequestInvalid("X-Conversation-Id is a conversation's number.", param="X-Conversation-Id")
