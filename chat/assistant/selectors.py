@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 
 from chat.conversations.models import Author, BusinessProfile, Conversation, Message
+from config.content_version import ContentCache
 from config.secrets_at_rest import secret_decrypt
 
 
@@ -116,10 +117,21 @@ def business_contact_details() -> dict[str, str]:
             "email": profile.get("contact_email", "")}
 
 
+# Profile, catalog names and currency are content: every change to them bumps the tenant's content
+# version, so one read serves every LLM answer until then (it was four queries an answer, the whole
+# catalog among them).
+_business_facts: ContentCache[dict[str, Any]] = ContentCache(entries=256)
+
+
 def business_facts() -> dict[str, Any]:
     """What backs an answer's contact details and names besides the turn's tool results: the
     business's own profile and the names in its catalog (chat.assistant.factcheck.supported_facts).
-    Read once per LLM answer, never for the offline mode, which only says what it looked up."""
+    Used by LLM answers, never by the offline mode, which only says what it looked up. Shared by the
+    answers of a content version: read it, never change it."""
+    return _business_facts.get(_business_facts_read)
+
+
+def _business_facts_read() -> dict[str, Any]:
     from orders.models import Product, Variant
     from orders.selectors import commerce_currency
 
