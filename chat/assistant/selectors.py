@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 
+from chat.assistant.factcheck import FactSet, business_fact_base
 from chat.conversations.models import Author, BusinessProfile, Conversation, Message
 from config.content_version import ContentCache
 from config.secrets_at_rest import secret_decrypt
@@ -129,6 +130,16 @@ def business_facts() -> dict[str, Any]:
     Used by LLM answers, never by the offline mode, which only says what it looked up. Shared by the
     answers of a content version: read it, never change it."""
     return _business_facts.get(_business_facts_read)
+
+
+_business_fact_bases: ContentCache[FactSet] = ContentCache(entries=256)
+
+
+def business_facts_checked() -> tuple[dict[str, Any], FactSet]:
+    """business_facts(), and the same walked into the form an answer's claims are checked against
+    (factcheck.business_fact_base), kept with it: an LLM answer checks against it every model round."""
+    business = business_facts()
+    return business, _business_fact_bases.get(lambda: business_fact_base(business))
 
 
 def _business_facts_read() -> dict[str, Any]:
