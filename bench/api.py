@@ -1,11 +1,12 @@
 """The API's two streamed answers at a steady rate of customers: SSE time to first delta (customer
 side) and OpenAI-compatible time to first chunk, each over the model's own first-token time.
 
-    .venv/bin/python bench/api.py [--rate 50] [--duration 15] [--delay 0.5] [--timeout 10]
+    .venv/bin/python bench/api.py [--rate 50] [--duration 15] [--delay 0.5] [--timeout 10] [--catalog-products 0]
 
 The server is the one `make run` starts (config/devrun.py's web command, one process) with DEBUG
-off, on throw-away embedded stores holding one business on the Scale plan and an API key; no
-Celery worker (nothing on these paths waits for one). The fake OpenAI server
+off, on throw-away embedded stores holding one business on the Scale plan and an API key (and, with
+--catalog-products N, a catalog of N products of three sizes each, which every LLM answer's check
+knows the names of); no Celery worker (nothing on these paths waits for one). The fake OpenAI server
 (tests/support/fake_openai.py) runs in a process of its own, first token after --delay, and logs
 each request's own first-token time; "added" is what a customer waited for the first words minus
 that time, per answer.
@@ -169,12 +170,16 @@ async def bare_requests(*, port: int, domain: str, key: str, count: int = 20) ->
     return {"p50": round(percentile(took, 50), 1), "p95": round(percentile(took, 95), 1)}
 
 
-def business() -> tuple[str, str, str]:
-    """A business on the Scale plan (no monthly answer limit reached here) and an API key of it."""
+def business(products: int = 0) -> tuple[str, str, str]:
+    """A business on the Scale plan (no monthly answer limit reached here) and an API key of it, with
+    a catalog of `products` products of three sizes each, imported as an owner's CSV is."""
+    import io
+
     from django.db import connection
     from django_tenants.utils import schema_context
 
     from chat.api.services import api_key_create
+    from orders.services.catalog import CATALOG_CSV_HEADER, catalog_import_csv
     from tenants.models import Plan, Tenant
     from tenants.services import tenant_create
 
@@ -185,6 +190,11 @@ def business() -> tuple[str, str, str]:
     connection.set_schema_to_public()
     with schema_context(slug):
         key = api_key_create(name="bench").key
+        if products:
+            rows = [",".join(CATALOG_CSV_HEADER)] + [
+                f"P{n},Harbour piece {n},category {n % 40},Soft and warm,{19 + n % 50}.95,EUR,piece {n},P{n}-{size},"
+                f"{size},navy,{n % 7}" for n in range(products) for size in ("S", "M", "L")]
+            catalog_import_csv(stream=io.StringIO("\n".join(rows) + "\n"))
     return slug, domain, key
 
 
@@ -251,6 +261,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15, help="seconds of arrivals on each side")
     parser.add_argument("--delay", type=float, default=0.5, help="the fake model's first-token delay, seconds")
     parser.add_argument("--timeout", type=float, default=10, help="seconds a customer waits for first words")
+    parser.add_argument("--catalog-products", type=int, default=0,
+                        help="products (three sizes each) in the business's catalog")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_DEBUG", "false")
@@ -267,7 +279,7 @@ def main() -> None:
     from tests.support.processes import WebServer, child_env
 
     started = datetime.now()
-    slug, domain, key = business()
+    slug, domain, key = business(args.catalog_products)
     with schema_context(slug):
         key_pk = ApiKey.objects.get(name="bench").pk
     count = round(args.rate * args.duration)
@@ -317,7 +329,8 @@ def main() -> None:
         model.wait(timeout=10)
         timing_log.unlink(missing_ok=True)
     print(f"\napi streaming, {started.isoformat(timespec='minutes')}, {os.cpu_count()} CPUs, {args.rate:g} customers/s "
-          f"for {args.duration:g} s a side, fake model first token after {args.delay * 1000:.0f} ms")
+          f"for {args.duration:g} s a side, fake model first token after {args.delay * 1000:.0f} ms, "
+          f"{args.catalog_products} products in the catalog")
     print("side     customers  answered  first p50/p95 ms  model p50 ms  added p50/p95 ms  end p95 ms  errors  "
           "lag p95 ms  load  db connections (most)  db refused")
     for side in sides:

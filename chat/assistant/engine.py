@@ -45,7 +45,7 @@ from chat.assistant.llm import (
 )
 from chat.assistant.prompts import system_prompt
 from chat.assistant.resilience import LLMError
-from chat.assistant.selectors import TurnProfile, business_facts, turn_snapshot
+from chat.assistant.selectors import TurnProfile, business_facts_checked, turn_snapshot
 from chat.assistant.usage import llm_allowed_async
 from chat.conversations import services
 from chat.conversations.delivery import AnswerDelivery, LaterDelivery
@@ -514,13 +514,14 @@ async def _llm_answer(turn: Turn, context: tools.TurnContext, streamer: _Streame
                                       {"role": "user", "content": turn.text}]
     usage = {"tokens_in": 0, "tokens_out": 0, "cost_minor": 0, "model": turn.provider.chat_model}
     # Contact details and names are backed by the business's own profile and catalog too.
-    business = await in_schema(turn.schema_name, business_facts)
+    business, business_base = await in_schema(turn.schema_name, business_facts_checked)
     screen = AnswerScreen(question=turn.text, language=turn.state.language,
                           business_words=" ".join(str(business.get(key) or "") for key in ("name", "tagline")))
     today = now.astimezone(_zone(turn)).date()
 
     def facts_now() -> FactSet:
-        return supported_facts(context.results, business=business, today=today, customer_texts=turn.customer_texts)
+        return supported_facts(context.results, business=business, base=business_base, today=today,
+                               customer_texts=turn.customer_texts)
 
     answer_text = ""
     fallback_replies: list[str] = []

@@ -887,6 +887,15 @@ class FactSet:
     _alternatives: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (product, "Blue S")
     _attribute_pattern: re.Pattern[str] | None = field(default=None, repr=False)
 
+    def add_all(self, other: FactSet) -> None:
+        """Every fact of `other` added to these, after those already here (`other` is left as it is)."""
+        for item in dataclasses.fields(self):
+            value = getattr(other, item.name)
+            if isinstance(value, set):
+                getattr(self, item.name).update(value)
+            elif isinstance(value, list):
+                getattr(self, item.name).extend(value)
+
     def supports(self, claim: Claim) -> bool:
         if claim.kind is ClaimKind.MONEY and self._sum_of_others(claim):
             return True
@@ -1199,8 +1208,18 @@ class FactSet:
                    for known in self.partial_dates)
 
 
+def business_fact_base(business: dict[str, Any]) -> FactSet:
+    """The facts the business's own profile and catalog back (`business`, see
+    chat.assistant.selectors.business_facts), walked once: `supported_facts(..., base=)` adds them to
+    each turn's facts instead of walking a catalog of thousands of products every model round."""
+    facts = FactSet()
+    _walk_business(business, facts)
+    return facts
+
+
 def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | None = None,
-                    today: date | None = None, customer_texts: Iterable[str] = ()) -> FactSet:
+                    base: FactSet | None = None, today: date | None = None,
+                    customer_texts: Iterable[str] = ()) -> FactSet:
     """Every amount, number, stock level, time, date, status, contact detail and name in the turn's
     tool results, with the business's own profile and catalog names (`business`, see
     chat.assistant.selectors.business_facts) and the contact details the customer typed.
@@ -1210,12 +1229,18 @@ def supported_facts(tool_results: Iterable[Any], *, business: dict[str, Any] | N
     "09:00") are read with the same extraction as answers, so what a tool says in words counts too.
     The business's profile and catalog back contact details and names, never figures: a price or a
     stock level is only ever what a tool returned in this turn.
+
+    `base` is `business_fact_base(business)` when the caller keeps one; without it `business` is
+    walked here.
     """
     facts = FactSet(today=today)
     for result in tool_results:
         _walk(_as_data(result), facts, key="", currency=None)
-    if business:
+    if base is not None:
+        facts.add_all(base)
+    elif business:
         _walk_business(business, facts)
+    if business:
         # An amount a tool gave without its currency is in the business's: "$3.80" is not "£3.80".
         currency = str(business.get("currency") or "").upper()
         if currency in CURRENCY_CODES:

@@ -13,7 +13,9 @@ from typing import Any
 
 from django.db import connection
 
+from chat.assistant.factcheck import FactSet, business_fact_base
 from chat.conversations.models import Author, BusinessProfile, Conversation, Message
+from config.content_version import ContentCache
 from config.secrets_at_rest import secret_decrypt
 
 
@@ -116,10 +118,31 @@ def business_contact_details() -> dict[str, str]:
             "email": profile.get("contact_email", "")}
 
 
+# Profile, catalog names and currency are content: every change to them bumps the tenant's content
+# version, so one read serves every LLM answer until then (it was four queries an answer, the whole
+# catalog among them).
+_business_facts: ContentCache[dict[str, Any]] = ContentCache(entries=256)
+
+
 def business_facts() -> dict[str, Any]:
     """What backs an answer's contact details and names besides the turn's tool results: the
     business's own profile and the names in its catalog (chat.assistant.factcheck.supported_facts).
-    Read once per LLM answer, never for the offline mode, which only says what it looked up."""
+    Used by LLM answers, never by the offline mode, which only says what it looked up. Shared by the
+    answers of a content version: read it, never change it."""
+    return _business_facts.get(_business_facts_read)
+
+
+_business_fact_bases: ContentCache[FactSet] = ContentCache(entries=256)
+
+
+def business_facts_checked() -> tuple[dict[str, Any], FactSet]:
+    """business_facts(), and the same walked into the form an answer's claims are checked against
+    (factcheck.business_fact_base), kept with it: an LLM answer checks against it every model round."""
+    business = business_facts()
+    return business, _business_fact_bases.get(lambda: business_fact_base(business))
+
+
+def _business_facts_read() -> dict[str, Any]:
     from orders.models import Product, Variant
     from orders.selectors import commerce_currency
 

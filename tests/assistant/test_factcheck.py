@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, time
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from chat.assistant.factcheck import (
     FactSet,
     Money,
     SentenceGate,
+    business_fact_base,
     check_answer,
     extract_claims,
     split_sentences,
@@ -415,8 +417,36 @@ LATTE = {"query": "latte", "found": True, "products": [{
                    "currency": "GBP", "price": "£0.40"}]}]}
 
 
+# As the engine keeps it (chat.assistant.selectors.business_facts_checked), shared by every turn.
+BUSINESS_BASE = business_fact_base(BUSINESS)
+
+
 def shop_facts(*results: object, **kwargs: object) -> FactSet:
-    return supported_facts(list(results), business=BUSINESS, **kwargs)  # type: ignore[arg-type]
+    return supported_facts(list(results), business=BUSINESS, base=BUSINESS_BASE, **kwargs)  # type: ignore[arg-type]
+
+
+def facts_compared(facts: FactSet) -> dict[str, object]:
+    return {item.name: getattr(facts, item.name) for item in dataclasses.fields(facts)
+            if item.name != "_attribute_pattern"}
+
+
+UNPRICED_LATTE = {"query": "latte", "found": True, "products": [{"name": "Latte", "variants": [
+    {"size": "Large", "stock": 150, "available": True, "price_minor": 380}]}]}
+
+
+@pytest.mark.parametrize("currency", [None, "GBP"])
+@pytest.mark.parametrize("results", [[], [NAVY_M], [ALL_VARIANTS], [LATTE], [UNPRICED_LATTE], [CATALOG],
+                                     [NAVY_M, LATTE, CATALOG]])
+def test_a_turn_started_from_the_kept_business_facts_has_the_facts_of_walking_the_business(results, currency) -> None:
+    business = BUSINESS if currency is None else {**BUSINESS, "currency": currency}
+    base = business_fact_base(business)
+    walked = supported_facts(results, business=business, today=date(2026, 12, 8), customer_texts=["ring 06 1234 5678"])
+    kept = supported_facts(results, business=business, base=base, today=date(2026, 12, 8),
+                           customer_texts=["ring 06 1234 5678"])
+    assert facts_compared(kept) == facts_compared(walked)
+    # What one turn's tools and customer said never stays in the base for the next turn.
+    assert facts_compared(base) == facts_compared(business_fact_base(business))
+    assert not supported_facts([], business=business, base=base).supports(extract_claims("That is 59.95 EUR.")[0])
 
 
 @pytest.mark.parametrize("answer", [
