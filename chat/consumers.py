@@ -53,7 +53,7 @@ CLOSE_TRY_AGAIN_LATER = 1013
 # published just after, on another connection, can reach Redis first and go to nobody: the start of
 # a new conversation's first answer, or all of it when the offline assistant answers within
 # milliseconds. So a socket counts a group as heard once a probe it published there came back, and
-# what must not be missed waits for that (docs/decisions/1501-a-group-is-heard-before-it-is-used.md).
+# what must not be missed waits for that (docs/decisions/1504-a-group-is-heard-before-it-is-used.md).
 # A probe can lose the same race, so it is published again until one comes back; after the longest
 # wait the group is taken as heard anyway (Redis failing: what a widget missed is in the database,
 # and it reads it when it reconnects).

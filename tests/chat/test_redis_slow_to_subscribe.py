@@ -17,7 +17,7 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 
 from chat.conversations.models import Message
-from chat.widget.services import widget_settings_get
+from tests.chat.test_widget_protocol import open_widget
 from tests.support.owner_session import session_cookie_for, team_member_create
 from tests.support.processes import WebServer, child_env
 from tests.support.slow_subscribe import SlowSubscribeRedis
@@ -39,15 +39,9 @@ def web(slow_redis: SlowSubscribeRedis) -> Iterator[WebServer]:
     server.stop()
 
 
-def widget(web: WebServer, tenant: Any) -> WidgetSocket:
-    with schema_context(tenant.schema_name):
-        key = widget_settings_get().public_key
-    return WidgetSocket(web.port, tenant.get_primary_domain().domain, f"/ws/widget/?key={key}")
-
-
 def test_the_first_answer_of_a_new_conversation_streams_in_whole(web: WebServer, slow_redis: SlowSubscribeRedis,
                                                                 tenant_a: Any) -> None:
-    customer = widget(web, tenant_a)
+    customer = open_widget(web, tenant_a)
     customer.recv_until("welcome")
     held_before = slow_redis.held
     customer.send({"type": "message", "client_id": "c-1", "text": "what are your opening hours?"})
@@ -68,7 +62,7 @@ def test_the_first_answer_of_a_new_conversation_streams_in_whole(web: WebServer,
 
 def test_an_agent_told_subscribed_hears_the_customers_next_message(web: WebServer, slow_redis: SlowSubscribeRedis,
                                                                   tenant_a: Any) -> None:
-    customer = widget(web, tenant_a)
+    customer = open_widget(web, tenant_a)
     customer.recv_until("welcome")
     customer.send({"type": "message", "client_id": "c-1", "text": "hello, is anyone there?"})
     conversation_id = None
