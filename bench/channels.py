@@ -1,13 +1,16 @@
 """Messaging channels: WhatsApp webhook acknowledgement and inbound -> answer sent, at a steady rate.
 
-    .venv/bin/python bench/channels.py [--rate 50] [--seconds 20] [--worker-concurrency 2]
+    .venv/bin/python bench/channels.py [--rate 50] [--seconds 20] [--worker-concurrency 2] [--web-processes N]
 
 Starts its own embedded PostgreSQL and Redis in a temporary data folder (DESKPILOT_DATA_DIR), the
-web server as `make run` starts it (gunicorn, WEB_CONCURRENCY processes) and one Celery worker
-(-Q critical,high), the fake Graph API (tests/support/fake_messaging.py) in this process as WhatsApp,
-and a tenant with a connected WhatsApp number. Signed text messages from distinct customers arrive at
-`--rate` per second for `--seconds` (open loop: each is sent at its time whatever the earlier ones
-are doing). Reports the webhook's acknowledgement p50 and p95 (the POST's round trip, what Meta
+web server as `make run` starts it (gunicorn, --web-processes worker processes; WEB_CONCURRENCY,
+make run's default, without it) and one Celery worker (-Q critical,high), the fake Graph API
+(tests/support/fake_messaging.py) in this process as WhatsApp, and a tenant with a connected WhatsApp
+number. A warm-up comes first and is not measured: every sending thread opens its connection, and
+--warm-up messages arrive at 10 a second, so the figures are a server's in service, not its first
+seconds after a start. Then signed text messages from distinct customers arrive at `--rate` per
+second for `--seconds` (open loop: each is sent at its time whatever the earlier ones are doing).
+Reports the webhook's acknowledgement p50 and p95 (the POST's round trip, what Meta
 waits for) and its median per 2 s of arrivals (a backlog that forms and stays shows there), p95 of
 inbound -> answer sent (from sending the webhook to the fake Graph API receiving the answer), and
 messages not answered within 60 s.
@@ -39,6 +42,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--web-processes", type=int, help="gunicorn worker processes (default: WEB_CONCURRENCY)")
+    parser.add_argument("--warm-up", type=int, default=40, help="messages sent, unmeasured, before the run")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_DEBUG", "false")
     setup()
@@ -68,6 +73,8 @@ def main() -> None:
     env = child_env(DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_DEBUG="false", OPENAI_API_KEY="",
                     DESKPILOT_LOG_LEVEL="WARNING", DATABASE_CONN_MAX_AGE=os.environ.get("DATABASE_CONN_MAX_AGE", "60"),
                     WHATSAPP_GRAPH_BASE_URL=fake.url, EGRESS_ALLOWED_NETWORKS="127.0.0.1")
+    if args.web_processes:
+        env["WEB_CONCURRENCY"] = str(args.web_processes)
     web = WebServer(env=env)
     worker = Worker(queues="critical,high", concurrency=args.worker_concurrency,
                     env={**env, "DESKPILOT_LOG_LEVEL": "INFO"})
@@ -78,10 +85,12 @@ def main() -> None:
     failures: list[int] = []
     path = f"/webhooks/whatsapp/{channel.pk}/"
 
-    def post(index: int) -> None:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(base_url=web.base_url, timeout=30)
+    def connect() -> None:
+        local.client = httpx.Client(base_url=web.base_url, timeout=30)
+        local.client.get("/healthz")
+
+    def post(index: int, *, measured: bool = True) -> None:
+        client = local.client
         wa_id = f"3161{index:07d}"
         raw = payloads.body(payloads.whatsapp_text(number, "Are you open on Sunday?",
                                                    message_id=f"wamid.{uuid.uuid4().hex}", wa_id=wa_id))
@@ -90,15 +99,26 @@ def main() -> None:
         started = time.time()
         sent_at[wa_id] = started
         response = client.post(path, content=raw, headers=headers)
+        if not measured:
+            del sent_at[wa_id]
+            return
         acks.append(time.time() - started)
         acks_at.append((started, acks[-1]))
         if response.status_code != 200 or response.json().get("stored") != 1:
             failures.append(response.status_code)
 
     total = int(args.rate * args.seconds)
-    load_before = os.getloadavg()
     try:
-        with ThreadPoolExecutor(64) as pool:
+        with ThreadPoolExecutor(64, initializer=connect) as pool:
+            warm_up = []
+            for index in range(args.warm_up):
+                warm_up.append(pool.submit(post, total + index, measured=False))
+                time.sleep(0.1)
+            for sent in warm_up:
+                sent.result()
+            wait_until(lambda: len(fake.state.sent("whatsapp")) >= args.warm_up, timeout=ANSWER_TIMEOUT_SECONDS,
+                       interval=0.5, message="the warm-up's answers sent")
+            load_before = os.getloadavg()
             start = time.time() + 0.5
             for index in range(total):
                 delay = start + index / args.rate - time.time()
@@ -107,7 +127,7 @@ def main() -> None:
                 pool.submit(post, index)
 
         def answered() -> dict[str, float]:
-            return {r.body["to"]: r.at for r in fake.state.sent("whatsapp")}
+            return {r.body["to"]: r.at for r in fake.state.sent("whatsapp") if r.body["to"] in sent_at}
 
         try:
             wait_until(lambda: len(answered()) >= total, timeout=ANSWER_TIMEOUT_SECONDS, interval=0.5,
@@ -116,7 +136,8 @@ def main() -> None:
             pass
         answers = answered()
         to_answer = [answers[wa_id] - at for wa_id, at in sent_at.items() if wa_id in answers]
-        print(f"channels bench: {total} WhatsApp messages at {args.rate:g}/s, worker concurrency "
+        print(f"channels bench: {total} WhatsApp messages at {args.rate:g}/s after {args.warm_up} to warm up, "
+              f"web processes {env.get('WEB_CONCURRENCY', 'make run default')}, worker concurrency "
               f"{args.worker_concurrency}, load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
         print(f"  webhook ack: p50 {percentile(acks, 50) * 1000:.0f} ms, p95 {percentile(acks, 95) * 1000:.0f} ms, "
               f"max {max(acks) * 1000:.0f} ms; refused or not stored: {len(failures)}")

@@ -511,6 +511,10 @@ class DeskpilotStack(cdk.Stack):
         self.target_group = listener.add_targets(
             "Web", port=WEB_PORT, protocol=elbv2.ApplicationProtocol.HTTP, targets=[self.web],
             deregistration_delay=cdk.Duration.seconds(60),
+            # A new web task (a deploy, a scale-out) is given its share of requests over a minute, not
+            # at once: one started cold at full load queues requests it then never catches up on
+            # (docs/benchmarks.md, "The webhook acknowledgement, warm and cold").
+            slow_start=cdk.Duration.seconds(60),
             health_check=elbv2.HealthCheck(path="/readyz", interval=cdk.Duration.seconds(30),
                                            timeout=cdk.Duration.seconds(5), healthy_threshold_count=3,
                                            unhealthy_threshold_count=3, healthy_http_codes="200"),

@@ -125,6 +125,13 @@ class LoadBalancer(unittest.TestCase):
         self.assertGreaterEqual(int(attributes["idle_timeout.timeout_seconds"]), 300)
         self.assertEqual(attributes["routing.http.drop_invalid_header_fields.enabled"], "true")
 
+    def test_a_new_web_task_is_given_its_share_of_requests_over_60_seconds(self) -> None:
+        [group] = props(RAW, "AWS::ElasticLoadBalancingV2::TargetGroup")
+        attributes = {a["Key"]: a["Value"] for a in group["TargetGroupAttributes"]}
+        self.assertEqual(attributes["slow_start.duration_seconds"], "60")
+        self.assertNotIn(attributes.get("load_balancing.algorithm.type"), ("least_outstanding_requests",
+                                                                           "weighted_random"))
+
     def test_health_check_on_readyz_30s_5s_3_and_300s_grace(self) -> None:
         PROD.has_resource_properties("AWS::ElasticLoadBalancingV2::TargetGroup", {
             "HealthCheckPath": "/readyz", "HealthCheckIntervalSeconds": 30, "HealthCheckTimeoutSeconds": 5,
