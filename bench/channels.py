@@ -6,9 +6,9 @@ Starts its own embedded PostgreSQL and Redis in a temporary data folder (DESKPIL
 web server as `make run` starts it (gunicorn, --web-processes worker processes; WEB_CONCURRENCY,
 make run's default, without it) and one Celery worker (-Q critical,high), the fake Graph API
 (tests/support/fake_messaging.py) in this process as WhatsApp, and a tenant with a connected WhatsApp
-number. A warm-up comes first and is not measured: every sending thread opens its connection, and
---warm-up messages arrive at 10 a second, so the figures are a server's in service, not its first
-seconds after a start. Then signed text messages from distinct customers arrive at `--rate` per
+number. Each sending thread opens its connection before its first message, and a warm-up comes
+first, unmeasured: --warm-up messages arriving at 10 a second, so the figures are a server's in
+service, not its first seconds after a start (docs/benchmarks.md, "warm and cold"). Then signed text messages from distinct customers arrive at `--rate` per
 second for `--seconds` (open loop: each is sent at its time whatever the earlier ones are doing).
 Reports the webhook's acknowledgement p50 and p95 (the POST's round trip, what Meta
 waits for) and its median per 2 s of arrivals (a backlog that forms and stays shows there), p95 of
