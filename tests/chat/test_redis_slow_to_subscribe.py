@@ -65,7 +65,6 @@ def test_an_agent_told_subscribed_hears_the_customers_next_message(web: WebServe
     customer = open_widget(web, tenant_a)
     customer.recv_until("welcome")
     customer.send({"type": "message", "client_id": "c-1", "text": "hello, is anyone there?"})
-    conversation_id = None
     question = customer.recv_until("ack")["message_id"]
     customer.recv_until("answer.end", timeout=15)
     with schema_context(tenant_a.schema_name):
